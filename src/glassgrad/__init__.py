@@ -1,0 +1,56 @@
+"""glassgrad: deep learning on NumPy where nothing is a black box.
+
+>>> import glassgrad as gg
+>>> x = gg.tensor([[0.5, -1.2], [0.7, 0.3]], requires_grad=True)
+>>> W = gg.randn(2, 4, requires_grad=True)
+>>> loss = (x @ W).relu().sum()
+>>> loss.backward()
+>>> x.grad.shape, W.grad.shape
+((2, 2), (2, 4))
+"""
+
+from . import autograd, backend
+from .autograd import (
+    AnomalyError,
+    Function,
+    GradcheckError,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    gradcheck,
+    gradgradcheck,
+    hessian,
+    inference_mode,
+    is_grad_enabled,
+    jacobian,
+    jvp,
+    no_grad,
+    once_differentiable,
+    set_detect_anomaly,
+    set_grad_enabled,
+    vjp,
+)
+from .creation import *
+from .dtypes import (
+    bool,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from .dtypes import float as float  # noqa: PLC0414
+from .dtypes import int as int  # noqa: PLC0414
+from .functional_api import *
+from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from .tensor import Tensor, cat, stack, tensor
+
+__version__ = "0.1.0"

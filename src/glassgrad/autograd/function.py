@@ -1,0 +1,337 @@
+"""``Function``: one differentiable op = a forward and its hand-written backward.
+
+Every built-in op of glassgrad is a subclass of :class:`Function`, and so is every op
+a user writes. The pattern is PyTorch's ``torch.autograd.Function``::
+
+    class Cube(gg.Function):
+        @staticmethod
+        def forward(ctx, x):            # x is the raw array (NumPy) of the input tensor
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):        # grad: dL/d(output), same shape as the output
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x ** 2    # dL/dx = grad * 3x^2  (the vector-Jacobian product)
+
+    y = Cube.apply(t)
+
+Differences from PyTorch, chosen so that the forward is plain NumPy you can read:
+
+* ``forward`` receives the *arrays* of its tensor arguments (other arguments as given)
+  and returns an array or a tuple of arrays. ``apply`` wraps them into Tensors.
+* ``backward`` receives one gradient per output and returns one gradient per
+  positional argument of ``forward`` (``None`` for non-tensors or when not needed).
+  In ordinary backward these are arrays. Under ``create_graph=True`` (double backward)
+  they are Tensors, and so are ``ctx.saved_tensors``: a backward written with
+  operators and the helpers of :mod:`glassgrad.ops._dual` is itself differentiable.
+  Arrays kept as plain ``ctx`` attributes are treated as constants.
+
+The node object that ends up as ``tensor.grad_fn`` *is* the ``ctx``: one object per
+call, holding what the backward needs and the edges to the inputs' nodes.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from ..backend import is_array, np
+from .grad_mode import STATE
+
+_Tensor: Any = None  # set by glassgrad.tensor to avoid an import cycle
+
+
+def _set_tensor_class(cls: Any) -> None:
+    global _Tensor
+    _Tensor = cls
+
+
+class Function:
+    """Base class for differentiable operations (see the module docstring)."""
+
+    __slots__ = (
+        "_edges",
+        "_in_meta",
+        "_saved",
+        "_saved_meta",
+        "_out_meta",
+        "_out_cache",
+        "needs_input_grad",
+        "create_graph",
+        "_hooks",
+        "_retained",
+        "_freed",
+        "_seq",
+        "_scope",
+        "_stack",
+        "__dict__",
+        "__weakref__",
+    )
+
+    _is_view = False  # outputs share the input's version counter (reshape, permute, ...)
+
+    # ---- the two methods a subclass writes -------------------------------------------
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("Function subclasses must implement forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("Function subclasses must implement backward(ctx, *grads)")
+
+    # ---- what forward may call on ctx -----------------------------------------------------
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep input or output arrays for the backward (checked for in-place changes)."""
+        self._saved = arrays
+
+    def mark_non_differentiable(self, *arrays: Any) -> None:  # pragma: no cover - API parity
+        """Accepted for PyTorch parity; integer/bool outputs never require grad anyway."""
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept: arrays, or Tensors under ``create_graph``."""
+        if self._freed:
+            raise RuntimeError(_freed_message(self))
+        meta = self._saved_meta
+        if meta is None:
+            return self._saved or ()
+        for m in meta:
+            if m is not None and m[1][0] != m[2]:
+                raise RuntimeError(
+                    f"{self.name()}: one of the tensors saved for backward (shape "
+                    f"{tuple(self._saved[meta.index(m)].shape)}) was modified in place after "
+                    f"it was used (version {m[2]} at save, {m[1][0]} now). Use an out-of-place "
+                    "op (x = x + 1 instead of x += 1) or .clone() before modifying it."
+                )
+        if not self.create_graph:
+            return self._saved
+        out = []
+        for arr, m in zip(self._saved, meta):
+            if m is None:
+                out.append(arr)
+            elif m[0] == "in":
+                out.append(m[3])
+            else:
+                out.append(self._output_tensor(m[3]))
+        return tuple(out)
+
+    def _output_tensor(self, j: int) -> Any:
+        """The j-th output as a Tensor attached to this node (for double backward)."""
+        if self._out_cache is None:
+            self._out_cache = {}
+        t = self._out_cache.get(j)
+        if t is None:
+            arr = self._saved_outputs[j]
+            t = _Tensor._make(arr, True)
+            t.grad_fn = self
+            t._out_idx = j
+            self._out_cache[j] = t
+        return t
+
+    # ---- introspection ---------------------------------------------------------------------
+    @classmethod
+    def name(cls) -> str:
+        """Readable node name, e.g. ``MatMulBackward``."""
+        return cls.__name__ + "Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node_or_leaf_tensor, output_index) | None, ...)``, one per positional input."""
+        return self._edges
+
+    @property
+    def input_shapes(self) -> tuple:
+        return tuple(m[0] if m is not None else None for m in self._in_meta)
+
+    @property
+    def output_shapes(self) -> tuple:
+        return tuple(m[0] for m in self._out_meta)
+
+    @property
+    def scope(self) -> Any:
+        """Name of the nn.Module whose forward created this node (or None)."""
+        return self._scope
+
+    def register_hook(self, fn: Any) -> None:  # pragma: no cover - API parity helper
+        raise NotImplementedError("register hooks on tensors: tensor.register_hook(fn)")
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    # ---- the machinery -----------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` on the arrays of ``args`` and, when any tensor input requires
+        grad (and grad mode is on), record this call as a node of the graph."""
+        Tensor = _Tensor
+        record = False
+        arrays = []
+        n_tensors = 0
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                n_tensors += 1
+                if a.requires_grad:
+                    record = True
+            else:
+                arrays.append(a)
+        st = STATE
+        record = record and st.grad_enabled
+        ctx = cls.__new__(cls)
+        ctx._saved = None
+        ctx._freed = False
+        ctx.create_graph = False
+        if n_tensors > 1:
+            _check_devices(cls, args, arrays)
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            if getattr(e, "_glassgrad", False):
+                raise
+            raise _op_error(cls, args, e) from None
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        outs = tuple(o if is_array(o) else np.asarray(o) for o in outs)
+        if st.anomaly:
+            from .anomaly import check_forward
+
+            check_forward(cls, args, outs)
+        if not record:
+            res = tuple(Tensor._make(o, False) for o in outs)
+            return res if multi else res[0]
+        # --- record the node -------------------------------------------------------------
+        edges = []
+        in_meta = []
+        for a in args:
+            if isinstance(a, Tensor):
+                in_meta.append((a.data.shape, a.data.dtype))
+                if a.requires_grad:
+                    gf = a.grad_fn
+                    edges.append((gf, a._out_idx) if gf is not None else (a, 0))
+                else:
+                    edges.append(None)
+            else:
+                in_meta.append(None)
+                edges.append(None)
+        ctx._edges = tuple(edges)
+        ctx._in_meta = tuple(in_meta)
+        ctx._hooks = None
+        ctx._retained = None
+        ctx._out_cache = None
+        st.seq += 1
+        ctx._seq = st.seq
+        ctx._scope = st.scope
+        ctx._stack = traceback.extract_stack()[:-2] if st.anomaly else None
+        results = []
+        out_meta = []
+        for j, o in enumerate(outs):
+            diff = o.dtype.kind == "f" or o.dtype.kind == "c"
+            t = Tensor._make(o, diff)
+            if diff:
+                t.grad_fn = ctx
+                t._out_idx = j
+            out_meta.append((o.shape, o.dtype))
+            results.append(t)
+        ctx._out_meta = tuple(out_meta)
+        if cls._is_view and isinstance(args[0], Tensor):
+            results[0]._version = args[0]._version
+        saved = ctx._saved
+        if saved:
+            ctx._saved_meta = _saved_meta(args, arrays, outs, results, saved, ctx)
+        else:
+            ctx._saved_meta = None
+        return tuple(results) if multi else results[0]
+
+
+def _saved_meta(args, arrays, outs, results, saved, ctx) -> tuple:
+    """For each saved array: (kind, version cell, version at save, tensor or output index)."""
+    meta = []
+    need_outs = False
+    for s in saved:
+        m = None
+        for a, arr in zip(args, arrays):
+            if arr is s and isinstance(a, _Tensor):
+                m = ("in", a._version, a._version[0], a)
+                break
+        else:
+            for j, o in enumerate(outs):
+                if o is s:
+                    m = ("out", results[j]._version, results[j]._version[0], j)
+                    need_outs = True
+                    break
+        meta.append(m)
+    if need_outs:
+        ctx._saved_outputs = outs
+    return tuple(meta)
+
+
+def _freed_message(node: Function) -> str:
+    return (
+        f"{node.name()}: trying to backward through the graph a second time (or to read its "
+        "saved tensors after they were freed). Pass retain_graph=True to the first "
+        ".backward() or autograd.grad() if you need to backward twice."
+    )
+
+
+def _shape_str(a: Any) -> str:
+    if isinstance(a, _Tensor):
+        return f"{tuple(a.shape)} {a.dtype}"
+    if is_array(a):
+        return f"array{tuple(a.shape)} {a.dtype}"
+    return repr(a) if not isinstance(a, (list, tuple)) or len(a) < 8 else f"{type(a).__name__}"
+
+
+def _op_error(cls: type, args: tuple, e: Exception) -> Exception:
+    op = cls.__name__.lower()
+    shapes = ", ".join(_shape_str(a) for a in args)
+    err = type(e)(f"{op}: invalid inputs ({shapes}): {e}")
+    err._glassgrad = True  # type: ignore[attr-defined]
+    return err
+
+
+def _check_devices(cls: type, args: tuple, arrays: list) -> None:
+    kinds = {type(arr) for a, arr in zip(args, arrays) if isinstance(a, _Tensor)}
+    if len(kinds) > 1:
+        devs = ", ".join(f"{tuple(a.shape)} on {a.device}" for a in args if isinstance(a, _Tensor))
+        raise RuntimeError(
+            f"{cls.__name__.lower()}: expected all tensors on the same device, got {devs}. "
+            "Move them with .to(device)."
+        )
+
+
+class NonDifferentiableBackward(Function):
+    """Stands for the gradient of a backward that cannot be differentiated again."""
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        raise RuntimeError(
+            f"double backward through {ctx.origin} is not supported: its backward returned "
+            "arrays while create_graph=True. Write its backward with glassgrad ops (operators "
+            "and glassgrad.ops._dual helpers) to make it twice differentiable."
+        )
+
+
+def once_differentiable(fn: Any) -> Any:
+    """Decorator for a ``backward`` that works on arrays only (like PyTorch's): under
+    ``create_graph=True`` it still runs, but differentiating its result raises."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        if not ctx.create_graph:
+            return fn(ctx, *grads)
+        arr_grads = tuple(g.data if isinstance(g, _Tensor) else g for g in grads)
+        was = ctx.create_graph
+        ctx.create_graph = False
+        try:
+            res = fn(ctx, *arr_grads)
+        finally:
+            ctx.create_graph = was
+        return res
+
+    return wrapper

@@ -1,0 +1,59 @@
+"""Data types. They are NumPy dtypes, so ``t.dtype == np.float32`` works too."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+float16 = half = np.dtype("float16")
+float32 = float = np.dtype("float32")  # noqa: A001 - mirrors torch.float
+float64 = double = np.dtype("float64")
+int8 = np.dtype("int8")
+int16 = short = np.dtype("int16")
+int32 = int = np.dtype("int32")  # noqa: A001
+int64 = long = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool = np.dtype("bool")  # noqa: A001
+
+_default_float = float32
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype of tensors made from Python floats (float32 unless changed), like PyTorch."""
+    global _default_float
+    d = to_dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {d}")
+    _default_float = d
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of tensors made from Python floats (float32 by default)."""
+    return _default_float
+
+
+def to_dtype(dtype: Any) -> np.dtype:
+    """Accept a glassgrad/NumPy dtype, a type (``float``, ``np.float32``) or a name."""
+    if isinstance(dtype, np.dtype):
+        return dtype
+    if dtype is None:
+        return _default_float
+    if dtype is builtins.float:
+        return _default_float
+    if dtype is builtins.int:
+        return int64
+    if dtype is builtins.bool:
+        return bool
+    try:
+        # torch dtypes passed by habit: 'torch.float32' -> 'float32'
+        if not isinstance(dtype, (str, type)) and "torch." in str(dtype):
+            dtype = str(dtype).replace("torch.", "")
+        return np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"unknown dtype {dtype!r}") from e
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    return dtype.kind == "f"

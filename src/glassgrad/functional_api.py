@@ -1,0 +1,106 @@
+"""Top-level math functions (``gg.exp(x)``, ``gg.matmul(a, b)``, ...), PyTorch style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ops.elementwise import where
+from .ops.indexing import one_hot
+from .tensor import Tensor, cat, stack
+
+__all__ = [
+    "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "erf",
+    "clamp", "clip", "maximum", "minimum", "where", "sum", "mean", "var", "std", "amax", "amin",
+    "max", "min", "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "reshape",
+    "flatten", "permute", "transpose", "swapaxes", "squeeze", "unsqueeze", "expand",
+    "broadcast_to", "matmul", "mm", "bmm", "dot", "outer", "cat", "concatenate", "stack",
+    "split", "chunk", "gather", "take_along_dim", "one_hot", "pow", "neg", "sign", "square",
+    "flip", "tile", "repeat_interleave", "pad", "isnan", "isinf", "isfinite", "numel",
+    "is_tensor", "allclose", "equal", "unbind", "norm",
+]
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x): return _t(x).exp()
+def log(x): return _t(x).log()
+def log1p(x): return _t(x).log1p()
+def sqrt(x): return _t(x).sqrt()
+def abs(x): return _t(x).abs()  # noqa: A001
+def sin(x): return _t(x).sin()
+def cos(x): return _t(x).cos()
+def tanh(x): return _t(x).tanh()
+def sigmoid(x): return _t(x).sigmoid()
+def relu(x): return _t(x).relu()
+def erf(x): return _t(x).erf()
+def sign(x): return _t(x).sign()
+def square(x): return _t(x).square()
+def neg(x): return -_t(x)
+def pow(x, e): return _t(x) ** e  # noqa: A001
+def clamp(x, min=None, max=None): return _t(x).clamp(min, max)  # noqa: A002
+clip = clamp
+def maximum(a, b): return _t(a).maximum(b)
+def minimum(a, b): return _t(a).minimum(b)
+def sum(x, dim=None, keepdim=False, **kw): return _t(x).sum(dim, keepdim, **kw)  # noqa: A001
+def mean(x, dim=None, keepdim=False, **kw): return _t(x).mean(dim, keepdim, **kw)
+def var(x, dim=None, **kw): return _t(x).var(dim, **kw)
+def std(x, dim=None, **kw): return _t(x).std(dim, **kw)
+def amax(x, dim=None, keepdim=False, **kw): return _t(x).amax(dim, keepdim, **kw)
+def amin(x, dim=None, keepdim=False, **kw): return _t(x).amin(dim, keepdim, **kw)
+def max(x, dim=None, keepdim=False, **kw): return _t(x).max(dim, keepdim, **kw)  # noqa: A001
+def min(x, dim=None, keepdim=False, **kw): return _t(x).min(dim, keepdim, **kw)  # noqa: A001
+def argmax(x, dim=None, keepdim=False, **kw): return _t(x).argmax(dim, keepdim, **kw)
+def argmin(x, dim=None, keepdim=False, **kw): return _t(x).argmin(dim, keepdim, **kw)
+def logsumexp(x, dim=None, keepdim=False, **kw): return _t(x).logsumexp(dim, keepdim, **kw)
+def softmax(x, dim=None, **kw): return _t(x).softmax(dim, **kw)
+def log_softmax(x, dim=None, **kw): return _t(x).log_softmax(dim, **kw)
+def reshape(x, *shape): return _t(x).reshape(*shape)
+def flatten(x, start_dim=0, end_dim=-1): return _t(x).flatten(start_dim, end_dim)
+def permute(x, *dims): return _t(x).permute(*dims)
+def transpose(x, dim0=-2, dim1=-1): return _t(x).transpose(dim0, dim1)
+swapaxes = transpose
+def squeeze(x, dim=None): return _t(x).squeeze(dim)
+def unsqueeze(x, dim): return _t(x).unsqueeze(dim)
+def expand(x, *shape): return _t(x).expand(*shape)
+def broadcast_to(x, shape): return _t(x).expand(shape)
+def matmul(a, b): return _t(a) @ b
+def mm(a, b): return _t(a).mm(b)
+def bmm(a, b): return _t(a).bmm(b)
+def dot(a, b): return _t(a).dot(b)
+def outer(a, b): return _t(a).outer(_t(b))
+concatenate = cat
+def split(x, split_size_or_sections, dim=0): return _t(x).split(split_size_or_sections, dim)
+def chunk(x, chunks, dim=0): return _t(x).chunk(chunks, dim)
+def unbind(x, dim=0): return _t(x).unbind(dim)
+def gather(x, dim, index): return _t(x).gather(dim, index)
+def take_along_dim(x, indices, dim): return _t(x).gather(dim, indices)
+def flip(x, dims): return _t(x).flip(dims)
+def tile(x, reps): return _t(x).tile(reps)
+def repeat_interleave(x, repeats, dim=None): return _t(x).repeat_interleave(repeats, dim)
+def isnan(x): return _t(x).isnan()
+def isinf(x): return _t(x).isinf()
+def isfinite(x): return _t(x).isfinite()
+def numel(x): return _t(x).numel()
+def is_tensor(x): return isinstance(x, Tensor)
+def allclose(a, b, rtol=1e-5, atol=1e-8): return _t(a).allclose(b, rtol, atol)
+def equal(a, b): return _t(a).equal(_t(b))
+def norm(x, p=2, dim=None, keepdim=False): return _t(x).norm(p, dim, keepdim)
+
+
+def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch-style padding: ``pad = (left, right, top, bottom, ...)`` from the last axis
+    backwards (``mode='constant'`` only)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} (only 'constant' is implemented)")
+    if len(pad) % 2:
+        raise ValueError(f"pad: padding length must be even, got {len(pad)}")
+    x = _t(x)
+    n = len(pad) // 2
+    if n > x.ndim:
+        raise ValueError(f"pad: {n} dims of padding for a tensor of {x.ndim} dims")
+    widths = [(0, 0)] * x.ndim
+    for i in range(n):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return x.pad_nd(widths, value)

@@ -1,0 +1,94 @@
+"""Math that works on arrays *and* on Tensors.
+
+A backward formula written with these helpers (and with operators, ``.sum``,
+``.reshape``, ``@``) runs on plain arrays in ordinary backward and on Tensors under
+``create_graph=True``, where it is recorded and can itself be differentiated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import is_array, xp_of
+
+
+def _arr(x: Any) -> bool:
+    return is_array(x) or not hasattr(x, "grad_fn")
+
+
+def exp(x: Any) -> Any:
+    return xp_of(x).exp(x) if _arr(x) else x.exp()
+
+
+def log(x: Any) -> Any:
+    return xp_of(x).log(x) if _arr(x) else x.log()
+
+
+def sqrt(x: Any) -> Any:
+    return xp_of(x).sqrt(x) if _arr(x) else x.sqrt()
+
+
+def sin(x: Any) -> Any:
+    return xp_of(x).sin(x) if _arr(x) else x.sin()
+
+
+def cos(x: Any) -> Any:
+    return xp_of(x).cos(x) if _arr(x) else x.cos()
+
+
+def tanh(x: Any) -> Any:
+    return xp_of(x).tanh(x) if _arr(x) else x.tanh()
+
+
+def sigmoid(x: Any) -> Any:
+    if _arr(x):
+        from .elementwise import _sigmoid
+
+        return _sigmoid(x)
+    return x.sigmoid()
+
+
+def erf(x: Any) -> Any:
+    if _arr(x):
+        from .elementwise import _erf
+
+        return _erf(x)
+    from .elementwise import Erf
+
+    return Erf.apply(x)
+
+
+def sign(x: Any) -> Any:
+    """sign(x) is piecewise constant: its derivative is 0, so arrays suffice."""
+    return xp_of(x).sign(x) if _arr(x) else x.sign()
+
+
+def where(c: Any, a: Any, b: Any) -> Any:
+    if _arr(a) and _arr(b):
+        cc = c.data if hasattr(c, "grad_fn") else c
+        return xp_of(cc).where(cc, a, b)
+    from .elementwise import where as _w
+
+    return _w(c, a, b)
+
+
+def swap_last(x: Any) -> Any:
+    """Transpose of the last two axes (``x.mT``)."""
+    return x.swapaxes(-1, -2)
+
+
+def zeros_like(x: Any) -> Any:
+    if _arr(x):
+        return xp_of(x).zeros_like(x)
+    return x.new_zeros(x.shape)
+
+
+def expand(x: Any, shape: tuple) -> Any:
+    if _arr(x):
+        return xp_of(x).broadcast_to(x, shape)
+    return x.expand(shape)
+
+
+def data(x: Any) -> Any:
+    """The array behind ``x`` (for masks and indices, which carry no gradient)."""
+    return x.data if hasattr(x, "grad_fn") else x

@@ -1,0 +1,559 @@
+"""Elementwise ops: arithmetic with broadcasting, and the pointwise functions.
+
+Each op is a :class:`~glassgrad.autograd.function.Function`: ``forward`` on arrays,
+``backward`` right below it. For an elementwise ``z = f(x)`` the Jacobian is diagonal,
+so the vector-Jacobian product is a product of arrays: ``dL/dx = dL/dz ⊙ f'(x)``
+(shape of ``x``). For binary ops with broadcasting, the gradient of each input is
+summed back to its own shape (:func:`~glassgrad.ops._util.unbroadcast`).
+
+Derivations: ``docs/derivations/elementwise.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..autograd.function import Function
+from ..backend import np, xp_of
+from . import _dual as D
+from ._util import unbroadcast
+
+
+def _shape(ctx: Any, i: int) -> tuple:
+    return ctx._in_meta[i][0]
+
+
+def _need(ctx: Any, i: int) -> bool:
+    return ctx.needs_input_grad[i]
+
+
+# ----------------------------------------------------------------------------- arithmetic
+class Add(Function):
+    """``z = a + b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g, a.shape)``, ``db = unbroadcast(g, b.shape)``; g: z.shape."""
+        return (
+            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g, _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Sub(Function):
+    """``z = a - b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g)``, ``db = -unbroadcast(g)``."""
+        return (
+            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            -unbroadcast(g, _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class RSub(Function):
+    """``z = b - a`` with ``b`` a constant (for ``2 - x``)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return b - a
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = -g``."""
+        return -g, None
+
+
+class Mul(Function):
+    """``z = a * b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g ⊙ b)``, ``db = unbroadcast(g ⊙ a)``."""
+        a, b = ctx.saved_tensors
+        return (
+            unbroadcast(g * b, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * a, _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Div(Function):
+    """``z = a / b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g / b)``, ``db = unbroadcast(-g ⊙ a / b²)``."""
+        a, b = ctx.saved_tensors
+        return (
+            unbroadcast(g / b, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * a / (b * b), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class RDiv(Function):
+    """``z = c / a`` with ``c`` a constant (for ``1 / x``)."""
+
+    @staticmethod
+    def forward(ctx, a, c):
+        ctx.save_for_backward(a)
+        ctx.c = c
+        return c / a
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = -g ⊙ c / a²``."""
+        (a,) = ctx.saved_tensors
+        return -g * ctx.c / (a * a), None
+
+
+class Neg(Function):
+    """``z = -a``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = -g``."""
+        return -g
+
+
+class Pow(Function):
+    """``z = a ** b`` (``b`` a tensor or a constant)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = a**b
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g ⊙ b ⊙ a^(b-1))``, ``db = unbroadcast(g ⊙ z ⊙ log a)``.
+
+        ``db`` is taken as 0 where ``a == 0`` (PyTorch's convention, avoiding 0·log 0).
+        """
+        a, b, z = ctx.saved_tensors
+        da = db = None
+        if _need(ctx, 0):
+            da = unbroadcast(g * b * a ** (b - 1), _shape(ctx, 0))
+        if _need(ctx, 1):
+            nz = D.data(a) != 0
+            logs = D.where(nz, D.log(D.where(nz, a, D.zeros_like(a) + 1)), D.zeros_like(a))
+            db = unbroadcast(g * z * logs, _shape(ctx, 1))
+        return da, db
+
+
+class RPow(Function):
+    """``z = c ** a`` with ``c`` a constant base (``2 ** x``)."""
+
+    @staticmethod
+    def forward(ctx, a, c):
+        z = c**a
+        ctx.save_for_backward(z)
+        ctx.logc = math.log(c) if c > 0 else float("nan")
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ z ⊙ log c``."""
+        (z,) = ctx.saved_tensors
+        return g * z * ctx.logc, None
+
+
+class Maximum(Function):
+    """``z = maximum(a, b)``; where ``a == b`` each gets half the gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return xp_of(a).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ ([a > b] + ½[a = b])``, ``db = g ⊙ ([b > a] + ½[a = b])``."""
+        a, b = ctx.saved_tensors
+        ad, bd = D.data(a), D.data(b)
+        wa = (ad > bd) + 0.5 * (ad == bd)
+        wa = wa.astype(g.dtype)
+        return (
+            unbroadcast(g * wa, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * (1 - wa), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Minimum(Function):
+    """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return xp_of(a).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ ([a < b] + ½[a = b])``, ``db = g ⊙ ([b < a] + ½[a = b])``."""
+        a, b = ctx.saved_tensors
+        ad, bd = D.data(a), D.data(b)
+        wa = ((ad < bd) + 0.5 * (ad == bd)).astype(g.dtype)
+        return (
+            unbroadcast(g * wa, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * (1 - wa), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Where(Function):
+    """``z = where(cond, a, b)``."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return xp_of(cond).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = unbroadcast(g ⊙ [cond])``, ``db = unbroadcast(g ⊙ [¬cond])``."""
+        c = ctx.cond
+        zero = D.zeros_like(g)
+        return (
+            None,
+            unbroadcast(D.where(c, g, zero), _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(D.where(c, zero, g), _shape(ctx, 2)) if _need(ctx, 2) else None,
+        )
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b``."""
+    from ..tensor import Tensor, as_tensor_like
+
+    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    ref = a if isinstance(a, Tensor) else b
+    if not isinstance(ref, Tensor):
+        return Tensor(np.where(c, a, b))
+    a = as_tensor_like(a, ref)
+    b = as_tensor_like(b, ref)
+    return Where.apply(c, a, b)
+
+
+# ----------------------------------------------------------------------------- pointwise
+class Exp(Function):
+    """``z = exp(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).exp(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ exp(x) = g ⊙ z``."""
+        (z,) = ctx.saved_tensors
+        return g * z
+
+
+class Log(Function):
+    """``z = log(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / x``."""
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Log1p(Function):
+    """``z = log(1 + x)``, accurate for small ``x``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / (1 + x)``."""
+        (x,) = ctx.saved_tensors
+        return g / (x + 1)
+
+
+class Sqrt(Function):
+    """``z = √x``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).sqrt(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / (2√x) = g / (2z)``."""
+        (z,) = ctx.saved_tensors
+        return g / (z * 2)
+
+
+class Abs(Function):
+    """``z = |x|``; the gradient at 0 is 0 (sign(0) = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ sign(x)``."""
+        (x,) = ctx.saved_tensors
+        return g * xp_of(D.data(x)).sign(D.data(x))
+
+
+class Sin(Function):
+    """``z = sin(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ cos(x)``."""
+        (x,) = ctx.saved_tensors
+        return g * D.cos(x)
+
+
+class Cos(Function):
+    """``z = cos(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = -g ⊙ sin(x)``."""
+        (x,) = ctx.saved_tensors
+        return -g * D.sin(x)
+
+
+class Tanh(Function):
+    """``z = tanh(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).tanh(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ (1 - tanh²x) = g ⊙ (1 - z²)``."""
+        (z,) = ctx.saved_tensors
+        return g * (1 - z * z)
+
+
+def _sigmoid(x: Any) -> Any:
+    """Numerically stable logistic function on an array: no overflow for large |x|."""
+    xp = xp_of(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    """``z = σ(x) = 1 / (1 + e^(-x))``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = _sigmoid(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ σ'(x) = g ⊙ z ⊙ (1 - z)``."""
+        (z,) = ctx.saved_tensors
+        return g * z * (1 - z)
+
+
+class Relu(Function):
+    """``z = max(x, 0)``; the gradient at 0 is 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).maximum(x, 0)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ [x > 0] = g ⊙ [z > 0]``."""
+        (z,) = ctx.saved_tensors
+        return g * (D.data(z) > 0)
+
+
+class LeakyRelu(Function):
+    """``z = x if x > 0 else slope·x``."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return xp_of(x).where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ (1 if x > 0 else slope)``."""
+        (x,) = ctx.saved_tensors
+        xd = D.data(x)
+        return g * xp_of(xd).where(xd > 0, 1.0, ctx.slope).astype(xd.dtype), None
+
+
+class Elu(Function):
+    """``z = x if x > 0 else α(eˣ - 1)``."""
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        xp = xp_of(x)
+        z = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ (1 if x > 0 else α eˣ)``."""
+        (x,) = ctx.saved_tensors
+        xd = D.data(x)
+        neg = D.exp(x) * ctx.alpha
+        return D.where(xd > 0, g, g * neg), None
+
+
+def _erf(x: Any) -> Any:
+    """erf on an array: SciPy's when installed, else the exact ``math.erf`` elementwise."""
+    try:
+        from scipy.special import erf as serf  # optional speed-up
+
+        return serf(x).astype(x.dtype, copy=False)
+    except ImportError:  # pragma: no cover - depends on the environment
+        xn = np.asarray(x, dtype=np.float64)
+        out = np.frompyfunc(math.erf, 1, 1)(xn).astype(x.dtype)
+        return out
+
+
+class Erf(Function):
+    """``z = erf(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _erf(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ (2/√π) e^(-x²)``."""
+        (x,) = ctx.saved_tensors
+        return g * D.exp(-(x * x)) * (2.0 / math.sqrt(math.pi))
+
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_K = math.sqrt(2.0 / math.pi)
+
+
+class Gelu(Function):
+    """``z = x Φ(x)`` (exact) or its tanh approximation (``approximate='tanh'``)."""
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        xp = xp_of(x)
+        if approximate == "tanh":
+            return 0.5 * x * (1 + xp.tanh(_K * (x + 0.044715 * x**3)))
+        return 0.5 * x * (1 + _erf(x / _SQRT2))
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: exact ``dx = g ⊙ (Φ(x) + x φ(x))``; tanh form: the derivative of
+        ``½x(1 + tanh(u))``, ``u = k(x + 0.044715x³)``:
+        ``½(1 + tanh u) + ½x(1 - tanh²u)·k(1 + 3·0.044715x²)``."""
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = D.tanh((x + x * x * x * 0.044715) * _K)
+            d = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * _K * (x * x * (3 * 0.044715) + 1)
+            return g * d, None
+        cdf = (D.erf(x * (1 / _SQRT2)) + 1) * 0.5
+        pdf = D.exp(x * x * -0.5) * _INV_SQRT_2PI
+        return g * (cdf + x * pdf), None
+
+
+class Softplus(Function):
+    """``z = (1/β) log(1 + e^(βx))``; linear (``z = x``) where ``βx > threshold``."""
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        xp = xp_of(x)
+        bx = x * beta
+        z = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ σ(βx)`` (and ``g`` where ``βx > threshold``)."""
+        (x,) = ctx.saved_tensors
+        bx = D.data(x) * ctx.beta
+        return D.where(bx > ctx.threshold, g, g * D.sigmoid(x * ctx.beta)), None, None
+
+
+class Clamp(Function):
+    """``z = min(max(x, lo), hi)``; the gradient passes where ``lo <= x <= hi`` (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, lo=None, hi=None):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return xp_of(x).clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ [lo <= x <= hi]``."""
+        (x,) = ctx.saved_tensors
+        xd = D.data(x)
+        m = np.ones(xd.shape, dtype=bool) if xp_of(xd) is np else xp_of(xd).ones(xd.shape, bool)
+        if ctx.lo is not None:
+            m &= xd >= ctx.lo
+        if ctx.hi is not None:
+            m &= xd <= ctx.hi
+        return g * m, None, None

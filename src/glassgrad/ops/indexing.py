@@ -1,0 +1,194 @@
+"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot.
+
+Reading ``z = x[idx]`` copies some elements of ``x`` (maybe several times, with integer
+array indices). Its VJP therefore *scatters* ``g`` back into a zero array of ``x``'s
+shape, **adding** where an element was read more than once: ``dx = zeros; dx[idx] += g``
+(``np.add.at``, since plain ``dx[idx] += g`` would keep only one of the duplicates).
+The scatter and the gather are each other's VJP, which is what makes double backward
+through indexing work.
+
+Derivations: ``docs/derivations/indexing.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ..backend import is_array, np, xp_of
+from ._util import op_error
+
+
+def _has_advanced(idx: tuple) -> bool:
+    return any(is_array(i) and i.dtype != bool for i in idx)
+
+
+def _scatter_add(g: Any, idx: tuple, shape: tuple) -> Any:
+    xp = xp_of(g)
+    dx = xp.zeros(shape, dtype=g.dtype)
+    if _has_advanced(idx):
+        if xp is np:
+            np.add.at(dx, idx, g)
+        else:  # pragma: no cover - CuPy
+            xp.add.at(dx, idx, g)
+    else:
+        dx[idx] = g
+    return dx
+
+
+class GetItem(Function):
+    """``z = x[idx]`` (slices, ints, None, Ellipsis, integer arrays, boolean masks)."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.idx = idx
+        try:
+            return x[idx]
+        except IndexError as e:
+            raise op_error("getitem", f"index {_idx_str(idx)} is invalid for a tensor of shape "
+                           f"{tuple(x.shape)}: {e}", IndexError) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = zeros(x.shape); dx[idx] += g`` (adds up repeated indices)."""
+        shape = ctx._in_meta[0][0]
+        if hasattr(g, "grad_fn"):
+            return IndexScatter.apply(g, ctx.idx, shape), None
+        return _scatter_add(g, ctx.idx, shape), None
+
+
+class IndexScatter(Function):
+    """``z = zeros(shape); z[idx] += g`` — the VJP of indexing, as an op of its own."""
+
+    @staticmethod
+    def forward(ctx, g, idx, shape):
+        ctx.idx = idx
+        return _scatter_add(g, idx, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        """VJP: ``dg = gg[idx]`` (gather is the transpose of scatter)."""
+        if hasattr(gg, "grad_fn"):
+            return GetItem.apply(gg, ctx.idx), None, None
+        return gg[ctx.idx], None, None
+
+
+def _idx_str(idx: Any) -> str:
+    parts = []
+    for i in idx if isinstance(idx, tuple) else (idx,):
+        if is_array(i):
+            parts.append(f"array{tuple(i.shape)} {i.dtype}")
+        else:
+            parts.append(repr(i))
+    return "[" + ", ".join(parts) + "]"
+
+
+def normalize_index(idx: Any, Tensor: type) -> tuple:
+    """Turn a user index into a tuple of slices/ints/None/Ellipsis/arrays."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for i in idx:
+        if isinstance(i, Tensor):
+            i = i.data
+            if i.dtype.kind == "f":
+                raise op_error(
+                    "getitem", f"tensors used as indices must be integer or bool, got {i.dtype}",
+                    IndexError,
+                )
+        elif isinstance(i, list):
+            i = np.asarray(i)
+            if i.dtype.kind == "f":
+                raise op_error("getitem", "a list index must hold integers or bools", IndexError)
+        out.append(i)
+    return tuple(out)
+
+
+class TakeAlong(Function):
+    """``z = take_along_axis(x, index, dim)`` (``torch.gather``)."""
+
+    @staticmethod
+    def forward(ctx, x, index, dim):
+        ctx.index, ctx.dim = index, dim
+        try:
+            return xp_of(x).take_along_axis(x, index, axis=dim)
+        except (IndexError, ValueError) as e:
+            raise op_error(
+                "gather", f"index of shape {tuple(index.shape)} and input of shape "
+                f"{tuple(x.shape)} along dim {dim}: {e}", IndexError,
+            ) from None
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = zeros(x.shape)``, then ``dx[..index..] += g`` along ``dim``."""
+        return scatter_along(g, ctx.index, ctx.dim, ctx._in_meta[0][0]), None, None
+
+
+class ScatterAlong(Function):
+    """``z = zeros(shape)`` with ``g`` added at ``index`` along ``dim`` (VJP of gather)."""
+
+    @staticmethod
+    def forward(ctx, g, index, dim, shape):
+        ctx.index, ctx.dim = index, dim
+        xp = xp_of(g)
+        z = xp.zeros(shape, dtype=g.dtype)
+        full = _along_index(index, dim)
+        if xp is np:
+            np.add.at(z, full, g)
+        else:  # pragma: no cover
+            xp.add.at(z, full, g)
+        return z
+
+    @staticmethod
+    def backward(ctx, gg):
+        """VJP: ``dg = take_along_axis(gg, index, dim)``."""
+        if hasattr(gg, "grad_fn"):
+            return TakeAlong.apply(gg, ctx.index, ctx.dim), None, None, None
+        return xp_of(gg).take_along_axis(gg, ctx.index, axis=ctx.dim), None, None, None
+
+
+def _along_index(index: Any, dim: int) -> tuple:
+    """Full fancy index equivalent to ``take_along_axis(..., index, dim)``."""
+    xp = xp_of(index)
+    nd = index.ndim
+    grids = []
+    for ax in range(nd):
+        if ax == dim:
+            grids.append(index)
+        else:
+            shp = [1] * nd
+            shp[ax] = index.shape[ax]
+            grids.append(xp.arange(index.shape[ax]).reshape(shp))
+    return tuple(xp.broadcast_arrays(*grids))
+
+
+def scatter_along(g: Any, index: Any, dim: int, shape: tuple) -> Any:
+    """Add ``g`` into zeros of ``shape`` at ``index`` along ``dim`` (arrays or Tensors)."""
+    if hasattr(g, "grad_fn"):
+        return ScatterAlong.apply(g, index, dim, shape)
+    xp = xp_of(g)
+    z = xp.zeros(shape, dtype=g.dtype)
+    if index.shape[dim] == 1 and index.shape == g.shape:
+        # one index per row (max/min, cross-entropy): no duplicates, plain assignment
+        xp.put_along_axis(z, index, g, axis=dim)
+        return z
+    np.add.at(z, _along_index(index, dim), g)
+    return z
+
+
+def one_hot(indices: Any, num_classes: int = -1) -> Any:
+    """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
+    from ..tensor import Tensor
+
+    y = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if y.dtype.kind not in "iu":
+        raise op_error("one_hot", f"expected an integer tensor of class indices, got {y.dtype}",
+                       TypeError)
+    xp = xp_of(y)
+    if num_classes < 0:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise op_error("one_hot", f"class indices must be in [0, {num_classes}), got values in "
+                       f"[{int(y.min())}, {int(y.max())}]")
+    out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
+    return Tensor(out)

@@ -1,0 +1,1333 @@
+"""The user-facing :class:`Tensor`: an array plus what autograd needs.
+
+A Tensor holds ``data`` (a NumPy array, or CuPy on a GPU), ``requires_grad``,
+``grad`` and ``grad_fn`` (the node of the graph that made it). Every math method
+dispatches to an op in :mod:`glassgrad.ops`, where its forward and backward are
+written side by side.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+from typing import Any, Callable, Iterator, Sequence
+
+from . import dtypes as _dt
+from .autograd import engine as _engine
+from .autograd import function as _function
+from .autograd.grad_mode import STATE
+from .backend import device_of, is_array, normalize_device, np, to_device, to_numpy, xp_of
+from .ops import elementwise as E
+from .ops import indexing as I
+from .ops import linalg as L
+from .ops import movement as M
+from .ops import reduce as R
+from .ops._util import norm_axis, norm_dim, op_error, pick, shape_tuple
+
+__all__ = ["Tensor", "tensor"]
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+_PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
+_SCALARS = (_PyFloat, _PyInt, _PyBool)
+
+
+class Tensor:
+    """A multi-dimensional array that records how it was computed (reverse-mode autodiff).
+
+    Parameters
+    ----------
+    data : array_like
+        Values. Python floats become float32 (the default dtype), ints int64.
+    dtype : dtype, optional
+    requires_grad : bool
+        Track operations on this tensor so that ``backward`` fills ``.grad``.
+    device : str, optional
+        ``'cpu'`` (default) or ``'cuda'`` (needs CuPy).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_out_idx", "_version", "_hooks",
+                 "_name", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators
+    __array_priority__ = 1000
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+                 device: Any = None) -> None:
+        arr = _to_array(data, dtype)
+        if device is not None:
+            arr = to_device(arr, normalize_device(device))
+        self.data = arr
+        self.grad: Tensor | None = None
+        self.grad_fn: Any = None
+        self._out_idx = 0
+        self._version = [0]
+        self._hooks: list | None = None
+        self._name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, arr: Any, requires_grad: bool) -> Tensor:
+        """Fast internal constructor: wrap an array as is."""
+        t = object.__new__(cls)
+        t.data = arr
+        t.grad = None
+        t.grad_fn = None
+        t._out_idx = 0
+        t._version = [0]
+        t._hooks = None
+        t._name = None
+        t.requires_grad = requires_grad
+        return t
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op that records a graph)."""
+        return self.grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        gf = self.grad_fn
+        return gf is not None and gf._retained is not None and self._out_idx in gf._retained
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (for 2-D: the transpose)."""
+        return self.permute(tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two axes (batched matrices)."""
+        if self.ndim < 2:
+            raise op_error("mT", f"needs at least 2 dimensions, got shape {tuple(self.shape)}")
+        return self.swapaxes(-1, -2)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device != "cpu"
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ------------------------------------------------------------------ autograd API
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (only on leaves, only for floating dtypes)."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only floating point tensors can require gradients, got dtype {self.dtype}"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad_(False) on a non-leaf tensor: use .detach() to get a tensor "
+                "without history"
+            )
+        self.requires_grad = builtins.bool(requires_grad)
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Compute the gradient of this tensor w.r.t. the graph leaves (into ``.grad``).
+
+        Parameters
+        ----------
+        gradient : Tensor, optional
+            ``dL/d(self)``; needed when ``self`` is not a scalar.
+        retain_graph : bool, optional
+            Keep the graph for another backward (default: ``create_graph``).
+        create_graph : bool
+            Record the backward so that gradients can be differentiated again.
+        inputs : sequence of Tensor, optional
+            Accumulate only into these tensors' ``.grad``.
+        """
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs, but "
+                    f"this tensor has shape {tuple(self.shape)}; pass backward(gradient=...) "
+                    "with dL/d(output) of the same shape"
+                )
+            g = xp_of(self.data).ones(self.shape, dtype=self.dtype)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient,
+                                                                              dtype=self.dtype)
+            if g.shape != self.shape:
+                raise RuntimeError(
+                    f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
+                    f"{tuple(self.shape)}"
+                )
+        if create_graph:
+            g = gradient if isinstance(gradient, Tensor) else Tensor._make(g, False)
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            caps = _engine.run_backward([self], [g], retain_graph, create_graph, capture=inputs,
+                                        accumulate=False)
+            for t, c in zip(inputs, caps):
+                if c is not None:
+                    _engine._accumulate(t, c, create_graph)
+            return
+        _engine.run_backward([self], [g], retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data but cut from the graph (``requires_grad=False``)."""
+        t = Tensor._make(self.data, False)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        gf = self.grad_fn
+        if gf is None:
+            return  # leaves always keep their grad
+        import weakref
+
+        if gf._retained is None:
+            gf._retained = {}
+        gf._retained[self._out_idx] = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a function that removes the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        gf = self.grad_fn
+        if gf is None:
+            if self._hooks is None:
+                self._hooks = []
+            lst = self._hooks
+        else:
+            if gf._hooks is None:
+                gf._hooks = {}
+            lst = gf._hooks.setdefault(self._out_idx, [])
+        lst.append(hook)
+
+        def remove() -> None:
+            if hook in lst:
+                lst.remove(hook)
+
+        return remove
+
+    @property
+    def name(self) -> str | None:
+        """Optional label shown by traces and graph drawings."""
+        return self._name
+
+    @name.setter
+    def name(self, v: str | None) -> None:
+        self._name = v
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array (shared memory on the CPU)."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that requires grad; "
+                "use tensor.detach().numpy()"
+            )
+        return to_numpy(self.data)
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only a one-element tensor can be converted to a Python scalar, got "
+                f"shape {tuple(self.shape)}"
+            )
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return to_numpy(self.data).tolist()
+
+    def __float__(self) -> float:
+        return _PyFloat(self.item())
+
+    def __int__(self) -> int:
+        return _PyInt(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return _PyInt(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return builtins.bool(self.data.reshape(()).item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = to_numpy(self.data)
+        return a if dtype is None else a.astype(dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("copy", None)
+        kwargs.pop("non_blocking", None)
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, str) and (a.startswith("cpu") or a.startswith("cuda")
+                                         or a == "gpu"):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None:
+            d = _dt.to_dtype(dtype)
+            if d != self.dtype:
+                out = Cast.apply(out, d)
+        if device is not None:
+            dev = normalize_device(device)
+            if dev != out.device:
+                out = ToDevice.apply(out, dev)
+        return out
+
+    def float(self) -> Tensor:
+        return self.to(_dt.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dt.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dt.float16)
+
+    def long(self) -> Tensor:
+        return self.to(_dt.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dt.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_dt.bool)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: int | None = None) -> Tensor:
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    def clone(self) -> Tensor:
+        """A copy that stays in the graph (its gradient flows back to ``self``)."""
+        return Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        if self.data.flags["C_CONTIGUOUS"]:
+            return self
+        return Clone.apply(self)
+
+    def new_zeros(self, shape: Any) -> Tensor:
+        return Tensor._make(xp_of(self.data).zeros(shape, dtype=self.dtype), False)
+
+    def new_ones(self, shape: Any) -> Tensor:
+        return Tensor._make(xp_of(self.data).ones(shape, dtype=self.dtype), False)
+
+    def new_tensor(self, data: Any) -> Tensor:
+        return Tensor(data, dtype=self.dtype)
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self) -> str:
+        arr = to_numpy(self.data)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if arr.dtype != _dt.get_default_dtype() and arr.dtype != np.int64 and arr.dtype != bool:
+            extras.append(f"dtype={arr.dtype}")
+        elif arr.size == 0:
+            extras.append(f"size={tuple(arr.shape)}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + ("".join(", " + e for e in extras)) + ")"
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def __format__(self, spec: str) -> str:
+        if self.data.size == 1 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def _repr_html_(self) -> str:
+        from .viz.html import tensor_html
+
+        return tensor_html(self)
+
+    # ------------------------------------------------------------------ arithmetic
+    def _other(self, o: Any) -> Any:
+        if isinstance(o, Tensor):
+            return o
+        if isinstance(o, _SCALARS):
+            return o
+        if is_array(o) or isinstance(o, np.generic):
+            return Tensor._make(o if is_array(o) else np.asarray(o), False)
+        return Tensor(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
+
+    def _floatify(self, o: Any) -> Tensor:
+        """int/bool tensor combined with a float -> default float dtype (as PyTorch)."""
+        if self.data.dtype.kind in "biu" and (
+            isinstance(o, _PyFloat) or (isinstance(o, Tensor) and o.dtype.kind == "f")
+        ):
+            return self.to(o.dtype if isinstance(o, Tensor) else _dt.get_default_dtype())
+        return self
+
+    def __add__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Add.apply(self._floatify(o), o)
+
+    def __radd__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Add.apply(self._floatify(o), o)
+
+    def __sub__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Sub.apply(self._floatify(o), o)
+
+    def __rsub__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        if isinstance(o, Tensor):
+            return E.Sub.apply(o, self)
+        return E.RSub.apply(self._floatify(o), o)
+
+    def __mul__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Mul.apply(self._floatify(o), o)
+
+    def __rmul__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Mul.apply(self._floatify(o), o)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        a = self
+        if a.dtype.kind in "biu" and (not isinstance(o, Tensor) or o.dtype.kind in "biu"):
+            a = a.to(_dt.get_default_dtype())
+        return E.Div.apply(a._floatify(o), o)
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        if isinstance(o, Tensor):
+            return o.__truediv__(self)
+        a = self.to(_dt.get_default_dtype()) if self.dtype.kind in "biu" else self
+        return E.RDiv.apply(a, o)
+
+    def __floordiv__(self, o: Any) -> Tensor:
+        o = o.data if isinstance(o, Tensor) else o
+        return Tensor._make(self.data // o, False)
+
+    def __mod__(self, o: Any) -> Tensor:
+        o = o.data if isinstance(o, Tensor) else o
+        return Tensor._make(self.data % o, False)
+
+    def __pow__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        return E.Pow.apply(self._floatify(o), o)
+
+    def __rpow__(self, o: Any) -> Tensor:
+        o = self._other(o)
+        if isinstance(o, Tensor):
+            return E.Pow.apply(o, self)
+        a = self.to(_dt.get_default_dtype()) if self.dtype.kind in "biu" else self
+        return E.RPow.apply(a, o)
+
+    def __neg__(self) -> Tensor:
+        return E.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return L.MatMul.apply(self, self._other(o))
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return L.MatMul.apply(self._other(o), self)
+
+    # comparisons: results carry no gradient
+    def _cmp(self, o: Any, fn: Callable) -> Tensor:
+        od = o.data if isinstance(o, Tensor) else o
+        try:
+            return Tensor._make(xp_of(self.data).asarray(fn(self.data, od)), False)
+        except ValueError as e:
+            raise op_error("compare", f"shapes {tuple(self.shape)} and "
+                           f"{tuple(np.shape(od))} do not broadcast: {e}") from None
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a < b)
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a <= b)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a > b)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a >= b)
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, lambda a, b: a == b)
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(o, lambda a, b: a != b)
+
+    def __and__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a & b)
+
+    def __or__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a | b)
+
+    def __xor__(self, o: Any) -> Tensor:
+        return self._cmp(o, lambda a, b: a ^ b)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(~self.data, False)
+
+    def eq(self, o: Any) -> Tensor:
+        return self == o
+
+    def ne(self, o: Any) -> Tensor:
+        return self != o
+
+    def lt(self, o: Any) -> Tensor:
+        return self < o
+
+    def le(self, o: Any) -> Tensor:
+        return self <= o
+
+    def gt(self, o: Any) -> Tensor:
+        return self > o
+
+    def ge(self, o: Any) -> Tensor:
+        return self >= o
+
+    def equal(self, o: Tensor) -> builtins.bool:
+        """True when shapes and all values are equal."""
+        return self.shape == o.shape and builtins.bool((self.data == o.data).all())
+
+    def allclose(self, o: Any, rtol: float = 1e-5, atol: float = 1e-8) -> builtins.bool:
+        od = o.data if isinstance(o, Tensor) else o
+        return builtins.bool(xp_of(self.data).allclose(self.data, od, rtol=rtol, atol=atol))
+
+    def isnan(self) -> Tensor:
+        return Tensor._make(xp_of(self.data).isnan(self.data), False)
+
+    def isinf(self) -> Tensor:
+        return Tensor._make(xp_of(self.data).isinf(self.data), False)
+
+    def isfinite(self) -> Tensor:
+        return Tensor._make(xp_of(self.data).isfinite(self.data), False)
+
+    def any(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Tensor:
+        ax = pick(dim, axis)
+        return Tensor._make(xp_of(self.data).asarray(self.data.any(
+            axis=ax, keepdims=keepdim if keepdims is None else keepdims)), False)
+
+    def all(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Tensor:
+        ax = pick(dim, axis)
+        return Tensor._make(xp_of(self.data).asarray(self.data.all(
+            axis=ax, keepdims=keepdim if keepdims is None else keepdims)), False)
+
+    # ------------------------------------------------------------------ in place
+    def _inplace(self, op: str, fn: Callable[[Any], Any], out_of_place: Callable[[], Tensor]) -> Tensor:
+        """In-place update. On a tensor that is part of a recorded graph the op is done
+        out of place and this tensor is re-pointed at the result (its old values stay
+        intact for any backward that saved them)."""
+        if self.requires_grad and STATE.grad_enabled:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                    "operation; wrap the update in gg.no_grad() (as optimizers do)"
+                )
+            new = out_of_place()
+            self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
+            self._version = new._version
+            return self
+        fn(self.data)
+        self._version[0] += 1
+        return self
+
+    def _cast_in(self, o: Any) -> Any:
+        od = o.data if isinstance(o, Tensor) else o
+        return od
+
+    def add_(self, o: Any, alpha: Any = 1) -> Tensor:
+        od = self._cast_in(o)
+
+        def f(d: Any) -> None:
+            if alpha == 1:
+                d += od
+            else:
+                d += alpha * od
+
+        return self._inplace("add_", f, lambda: self + (o if alpha == 1 else o * alpha))
+
+    def sub_(self, o: Any, alpha: Any = 1) -> Tensor:
+        od = self._cast_in(o)
+
+        def f(d: Any) -> None:
+            if alpha == 1:
+                d -= od
+            else:
+                d -= alpha * od
+
+        return self._inplace("sub_", f, lambda: self - (o if alpha == 1 else o * alpha))
+
+    def mul_(self, o: Any) -> Tensor:
+        od = self._cast_in(o)
+
+        def f(d: Any) -> None:
+            d *= od
+
+        return self._inplace("mul_", f, lambda: self * o)
+
+    def div_(self, o: Any) -> Tensor:
+        od = self._cast_in(o)
+
+        def f(d: Any) -> None:
+            d /= od
+
+        return self._inplace("div_", f, lambda: self / o)
+
+    def pow_(self, o: Any) -> Tensor:
+        od = self._cast_in(o)
+
+        def f(d: Any) -> None:
+            d **= od
+
+        return self._inplace("pow_", f, lambda: self**o)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace("clamp_", lambda d: xp_of(d).clip(d, min, max, out=d),
+                             lambda: self.clamp(min, max))
+
+    def zero_(self) -> Tensor:
+        def f(d: Any) -> None:
+            d[...] = 0
+
+        return self._inplace("zero_", f, lambda: self * 0)
+
+    def fill_(self, value: Any) -> Tensor:
+        v = self._cast_in(value)
+
+        def f(d: Any) -> None:
+            d[...] = v
+
+        return self._inplace("fill_", f, lambda: self * 0 + value)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy values from ``src`` (broadcast to this shape, cast to this dtype)."""
+        s = src.data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_shapes(s.shape, self.shape)
+        except ValueError:
+            raise op_error("copy_", f"cannot copy shape {tuple(s.shape)} into "
+                           f"{tuple(self.shape)}") from None
+
+        def f(d: Any) -> None:
+            d[...] = s
+
+        return self._inplace("copy_", f, lambda: self * 0 + src)
+
+    def __iadd__(self, o: Any) -> Tensor:
+        return self.add_(o)
+
+    def __isub__(self, o: Any) -> Tensor:
+        return self.sub_(o)
+
+    def __imul__(self, o: Any) -> Tensor:
+        return self.mul_(o)
+
+    def __itruediv__(self, o: Any) -> Tensor:
+        return self.div_(o)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        key = I.normalize_index(idx, Tensor)
+        key = key[0] if len(key) == 1 else key
+        v = value.data if isinstance(value, Tensor) else value
+        if self.requires_grad and STATE.grad_enabled:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    "setitem: a leaf tensor that requires grad is being used in an in-place "
+                    "operation; wrap the assignment in gg.no_grad()"
+                )
+            val = value if isinstance(value, Tensor) else Tensor(v, dtype=self.dtype)
+            new = IndexPut.apply(self, key, val.to(self.dtype))
+            self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
+            self._version = new._version
+            return
+        try:
+            self.data[key] = v
+        except (IndexError, ValueError) as e:
+            raise op_error("setitem", f"cannot assign into shape {tuple(self.shape)} at "
+                           f"{I._idx_str(key if isinstance(key, tuple) else (key,))}: {e}",
+                           IndexError) from None
+        self._version[0] += 1
+
+    # ------------------------------------------------------------------ pointwise
+    def exp(self) -> Tensor:
+        return E.Exp.apply(self._f())
+
+    def log(self) -> Tensor:
+        return E.Log.apply(self._f())
+
+    def log1p(self) -> Tensor:
+        return E.Log1p.apply(self._f())
+
+    def sqrt(self) -> Tensor:
+        return E.Sqrt.apply(self._f())
+
+    def rsqrt(self) -> Tensor:
+        return self.sqrt().reciprocal()
+
+    def abs(self) -> Tensor:
+        if self.dtype.kind != "f":
+            return Tensor._make(abs(self.data), False)
+        return E.Abs.apply(self)
+
+    def sin(self) -> Tensor:
+        return E.Sin.apply(self._f())
+
+    def cos(self) -> Tensor:
+        return E.Cos.apply(self._f())
+
+    def tanh(self) -> Tensor:
+        return E.Tanh.apply(self._f())
+
+    def sigmoid(self) -> Tensor:
+        return E.Sigmoid.apply(self._f())
+
+    def relu(self) -> Tensor:
+        return E.Relu.apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return E.LeakyRelu.apply(self, negative_slope)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        return E.Elu.apply(self, alpha)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        if approximate not in ("none", "tanh"):
+            raise op_error("gelu", f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        return E.Gelu.apply(self, approximate)
+
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        return E.Softplus.apply(self, beta, threshold)
+
+    def erf(self) -> Tensor:
+        return E.Erf.apply(self._f())
+
+    def sign(self) -> Tensor:
+        return Tensor._make(xp_of(self.data).sign(self.data), False)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def reciprocal(self) -> Tensor:
+        return E.RDiv.apply(self._f(), 1.0)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        if min is None and max is None:
+            raise op_error("clamp", "at least one of min and max must be given")
+        return E.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return E.Maximum.apply(self, self._other_t(other))
+
+    def minimum(self, other: Any) -> Tensor:
+        return E.Minimum.apply(self, self._other_t(other))
+
+    def pow(self, e: Any) -> Tensor:
+        return self**e
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """Elements where ``mask`` is true replaced by ``value``."""
+        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        return E.where(m, Tensor(np.asarray(value, dtype=self.dtype)), self)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return E.where(condition, self, other)
+
+    def _f(self) -> Tensor:
+        """Integer/bool tensors become float (default dtype) for float-valued functions."""
+        return self.to(_dt.get_default_dtype()) if self.dtype.kind in "biu" else self
+
+    def _other_t(self, o: Any) -> Tensor:
+        if isinstance(o, Tensor):
+            return o
+        return Tensor(np.asarray(o, dtype=self.dtype))
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None, dtype: Any = None) -> Tensor:
+        """Sum over ``dim`` (all axes by default); ``axis``/``keepdims`` are NumPy aliases."""
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind in "bu" or (x.dtype.kind == "i" and x.dtype != np.int64):
+            x = x.to(_dt.int64)
+        ax = norm_axis(pick(dim, axis), self.ndim, "sum")
+        kd = keepdim if keepdims is None else keepdims
+        return R.Sum.apply(x, ax, builtins.bool(kd))
+
+    def mean(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+             keepdims: Any = None, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind != "f":
+            raise op_error("mean", f"needs a floating tensor, got {x.dtype} (use .float())",
+                           TypeError)
+        ax = norm_axis(pick(dim, axis), self.ndim, "mean")
+        kd = keepdim if keepdims is None else keepdims
+        return R.Mean.apply(x, ax, builtins.bool(kd))
+
+    def var(self, dim: Any = None, unbiased: Any = None, keepdim: builtins.bool = False, *,
+            correction: Any = None, axis: Any = None, keepdims: Any = None,
+            ddof: Any = None) -> Tensor:
+        """Variance with ``correction`` (1 = unbiased, the default, as PyTorch)."""
+        c = _correction(unbiased, correction, ddof)
+        ax = norm_axis(pick(dim, axis), self.ndim, "var")
+        kd = keepdim if keepdims is None else keepdims
+        return R.Var.apply(self._f(), ax, c, builtins.bool(kd))
+
+    def std(self, dim: Any = None, unbiased: Any = None, keepdim: builtins.bool = False, *,
+            correction: Any = None, axis: Any = None, keepdims: Any = None,
+            ddof: Any = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof).sqrt()
+
+    def amax(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+             keepdims: Any = None) -> Tensor:
+        ax = norm_axis(pick(dim, axis), self.ndim, "amax")
+        self._nonempty("amax", ax)
+        return R.Amax.apply(self, ax, builtins.bool(keepdim if keepdims is None else keepdims))
+
+    def amin(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+             keepdims: Any = None) -> Tensor:
+        ax = norm_axis(pick(dim, axis), self.ndim, "amin")
+        self._nonempty("amin", ax)
+        return R.Amin.apply(self, ax, builtins.bool(keepdim if keepdims is None else keepdims))
+
+    def max(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """Without ``dim``: the maximum (ties share the gradient). With ``dim``: a
+        ``(values, indices)`` pair; the gradient goes to the returned index. With a
+        tensor argument: elementwise ``maximum``."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        d = pick(dim, axis)
+        kd = builtins.bool(keepdim if keepdims is None else keepdims)
+        if d is None:
+            self._nonempty("max", None)
+            return R.Amax.apply(self, None, kd)
+        d = norm_dim(int(d), self.ndim, "max")
+        self._nonempty("max", (d,))
+        v, i = R.MaxDim.apply(self, d, kd, True)
+        return MinMax(v, i)
+
+    def min(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        d = pick(dim, axis)
+        kd = builtins.bool(keepdim if keepdims is None else keepdims)
+        if d is None:
+            self._nonempty("min", None)
+            return R.Amin.apply(self, None, kd)
+        d = norm_dim(int(d), self.ndim, "min")
+        self._nonempty("min", (d,))
+        v, i = R.MaxDim.apply(self, d, kd, False)
+        return MinMax(v, i)
+
+    def _nonempty(self, op: str, axes: Any) -> None:
+        if self.data.size == 0:
+            raise op_error(op, f"cannot reduce an empty tensor of shape {tuple(self.shape)} "
+                           "(the operation has no identity)", IndexError)
+
+    def argmax(self, dim: Any = None, keepdim: builtins.bool = False, *,
+               axis: Any = None) -> Tensor:
+        d = pick(dim, axis)
+        self._nonempty("argmax", d)
+        if d is None:
+            return Tensor._make(xp_of(self.data).asarray(self.data.argmax(), dtype=np.int64), False)
+        r = self.data.argmax(axis=d, keepdims=keepdim)
+        return Tensor._make(r.astype(np.int64, copy=False), False)
+
+    def argmin(self, dim: Any = None, keepdim: builtins.bool = False, *,
+               axis: Any = None) -> Tensor:
+        d = pick(dim, axis)
+        self._nonempty("argmin", d)
+        if d is None:
+            return Tensor._make(xp_of(self.data).asarray(self.data.argmin(), dtype=np.int64), False)
+        r = self.data.argmin(axis=d, keepdims=keepdim)
+        return Tensor._make(r.astype(np.int64, copy=False), False)
+
+    def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+                  keepdims: Any = None) -> Tensor:
+        ax = norm_axis(pick(dim, axis), self.ndim, "logsumexp")
+        return R.LogSumExp.apply(self._f(), ax,
+                                 builtins.bool(keepdim if keepdims is None else keepdims))
+
+    def softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
+        d = pick(dim, axis, -1)
+        return R.Softmax.apply(self._f(), norm_dim(d, self.ndim, "softmax"))
+
+    def log_softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
+        d = pick(dim, axis, -1)
+        return R.LogSoftmax.apply(self._f(), norm_dim(d, self.ndim, "log_softmax"))
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        """Vector p-norm over ``dim`` (all elements by default)."""
+        if p == 2 or p == "fro":
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == math.inf or p == "inf":
+            return self.abs().amax(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # ------------------------------------------------------------------ movement
+    def reshape(self, *shape: Any) -> Tensor:
+        shp = shape_tuple(shape)
+        if shp == self.shape:
+            return self
+        return M.Reshape.apply(self, shp)
+
+    def view(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, _PyInt)):
+            return self.to(shape[0])  # view(dtype)
+        return self.reshape(*shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = norm_dim(start_dim, self.ndim, "flatten")
+        e = norm_dim(end_dim, self.ndim, "flatten")
+        shp = self.shape[:s] + (-1,) + self.shape[e + 1 :]
+        if self.data.size == 0:
+            n = 1
+            for k in self.shape[s : e + 1]:
+                n *= k
+            shp = self.shape[:s] + (n,) + self.shape[e + 1 :]
+        return self.reshape(shp)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        d = norm_dim(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
+
+    def permute(self, *dims: Any) -> Tensor:
+        perm = tuple(d % max(self.ndim, 1) for d in shape_tuple(dims))
+        if perm == tuple(range(self.ndim)):
+            return self
+        return M.Permute.apply(self, perm)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        nd = self.ndim
+        a = norm_dim(dim0, nd, "transpose")
+        b = norm_dim(dim1, nd, "transpose")
+        perm = list(range(nd))
+        perm[a], perm[b] = perm[b], perm[a]
+        return self.permute(tuple(perm))
+
+    swapaxes = transpose
+    swapdims = transpose
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise op_error("t", f"expects a tensor with <= 2 dimensions, got {tuple(self.shape)}")
+        return self.T
+
+    def expand(self, *shape: Any) -> Tensor:
+        shp = shape_tuple(shape)
+        nd = len(shp)
+        full = tuple(
+            self.shape[i - (nd - self.ndim)] if s == -1 else s for i, s in enumerate(shp)
+        )
+        if full == self.shape:
+            return self
+        return M.Expand.apply(self, full)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    broadcast_to = expand
+
+    def squeeze(self, dim: Any = None, *, axis: Any = None) -> Tensor:
+        d = pick(dim, axis)
+        if d is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dims = norm_axis(d, self.ndim, "squeeze") or ()
+        return self.reshape(tuple(s for i, s in enumerate(self.shape)
+                                  if not (i in dims and s == 1)))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = norm_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile the tensor (PyTorch's ``repeat``; NumPy calls it ``tile``)."""
+        reps = shape_tuple(sizes)
+        if len(reps) < self.ndim:
+            raise op_error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller "
+                           f"than the number of tensor dims ({self.ndim})")
+        x = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
+        return M.Tile.apply(x, reps)
+
+    def tile(self, *reps: Any) -> Tensor:
+        r = shape_tuple(reps)
+        r = (1,) * (self.ndim - len(r)) + r
+        return self.repeat(*r)
+
+    def repeat_interleave(self, repeats: int, dim: Any = None) -> Tensor:
+        if dim is None:
+            return M.RepeatInterleave.apply(self.flatten(), int(repeats), 0)
+        return M.RepeatInterleave.apply(self, int(repeats), norm_dim(dim, self.ndim,
+                                                                     "repeat_interleave"))
+
+    def flip(self, *dims: Any) -> Tensor:
+        ax = norm_axis(shape_tuple(dims), self.ndim, "flip")
+        return M.Flip.apply(self, ax)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        d = norm_dim(dim, self.ndim, "split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, _PyInt):
+            s = split_size_or_sections
+            if s <= 0:
+                raise op_error("split", f"split_size must be positive, got {s}")
+            sizes = [s] * (n // s) + ([n % s] if n % s else [])
+        else:
+            sizes = [int(v) for v in split_size_or_sections]
+            if builtins.sum(sizes) != n:
+                raise op_error("split", f"sizes {sizes} do not add up to {n} (dim {d} of shape "
+                               f"{tuple(self.shape)})")
+        if not sizes:
+            sizes = [0]
+        out = M.Split.apply(self, tuple(sizes), d)
+        return out if isinstance(out, tuple) else (out,)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        d = norm_dim(dim, self.ndim, "chunk")
+        n = self.shape[d]
+        s = max(-(-n // chunks), 1)
+        return self.split(s, d)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        d = norm_dim(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def pad_nd(self, pad_width: Sequence[tuple], value: float = 0.0) -> Tensor:
+        """NumPy-style constant padding: ``((before, after), ...)`` per axis."""
+        pw = tuple((int(a), int(b)) for a, b in pad_width)
+        if builtins.all(a == 0 and b == 0 for a, b in pw):
+            return self
+        if builtins.any(a < 0 or b < 0 for a, b in pw):
+            raise op_error("pad", f"negative padding {pw} is not supported")
+        return M.Pad.apply(self, pw, value)
+
+    def unfold_windows(self, window: Sequence[int], stride: Sequence[int] | None = None,
+                       dilation: Sequence[int] | None = None) -> Tensor:
+        """Sliding windows over the last ``len(window)`` axes, as a view:
+        ``(..., H, W) -> (..., OH, OW, kh, kw)``."""
+        k = len(window)
+        if self.ndim < k:
+            raise op_error("sliding_window", f"window {tuple(window)} needs at least {k} "
+                           f"dimensions, got shape {tuple(self.shape)}")
+        stride = tuple(stride) if stride is not None else (1,) * k
+        dilation = tuple(dilation) if dilation is not None else (1,) * k
+        return M.SlidingWindow.apply(self, tuple(window), stride, dilation)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (as ``torch.gather``)."""
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu":
+            raise op_error("gather", f"index must be an integer tensor, got {idx.dtype}",
+                           TypeError)
+        if idx.ndim != self.ndim:
+            raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
+                           f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")
+        return I.TakeAlong.apply(self, idx, norm_dim(dim, self.ndim, "gather"))
+
+    def take_along_dim(self, indices: Any, dim: int) -> Tensor:
+        return self.gather(dim, indices)
+
+    def __getitem__(self, idx: Any) -> Tensor:
+        key = I.normalize_index(idx, Tensor)
+        return I.GetItem.apply(self, key[0] if len(key) == 1 else key)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def mm(self, other: Tensor) -> Tensor:
+        if self.ndim != 2 or other.ndim != 2:
+            raise op_error("mm", f"expects 2-D tensors, got {tuple(self.shape)} and "
+                           f"{tuple(other.shape)}")
+        return self @ other
+
+    def bmm(self, other: Tensor) -> Tensor:
+        if self.ndim != 3 or other.ndim != 3:
+            raise op_error("bmm", f"expects 3-D tensors, got {tuple(self.shape)} and "
+                           f"{tuple(other.shape)}")
+        return self @ other
+
+    def dot(self, other: Tensor) -> Tensor:
+        if self.ndim != 1 or other.ndim != 1:
+            raise op_error("dot", f"expects 1-D tensors, got {tuple(self.shape)} and "
+                           f"{tuple(other.shape)}")
+        return self @ other
+
+    def outer(self, other: Tensor) -> Tensor:
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+
+def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
+    if correction is not None:
+        return correction
+    if ddof is not None:
+        return ddof
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+# ---------------------------------------------------------------------- small ops used above
+class Cast(_function.Function):
+    """``z = x.astype(dtype)``."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` cast back to ``x``'s dtype."""
+        d = ctx._in_meta[0][1]
+        return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
+
+
+class ToDevice(_function.Function):
+    """Move data between CPU and GPU."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.src = device_of(x)
+        return to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` moved back to ``x``'s device."""
+        if hasattr(g, "grad_fn"):
+            return g.to(ctx.src), None
+        return to_device(g, ctx.src), None
+
+
+class Clone(_function.Function):
+    """``z = copy(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g``."""
+        return g
+
+
+class IndexPut(_function.Function):
+    """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, v):
+        z = x.copy()
+        z[idx] = v
+        ctx.idx = idx
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` with zeros at ``idx``; ``dv = unbroadcast(g[idx], v.shape)``."""
+        from .ops._util import unbroadcast
+
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            if hasattr(g, "grad_fn"):
+                mask = np.ones(g.shape, dtype=bool)
+                mask[ctx.idx] = False
+                dx = g * mask
+            else:
+                dx = g.copy()
+                dx[ctx.idx] = 0
+        if ctx.needs_input_grad[2]:
+            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
+        return dx, None, dv
+
+
+for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):
+    _cls._is_view = True
+
+
+# ---------------------------------------------------------------------- construction
+def _to_array(data: Any, dtype: Any) -> Any:
+    """Convert ``data`` to an array: Python floats -> default float, ints -> int64."""
+    if isinstance(data, Tensor):
+        arr = data.data.copy()
+        return arr if dtype is None else arr.astype(_dt.to_dtype(dtype))
+    if is_array(data):
+        return data.astype(_dt.to_dtype(dtype)) if dtype is not None else data
+    if dtype is not None:
+        d = _dt.to_dtype(dtype)
+        if isinstance(data, (list, tuple)) and builtins.any(isinstance(x, Tensor)
+                                                            for x in _flat(data)):
+            data = [x.data if isinstance(x, Tensor) else x for x in data]
+        return np.array(data, dtype=d)
+    if isinstance(data, (list, tuple)):
+        data = [x.data if isinstance(x, Tensor) else x for x in data] if builtins.any(
+            isinstance(x, Tensor) for x in data) else data
+    arr = np.array(data)
+    if isinstance(data, np.generic):
+        return arr
+    k = arr.dtype.kind
+    if k == "f":
+        return arr.astype(_dt.get_default_dtype(), copy=False)
+    if k in "iu":
+        return arr.astype(np.int64, copy=False)
+    if k == "O":
+        raise TypeError(f"tensor: could not convert data of type {type(data).__name__} "
+                        "(ragged nested lists?) to a numeric array")
+    return arr
+
+
+def _flat(x: Any) -> Iterator[Any]:
+    for v in x:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None,
+           requires_grad: builtins.bool = False) -> Tensor:
+    """Make a tensor from data (copied): lists, scalars, NumPy arrays or tensors.
+
+    Python floats become float32 (the default dtype), Python ints int64; NumPy arrays
+    keep their dtype.
+    """
+    if is_array(data):
+        data = data.copy()
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def as_tensor_like(x: Any, ref: Tensor) -> Tensor:
+    """``x`` as a Tensor; Python scalars and float lists take ``ref``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fiub" and not is_array(x):
+        arr = arr.astype(ref.dtype)
+    return Tensor._make(arr, False)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Concatenate along an existing axis."""
+    ts = list(tensors)
+    if not ts:
+        raise op_error("cat", "expected a non-empty list of tensors")
+    d = pick(dim if dim != 0 or axis is None else None, axis, 0)
+    nd = ts[0].ndim
+    if nd == 0:
+        raise op_error("cat", "zero-dimensional tensors cannot be concatenated")
+    d = norm_dim(d, nd, "cat")
+    for i, t in enumerate(ts):
+        if t.ndim != nd or t.shape[:d] + t.shape[d + 1 :] != ts[0].shape[:d] + ts[0].shape[d + 1 :]:
+            raise op_error("cat", f"tensor {i} has shape {tuple(t.shape)}, which does not match "
+                           f"{tuple(ts[0].shape)} except in dim {d}")
+    return M.Cat.apply(d, *ts)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Stack along a new axis."""
+    ts = list(tensors)
+    if not ts:
+        raise op_error("stack", "expected a non-empty list of tensors")
+    d = pick(dim if dim != 0 or axis is None else None, axis, 0)
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise op_error("stack", f"all tensors must have the same shape; tensor 0 has "
+                           f"{tuple(ts[0].shape)}, tensor {i} has {tuple(t.shape)}")
+    d = norm_dim(d, ts[0].ndim + 1, "stack")
+    return M.Stack.apply(d, *ts)
+
+
+_function._set_tensor_class(Tensor)
+_engine._set_tensor_class(Tensor)

@@ -54,3 +54,20 @@ from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Tensor, cat, stack, tensor
 
 __version__ = "0.1.0"
+
+_SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization"}
+# glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
+_GLASSBOX = {"trace", "explain", "check_gradients"}
+
+
+def __getattr__(name: str):
+    """Import the larger sub-packages on first use (``gg.nn``, ``gg.optim``, ...)."""
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _GLASSBOX:
+        return getattr(importlib.import_module(".glassbox", __name__), name)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+"""(Being written: see the issue that owns this module.)"""
+
+__all__: list = []

@@ -1,0 +1,6 @@
+"""Pictures: training curves, decision boundaries, digits, graphs of the computation.
+
+matplotlib is an optional extra (``pip install glassgrad[plot]``); functions that need it
+raise a clear error when it is missing. Graph drawing needs only Graphviz's ``dot``
+program for SVG/PNG (DOT text always comes out).
+"""

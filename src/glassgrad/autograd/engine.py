@@ -1,17 +1,17 @@
 """The backward pass: walk the graph from the output to the leaves, newest node first.
 
-Reverse-mode autodiff in four steps (read :func:`run_backward` top to bottom):
+Reverse-mode autodiff in three steps (read :func:`run_backward` top to bottom):
 
-1. **Count dependencies.** An iterative depth-first walk from the output's node counts,
-   for every node and leaf, how many edges lead into it (no recursion: a 10,000-op
-   chain is fine).
-2. **Seed.** The output's gradient (``1`` for a scalar loss) goes into its node's buffer.
-3. **Run nodes when all their gradient has arrived.** A node whose dependency count
-   drops to zero is ready; among ready nodes the most recently created runs first.
-   Its buffered gradients (summed over every use of its outputs) go through
-   ``Function.backward``, which returns one gradient per input.
-4. **Deliver.** Each input gradient is added to the buffer of the node that made that
-   input, or, for a leaf tensor, accumulated into ``leaf.grad``.
+1. **Collect.** An iterative depth-first walk from the output's node collects every
+   node that can receive a gradient (no recursion: a 10,000-op chain is fine). The
+   output's gradient (``1`` for a scalar loss) goes into its node's buffer.
+2. **Run nodes newest first.** Every node records a creation number; an op's inputs
+   always exist before the op, so running nodes from the newest to the oldest visits
+   each one only after all of its consumers — its buffer then holds the *sum* of the
+   gradients of every use of its outputs. ``Function.backward`` turns that buffer into
+   one gradient per input, which is added to the buffer of the node that made the input.
+3. **Leaves.** Gradients reaching leaf tensors run through their hooks and are
+   accumulated into ``leaf.grad`` (or returned, for ``gg.grad``).
 
 Unless ``retain_graph=True`` each node's saved arrays are freed once it has run.
 With ``create_graph=True`` the gradients are Tensors and every backward runs with
@@ -20,7 +20,7 @@ grad mode on, so the backward pass itself is recorded and can be differentiated.
 
 from __future__ import annotations
 
-import heapq
+import sys
 import time
 from typing import Any, Sequence
 
@@ -78,116 +78,116 @@ def run_backward(
             want[key] = k
         captured = [None] * len(capture)
 
-    # ---- 1. dependency counts (iterative DFS over nodes and leaves) --------------------
-    deps: dict[int, int] = {}
-    buffers: dict[int, list] = {}
-    start: list = []
-    for t in roots:
+    # ---- 1. seed the output nodes and collect every node reachable from them -----------
+    # A node's inputs are always created before it, so creation order (``_seq``)
+    # reversed is a topological order: when a node runs, all of its consumers have run
+    # and its gradient buffer is complete. No dependency counting, no recursion.
+    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
+    seen: set[int] = set()
+    stack: list = []
+    for t, g in zip(roots, grad_roots):
         if not t.requires_grad:
             raise RuntimeError(
                 f"backward: tensor of shape {tuple(t.shape)} does not require grad and has no "
                 "grad_fn (did you create it under no_grad, or forget requires_grad=True?)"
             )
-        v = t.grad_fn if t.grad_fn is not None else t
-        if id(v) not in deps:
-            deps[id(v)] = 0
-            start.append(v)
-    stack = list(start)
-    seen = {id(v) for v in start}
+        gf = t.grad_fn
+        if gf is None:
+            _leaf_add(leaves, t, g)
+            continue
+        if id(gf) not in seen:
+            seen.add(id(gf))
+            gf._buf = [None] * len(gf._out_meta)
+            stack.append(gf)
+        buf = gf._buf
+        i = t._out_idx
+        buf[i] = g if buf[i] is None else buf[i] + g
+    nodes: list = []
     while stack:
         v = stack.pop()
-        if isinstance(v, Tensor):
-            continue
+        nodes.append(v)
         for e in v._edges:
-            if e is None:
-                continue
-            u = e[0]
-            k = id(u)
-            deps[k] = deps.get(k, 0) + 1
-            if k not in seen:
-                seen.add(k)
-                stack.append(u)
+            if e is not None:
+                u = e[0]
+                if id(u) not in seen and not isinstance(u, Tensor):
+                    seen.add(id(u))
+                    u._buf = None
+                    stack.append(u)
+    if len(nodes) > 1:
+        nodes.sort(key=_seq_key, reverse=True)
 
-    # ---- 2. seed ------------------------------------------------------------------------
-    for t, g in zip(roots, grad_roots):
-        v = t.grad_fn if t.grad_fn is not None else t
-        idx = t._out_idx if t.grad_fn is not None else 0
-        buf = buffers.get(id(v))
-        if buf is None:
-            n = len(v._out_meta) if not isinstance(v, Tensor) else 1
-            buf = buffers[id(v)] = [None] * n
-        buf[idx] = g if buf[idx] is None else buf[idx] + g
-
-    # ---- 3./4. run ready nodes, newest first --------------------------------------------
-    heap: list = []
-    for v in start:
-        if deps[id(v)] == 0:
-            heapq.heappush(heap, (-_seq(v), id(v), v))
+    # ---- 2. run the nodes newest first, delivering gradients to their inputs ------------
     observers = STATE.observers
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
-        while heap:
-            _, vid, v = heapq.heappop(heap)
-            grads = buffers.pop(vid, None)
-            if isinstance(v, Tensor):
-                g = grads[0] if grads else None
-                if g is None:
-                    continue
-                g = _run_tensor_hooks(v._hooks, g, create_graph)
-                key = (vid, 0)
-                if key in want:
-                    captured[want[key]] = g
-                if accumulate and (capture is None or key in want):
-                    _accumulate(v, g, create_graph)
-                continue
-            node: Function = v
+        for node in nodes:
+            grads = node._buf
+            node._buf = None
             if grads is None:
-                grads = [None] * len(node._out_meta)
+                continue  # no gradient reached this node
             if node._hooks is not None or node._retained is not None:
                 _node_output_hooks(node, grads, create_graph)
             if want:
+                nid = id(node)
                 for i, g in enumerate(grads):
-                    key = (vid, i)
+                    key = (nid, i)
                     if key in want and g is not None:
                         captured[want[key]] = g
-            edges = node._edges
-            if all(g is None for g in grads):
-                in_grads: tuple = (None,) * len(edges)
-            else:
-                if node._freed:
-                    raise RuntimeError(_freed_message(node))
+            if node._freed:
+                raise RuntimeError(_freed_message(node))
+            if len(grads) > 1:
                 grads = _materialize(node, grads, create_graph)
-                in_grads = _call_backward(node, grads, create_graph, observers)
-                if not retain_graph:
-                    _free(node)
-            for e, g, meta in zip(edges, in_grads, node._in_meta):
-                if e is None:
+            in_grads = _call_backward(node, grads, create_graph, observers)
+            if not retain_graph:
+                _free(node)
+            for e, g, meta in zip(node._edges, in_grads, node._in_meta):
+                if e is None or g is None:
                     continue
-                u, idx = e
-                uid = id(u)
-                if g is not None:
+                if g.shape != meta[0] or g.dtype != meta[1]:
                     g = _check_grad(node, g, meta, create_graph)
-                    buf = buffers.get(uid)
-                    if buf is None:
-                        n = 1 if isinstance(u, Tensor) else len(u._out_meta)
-                        buf = buffers[uid] = [None] * n
-                    old = buf[idx]
-                    buf[idx] = g if old is None else old + g
-                d = deps[uid] - 1
-                deps[uid] = d
-                if d == 0:
-                    heapq.heappush(heap, (-_seq(u), uid, u))
+                u = e[0]
+                if isinstance(u, Tensor):
+                    _leaf_add(leaves, u, g)
+                    continue
+                buf = u._buf
+                if buf is None:
+                    buf = u._buf = [None] * len(u._out_meta)
+                idx = e[1]
+                old = buf[idx]
+                buf[idx] = g if old is None else old + g
+
+        # ---- 3. leaves: hooks, then capture or accumulate into .grad --------------------
+        e = g = in_grads = grads = None  # drop loop references (see _accumulate's stealing)
+        for key_id in list(leaves):
+            leaf, g = leaves.pop(key_id)
+            if leaf._hooks:
+                g = _run_tensor_hooks(leaf._hooks, g, create_graph)
+            key = (id(leaf), 0)
+            if key in want:
+                captured[want[key]] = g
+            if accumulate and (capture is None or key in want):
+                # refcount 2 = this local + getrefcount's argument: nobody else holds g
+                _accumulate(leaf, g, create_graph, steal=sys.getrefcount(g) <= 2)
     finally:
         STATE.grad_enabled = prev_mode
+        for node in nodes:
+            node._buf = None
     if capture is not None:
         return captured
     return None
 
 
-def _seq(v: Any) -> int:
-    s = getattr(v, "_seq", None)
-    return -1 if s is None or isinstance(v, _Tensor) else s
+def _leaf_add(leaves: dict, leaf: Any, g: Any) -> None:
+    ent = leaves.get(id(leaf))
+    if ent is None:
+        leaves[id(leaf)] = [leaf, g]
+    else:
+        ent[1] = ent[1] + g
+
+
+def _seq_key(v: Any) -> int:
+    return v._seq
 
 
 def _materialize(node: Function, grads: list, create_graph: bool) -> list:
@@ -256,6 +256,7 @@ def _wrap_graph_grad(node: Function, g: Any) -> Any:
 
 
 def _check_grad(node: Function, g: Any, meta: Any, create_graph: bool) -> Any:
+    """A gradient must have its input's shape; its dtype is cast to the input's."""
     shape, dtype = meta
     if g.shape != shape:
         raise RuntimeError(
@@ -301,13 +302,18 @@ def _node_output_hooks(node: Function, grads: list, create_graph: bool) -> None:
             t.grad = gt if t.grad is None else t.grad + gt
 
 
-def _accumulate(leaf: Any, g: Any, create_graph: bool) -> None:
-    """Add gradient ``g`` into ``leaf.grad`` (a copy the first time, then in place)."""
+def _accumulate(leaf: Any, g: Any, create_graph: bool, steal: bool = False) -> None:
+    """Add gradient ``g`` into ``leaf.grad``: the first time a copy (or ``g`` itself when
+    nothing else refers to it: a fresh, contiguous, writeable array), then in place."""
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
     if leaf.grad is None:
-        leaf.grad = _Tensor._make(g.astype(leaf.data.dtype, copy=True), False)
+        if (steal and g.base is None and g.dtype == leaf.data.dtype and g.flags.c_contiguous
+                and g.flags.writeable):
+            leaf.grad = _Tensor._make(g, False)
+        else:
+            leaf.grad = _Tensor._make(g.astype(leaf.data.dtype, copy=True), False)
     else:
         gd = leaf.grad.data
         if gd.shape != g.shape:

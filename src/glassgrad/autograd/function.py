@@ -36,6 +36,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from .. import backend
 from ..backend import is_array, np
 from .grad_mode import STATE
 
@@ -65,6 +66,7 @@ class Function:
         "_seq",
         "_scope",
         "_stack",
+        "_buf",
         "__dict__",
         "__weakref__",
     )
@@ -165,51 +167,53 @@ class Function:
         """Run ``forward`` on the arrays of ``args`` and, when any tensor input requires
         grad (and grad mode is on), record this call as a node of the graph."""
         Tensor = _Tensor
-        record = False
-        arrays = []
-        n_tensors = 0
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                n_tensors += 1
-                if a.requires_grad:
-                    record = True
-            else:
-                arrays.append(a)
         st = STATE
-        record = record and st.grad_enabled
-        ctx = cls.__new__(cls)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        record = False
+        if st.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    record = True
+                    break
+        if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
+            _check_devices(cls, args, arrays)
+        ctx = object.__new__(cls)
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
-        if n_tensors > 1:
-            _check_devices(cls, args, arrays)
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx.needs_input_grad = (
+            tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if record
+            else _no_grad_flags(len(args))
+        )
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             if getattr(e, "_glassgrad", False):
                 raise
             raise _op_error(cls, args, e) from None
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        outs = tuple(o if is_array(o) else np.asarray(o) for o in outs)
+        multi = type(out) is tuple
+        if multi:
+            outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
+        else:
+            if not isinstance(out, np.ndarray) and not is_array(out):
+                out = np.asarray(out)
+            outs = (out,)
         if st.anomaly:
             from .anomaly import check_forward
 
             check_forward(cls, args, outs)
         if not record:
-            res = tuple(Tensor._make(o, False) for o in outs)
-            return res if multi else res[0]
+            if multi:
+                return tuple(Tensor._make(o, False) for o in outs)
+            return Tensor._make(out, False)
         # --- record the node -------------------------------------------------------------
         edges = []
         in_meta = []
         for a in args:
             if isinstance(a, Tensor):
-                in_meta.append((a.data.shape, a.data.dtype))
+                d = a.data
+                in_meta.append((d.shape, d.dtype))
                 if a.requires_grad:
                     gf = a.grad_fn
                     edges.append((gf, a._out_idx) if gf is not None else (a, 0))
@@ -223,21 +227,30 @@ class Function:
         ctx._hooks = None
         ctx._retained = None
         ctx._out_cache = None
+        ctx._buf = None
         st.seq += 1
         ctx._seq = st.seq
         ctx._scope = st.scope
         ctx._stack = traceback.extract_stack()[:-2] if st.anomaly else None
-        results = []
-        out_meta = []
-        for j, o in enumerate(outs):
-            diff = o.dtype.kind == "f" or o.dtype.kind == "c"
-            t = Tensor._make(o, diff)
+        if multi:
+            results = []
+            out_meta = []
+            for j, o in enumerate(outs):
+                diff = o.dtype.kind in "fc"
+                t = Tensor._make(o, diff)
+                if diff:
+                    t.grad_fn = ctx
+                    t._out_idx = j
+                out_meta.append((o.shape, o.dtype))
+                results.append(t)
+            ctx._out_meta = tuple(out_meta)
+        else:
+            diff = out.dtype.kind in "fc"
+            t = Tensor._make(out, diff)
             if diff:
                 t.grad_fn = ctx
-                t._out_idx = j
-            out_meta.append((o.shape, o.dtype))
-            results.append(t)
-        ctx._out_meta = tuple(out_meta)
+            results = [t]
+            ctx._out_meta = ((out.shape, out.dtype),)
         if cls._is_view and isinstance(args[0], Tensor):
             results[0]._version = args[0]._version
         saved = ctx._saved
@@ -246,6 +259,16 @@ class Function:
         else:
             ctx._saved_meta = None
         return tuple(results) if multi else results[0]
+
+
+_NO_GRAD_FLAGS: dict[int, tuple] = {}
+
+
+def _no_grad_flags(n: int) -> tuple:
+    f = _NO_GRAD_FLAGS.get(n)
+    if f is None:
+        f = _NO_GRAD_FLAGS[n] = (False,) * n
+    return f
 
 
 def _saved_meta(args, arrays, outs, results, saved, ctx) -> tuple:

@@ -878,6 +878,8 @@ class Tensor:
             self._nonempty("max", None)
             return R.Amax.apply(self, None, kd)
         d = norm_dim(int(d), self.ndim, "max")
+        if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
+            return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("max", (d,))
         v, i = R.MaxDim.apply(self, d, kd, True)
         return MinMax(v, i)
@@ -892,32 +894,48 @@ class Tensor:
             self._nonempty("min", None)
             return R.Amin.apply(self, None, kd)
         d = norm_dim(int(d), self.ndim, "min")
+        if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
+            return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("min", (d,))
         v, i = R.MaxDim.apply(self, d, kd, False)
         return MinMax(v, i)
 
     def _nonempty(self, op: str, axes: Any) -> None:
-        if self.data.size == 0:
+        """Max/min/arg-max have no identity: reducing over an empty axis is an error
+        (reducing a non-empty axis of a tensor that is empty elsewhere is fine)."""
+        if self.data.size != 0:
+            return
+        shape = self.shape
+        axes = range(len(shape)) if axes is None else axes
+        if self.ndim == 0 or builtins.any(shape[a] == 0 for a in axes):
             raise op_error(op, f"cannot reduce an empty tensor of shape {tuple(self.shape)} "
                            "(the operation has no identity)", IndexError)
 
+    def _arg(self, op: str, dim: Any, keepdim: Any, largest: builtins.bool) -> Tensor:
+        xp = xp_of(self.data)
+        if dim is None:
+            self._nonempty(op, None)
+            r = self.data.argmax() if largest else self.data.argmin()
+            r = xp.asarray(r, dtype=np.int64)
+            if keepdim:
+                r = r.reshape((1,) * self.ndim)
+            return Tensor._make(r, False)
+        d = norm_dim(int(dim), self.ndim, op)
+        self._nonempty(op, (d,) if self.ndim else None)
+        if self.ndim == 0:
+            return Tensor._make(xp.zeros((), dtype=np.int64), False)
+        r = (self.data.argmax if largest else self.data.argmin)(axis=d, keepdims=keepdim)
+        return Tensor._make(r.astype(np.int64, copy=False), False)
+
     def argmax(self, dim: Any = None, keepdim: builtins.bool = False, *,
                axis: Any = None) -> Tensor:
-        d = pick(dim, axis)
-        self._nonempty("argmax", d)
-        if d is None:
-            return Tensor._make(xp_of(self.data).asarray(self.data.argmax(), dtype=np.int64), False)
-        r = self.data.argmax(axis=d, keepdims=keepdim)
-        return Tensor._make(r.astype(np.int64, copy=False), False)
+        """Index of the largest element (first one on ties, as PyTorch); flat without ``dim``."""
+        return self._arg("argmax", pick(dim, axis), keepdim, True)
 
     def argmin(self, dim: Any = None, keepdim: builtins.bool = False, *,
                axis: Any = None) -> Tensor:
-        d = pick(dim, axis)
-        self._nonempty("argmin", d)
-        if d is None:
-            return Tensor._make(xp_of(self.data).asarray(self.data.argmin(), dtype=np.int64), False)
-        r = self.data.argmin(axis=d, keepdims=keepdim)
-        return Tensor._make(r.astype(np.int64, copy=False), False)
+        """Index of the smallest element (first one on ties, as PyTorch)."""
+        return self._arg("argmin", pick(dim, axis), keepdim, False)
 
     def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
                   keepdims: Any = None) -> Tensor:

@@ -58,6 +58,8 @@ def norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
         out.append(a % max(ndim, 1) if ndim else 0)
     if len(set(out)) != len(out):
         raise op_error(op, f"dim {tuple(axis)} repeats an axis")
+    if ndim == 0:
+        return ()  # dim 0 / -1 of a 0-d tensor (allowed by PyTorch) reduces nothing
     return tuple(sorted(out))
 
 

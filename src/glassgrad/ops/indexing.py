@@ -19,7 +19,11 @@ from ..backend import is_array, np, xp_of
 from ._util import op_error
 
 
-def _has_advanced(idx: tuple) -> bool:
+def _has_advanced(idx: Any) -> bool:
+    """True when ``idx`` (one index or a tuple of them) holds an integer array, the case in
+    which an element may be read several times and the scatter must add (``np.add.at``)."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
     return any(is_array(i) and i.dtype != bool for i in idx)
 
 

@@ -1,0 +1,238 @@
+"""Elementwise ops: values and gradients equal to PyTorch (float64 and float32), gradcheck,
+and broadcasting / edge shapes (0-d, size-1 axes, empty)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from oracle import check_op, rand_inputs
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+# shapes for binary ops: (a, b) pairs covering equal shapes, broadcasting both ways,
+# 0-d operands, size-1 axes and empty axes
+BINARY_SHAPES = [
+    [(3, 4), (3, 4)],
+    [(2, 3, 4), (4,)],
+    [(4,), (2, 3, 4)],
+    [(3, 1), (1, 4)],
+    [(2, 1, 4), (3, 1)],
+    [(), (3, 2)],
+    [(3, 2), ()],
+    [(), ()],
+    [(0, 3), (3,)],
+    [(2, 0), (1, 0)],
+    [(1,), (5,)],
+]
+
+
+@pytest.mark.parametrize("shapes", BINARY_SHAPES, ids=str)
+@pytest.mark.parametrize("name, fn", [
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("chain", lambda a, b: (a - b) * (a + b) - a * 3.0),
+])
+def test_binary_arith(name, fn, shapes):
+    check_op(fn, shapes=shapes)
+
+
+@pytest.mark.parametrize("shapes", BINARY_SHAPES[:8], ids=str)
+def test_div(shapes):
+    a, b = rand_inputs(shapes, seed=3)
+    b = np.sign(b) * (np.abs(b) + 0.5)  # keep away from 0
+    check_op(lambda x, y: x / y, inputs=[a, b])
+
+
+@pytest.mark.parametrize("shapes", BINARY_SHAPES[:8], ids=str)
+def test_pow_tensor_tensor(shapes):
+    check_op(lambda x, y: x ** y, shapes=shapes, positive=True)
+
+
+@pytest.mark.parametrize("e", [2, 3, 0.5, -1.5, 0])
+def test_pow_scalar_exponent(e):
+    check_op(lambda x: x ** e, shapes=[(3, 4)], positive=True)
+
+
+def test_pow_integer_exponent_negative_base():
+    check_op(lambda x: x ** 3 + x ** 2, shapes=[(3, 4)])
+
+
+def test_rpow_and_reflected_ops():
+    check_op(lambda x: 2.0 ** x + 3.0 - x + 1.0 / (x + 3.0) + 2.0 * x - (5.0 - x), shapes=[(4, 3)],
+             positive=True)
+
+
+def test_neg():
+    check_op(lambda x: -x, shapes=[(2, 3)])
+    check_op(lambda x: -x, shapes=[()])
+    check_op(lambda x: -x, shapes=[(0, 2)])
+
+
+def test_pow_zero_base_exponent_gradient_like_torch():
+    # d/db a**b at a == 0 is taken as 0 (no 0 * log 0 = nan)
+    a = np.array([0.0, 1.0, 2.0])
+    b = np.array([2.0, 1.5, 0.5])
+    check_op(lambda x, y: x ** y, inputs=[a, b], gradcheck=False)
+
+
+UNARY = [
+    ("exp", lambda x: x.exp(), None, False),
+    ("log", lambda x: x.log(), None, True),
+    ("log1p", lambda x: x.log1p(), None, True),
+    ("sqrt", lambda x: x.sqrt(), None, True),
+    ("abs", lambda x: x.abs(), None, False),
+    ("sin", lambda x: x.sin(), None, False),
+    ("cos", lambda x: x.cos(), None, False),
+    ("tanh", lambda x: x.tanh(), None, False),
+    ("sigmoid", lambda x: x.sigmoid(), None, False),
+    ("relu", lambda x: x.relu(), None, False),
+    ("leaky_relu", lambda x: x.leaky_relu(0.1), lambda x: F.leaky_relu(x, 0.1), False),
+    ("leaky_relu_default", lambda x: x.leaky_relu(), lambda x: F.leaky_relu(x), False),
+    ("elu", lambda x: x.elu(), lambda x: F.elu(x), False),
+    ("elu_alpha", lambda x: x.elu(0.7), lambda x: F.elu(x, 0.7), False),
+    ("gelu", lambda x: x.gelu(), lambda x: F.gelu(x), False),
+    ("gelu_tanh", lambda x: x.gelu(approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"),
+     False),
+    ("softplus", lambda x: x.softplus(), lambda x: F.softplus(x), False),
+    ("softplus_beta", lambda x: x.softplus(beta=2.0, threshold=3.0),
+     lambda x: F.softplus(x, beta=2.0, threshold=3.0), False),
+    ("erf", lambda x: x.erf(), None, False),
+    ("clamp", lambda x: x.clamp(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7), False),
+    ("clamp_min", lambda x: x.clamp(min=0.1), None, False),
+    ("clamp_max", lambda x: x.clamp(max=0.1), None, False),
+    ("square", lambda x: x.square(), None, False),
+    ("reciprocal", lambda x: x.reciprocal(), None, True),
+    ("rsqrt", lambda x: x.rsqrt(), None, True),
+]
+
+
+@pytest.mark.parametrize("name, fn, tfn, pos", UNARY, ids=[u[0] for u in UNARY])
+@pytest.mark.parametrize("shape", [(3, 4), (), (1, 5, 1), (0, 3)], ids=str)
+def test_unary(name, fn, tfn, pos, shape):
+    check_op(fn, shapes=[shape], torch_fn=tfn, positive=pos)
+
+
+def test_functional_api_unary_names():
+    x = np.random.default_rng(0).uniform(0.2, 2.0, size=(3, 4))
+    for name in ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu"]:
+        check_op(getattr(gg, name), inputs=[x], torch_fn=getattr(torch, name), gradcheck=False)
+
+
+@pytest.mark.parametrize("shape", [(4, 5)])
+def test_activations_wide_range(shape):
+    # large |x|: sigmoid/softplus/elu/gelu must stay finite and match torch
+    x = np.linspace(-30, 30, 20).reshape(4, 5)
+    check_op(lambda t: t.sigmoid(), inputs=[x], gradcheck=False)
+    check_op(lambda t: t.softplus(), inputs=[x], torch_fn=F.softplus, gradcheck=False)
+    check_op(lambda t: t.elu(), inputs=[x], torch_fn=F.elu, gradcheck=False)
+    check_op(lambda t: t.gelu(), inputs=[x], torch_fn=F.gelu, gradcheck=False)
+    check_op(lambda t: t.tanh(), inputs=[x], gradcheck=False)
+
+
+def test_kinks_match_torch():
+    # relu/abs/leaky_relu/elu at exactly 0, clamp at its bounds: PyTorch's conventions
+    x = np.array([-1.0, 0.0, 0.0, 1.0, -0.5, 0.7, 0.3])
+    for fn, tfn in [
+        (lambda t: t.relu(), None),
+        (lambda t: t.abs(), None),
+        (lambda t: t.leaky_relu(0.2), lambda t: F.leaky_relu(t, 0.2)),
+        (lambda t: t.elu(), lambda t: F.elu(t)),
+        (lambda t: t.clamp(-0.5, 0.7), None),
+        (lambda t: t.clamp(min=0.0), None),
+        (lambda t: t.clamp(max=0.0), None),
+    ]:
+        check_op(fn, inputs=[x], torch_fn=tfn, gradcheck=False)
+
+
+@pytest.mark.parametrize("shapes", [[(3, 4), (3, 4)], [(3, 4), (4,)], [(1, 4), (3, 1)], [(), (2,)]],
+                         ids=str)
+def test_maximum_minimum(shapes):
+    check_op(lambda a, b: a.maximum(b), shapes=shapes, torch_fn=torch.maximum)
+    check_op(lambda a, b: a.minimum(b), shapes=shapes, torch_fn=torch.minimum)
+    check_op(lambda a, b: gg.maximum(a, b), shapes=shapes, torch_fn=torch.maximum, gradcheck=False)
+
+
+def test_maximum_minimum_ties_split_like_torch():
+    a = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]])
+    b = np.array([[1.0, 1.0, 3.0], [0.0, 2.0, 5.0]])
+    check_op(lambda x, y: x.maximum(y), inputs=[a, b], torch_fn=torch.maximum, gradcheck=False)
+    check_op(lambda x, y: x.minimum(y), inputs=[a, b], torch_fn=torch.minimum, gradcheck=False)
+    # broadcast tie: a scalar equal to several elements
+    c = np.array(1.0)
+    check_op(lambda x, y: x.maximum(y), inputs=[a, c], torch_fn=torch.maximum, gradcheck=False)
+
+
+def test_maximum_with_python_scalar():
+    x = gg.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    y = x.maximum(0.5)
+    assert y.dtype == gg.float32
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("shapes", [[(3, 4), (3, 4)], [(3, 4), (4,)], [(), (3, 4)], [(0, 2), (2,)]],
+                         ids=str)
+def test_where(shapes):
+    rng = np.random.default_rng(0)
+    full = np.broadcast_shapes(*shapes)
+    cond = rng.random(full) > 0.5
+    check_op(lambda a, b: gg.where(gg.tensor(cond), a, b), shapes=shapes,
+             torch_fn=lambda a, b: torch.where(torch.tensor(cond), a, b))
+
+
+def test_where_scalar_branch_and_masked_fill():
+    cond = np.array([[True, False, True], [False, False, True]])
+    check_op(lambda a: gg.where(gg.tensor(cond), a, 0.0), shapes=[(2, 3)],
+             torch_fn=lambda a: torch.where(torch.tensor(cond), a, 0.0))
+    check_op(lambda a: a.masked_fill(gg.tensor(cond), -1.5), shapes=[(2, 3)],
+             torch_fn=lambda a: a.masked_fill(torch.tensor(cond), -1.5))
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = gg.where(gg.tensor([True, False]), x, 0.0)
+    assert y.dtype == gg.float32
+
+
+def test_comparisons_have_no_grad():
+    a = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = gg.tensor([2.0, 2.0, 2.0])
+    for r, expect in [(a < b, [True, False, False]), (a <= b, [True, True, False]),
+                      (a > b, [False, False, True]), (a >= b, [False, True, True]),
+                      (a == b, [False, True, False]), (a != b, [True, False, True]),
+                      (a > 1.5, [False, True, True]), (a.eq(b), [False, True, False])]:
+        assert r.dtype == gg.bool
+        assert not r.requires_grad and r.grad_fn is None
+        np.testing.assert_array_equal(r.numpy(), expect)
+    m = gg.tensor([[1.0], [3.0]]) > gg.tensor([0.0, 2.0])  # broadcasting comparison
+    np.testing.assert_array_equal(m.numpy(), [[True, False], [True, True]])
+    with pytest.raises(ValueError, match=r"compare.*\(3,\).*\(2,\)"):
+        _ = a < gg.tensor([1.0, 2.0])
+
+
+def test_broadcasting_error_names_op_and_shapes():
+    a = gg.randn(3, 4, requires_grad=True)
+    b = gg.randn(5, 4)
+    with pytest.raises(ValueError, match=r"add.*\(3, 4\).*\(5, 4\)"):
+        _ = a + b
+    with pytest.raises(ValueError, match=r"mul.*\(3, 4\).*\(5, 4\)"):
+        _ = a * b
+
+
+def test_dtypes_stay_float32_and_int_promotion():
+    x = gg.tensor([1.0, 2.0])
+    assert x.dtype == gg.float32
+    for y in [x + 1, x * 2.5, x / 3, 2 ** x, x ** 2, x - 1.5, 1.0 - x, x.exp(), x.sigmoid(),
+              x.gelu(), x.softplus(), x.clamp(0.0, 1.5), x.maximum(1.5), x.leaky_relu()]:
+        assert y.dtype == gg.float32, y
+    i = gg.tensor([1, 2, 3])
+    assert i.dtype == gg.int64
+    assert (i + 1).dtype == gg.int64
+    assert (i * 2.5).dtype == gg.float32
+    assert (i / 2).dtype == gg.float32
+    assert (i + x[0]).dtype == gg.float32
+    assert i.exp().dtype == gg.float32
+    d = gg.tensor([1.0], dtype=gg.float64)
+    assert (d + 1.0).dtype == gg.float64
+    assert (d * np.float64(2.0)).dtype == gg.float64

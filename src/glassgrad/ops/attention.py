@@ -1,3 +1,201 @@
-"""(Being written: see the issue that owns this module.)"""
+"""Scaled dot-product attention as one fused op with a hand-derived backward.
 
-__all__: list = []
+Forward, for queries ``Q (..., L, E)``, keys ``K (..., S, E)``, values ``V (..., S, Ev)``
+and an additive mask ``M`` (0 where attention is allowed, −∞ where not)::
+
+    S = Q·Kᵀ·scale + M          (..., L, S)    scale = 1/√E by default
+    P = softmax(S, axis=−1)     (..., L, S)    each row sums to 1
+    P̃ = P ⊙ D / (1 − p)                        dropout mask D (only if dropout_p > 0)
+    O = P̃·V                     (..., L, Ev)
+
+Backward, given ``dO = ∂L/∂O``::
+
+    dV = P̃ᵀ·dO                              (..., S, Ev)
+    dP = (dO·Vᵀ) ⊙ D / (1 − p)              (..., L, S)
+    dS = P ⊙ (dP − Σ_j dP ⊙ P)              softmax VJP, row by row
+    dQ = dS·K·scale     dK = dSᵀ·Q·scale    dM = dS (a float mask that requires grad)
+
+The softmax VJP comes from its Jacobian ``∂P_j/∂S_k = P_j(δ_jk − P_k)``; summing
+``dP_j`` against it gives ``P_k(dP_k − Σ_j dP_j P_j)``. The whole backward is four GEMMs
+and two elementwise passes; no ``(L, S, S)`` Jacobian is ever formed.
+
+Derivations: ``docs/derivations/attention.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..autograd.function import Function
+from ..backend import np, xp_of
+from ._util import op_error, unbroadcast
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def _softmax_last(s: Any) -> Any:
+    """Row softmax on a fresh array, in place. A row that is entirely masked (all −∞)
+    gives zeros, as PyTorch's ``scaled_dot_product_attention`` does on the CPU."""
+    xp = xp_of(s)
+    m = s.max(axis=-1, keepdims=True)
+    dead = xp.isneginf(m)
+    if dead.any():
+        m[dead] = 0
+    s -= m
+    xp.exp(s, out=s)
+    tot = s.sum(axis=-1, keepdims=True)
+    if dead.any():
+        tot[dead] = 1
+    s /= tot
+    return s
+
+
+class ScaledDotProductAttention(Function):
+    """``O = dropout(softmax(Q·Kᵀ·scale + M))·V``; called as
+    ``apply(q, k, v, mask, scale, keep)`` where ``mask`` is an additive float mask
+    (array, Tensor or None) and ``keep`` the dropout multiplier ``D/(1−p)`` (or None)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale, keep):
+        s = q @ k.swapaxes(-1, -2)
+        s *= scale
+        if mask is not None:
+            if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
+                s += mask
+            else:
+                s = s + mask
+        p = _softmax_last(s)
+        pd = p if keep is None else p * keep
+        ctx.save_for_backward(q, k, v, mask)
+        ctx.p, ctx.pd, ctx.scale, ctx.keep = p, pd, scale, keep
+        return pd @ v
+
+    @staticmethod
+    def backward(ctx, do):
+        """VJP (module docstring); shapes: dQ like Q, dK like K, dV like V, dM like M."""
+        q, k, v, mask = ctx.saved_tensors
+        scale, keep = ctx.scale, ctx.keep
+        need = ctx.needs_input_grad
+        if ctx.create_graph:  # recompute P with glassgrad ops so the result is differentiable
+            s = q @ k.swapaxes(-1, -2) * scale
+            if mask is not None:
+                s = s + mask
+            p = s.softmax(-1)
+            pd = p if keep is None else p * keep
+        else:
+            p, pd = ctx.p, ctx.pd
+        dq = dk = dv = dm = None
+        if need[2]:
+            dv = unbroadcast(pd.swapaxes(-1, -2) @ do, ctx._in_meta[2][0])
+        if need[0] or need[1] or need[3]:
+            dp = do @ v.swapaxes(-1, -2)
+            if keep is not None:
+                dp = dp * keep
+            ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+            if need[0]:
+                dq = unbroadcast(ds @ k * scale, ctx._in_meta[0][0])
+            if need[1]:
+                dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx._in_meta[1][0])
+            if need[3]:
+                dm = unbroadcast(ds, ctx._in_meta[3][0])
+        return dq, dk, dv, dm, None, None
+
+
+def _shape(x: Any) -> tuple:
+    return tuple(x.shape)
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None, *, generator: Any = None) -> Any:
+    """Attention ``softmax(Q·Kᵀ·scale + mask)·V`` with PyTorch's signature.
+
+    Parameters
+    ----------
+    query : Tensor
+        ``(..., L, E)``.
+    key : Tensor
+        ``(..., S, E)``.
+    value : Tensor
+        ``(..., S, Ev)``.
+    attn_mask : Tensor, optional
+        Broadcastable to ``(..., L, S)``. Boolean: ``True`` = may attend (PyTorch's
+        convention for this function). Float: added to the scores (``-inf`` blocks).
+    dropout_p : float
+        Dropout probability on the attention weights (always applied when > 0, as in
+        PyTorch's functional form: pass 0.0 in evaluation).
+    is_causal : bool
+        Query ``i`` attends to keys ``j <= i`` (lower-triangular mask, top-left aligned).
+    scale : float, optional
+        Defaults to ``1/√E``.
+    generator : gg.Generator, optional
+        Random source of the dropout mask (default: the global generator).
+
+    Returns
+    -------
+    Tensor
+        ``(..., L, Ev)``.
+    """
+    from ..random import _rng
+    from ..tensor import Tensor
+
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise op_error("scaled_dot_product_attention", f"{name} must be a Tensor, got "
+                           f"{type(t).__name__}", TypeError)
+        if t.ndim < 2:
+            raise op_error("scaled_dot_product_attention", f"{name} needs at least 2 dims "
+                           f"(..., seq, features), got shape {_shape(t)}")
+        if t.dtype.kind != "f":
+            raise op_error("scaled_dot_product_attention", f"{name} must be floating point, "
+                           f"got {t.dtype}", TypeError)
+    if not (query.dtype == key.dtype == value.dtype):
+        raise op_error("scaled_dot_product_attention", f"query, key and value must share a dtype, "
+                       f"got {query.dtype}, {key.dtype}, {value.dtype}", TypeError)
+    L, E = query.shape[-2:]
+    S = key.shape[-2]
+    if key.shape[-1] != E:
+        raise op_error("scaled_dot_product_attention", f"query {_shape(query)} and key "
+                       f"{_shape(key)} must have the same last dim (embedding size)")
+    if value.shape[-2] != S:
+        raise op_error("scaled_dot_product_attention", f"key {_shape(key)} and value "
+                       f"{_shape(value)} must have the same sequence length (dim -2)")
+    try:
+        batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise op_error("scaled_dot_product_attention", f"batch dims of query {_shape(query)}, "
+                       f"key {_shape(key)} and value {_shape(value)} do not broadcast") from None
+    if not 0.0 <= dropout_p < 1.0:
+        raise op_error("scaled_dot_product_attention", f"dropout_p must be in [0, 1), got {dropout_p}")
+    dt = query.dtype
+    xp = xp_of(query.data)
+    mask: Any = None
+    if is_causal:
+        if attn_mask is not None:
+            raise op_error("scaled_dot_product_attention", "give either attn_mask or "
+                           "is_causal=True, not both (as PyTorch)")
+        attn_mask = Tensor._make(xp.tril(xp.ones((L, S), dtype=bool)), False)
+    if attn_mask is not None:
+        m = attn_mask if isinstance(attn_mask, Tensor) else Tensor._make(xp.asarray(attn_mask), False)
+        try:
+            np.broadcast_shapes(m.shape, batch + (L, S))
+        except ValueError:
+            raise op_error("scaled_dot_product_attention", f"attn_mask of shape {_shape(m)} does "
+                           f"not broadcast to the scores' shape {batch + (L, S)}") from None
+        if m.dtype == bool:
+            mask = Tensor._make(xp.where(m.data, xp.asarray(0, dt), xp.asarray(-xp.inf, dt)), False)
+        elif m.dtype.kind == "f":
+            if m.dtype != dt:
+                raise op_error("scaled_dot_product_attention", f"a float attn_mask must have the "
+                               f"query's dtype {dt}, got {m.dtype}", TypeError)
+            mask = m
+        else:
+            raise op_error("scaled_dot_product_attention", f"attn_mask must be bool or float, got "
+                           f"{m.dtype}", TypeError)
+    sc = float(scale) if scale is not None else 1.0 / math.sqrt(E)
+    keep = None
+    if dropout_p > 0.0:
+        u = _rng(generator).random(batch + (L, S))
+        keep = ((u >= dropout_p) / (1.0 - dropout_p)).astype(dt)
+    return ScaledDotProductAttention.apply(query, key, value, mask, sc, keep)

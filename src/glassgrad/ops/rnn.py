@@ -1,3 +1,308 @@
-"""(Being written: see the issue that owns this module.)"""
+"""Recurrent cells with hand-derived backward: the LSTM cell and the GRU cell as fused ops.
 
-__all__: list = []
+A recurrent layer applies one cell per time step. Backpropagation through time (BPTT)
+is nothing special: the loop over time steps builds a chain of cell nodes and autograd
+walks it backwards. What makes it fast is (1) one GEMM for the input projection of the
+whole sequence, ``Xproj = X·W_ihᵀ + b`` of shape ``(T, B, G·H)``, done before the loop,
+(2) per step one GEMM ``h·W_hhᵀ`` and one fused node for all the gate arithmetic
+(instead of ~15 small nodes), and (3) :class:`Unbind` / ``stack``: one node each to cut
+``Xproj`` into steps and to glue the outputs back together.
+
+LSTM cell (PyTorch's gate order i, f, g, o; ``a = xproj_t + h·W_hhᵀ`` split in 4)::
+
+    i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+    c' = f ⊙ c + i ⊙ g
+    h' = o ⊙ tanh(c')
+
+Its backward, given ``δh = ∂L/∂h'`` and ``δc = ∂L/∂c'`` (the gradient of ``c'`` coming
+from the next step)::
+
+    δo  = δh ⊙ tanh(c')
+    δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')      (total gradient reaching c')
+    δi  = δc* ⊙ g      δg = δc* ⊙ i      δf = δc* ⊙ c      ∂L/∂c = δc* ⊙ f
+    δa_i = δi ⊙ i(1−i)   δa_f = δf ⊙ f(1−f)   δa_g = δg ⊙ (1−g²)   δa_o = δo ⊙ o(1−o)
+    ∂L/∂xproj_t = δa     ∂L/∂h = δa·W_hh     ∂L/∂W_hh = δaᵀ·h
+
+GRU cell (gate order r, z, n; ``xp = xproj_t = x·W_ihᵀ + b_ih``, ``hp = h·W_hhᵀ + b_hh``)::
+
+    r = σ(xp_r + hp_r)   z = σ(xp_z + hp_z)   n = tanh(xp_n + r ⊙ hp_n)
+    h' = (1 − z) ⊙ n + z ⊙ h
+
+and backward::
+
+    δn = δh ⊙ (1 − z)   δz = δh ⊙ (h − n)   ∂L/∂h (direct) = δh ⊙ z
+    δa_n = δn ⊙ (1 − n²)    δr = δa_n ⊙ hp_n
+    δa_r = δr ⊙ r(1−r)      δa_z = δz ⊙ z(1−z)
+    ∂L/∂xproj_t = [δa_r, δa_z, δa_n]      δhp = [δa_r, δa_z, δa_n ⊙ r]
+    ∂L/∂h = δh ⊙ z + δhp·W_hh     ∂L/∂W_hh = δhpᵀ·h     ∂L/∂b_hh = Σ_rows δhp
+
+Both backward formulas are written with operators only, so under ``create_graph=True``
+(double backward) they run on Tensors and are differentiated again (the gate values
+are recomputed from the saved inputs with glassgrad ops in that mode).
+
+Derivations: ``docs/derivations/rnn.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from . import _dual as D
+from ._util import op_error
+
+__all__: list = []  # the modules in nn/modules/rnn.py are the public API
+
+
+# ----------------------------------------------------------------------------- helpers
+def _sigmoid_(a: Any) -> Any:
+    """In-place logistic function on a fresh array: ``σ(a) = ½·tanh(a/2) + ½`` (no overflow)."""
+    xp = xp_of(a)
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def _cat_last(parts: list) -> Any:
+    """Concatenate along the last axis (arrays or Tensors)."""
+    if hasattr(parts[0], "grad_fn"):
+        from ..tensor import cat
+
+        return cat(parts, -1)
+    return xp_of(parts[0]).concatenate(parts, axis=-1)
+
+
+def _check_cell(op: str, xproj: Any, h: Any, w_hh: Any, gates: int) -> int:
+    H = w_hh.shape[-1]
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * H:
+        raise op_error(op, f"weight_hh must have shape ({gates}·H, H), got {tuple(w_hh.shape)}")
+    if h.ndim != 2 or h.shape[1] != H:
+        raise op_error(op, f"hidden state must have shape (batch, {H}), got {tuple(h.shape)}")
+    if xproj.shape != (h.shape[0], gates * H):
+        raise op_error(op, f"input projection must have shape ({h.shape[0]}, {gates * H}) "
+                       f"(batch, {gates}·hidden), got {tuple(xproj.shape)}")
+    if not (xproj.dtype == h.dtype == w_hh.dtype):
+        raise op_error(op, f"dtypes differ: input projection {xproj.dtype}, hidden {h.dtype}, "
+                       f"weight_hh {w_hh.dtype}", TypeError)
+    return H
+
+
+# ----------------------------------------------------------------------------- LSTM
+def _lstm_gate_grads(dh: Any, dc: Any, i: Any, f: Any, g: Any, o: Any, c: Any, tc: Any) -> tuple:
+    """The LSTM cell backward up to the pre-activations (see the module docstring).
+
+    Works on arrays and on Tensors. Returns ``(δa_i, δa_f, δa_g, δa_o, ∂L/∂c)``.
+    """
+    dcs = dc + dh * o * (1 - tc * tc)        # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+    da_i = dcs * g * (i * (1 - i))           # δi = δc* ⊙ g, through σ' = i(1−i)
+    da_f = dcs * c * (f * (1 - f))           # δf = δc* ⊙ c
+    da_g = dcs * i * (1 - g * g)             # δg = δc* ⊙ i, through tanh' = 1−g²
+    da_o = dh * tc * (o * (1 - o))           # δo = δh ⊙ tanh(c')
+    return da_i, da_f, da_g, da_o, dcs * f   # ∂L/∂c = δc* ⊙ f
+
+
+class LSTMCellFused(Function):
+    """One LSTM step: ``(h', c') = cell(xproj_t, h, c, W_hh)`` with
+    ``xproj_t = x_t·W_ihᵀ + b_ih + b_hh`` computed beforehand (all steps in one GEMM).
+
+    Shapes: ``xproj_t (B, 4H)``, ``h, c (B, H)``, ``W_hh (4H, H)``; outputs ``(B, H)`` twice.
+    """
+
+    @staticmethod
+    def forward(ctx, xproj, h, c, w_hh):
+        H = _check_cell("lstm_cell", xproj, h, w_hh, 4)
+        if c.shape != h.shape or c.dtype != h.dtype:
+            raise op_error("lstm_cell", f"cell state {tuple(c.shape)} {c.dtype} must match the "
+                           f"hidden state {tuple(h.shape)} {h.dtype}")
+        xp = xp_of(xproj)
+        a = h @ w_hh.T                      # (B, 4H): the only GEMM of the step
+        a += xproj
+        # tanh(x) = 2σ(2x) − 1: one σ pass over all four gates, then fix up the g slice
+        a[:, 2 * H:3 * H] *= 2
+        _sigmoid_(a)
+        g = a[:, 2 * H:3 * H]
+        g *= 2
+        g -= 1
+        i, f, o = a[:, :H], a[:, H:2 * H], a[:, 3 * H:]
+        c_new = f * c
+        c_new += i * g
+        tc = xp.tanh(c_new)
+        h_new = o * tc
+        ctx.save_for_backward(xproj, h, c, w_hh)
+        ctx.acts, ctx.tc, ctx.H = a, tc, H
+        return h_new, c_new
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        """VJP (module docstring): ``δa = [δa_i, δa_f, δa_g, δa_o]`` (B, 4H);
+        ``dxproj = δa`` (B, 4H), ``dh = δa·W_hh`` (B, H), ``dc = δc* ⊙ f`` (B, H),
+        ``dW_hh = δaᵀ·h`` (4H, H)."""
+        xproj, h, c, w_hh = ctx.saved_tensors
+        H = ctx.H
+        need = ctx.needs_input_grad
+        if ctx.create_graph:  # recompute the gates as Tensors: the result is differentiable
+            a = xproj + h @ w_hh.T
+            i, f = D.sigmoid(a[:, :H]), D.sigmoid(a[:, H:2 * H])
+            g, o = D.tanh(a[:, 2 * H:3 * H]), D.sigmoid(a[:, 3 * H:])
+            tc = D.tanh(f * c + i * g)
+            *parts, dc_prev = _lstm_gate_grads(dh, dc, i, f, g, o, c, tc)
+            da = _cat_last(parts)
+        else:
+            a, tc = ctx.acts, ctx.tc
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            *parts, dc_prev = _lstm_gate_grads(dh, dc, i, f, g, o, c, tc)
+            da = xp_of(dh).concatenate(parts, axis=1)
+        return (da if need[0] else None,
+                da @ w_hh if need[1] else None,
+                dc_prev if need[2] else None,
+                da.T @ h if need[3] else None)
+
+
+def lstm_cell_composed(xproj: Any, h: Any, c: Any, w_hh: Any) -> tuple:
+    """The same LSTM step built from primitive glassgrad ops (reference for the fused cell)."""
+    a = xproj + h @ w_hh.T
+    i, f, g, o = a.chunk(4, 1)
+    c_new = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c_new.tanh(), c_new
+
+
+def lstm_cell(xproj: Any, h: Any, c: Any, w_hh: Any, fused: bool = True) -> tuple:
+    """One LSTM step ``(h', c')`` from the precomputed input projection (see module docstring).
+
+    Parameters
+    ----------
+    xproj : Tensor
+        ``x_t·W_ihᵀ + b_ih + b_hh``, shape ``(B, 4H)``, gate order i, f, g, o.
+    h, c : Tensor
+        Hidden and cell state ``(B, H)``.
+    w_hh : Tensor
+        ``(4H, H)``.
+    fused : bool
+        Use :class:`LSTMCellFused` (default) or the composition of primitive ops.
+    """
+    if fused:
+        return LSTMCellFused.apply(xproj, h, c, w_hh)
+    _check_cell("lstm_cell", xproj, h, w_hh, 4)
+    return lstm_cell_composed(xproj, h, c, w_hh)
+
+
+# ----------------------------------------------------------------------------- GRU
+def _gru_grads(dh: Any, h: Any, r: Any, z: Any, n: Any, hn: Any) -> tuple:
+    """The GRU cell backward up to the pre-activations (arrays or Tensors).
+
+    Returns ``(δa_r, δa_z, δa_n, δhp_n, ∂L/∂h direct)``.
+    """
+    da_n = dh * (1 - z) * (1 - n * n)        # δn = δh ⊙ (1−z), through tanh'
+    da_r = da_n * hn * (r * (1 - r))         # δr = δa_n ⊙ hp_n, through σ'
+    da_z = dh * (h - n) * (z * (1 - z))      # δz = δh ⊙ (h − n), through σ'
+    return da_r, da_z, da_n, da_n * r, dh * z
+
+
+class GRUCellFused(Function):
+    """One GRU step: ``h' = cell(xproj_t, h, W_hh, b_hh)`` with ``xproj_t = x_t·W_ihᵀ + b_ih``.
+
+    Shapes: ``xproj_t (B, 3H)``, ``h (B, H)``, ``W_hh (3H, H)``, ``b_hh (3H,)`` or None.
+    """
+
+    @staticmethod
+    def forward(ctx, xproj, h, w_hh, b_hh=None):
+        H = _check_cell("gru_cell", xproj, h, w_hh, 3)
+        xp = xp_of(xproj)
+        hp = h @ w_hh.T                      # (B, 3H)
+        if b_hh is not None:
+            if b_hh.shape != (3 * H,):
+                raise op_error("gru_cell", f"bias_hh must have shape ({3 * H},), got "
+                               f"{tuple(b_hh.shape)}")
+            hp += b_hh
+        rz = xproj[:, :2 * H] + hp[:, :2 * H]
+        _sigmoid_(rz)
+        r, z = rz[:, :H], rz[:, H:]
+        hn = hp[:, 2 * H:]
+        n = r * hn
+        n += xproj[:, 2 * H:]
+        xp.tanh(n, out=n)
+        h_new = h - n                        # h' = n + z ⊙ (h − n)
+        h_new *= z
+        h_new += n
+        ctx.save_for_backward(xproj, h, w_hh, b_hh)
+        ctx.r, ctx.z, ctx.n, ctx.hn, ctx.H = r, z, n, hn, H
+        return h_new
+
+    @staticmethod
+    def backward(ctx, dh):
+        """VJP (module docstring): ``dxproj = [δa_r, δa_z, δa_n]`` (B, 3H),
+        ``dh = δh ⊙ z + δhp·W_hh`` (B, H), ``dW_hh = δhpᵀ·h`` (3H, H), ``db_hh = Σ_rows δhp``."""
+        xproj, h, w_hh, b_hh = ctx.saved_tensors
+        H = ctx.H
+        need = ctx.needs_input_grad
+        if ctx.create_graph:
+            hp = h @ w_hh.T
+            if b_hh is not None:
+                hp = hp + b_hh
+            r = D.sigmoid(xproj[:, :H] + hp[:, :H])
+            z = D.sigmoid(xproj[:, H:2 * H] + hp[:, H:2 * H])
+            hn = hp[:, 2 * H:]
+            n = D.tanh(xproj[:, 2 * H:] + r * hn)
+        else:
+            r, z, n, hn = ctx.r, ctx.z, ctx.n, ctx.hn
+        da_r, da_z, da_n, dhp_n, dh_direct = _gru_grads(dh, h, r, z, n, hn)
+        dx = _cat_last([da_r, da_z, da_n]) if need[0] else None
+        dhp = _cat_last([da_r, da_z, dhp_n]) if (need[1] or need[2] or need[3]) else None
+        return (dx,
+                dh_direct + dhp @ w_hh if need[1] else None,
+                dhp.T @ h if need[2] else None,
+                dhp.sum(axis=0) if len(need) > 3 and need[3] else None)
+
+
+def gru_cell_composed(xproj: Any, h: Any, w_hh: Any, b_hh: Any = None) -> Any:
+    """The same GRU step built from primitive glassgrad ops (reference for the fused cell)."""
+    hp = h @ w_hh.T
+    if b_hh is not None:
+        hp = hp + b_hh
+    xr, xz, xn = xproj.chunk(3, 1)
+    hr, hz, hn = hp.chunk(3, 1)
+    r = (xr + hr).sigmoid()
+    z = (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()
+    return (1 - z) * n + z * h
+
+
+def gru_cell(xproj: Any, h: Any, w_hh: Any, b_hh: Any = None, fused: bool = True) -> Any:
+    """One GRU step ``h'`` from the precomputed ``xproj = x·W_ihᵀ + b_ih`` (gate order r, z, n)."""
+    if fused:
+        return GRUCellFused.apply(xproj, h, w_hh, b_hh)
+    _check_cell("gru_cell", xproj, h, w_hh, 3)
+    return gru_cell_composed(xproj, h, w_hh, b_hh)
+
+
+# ----------------------------------------------------------------------------- sequence glue
+class Unbind(Function):
+    """``(x[0], x[1], ..., x[T-1]) = unbind(x)`` along axis 0, as one node.
+
+    Indexing each step separately would give T nodes whose backward each scatters into
+    a zero array of the full ``(T, ...)`` shape (O(T²) memory traffic); here the backward
+    is one ``stack``.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        return tuple(x[t] for t in range(x.shape[0]))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        """VJP: ``dx = stack(g_0, ..., g_{T-1})`` (steps that got no gradient are zeros)."""
+        if hasattr(gs[0], "grad_fn"):
+            from ..tensor import stack
+
+            return stack(list(gs), 0)
+        return xp_of(gs[0]).stack(gs, axis=0)
+
+
+def unbind_steps(x: Any) -> tuple:
+    """Split ``x`` of shape ``(T, ...)`` into T tensors with one autograd node."""
+    if x.shape[0] == 1:
+        return (x[0],)
+    return Unbind.apply(x)

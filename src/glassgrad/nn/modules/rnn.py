@@ -1,3 +1,505 @@
-"""(Being written: see the issue that owns this module.)"""
+"""Recurrent layers with PyTorch's API: RNN, LSTM, GRU and their single-step cells.
 
-__all__: list = []
+Parameter names, shapes and gate orders are PyTorch's, so a ``state_dict`` maps one to
+one (``weight_ih_l0 (G·H, in)``, ``weight_hh_l0 (G·H, H)``, ``bias_ih_l0``, ``bias_hh_l0``,
+``_reverse`` suffix for the backward direction; G = 1 for RNN, 4 for LSTM (i, f, g, o),
+3 for GRU (r, z, n)).
+
+How a layer runs (read :meth:`RNNBase._run_direction`)::
+
+    Xproj = X·W_ihᵀ + b           one GEMM for all T steps: (T·B, in) @ (in, G·H)
+    for t in 0..T-1 (or reversed):
+        h, c = cell(Xproj[t], h, c, W_hh)     one GEMM h·W_hhᵀ + one fused node
+    output = stack(h_0..h_{T-1})
+
+Backprop through time is autograd walking that chain backwards. The LSTM and GRU cells
+are fused ops with hand-derived backward (:mod:`glassgrad.ops.rnn`); set
+``module.fused = False`` to run the same math as a composition of primitive ops.
+
+Variable-length batches: pass ``lengths=`` (glassgrad's replacement for
+``PackedSequence``). The state stops changing after a sequence's last valid step (and
+the reverse direction starts at it), padded outputs are zero, and ``h_n`` is the state
+at each sequence's own end: the same results as PyTorch's
+``pack_padded_sequence`` → RNN → ``pad_packed_sequence``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from ... import dtypes as _dt
+from ...backend import np
+from ...ops import rnn as R
+from ...ops.elementwise import where
+from ...random import _rng
+from ...tensor import Tensor, cat, stack
+from ..module import Module
+from ..parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _const(arr: Any) -> Tensor:
+    return Tensor._make(arr, False)
+
+
+class RNNBase(Module):
+    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (PyTorch's arguments).
+
+    Parameters
+    ----------
+    mode : {'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'}
+    input_size, hidden_size : int
+    num_layers : int
+        Stacked layers; layer ``k > 0`` reads the (concatenated) outputs of layer ``k−1``.
+    bias : bool
+        Use ``bias_ih`` and ``bias_hh``.
+    batch_first : bool
+        Input/output ``(B, T, F)`` instead of ``(T, B, F)`` (states stay ``(L·D, B, H)``).
+    dropout : float
+        Dropout on the outputs of every layer but the last, in training mode.
+    bidirectional : bool
+        Add a reverse-direction layer (``_reverse`` parameters); outputs ``2·H`` features.
+    proj_size : int
+        Only 0 (LSTM projections are not implemented).
+    dtype : dtype, optional
+        Parameter dtype (default: ``gg.get_default_dtype()``).
+    """
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{name}: unknown mode {mode!r}; expected one of {sorted(_GATES)}")
+        for arg, v in (("input_size", input_size), ("hidden_size", hidden_size),
+                       ("num_layers", num_layers)):
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout should be a number in [0, 1] representing the "
+                             f"probability of an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but the last recurrent "
+                          f"layer, so non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+        if proj_size != 0:
+            raise NotImplementedError(f"{name}: proj_size={proj_size} (LSTM with projections) is "
+                                      "not implemented in glassgrad; use proj_size=0")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = 0
+        self.fused = mode in ("LSTM", "GRU")
+        self._dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+        G = _GATES[mode] * hidden_size
+        D = 2 if bidirectional else 1
+        self._flat_weights_names: list[str] = []
+        for layer in range(num_layers):
+            in_l = input_size if layer == 0 else hidden_size * D
+            for d in range(D):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                shapes = [("weight_ih" + sfx, (G, in_l)), ("weight_hh" + sfx, (G, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih" + sfx, (G,)), ("bias_hh" + sfx, (G,))]
+                for pname, shp in shapes:
+                    setattr(self, pname, Parameter(np.empty(shp, dtype=self._dtype)))
+                    self._flat_weights_names.append(pname)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ ``U(−1/√H, 1/√H)`` (PyTorch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for name in self._flat_weights_names:
+            p = self._parameters[name]
+            p.data[...] = _rng(None).uniform(-k, k, size=p.shape)
+            p._version[0] += 1
+
+    @property
+    def all_weights(self) -> list:
+        """Parameters grouped per layer and direction: ``[[w_ih, w_hh, b_ih, b_hh], ...]``."""
+        per = 4 if self.bias else 2
+        ws = [self._parameters[n] for n in self._flat_weights_names]
+        return [ws[i:i + per] for i in range(0, len(ws), per)]
+
+    def flatten_parameters(self) -> None:
+        """No-op (PyTorch needs it for cuDNN; kept so that ported code runs)."""
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    # ------------------------------------------------------------------ forward
+    def _check_input(self, input: Any) -> tuple[Tensor, bool]:
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected input of 2 (unbatched: (T, {self.input_size})) or 3 "
+                             f"({'(B, T' if self.batch_first else '(T, B'}, {self.input_size})) "
+                             f"dimensions, got shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
+                             f"{self.input_size}, got {input.shape[-1]} (input shape "
+                             f"{tuple(input.shape)})")
+        w = self._parameters[self._flat_weights_names[0]]
+        if input.dtype != w.dtype:
+            raise TypeError(f"{name}: input dtype {input.dtype} does not match the parameters' "
+                            f"dtype {w.dtype}; convert one of them (module.to(dtype) or "
+                            f"input.to({w.dtype}))")
+        batched = input.ndim == 3
+        if not batched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        return input, batched
+
+    def _check_hidden(self, h: Any, B: int, batched: bool, what: str) -> Tensor:
+        name = type(self).__name__
+        D = 2 if self.bidirectional else 1
+        want = (self.num_layers * D, B, self.hidden_size) if batched else \
+            (self.num_layers * D, self.hidden_size)
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(h).__name__}")
+        if tuple(h.shape) != want:
+            raise ValueError(f"{name}: expected {what} of shape {want} (num_layers·directions, "
+                             f"{'batch, ' if batched else ''}hidden), got {tuple(h.shape)}")
+        w = self._parameters[self._flat_weights_names[0]]
+        if h.dtype != w.dtype:
+            raise TypeError(f"{name}: {what} dtype {h.dtype} does not match the parameters' "
+                            f"dtype {w.dtype}")
+        return h if batched else h.unsqueeze(1)
+
+    def forward(self, input: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
+        """Run the layer over a sequence.
+
+        Parameters
+        ----------
+        input : Tensor
+            ``(T, B, input_size)`` (``(B, T, input_size)`` with ``batch_first``) or
+            unbatched ``(T, input_size)``.
+        hx : Tensor or (Tensor, Tensor), optional
+            Initial state ``(num_layers·D, B, H)`` (``(h_0, c_0)`` for LSTM); zeros if None.
+        lengths : sequence of int, optional
+            Valid length of each batch element (glassgrad's stand-in for PackedSequence).
+
+        Returns
+        -------
+        output : Tensor
+            ``(T, B, D·H)`` (or batch-first / unbatched like the input).
+        h_n : Tensor or (Tensor, Tensor)
+            ``(num_layers·D, B, H)``; ``(h_n, c_n)`` for LSTM.
+        """
+        x, batched = self._check_input(input)
+        T, B = x.shape[0], x.shape[1]
+        H = self.hidden_size
+        D = 2 if self.bidirectional else 1
+        lstm = self.mode == "LSTM"
+        dt = x.dtype
+        h0 = c0 = None
+        if hx is not None:
+            if lstm:
+                if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                    raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+                h0 = self._check_hidden(hx[0], B, batched, "h_0")
+                c0 = self._check_hidden(hx[1], B, batched, "c_0")
+            else:
+                h0 = self._check_hidden(hx, B, batched, "hx")
+        masks = None
+        if lengths is not None:
+            from ..utils.rnn import _lengths_array
+
+            lens = _lengths_array(lengths)
+            if lens.shape[0] != B:
+                raise ValueError(f"{type(self).__name__}: got {lens.shape[0]} lengths for a batch "
+                                 f"of {B}")
+            if lens.size and lens.max() > T:
+                raise ValueError(f"{type(self).__name__}: lengths {lens.tolist()} exceed the "
+                                 f"sequence length {T}")
+            valid = np.arange(T)[:, None] < lens[None, :]               # (T, B)
+            masks = (valid[:, :, None], valid[:, :, None].astype(dt))   # bool and float
+        zeros = _const(np.zeros((B, H), dtype=dt))
+        layer_in = x
+        h_n: list = []
+        c_n: list = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                hi = h0[k] if h0 is not None else zeros
+                ci = (c0[k] if c0 is not None else zeros) if lstm else None
+                out, hT, cT = self._run_direction(layer_in, layer, d, hi, ci, masks)
+                outs.append(out)
+                h_n.append(hT)
+                if lstm:
+                    c_n.append(cT)
+            layer_in = outs[0] if D == 1 else cat(outs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                from .. import functional as F
+
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        output = layer_in
+        hn = stack(h_n, 0)
+        cn = stack(c_n, 0) if lstm else None
+        if not batched:
+            output = output.squeeze(1)
+            hn = hn.squeeze(1)
+            cn = cn.squeeze(1) if lstm else None
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, ((hn, cn) if lstm else hn)
+
+    def _run_direction(self, x: Tensor, layer: int, d: int, h: Tensor, c: Any,
+                       masks: Any) -> tuple:
+        """One layer, one direction over the whole sequence ``x (T, B, in)``."""
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        P = self._parameters
+        w_ih, w_hh = P["weight_ih" + sfx], P["weight_hh" + sfx]
+        b_ih = P["bias_ih" + sfx] if self.bias else None
+        b_hh = P["bias_hh" + sfx] if self.bias else None
+        T, B, n_in = x.shape
+        mode = self.mode
+        # ---- 1. the input projection of every step in one GEMM -------------------------
+        xp = x.reshape(T * B, n_in) @ w_ih.T
+        if self.bias:
+            if mode == "GRU":       # b_hn sits inside r ⊙ (W_hn h + b_hn): keep b_hh apart
+                xp = xp + b_ih
+            else:                   # both biases just add up
+                xp = xp + (b_ih + b_hh)
+        steps = R.unbind_steps(xp.reshape(T, B, w_ih.shape[0]))
+        # ---- 2. the recurrence: one GEMM + one cell per step ---------------------------
+        w_hh_t = w_hh.T if mode in ("RNN_TANH", "RNN_RELU") else None
+        fused = self.fused
+        outs: list = [None] * T
+        order = range(T - 1, -1, -1) if d == 1 else range(T)
+        for t in order:
+            if mode == "LSTM":
+                h_new, c_new = R.lstm_cell(steps[t], h, c, w_hh, fused=fused)
+            elif mode == "GRU":
+                h_new = R.gru_cell(steps[t], h, w_hh, b_hh, fused=fused)
+                c_new = None
+            else:
+                a = steps[t] + h @ w_hh_t
+                h_new = a.tanh() if mode == "RNN_TANH" else a.relu()
+                c_new = None
+            if masks is None:
+                h, c = h_new, c_new
+                outs[t] = h_new
+            else:           # padded step: keep the state, output zeros
+                mb, mf = masks[0][t], _const(masks[1][t])
+                h = where(mb, h_new, h)
+                if c_new is not None:
+                    c = where(mb, c_new, c)
+                outs[t] = h_new * mf
+        return stack(outs, 0), h, c
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh)`` (or ReLU).
+
+    Same arguments as PyTorch: ``RNN(input_size, hidden_size, num_layers=1,
+    nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0, bidirectional=False)``.
+    See :class:`RNNBase` and :meth:`RNNBase.forward`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, PyTorch's gates i, f, g, o::
+
+        i, f, g, o = σ, σ, tanh, σ of (x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh)
+        c_t = f ⊙ c_{t−1} + i ⊙ g          h_t = o ⊙ tanh(c_t)
+
+    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False)``; ``forward(input, (h_0, c_0)=None, lengths=None)``
+    returns ``(output, (h_n, c_n))``. Uses the fused cell (``module.fused``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, PyTorch's gates r, z, n::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr)     z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+
+    Same arguments as :class:`LSTM`; ``forward(input, h_0=None, lengths=None)`` returns
+    ``(output, h_n)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype)
+
+
+# ----------------------------------------------------------------------------- cells
+class RNNCellBase(Module):
+    """One time step; parameters ``weight_ih (G·H, in)``, ``weight_hh (G·H, H)``,
+    ``bias_ih``, ``bias_hh`` (G·H), all ``U(−1/√H, 1/√H)``."""
+
+    _gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        for arg, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.fused = True
+        d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+        G = self._gates * hidden_size
+        self.weight_ih = Parameter(np.empty((G, input_size), dtype=d))
+        self.weight_hh = Parameter(np.empty((G, hidden_size), dtype=d))
+        if bias:
+            self.bias_ih = Parameter(np.empty((G,), dtype=d))
+            self.bias_hh = Parameter(np.empty((G,), dtype=d))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ ``U(−1/√H, 1/√H)`` (PyTorch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            p.data[...] = _rng(None).uniform(-k, k, size=p.shape)
+            p._version[0] += 1
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        nl = getattr(self, "nonlinearity", "tanh")
+        if nl != "tanh":
+            s += f", nonlinearity={nl}"
+        return s
+
+    def _prep(self, input: Any, hx: Any, what: str = "hx") -> tuple:
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or "
+                             f"({self.input_size},), got {tuple(input.shape)}")
+        if input.dtype != self.weight_ih.dtype:
+            raise TypeError(f"{name}: input dtype {input.dtype} does not match the parameters' "
+                            f"dtype {self.weight_ih.dtype}")
+        batched = input.ndim == 2
+        x = input if batched else input.unsqueeze(0)
+        return x, batched
+
+    def _state(self, h: Any, x: Tensor, batched: bool, what: str) -> Tensor:
+        name = type(self).__name__
+        B = x.shape[0]
+        if h is None:
+            return _const(np.zeros((B, self.hidden_size), dtype=x.dtype))
+        want = (B, self.hidden_size) if batched else (self.hidden_size,)
+        if not isinstance(h, Tensor) or tuple(h.shape) != want:
+            got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+            raise ValueError(f"{name}: expected {what} of shape {want}, got {got}")
+        if h.dtype != x.dtype:
+            raise TypeError(f"{name}: {what} dtype {h.dtype} does not match the input's {x.dtype}")
+        return h if batched else h.unsqueeze(0)
+
+    def _xproj(self, x: Tensor, fold_bias: bool) -> Tensor:
+        xp = x @ self.weight_ih.T
+        if self.bias:
+            xp = xp + ((self.bias_ih + self.bias_hh) if fold_bias else self.bias_ih)
+        return xp
+
+
+class RNNCell(RNNCellBase):
+    """``h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`` (or ReLU); ``forward(input, hx=None)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or "
+                             "'relu'")
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, batched = self._prep(input, hx)
+        h = self._state(hx, x, batched, "hx")
+        a = self._xproj(x, True) + h @ self.weight_hh.T
+        out = a.tanh() if self.nonlinearity == "tanh" else a.relu()
+        return out if batched else out.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gates i, f, g, o): ``forward(input, (h, c)=None) -> (h', c')``."""
+
+    _gates = 4
+
+    def forward(self, input: Tensor, hx: Any = None) -> tuple:
+        x, batched = self._prep(input, hx)
+        if hx is None:
+            h = c = self._state(None, x, batched, "h")
+        else:
+            if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise TypeError("LSTMCell: hx must be a tuple (h, c)")
+            h = self._state(hx[0], x, batched, "h")
+            c = self._state(hx[1], x, batched, "c")
+        h2, c2 = R.lstm_cell(self._xproj(x, True), h, c, self.weight_hh, fused=self.fused)
+        return (h2, c2) if batched else (h2.squeeze(0), c2.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gates r, z, n): ``forward(input, hx=None) -> h'``."""
+
+    _gates = 3
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, batched = self._prep(input, hx)
+        h = self._state(hx, x, batched, "hx")
+        out = R.gru_cell(self._xproj(x, False), h, self.weight_hh, self.bias_hh if self.bias else None,
+                         fused=self.fused)
+        return out if batched else out.squeeze(0)

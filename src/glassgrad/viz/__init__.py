@@ -4,3 +4,15 @@ matplotlib is an optional extra (``pip install glassgrad[plot]``); functions tha
 raise a clear error when it is missing. Graph drawing needs only Graphviz's ``dot``
 program for SVG/PNG (DOT text always comes out).
 """
+
+from .plots import (
+    confusion_matrix,
+    plot_confusion_matrix,
+    plot_decision_boundary,
+    plot_digits,
+    plot_history,
+    plot_projection,
+    predict_proba,
+    save_figure,
+    svd_project,
+)

@@ -1268,11 +1268,11 @@ def _to_array(data: Any, dtype: Any) -> Any:
         if isinstance(data, (list, tuple)) and builtins.any(isinstance(x, Tensor)
                                                             for x in _flat(data)):
             data = [x.data if isinstance(x, Tensor) else x for x in data]
-        return np.array(data, dtype=d)
+        return _np_array(data, d)
     if isinstance(data, (list, tuple)):
         data = [x.data if isinstance(x, Tensor) else x for x in data] if builtins.any(
             isinstance(x, Tensor) for x in data) else data
-    arr = np.array(data)
+    arr = _np_array(data, None)
     if isinstance(data, np.generic):
         return arr
     k = arr.dtype.kind
@@ -1284,6 +1284,16 @@ def _to_array(data: Any, dtype: Any) -> Any:
         raise TypeError(f"tensor: could not convert data of type {type(data).__name__} "
                         "(ragged nested lists?) to a numeric array")
     return arr
+
+
+def _np_array(data: Any, dtype: Any) -> np.ndarray:
+    try:
+        return np.array(data, dtype=dtype)
+    except ValueError as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):
+            raise ValueError("tensor: could not convert data to an array: nested sequences "
+                             f"have different lengths (ragged): {e}") from None
+        raise
 
 
 def _flat(x: Any) -> Iterator[Any]:

@@ -35,6 +35,12 @@ def is_grad_enabled() -> bool:
 class _GradModeContext:
     _enabled: bool
 
+    def __new__(cls, *args: Any) -> Any:
+        # ``@no_grad`` without parentheses (allowed by PyTorch): decorate the function now
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return object.__new__(cls)(args[0])
+        return object.__new__(cls)
+
     def __enter__(self) -> None:
         self._prev = STATE.grad_enabled
         STATE.grad_enabled = self._enabled
@@ -82,6 +88,11 @@ class set_grad_enabled(_GradModeContext):
 
     def __exit__(self, *exc: Any) -> None:
         STATE.grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        # used as a decorator: undo the switch made by __init__, apply it per call instead
+        STATE.grad_enabled = self._prev
+        return super().__call__(fn)
 
 
 class inference_mode(no_grad):

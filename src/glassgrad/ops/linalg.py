@@ -28,6 +28,10 @@ class MatMul(Function):
         if a.ndim == 0 or b.ndim == 0:
             raise op_error("matmul", f"both operands must have at least 1 dimension, got shapes "
                            f"{tuple(a.shape)} and {tuple(b.shape)}")
+        if a.dtype != b.dtype:
+            raise op_error("matmul", f"{tuple(a.shape)} {a.dtype} @ {tuple(b.shape)} {b.dtype}: "
+                           "expected both operands to have the same dtype (convert "
+                           "one with .to(dtype))", TypeError)
         ka = a.shape[-1]
         kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if ka != kb:

@@ -578,6 +578,40 @@ def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                               output_padding, groups, dilation)
 
 
+_NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad_spatial(x: Any, pads: Sequence[int], mode: str, op: str = "pad") -> Any:
+    """Pad the last ``len(pads)`` axes of ``x`` by ``pads[i]`` on both sides with
+    ``mode`` in ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'`` (the
+    ``padding_mode`` of the convolution modules).
+
+    The non-zero modes are a gather ``x[..., idx]`` along each axis with a fixed index
+    map (e.g. reflect: ``[2, 1, 0, 1, 2, …, n−2, n−3]``), so the VJP adds each padded
+    position's gradient back to its source element.
+    """
+    k = len(pads)
+    if mode == "zeros":
+        return x.pad_nd(((0, 0),) * (x.ndim - k) + tuple((p, p) for p in pads))
+    if mode not in _NP_MODES:
+        raise op_error(op, f"padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                       f"'circular', got {mode!r}")
+    y = x
+    sp = _shape(x)[-k:]
+    for ax, (p, n) in enumerate(zip(pads, sp)):
+        if p == 0:
+            continue
+        if mode == "reflect" and p >= n:
+            raise op_error(op, f"reflect padding {p} must be smaller than the input size {n} "
+                           f"(input {_shape(x)})")
+        if mode == "circular" and p > n:
+            raise op_error(op, f"circular padding {p} must be at most the input size {n} "
+                           f"(input {_shape(x)})")
+        idx = np.pad(np.arange(n), (p, p), mode=_NP_MODES[mode])
+        y = y[(slice(None),) * (x.ndim - k + ax) + (xp_of(x.data).asarray(idx),)]
+    return y
+
+
 # =====================================================================================
 # pooling
 # =====================================================================================

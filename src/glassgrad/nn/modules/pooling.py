@@ -1,3 +1,160 @@
-"""(Being written: see the issue that owns this module.)"""
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``
+(PyTorch's API). The kernels and their VJPs are in :mod:`glassgrad.ops.conv`.
+"""
 
-__all__: list = []
+from __future__ import annotations
+
+from typing import Any
+
+from ...ops import conv as C
+from ..module import Module
+
+__all__ = [
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+]
+
+
+class _MaxPoolNd(Module):
+    _k = 2
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Any) -> Any:
+        return C._max_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
+                              self.stride, self.padding, self.dilation, self.ceil_mode,
+                              self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling over ``(N, C, L)``, see :class:`MaxPool2d`."""
+
+    _k = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple
+    stride : int or tuple, optional
+        Default: ``kernel_size``.
+    padding : int or tuple
+        ``-inf`` padding, at most half the kernel.
+    dilation : int or tuple
+    return_indices : bool
+        Also return the flat arg-max indices (into ``H·W``).
+    ceil_mode : bool
+    """
+
+    _k = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over ``(N, C, D, H, W)``, see :class:`MaxPool2d`."""
+
+    _k = 3
+
+
+class _AvgPoolNd(Module):
+    _k = 2
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Any) -> Any:
+        return C._avg_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
+                              self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                              self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """1-D average pooling over ``(N, C, L)``, see :class:`AvgPool2d`."""
+
+    _k = 1
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple
+    stride : int or tuple, optional
+        Default: ``kernel_size``.
+    padding : int or tuple
+        Zero padding, at most half the kernel.
+    ceil_mode : bool
+    count_include_pad : bool
+        Whether the zero padding counts in the divisor (default True, as PyTorch).
+    divisor_override : int, optional
+    """
+
+    _k = 2
+
+
+class AvgPool3d(_AvgPoolNd):
+    """3-D average pooling over ``(N, C, D, H, W)``, see :class:`AvgPool2d`."""
+
+    _k = 3
+
+
+class _AdaptiveAvgPoolNd(Module):
+    _k = 2
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Any) -> Any:
+        return C._adaptive_avg_pool_nd(type(self).__name__, self._k, input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average pooling of ``(N, C, L)`` to a fixed length, see :class:`AdaptiveAvgPool2d`."""
+
+    _k = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Average pooling of ``(N, C, H, W)`` to ``output_size`` (int or tuple; ``None`` in a
+    tuple keeps that size), with PyTorch's windows ``[⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉)``."""
+
+    _k = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Average pooling of ``(N, C, D, H, W)`` to ``output_size``."""
+
+    _k = 3

@@ -311,6 +311,10 @@ class DataLoader:
         return len(self.sampler)
 
     def __repr__(self) -> str:
-        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)} samples, "
+        try:
+            size = f"{len(self.dataset)} samples"  # type: ignore[arg-type]
+        except TypeError:
+            size = "a stream"
+        return (f"DataLoader({type(self.dataset).__name__} of {size}, "
                 f"batch_size={self.batch_size}, shuffle={isinstance(self.sampler, RandomSampler)}, "
                 f"drop_last={self.drop_last}, fast_path={self._uses_gather()})")

@@ -76,8 +76,8 @@ class Dataset(Generic[T_co]):
     def __getitem__(self, index: int) -> T_co:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+    # no __len__ here (as in PyTorch): an IterableDataset may have none, and a map-style
+    # subclass that forgets it fails with Python's own "has no len()".
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])

@@ -1,8 +1,18 @@
 """Neural-network building blocks: ``Module``, layers, losses (PyTorch's names)."""
 
 from . import functional, init, utils
+from .module import Module, RemovableHandle
+from .modules.activation import *
 from .modules.attention import *
+from .modules.container import *
 from .modules.conv import *
+from .modules.dropout import *
+from .modules.flatten import *
+from .modules.linear import *
+from .modules.loss import *
+from .modules.normalization import *
 from .modules.pooling import *
 from .modules.rnn import *
+from .modules.sparse import *
 from .modules.spatial import *
+from .parameter import Buffer, Parameter

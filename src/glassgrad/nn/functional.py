@@ -1,0 +1,542 @@
+"""Functional neural-network ops (PyTorch's ``torch.nn.functional``, imported as ``F``).
+
+Layers: :func:`linear`, :func:`batch_norm`, :func:`layer_norm`, :func:`embedding`,
+:func:`dropout`; activations; losses. The fused ones (linear, cross_entropy,
+batch_norm, layer_norm, embedding) are single graph nodes whose forward and hand-derived
+backward sit side by side in :mod:`glassgrad.ops.nn`; the others are compositions of
+primitive ops. Convolution, pooling, attention and recurrent ops are re-exported at the
+end of this file from their own modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..autograd.function import Function
+from ..backend import np, xp_of
+from ..ops import nn as _nn
+from ..ops._util import op_error
+from ..ops.elementwise import where
+from ..ops.indexing import one_hot
+from ..random import Generator, _rng
+from ..tensor import Tensor
+
+__all__ = [
+    "linear", "bilinear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
+    "sigmoid", "tanh", "hardtanh", "softplus", "softsign", "logsigmoid", "softmax", "log_softmax",
+    "softmin", "dropout", "batch_norm", "layer_norm", "embedding", "one_hot", "normalize",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _t(x: Any, like: Tensor | None = None, op: str = "") -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if like is not None:
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f" or arr.dtype.kind in "iub" and not isinstance(x, np.ndarray):
+            arr = arr.astype(like.dtype)
+        return Tensor._make(arr, False)
+    return Tensor(x)
+
+
+# ============================================================================ layers
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y = x·Wᵀ + b`` for ``x: (..., in)``, ``W: (out, in)``, ``b: (out,)`` (fused op)."""
+    return _nn.Linear.apply(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_k = x1ᵀ·W_k·x2 + b_k`` with ``W: (out, in1, in2)``."""
+    y = ((input1.unsqueeze(-2).unsqueeze(-2) @ weight) @ input2.unsqueeze(-2).unsqueeze(-1))
+    y = y.reshape(input1.shape[:-1] + (weight.shape[0],))
+    return y + bias if bias is not None else y
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
+            generator: Generator | None = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p``, scale the others by
+    ``1/(1−p)`` so that the expectation is unchanged; identity when not training.
+
+    ``y = x ⊙ m`` with ``m_i = [u_i ≥ p]/(1−p)``, ``u_i ~ U(0, 1)``; the backward is
+    ``δx = δy ⊙ m`` (the same mask). Random numbers come from the default generator
+    (``gg.manual_seed``) or ``generator``.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    dt = input.dtype
+    if p == 1.0:
+        return input * np.zeros(input.shape, dtype=dt)
+    draw = dt if dt in (np.float32, np.float64) else np.float32
+    u = _rng(generator).random(input.shape, dtype=draw)
+    m = (u >= p).astype(dt)
+    m *= 1.0 / (1.0 - p)
+    if xp_of(input.data) is not np:
+        from ..backend import to_device
+
+        m = to_device(m, input.device)
+    return input * m
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization of ``(N, C, *)`` per channel (fused op).
+
+    With ``training=True`` (or no running statistics) it normalizes with the batch
+    mean/variance and updates ``running_mean``/``running_var`` in place (unbiased
+    variance, ``r ← (1−momentum)·r + momentum·batch_stat``); otherwise it uses them.
+    """
+    use_batch = training or running_mean is None
+    if not use_batch and running_var is None:
+        raise ValueError("batch_norm: running_var is None but running_mean is given")
+    rm = running_mean.data if running_mean is not None else None
+    rv = running_var.data if running_var is not None else None
+    if training and rm is not None:
+        running_mean._version[0] += 1
+        running_var._version[0] += 1
+    if input.ndim < 2:
+        raise op_error("batch_norm", f"expected input of shape (N, C) or (N, C, L, ...), got "
+                       f"{tuple(input.shape)}")
+    w = weight
+    b = bias
+    return _nn.BatchNorm.apply(input, w, b, rm if training else rm, rv, use_batch,
+                               0.0 if momentum is None else float(momentum), float(eps))
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dims of each sample (fused op)."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(ns):]) != ns or input.ndim < len(ns):
+        raise op_error("layer_norm", f"input of shape {tuple(input.shape)} does not end with "
+                       f"normalized_shape {ns}")
+    return _nn.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` at the integer indices ``input``: output ``input.shape + (dim,)``."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if padding_idx is not None:
+        n = weight.shape[0]
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
+                             f"num_embeddings {n}")
+        padding_idx %= n
+    return _nn.Embedding.apply(weight, idx, padding_idx)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``x / max(‖x‖_p, eps)`` along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps))`` along ``dim``."""
+    n1 = x1.norm(2, dim).clamp(min=eps)
+    n2 = x2.norm(2, dim).clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+# ============================================================================ activations
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``."""
+    return input.relu()
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return input.clamp(0.0, 6.0)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` if ``x > 0`` else ``negative_slope·x``."""
+    return input.leaky_relu(negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` if ``x > 0`` else ``alpha·(eˣ − 1)``."""
+    return input.elu(alpha)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return input.elu(alpha) * scale
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``x·Φ(x)`` (``approximate='tanh'``: the tanh approximation)."""
+    return input.gelu(approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x·σ(x)`` (a.k.a. swish)."""
+    return input * input.sigmoid()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x·tanh(softplus(x))``."""
+    return input * input.softplus().tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    return input.clamp(min_val, max_val)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + e^{βx})/β`` (linear above ``threshold`` for stability)."""
+    return input.softplus(beta, threshold)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log σ(x)``, stable for large ``|x|``."""
+    return _nn.LogSigmoid.apply(input)
+
+
+def _softmax_dim(ndim: int) -> int:
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    """``exp(x) / Σ exp(x)`` along ``dim`` (max-shifted: large inputs do not overflow)."""
+    x = input.to(dtype) if dtype is not None else input
+    return x.softmax(_softmax_dim(x.ndim) if dim is None else dim)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    return softmax(-input, dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Tensor:
+    """``x − logsumexp(x)`` along ``dim``."""
+    x = input.to(dtype) if dtype is not None else input
+    return x.log_softmax(_softmax_dim(x.ndim) if dim is None else dim)
+
+
+# ============================================================================ losses
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction "
+                     "(expected 'mean', 'sum' or 'none')")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction "
+                         "(expected 'mean', 'sum' or 'none')")
+
+
+def _pair(input: Any, target: Any, op: str) -> tuple[Tensor, Tensor]:
+    """Validate an (input, target) pair of a pointwise loss: same shape, floating."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    target = _t(target, input)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
+    if target.dtype.kind != "f":
+        raise TypeError(f"{op}: target must be a floating tensor, got {target.dtype} "
+                        "(convert with .float())")
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} differs from input shape "
+                         f"{tuple(input.shape)}; they must match (reshape the target, e.g. "
+                         "target.view(-1, 1), or squeeze the input)")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    return input, target
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """``(x − y)²``, reduced."""
+    _check_reduction(reduction, "mse_loss")
+    x, y = _pair(input, target, "mse_loss")
+    d = x - y
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """``|x − y|``, reduced."""
+    _check_reduction(reduction, "l1_loss")
+    x, y = _pair(input, target, "l1_loss")
+    return _reduce((x - y).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """``0.5·d²/β`` if ``|d| < β`` else ``|d| − 0.5·β`` (``d = x − y``); ``β = 0`` is L1."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x, y = _pair(input, target, "smooth_l1_loss")
+    d = x - y
+    ad = d.abs()
+    if beta == 0:
+        return _reduce(ad, reduction, "smooth_l1_loss")
+    loss = where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """``0.5·d²`` if ``|d| < δ`` else ``δ·(|d| − 0.5·δ)``."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, y = _pair(input, target, "huber_loss")
+    d = x - y
+    ad = d.abs()
+    loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def _class_target(op: str, input: Tensor, target: Any, weight: Any,
+                  ignore_index: int | None) -> tuple[Any, Any, int]:
+    """Check class-index targets: integer dtype, shape (N, d1, ...) for input (N, C, d1, ...),
+    values in [0, C) or ignore_index. Returns (target array, weight array or None, C)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be a floating tensor of scores, got {input.dtype}")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    C = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    expect = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
+    if y.dtype.kind not in "iu":
+        kind = "floating" if y.dtype.kind == "f" else str(y.dtype)
+        raise TypeError(
+            f"{op}: expected a target of integer class indices (int64) of shape {expect} for "
+            f"input of shape {tuple(input.shape)}, got a {kind} target of shape "
+            f"{tuple(y.shape)} ({y.dtype})"
+            + ("; for class probabilities the target must have the input's shape"
+               if op == "cross_entropy" else ""))
+    if tuple(y.shape) != expect:
+        raise ValueError(f"{op}: target of shape {tuple(y.shape)} does not match input of shape "
+                         f"{tuple(input.shape)}: expected {expect} (input is (N, C, d1, ...) "
+                         "and target (N, d1, ...) of class indices)")
+    w = None
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        if w.shape != (C,):
+            raise ValueError(f"{op}: weight of shape {tuple(w.shape)} must have one entry per "
+                             f"class, i.e. shape ({C},)")
+        if w.dtype != input.dtype:
+            w = w.astype(input.dtype)
+    if y.size:
+        bad = (y < 0) | (y >= C)
+        if ignore_index is not None:
+            bad &= y != ignore_index
+        if bad.any():
+            raise IndexError(f"{op}: target {int(y[bad].reshape(-1)[0])} is out of bounds: class "
+                             f"indices must be in [0, {C}) for input of shape "
+                             f"{tuple(input.shape)}" + (f" (or equal ignore_index={ignore_index})"
+                                                        if ignore_index is not None else ""))
+    return y, w, C
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy between logits ``input`` and ``target``.
+
+    ``input``: ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)`` unnormalized scores.
+    ``target``: integer class indices ``(N, d1, ...)`` — one fused node (softmax computed
+    once; ``δx = (softmax − onehot)/N``), with ``weight``, ``ignore_index`` and
+    ``label_smoothing`` as in PyTorch (weighted mean divides by the sum of the targets'
+    weights) — or class probabilities of the input's shape (a composition of
+    ``log_softmax`` and sums).
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}")
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f" and isinstance(input, Tensor) and tuple(t.shape) == tuple(input.shape):
+        return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
+    y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index)
+    wt = Tensor._make(w, False) if w is not None else None
+    return _nn.CrossEntropy.apply(input, y, wt, ignore_index, float(label_smoothing), reduction)
+
+
+def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Any, reduction: str,
+                         eps: float) -> Tensor:
+    """``ℓ_i = −Σ_c w_c·t_ic·log softmax(x_i)_c`` with ``t ← (1−ε)t + ε/C``; mean over the
+    ``N·d1·...`` positions (composition of primitive ops)."""
+    cd = 1 if input.ndim >= 2 else 0
+    C = input.shape[cd]
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    logp = input.log_softmax(cd)
+    t = target * (1 - eps) + eps / C if eps else target
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        if w.shape != (C,):
+            raise ValueError(f"cross_entropy: weight of shape {tuple(w.shape)} must have shape ({C},)")
+        t = t * w.astype(input.dtype).reshape((C,) + (1,) * (input.ndim - cd - 1))
+    loss = -(logp * t).sum(cd)
+    return _reduce(loss, reduction, "cross_entropy")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (``(N, C, d1, ...)``) at the
+    integer targets: ``ℓ_i = −w_{y_i}·x_{i,y_i}``; ``mean`` divides by ``Σ_i w_{y_i}``
+    over non-ignored targets (PyTorch's weighted mean). A composition of gather and sums.
+    """
+    _check_reduction(reduction, "nll_loss")
+    y, w, C = _class_target("nll_loss", input, target, weight, ignore_index)
+    nd = input.ndim
+    if nd == 1:
+        x2 = input.reshape(1, C)
+    elif nd == 2:
+        x2 = input
+    else:
+        x2 = input.permute((0,) + tuple(range(2, nd)) + (1,)).reshape(-1, C)
+    yr = y.reshape(-1)
+    valid = yr != ignore_index if ignore_index is not None else None
+    if valid is not None and valid.all():
+        valid = None
+    yi = yr if valid is None else np.where(valid, yr, 0)
+    picked = x2.gather(1, yi.astype(np.int64).reshape(-1, 1)).reshape(-1)
+    if w is not None:
+        coef = w[yi] * (valid if valid is not None else 1)
+    elif valid is not None:
+        coef = valid.astype(input.dtype)
+    else:
+        coef = None
+    loss = -picked if coef is None else -(picked * coef)
+    if reduction == "none":
+        return loss.reshape(y.shape)
+    if reduction == "sum":
+        return loss.sum()
+    denom = coef.sum() if coef is not None else yr.shape[0]
+    return loss.sum() / np.asarray(denom, dtype=input.dtype)
+
+
+class _BCE(Function):
+    """``ℓ = −w·(t·max(log x, −100) + (1−t)·max(log(1−x), −100))`` elementwise."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        xp = xp_of(x)
+        with np.errstate(divide="ignore"):
+            lx = xp.maximum(xp.log(x), -100)
+            l1x = xp.maximum(xp.log(1 - x), -100)
+        ctx.save_for_backward(x, t)
+        ctx.lx, ctx.l1x = lx, l1x
+        return -(t * lx + (1 - t) * l1x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δx = g·(x − t)/max(x(1−x), 1e-12)`` (PyTorch's clamped form),
+        ``δt = g·(log(1−x) − log x)`` (both logs clamped at −100)."""
+        x, t = ctx.saved_tensors
+        dx = dt = None
+        if ctx.needs_input_grad[0]:
+            den = x * (1 - x)
+            den = den.clamp(min=1e-12) if hasattr(den, "grad_fn") else xp_of(den).maximum(den, 1e-12)
+            dx = g * (x - t) / den
+        if ctx.needs_input_grad[1]:
+            if ctx.create_graph:
+                lx = x.log().clamp(min=-100)
+                l1x = (1 - x).log().clamp(min=-100)
+            else:
+                lx, l1x = ctx.lx, ctx.l1x
+            dt = g * (l1x - lx)
+        return dx, dt
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: Any = None, reduce: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """``−w·(t·log x + (1−t)·log(1−x))`` for probabilities ``x`` in [0, 1]; the logs are
+    clamped at −100 (as PyTorch), so ``x = 0`` or ``1`` gives a finite loss."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    x, t = _pair(input, target, "binary_cross_entropy")
+    xd = x.data
+    if xd.size and (xd.min() < 0 or xd.max() > 1):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
+                         f"(got values in [{float(xd.min()):.4g}, {float(xd.max()):.4g}]); for "
+                         "logits use binary_cross_entropy_with_logits")
+    loss = _BCE.apply(x, t)
+    if weight is not None:
+        loss = loss * _t(weight, x)
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average: Any = None, reduce: Any = None,
+                                     reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in a stable form, for logits ``x``::
+
+        ℓ = w·[(1 − t)·x − (1 + (p_w − 1)·t)·log σ(x)]
+
+    with ``log σ(x) = −(max(−x, 0) + log1p(e^{−|x|}))``: finite for logits of ±1e4.
+    ``pos_weight`` (broadcast along the last dim, one per class) weighs positive targets.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    x, t = _pair(input, target, "binary_cross_entropy_with_logits")
+    ls = _nn.LogSigmoid.apply(x)
+    if pos_weight is not None:
+        pw = _t(pos_weight, x)
+        lw = (pw - 1) * t + 1
+        loss = (1 - t) * x - lw * ls
+    else:
+        loss = (1 - t) * x - ls
+    if weight is not None:
+        loss = loss * _t(weight, x)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """``t·(log t − x)`` for log-probabilities ``x`` (0 where ``t = 0``); ``reduction=
+    'batchmean'`` divides the sum by the batch size (the mathematically correct KL)."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: {reduction!r} is not a valid value for reduction")
+    x, t = _pair(input, target, "kl_div")
+    if log_target:
+        loss = t.exp() * (t - x)
+    else:
+        pos = t.data > 0
+        safe_t = where(pos, t, Tensor._make(np.ones((), dtype=t.dtype), False))
+        loss = where(pos, t * (safe_t.log() - x), x * 0)
+    if reduction == "batchmean":
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")
+
+
+from ..ops import attention as _attention  # noqa: E402
+from ..ops import conv as _conv  # noqa: E402
+from ..ops import rnn as _rnn  # noqa: E402
+from ..ops.attention import *  # noqa: E402, F403
+from ..ops.conv import *  # noqa: E402, F403
+from ..ops.rnn import *  # noqa: E402, F403
+
+__all__ += list(_conv.__all__) + list(_attention.__all__) + list(_rnn.__all__)

@@ -1,0 +1,136 @@
+"""Normalization layers: ``BatchNorm1d`` (and the ``_BatchNorm`` base that BatchNorm2d
+builds on), ``LayerNorm``. Both are fused ops (:mod:`glassgrad.ops.nn`)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ... import dtypes as _dt
+from ...backend import np
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from ..module import Module
+from ..parameter import Parameter
+
+__all__ = ["BatchNorm1d", "LayerNorm"]
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: ``y = γ·(x − μ)/√(σ² + eps) + β`` per channel.
+
+    In training it uses the batch statistics (over all axes but the channel axis 1) and
+    updates the buffers ``running_mean``/``running_var`` (unbiased variance) with
+    ``momentum`` (``None``: cumulative average over ``num_batches_tracked``); in
+    evaluation it uses the running statistics.
+    """
+
+    _expected_dims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        d = _dt.to_dtype(dtype)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=d))
+            self.bias = Parameter(np.zeros(num_features, dtype=d))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=d)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=d)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim not in self._expected_dims:
+            raise ValueError(f"{type(self).__name__}: expected "
+                             f"{' or '.join(f'{n}D' for n in self._expected_dims)} input, got "
+                             f"{input.ndim}D input of shape {tuple(input.shape)}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}): input of shape "
+                             f"{tuple(input.shape)} has {input.shape[1]} channels (dim 1), "
+                             f"expected {self.num_features}")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if keep else None,
+                            self.running_var if keep else None, self.weight, self.bias,
+                            use_batch, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of ``(N, C)`` or ``(N, C, L)`` inputs, per channel ``C``."""
+
+    _expected_dims = (2, 3)
+
+
+class LayerNorm(Module):
+    """Normalize each sample over its last ``len(normalized_shape)`` dims, then scale by
+    ``weight`` and shift by ``bias`` (both of shape ``normalized_shape``, init 1 and 0).
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = tuple(int(s) for s in ns)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        d = _dt.to_dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=d))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=d))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

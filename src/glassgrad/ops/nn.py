@@ -1,0 +1,474 @@
+"""Fused neural-network ops: one graph node per layer, with the backward derived by hand.
+
+Each layer below could be written with primitive ops (``x @ W.T + b``,
+``log_softmax`` then gather, ``(x - mean) / sqrt(var + eps)``...), and the tests check
+that the fused op gives the same values and gradients as that composition and as
+PyTorch. Fusing saves memory and time: one node instead of five to twenty, and the
+backward uses the closed-form result instead of chaining the pieces.
+
+==================  ============================================================
+op                  forward → backward (δ = dL/d(output))
+==================  ============================================================
+``Linear``          ``Z = X·Wᵀ + b`` → ``δX = δZ·W``, ``δW = δZᵀ·X``, ``δb = Σ_rows δZ``
+``CrossEntropy``    ``L = -Σ log softmax(X)[y]`` → ``δX = (softmax(X) − onehot(y))·δL``
+``BatchNorm``       ``y = γ x̂ + β``, ``x̂ = (x − μ_B)/σ_B`` → ``δx = γ/(Nσ)(Nδy − Σδy − x̂Σδy x̂)``
+``LayerNorm``       same as BatchNorm over the last dims of each sample
+``Embedding``       ``Z = W[idx]`` → ``δW[i] = Σ_{idx = i} δZ`` (padding row: 0)
+``LogSigmoid``      ``z = −softplus(−x)`` → ``δx = δz·σ(−x)``
+==================  ============================================================
+
+Under ``create_graph=True`` every backward here runs its formula on Tensors (it
+recomputes ``softmax`` / ``x̂`` from the input Tensor), so double backward works.
+
+Derivations: ``docs/nn.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ..backend import np, xp_of
+from . import _dual as D
+from ._util import op_error
+
+__all__ = ["Linear", "CrossEntropy", "BatchNorm", "LayerNorm", "Embedding", "LogSigmoid"]
+
+
+def _is_t(x: Any) -> bool:
+    return hasattr(x, "grad_fn")
+
+
+def _perm(x: Any, perm: tuple) -> Any:
+    return x.permute(perm) if _is_t(x) else x.transpose(perm)
+
+
+# ---------------------------------------------------------------------------- linear
+class Linear(Function):
+    """``Z = X·Wᵀ + b`` with ``X: (..., in)``, ``W: (out, in)``, ``b: (out,)``, ``Z: (..., out)``.
+
+    Leading dimensions of ``X`` are folded into the rows of one matrix ``X₂: (N, in)``
+    (a view, no copy), so the forward is a single GEMM plus an in-place bias add.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
+            raise op_error("linear", f"input dtype {x.dtype}, weight dtype {w.dtype}"
+                           + (f" and bias dtype {b.dtype}" if b is not None else "")
+                           + " must be the same (cast with .to(dtype) / model.double())",
+                           TypeError)
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise op_error("linear", f"input of shape {tuple(x.shape)} does not match weight of "
+                           f"shape {tuple(w.shape)}: expected input (..., {w.shape[-1]}) and "
+                           "weight (out_features, in_features)")
+        if b is not None and b.shape != (w.shape[0],):
+            raise op_error("linear", f"bias of shape {tuple(b.shape)} does not match weight "
+                           f"{tuple(w.shape)}: expected ({w.shape[0]},)")
+        ctx.save_for_backward(x, w)
+        if x.ndim == 2:
+            z = x @ w.T
+        else:
+            z = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        if b is not None:
+            z += b
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP, with ``X₂: (N, in)`` and ``G₂ = δZ: (N, out)`` (leading dims folded)::
+
+            Z_nj = Σ_i X_ni W_ji + b_j
+            δX = δZ·W      (N, out)·(out, in) -> (N, in)
+            δW = δZᵀ·X     (out, N)·(N, in)   -> (out, in)
+            δb = Σ_n δZ_n  (out,)
+
+        Three BLAS calls; written with ``@``/``.T``/``.sum`` so that it also runs on
+        Tensors (double backward).
+        """
+        x, w = ctx.saved_tensors
+        k, o = w.shape[1], w.shape[0]
+        need = ctx.needs_input_grad
+        x2 = x if x.ndim == 2 else x.reshape((-1, k))
+        g2 = g if g.ndim == 2 else g.reshape((-1, o))
+        dx = dw = db = None
+        if need[0]:
+            dx = g2 @ w
+            if x.ndim != 2:
+                dx = dx.reshape(ctx._in_meta[0][0])
+        if need[1]:
+            dw = g2.T @ x2
+        if len(need) > 2 and need[2]:
+            db = g2.sum(axis=0)
+        return dx, dw, db
+
+
+# ---------------------------------------------------------------------------- cross-entropy
+def _rows_perm(ndim: int) -> tuple:
+    """Permutation moving the class axis (1) last: (N, C, d1..) -> (N, d1.., C)."""
+    return (0,) + tuple(range(2, ndim)) + (1,)
+
+
+def _to_rows(x: Any, ndim: int, C: int) -> Any:
+    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ...) -> (N·d1·..., C)."""
+    if ndim == 2:
+        return x
+    if ndim == 1:
+        return x.reshape((1, C))
+    return _perm(x, _rows_perm(ndim)).reshape((-1, C))
+
+
+def _from_rows(g2: Any, shape: tuple) -> Any:
+    nd = len(shape)
+    if nd == 2:
+        return g2
+    if nd == 1:
+        return g2.reshape(shape)
+    perm = _rows_perm(nd)
+    inv = tuple(int(i) for i in np.argsort(perm))
+    return _perm(g2.reshape((shape[0],) + shape[2:] + (shape[1],)), inv)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy with class-index targets, in one node.
+
+    ``x: (N, C)``, ``(N, C, d1, ...)`` or ``(C,)`` logits; ``y``: integer class indices of
+    shape ``(N, d1, ...)`` (or ``()``). Every position ``i`` (a sample, or a sample and
+    spatial location) is one row of ``C`` logits. With ``logp = log_softmax(x)``, class
+    weights ``w`` (all 1 by default), label smoothing ``ε`` and ``valid_i = [y_i ≠
+    ignore_index]``::
+
+        ℓ_i = valid_i · [ (1−ε)·w_{y_i}·(−logp_{i,y_i}) + (ε/C)·Σ_c w_c·(−logp_ic) ]
+        mean: L = Σ_i ℓ_i / Σ_i valid_i·w_{y_i}     sum: L = Σ_i ℓ_i     none: L_i = ℓ_i
+
+    which is PyTorch's definition, including its weighted mean. The forward computes the
+    softmax once (max-shifted, so logits of size 1e4 are fine) and keeps it for backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, weight, ignore_index, label_smoothing, reduction):
+        xp = xp_of(x)
+        shape = x.shape
+        C = shape[1] if x.ndim >= 2 else shape[0]
+        x2 = _to_rows(x, x.ndim, C)
+        M = x2.shape[0]
+        yr = y.reshape(-1)
+        valid = None
+        if ignore_index is not None:
+            vm = yr != ignore_index
+            if not vm.all():
+                valid = vm
+        yi = yr if valid is None else xp.where(valid, yr, 0)
+        if M and (int(yi.min()) < 0 or int(yi.max()) >= C):
+            bad = yr[(yr < 0) | (yr >= C)] if valid is None else yr[valid & ((yr < 0) | (yr >= C))]
+            raise op_error("cross_entropy", f"target {int(bad[0])} is out of bounds: class "
+                           f"indices must be in [0, {C}) for input of shape {tuple(shape)}"
+                           + (f" (or equal ignore_index={ignore_index})"
+                              if ignore_index is not None else ""), IndexError)
+        m = x2.max(axis=1, keepdims=True)
+        s = x2 - m  # shifted logits, (M, C)
+        p = xp.exp(s)
+        se = p.sum(axis=1, keepdims=True)
+        lse = xp.log(se)  # log Σ exp(s)
+        p /= se  # softmax, computed once, kept for backward
+        rows = xp.arange(M)
+        nll = lse[:, 0] - s[rows, yi]  # −logp at the target, (M,)
+        eps = float(label_smoothing)
+        # coefficient of the one-hot part per row, and of the softmax part
+        if weight is not None:
+            wy = weight[yi]
+            if valid is not None:
+                wy = wy * valid
+        else:
+            wy = valid.astype(x.dtype) if valid is not None else None
+        loss = nll * ((1 - eps) if wy is None else (1 - eps) * wy)
+        if eps:
+            if weight is not None:
+                sm = lse[:, 0] * weight.sum() - s @ weight  # −Σ_c w_c logp_ic
+            else:
+                sm = C * lse[:, 0] - s.sum(axis=1)
+            if valid is not None:
+                sm = sm * valid
+            loss = loss + (eps / C) * sm
+        if reduction == "mean":
+            denom = (wy.sum() if wy is not None else M)
+            out = loss.sum() / denom
+        elif reduction == "sum":
+            out = loss.sum()
+            denom = 1
+        else:
+            out = loss.reshape(y.shape)
+            denom = 1
+        ctx.save_for_backward(x)
+        ctx.p, ctx.yi, ctx.valid, ctx.wy, ctx.eps = p, yi, valid, wy, eps
+        ctx.weight, ctx.reduction, ctx.denom, ctx.C = weight, reduction, denom, C
+        return xp.asarray(out, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP. Per row, ``∂ℓ_i/∂x_ik = a_i·p_ik − q_ik`` with ``p = softmax(x_i)``::
+
+            a_i  = valid_i·[(1−ε)·w_{y_i} + (ε/C)·Σ_c w_c]
+            q_ik = valid_i·[(1−ε)·w_{y_i}·[k = y_i] + (ε/C)·w_k]
+
+        (for ``−logp_iy``: ``∂/∂x_k = p_k − [k = y]``; for ``−Σ_c w_c logp_c``:
+        ``(Σ_c w_c)·p_k − w_k``). Plain case: ``δx = (p − onehot(y))·g/N``.
+        The result is scaled by ``g/denominator`` (mean), ``g`` (sum) or ``g_i`` (none).
+        Shapes: ``δx`` like ``x``; no gradient for the targets or weights.
+        """
+        shape = ctx._in_meta[0][0]
+        C, eps, wy, valid, yi = ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.yi
+        M = yi.shape[0]
+        w = ctx.weight
+        if ctx.reduction == "none":
+            scale = g.reshape((-1, 1))
+        else:
+            scale = g / ctx.denom if ctx.denom != 1 else g
+        coef_y = (1 - eps) if wy is None else (1 - eps) * wy
+        if eps:
+            wsum = float(w.sum()) if w is not None else float(C)
+            vm = 1.0 if valid is None else valid.astype(ctx.p.dtype)
+            a = coef_y + (eps / C) * wsum * vm
+        else:
+            a = coef_y
+        if ctx.create_graph:
+            (x,) = ctx.saved_tensors
+            p = _to_rows(x, len(shape), C).softmax(-1)
+            xp = xp_of(ctx.p)
+            q = xp.zeros((M, C), dtype=ctx.p.dtype)
+            q[xp.arange(M), yi] = coef_y
+            if eps:
+                wv = w if w is not None else 1.0
+                q += (eps / C) * (xp.ones((M, 1), dtype=q.dtype) if valid is None
+                                  else valid[:, None]) * wv
+            a_col = a[:, None] if not isinstance(a, float) else a
+            G = (p * a_col - q) * scale
+            return _from_rows(G, shape), None, None, None, None, None
+        xp = xp_of(ctx.p)
+        p = ctx.p
+        G = p.copy() if isinstance(a, float) and a == 1.0 else p * (
+            a if isinstance(a, float) else a[:, None])
+        G[xp.arange(M), yi] -= coef_y
+        if eps:
+            wv = w if w is not None else 1.0
+            if valid is None:
+                G -= (eps / C) * wv
+            else:
+                G -= (eps / C) * valid[:, None] * wv
+        G *= scale
+        return _from_rows(G, shape), None, None, None, None, None
+
+
+# ---------------------------------------------------------------------------- normalization
+def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
+    """``(x̂, σ⁻¹)`` over ``axes`` (biased variance, as the normalization layers use);
+    works on arrays and on Tensors. ``full`` adds the mean and the variance."""
+    mean = x.mean(axis=axes, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    inv = (var + eps) ** -0.5
+    if full:
+        return xc * inv, inv, mean, var
+    return xc * inv, inv
+
+
+def _norm_backward(dxh: Any, xh: Any, inv: Any, axes: tuple, n: int) -> Any:
+    """``δx = σ⁻¹/n · (n·δx̂ − Σ δx̂ − x̂·Σ(δx̂ ⊙ x̂))`` (sums over the normalized axes).
+
+    Derivation: ``x̂ = (x − μ)σ⁻¹``; the three paths from ``x`` to ``x̂`` (direct,
+    through ``μ``, through ``σ``) give ``∂x̂_j/∂x_i = σ⁻¹(δ_ij − 1/n − x̂_i x̂_j / n)``.
+    """
+    s1 = dxh.sum(axis=axes, keepdims=True)
+    s2 = (dxh * xh).sum(axis=axes, keepdims=True)
+    return (dxh * n - s1 - xh * s2) * (inv * (1.0 / n))
+
+
+class BatchNorm(Function):
+    """Batch normalization over ``x: (N, C, *)`` per channel ``C``.
+
+    Training (batch statistics over ``N`` and the spatial axes, ``n`` values per channel)::
+
+        μ = mean(x), σ² = mean((x − μ)²)  (biased), x̂ = (x − μ)/√(σ² + eps)
+        y = γ·x̂ + β            γ, β: (C,)
+
+    and the running statistics are updated in place: ``r_μ ← (1−m)·r_μ + m·μ``,
+    ``r_σ² ← (1−m)·r_σ² + m·σ²·n/(n−1)`` (unbiased, as PyTorch). Evaluation uses
+    ``r_μ``, ``r_σ²`` (constants) instead of the batch statistics.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps):
+        if x.ndim < 2:
+            raise op_error("batch_norm", f"expected input of shape (N, C, ...), got {tuple(x.shape)}")
+        C = x.shape[1]
+        for nm, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                      ("running_var", running_var)):
+            if t is not None and t.shape != (C,):
+                raise op_error("batch_norm", f"{nm} of shape {tuple(t.shape)} does not match "
+                               f"input {tuple(x.shape)}: expected ({C},) (one per channel)")
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, C) + (1,) * (x.ndim - 2)
+        n = x.size // C if C else 0
+        if use_batch_stats:
+            if n <= 1:
+                raise op_error("batch_norm", "expected more than 1 value per channel when "
+                               f"training, got input of shape {tuple(x.shape)}")
+            xh, inv, mean, var = _stats(x, axes, eps, full=True)
+            if running_mean is not None:
+                var_u = var.reshape(C) * (n / (n - 1))  # unbiased, as PyTorch's running_var
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(C).astype(running_mean.dtype, copy=False)
+                running_var *= 1 - momentum
+                running_var += momentum * var_u.astype(running_var.dtype, copy=False)
+        else:
+            inv = ((running_var + eps) ** -0.5).astype(x.dtype, copy=False).reshape(bshape)
+            xh = (x - running_mean.reshape(bshape).astype(x.dtype, copy=False)) * inv
+        ctx.axes, ctx.bshape, ctx.n, ctx.eps = axes, bshape, n, eps
+        ctx.batch = use_batch_stats
+        ctx.xh, ctx.inv = xh, inv
+        if not use_batch_stats:
+            ctx.rm = running_mean.reshape(bshape).astype(x.dtype)
+        ctx.save_for_backward(x, weight)
+        y = xh * weight.reshape(bshape) if weight is not None else xh.copy()
+        if bias is not None:
+            y += bias.reshape(bshape)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP (sums over ``N`` and spatial axes, ``n`` elements per channel)::
+
+            δβ = Σ δy             δγ = Σ δy ⊙ x̂
+            training: δx = γσ⁻¹/n · (n·δy − Σδy − x̂·Σ(δy ⊙ x̂))
+            eval:     δx = γσ⁻¹ · δy            (running statistics are constants)
+        """
+        x, w = ctx.saved_tensors
+        axes, bshape = ctx.axes, ctx.bshape
+        if ctx.create_graph:
+            if ctx.batch:
+                xh, inv = _stats(x, axes, ctx.eps)
+            else:
+                inv = ctx.inv
+                xh = (x - ctx.rm) * inv
+        else:
+            xh, inv = ctx.xh, ctx.inv
+        need = ctx.needs_input_grad
+        dx = dw = db = None
+        if need[0]:
+            dxh = g * w.reshape(bshape) if w is not None else g
+            dx = _norm_backward(dxh, xh, inv, axes, ctx.n) if ctx.batch else dxh * inv
+        if need[1]:
+            dw = (g * xh).sum(axis=axes)
+        if need[2]:
+            db = g.sum(axis=axes)
+        return dx, dw, db, None, None, None, None, None
+
+
+class LayerNorm(Function):
+    """Layer normalization over the last ``k`` axes of ``x`` (per sample)::
+
+        x̂ = (x − μ)/√(σ² + eps)   (μ, σ² over the last k axes; biased variance)
+        y = γ ⊙ x̂ + β            γ, β: x.shape[-k:]
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k, eps):
+        nshape = x.shape[x.ndim - k:]
+        if x.ndim < k or (weight is not None and weight.shape != nshape) or (
+                bias is not None and bias.shape != nshape):
+            raise op_error("layer_norm", f"input of shape {tuple(x.shape)} with weight "
+                           f"{None if weight is None else tuple(weight.shape)}: the last {k} "
+                           "dims of the input must equal normalized_shape = weight.shape")
+        axes = tuple(range(x.ndim - k, x.ndim))
+        xh, inv = _stats(x, axes, eps)
+        n = 1
+        for s in nshape:
+            n *= s
+        ctx.axes, ctx.n, ctx.eps, ctx.xh, ctx.inv = axes, n, eps, xh, inv
+        ctx.save_for_backward(x, weight)
+        y = xh * weight if weight is not None else xh.copy()
+        if bias is not None:
+            y += bias
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP (``n`` = number of normalized elements per sample, sums over them)::
+
+            δx̂ = δy ⊙ γ
+            δx = σ⁻¹/n · (n·δx̂ − Σδx̂ − x̂·Σ(δx̂ ⊙ x̂))
+            δγ = Σ_samples δy ⊙ x̂     δβ = Σ_samples δy
+        """
+        x, w = ctx.saved_tensors
+        axes = ctx.axes
+        if ctx.create_graph:
+            xh, inv = _stats(x, axes, ctx.eps)
+        else:
+            xh, inv = ctx.xh, ctx.inv
+        need = ctx.needs_input_grad
+        lead = tuple(range(len(ctx._in_meta[0][0]) - len(axes)))
+        dx = dw = db = None
+        if need[0]:
+            dxh = g * w if w is not None else g
+            dx = _norm_backward(dxh, xh, inv, axes, ctx.n)
+        if need[1]:
+            dw = (g * xh).sum(axis=lead) if lead else g * xh
+        if need[2]:
+            db = g.sum(axis=lead) if lead else g
+        return dx, dw, db, None, None
+
+
+# ---------------------------------------------------------------------------- embedding
+class Embedding(Function):
+    """``Z = W[idx]``: row lookup, ``W: (num_embeddings, dim)``, ``idx`` integers of any
+    shape, ``Z: idx.shape + (dim,)``."""
+
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx):
+        if idx.dtype.kind not in "iu":
+            raise op_error("embedding", f"indices must be an integer tensor, got {idx.dtype}",
+                           TypeError)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= w.shape[0]):
+            raise op_error("embedding", f"index out of range: indices in [{int(idx.min())}, "
+                           f"{int(idx.max())}] for num_embeddings={w.shape[0]}", IndexError)
+        ctx.idx, ctx.padding_idx = idx, padding_idx
+        return w[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δW = zeros; δW[idx] += δZ`` (rows read several times add up); the
+        ``padding_idx`` row gets no gradient (it stays fixed, as in PyTorch)."""
+        shape = ctx._in_meta[0][0]
+        idx, pad = ctx.idx, ctx.padding_idx
+        if _is_t(g):
+            from .indexing import IndexScatter
+
+            dw = IndexScatter.apply(g.reshape((-1, shape[1])), idx.reshape(-1), shape)
+            if pad is not None:
+                mask = np.ones((shape[0], 1), dtype=g.dtype)
+                mask[pad] = 0
+                dw = dw * mask
+            return dw, None, None
+        xp = xp_of(g)
+        dw = xp.zeros(shape, dtype=g.dtype)
+        np.add.at(dw, idx.reshape(-1), g.reshape(-1, shape[1]))
+        if pad is not None:
+            dw[pad] = 0
+        return dw, None, None
+
+
+# ---------------------------------------------------------------------------- log-sigmoid
+class LogSigmoid(Function):
+    """``z = log σ(x) = −softplus(−x) = −(max(−x, 0) + log1p(e^{−|x|}))`` (no overflow)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        return -(xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δx = δz ⊙ (1 − σ(x)) = δz ⊙ σ(−x)``."""
+        (x,) = ctx.saved_tensors
+        return g * D.sigmoid(-x)

@@ -1,0 +1,25 @@
+"""Optimizers and learning-rate schedules (PyTorch's ``torch.optim`` API).
+
+Every update rule is a short NumPy function in its own module, with the formula written
+out in the module docstring: :mod:`~glassgrad.optim.sgd`, :mod:`~glassgrad.optim.adam`,
+:mod:`~glassgrad.optim.adamw`, :mod:`~glassgrad.optim.rmsprop`,
+:mod:`~glassgrad.optim.adagrad`. Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
+
+>>> import glassgrad as gg
+>>> w = gg.tensor([1.0, -2.0], requires_grad=True)
+>>> opt = gg.optim.SGD([w], lr=0.1)
+>>> (w * w).sum().backward()
+>>> opt.step()
+>>> w
+tensor([ 0.8000, -1.6000], requires_grad=True)
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

@@ -1,0 +1,129 @@
+"""Adam (Kingma & Ba, 2015) and its AMSGrad variant, as ``torch.optim.Adam``.
+
+The update at step :math:`t = 1, 2, \\dots` for parameter :math:`p` with gradient ``grad``::
+
+    g   = -grad if maximize else grad
+    g   = g + weight_decay * p                     (L2 penalty: Adam, weight_decay != 0)
+    p   = p * (1 - lr * weight_decay)              (decoupled instead: AdamW)
+    m   = beta1 * m + (1 - beta1) * g              first moment  ("exp_avg")
+    v   = beta2 * v + (1 - beta2) * g * g          second moment ("exp_avg_sq")
+    v^  = max(v^, v)   if amsgrad   else   v       ("max_exp_avg_sq")
+    p   = p - lr / (1 - beta1**t) * m / (sqrt(v^) / sqrt(1 - beta2**t) + eps)
+
+Why the bias corrections: ``m`` and ``v`` start at 0, so after ``t`` steps of a constant
+gradient ``g``, ``m = (1 - beta1**t) g``; dividing by ``1 - beta1**t`` removes that bias
+towards 0 (same for ``v``). Note ``eps`` is added *after* the correction of ``sqrt(v)``,
+as PyTorch does (the paper's formula, not its "efficient version").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..backend import np
+from .optimizer import Optimizer, ParamsT, check_beta, check_nonneg, grad_with_decay, scalar
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """Adam: per-coordinate steps scaled by running RMS of the gradient.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or dict
+        Parameters to optimize, or parameter-group dicts.
+    lr : float
+        Learning rate (default 1e-3).
+    betas : tuple of float
+        Decay rates ``(beta1, beta2)`` of the running averages of the gradient and of its
+        square (default (0.9, 0.999)).
+    eps : float
+        Added to the denominator for numerical stability (default 1e-8).
+    weight_decay : float
+        L2 penalty added to the gradient (default 0). See :class:`AdamW` for decoupled decay.
+    amsgrad : bool
+        Use the maximum of all past second moments (AMSGrad, Reddi et al. 2018).
+    maximize : bool
+        Maximize the objective instead of minimizing it.
+    decoupled_weight_decay : bool
+        Shrink the weights directly (``p *= 1 - lr * weight_decay``) instead of adding an L2
+        term to the gradient; ``True`` makes this optimizer AdamW.
+    """
+
+    _decoupled_default = False
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool | None = None) -> None:
+        if decoupled_weight_decay is None:
+            decoupled_weight_decay = self._decoupled_default
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        super()._validate_group(group)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = tuple(betas)
+        check_beta(name, "beta parameter at index 0", betas[0])
+        check_beta(name, "beta parameter at index 1", betas[1])
+        check_nonneg(name, "epsilon value", group["eps"])
+        check_nonneg(name, "weight_decay value", group["weight_decay"])
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")
+        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
+        amsgrad, maximize = bool(group["amsgrad"]), bool(group["maximize"])
+        decoupled = bool(group["decoupled_weight_decay"])
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            x = p.data
+            st = self.state[p]
+            if not st:
+                st["step"] = 0
+                st["exp_avg"] = np.zeros_like(x)
+                st["exp_avg_sq"] = np.zeros_like(x)
+                if amsgrad:
+                    st["max_exp_avg_sq"] = np.zeros_like(x)
+            m, v = st["exp_avg"], st["exp_avg_sq"]
+            a, b = self._buffers(x, 2)
+            st["step"] += 1
+            t = st["step"]
+            # the gradient actually used, written into scratch a when it differs from .grad
+            g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, a)
+            if wd != 0.0 and decoupled:
+                x *= 1.0 - lr * wd
+            # m <- m + (1 - beta1) (g - m)   (= beta1 m + (1 - beta1) g, PyTorch's lerp form)
+            np.subtract(g, m, out=b)
+            b *= 1.0 - b1
+            m += b
+            # v <- beta2 v + (1 - beta2) g^2
+            np.multiply(g, g, out=b)
+            b *= 1.0 - b2
+            v *= b2
+            v += b
+            if amsgrad:
+                vmax = st.get("max_exp_avg_sq")
+                if vmax is None:  # amsgrad switched on mid-run
+                    vmax = st["max_exp_avg_sq"] = np.zeros_like(x)
+                np.maximum(vmax, v, out=vmax)
+                v = vmax
+            # Python floats: keep float32 arithmetic in float32
+            step_size = lr / (1.0 - b1**t)
+            bc2_sqrt = math.sqrt(1.0 - b2**t)
+            # denom = sqrt(v) / sqrt(1 - beta2^t) + eps ; p <- p - step_size * m / denom
+            np.sqrt(v, out=b)
+            b /= bc2_sqrt
+            b += eps
+            np.divide(m, b, out=b)
+            b *= -step_size
+            x += b
+            p._version[0] += 1

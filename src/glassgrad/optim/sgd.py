@@ -1,0 +1,104 @@
+"""Stochastic gradient descent, with optional momentum, dampening, Nesterov and weight decay.
+
+The update (PyTorch's formulation), for gradient :math:`g_t` of parameter :math:`p`::
+
+    g  = -grad if maximize else grad
+    g  = g + weight_decay * p                       (L2 penalty, if weight_decay != 0)
+    if momentum != 0:
+        b = g                               at the first step
+        b = momentum * b + (1 - dampening) * g      afterwards
+        g = g + momentum * b   if nesterov   else   b
+    p  = p - lr * g
+
+Note that PyTorch (and so glassgrad) puts ``lr`` outside the momentum buffer
+(``b`` accumulates gradients, not steps), unlike Sutskever et al. (2013); the two agree
+for a constant learning rate up to a rescaling of ``b``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import np
+from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or dict
+        Parameters to optimize, or parameter-group dicts.
+    lr : float
+        Learning rate (default 1e-3).
+    momentum : float
+        Momentum factor (default 0: plain SGD).
+    dampening : float
+        Dampening for momentum: the new gradient enters the buffer with weight
+        ``1 - dampening``.
+    weight_decay : float
+        L2 penalty coefficient (adds ``weight_decay * p`` to the gradient).
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool
+        Maximize the objective (step along the gradient instead of against it).
+
+    Examples
+    --------
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)        # doctest: +SKIP
+    >>> opt.zero_grad(); loss.backward(); opt.step()  # doctest: +SKIP
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        super()._validate_group(group)
+        check_nonneg("SGD", "momentum value", group["momentum"])
+        check_nonneg("SGD", "weight_decay value", group["weight_decay"])
+        if group["nesterov"] and (float(group["momentum"]) <= 0 or float(group["dampening"]) != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, mom = scalar(group, "lr"), scalar(group, "momentum")
+        damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
+        nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            x = p.data
+            d, t = self._buffers(x, 2)  # d: the direction, t: a temporary
+            g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d
+            if mom != 0.0:
+                st = self.state[p]
+                buf = st.get("momentum_buffer")
+                if buf is None:
+                    buf = st["momentum_buffer"] = g.copy()
+                else:
+                    buf *= mom
+                    if damp == 0.0:
+                        buf += g
+                    else:
+                        np.multiply(g, 1.0 - damp, out=t)
+                        buf += t
+                if nesterov:
+                    np.multiply(buf, mom, out=t)
+                    np.add(g, t, out=d)
+                    g = d
+                else:
+                    g = buf
+            # p <- p - lr * g
+            np.multiply(g, -lr, out=t)
+            x += t
+            p._version[0] += 1

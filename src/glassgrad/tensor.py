@@ -1085,7 +1085,10 @@ class Tensor:
         if not sizes:
             sizes = [0]
         out = M.Split.apply(self, tuple(sizes), d)
-        return out if isinstance(out, tuple) else (out,)
+        out = out if isinstance(out, tuple) else (out,)
+        for o in out:
+            o._version = self._version  # the pieces are views of self's memory
+        return out
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         d = norm_dim(dim, self.ndim, "chunk")
@@ -1134,7 +1137,10 @@ class Tensor:
 
     def __getitem__(self, idx: Any) -> Tensor:
         key = I.normalize_index(idx, Tensor)
-        return I.GetItem.apply(self, key[0] if len(key) == 1 else key)
+        out = I.GetItem.apply(self, key[0] if len(key) == 1 else key)
+        if not builtins.any(is_array(k) for k in key):
+            out._version = self._version  # basic indexing gives a view of self's memory
+        return out
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:

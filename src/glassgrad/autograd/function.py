@@ -206,7 +206,10 @@ class Function:
         if not record:
             if multi:
                 return tuple(Tensor._make(o, False) for o in outs)
-            return Tensor._make(out, False)
+            t = Tensor._make(out, False)
+            if cls._is_view and isinstance(args[0], Tensor):
+                t._version = args[0]._version  # a view: in-place changes show in the base
+            return t
         # --- record the node -------------------------------------------------------------
         edges = []
         in_meta = []

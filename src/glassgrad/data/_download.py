@@ -186,6 +186,7 @@ def download_verified(remote_name: str, dest: str | os.PathLike, mirrors: Sequen
                     digest = _decompress_and_hash(Path(part), out)
                     out.flush()
                     os.fsync(out.fileno())
+                os.chmod(final_tmp, 0o644)  # mkstemp makes 0600; a data cache may be shared
                 if sha256 is not None and digest != sha256.lower():
                     raise _Permanent(f"SHA-256 mismatch: got {digest}, expected {sha256}")
                 os.replace(final_tmp, dest)

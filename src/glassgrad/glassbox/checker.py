@@ -1,0 +1,268 @@
+"""Gradient checking while training: compare a few gradient entries with finite differences.
+
+::
+
+    checker = gg.check_gradients(model, every=100, samples=3, tol=1e-2)
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        checker.step(model, lambda: F.cross_entropy(model(x), y))  # after backward
+        opt.step()
+
+Every ``every`` calls, for each parameter tensor, ``samples`` random entries ``θ_j`` are
+perturbed in a float64 copy of the model and the loss is re-evaluated on the same batch:
+
+    numeric_j = (L(θ + ε e_j) − L(θ − ε e_j)) / 2ε        (central difference, error O(ε²))
+
+and compared with the gradient the backward produced (``p.grad``):
+
+    rel_err = |analytic − numeric| / max(|analytic|, |numeric|, atol)
+
+A layer whose largest error exceeds ``tol`` gets a ``warnings.warn`` naming it. Buffers
+(BatchNorm running statistics) and the random-number state are restored around every
+evaluation, so checking changes nothing in training. Dropout draws new masks on every
+call, so check models with dropout in ``eval()`` mode.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..backend import to_numpy
+
+__all__ = ["GradientChecker", "GradientCheckReport", "GradientCheckWarning", "check_gradients"]
+
+
+class GradientCheckWarning(UserWarning):
+    """A parameter's gradient disagrees with finite differences."""
+
+
+@dataclass
+class GradientCheckReport:
+    """Result of one check.
+
+    Attributes
+    ----------
+    step : int
+        How many times ``step`` had been called (1 = the first call).
+    entries : list of tuple
+        ``(param_name, flat_index, analytic, numeric, rel_err)`` for every sampled entry.
+    layers : dict
+        Layer name → largest relative error among its sampled entries.
+    dtype : str
+        Precision of the finite differences (``float64`` unless the model refused it).
+    tol : float
+    """
+
+    step: int
+    entries: list = field(default_factory=list)
+    layers: dict = field(default_factory=dict)
+    dtype: str = "float64"
+    tol: float = 1e-2
+
+    @property
+    def ok(self) -> bool:
+        return all(e <= self.tol for e in self.layers.values())
+
+    @property
+    def max_error(self) -> float:
+        return max(self.layers.values(), default=0.0)
+
+    def __str__(self) -> str:
+        lines = [f"gradient check (step {self.step}, finite differences in {self.dtype}, "
+                 f"tol {self.tol:g})"]
+        w = max([len(k) for k in self.layers] + [5])
+        for layer, err in self.layers.items():
+            flag = "OK" if err <= self.tol else "MISMATCH"
+            lines.append(f"  {layer.ljust(w)}  max rel err {err:.2e}  {flag}")
+        return "\n".join(lines)
+
+
+def _layer_of(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else "(model)"
+
+
+def _arity(fn: Callable) -> int:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return 0
+    return sum(1 for p in sig.parameters.values()
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+
+
+class GradientChecker:
+    """Checks sampled gradient entries against central finite differences every N steps.
+
+    A plain object with one method to call after ``backward``: :meth:`step`. Usable as a
+    training callback.
+
+    Parameters
+    ----------
+    model : nn.Module
+    loss_fn : callable, optional
+        Recomputes the loss on the current batch: ``loss_fn()`` or ``loss_fn(model)``.
+        Can be given per call to :meth:`step` instead (a closure over the batch).
+    every : int
+        Check on the 1st call of :meth:`step` and then every ``every`` calls.
+    samples : int
+        Entries checked per parameter tensor.
+    tol : float
+        Relative error above which a layer is reported with ``warnings.warn``.
+    eps : float
+        Finite-difference step (float64).
+    atol : float
+        Floor of the denominator of the relative error (gradients near 0).
+    seed : int
+        Seed of the entry sampler (its own generator; training randomness is untouched).
+    """
+
+    def __init__(self, model: Any, loss_fn: Callable | None = None, every: int = 100,
+                 samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-6,
+                 seed: int = 0, warn: bool = True) -> None:
+        if not hasattr(model, "named_parameters"):
+            raise TypeError(f"check_gradients: expected an nn.Module, got {type(model).__name__}")
+        if every < 1 or samples < 1:
+            raise ValueError(f"check_gradients: every and samples must be >= 1, got every={every}, "
+                             f"samples={samples}")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.every = int(every)
+        self.samples = int(samples)
+        self.tol = float(tol)
+        self.eps = float(eps)
+        self.atol = float(atol)
+        self.warn = warn
+        self.rng = np.random.default_rng(seed)
+        self.calls = 0
+        self.reports: list[GradientCheckReport] = []
+
+    # ------------------------------------------------------------------ API
+    def step(self, model: Any = None, closure: Callable | None = None) -> GradientCheckReport | None:
+        """Call after ``loss.backward()`` (before ``optimizer.step()``). Runs a check on
+        the first call and every ``every`` calls; returns its report, else None.
+
+        Accepts ``step(closure)``, ``step(model, closure)`` or ``step()`` (uses ``loss_fn``).
+        """
+        if model is not None and closure is None and not hasattr(model, "named_parameters"):
+            model, closure = None, model
+        self.calls += 1
+        if (self.calls - 1) % self.every:
+            return None
+        return self.check(closure, model=model)
+
+    __call__ = step
+
+    def check(self, closure: Callable | None = None, model: Any = None) -> GradientCheckReport:
+        """Check now (see the module docstring)."""
+        model = self.model if model is None else model
+        fn = closure if closure is not None else self.loss_fn
+        if fn is None:
+            raise ValueError("check_gradients: no loss to check; pass loss_fn=... or "
+                             "checker.step(model, closure) with a closure recomputing the loss")
+        call = (lambda: fn(model)) if _arity(fn) >= 1 else fn
+        params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        picks: list[tuple[str, Any, np.ndarray]] = []
+        for n, p in params:
+            if p.grad is None:
+                continue
+            size = int(p.data.size)
+            k = min(self.samples, size)
+            picks.append((n, p, self.rng.choice(size, size=k, replace=False)))
+        report = GradientCheckReport(step=self.calls, tol=self.tol)
+        if not picks:
+            raise RuntimeError("check_gradients: no parameter has a .grad; call step() after "
+                               "loss.backward()")
+        analytic = {n: to_numpy(p.grad.data).reshape(-1)[idx].astype(np.float64)
+                    for n, p, idx in picks}
+        numeric, dtype = self._finite_differences(model, call, params, picks)
+        report.dtype = dtype
+        for n, _p, idx in picks:
+            for j, a, num in zip(idx, analytic[n], numeric[n]):
+                err = abs(a - num) / max(abs(a), abs(num), self.atol)
+                report.entries.append((n, int(j), float(a), float(num), float(err)))
+                layer = _layer_of(n)
+                report.layers[layer] = max(report.layers.get(layer, 0.0), float(err))
+        self.reports.append(report)
+        if self.warn:
+            for layer, err in report.layers.items():
+                if err > self.tol:
+                    worst = max((e for e in report.entries if _layer_of(e[0]) == layer),
+                                key=lambda e: e[4])
+                    warnings.warn(
+                        f"gradient check (step {self.calls}): layer '{layer}' has relative error "
+                        f"{err:.2e} > tol {self.tol:g}; worst entry {worst[0]}[{worst[1]}]: "
+                        f"backward gave {worst[2]:.6g}, finite differences {worst[3]:.6g}",
+                        GradientCheckWarning, stacklevel=3)
+        return report
+
+    # ------------------------------------------------------------------ internals
+    def _finite_differences(self, model: Any, call: Callable, params: list, picks: list
+                            ) -> tuple[dict, str]:
+        from ..random import get_rng_state, set_rng_state
+
+        originals = {id(p): p.data for _, p in params}
+        buffers = [(b, b.data.copy()) for _, b in model.named_buffers()] \
+            if hasattr(model, "named_buffers") else []
+        rng_state = get_rng_state()
+
+        def evaluate() -> float:
+            set_rng_state(rng_state)
+            with no_grad():
+                v = call()
+            for b, d in buffers:
+                b.data = d.copy()
+            return float(to_numpy(v.data if hasattr(v, "data") else v).reshape(-1)[0])
+
+        numeric: dict = {}
+        dtype = "float64"
+        try:
+            for _, p in params:
+                if p.data.dtype.kind == "f":
+                    p.data = p.data.astype(np.float64)
+            try:
+                evaluate()
+                eps = self.eps
+            except (TypeError, ValueError, RuntimeError):
+                # the model refuses float64 (e.g. a float32 input checked strictly): use its dtype
+                for _, p in params:
+                    p.data = originals[id(p)].copy()
+                dtype = str(originals[id(params[0][1])].dtype)
+                eps = 1e-2 if dtype in ("float32", "float16") else self.eps
+            for n, p, idx in picks:
+                flat = p.data.reshape(-1)
+                vals = []
+                for j in idx:
+                    old = flat[j]
+                    flat[j] = old + eps
+                    lp = evaluate()
+                    flat[j] = old - eps
+                    lm = evaluate()
+                    flat[j] = old
+                    vals.append((lp - lm) / (2 * eps))
+                numeric[n] = vals
+        finally:
+            for _, p in params:
+                p.data = originals[id(p)]
+            for b, d in buffers:
+                b.data = d
+            set_rng_state(rng_state)
+        return numeric, dtype
+
+
+def check_gradients(model: Any, loss_fn: Callable | None = None, every: int = 100,
+                    samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-6,
+                    seed: int = 0, warn: bool = True) -> GradientChecker:
+    """A :class:`GradientChecker` for ``model``: call ``checker.step(model, closure)`` after
+    each ``loss.backward()``; every ``every`` steps it compares ``samples`` random entries
+    of each parameter's gradient with float64 central finite differences on the current
+    batch and warns (naming the layer) where the relative error exceeds ``tol``."""
+    return GradientChecker(model, loss_fn, every=every, samples=samples, tol=tol, eps=eps,
+                           atol=atol, seed=seed, warn=warn)

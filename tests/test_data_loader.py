@@ -285,6 +285,11 @@ def test_loader_options_and_errors():
         DataLoader(ds, batch_size=4, batch_sampler=[[0, 1]])
     with pytest.raises(TypeError, match="unexpected keyword"):
         DataLoader(ds, batchsize=4)
+    with pytest.raises(TypeError, match="must be a glassgrad.Generator"):
+        DataLoader(ds, shuffle=True, generator=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="random_split: generator"):
+        random_split(ds, [5, 5], generator=np.random.default_rng(0))
+    assert gg.data.DataLoader is DataLoader  # the lazy sub-package attribute
     with pytest.warns(UserWarning, match="main process"):
         DataLoader(ds, num_workers=2)
     # batch_size=None: single samples, not stacked

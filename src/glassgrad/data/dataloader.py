@@ -27,7 +27,7 @@ from ..backend import xp_of
 from ..random import Generator
 from ..tensor import Tensor, stack
 from .dataset import Dataset, IterableDataset, _can_gather
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _check_generator
 
 __all__ = ["DataLoader", "default_collate", "default_convert"]
 
@@ -216,7 +216,7 @@ class DataLoader:
         self.dataset = dataset
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
-        self.generator = generator
+        self.generator = _check_generator("DataLoader", generator)
         self.drop_last = bool(drop_last)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:

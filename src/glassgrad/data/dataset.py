@@ -331,7 +331,9 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     if sum(sizes) != n:
         raise ValueError(f"random_split: sum of input lengths {sum(sizes)} does not equal the length "
                          f"of the dataset ({n})")
-    perm = _rng(generator).permutation(n)
+    from .sampler import _check_generator
+
+    perm = _rng(_check_generator("random_split", generator)).permutation(n)
     out, off = [], 0
     for s in sizes:
         out.append(Subset(dataset, perm[off:off + s]))

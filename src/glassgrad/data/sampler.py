@@ -14,6 +14,15 @@ import numpy as np
 
 from ..random import Generator, _rng
 
+
+def _check_generator(name: str, generator: Any) -> Generator | None:
+    """``generator`` must be a :class:`glassgrad.Generator` (or None for the global one)."""
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"{name}: generator must be a glassgrad.Generator (e.g. gg.Generator(0)) or None, "
+                        f"got {type(generator).__module__}.{type(generator).__name__}")
+    return generator
+
+
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
@@ -72,7 +81,7 @@ class RandomSampler(_ArraySampler):
         self.data_source = data_source
         self.replacement = bool(replacement)
         self._num_samples = num_samples
-        self.generator = generator
+        self.generator = _check_generator("RandomSampler", generator)
         if num_samples is not None and (not isinstance(num_samples, (int, np.integer))
                                         or num_samples <= 0):
             raise ValueError(f"RandomSampler: num_samples should be a positive integer, got "
@@ -102,7 +111,7 @@ class SubsetRandomSampler(_ArraySampler):
 
     def __init__(self, indices: Sequence[int], generator: Generator | None = None) -> None:
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        self.generator = generator
+        self.generator = _check_generator("SubsetRandomSampler", generator)
 
     def epoch_indices(self) -> np.ndarray:
         return self.indices[_rng(self.generator).permutation(self.indices.size)]
@@ -126,7 +135,7 @@ class WeightedRandomSampler(_ArraySampler):
         self.weights = w
         self.num_samples = int(num_samples)
         self.replacement = bool(replacement)
-        self.generator = generator
+        self.generator = _check_generator("WeightedRandomSampler", generator)
 
     def epoch_indices(self) -> np.ndarray:
         p = self.weights / self.weights.sum()

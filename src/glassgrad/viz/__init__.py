@@ -16,3 +16,6 @@ from .plots import (
     save_figure,
     svd_project,
 )
+from .flow import compare_gradient_flow, plot_gradient_flow
+from .graph import draw_graph
+from .html import module_html, tensor_html, trace_html

@@ -168,7 +168,8 @@ def run_backward(
                 captured[want[key]] = g
             if accumulate and (capture is None or key in want):
                 # refcount 2 = this local + getrefcount's argument: nobody else holds g
-                _accumulate(leaf, g, create_graph, steal=sys.getrefcount(g) <= 2)
+                steal = sys.getrefcount(g) <= 2
+                _accumulate(leaf, g, create_graph, steal)
     finally:
         STATE.grad_enabled = prev_mode
         for node in nodes:

@@ -192,7 +192,8 @@ class CrossEntropy(Function):
             loss = loss + (eps / C) * sm
         if reduction == "mean":
             denom = (wy.sum() if wy is not None else M)
-            out = loss.sum() / denom
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = loss.sum() / denom  # every target ignored: 0/0 = nan, as PyTorch
         elif reduction == "sum":
             out = loss.sum()
             denom = 1
@@ -223,7 +224,8 @@ class CrossEntropy(Function):
         if ctx.reduction == "none":
             scale = g.reshape((-1, 1))
         else:
-            scale = g / ctx.denom if ctx.denom != 1 else g
+            # all targets ignored (denominator 0): every row is masked, the gradient is 0
+            scale = g / ctx.denom if ctx.denom not in (0, 1) else (g if ctx.denom else g * 0)
         coef_y = (1 - eps) if wy is None else (1 - eps) * wy
         if eps:
             wsum = float(w.sum()) if w is not None else float(C)

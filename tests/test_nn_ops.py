@@ -1,0 +1,341 @@
+"""Fused nn ops (glassgrad.ops.nn): values and gradients equal the composition of primitive
+glassgrad ops and PyTorch's; double backward; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from glassgrad.nn import functional as F
+from oracle import check_double_backward, check_op, rand_inputs
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _grads(fn, arrs, dtype=np.float64, seed=3):
+    """Values and input gradients of fn on glassgrad tensors (for fused vs composition)."""
+    ts = [gg.tensor(a.astype(dtype), requires_grad=True) if a.dtype.kind == "f" else gg.tensor(a)
+          for a in arrs]
+    y = fn(*ts)
+    g = np.random.default_rng(seed).standard_normal(y.shape).astype(dtype)
+    y.backward(gg.tensor(g))
+    return y.detach().numpy(), [t.grad.numpy() for t in ts if t.requires_grad]
+
+
+def _same(fused, composed, arrs, dtype=np.float64):
+    y1, g1 = _grads(fused, arrs, dtype)
+    y2, g2 = _grads(composed, arrs, dtype)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(y1, y2, rtol=tol, atol=tol)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------------------ linear
+@pytest.mark.parametrize("xshape", [(5, 4), (2, 3, 4), (4,)])
+def test_linear_vs_torch_and_composition(xshape):
+    check_op(lambda x, w, b: F.linear(x, w, b), shapes=[xshape, (3, 4), (3,)],
+             torch_fn=lambda x, w, b: TF.linear(x, w, b))
+    check_op(lambda x, w: F.linear(x, w), shapes=[xshape, (3, 4)],
+             torch_fn=lambda x, w: TF.linear(x, w))
+    arrs = rand_inputs([xshape, (3, 4), (3,)])
+    _same(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, arrs)
+
+
+def test_linear_is_one_node_float32():
+    x = gg.randn(8, 5)
+    lin = gg.nn.Linear(5, 3)
+    y = lin(x)
+    assert y.dtype == np.float32 and type(y.grad_fn).__name__ == "Linear"
+    assert {e[0] is lin.weight or e[0] is lin.bias for e in y.grad_fn.next_functions if e} == {True}
+    y.sum().backward()
+    assert lin.weight.grad.dtype == np.float32 and lin.bias.grad.dtype == np.float32
+
+
+def test_linear_double_backward():
+    check_double_backward(lambda x, w, b: (F.linear(x, w, b) ** 2).sum(1),
+                          shapes=[(4, 3), (2, 3), (2,)],
+                          torch_fn=lambda x, w, b: (TF.linear(x, w, b) ** 2).sum(1))
+    check_double_backward(lambda x, w, b: F.linear(x, w, b).tanh(),
+                          shapes=[(2, 4, 3), (2, 3), (2,)],
+                          torch_fn=lambda x, w, b: TF.linear(x, w, b).tanh())
+
+
+def test_linear_errors():
+    w = gg.randn(3, 4)
+    with pytest.raises(ValueError, match=r"linear: input of shape \(5, 5\)"):
+        F.linear(gg.randn(5, 5), w)
+    with pytest.raises(TypeError, match="linear: input dtype float64"):
+        F.linear(gg.randn(5, 4, dtype=gg.float64), w)
+    with pytest.raises(ValueError, match="bias"):
+        F.linear(gg.randn(5, 4), w, gg.randn(4))
+
+
+# ------------------------------------------------------------------------------ cross entropy
+def _ce_composed(x, y, weight=None, ignore_index=-100, reduction="mean", ls=0.0):
+    """Cross-entropy from primitive ops (log_softmax + gather + sums), PyTorch semantics."""
+    cd = 1 if x.ndim >= 2 else 0
+    C = x.shape[cd]
+    logp = x.log_softmax(cd)
+    if x.ndim == 1:
+        logp = logp.reshape(1, C)
+    elif x.ndim > 2:
+        logp = logp.permute((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, C)
+    yr = y.data.reshape(-1)
+    valid = (yr != ignore_index).astype(x.dtype)
+    yi = np.where(yr != ignore_index, yr, 0)
+    w = np.ones(C, dtype=x.dtype) if weight is None else weight
+    nll = -logp.gather(1, yi.reshape(-1, 1)).reshape(-1) * (w[yi] * valid)
+    smooth = -(logp * w).sum(1) * valid
+    per = nll * (1 - ls) + smooth * (ls / C)
+    if reduction == "none":
+        return per.reshape(y.shape)
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / float((w[yi] * valid).sum())
+
+
+CE_CASES = [
+    dict(),
+    dict(reduction="sum"),
+    dict(reduction="none"),
+    dict(weight=True),
+    dict(weight=True, reduction="none"),
+    dict(ignore_index=1),
+    dict(ignore_index=2, weight=True),
+    dict(ls=0.1),
+    dict(ls=0.2, weight=True, ignore_index=0),
+    dict(ls=0.3, weight=True, ignore_index=0, reduction="sum"),
+    dict(ls=0.1, reduction="none", ignore_index=1),
+]
+
+
+@pytest.mark.parametrize("case", CE_CASES)
+@pytest.mark.parametrize("xshape", [(6, 4), (3, 4, 2, 2), (4,)])
+def test_cross_entropy_vs_torch_and_composition(case, xshape):
+    rng = np.random.default_rng(1)
+    C = xshape[1] if len(xshape) > 1 else xshape[0]
+    tshape = (xshape[0],) + xshape[2:] if len(xshape) > 1 else ()
+    y = rng.integers(0, C, size=tshape).astype(np.int64)
+    if case.get("ignore_index") is not None and y.size > 1:
+        y.reshape(-1)[0] = case["ignore_index"]  # make sure an ignored target appears
+    if y.size == 1 and y == case.get("ignore_index"):
+        y = (y + 1) % C  # a single, ignored target gives nan (tested separately)
+    wv = rng.uniform(0.5, 2.0, size=C) if case.get("weight") else None
+    red = case.get("reduction", "mean")
+    ii = case.get("ignore_index", -100)
+    ls = case.get("ls", 0.0)
+
+    def gfn(x, t):
+        w = None if wv is None else gg.tensor(wv, dtype=x.dtype)
+        return F.cross_entropy(x, t, weight=w, ignore_index=ii, reduction=red, label_smoothing=ls)
+
+    def tfn(x, t):
+        w = None if wv is None else torch.tensor(wv, dtype=x.dtype)
+        return TF.cross_entropy(x, t, weight=w, ignore_index=ii, reduction=red, label_smoothing=ls)
+
+    x = rand_inputs([xshape], seed=2)[0] * 2
+    check_op(gfn, inputs=[x, y], torch_fn=tfn)
+    _same(gfn, lambda a, t: _ce_composed(a, t, None if wv is None else wv.astype(a.dtype), ii,
+                                         red, ls), [x, y])
+    _same(gfn, lambda a, t: _ce_composed(a, t, None if wv is None else wv.astype(a.dtype), ii,
+                                         red, ls), [x, y], np.float32)
+
+
+def test_cross_entropy_is_one_node_and_fast_gradient():
+    x = gg.randn(7, 5, requires_grad=True)
+    y = gg.tensor([0, 1, 2, 3, 4, 0, 1])
+    loss = F.cross_entropy(x, y)
+    assert type(loss.grad_fn).__name__ == "CrossEntropy"
+    assert loss.grad_fn.next_functions[0][0] is x
+    loss.backward()
+    p = x.detach().softmax(1).numpy()
+    onehot = np.eye(5, dtype=np.float32)[y.numpy()]
+    np.testing.assert_allclose(x.grad.numpy(), (p - onehot) / 7, rtol=1e-5, atol=1e-7)
+    assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(label_smoothing=0.2)])
+def test_cross_entropy_probability_targets(kw):
+    rng = np.random.default_rng(4)
+    t = rng.dirichlet(np.ones(5), size=6)
+    check_op(lambda x, p: F.cross_entropy(x, p, **kw), inputs=[rand_inputs([(6, 5)])[0], t],
+             torch_fn=lambda x, p: TF.cross_entropy(x, p, **kw))
+    t4 = rng.dirichlet(np.ones(3), size=(2, 2)).transpose(0, 2, 1)  # (2, 3, 2) class dim 1
+    wv = np.array([0.5, 1.0, 2.0])
+    check_op(lambda x, p: F.cross_entropy(x, p, weight=gg.tensor(wv, dtype=x.dtype), **kw),
+             inputs=[rand_inputs([(2, 3, 2)])[0], t4],
+             torch_fn=lambda x, p: TF.cross_entropy(x, p, weight=torch.tensor(wv, dtype=x.dtype),
+                                                    **kw))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(weight=True, ignore_index=1, label_smoothing=0.1),
+                                dict(reduction="none")])
+def test_cross_entropy_double_backward(kw):
+    wv = np.array([0.5, 1.0, 2.0, 1.5])
+    y = np.array([0, 1, 3, 2, 1], dtype=np.int64)
+    kk = {k: v for k, v in kw.items() if k != "weight"}
+
+    def g(x):
+        out = F.cross_entropy(x, gg.tensor(y), weight=gg.tensor(wv) if kw.get("weight") else None,
+                              **kk)
+        return out.sum() if out.ndim else out
+
+    def t(x):
+        out = TF.cross_entropy(x, torch.tensor(y), weight=torch.tensor(wv) if kw.get("weight")
+                               else None, **kk)
+        return out.sum() if out.ndim else out
+
+    check_double_backward(g, shapes=[(5, 4)], torch_fn=t)
+    check_double_backward(lambda x: F.cross_entropy(x.reshape(2, 3, 2), gg.tensor([[0, 2], [1, 1]])),
+                          shapes=[(12,)],
+                          torch_fn=lambda x: TF.cross_entropy(x.reshape(2, 3, 2),
+                                                              torch.tensor([[0, 2], [1, 1]])))
+
+
+def test_cross_entropy_stability_and_errors():
+    x = gg.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], requires_grad=True)
+    y = gg.tensor([1, 1])
+    loss = F.cross_entropy(x, y)
+    loss.backward()
+    tl = TF.cross_entropy(torch.tensor(x.detach().numpy()), torch.tensor([1, 1]))
+    assert np.isfinite(loss.item()) and np.isclose(loss.item(), tl.item(), rtol=1e-5)
+    assert np.isfinite(x.grad.numpy()).all()
+    with pytest.raises(TypeError, match="cross_entropy: expected a target of integer class"):
+        F.cross_entropy(gg.randn(4, 3), gg.tensor([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(IndexError, match=r"target 3 is out of bounds.*\[0, 3\)"):
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 3]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([-1, 0]))
+    with pytest.raises(ValueError, match=r"target of shape \(3,\) does not match input of shape "
+                                         r"\(2, 3\)"):
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"weight of shape \(2,\)"):
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1]), weight=gg.ones(2))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(gg.randn(2, 3), gg.tensor([0, 1]), reduction="avg")
+    # all targets ignored: nan like PyTorch (0/0), not an exception
+    v = F.cross_entropy(gg.randn(2, 3), gg.tensor([-100, -100]))
+    assert np.isnan(v.item())
+
+
+# ------------------------------------------------------------------------------ batch norm
+def _bn_composed(x, w, b, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shp = (1, -1) + (1,) * (x.ndim - 2)
+    mu = x.mean(axes, keepdim=True)
+    var = ((x - mu) ** 2).mean(axes, keepdim=True)
+    return (x - mu) / (var + eps).sqrt() * w.reshape(shp) + b.reshape(shp)
+
+
+@pytest.mark.parametrize("xshape", [(6, 3), (4, 3, 5), (2, 3, 2, 2)])
+def test_batch_norm_training_vs_torch_and_composition(xshape):
+    C = xshape[1]
+
+    def g(x, w, b):
+        return F.batch_norm(x, None, None, w, b, training=True)
+
+    def t(x, w, b):
+        return TF.batch_norm(x, None, None, w, b, training=True)
+
+    check_op(g, shapes=[xshape, (C,), (C,)], torch_fn=t)
+    check_op(lambda x: F.batch_norm(x, None, None, training=True), shapes=[xshape],
+             torch_fn=lambda x: TF.batch_norm(x, None, None, training=True))
+    arrs = rand_inputs([xshape, (C,), (C,)])
+    _same(g, _bn_composed, arrs)
+    _same(g, _bn_composed, arrs, np.float32)
+
+
+def test_batch_norm_eval_and_running_stats_vs_torch():
+    rng = np.random.default_rng(0)
+    rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+
+    def g(x, w, b):
+        return F.batch_norm(x, gg.tensor(rm, dtype=x.dtype), gg.tensor(rv, dtype=x.dtype), w, b,
+                            training=False)
+
+    def t(x, w, b):
+        return TF.batch_norm(x, torch.tensor(rm, dtype=x.dtype), torch.tensor(rv, dtype=x.dtype),
+                             w, b, training=False)
+
+    check_op(g, shapes=[(5, 3, 2), (3,), (3,)], torch_fn=t)
+    # running-stat update in training
+    x = rng.standard_normal((8, 3, 4))
+    grm, grv = gg.tensor(rm), gg.tensor(rv)
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    F.batch_norm(gg.tensor(x), grm, grv, training=True, momentum=0.3)
+    TF.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=0.3)
+    np.testing.assert_allclose(grm.numpy(), trm.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(grv.numpy(), trv.numpy(), rtol=1e-12)
+
+
+def test_batch_norm_double_backward():
+    check_double_backward(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2,
+                          shapes=[(4, 3), (3,), (3,)],
+                          torch_fn=lambda x, w, b: TF.batch_norm(x, None, None, w, b,
+                                                                 training=True) ** 2)
+
+
+def test_batch_norm_errors():
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(gg.randn(1, 3), None, None, training=True)
+    with pytest.raises(ValueError, match=r"weight of shape \(4,\)"):
+        F.batch_norm(gg.randn(5, 3), None, None, gg.ones(4), training=True)
+
+
+# ------------------------------------------------------------------------------ layer norm
+def _ln_composed(x, w, b, k, eps=1e-5):
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mu = x.mean(axes, keepdim=True)
+    var = ((x - mu) ** 2).mean(axes, keepdim=True)
+    return (x - mu) / (var + eps).sqrt() * w + b
+
+
+@pytest.mark.parametrize("xshape,ns", [((5, 4), (4,)), ((2, 3, 4), (4,)), ((2, 3, 4), (3, 4))])
+def test_layer_norm_vs_torch_and_composition(xshape, ns):
+    check_op(lambda x, w, b: F.layer_norm(x, ns, w, b), shapes=[xshape, ns, ns],
+             torch_fn=lambda x, w, b: TF.layer_norm(x, ns, w, b))
+    check_op(lambda x: F.layer_norm(x, ns), shapes=[xshape],
+             torch_fn=lambda x: TF.layer_norm(x, ns))
+    arrs = rand_inputs([xshape, ns, ns])
+    _same(lambda x, w, b: F.layer_norm(x, ns, w, b),
+          lambda x, w, b: _ln_composed(x, w, b, len(ns)), arrs)
+    _same(lambda x, w, b: F.layer_norm(x, ns, w, b),
+          lambda x, w, b: _ln_composed(x, w, b, len(ns)), arrs, np.float32)
+
+
+def test_layer_norm_double_backward_and_errors():
+    check_double_backward(lambda x, w, b: F.layer_norm(x, (4,), w, b) ** 2,
+                          shapes=[(3, 4), (4,), (4,)],
+                          torch_fn=lambda x, w, b: TF.layer_norm(x, (4,), w, b) ** 2)
+    with pytest.raises(ValueError, match="layer_norm"):
+        F.layer_norm(gg.randn(3, 5), (4,))
+
+
+# ------------------------------------------------------------------------------ embedding
+def test_embedding_vs_torch():
+    idx = np.array([[0, 2, 4], [2, 2, 1]], dtype=np.int64)
+    check_op(lambda w, i: F.embedding(i, w), inputs=[rand_inputs([(5, 3)])[0], idx],
+             torch_fn=lambda w, i: TF.embedding(i, w))
+    check_op(lambda w, i: F.embedding(i, w, padding_idx=2), inputs=[rand_inputs([(5, 3)])[0], idx],
+             torch_fn=lambda w, i: TF.embedding(i, w, padding_idx=2),
+             gradcheck=False)  # the padding row gets no gradient by design (as PyTorch)
+    check_double_backward(lambda w: (F.embedding(gg.tensor(idx), w, padding_idx=2) ** 2).sum(),
+                          shapes=[(5, 3)],
+                          torch_fn=lambda w: (TF.embedding(torch.tensor(idx), w, padding_idx=2)
+                                              ** 2).sum())
+    with pytest.raises(IndexError, match="num_embeddings=5"):
+        F.embedding(gg.tensor([5]), gg.randn(5, 3))
+    with pytest.raises(TypeError, match="integer"):
+        F.embedding(gg.tensor([1.0]), gg.randn(5, 3))
+
+
+def test_logsigmoid_vs_torch():
+    check_op(F.logsigmoid, shapes=[(4, 3)], torch_fn=TF.logsigmoid)
+    x = gg.tensor([-1e4, 0.0, 1e4], requires_grad=True)
+    y = F.logsigmoid(x)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [-1e4, -np.log(2), 0.0], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.5, 0.0], atol=1e-7)

@@ -195,9 +195,13 @@ class Function:
         multi = type(out) is tuple
         if multi:
             outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
+            if ctx._saved and outs != out:
+                _resave_scalars(ctx, out, outs)
         else:
             if not isinstance(out, np.ndarray) and not is_array(out):
-                out = np.asarray(out)
+                raw, out = out, np.asarray(out)
+                if ctx._saved:
+                    _resave_scalars(ctx, (raw,), (out,))
             outs = (out,)
         if st.anomaly:
             from .anomaly import check_forward
@@ -272,6 +276,15 @@ def _no_grad_flags(n: int) -> tuple:
     if f is None:
         f = _NO_GRAD_FLAGS[n] = (False,) * n
     return f
+
+
+def _resave_scalars(ctx: Any, raw: tuple, outs: tuple) -> None:
+    """NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs; a forward that
+    saved such an output must see it as the output array (so that double backward and
+    the in-place check know it is the output)."""
+    ctx._saved = tuple(
+        next((o for r, o in zip(raw, outs) if r is s and o is not r), s) for s in ctx._saved
+    )
 
 
 def _saved_meta(args, arrays, outs, results, saved, ctx) -> tuple:

@@ -204,10 +204,13 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, eps: fl
         v = Tensor._make(np.asarray(getattr(grad_outputs, "data", grad_outputs),
                                     dtype=np.float64), False)
 
+    from .grad_mode import enable_grad
+
     def first(*xs: Any) -> Any:
-        out = func(*xs)
-        gs = grad(out, [xs[i] for i in idx], v, create_graph=True, allow_unused=True,
-                  materialize_grads=True)
+        with enable_grad():  # gradcheck evaluates under no_grad; the inner grad needs a graph
+            out = func(*xs)
+            gs = grad(out, [xs[i] for i in idx], v, create_graph=True, allow_unused=True,
+                      materialize_grads=True)
         return tuple(gs)
 
     return gradcheck(first, ins, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -266,10 +266,10 @@ def _window_backward_tensor(ctx: Any, g: Any, shape: tuple) -> Any:
     """Differentiable version of the col2im scatter (for double backward)."""
     import itertools
 
-    from ..tensor import zeros
+    from ..tensor import Tensor
 
     k = len(ctx.window)
-    dx = zeros(shape, dtype=g.dtype)
+    dx = Tensor._make(xp_of(g.data).zeros(shape, dtype=g.dtype), False)
     lead = (slice(None),) * (len(shape) - k)
     for offs in itertools.product(*[range(w) for w in ctx.window]):
         piece = g[lead + (slice(None),) * k + offs]

@@ -195,7 +195,7 @@ class Function:
         multi = type(out) is tuple
         if multi:
             outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
-            if ctx._saved and outs != out:
+            if ctx._saved and any(o is not r for o, r in zip(outs, out)):
                 _resave_scalars(ctx, out, outs)
         else:
             if not isinstance(out, np.ndarray) and not is_array(out):

@@ -154,15 +154,20 @@ def draw_graph(root: Any, params: dict | None = None, show_saved: bool = False,
                                 (scope if isinstance(scope, str) else type(scope).__name__))
         lines.append(f"  {nid} [label={_q(label)}, shape=box, style=\"rounded,filled\", "
                      'fillcolor="#fff3cd"];')
+    from ..glassbox.formulas import formula_for, input_names
+
     for node in ops:
         dst = ids[id(node)]
-        for i, e in enumerate(node._edges or ()):
+        edges = node._edges or ()
+        arg_names = input_names(formula_for(node), len(edges))
+        n_in = sum(m is not None for m in (node._in_meta or ()))
+        for i, e in enumerate(edges):
             if e is None:
                 continue
             src = ids.get(id(e[0]))
             if src is None:
                 continue
-            lab = f" [label={_q(str(i))}]" if len(node._edges) > 1 else ""
+            lab = f" [label={_q(arg_names[i])}]" if n_in > 1 else ""
             lines.append(f"  {src} -> {dst}{lab};")
     for k, r in enumerate(roots):
         nid = f"out{k}"
@@ -201,6 +206,7 @@ def _atomic_bytes(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -60,6 +60,8 @@ def test_tensor_dataset_items_and_errors():
     np.testing.assert_array_equal(x5.numpy(), X[5])
     assert y5.item() == y[5] and y5.dtype == np.int64
     np.testing.assert_array_equal(ds[-1][0].numpy(), X[-1])
+    np.testing.assert_array_equal(ds[2:5][0].numpy(), X[2:5])
+    np.testing.assert_array_equal(ds[[4, 0]][1].numpy(), y[[4, 0]])
     with pytest.raises(IndexError, match="out of range"):
         ds[23]
     with pytest.raises(ValueError, match=r"same first dimension.*\(23, 3\), \(22,\)"):
@@ -306,6 +308,34 @@ def test_loader_options_and_errors():
     seen = []
     list(DataLoader(ds, batch_size=4, collate_fn=lambda b: seen.append(len(b)) or b))
     assert seen == [4, 4, 2]
+
+
+def test_subclass_overriding_getitem_is_not_bypassed():
+    class Doubled(TensorDataset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x * 2, y
+
+    X, y = _xy(6)
+    ds = Doubled(X, y)
+    loader = DataLoader(ds, batch_size=3)
+    assert not ds.can_gather() and not loader._uses_gather()
+    xb, _ = next(iter(loader))
+    np.testing.assert_allclose(xb.numpy(), 2 * X[:3])
+    assert TensorDataset(X, y).can_gather()
+
+
+def test_getitems_hook_is_used():
+    class Batched(ListDataset):
+        calls = 0
+
+        def __getitems__(self, idx):
+            Batched.calls += 1
+            return [self[i] for i in idx]
+
+    X, y = _xy(10)
+    out = list(DataLoader(Batched(X, y), batch_size=4))
+    assert Batched.calls == 3 and out[2][1].tolist() == y[8:].tolist()
 
 
 def test_iterable_dataset():

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tensor import Tensor
-from .dataset import Dataset, TensorDataset, _as_index_array, _check_index
+from .dataset import Dataset, TensorDataset, _as_index_array, _check_index, _gather_is_current
 
 
 class ImageClassificationDataset(Dataset):
@@ -74,7 +74,7 @@ class ImageClassificationDataset(Dataset):
         return img, label
 
     def can_gather(self) -> bool:
-        return self.transform is None and self.target_transform is None
+        return self.transform is None and self.target_transform is None and _gather_is_current(self)
 
     def gather(self, indices: Any) -> tuple[Tensor, Tensor]:
         """The batch ``indices`` as ``(images float32 (n, 1, H, W) or (n, H*W), labels int64 (n,))``

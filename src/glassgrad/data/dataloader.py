@@ -9,7 +9,8 @@ How a batch is made
    ``Digits``), the batch is ``dataset.gather(idx)``: one fancy-indexing ``X[idx]`` per
    array. There is no per-sample Python work, so an MNIST epoch (60,000 samples, batch 128)
    costs the loader a few milliseconds.
-3. Otherwise: ``collate_fn([dataset[i] for i in idx])`` (default :func:`default_collate`).
+3. Otherwise: ``collate_fn([dataset[i] for i in idx])`` (default :func:`default_collate`);
+   a dataset with PyTorch's ``__getitems__(indices) -> list of samples`` gets one call.
 
 Both paths give the same batches (the tests check it).
 """
@@ -277,9 +278,11 @@ class DataLoader:
                 if idx.size:
                     yield gather(idx)
             return
+        getitems = getattr(ds, "__getitems__", None)  # PyTorch's batched-fetch hook
         for idx in self._index_batches():
             if idx.size:
-                yield collate([ds[int(i)] for i in idx])
+                samples = getitems(idx.tolist()) if getitems is not None else [ds[int(i)] for i in idx]
+                yield collate(samples)
 
     def _iter_stream(self) -> Iterator[Any]:
         collate, bs = self.collate_fn, self.batch_size

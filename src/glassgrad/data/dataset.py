@@ -83,8 +83,13 @@ class Dataset(Generic[T_co]):
         return ConcatDataset([self, other])
 
     def can_gather(self) -> bool:
-        """Whether :meth:`gather` is available (batches in one fancy-indexing step)."""
-        return callable(getattr(self, "gather", None))
+        """Whether :meth:`gather` is available (batches in one fancy-indexing step).
+
+        False when a subclass overrides ``__getitem__`` below the class that defines
+        ``gather`` (e.g. a TensorDataset subclass that augments samples): the DataLoader
+        must then call the overriding ``__getitem__``.
+        """
+        return _gather_is_current(self)
 
 
 class IterableDataset(Dataset[T_co]):
@@ -136,7 +141,14 @@ class TensorDataset(Dataset):
                              f"same first dimension, got shapes {shapes}")
         self.tensors: tuple[Tensor, ...] = tuple(ts)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        """``ds[i]``: the ``i``-th rows. A slice or an index list/array gives the stacked rows
+        (like ``tuple(t[index] for t in tensors)`` in PyTorch)."""
+        if isinstance(index, slice):
+            return tuple(t[index] if t.requires_grad else Tensor._make(t.data[index], False)
+                         for t in self.tensors)
+        if isinstance(index, (list, np.ndarray)) or (isinstance(index, Tensor) and index.ndim > 0):
+            return self.gather(index)
         i = _check_index("TensorDataset", index, len(self))
         return tuple(t[i] if t.requires_grad else Tensor._make(t.data[i], False)
                      for t in self.tensors)
@@ -205,7 +217,7 @@ class Subset(Dataset):
         return self._idx.size
 
     def can_gather(self) -> bool:
-        return _can_gather(self.dataset)
+        return _gather_is_current(self) and _can_gather(self.dataset)
 
     def gather(self, indices: Any) -> Any:
         """Batched fetch through the parent dataset's ``gather``."""
@@ -216,6 +228,14 @@ class Subset(Dataset):
 
     def __repr__(self) -> str:
         return f"Subset({len(self)} of {type(self.dataset).__name__} with {len(self.dataset)} samples)"
+
+
+def _gather_is_current(ds: Any) -> bool:
+    """``gather`` exists and is defined in the same class as ``__getitem__`` or below it."""
+    mro = type(ds).__mro__
+    g = next((c for c in mro if "gather" in c.__dict__), None)
+    gi = next((c for c in mro if "__getitem__" in c.__dict__), None)
+    return g is not None and callable(getattr(ds, "gather", None)) and (gi is None or issubclass(g, gi))
 
 
 def _can_gather(ds: Any) -> bool:
@@ -254,7 +274,7 @@ class ConcatDataset(Dataset):
         return self.datasets[k][i - start]
 
     def can_gather(self) -> bool:
-        return all(_can_gather(d) for d in self.datasets)
+        return _gather_is_current(self) and all(_can_gather(d) for d in self.datasets)
 
     def gather(self, indices: Any) -> Any:
         """Gather from each part, then put the rows back in the requested order."""

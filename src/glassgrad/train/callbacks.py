@@ -72,7 +72,7 @@ class EarlyStopping(Callback):
         A key of the epoch logs (default ``'val_loss'``; falls back to ``'train_loss'`` with a
         note when no validation loader is given).
     patience : int
-        Epochs without improvement to wait before stopping.
+        Stop after this many consecutive epochs without improvement (as Keras/Lightning).
     min_delta : float
         An improvement must exceed this.
     mode : {'auto', 'min', 'max'}
@@ -117,7 +117,7 @@ class EarlyStopping(Callback):
                                     for k, v in trainer.model.state_dict().items()}
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:
                 self.stopped_epoch = epoch
                 trainer.stop_training = True
                 if self.verbose:

@@ -315,7 +315,7 @@ class Trainer:
         terminal and tqdm is installed) and one summary line per epoch (every
         ``log_every`` epochs).
     log_every : int, optional
-        Print every this many epochs (default: about 20 lines per ``fit``; first, last and
+        Print every this many epochs (default: about 10 lines per ``fit``; first, last and
         early-stopped epochs always print).
     extra : dict, optional
         Stored in checkpoints (e.g. how to rebuild the model and data).
@@ -379,7 +379,7 @@ class Trainer:
         self.stop_training = False
         params = list(self.model.parameters()) if hasattr(self.model, "parameters") else []
         first, last = self.epoch + 1, self.epoch + epochs
-        every = self.log_every or max(1, math.ceil(epochs / 20))
+        every = self.log_every or max(1, math.ceil(epochs / 10))
         self._call("on_train_begin", self)
         try:
             for epoch in range(first, last + 1):

@@ -1,0 +1,474 @@
+"""The ``glassgrad`` command: train, evaluate and plot small MLP classifiers.
+
+::
+
+    glassgrad train                                  # two moons, a few seconds
+    glassgrad train --dataset spirals --hidden 64,64 --epochs 200 --out runs/spirals
+    glassgrad train --dataset mnist --data /path/to/mnist --hidden 300,100 --epochs 10
+    glassgrad evaluate runs/spirals/model.ckpt
+    glassgrad plot runs/spirals
+
+``train`` writes into its output folder: ``metrics.csv`` (one row per epoch),
+``model.ckpt`` (a glassgrad checkpoint: model, optimizer, history, RNG state and the
+run's configuration), ``config.json``, ``loss.png`` and, for 2-D datasets,
+``decision_boundary.png`` (for digit datasets ``confusion_matrix.png`` and
+``digits.png``). Bad arguments give a one-line error and exit status 2; other failures
+exit 1 (set ``GLASSGRAD_DEBUG=1`` to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "DATASETS"]
+
+TOY = ("xor", "moons", "circles", "spirals", "blobs")
+DATASETS = TOY + ("digits", "mnist")
+
+# per-dataset defaults: (hidden, activation, epochs, batch size, Adam learning rate, generator kwargs)
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "xor": dict(hidden="8", activation="tanh", epochs=60, batch_size=16, lr=0.03,
+                data=dict(n_samples=400, noise=0.15)),
+    "moons": dict(hidden="16,16", activation="relu", epochs=25, batch_size=32, lr=0.01,
+                  data=dict(n_samples=1000, noise=0.1)),
+    "circles": dict(hidden="16,16", activation="relu", epochs=40, batch_size=32, lr=0.01,
+                    data=dict(n_samples=1000, noise=0.05, factor=0.5)),
+    "spirals": dict(hidden="64,64", activation="relu", epochs=60, batch_size=32, lr=0.01,
+                    data=dict(n_samples=1500, noise=0.03, n_classes=3)),
+    "blobs": dict(hidden="16", activation="relu", epochs=20, batch_size=32, lr=0.01,
+                  data=dict(n_samples=1000, centers=4, cluster_std=1.0)),
+    "digits": dict(hidden="64", activation="relu", epochs=30, batch_size=32, lr=1e-3, data={}),
+    "mnist": dict(hidden="128", activation="relu", epochs=5, batch_size=128, lr=1e-3, data={}),
+}
+# learning rate when --lr is not given, for the optimizers other than Adam/AdamW
+_LR_SGD = {"sgd": 0.1, "momentum": 0.05}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``glassgrad`` command."""
+    p = _Parser(prog="glassgrad", description="Train, evaluate and plot small glassgrad networks.")
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot}", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an MLP classifier (default: two moons)",
+                       description="Train an MLP classifier and write metrics, a checkpoint and plots.")
+    t.add_argument("--dataset", default="moons", choices=DATASETS, help="default: moons")
+    t.add_argument("--hidden", default=None,
+                   help="hidden layer sizes, comma separated (e.g. 64,64; 'none' for a linear model)")
+    t.add_argument("--activation", default=None, choices=("relu", "sigmoid", "tanh"))
+    t.add_argument("--loss", default="ce", choices=("ce", "mse"),
+                   help="ce: softmax + cross-entropy; mse: squared error on one-hot targets")
+    t.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"))
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default depends on the "
+                   "dataset and optimizer)")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this")
+    t.add_argument("--n-samples", type=int, default=None, help="points for the 2-D datasets")
+    t.add_argument("--noise", type=float, default=None, help="noise for the 2-D datasets")
+    t.add_argument("--val-fraction", type=float, default=0.2,
+                   help="held-out fraction (MNIST uses its test set)")
+    t.add_argument("--checkpoint-every", type=int, default=0,
+                   help="also save epochNNN.ckpt every N epochs (0: only the final model.ckpt)")
+    t.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    t.add_argument("--data", default=None, help="MNIST folder (default $GLASSGRAD_DATA)")
+    t.add_argument("--no-download", action="store_true", help="never download MNIST")
+    t.add_argument("--out", default=None, help="output folder (default ./runs/<dataset>-<time>)")
+    t.add_argument("--no-plots", action="store_true")
+    t.add_argument("-q", "--quiet", action="store_true", help="print only the final result")
+
+    e = sub.add_parser("evaluate", help="loss and accuracy of a checkpoint on its dataset",
+                       description="Print loss and accuracy of a checkpoint written by glassgrad train, "
+                                   "on the dataset recorded in it.")
+    e.add_argument("checkpoint")
+    e.add_argument("--data", default=None, help="MNIST folder (default: as recorded, or $GLASSGRAD_DATA)")
+    e.add_argument("--split", default="val", choices=("train", "val"),
+                   help="which split (val = the held-out/test set)")
+
+    pl = sub.add_parser("plot", help="re-draw the plots of a run folder",
+                        description="Re-draw loss.png (from metrics.csv) and the model plots "
+                                    "(from model.ckpt) of a run folder.")
+    pl.add_argument("dir")
+    pl.add_argument("--data", default=None)
+    return p
+
+
+# ---------------------------------------------------------------------------- helpers
+def _parse_hidden(s: str) -> list[int]:
+    s = s.strip()
+    if s.lower() in ("", "none", "0"):
+        return []
+    out = []
+    for part in s.split(","):
+        part = part.strip()
+        try:
+            v = int(part)
+        except ValueError:
+            raise CLIError(f"--hidden must be comma-separated positive integers like 64,64; got {s!r}") \
+                from None
+        if v <= 0:
+            raise CLIError(f"--hidden sizes must be positive, got {v} in {s!r}")
+        out.append(v)
+    return out
+
+
+def _check_positive(name: str, v: float | None, integer: bool = False) -> None:
+    if v is None:
+        return
+    if not math.isfinite(v) or v <= 0:
+        raise CLIError(f"{name} must be a positive {'integer' if integer else 'number'}, got {v}")
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _prepare_out(out: str | None, dataset: str) -> str:
+    if out is None:
+        out = os.path.join("runs", f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CLIError(f"cannot write to output folder {out!r}: {e.strerror or e}") from None
+    return out
+
+
+# ---------------------------------------------------------------------------- data and model
+def load_data(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train, y_train, X_val, y_val)`` (float32, int64) for a run configuration."""
+    from . import data as D
+
+    name = cfg["dataset"]
+    if name in TOY:
+        maker = getattr(D, f"make_{name}")
+        kw = dict(cfg["data_kwargs"])
+        if name == "xor":
+            kw["shuffle"] = True
+        X, y = maker(**kw, seed=cfg["seed"])
+        X, y = X.numpy(), y.numpy()
+        return _split(X, y, cfg["val_fraction"], cfg["seed"])
+    if name == "digits":
+        try:
+            X, y = D.load_digits().arrays()
+        except ImportError as e:
+            raise CLIError(f"the digits dataset needs scikit-learn: pip install 'glassgrad[sklearn]' ({e})") \
+                from None
+        return _split(X, y, cfg["val_fraction"], cfg["seed"])
+    root = cfg.get("data_root")
+    try:
+        tr = D.MNIST(root, train=True, download=cfg.get("download", True))
+        te = D.MNIST(root, train=False, download=cfg.get("download", True))
+    except Exception as e:  # missing files, failed download, corrupt files
+        where = root or os.environ.get("GLASSGRAD_DATA") or "the default cache"
+        raise CLIError(f"cannot load MNIST from {where}: {str(e).splitlines()[0] if str(e) else e!r} "
+                       "(pass --data DIR with the IDX files)") from None
+    return (*tr.arrays(), *te.arrays())
+
+
+def _split(X: np.ndarray, y: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, ...]:
+    n = len(X)
+    n_val = int(round(n * frac))
+    perm = np.random.default_rng(seed + 1).permutation(n)
+    va, tr = perm[:n_val], perm[n_val:]
+    return X[tr], y[tr], X[va], y[va]
+
+
+def build_model(in_features: int, hidden: Sequence[int], num_classes: int, activation: str) -> Any:
+    """``Linear -> act -> ... -> Linear`` as an ``nn.Sequential``."""
+    from . import nn
+
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    layers: list[Any] = []
+    d = in_features
+    for h in hidden:
+        layers += [nn.Linear(d, h), acts[activation]()]
+        d = h
+    layers.append(nn.Linear(d, num_classes))
+    return nn.Sequential(*layers)
+
+
+class _MSEOnehot:
+    """Squared error between the outputs and one-hot targets (``loss='mse'``)."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+
+    def __call__(self, out: Any, y: Any) -> Any:
+        from . import nn
+        from .ops.indexing import one_hot
+
+        return nn.functional.mse_loss(out, one_hot(y, self.num_classes).float())
+
+
+def build_loss(kind: str, num_classes: int) -> Any:
+    from . import nn
+
+    return nn.CrossEntropyLoss() if kind == "ce" else _MSEOnehot(num_classes)
+
+
+def build_optimizer(kind: str, params: Any, lr: float, weight_decay: float) -> Any:
+    from . import optim
+
+    if kind == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if kind == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if kind == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return optim.AdamW(params, lr=lr, weight_decay=weight_decay if weight_decay else 1e-2)
+
+
+def _loaders(Xtr: np.ndarray, ytr: np.ndarray, Xva: np.ndarray, yva: np.ndarray, batch_size: int,
+             seed: int) -> tuple[Any, Any]:
+    from . import Generator, tensor
+    from .data import DataLoader, TensorDataset
+
+    train = DataLoader(TensorDataset(tensor(Xtr), tensor(ytr)), batch_size=batch_size, shuffle=True,
+                       generator=Generator(seed))
+    val = DataLoader(TensorDataset(tensor(Xva), tensor(yva)), batch_size=max(batch_size, 1024))
+    return train, val
+
+
+def _model_from_checkpoint(path: str, data_root: str | None = None) -> tuple[Any, dict, dict]:
+    from .serialization import CheckpointError
+    from .train import CHECKPOINT_KIND
+    from .train import load_checkpoint as _load
+
+    if not os.path.exists(path):
+        raise CLIError(f"no such checkpoint: {path!r}")
+    if os.path.isdir(path):
+        cand = os.path.join(path, "model.ckpt")
+        if not os.path.exists(cand):
+            raise CLIError(f"{path!r} is a folder without model.ckpt")
+        path = cand
+    try:
+        from .serialization import load
+
+        ckpt = load(path)
+    except CheckpointError as e:
+        raise CLIError(str(e)) from None
+    cfg = (ckpt.get("extra") or {}).get("config") if isinstance(ckpt, dict) else None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != CHECKPOINT_KIND or not cfg:
+        raise CLIError(f"{path!r} is not a checkpoint written by 'glassgrad train' (no run configuration)")
+    if data_root:
+        cfg["data_root"] = data_root
+    model = build_model(cfg["in_features"], cfg["hidden"], cfg["num_classes"], cfg["activation"])
+    _load(path, model, restore_rng=False)
+    model.eval()
+    return model, cfg, ckpt
+
+
+def _draw_plots(out: str, model: Any, cfg: dict, history: Any, Xva: np.ndarray, yva: np.ndarray,
+                Xtr: np.ndarray, ytr: np.ndarray) -> list[str]:
+    from . import viz
+    from .viz.plots import predict_proba
+
+    written = []
+    name = cfg["dataset"]
+    if history is not None and len(history):
+        written.append(viz.save_figure(viz.plot_history(history, title=f"{name}: {_arch(cfg)}"),
+                                       os.path.join(out, "loss.png")))
+    if cfg["in_features"] == 2:
+        X = np.concatenate([Xtr, Xva])
+        y = np.concatenate([ytr, yva])
+        written.append(viz.save_figure(viz.plot_decision_boundary(model, X, y), os.path.join(out,
+                                                                                             "decision_boundary.png")))
+    else:
+        pred = predict_proba(model, Xva).argmax(1)
+        written.append(viz.save_figure(viz.plot_confusion_matrix(yva, pred, num_classes=cfg["num_classes"]),
+                                       os.path.join(out, "confusion_matrix.png")))
+        wrong = np.flatnonzero(pred != yva)
+        pick = np.concatenate([wrong[:20], np.flatnonzero(pred == yva)[:max(0, 40 - min(20, len(wrong)))]])
+        written.append(viz.save_figure(viz.plot_digits(Xva[pick], yva[pick], pred[pick]),
+                                       os.path.join(out, "digits.png")))
+    return written
+
+
+def _arch(cfg: dict) -> str:
+    sizes = [cfg["in_features"], *cfg["hidden"], cfg["num_classes"]]
+    return "-".join(map(str, sizes)) + f" {cfg['activation']}"
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_train(a: argparse.Namespace) -> int:
+    import glassgrad as gg
+
+    from .train import EarlyStopping, ModelCheckpoint, Trainer
+
+    d = _DEFAULTS[a.dataset]
+    hidden = _parse_hidden(a.hidden if a.hidden is not None else d["hidden"])
+    _check_positive("--lr", a.lr)
+    _check_positive("--epochs", a.epochs, True)
+    _check_positive("--batch-size", a.batch_size, True)
+    _check_positive("--grad-clip", a.grad_clip)
+    _check_positive("--n-samples", a.n_samples, True)
+    if a.noise is not None and (not math.isfinite(a.noise) or a.noise < 0):
+        raise CLIError(f"--noise must be >= 0, got {a.noise}")
+    if not (0 < a.val_fraction < 1):
+        raise CLIError(f"--val-fraction must be between 0 and 1, got {a.val_fraction}")
+    if a.weight_decay < 0 or not math.isfinite(a.weight_decay):
+        raise CLIError(f"--weight-decay must be >= 0, got {a.weight_decay}")
+    if a.checkpoint_every < 0:
+        raise CLIError(f"--checkpoint-every must be >= 0, got {a.checkpoint_every}")
+    if a.patience is not None and a.patience < 0:
+        raise CLIError(f"--patience must be >= 0, got {a.patience}")
+    if (a.n_samples is not None or a.noise is not None) and a.dataset not in TOY:
+        raise CLIError(f"--n-samples/--noise apply to the 2-D datasets {', '.join(TOY)}, not {a.dataset}")
+    if a.data is not None and not os.path.isdir(a.data):
+        raise CLIError(f"--data {a.data!r} is not a folder")
+    activation = a.activation or d["activation"]
+    epochs = a.epochs or d["epochs"]
+    batch_size = a.batch_size or d["batch_size"]
+    lr = a.lr if a.lr is not None else (_LR_SGD.get(a.optimizer) or d["lr"])
+    data_kwargs = dict(d["data"])
+    if a.n_samples is not None:
+        data_kwargs["n_samples"] = a.n_samples
+    if a.noise is not None:
+        data_kwargs["noise"] = a.noise
+    out = _prepare_out(a.out, a.dataset)
+    cfg: dict[str, Any] = {
+        "dataset": a.dataset, "data_kwargs": data_kwargs, "seed": a.seed, "val_fraction": a.val_fraction,
+        "data_root": a.data, "download": not a.no_download, "hidden": hidden, "activation": activation,
+        "loss": a.loss, "optimizer": a.optimizer, "lr": lr, "weight_decay": a.weight_decay,
+        "epochs": epochs, "batch_size": batch_size, "grad_clip": a.grad_clip,
+    }
+    gg.manual_seed(a.seed)
+    Xtr, ytr, Xva, yva = load_data(cfg)
+    cfg["in_features"] = int(Xtr.shape[1])
+    cfg["num_classes"] = int(max(ytr.max(), yva.max() if len(yva) else 0)) + 1
+    model = build_model(cfg["in_features"], hidden, cfg["num_classes"], activation)
+    loss_fn = build_loss(a.loss, cfg["num_classes"])
+    opt = build_optimizer(a.optimizer, model.parameters(), lr, a.weight_decay)
+    train_loader, val_loader = _loaders(Xtr, ytr, Xva, yva, batch_size, a.seed)
+    callbacks: list[Any] = []
+    if a.checkpoint_every:
+        callbacks.append(ModelCheckpoint(out, every_n_epochs=a.checkpoint_every, save_last=False))
+    if a.patience is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=a.patience, restore_best_weights=True))
+    verbose = 0 if a.quiet else 1
+    if verbose:
+        print(f"glassgrad train: {a.dataset} ({len(Xtr)} train / {len(Xva)} "
+              f"{'test' if a.dataset == 'mnist' else 'val'}), MLP {_arch(cfg)}, loss {a.loss}, "
+              f"{a.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, seed {a.seed}")
+        print(f"writing to {os.path.abspath(out)}")
+    _atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
+    trainer = Trainer(model, loss_fn, opt, callbacks=callbacks, grad_clip=a.grad_clip, verbose=verbose,
+                      extra={"config": cfg})
+    t0 = time.perf_counter()
+    history = trainer.fit(train_loader, val_loader, epochs=epochs)
+    secs = time.perf_counter() - t0
+    history.to_csv(os.path.join(out, "metrics.csv"))
+    trainer.save_checkpoint(os.path.join(out, "model.ckpt"))
+    written = ["metrics.csv", "model.ckpt", "config.json"]
+    if not a.no_plots:
+        try:
+            paths = _draw_plots(out, model, cfg, history, Xva, yva, Xtr, ytr)
+            written += [os.path.basename(p) for p in paths]
+        except ImportError as e:
+            print(f"glassgrad train: skipping plots: {e}", file=sys.stderr)
+    res = trainer.evaluate(val_loader)
+    split = "test" if a.dataset == "mnist" else "val"
+    print(f"final: {split} accuracy {100 * res['acc']:.2f}%  {split} loss {res['loss']:.4f}  "
+          f"train accuracy {100 * history.last('train_acc'):.2f}%  ({trainer.epoch} epochs, {secs:.1f}s)")
+    print(f"wrote {', '.join(written)} to {out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    model, cfg, ckpt = _model_from_checkpoint(a.checkpoint, a.data)
+    from .train import evaluate
+
+    Xtr, ytr, Xva, yva = load_data(cfg)
+    X, y = (Xva, yva) if a.split == "val" else (Xtr, ytr)
+    train_loader, val_loader = _loaders(X, y, X, y, 1024, cfg["seed"])
+    res = evaluate(model, val_loader, build_loss(cfg["loss"], cfg["num_classes"]))
+    split = {"val": "test" if cfg["dataset"] == "mnist" else "val", "train": "train"}[a.split]
+    print(f"{cfg['dataset']} ({split}, {res['n']} samples), MLP {_arch(cfg)}, epoch {ckpt['epoch']}: "
+          f"loss {res['loss']:.4f}  accuracy {100 * res['acc']:.2f}%")
+    return 0
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    from .train import History
+
+    if not os.path.isdir(a.dir):
+        raise CLIError(f"no such run folder: {a.dir!r}")
+    csv_path = os.path.join(a.dir, "metrics.csv")
+    ckpt_path = os.path.join(a.dir, "model.ckpt")
+    if not os.path.exists(csv_path) and not os.path.exists(ckpt_path):
+        raise CLIError(f"{a.dir!r} has neither metrics.csv nor model.ckpt (not a 'glassgrad train' folder)")
+    history = History.from_csv(csv_path) if os.path.exists(csv_path) else None
+    written: list[str] = []
+    if os.path.exists(ckpt_path):
+        model, cfg, _ = _model_from_checkpoint(ckpt_path, a.data)
+        Xtr, ytr, Xva, yva = load_data(cfg)
+        written = _draw_plots(a.dir, model, cfg, history, Xva, yva, Xtr, ytr)
+    elif history is not None:
+        from . import viz
+
+        written = [viz.save_figure(viz.plot_history(history), os.path.join(a.dir, "loss.png"))]
+    print(f"wrote {', '.join(os.path.basename(p) for p in written)} to {a.dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``glassgrad`` command (``python -m glassgrad`` too)."""
+    parser = build_parser()
+    args = list(sys.argv[1:] if argv is None else argv)
+    a = parser.parse_args(args)
+    if a.command is None:
+        parser.print_help()
+        return 2
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot}[a.command]
+    try:
+        return handler(a)
+    except CLIError as e:
+        print(f"glassgrad {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"glassgrad {a.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if os.environ.get("GLASSGRAD_DEBUG"):
+            raise
+        msg = " ".join(str(e).split()) or repr(e)
+        print(f"glassgrad {a.command}: error: {type(e).__name__}: {msg} (GLASSGRAD_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,22 +1,19 @@
 """Layers for images and other spatial data: ``BatchNorm2d/3d``, ``Dropout1d/2d/3d``
 (whole channels) and ``Upsample`` (PyTorch's API).
 
-``BatchNorm2d`` uses the fused batch-norm node of :mod:`glassgrad.ops.nn` (statistics
-per channel over ``N, H, W``; its VJP is derived there); dropout and upsampling are in
-:mod:`glassgrad.ops.conv`.
+``BatchNorm2d`` shares ``BatchNorm1d``'s module code and the fused batch-norm node of
+:mod:`glassgrad.ops.nn` (statistics per channel over ``N, H, W``; its VJP is derived
+there); dropout and upsampling are in :mod:`glassgrad.ops.conv`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...creation import ones, tensor, zeros
-from ...dtypes import int64
 from ...ops import conv as C
 from ...ops._util import op_error
-from ...ops.nn import BatchNorm
 from ..module import Module
-from ..parameter import Parameter
+from .normalization import _BatchNorm
 
 __all__ = [
     "BatchNorm2d", "BatchNorm3d", "Dropout1d", "Dropout2d", "Dropout3d", "Upsample",
@@ -24,73 +21,7 @@ __all__ = [
 ]
 
 
-class _BatchNormSpatial(Module):
-    """Batch normalization over ``(N, C, *spatial)``, one mean/variance per channel."""
-
-    _k = 2
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked", tensor(0, dtype=int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.affine:
-            self.weight.data[...] = 1
-            self.bias.data[...] = 0
-
-    def forward(self, input: Any) -> Any:
-        name = type(self).__name__
-        k = self._k
-        if input.ndim != k + 2:
-            raise op_error(name, f"expected {k + 2}D input (N, C, *spatial), got "
-                           f"{input.ndim}D input of shape {tuple(input.shape)}")
-        if input.shape[1] != self.num_features:
-            raise op_error(name, f"input {tuple(input.shape)} has {input.shape[1]} channels but "
-                           f"the layer was built for num_features={self.num_features}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data[...] += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or self.running_mean is None
-        track = not self.training or self.track_running_stats
-        rm = self.running_mean if track else None
-        rv = self.running_var if track else None
-        return BatchNorm.apply(input, self.weight, self.bias, rm, rv, use_batch, factor, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
-
-class BatchNorm2d(_BatchNormSpatial):
+class BatchNorm2d(_BatchNorm):
     """Batch normalization of ``(N, C, H, W)`` per channel, as ``torch.nn.BatchNorm2d``.
 
     Training: ``y = γ·(x − μ_B)/√(σ²_B + eps) + β`` with the batch statistics over
@@ -109,13 +40,13 @@ class BatchNorm2d(_BatchNormSpatial):
     track_running_stats : bool
     """
 
-    _k = 2
+    _expected_dims = (4,)
 
 
-class BatchNorm3d(_BatchNormSpatial):
+class BatchNorm3d(_BatchNorm):
     """Batch normalization of ``(N, C, D, H, W)`` per channel, see :class:`BatchNorm2d`."""
 
-    _k = 3
+    _expected_dims = (5,)
 
 
 class _DropoutNd(Module):

@@ -151,6 +151,14 @@ def test_toy_dataset_and_loader():
         toy_dataset("moon")
 
 
+def test_digits_without_sklearn_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"pip install glassgrad\[sklearn\]"):
+        load_digits()
+
+
 def test_digits():
     sk = pytest.importorskip("sklearn.datasets")
     ds = load_digits()

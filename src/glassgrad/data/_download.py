@@ -35,7 +35,7 @@ from typing import Sequence
 __all__ = ["DownloadError", "download_verified", "sha256_of"]
 
 _CHUNK = 1 << 20
-_USER_AGENT = "glassgrad-data/0.1 (+https://github.com/; urllib)"
+_USER_AGENT = "glassgrad/0.1 (Python urllib)"
 
 
 class DownloadError(RuntimeError):
@@ -178,7 +178,7 @@ def download_verified(remote_name: str, dest: str | os.PathLike, mirrors: Sequen
             try:
                 fd, part = tempfile.mkstemp(dir=d, prefix=f".{dest.name}.", suffix=".part")
                 if log:
-                    log(f"downloading {url}")
+                    log(f"downloading {url} -> {dest}")
                 with os.fdopen(fd, "wb") as out:
                     _fetch(url, out, timeout)
                 fd2, final_tmp = tempfile.mkstemp(dir=d, prefix=f".{dest.name}.", suffix=".tmp")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import threading
 import zlib
 from pathlib import Path
@@ -173,6 +174,10 @@ def _where_to_put(d: Path) -> str:
             f"(or pass root=<dir with them>, or set GLASSGRAD_DATA).")
 
 
+def _stderr_log(msg: str) -> None:
+    print(f"MNIST: {msg}", file=sys.stderr, flush=True)
+
+
 _CACHE: dict[tuple, np.ndarray] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -211,7 +216,8 @@ def load_mnist(root: str | os.PathLike | None = None, train: bool = True, downlo
     images : numpy.ndarray, uint8, (N, 28, 28)   (N = 60000 train, 10000 test)
     labels : numpy.ndarray, int64, (N,)
 
-    See :class:`MNIST` for the parameters.
+    See :class:`MNIST` for the parameters; ``log`` receives a line per download attempt
+    (default: printed to stderr).
     """
     d = mnist_dir(root)
     split = "train" if train else "test"
@@ -228,7 +234,8 @@ def load_mnist(root: str | os.PathLike | None = None, train: bool = True, downlo
             try:
                 p = download_verified(name + ".gz", d / name, ms,
                                       MNIST_SHA256.get(name) if verify else None, timeout=timeout,
-                                      retries=retries, backoff=backoff, log=log)
+                                      retries=retries, backoff=backoff,
+                                      log=log if log is not None else _stderr_log)
             except DownloadError as e:
                 raise DownloadError(f"MNIST: {e}\n{_where_to_put(d)}") from None
             except OSError as e:

@@ -94,12 +94,22 @@ SGD_CASES = [c for c in _grid(lr=[0.05], momentum=[0.0, 0.9], dampening=[0.0, 0.
              if not (c["nesterov"] and (c["momentum"] == 0 or c["dampening"] != 0))]
 ADAM_CASES = _grid(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 0.1],
                    amsgrad=[False, True], maximize=[False, True])
-ADAMW_CASES = _grid(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.95)], eps=[1e-8, 1e-3],
+ADAMW_CASES = _grid(lr=[0.01], betas_eps=[((0.9, 0.999), 1e-8), ((0.8, 0.95), 1e-3)],
                     weight_decay=[0.0, 1e-2, 0.3], amsgrad=[False, True])
 RMSPROP_CASES = _grid(lr=[0.01], alpha=[0.99, 0.8], weight_decay=[0.0, 0.1], momentum=[0.0, 0.9],
                       centered=[False, True], maximize=[False, True])
 ADAGRAD_CASES = _grid(lr=[0.1], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1],
-                      initial_accumulator_value=[0.0, 0.5], eps=[1e-10, 1e-3], maximize=[False, True])
+                      init_eps=[(0.0, 1e-10), (0.5, 1e-3)], maximize=[False, True])
+
+
+def _unpack(kw):
+    """Options varied together (to keep the grid small) are given as one tuple-valued key."""
+    kw = dict(kw)
+    if "betas_eps" in kw:
+        kw["betas"], kw["eps"] = kw.pop("betas_eps")
+    if "init_eps" in kw:
+        kw["initial_accumulator_value"], kw["eps"] = kw.pop("init_eps")
+    return kw
 
 
 def _ids(cases):
@@ -118,7 +128,7 @@ def test_adam_matches_torch(kw):
 
 @pytest.mark.parametrize("kw", ADAMW_CASES, ids=_ids(ADAMW_CASES))
 def test_adamw_matches_torch(kw):
-    _compare(optim.AdamW, torch.optim.AdamW, kw)
+    _compare(optim.AdamW, torch.optim.AdamW, _unpack(kw))
 
 
 @pytest.mark.parametrize("kw", RMSPROP_CASES, ids=_ids(RMSPROP_CASES))
@@ -128,7 +138,7 @@ def test_rmsprop_matches_torch(kw):
 
 @pytest.mark.parametrize("kw", ADAGRAD_CASES, ids=_ids(ADAGRAD_CASES))
 def test_adagrad_matches_torch(kw):
-    _compare(optim.Adagrad, torch.optim.Adagrad, kw)
+    _compare(optim.Adagrad, torch.optim.Adagrad, _unpack(kw))
 
 
 def test_defaults_match_torch():

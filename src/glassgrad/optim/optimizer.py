@@ -237,7 +237,8 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif g.grad_fn is not None or g.requires_grad or not g.data.flags.writeable:
+                elif (g.grad_fn is not None or g.requires_grad
+                      or not getattr(g.data.flags, "writeable", True)):
                     p.grad = Tensor._make(xp_of(g.data).zeros_like(g.data), False)
                 else:
                     g.data.fill(0)

@@ -36,6 +36,11 @@ def _params(parameters: Tensor | Iterable[Tensor], fn: str) -> list[Tensor]:
     return ps
 
 
+def _writable(g: Tensor) -> bool:
+    """Whether a gradient can be changed in place (an owned array, not part of a graph)."""
+    return getattr(g.data.flags, "writeable", True) and g.grad_fn is None and not g.requires_grad
+
+
 def _norm_type(norm_type: Any, fn: str) -> float:
     if isinstance(norm_type, str):
         if norm_type.lower() in ("inf", "+inf"):
@@ -150,7 +155,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if coef < 1.0 or math.isnan(coef):
         for t in holders:
             g = t.grad
-            if g.data.flags.writeable and g.grad_fn is None and not g.requires_grad:
+            if _writable(g):
                 g.data *= coef
                 g._version[0] += 1
             else:
@@ -179,7 +184,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
         g = t.grad
         if g is None:
             continue
-        if g.data.flags.writeable and g.grad_fn is None and not g.requires_grad:
+        if _writable(g):
             np.clip(g.data, -c, c, out=g.data)
             g._version[0] += 1
         else:

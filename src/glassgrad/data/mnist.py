@@ -66,13 +66,16 @@ class IDXError(ValueError):
 
 
 # ---------------------------------------------------------------------- reading
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped if it is gzip (by magic, whatever its name)."""
+def _read_file(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except OSError as e:
         raise IDXError(f"cannot read IDX file {path}: {e}") from None
+
+
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    """``raw`` gunzipped if it is gzip (by magic, whatever the file's name)."""
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
@@ -80,6 +83,11 @@ def _read_bytes(path: Path) -> bytes:
     except (OSError, EOFError, zlib.error) as e:
         raise IDXError(f"IDX file {path} is a corrupt or truncated gzip file ({type(e).__name__}: "
                        f"{e}); delete it and download again") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped if it is gzip."""
+    return _gunzip(_read_file(path), path)
 
 
 def _parse_idx(buf: bytes, path: Path, expected_magic: int | None) -> np.ndarray:
@@ -183,13 +191,16 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _load_checked(path: Path, name: str, magic: int, verify: bool) -> np.ndarray:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, verify)
+    """Read + validate (+ verify) one file. Decoded arrays are cached per process, keyed by
+    the file's path, size and CRC-32 of its on-disk bytes (cheap next to gunzip + SHA-256),
+    so a file changed on disk is always read again."""
+    raw = _read_file(path)
+    key = (str(path.resolve()), len(raw), zlib.crc32(raw), MNIST_SHA256.get(name) if verify else None)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    buf = _read_bytes(path)
+    buf = _gunzip(raw, path)
     arr = _parse_idx(buf, path, magic)
     if verify:
         want = MNIST_SHA256.get(name)

@@ -354,6 +354,13 @@ def test_iterable_dataset():
         len(DataLoader(Stream(), batch_size=2))
 
 
+def test_empty_dataset():
+    ds = TensorDataset(np.zeros((0, 2), np.float32))
+    for shuffle in (False, True):
+        loader = DataLoader(ds, batch_size=4, shuffle=shuffle)
+        assert len(loader) == 0 and list(loader) == []
+
+
 def test_samplers():
     ds = TensorDataset(np.arange(10))
     g = gg.Generator(0)

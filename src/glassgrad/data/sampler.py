@@ -94,6 +94,10 @@ class RandomSampler(_ArraySampler):
     def epoch_indices(self) -> np.ndarray:
         n, m = len(self.data_source), self.num_samples
         rng = _rng(self.generator)
+        if n == 0:
+            if m:
+                raise ValueError(f"RandomSampler: cannot draw {m} samples from an empty dataset")
+            return np.zeros(0, np.int64)
         if self.replacement:
             return rng.integers(0, n, size=m, dtype=np.int64)
         # like PyTorch: whole permutations, then a partial one, to reach num_samples

@@ -280,6 +280,8 @@ def make_blobs(n_samples: int | Sequence[int] = 100, centers: int | Any = 3, clu
         k = int(centers)
         if k < 1:
             raise ValueError(f"make_blobs: centers must be >= 1, got {k}")
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise ValueError(f"make_blobs: n_features must be an integer >= 1, got {n_features!r}")
         lo, hi = (float(v) for v in center_box)
         C = rng.uniform(lo, hi, size=(k, int(n_features)))
     else:

@@ -50,7 +50,7 @@ def _mpl_figure(figsize: tuple[float, float], **kw: Any) -> Any:
     return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> str:
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
     """Write ``fig`` to ``path`` atomically (temp file in the same folder + ``os.replace``).
 
     Parameters
@@ -72,7 +72,7 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> str:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-plot-", suffix="." + ext)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext, dpi=dpi, bbox_inches="tight")
+            fig.savefig(fh, format=ext, dpi=dpi)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -264,6 +264,7 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
     P = predict_proba(model, grid, output=output)
     C = max(P.shape[1], int(yn.max()) + 1 if yn.size else 2)
+    own_fig = ax is None
     if ax is None:
         fig = _mpl_figure((6.0, 5.0))
         ax = fig.add_subplot(1, 1, 1)
@@ -302,6 +303,8 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
     ax.set_ylim(y0, y1)
     ax.set_title(title or f"decision boundary (accuracy {acc:.1%})")
     ax.legend(loc="upper right", fontsize=8)
+    if own_fig:
+        fig.tight_layout()
     return _finish(fig, path)
 
 

@@ -1,0 +1,162 @@
+"""The ``glassgrad`` command (run as ``python -m glassgrad`` in a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from glassgrad.cli import main
+
+pytest.importorskip("matplotlib")
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "GLASSGRAD_DEBUG": ""}
+
+
+def _run(args: list[str], cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "glassgrad", *args], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _png_ok(path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 2000
+
+
+def test_default_train_then_evaluate_then_plot(tmp_path, capsys):
+    r = _run(["train"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    runs = os.listdir(tmp_path / "runs")
+    assert len(runs) == 1 and runs[0].startswith("moons-")
+    out = tmp_path / "runs" / runs[0]
+    assert f"writing to {out}" in r.stdout
+    assert re.search(r"^epoch +1/25 .*train_loss", r.stdout, re.M)
+    acc = float(re.search(r"final: val accuracy ([\d.]+)%", r.stdout).group(1))
+    assert acc >= 97.0
+    for f in ("metrics.csv", "model.ckpt", "config.json"):
+        assert (out / f).stat().st_size > 0
+    for f in ("loss.png", "decision_boundary.png"):
+        assert _png_ok(out / f)
+    hist = gg.train.History.from_csv(out / "metrics.csv")
+    assert hist["epoch"] == list(range(1, 26))
+
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.ckpt")]) == 0
+    text = capsys.readouterr().out
+    ev = float(re.search(r"accuracy ([\d.]+)%", text).group(1))
+    assert ev == acc and "moons (val, 200 samples)" in text
+
+    os.remove(out / "loss.png")
+    os.remove(out / "decision_boundary.png")
+    assert main(["plot", str(out)]) == 0
+    assert _png_ok(out / "loss.png") and _png_ok(out / "decision_boundary.png")
+
+
+def test_other_options_in_process(tmp_path, capsys):
+    """sigmoid + squared loss + SGD momentum on XOR, and a 3-class problem with AdamW."""
+    out = tmp_path / "xor"
+    assert main(["train", "--dataset", "xor", "--activation", "sigmoid", "--loss", "mse", "--optimizer",
+                 "momentum", "--lr", "0.5", "--epochs", "3", "--hidden", "8,8", "--no-plots", "-q",
+                 "--out", str(out), "--checkpoint-every", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "final:" in text and "epoch 1/3" not in text  # -q: no per-epoch lines
+    assert sorted(os.listdir(out)) == ["config.json", "epoch002.ckpt", "metrics.csv", "model.ckpt"]
+    ck = gg.load(out / "model.ckpt")
+    assert ck["extra"]["config"]["loss"] == "mse" and ck["epoch"] == 3
+    assert [k for k in ck["model"]] == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+
+    out = tmp_path / "blobs"
+    assert main(["train", "--dataset", "blobs", "--optimizer", "adamw", "--epochs", "2", "--out", str(out),
+                 "--seed", "3", "--n-samples", "300", "--patience", "5"]) == 0
+    assert _png_ok(out / "decision_boundary.png")
+    assert main(["evaluate", str(out), "--split", "train"]) == 0  # a run folder works too
+    assert "blobs (train, 240 samples)" in capsys.readouterr().out
+
+
+def test_seed_makes_runs_reproducible(tmp_path):
+    for name in ("a", "b"):
+        assert main(["train", "--epochs", "2", "--no-plots", "-q", "--out", str(tmp_path / name)]) == 0
+    a, b = gg.load(tmp_path / "a" / "model.ckpt"), gg.load(tmp_path / "b" / "model.ckpt")
+    for k in a["model"]:
+        np.testing.assert_array_equal(a["model"][k].numpy(), b["model"][k].numpy())
+
+
+BAD = [
+    (["train", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+    (["train", "--lr", "-0.1"], "--lr must be a positive number"),
+    (["train", "--hidden", "64,abc"], "--hidden must be comma-separated positive integers"),
+    (["train", "--hidden", "64,-3"], "--hidden sizes must be positive"),
+    (["train", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["train", "--batch-size", "x"], "invalid int value"),
+    (["train", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+    (["train", "--dataset", "mnist", "--noise", "0.1"], "apply to the 2-D datasets"),
+    (["evaluate", "does/not/exist.ckpt"], "no such checkpoint"),
+    (["plot", "no_such_dir"], "no such run folder"),
+    (["fly"], "invalid choice: 'fly'"),
+]
+
+
+def test_bad_arguments_one_line_error_subprocess(tmp_path):
+    """The real command: one line on stderr, exit status 2, no traceback (run concurrently)."""
+    picks = [BAD[0], BAD[1], BAD[2], BAD[8]]
+    procs = [subprocess.Popen([sys.executable, "-m", "glassgrad", *args], cwd=tmp_path, env=ENV,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args, _ in picks]
+    for p, (args, msg) in zip(procs, picks):
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 2, (args, out, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert msg in err and err.startswith("glassgrad")
+    assert not (tmp_path / "runs").exists()  # nothing written for a bad command
+
+
+@pytest.mark.parametrize("args, msg", BAD)
+def test_bad_arguments_one_line_error(args, msg, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and msg in err and err.startswith("glassgrad"), err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unwritable_out_dir(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("I am a file")
+    r = _run(["train", "--out", str(blocker / "run")])
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "cannot write to output folder" in r.stderr
+    assert not blocker.is_dir()
+
+
+def test_not_a_checkpoint(tmp_path, capsys):
+    np.savez(tmp_path / "plain.npz", w=np.ones(2))
+    assert main(["evaluate", str(tmp_path / "plain.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "not a glassgrad checkpoint" in err and len(err.strip().splitlines()) == 1
+    gg.save({"a": 1}, tmp_path / "other.ckpt")
+    assert main(["evaluate", str(tmp_path / "other.ckpt")]) == 2
+    assert "not a checkpoint written by 'glassgrad train'" in capsys.readouterr().err
+
+
+def test_help_and_no_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "evaluate" in out and "plot" in out
+    assert main([]) == 2 and "usage" in capsys.readouterr().out
+
+
+def test_mnist_missing_gives_one_line_error(tmp_path, capsys):
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--no-download", "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load MNIST" in err and len(err.strip().splitlines()) == 1

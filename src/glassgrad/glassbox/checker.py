@@ -89,6 +89,15 @@ def _layer_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else "(model)"
 
 
+def _layer_labels(model: Any) -> dict:
+    """Module name → ``"name (Class)"`` for the report."""
+    out = {}
+    if hasattr(model, "named_modules"):
+        for name, m in model.named_modules():
+            out[name or "(model)"] = f"{name or '(model)'} ({type(m).__name__})"
+    return out
+
+
 def _arity(fn: Callable) -> int:
     try:
         sig = inspect.signature(fn)
@@ -125,7 +134,7 @@ class GradientChecker:
     """
 
     def __init__(self, model: Any, loss_fn: Callable | None = None, every: int = 100,
-                 samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-6,
+                 samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-5,
                  seed: int = 0, warn: bool = True) -> None:
         if not hasattr(model, "named_parameters"):
             raise TypeError(f"check_gradients: expected an nn.Module, got {type(model).__name__}")
@@ -184,17 +193,19 @@ class GradientChecker:
                     for n, p, idx in picks}
         numeric, dtype = self._finite_differences(model, call, params, picks)
         report.dtype = dtype
+        labels = _layer_labels(model)
         for n, _p, idx in picks:
             for j, a, num in zip(idx, analytic[n], numeric[n]):
                 err = abs(a - num) / max(abs(a), abs(num), self.atol)
                 report.entries.append((n, int(j), float(a), float(num), float(err)))
-                layer = _layer_of(n)
+                layer = labels.get(_layer_of(n), _layer_of(n))
                 report.layers[layer] = max(report.layers.get(layer, 0.0), float(err))
         self.reports.append(report)
         if self.warn:
             for layer, err in report.layers.items():
                 if err > self.tol:
-                    worst = max((e for e in report.entries if _layer_of(e[0]) == layer),
+                    worst = max((e for e in report.entries
+                                 if labels.get(_layer_of(e[0]), _layer_of(e[0])) == layer),
                                 key=lambda e: e[4])
                     warnings.warn(
                         f"gradient check (step {self.calls}): layer '{layer}' has relative error "
@@ -223,6 +234,10 @@ class GradientChecker:
 
         numeric: dict = {}
         dtype = "float64"
+        handle = None
+        if hasattr(model, "register_forward_pre_hook"):
+            # the batch is float32: cast the model's floating inputs to float64 too
+            handle = model.register_forward_pre_hook(_cast_inputs_f64)
         try:
             for _, p in params:
                 if p.data.dtype.kind == "f":
@@ -231,7 +246,10 @@ class GradientChecker:
                 evaluate()
                 eps = self.eps
             except (TypeError, ValueError, RuntimeError):
-                # the model refuses float64 (e.g. a float32 input checked strictly): use its dtype
+                # the model refuses float64 somewhere: fall back to its own dtype
+                if handle is not None:
+                    handle.remove()
+                    handle = None
                 for _, p in params:
                     p.data = originals[id(p)].copy()
                 dtype = str(originals[id(params[0][1])].dtype)
@@ -249,6 +267,8 @@ class GradientChecker:
                     vals.append((lp - lm) / (2 * eps))
                 numeric[n] = vals
         finally:
+            if handle is not None:
+                handle.remove()
             for _, p in params:
                 p.data = originals[id(p)]
             for b, d in buffers:
@@ -257,8 +277,16 @@ class GradientChecker:
         return numeric, dtype
 
 
+def _cast_inputs_f64(module: Any, args: tuple) -> tuple:
+    from ..tensor import Tensor
+
+    return tuple(Tensor._make(a.data.astype(np.float64), False)
+                 if isinstance(a, Tensor) and a.data.dtype.kind == "f" and a.data.dtype != np.float64
+                 else a for a in args)
+
+
 def check_gradients(model: Any, loss_fn: Callable | None = None, every: int = 100,
-                    samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-6,
+                    samples: int = 3, tol: float = 1e-2, eps: float = 1e-6, atol: float = 1e-5,
                     seed: int = 0, warn: bool = True) -> GradientChecker:
     """A :class:`GradientChecker` for ``model``: call ``checker.step(model, closure)`` after
     each ``loss.backward()``; every ``every`` steps it compares ``samples`` random entries

@@ -48,11 +48,11 @@ def _panels(flow: Any, axes: Any, label: str = "") -> None:
     ax0.set_yscale("log")
     ax0.set_xlabel("step")
     ax0.set_ylabel("‖∂L/∂W‖ per layer")
-    ax0.set_title(f"{label}gradient norm over training")
+    ax0.set_title(f"{label}gradient norm per layer", fontsize=10)
     ax1.set_yscale("log")
     ax1.set_xlabel("step")
     ax1.set_ylabel("‖ΔW‖ / ‖W‖")
-    ax1.set_title(f"{label}update / weight ratio")
+    ax1.set_title(f"{label}update / weight ratio", fontsize=10)
     # gradient norm by depth (mean over the recorded steps)
     means = []
     for n in names:
@@ -63,7 +63,8 @@ def _panels(flow: Any, axes: Any, label: str = "") -> None:
     ax2.set_xticks(range(len(names)))
     ax2.set_xticklabels(names, rotation=60, fontsize=7)
     ax2.set_ylabel("mean ‖∂L/∂W‖")
-    ax2.set_title(f"{label}gradient norm by depth (input → output)")
+    ax2.set_title(f"{label}mean gradient norm by depth", fontsize=10)
+    ax2.set_xlabel("layer (input → output)")
     if len(names) <= 12:
         ax0.legend(fontsize=6, ncol=2)
 

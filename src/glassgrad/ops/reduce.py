@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import np, xp_of
 from . import _dual as D
 
 
@@ -75,7 +75,8 @@ class Var(Function):
         n = _count(x.shape, axes)
         mu = x.mean(axis=axes, keepdims=True)
         d = x - mu
-        return (d * d).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf/nan, as torch
+            return (d * d).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -85,7 +86,10 @@ class Var(Function):
         n = _count(shape, ctx.axes)
         mu = x.mean(axis=ctx.axes, keepdims=True)
         gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
-        return gb * (x - mu) * (2.0 / max(n - ctx.correction, 0)), None, None, None
+        dof = n - ctx.correction
+        scale = 2.0 / dof if dof > 0 else float("inf")  # no degrees of freedom: nan, as torch
+        with np.errstate(invalid="ignore"):
+            return gb * (x - mu) * scale, None, None, None
 
 
 class Amax(Function):

@@ -284,6 +284,24 @@ def test_retry_after_transient_error_and_timeout(tmp_path, server, fake_mnist):
     assert len(ds) == 7 and leftovers(d2) == []
 
 
+def test_connect_timeout_moves_on_without_retrying(tmp_path, monkeypatch):
+    import urllib.error
+
+    import glassgrad.data._download as dl
+
+    calls = []
+
+    def blackhole(req, timeout):
+        calls.append(req.full_url)
+        raise urllib.error.URLError(TimeoutError("timed out"))
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", blackhole)
+    with pytest.raises(DownloadError, match=r"cannot connect \(timed out after 0.5 s\)"):
+        MNIST(tmp_path, mirrors=["http://a.invalid/", "http://b.invalid/"], timeout=0.5, retries=3,
+              backoff=0.0)
+    assert calls == ["http://a.invalid/train-images-idx3-ubyte.gz", "http://b.invalid/train-images-idx3-ubyte.gz"]
+
+
 def test_no_network_error_names_directory_and_files(tmp_path, dead_url, monkeypatch):
     monkeypatch.setenv("GLASSGRAD_MNIST_MIRRORS", f"{dead_url} {dead_url.replace('mnist', 'other')}")
     target = tmp_path / "cache"

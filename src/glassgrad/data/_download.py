@@ -3,9 +3,10 @@
 ``urllib`` only (no ``requests``). The rules, in order:
 
 1. For each mirror (in order), up to ``1 + retries`` attempts with exponential back-off for
-   transient failures (timeouts, reset connections, short bodies, HTTP 5xx). Permanent
-   failures (HTTP 4xx, connection refused, unknown host, wrong checksum) move on to the next
-   mirror at once.
+   transient failures (reset connections, timeouts mid-body, short bodies, HTTP 5xx).
+   Permanent failures (HTTP 4xx, connection refused or timed out, unknown host, wrong
+   checksum) move on to the next mirror at once, so that a machine without network fails
+   within one ``timeout`` per mirror.
 2. The body streams into a temporary file ``.<name>.<random>.part`` *in the destination
    directory*. A body shorter than its ``Content-Length`` is a failed attempt.
 3. A gzip body (magic ``1f 8b``) is decompressed into a second temporary file; the SHA-256
@@ -72,6 +73,8 @@ def _fetch(url: str, out, timeout: float) -> int:
         reason = e.reason
         if isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
             raise _Permanent(f"cannot connect ({reason})") from None
+        if isinstance(reason, TimeoutError):  # no answer at all: likely no network, don't wait again
+            raise _Permanent(f"cannot connect (timed out after {timeout:g} s)") from None
         if isinstance(reason, OSError) and reason.errno in (errno.ECONNREFUSED, errno.ENETUNREACH,
                                                             errno.EHOSTUNREACH):
             raise _Permanent(f"cannot connect ({reason})") from None
@@ -129,7 +132,7 @@ def _remove(path: str | None) -> None:
 
 
 def download_verified(remote_name: str, dest: str | os.PathLike, mirrors: Sequence[str],
-                      sha256: str | None, *, timeout: float = 30.0, retries: int = 2,
+                      sha256: str | None, *, timeout: float = 20.0, retries: int = 2,
                       backoff: float = 1.0, log=None) -> Path:
     """Download ``<mirror>/<remote_name>`` to ``dest`` (gunzipped), verified, atomically.
 

@@ -217,7 +217,7 @@ def _load_checked(path: Path, name: str, magic: int, verify: bool) -> np.ndarray
 
 
 def load_mnist(root: str | os.PathLike | None = None, train: bool = True, download: bool = True, *,
-               mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 30.0,
+               mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 20.0,
                retries: int = 2, backoff: float = 1.0, log: Callable[[str], Any] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Read (downloading if needed) one MNIST split as arrays.
@@ -324,7 +324,7 @@ class MNIST(ImageClassificationDataset):
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, download: bool = True,
                  transform: Callable | None = None, target_transform: Callable | None = None, *,
                  flatten: bool = False, normalize: bool | tuple[float, float] = False,
-                 mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 30.0,
+                 mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 20.0,
                  retries: int = 2, backoff: float = 1.0) -> None:
         self.root = mnist_dir(root)
         self.train = bool(train)

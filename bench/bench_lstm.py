@@ -1,0 +1,265 @@
+"""Row-by-row MNIST with an LSTM: glassgrad vs PyTorch (CPU), seconds per epoch-equivalent.
+
+Both frameworks train the same model (LSTM 28→H over the 28 rows of each image, then a
+Linear H→10 on the last hidden state; softmax cross-entropy; Adam lr 1e-3) from the same
+initial weights over the same batches, for ``--batches`` batches; the time is scaled to
+one epoch (60,000 images). glassgrad runs twice: with its fused LSTM cell (the default)
+and with the cell composed of primitive ops (``module.fused = False``).
+
+Timing: in this process, the variants alternate within each repetition; the median is
+reported. Memory: each variant runs the same batches in a fresh child process; reported
+is the resident-set high-water mark above what the process held after importing the
+framework and loading MNIST (VmHWM reset through /proc/self/clear_refs on Linux).
+
+    python bench/bench_lstm.py --batches 40 --reps 3
+    python bench/bench_lstm.py --hidden 128 --batch-size 64 --threads 2
+
+``--threads`` (default 1) sets both PyTorch's intra-op threads and the BLAS threads NumPy
+uses (``OPENBLAS_NUM_THREADS`` etc., set before NumPy is imported). On a shared, loaded
+machine one thread each is the fair setting: multi-threaded BLAS on small GEMMs spins and
+slows down by several times when the cores are busy.
+
+MNIST comes from ``--data`` / ``$GLASSGRAD_DATA`` (IDX files, raw or .gz).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+
+def _early_threads(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _early_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+
+VARIANTS = ("glassgrad", "glassgrad-composed", "torch")
+
+
+def load_mnist(root: str | None) -> tuple[np.ndarray, np.ndarray]:
+    from glassgrad.data import MNIST
+
+    X, y = MNIST(root, train=True, download=False).arrays()
+    return X.reshape(-1, 28, 28), y
+
+
+def init_weights(hidden: int, seed: int) -> dict[str, np.ndarray]:
+    """PyTorch's default inits (U(±1/√H) for the LSTM, U(±1/√fan_in) for the Linear)."""
+    rng = np.random.default_rng(seed)
+    k = 1 / np.sqrt(hidden)
+    u = lambda b, *s: rng.uniform(-b, b, s).astype(np.float32)
+    return {"lstm.weight_ih_l0": u(k, 4 * hidden, 28), "lstm.weight_hh_l0": u(k, 4 * hidden, hidden),
+            "lstm.bias_ih_l0": u(k, 4 * hidden), "lstm.bias_hh_l0": u(k, 4 * hidden),
+            "fc.weight": u(k, 10, hidden), "fc.bias": u(k, 10)}
+
+
+def batches(n: int, batch: int, count: int, seed: int) -> list[np.ndarray]:
+    perm = np.random.default_rng(seed + 1).permutation(n)
+    out = [perm[i:i + batch] for i in range(0, n - batch + 1, batch)]
+    return out[:count]
+
+
+def make_glassgrad(weights: dict, hidden: int, fused: bool) -> Callable:
+    import glassgrad as gg
+    from glassgrad import nn, optim
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(28, hidden, batch_first=True)
+            self.fc = nn.Linear(hidden, 10)
+
+        def forward(self, x: Any) -> Any:
+            _, (h, _) = self.lstm(x)
+            return self.fc(h[-1])
+
+    model = Net()
+    model.lstm.fused = fused
+
+    def run(X: np.ndarray, y: np.ndarray, order: list) -> float:
+        model.load_state_dict({k: gg.tensor(v) for k, v in weights.items()})
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        loss = None
+        for idx in order:
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(gg.from_numpy(X[idx])), gg.from_numpy(y[idx]))
+            loss.backward()
+            opt.step()
+        return float(loss.item())
+
+    return run
+
+
+def make_torch(weights: dict, hidden: int, threads: int) -> Callable:
+    import torch
+
+    torch.set_num_threads(threads)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(28, hidden, batch_first=True)
+            self.fc = torch.nn.Linear(hidden, 10)
+
+        def forward(self, x: Any) -> Any:
+            _, (h, _) = self.lstm(x)
+            return self.fc(h[-1])
+
+    model = Net()
+
+    def run(X: np.ndarray, y: np.ndarray, order: list) -> float:
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        loss = None
+        for idx in order:
+            it = torch.from_numpy(idx)
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(Xt[it]), yt[it])
+            loss.backward()
+            opt.step()
+        return float(loss.item())
+
+    return run
+
+
+def runner(name: str, weights: dict, hidden: int, threads: int) -> Callable:
+    if name == "torch":
+        return make_torch(weights, hidden, threads)
+    return make_glassgrad(weights, hidden, fused=name == "glassgrad")
+
+
+# ---------------------------------------------------------------------------- memory (child)
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _hwm_kib() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _memory_child(name: str, args: dict, q: Any) -> None:
+    import gc
+    import resource
+
+    if name == "torch":
+        import torch  # noqa: F401  (import cost is not counted)
+    else:
+        import glassgrad.nn  # noqa: F401
+        import glassgrad.optim  # noqa: F401
+    X, y = load_mnist(args["data"])
+    weights = init_weights(args["hidden"], args["seed"])
+    order = batches(len(X), args["batch"], args["count"], args["seed"])
+    run = runner(name, weights, args["hidden"], args["threads"])
+    gc.collect()
+    base = _rss_kib()
+    reset = False
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        reset = True
+    except OSError:
+        pass
+    run(X, y, order)
+    peak = _hwm_kib() if reset else None
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    q.put((peak - base) / 1024.0)
+
+
+def measure_memory(name: str, args: dict) -> float:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_memory_child, args=(name, args, q))
+    p.start()
+    res = q.get(timeout=900)
+    p.join()
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batches", type=int, default=40, help="batches per timed run")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--no-memory", action="store_true")
+    a = ap.parse_args(argv)
+    names = [s.strip() for s in a.variants.split(",") if s.strip()]
+    for n in names:
+        if n not in VARIANTS:
+            ap.error(f"unknown variant {n!r}; choose from {', '.join(VARIANTS)}")
+    try:
+        X, y = load_mnist(a.data)
+    except Exception as e:
+        print(f"bench_lstm: cannot load MNIST ({e}); pass --data DIR or set GLASSGRAD_DATA",
+              file=sys.stderr)
+        return 2
+    weights = init_weights(a.hidden, a.seed)
+    order = batches(len(X), a.batch_size, a.batches, a.seed)
+    per_epoch = len(X) / (len(order) * a.batch_size)
+    runs = {n: runner(n, weights, a.hidden, a.threads) for n in names}
+    import torch
+
+    print(f"LSTM 28->{a.hidden} over 28 rows + Linear {a.hidden}->10, batch {a.batch_size}, Adam 1e-3; "
+          f"{len(order)} batches per run, scaled x{per_epoch:.1f} to one epoch; torch "
+          f"{torch.__version__} and NumPy {np.__version__} with {a.threads} thread(s) each; {a.reps} reps "
+          f"alternating")
+    for n in names:  # warm-up
+        runs[n](X, y, order[:2])
+    times: dict[str, list[float]] = {n: [] for n in names}
+    last: dict[str, float] = {}
+    for _ in range(a.reps):
+        for n in names:
+            t0 = time.perf_counter()
+            last[n] = runs[n](X, y, order)
+            times[n].append((time.perf_counter() - t0) * per_epoch)
+    mem: dict[str, float] = {}
+    if not a.no_memory:
+        margs = {"data": a.data, "hidden": a.hidden, "seed": a.seed, "batch": a.batch_size,
+                 "count": min(len(order), 10), "threads": a.threads}
+        for n in names:
+            mem[n] = measure_memory(n, margs)
+    ref = statistics.median(times["torch"]) if "torch" in times else None
+    print(f"{'variant':<19} {'s/epoch (median)':>17} {'min':>7} {'max':>7} {'vs torch':>9} "
+          f"{'last loss':>10} {'peak MiB':>9}")
+    for n in names:
+        med = statistics.median(times[n])
+        ratio = f"{med / ref:8.2f}x" if ref else "      -"
+        m = f"{mem[n]:9.1f}" if n in mem else "        -"
+        print(f"{n:<19} {med:17.2f} {min(times[n]):7.2f} {max(times[n]):7.2f} {ratio:>9} "
+              f"{last[n]:10.5f} {m}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

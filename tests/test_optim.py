@@ -439,6 +439,33 @@ def test_step_hooks():
     assert seen == [("pre", 1.0), ("post", 0.5), ("post", 0.0)]
 
 
+def test_custom_optimizer_subclass():
+    """A user-defined optimizer in PyTorch style: defaults, groups and state from the base,
+    its own step(); a required option must be given."""
+
+    class SignSGD(optim.Optimizer):
+        def __init__(self, params, lr=optim.optimizer.required):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self.state[p]["n"] = self.state[p].get("n", 0) + 1
+                        p.data -= group["lr"] * np.sign(p.grad.data)
+            return None
+
+    w = gg.tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="required option 'lr'"):
+        SignSGD([w])
+    opt = SignSGD([w], lr=0.5)
+    w.grad = gg.tensor([3.0, -0.1])
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.5, -1.5])
+    sd = opt.state_dict()
+    assert sd["state"][0]["n"] == 1 and sd["param_groups"][0]["lr"] == 0.5
+
+
 def test_training_reduces_loss():
     """End to end: fit y = X w* with each optimizer through autograd."""
     rng = np.random.default_rng(0)

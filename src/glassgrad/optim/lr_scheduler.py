@@ -492,8 +492,6 @@ class CosineAnnealingLR(LRScheduler):
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._current()
-        if self._step_count == 1 and e > 0:
-            return [lo + (b - lo) * (1 + math.cos(e * math.pi / T)) / 2 for b in self.base_lrs]
         if (e - 1 - T) % (2 * T) == 0:
             return [g["lr"] + (b - lo) * (1 - math.cos(math.pi / T)) / 2
                     for b, g in zip(self.base_lrs, self.optimizer.param_groups)]

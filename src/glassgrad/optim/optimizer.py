@@ -218,7 +218,8 @@ class Optimizer:
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         """Check a group's options (subclasses raise ``ValueError`` naming the option)."""
-        check_nonneg(type(self).__name__, "learning rate", group["lr"])
+        if "lr" in group and group["lr"] is not required:
+            check_nonneg(type(self).__name__, "learning rate", group["lr"])
 
     # ------------------------------------------------------------------ grads
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -308,15 +309,21 @@ class Optimizer:
         """``n`` scratch arrays shaped like ``a``, reused across steps (not part of the state).
 
         The update formulas write their intermediate results here with ``out=`` instead of
-        allocating a fresh temporary per operation.
+        allocating a fresh temporary per operation. They are views into ``n`` flat arrays
+        per dtype as large as the largest parameter, so the extra memory is ``n`` times the
+        largest parameter, not ``n`` times the model.
         """
-        key = (a.shape, a.dtype.str, type(a))
-        bufs = self._scratch.get(key)
-        if bufs is None:
-            bufs = self._scratch[key] = []
-        while len(bufs) < n:
-            bufs.append(xp_of(a).empty_like(a))
-        return bufs
+        key = (a.dtype.str, type(a))
+        flats = self._scratch.get(key)
+        if flats is None:
+            flats = self._scratch[key] = []
+        size = a.size
+        for i in range(n):
+            if i == len(flats):
+                flats.append(xp_of(a).empty(size, dtype=a.dtype))
+            elif flats[i].size < size:
+                flats[i] = xp_of(a).empty(size, dtype=a.dtype)
+        return [f[:size].reshape(a.shape) for f in flats[:n]]
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

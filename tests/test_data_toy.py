@@ -106,6 +106,8 @@ def test_blobs():
     assert X.shape == (12, 3) and np.bincount(y.numpy()).tolist() == [5, 7]
     Xa, _ = make_blobs(50, centers=4, center_box=(-1, 1), cluster_std=0.0, seed=2)
     assert np.abs(Xa.numpy()).max() <= 1.0
+    Xq, yq = make_blobs(4000, centers=[[0.0, 0.0]], cluster_std=0.6, noise=0.8, seed=3)
+    assert abs(Xq.numpy().std() - 1.0) < 0.03  # sqrt(0.6^2 + 0.8^2)
     with pytest.raises(ValueError, match="cluster_std"):
         make_blobs(10, centers=3, cluster_std=[1.0, 2.0])
 

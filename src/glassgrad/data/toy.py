@@ -238,7 +238,7 @@ def make_spirals(n_samples: int = 1000, noise: float = 0.0, n_classes: int = 2, 
 
 
 def make_blobs(n_samples: int | Sequence[int] = 100, centers: int | Any = 3, cluster_std: float | Any = 1.0,
-               *, n_features: int = 2, center_box: tuple[float, float] = (-10.0, 10.0),
+               *, noise: float = 0.0, n_features: int = 2, center_box: tuple[float, float] = (-10.0, 10.0),
                shuffle: bool = True, seed: int | None = None, generator: Generator | None = None,
                return_centers: bool = False) -> tuple[Tensor, ...]:
     """Isotropic Gaussian blobs (scikit-learn's ``make_blobs`` conventions).
@@ -252,6 +252,10 @@ def make_blobs(n_samples: int | Sequence[int] = 100, centers: int | Any = 3, clu
         How many centers to draw uniformly in ``center_box``, or their coordinates.
     cluster_std : float or sequence of float
         Standard deviation of each blob (one value or one per center).
+    noise : float
+        Standard deviation of extra Gaussian noise added to every coordinate (default 0),
+        as in the other ``make_*`` functions; the blobs then have standard deviation
+        ``sqrt(cluster_std**2 + noise**2)``.
     n_features : int
         Dimension (2 by default; ignored when ``centers`` are given as coordinates).
     center_box : (float, float)
@@ -306,7 +310,7 @@ def make_blobs(n_samples: int | Sequence[int] = 100, centers: int | Any = 3, clu
     X = np.concatenate([C[i] + std[i] * rng.standard_normal((m, d)) for i, m in enumerate(sizes)]) \
         .reshape(-1, d)
     y = np.concatenate([np.full(m, i, np.int64) for i, m in enumerate(sizes)])
-    out = _finish(X, y, 0.0, shuffle, rng)
+    out = _finish(X, y, _check_noise("make_blobs", noise), shuffle, rng)
     if return_centers:
         return out + (Tensor._make(C.astype(np.float32), False),)
     return out

@@ -24,6 +24,13 @@ needs_mnist = pytest.mark.skipif(not all((SHARED / f"{n}.gz").is_file() for n in
                                  reason=f"MNIST files not found in {SHARED}")
 
 
+@pytest.fixture(autouse=True)
+def _bypass_proxies(monkeypatch):
+    """The loopback server must be reached directly even where http_proxy is set."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
 # ---------------------------------------------------------------------- synthetic IDX files
 def idx_bytes(arr: np.ndarray) -> bytes:
     arr = np.ascontiguousarray(arr, dtype=np.uint8)

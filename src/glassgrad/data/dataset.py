@@ -21,6 +21,7 @@ from typing import Any, Generic, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from ..backend import xp_of
 from ..random import Generator, _rng
 from ..tensor import Tensor
 
@@ -170,8 +171,10 @@ class TensorDataset(Dataset):
                 out.append(t[Tensor._make(idx, False)])
             elif sl is not None:
                 out.append(Tensor._make(t.data[sl].copy(), False))
-            else:
+            elif isinstance(t.data, np.ndarray):
                 out.append(Tensor._make(t.data.take(idx, axis=0), False))
+            else:  # a GPU array: move the indices to its device first
+                out.append(Tensor._make(t.data.take(xp_of(t.data).asarray(idx), axis=0), False))
         return tuple(out)
 
     def __repr__(self) -> str:

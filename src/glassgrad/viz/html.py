@@ -25,7 +25,7 @@ _CSS = """
 .gg .tag{display:inline-block;background:#eef2f7;border-radius:3px;padding:0 5px;margin-right:4px;
  font-family:Menlo,Consolas,monospace;font-size:12px}
 .gg table{border-collapse:collapse;font-family:Menlo,Consolas,monospace;font-size:12px}
-.gg td,.gg th{border:1px solid #d6dbe1;padding:2px 6px;text-align:right}
+.gg td,.gg th{border:1px solid #d6dbe1;padding:2px 6px;text-align:right;white-space:nowrap}
 .gg th{background:#f3f5f8;font-weight:600}
 .gg td.l,.gg th.l{text-align:left}
 .gg tr.node td{border-top:2px solid #8a94a3}

@@ -116,6 +116,18 @@ def test_clip_grad_value_matches_torch(dtype, clip):
         clip_grad_value_(ours, -1.0)
 
 
+def test_get_total_norm_and_clip_grads_with_norm():
+    from glassgrad.nn.utils.clip_grad import clip_grads_with_norm_, get_total_norm
+
+    ours, theirs = _pair(none_at=0)
+    a = get_total_norm([p.grad for p in ours if p.grad is not None], norm_type=3.0)
+    b = torch.nn.utils.get_total_norm([q.grad for q in theirs if q.grad is not None], norm_type=3.0)
+    np.testing.assert_allclose(float(a), float(b), rtol=1e-12)
+    clip_grads_with_norm_(ours, 0.7, a)
+    torch.nn.utils.clip_grads_with_norm_(theirs, 0.7, b)
+    _check_grads(ours, theirs, 1e-12)
+
+
 def test_clip_in_a_training_step():
     """Clip after backward, before the optimizer step, as in a real loop."""
     w = gg.tensor(np.full(4, 10.0, dtype=np.float32), requires_grad=True)

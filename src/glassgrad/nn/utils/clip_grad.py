@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from ...backend import np, xp_of
 from ...tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
 
 def _params(parameters: Tensor | Iterable[Tensor], fn: str) -> list[Tensor]:
@@ -151,7 +151,12 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     max_norm = float(max_norm)
     holders = [t for t in ps if t.grad is not None]
     total = _total_norm([t.grad.data for t in holders], p, error_if_nonfinite, "clip_grad_norm_")
-    coef = max_norm / (float(total.data) + 1e-6)
+    _scale(holders, max_norm, total)
+    return total
+
+
+def _scale(holders: list[Tensor], max_norm: float, total: Any) -> None:
+    coef = max_norm / (float(total) + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for t in holders:
             g = t.grad
@@ -160,7 +165,28 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                 g._version[0] += 1
             else:
                 t.grad = Tensor._make(g.data * coef, False)
-    return total
+
+
+def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
+                          total_norm: Tensor | float, foreach: bool | None = None) -> None:
+    """Scale the gradients by ``max_norm / (total_norm + 1e-6)`` when that is below 1.
+
+    The second half of :func:`clip_grad_norm_`, for a ``total_norm`` computed elsewhere
+    (e.g. with :func:`get_total_norm`, or summed over several models).
+
+    Parameters
+    ----------
+    parameters : Tensor or iterable of Tensor
+        Tensors whose ``.grad`` is scaled in place.
+    max_norm : float
+        Maximum allowed norm.
+    total_norm : Tensor or float
+        The norm of the gradients.
+    foreach : bool, optional
+        Accepted for PyTorch compatibility; ignored.
+    """
+    ps = _params(parameters, "clip_grads_with_norm_")
+    _scale([t for t in ps if t.grad is not None], float(max_norm), total_norm)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,

@@ -259,3 +259,10 @@ def test_repr_and_dtype_conversion():
     m = nn.GRU(3, 4).double()
     out, h = m(gg.zeros(2, 1, 3, dtype=gg.float64))
     assert out.dtype == np.float64 and h.dtype == np.float64
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_double_backward_through_fused_layers(kind):
+    m = GG[kind](2, 3, dtype=np.float64)
+    x = gg.tensor(np.random.default_rng(6).standard_normal((3, 2, 2)), requires_grad=True)
+    gg.gradgradcheck(lambda x: m(x)[0], [x], atol=1e-6, rtol=1e-4)

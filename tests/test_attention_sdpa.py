@@ -116,3 +116,12 @@ def test_sdpa_errors():
         sdpa(q, k, v, dropout_p=1.0)
     with pytest.raises(ValueError, match="do not broadcast"):
         sdpa(gg.zeros(2, 5, 4), gg.zeros(3, 6, 4), gg.zeros(3, 6, 3))
+
+
+@needs_torch
+def test_sdpa_grouped_query_attention():
+    check_op(lambda q, k, v: sdpa(q, k, v, enable_gqa=True, is_causal=True),
+             shapes=[(2, 4, 5, 3), (2, 2, 5, 3), (2, 2, 5, 2)],
+             torch_fn=lambda q, k, v: _tsdpa(q, k, v, enable_gqa=True, is_causal=True))
+    with pytest.raises(ValueError, match="multiple of key/value heads"):
+        sdpa(gg.zeros(1, 3, 5, 2), gg.zeros(1, 2, 5, 2), gg.zeros(1, 2, 5, 2), enable_gqa=True)

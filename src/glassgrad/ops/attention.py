@@ -108,7 +108,8 @@ def _shape(x: Any) -> tuple:
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
                                  dropout_p: float = 0.0, is_causal: bool = False,
-                                 scale: float | None = None, *, generator: Any = None) -> Any:
+                                 scale: float | None = None, enable_gqa: bool = False, *,
+                                 generator: Any = None) -> Any:
     """Attention ``softmax(Q·Kᵀ·scale + mask)·V`` with PyTorch's signature.
 
     Parameters
@@ -129,6 +130,9 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         Query ``i`` attends to keys ``j <= i`` (lower-triangular mask, top-left aligned).
     scale : float, optional
         Defaults to ``1/√E``.
+    enable_gqa : bool
+        Grouped-query attention: key/value may have fewer heads (dim −3) than the query;
+        each key/value head serves ``Hq / Hkv`` consecutive query heads.
     generator : gg.Generator, optional
         Random source of the dropout mask (default: the global generator).
 
@@ -150,6 +154,13 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         if t.dtype.kind != "f":
             raise op_error("scaled_dot_product_attention", f"{name} must be floating point, "
                            f"got {t.dtype}", TypeError)
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hk == 0 or hq % hk or value.shape[-3] != hk:
+            raise op_error("scaled_dot_product_attention", f"enable_gqa: query heads ({hq}) must be a "
+                           f"multiple of key/value heads ({hk}, {value.shape[-3]})")
+        key = key.repeat_interleave(hq // hk, dim=-3)
+        value = value.repeat_interleave(hq // hk, dim=-3)
     if not (query.dtype == key.dtype == value.dtype):
         raise op_error("scaled_dot_product_attention", f"query, key and value must share a dtype, "
                        f"got {query.dtype}, {key.dtype}, {value.dtype}", TypeError)

@@ -314,7 +314,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
 
 
 def _class_target(op: str, input: Tensor, target: Any, weight: Any,
-                  ignore_index: int | None) -> tuple[Any, Any, int]:
+                  ignore_index: int | None, check_range: bool = True) -> tuple[Any, Any, int]:
     """Check class-index targets: integer dtype, shape (N, d1, ...) for input (N, C, d1, ...),
     values in [0, C) or ignore_index. Returns (target array, weight array or None, C)."""
     if not isinstance(input, Tensor):
@@ -346,7 +346,7 @@ def _class_target(op: str, input: Tensor, target: Any, weight: Any,
                              f"class, i.e. shape ({C},)")
         if w.dtype != input.dtype:
             w = w.astype(input.dtype)
-    if y.size:
+    if check_range and y.size:
         bad = (y < 0) | (y >= C)
         if ignore_index is not None:
             bad &= y != ignore_index
@@ -377,7 +377,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind == "f" and isinstance(input, Tensor) and tuple(t.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
-    y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index)
+    # the fused op checks the range of the targets itself (one pass, no duplicate)
+    y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index, False)
     wt = Tensor._make(w, False) if w is not None else None
     return _nn.CrossEntropy.apply(input, y, wt, ignore_index, float(label_smoothing), reduction)
 

@@ -307,9 +307,28 @@ class Module:
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        """All parameters (of this module and, with ``recurse``, of its descendants)."""
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        """All parameters (of this module and, with ``recurse``, of its descendants), each
+        once, in the order of :meth:`named_parameters`."""
+        seen: set = set()
+        for m in (self._iter_modules() if recurse else (self,)):
+            for p in m.__dict__["_parameters"].values():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield p
+
+    def _iter_modules(self) -> list:
+        """This module and its descendants, pre-order, each once (no names: fast)."""
+        out = []
+        seen: set = set()
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            out.append(m)
+            stack.extend(c for c in reversed(m.__dict__["_modules"].values()) if c is not None)
+        return out
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:

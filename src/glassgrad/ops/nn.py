@@ -154,12 +154,18 @@ class CrossEntropy(Function):
         M = x2.shape[0]
         yr = y.reshape(-1)
         valid = None
-        if ignore_index is not None:
+        lo, hi = (int(yr.min()), int(yr.max())) if M else (0, 0)
+        in_range = lo >= 0 and hi < C
+        # ignored targets can only be present if ignore_index is a valid class or some target
+        # is out of range (the default ignore_index=-100 needs no extra pass over the targets)
+        if ignore_index is not None and (not in_range or 0 <= ignore_index < C):
             vm = yr != ignore_index
             if not vm.all():
                 valid = vm
         yi = yr if valid is None else xp.where(valid, yr, 0)
-        if M and (int(yi.min()) < 0 or int(yi.max()) >= C):
+        if valid is not None and M:
+            in_range = int(yi.min()) >= 0 and int(yi.max()) < C
+        if not in_range:
             bad = yr[(yr < 0) | (yr >= C)] if valid is None else yr[valid & ((yr < 0) | (yr >= C))]
             raise op_error("cross_entropy", f"target {int(bad[0])} is out of bounds: class "
                            f"indices must be in [0, {C}) for input of shape {tuple(shape)}"

@@ -65,7 +65,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        return _LinearFn.apply(input, self.weight, self.bias)
+        p = self._parameters
+        return _LinearFn.apply(input, p["weight"], p["bias"])
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -20,7 +20,7 @@ op                  forward → backward (δ = dL/d(output))
 Under ``create_graph=True`` every backward here runs its formula on Tensors (it
 recomputes ``softmax`` / ``x̂`` from the input Tensor), so double backward works.
 
-Derivations: ``docs/nn.md``.
+Derivations: ``docs/derivations/nn.md``.
 """
 
 from __future__ import annotations

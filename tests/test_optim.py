@@ -102,6 +102,19 @@ ADAGRAD_CASES = _grid(lr=[0.1], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1],
                       init_eps=[(0.0, 1e-10), (0.5, 1e-3)], maximize=[False, True])
 
 
+EXTRA_CASES = (
+    [(optim.Adadelta, torch.optim.Adadelta, c) for c in _grid(lr=[1.0, 0.5], rho=[0.9],
+                                                              weight_decay=[0.0, 0.1],
+                                                              maximize=[False, True])]
+    + [(optim.Adamax, torch.optim.Adamax, c) for c in _grid(lr=[0.01], betas=[(0.9, 0.999)],
+                                                            weight_decay=[0.0, 0.1],
+                                                            maximize=[False, True])]
+    + [(optim.RAdam, torch.optim.RAdam, c) for c in _grid(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.9)],
+                                                          weight_decay=[0.0, 0.1],
+                                                          decoupled_weight_decay=[False, True])]
+)
+
+
 def _unpack(kw):
     """Options varied together (to keep the grid small) are given as one tuple-valued key."""
     kw = dict(kw)
@@ -141,8 +154,14 @@ def test_adagrad_matches_torch(kw):
     _compare(optim.Adagrad, torch.optim.Adagrad, _unpack(kw))
 
 
+@pytest.mark.parametrize("gg_cls,t_cls,kw", EXTRA_CASES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(EXTRA_CASES)])
+def test_more_optimizers_match_torch(gg_cls, t_cls, kw):
+    _compare(gg_cls, t_cls, kw)
+
+
 def test_defaults_match_torch():
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]:
+    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam"]:
         ours, theirs = _make([(2,)], np.float64)
         a, b = getattr(optim, name)(ours), getattr(torch.optim, name)(theirs)
         for k, v in a.defaults.items():
@@ -156,6 +175,9 @@ ALL = [
     (optim.AdamW, torch.optim.AdamW, dict(lr=0.01)),
     (optim.RMSprop, torch.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
     (optim.Adagrad, torch.optim.Adagrad, dict(lr=0.1, lr_decay=0.01)),
+    (optim.Adadelta, torch.optim.Adadelta, dict(lr=1.0, weight_decay=0.01)),
+    (optim.Adamax, torch.optim.Adamax, dict(lr=0.01)),
+    (optim.RAdam, torch.optim.RAdam, dict(lr=0.01, weight_decay=0.01)),
 ]
 ALL_IDS = [c[0].__name__ for c in ALL]
 

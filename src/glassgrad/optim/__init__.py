@@ -3,7 +3,9 @@
 Every update rule is a short NumPy function in its own module, with the formula written
 out in the module docstring: :mod:`~glassgrad.optim.sgd`, :mod:`~glassgrad.optim.adam`,
 :mod:`~glassgrad.optim.adamw`, :mod:`~glassgrad.optim.rmsprop`,
-:mod:`~glassgrad.optim.adagrad`. Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
+:mod:`~glassgrad.optim.adagrad`, :mod:`~glassgrad.optim.adadelta`,
+:mod:`~glassgrad.optim.adamax`, :mod:`~glassgrad.optim.radam`.
+Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
 
 >>> import glassgrad as gg
 >>> w = gg.tensor([1.0, -2.0], requires_grad=True)
@@ -15,11 +17,15 @@ tensor([ 0.8000, -1.6000], requires_grad=True)
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
 from .adamw import AdamW
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam",
+           "lr_scheduler"]

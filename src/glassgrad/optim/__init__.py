@@ -13,7 +13,7 @@ Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
 >>> (w * w).sum().backward()
 >>> opt.step()
 >>> w
-tensor([ 0.8000, -1.6000], requires_grad=True)
+tensor([ 0.8, -1.6], requires_grad=True)
 """
 
 from . import lr_scheduler

@@ -281,6 +281,10 @@ def test_batch_norm_double_backward():
 def test_batch_norm_errors():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(gg.randn(1, 3), None, None, training=True)
+    with pytest.raises(TypeError, match="batch_norm: input dtype float64 and weight dtype float32"):
+        gg.nn.BatchNorm1d(3)(gg.randn(4, 3, dtype=gg.float64))
+    with pytest.raises(TypeError, match="layer_norm: input dtype float64 and weight dtype float32"):
+        gg.nn.LayerNorm(3)(gg.randn(4, 3, dtype=gg.float64))
     with pytest.raises(ValueError, match=r"weight of shape \(4,\)"):
         F.batch_norm(gg.randn(5, 3), None, None, gg.ones(4), training=True)
 
@@ -339,3 +343,13 @@ def test_logsigmoid_vs_torch():
     y.sum().backward()
     np.testing.assert_allclose(y.detach().numpy(), [-1e4, -np.log(2), 0.0], rtol=1e-6)
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.5, 0.0], atol=1e-7)
+
+
+def test_bce_and_bce_with_logits_double_backward():
+    t = np.random.default_rng(0).uniform(0, 1, (3, 2))
+    check_double_backward(lambda x: F.binary_cross_entropy(x.sigmoid(), gg.tensor(t)),
+                          shapes=[(3, 2)],
+                          torch_fn=lambda x: TF.binary_cross_entropy(x.sigmoid(), torch.tensor(t)))
+    check_double_backward(lambda x: F.binary_cross_entropy_with_logits(x, gg.tensor(t)),
+                          shapes=[(3, 2)],
+                          torch_fn=lambda x: TF.binary_cross_entropy_with_logits(x, torch.tensor(t)))

@@ -280,6 +280,13 @@ def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
     return xc * inv, inv
 
 
+def _same_dtype(op: str, x: Any, weight: Any, bias: Any) -> None:
+    for nm, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise op_error(op, f"input dtype {x.dtype} and {nm} dtype {t.dtype} must be the same "
+                           "(cast the module with .to(dtype) / .double(), or the input)", TypeError)
+
+
 def _norm_backward(dxh: Any, xh: Any, inv: Any, axes: tuple, n: int) -> Any:
     """``δx = σ⁻¹/n · (n·δx̂ − Σ δx̂ − x̂·Σ(δx̂ ⊙ x̂))`` (sums over the normalized axes).
 
@@ -314,6 +321,7 @@ class BatchNorm(Function):
             if t is not None and t.shape != (C,):
                 raise op_error("batch_norm", f"{nm} of shape {tuple(t.shape)} does not match "
                                f"input {tuple(x.shape)}: expected ({C},) (one per channel)")
+        _same_dtype("batch_norm", x, weight, bias)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, C) + (1,) * (x.ndim - 2)
         n = x.size // C if C else 0
@@ -387,6 +395,7 @@ class LayerNorm(Function):
             raise op_error("layer_norm", f"input of shape {tuple(x.shape)} with weight "
                            f"{None if weight is None else tuple(weight.shape)}: the last {k} "
                            "dims of the input must equal normalized_shape = weight.shape")
+        _same_dtype("layer_norm", x, weight, bias)
         axes = tuple(range(x.ndim - k, x.ndim))
         xh, inv = _stats(x, axes, eps)
         n = 1
@@ -459,7 +468,7 @@ class Embedding(Function):
             return dw, None, None
         xp = xp_of(g)
         dw = xp.zeros(shape, dtype=g.dtype)
-        np.add.at(dw, idx.reshape(-1), g.reshape(-1, shape[1]))
+        xp.add.at(dw, idx.reshape(-1), g.reshape(-1, shape[1]))  # repeated rows add up
         if pad is not None:
             dw[pad] = 0
         return dw, None, None

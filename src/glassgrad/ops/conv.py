@@ -152,14 +152,54 @@ def _prod(t: Sequence[int]) -> int:
 # =====================================================================================
 # the three convolution kernels on arrays
 # =====================================================================================
+def _batch_last(a: Any, groups: int) -> Any:
+    """``(N, C, *sp) -> (G, C/G, L·N)``: channels first, batch last (one copy)."""
+    xp = xp_of(a)
+    t = xp.moveaxis(a, 0, -1)
+    return xp.ascontiguousarray(t).reshape(groups, a.shape[1] // groups, -1)
+
+
+def _batch_first(a: Any, shape: tuple) -> Any:
+    """``(C, *sp, N) -> (N, C, *sp)`` contiguous: back to PyTorch's layout."""
+    xp = xp_of(a)
+    return xp.ascontiguousarray(xp.moveaxis(a.reshape(shape[1:] + shape[:1]), -1, 0))
+
+
 def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int,
             out_sp: tuple) -> Any:
-    """``cols: (N, G, C/G·K, L)`` — the windows of the padded ``x`` laid out as matrices."""
+    """``cols: (G, C/G·K, L·N)`` with rows ``(c, p, q)`` and columns ``(i, j, n)``.
+
+    ``x`` is first copied (with its zero padding) into a channels-first, batch-last array
+    ``(C, Hp, Wp, N)``; the windows of that array are a strided view
+    ``(C, kh, kw, OH, OW, N)`` whose reshape is the matrix. Keeping the batch as the
+    fastest axis makes every copy and every col2im addition run over long contiguous
+    rows, and every product one large GEMM.
+    """
     k = len(ks)
+    xp = xp_of(x)
     N, C = x.shape[:2]
-    v = _windows(_pad(x, pads), ks, stride, dilation, out_sp)  # (N, C, *out, *ks)
-    perm = (0, 1) + tuple(range(2 + k, 2 + 2 * k)) + tuple(range(2, 2 + k))
-    return v.transpose(perm).reshape(N, groups, (C // groups) * _prod(ks), _prod(out_sp))
+    sp = x.shape[2:]
+    padded = (C,) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)) + (N,)
+    if any(lo or hi for lo, hi in pads):
+        xpd = xp.zeros(padded, dtype=x.dtype)
+        inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))
+        xpd[(slice(None),) + inner] = xp.moveaxis(x, 0, -1)
+    else:
+        xpd = xp.ascontiguousarray(xp.moveaxis(x, 0, -1))
+    st = xpd.strides
+    v = xp.lib.stride_tricks.as_strided(
+        xpd, (C,) + tuple(ks) + tuple(out_sp) + (N,),
+        (st[0],) + tuple(st[1 + i] * dilation[i] for i in range(k))
+        + tuple(st[1 + i] * stride[i] for i in range(k)) + (st[-1],),
+        writeable=False)
+    return v.reshape(groups, (C // groups) * _prod(ks), _prod(out_sp) * N)
+
+
+def _gemm(a: Any, b: Any) -> Any:
+    """``a @ b`` for stacks of ``G`` matrices (a plain 2-D GEMM when ``G == 1``)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return a @ b
 
 
 def _conv_fwd(x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int,
@@ -168,39 +208,33 @@ def _conv_fwd(x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, group
     N = x.shape[0]
     O = w.shape[0]
     cols = _im2col(x, w.shape[2:], stride, pads, dilation, groups, out_sp)
-    w3 = w.reshape(groups, O // groups, -1)
-    y = w3 @ cols  # (N, G, O/G, L): one GEMM per sample (N small GEMMs in one call)
-    return y.reshape((N, O) + tuple(out_sp)), cols
+    y = _gemm(w.reshape(groups, O // groups, -1), cols)  # (G, O/G, L·N)
+    return _batch_first(y, (N, O) + tuple(out_sp)), cols
 
 
-def _conv_wgrad(cols: Any, g: Any, w_shape: tuple, groups: int) -> Any:
-    """``dW = Σ_n δ[n] @ cols[n]ᵀ``."""
-    N, O = g.shape[:2]
-    g3 = g.reshape(N, groups, O // groups, -1)
-    if N == 1:
-        dw = g3[0] @ cols[0].swapaxes(-1, -2)
-    else:
-        dw = (g3 @ cols.swapaxes(-1, -2)).sum(axis=0)
-    return dw.reshape(w_shape)
+def _conv_wgrad(cols: Any, gT: Any, w_shape: tuple) -> Any:
+    """``dW = δ @ colsᵀ`` with ``δ`` batch-last ``(G, O/G, L·N)``: one GEMM that also sums
+    over the batch."""
+    return _gemm(gT, cols.swapaxes(-1, -2)).reshape(w_shape)
 
 
-def _conv_igrad(g: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
-                groups: int) -> Any:
-    """``dx = col2im(Wᵀ @ δ)`` (the transposed convolution of ``δ``)."""
-    N, O = g.shape[:2]
-    out_sp = tuple(g.shape[2:])
+def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dilation: tuple,
+                groups: int, out_sp: tuple) -> Any:
+    """``dx = col2im(Wᵀ @ δ)`` (the transposed convolution of ``δ``, batch-last ``δ``)."""
+    xp = xp_of(gT)
+    N, C = x_shape[:2]
+    O = w.shape[0]
     ks = tuple(w.shape[2:])
-    C = x_shape[1]
-    xp = xp_of(g)
-    g3 = g.reshape(N, groups, O // groups, -1)
-    w3 = w.reshape(groups, O // groups, -1)
-    dcols = (w3.swapaxes(-1, -2) @ g3).reshape((N, C) + ks + out_sp)
+    dcols = _gemm(w.reshape(groups, O // groups, -1).swapaxes(-1, -2), gT)
+    dcols = dcols.reshape((C,) + ks + tuple(out_sp) + (N,))
     sp = tuple(x_shape[2:])
-    padded = (N, C) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+    padded = (C,) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)) + (N,)
     dxp = xp.zeros(padded, dtype=dcols.dtype)
     for offs, sl in _offset_slices(ks, stride, dilation, out_sp):
-        dxp[(slice(None), slice(None)) + sl] += dcols[(slice(None), slice(None)) + offs]
-    return _crop(dxp, pads, sp)
+        dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
+    if any(lo or hi for lo, hi in pads):
+        dxp = dxp[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
+    return xp.ascontiguousarray(xp.moveaxis(dxp, -1, 0))
 
 
 def _bias_view(b: Any, k: int) -> Any:
@@ -245,12 +279,14 @@ class ConvNd(Function):
                                            groups)
             if need[1]:
                 dw = ConvWeightGrad.apply(x, g, tuple(w.shape), stride, pads, dilation, groups)
-        else:
+        elif need[0] or need[1]:
+            gT = _batch_last(g, groups)
             if need[0]:
-                dx = _conv_igrad(g, w, x.shape, stride, pads, dilation, groups)
+                dx = _conv_igrad(gT, w, x.shape, stride, pads, dilation, groups,
+                                 tuple(g.shape[2:]))
             if need[1]:
-                dw = _conv_wgrad(cols, g, w.shape, groups)
-        if len(need) > 2 and need[2]:
+                dw = _conv_wgrad(cols, gT, w.shape)
+        if need[2]:
             db = g.sum(axis=(0,) + tuple(range(2, 2 + k)))
         return dx, dw, db, None, None, None, None, None
 
@@ -265,7 +301,8 @@ class ConvTransposeNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, out_shape, stride, pads, dilation, groups):
-        y = _conv_igrad(x, w, out_shape, stride, pads, dilation, groups)
+        y = _conv_igrad(_batch_last(x, groups), w, out_shape, stride, pads, dilation, groups,
+                        tuple(x.shape[2:]))
         if b is not None:
             y = y + _bias_view(b, len(pads))
         ctx.geom = (stride, pads, dilation, groups)
@@ -295,12 +332,12 @@ class ConvTransposeNd(Function):
         else:
             if need[0] and need[1]:
                 dx, cols = _conv_fwd(g, w, stride, pads, dilation, groups, in_sp)
-                dw = _conv_wgrad(cols, x, w.shape, groups)
+                dw = _conv_wgrad(cols, _batch_last(x, groups), w.shape)
             elif need[0]:
                 dx = _conv_fwd(g, w, stride, pads, dilation, groups, in_sp)[0]
             elif need[1]:
                 cols = _im2col(g, tuple(w.shape[2:]), stride, pads, dilation, groups, in_sp)
-                dw = _conv_wgrad(cols, x, w.shape, groups)
+                dw = _conv_wgrad(cols, _batch_last(x, groups), w.shape)
         if need[2]:
             db = g.sum(axis=(0,) + tuple(range(2, 2 + k)))
         return dx, dw, db, None, None, None, None, None
@@ -317,7 +354,7 @@ class ConvWeightGrad(Function):
                        tuple(g.shape[2:]))
         ctx.geom = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, g)
-        return _conv_wgrad(cols, g, w_shape, groups)
+        return _conv_wgrad(cols, _batch_last(g, groups), w_shape)
 
     @staticmethod
     def backward(ctx, gw):
@@ -339,7 +376,8 @@ class ConvWeightGrad(Function):
                 dg = ConvNd.apply(x, gw, None, stride, pads, dilation, groups, out_sp)
         else:
             if need[0]:
-                dx = _conv_igrad(g, gw, x.shape, stride, pads, dilation, groups)
+                dx = _conv_igrad(_batch_last(g, groups), gw, x.shape, stride, pads, dilation,
+                                 groups, out_sp)
             if need[1]:
                 dg = _conv_fwd(x, gw, stride, pads, dilation, groups, out_sp)[0]
         return dx, dg, None, None, None, None, None
@@ -656,68 +694,98 @@ def _lowest(dtype: Any) -> Any:
     return np.iinfo(dtype).min
 
 
+def _padded_shape(x_shape: tuple, pads: tuple) -> tuple:
+    k = len(pads)
+    return tuple(x_shape[:-k]) + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[-k:], pads))
+
+
+def _disjoint(ks: tuple, stride: tuple, dil: tuple) -> bool:
+    """True when no input element lies in two windows (so scatters need no adding)."""
+    return all(s >= d * (kk - 1) + 1 for kk, s, d in zip(ks, stride, dil))
+
+
 def _max_scatter(g: Any, arg: Any, x_shape: tuple, ks: tuple, stride: tuple, pads: tuple,
                  dil: tuple) -> Any:
-    """Route ``g`` to the arg-max of each window: ``dx`` of shape ``x_shape``."""
+    """Route ``g`` to the arg-max of each window (``arg``: offset index in ``0..K-1``);
+    ``dx`` has shape ``x_shape``."""
     k = len(ks)
     xp = xp_of(g)
-    sp = x_shape[-k:]
-    padded = tuple(x_shape[:-k]) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
-    dxp = xp.zeros(padded, dtype=g.dtype)
-    lead = (Ellipsis,)
-    out_sp = tuple(g.shape[-k:])
+    dxp = xp.zeros(_padded_shape(x_shape, pads), dtype=g.dtype)
     zero = xp.zeros((), dtype=g.dtype)
-    for i, (_, sl) in enumerate(_offset_slices(ks, stride, dil, out_sp)):
-        dxp[lead + sl] += xp.where(arg == i, g, zero)
-    return _crop(dxp, pads, sp)
+    for i, (_, sl) in enumerate(_offset_slices(ks, stride, dil, tuple(g.shape[-k:]))):
+        dxp[(Ellipsis,) + sl] += xp.where(arg == i, g, zero)
+    return _crop(dxp, pads, x_shape[-k:])
 
 
 def _max_gather(x: Any, arg: Any, ks: tuple, stride: tuple, pads: tuple, dil: tuple) -> Any:
     """``y[..., i, j] = x_padded[window (i, j)][arg[..., i, j]]`` (the max-pool forward with
     fixed arg-max positions)."""
     k = len(ks)
-    out_sp = tuple(arg.shape[-k:])
-    v = _windows(_pad(x, pads), ks, stride, dil, out_sp)
-    v = v.reshape(v.shape[:-k] + (-1,))
-    return xp_of(x).take_along_axis(v, arg[..., None], axis=-1)[..., 0]
+    xp = xp_of(x)
+    xpd = _pad(x, pads)
+    y = xp.zeros(arg.shape, dtype=x.dtype)
+    for i, (_, sl) in enumerate(_offset_slices(ks, stride, dil, tuple(arg.shape[-k:]))):
+        xp.copyto(y, xpd[(Ellipsis,) + sl], where=arg == i)
+    return y
+
+
+def _first_max_masks(xpd: Any, y: Any, ks: tuple, stride: tuple, dil: tuple):
+    """Yield ``(i, slice, mask)`` per kernel offset, where ``mask`` marks the windows whose
+    *first* maximum sits at offset ``i`` (ties go to the first, NaN counts as the max)."""
+    xp = xp_of(y)
+    k = len(ks)
+    nan = y.dtype.kind == "f" and bool(xp.isnan(y).any())
+    taken = None
+    for i, (_, sl) in enumerate(_offset_slices(ks, stride, dil, tuple(y.shape[-k:]))):
+        piece = xpd[(Ellipsis,) + sl]
+        eq = piece == y
+        if nan:
+            eq |= piece != piece
+        if taken is None:
+            m, taken = eq, eq
+        else:
+            m = xp.greater(eq, taken)  # eq and not yet taken
+            taken = taken | eq
+        yield i, sl, m
+
+
+def _max_arg(xpd: Any, y: Any, ks: tuple, stride: tuple, dil: tuple) -> Any:
+    """Offset index (``0..K-1``) of the first maximum of every window."""
+    arg = xp_of(y).zeros(y.shape, dtype=np.int64)
+    for i, _, m in _first_max_masks(xpd, y, ks, stride, dil):
+        if i:
+            xp_of(y).copyto(arg, i, where=m)
+    return arg
 
 
 class MaxPoolNd(Function):
-    """``y = max over each window``; also returns the flat (PyTorch-style) indices.
+    """``y = max over each window`` (and optionally PyTorch-style flat indices).
 
-    Called as ``MaxPoolNd.apply(x, ks, stride, pads, dilation, out_sp)``; returns
-    ``(y, indices)`` where ``indices`` index the flattened spatial input (int64).
+    Called as ``MaxPoolNd.apply(x, ks, stride, pads, dilation, out_sp, with_indices)``.
+    The forward is a running ``maximum`` over the ``K`` strided slices (no copy of the
+    windows); the arg-max is found in the backward by comparing each slice with ``y``.
     """
 
     @staticmethod
-    def forward(ctx, x, ks, stride, pads, dil, out_sp):
+    def forward(ctx, x, ks, stride, pads, dil, out_sp, with_indices=False):
         k = len(ks)
         xp = xp_of(x)
         xpd = _pad(x, pads, _lowest(x.dtype))
-        v = _windows(xpd, ks, stride, dil, out_sp)
-        K = _prod(ks)
-        if K == 1:
-            arg = xp.zeros(v.shape[:-k], dtype=np.int64)
-            y = v.reshape(v.shape[:-k]).copy()
-        else:
-            # K passes over strided slices: running max and the first arg-max (no copy of
-            # the windows); NaN wins, as in PyTorch
-            y = None
-            arg = None
-            for i, offs in enumerate(itertools.product(*[range(kk) for kk in ks])):
-                piece = v[(Ellipsis,) + offs]
-                if y is None:
-                    y = piece.copy()
-                    arg = xp.zeros(y.shape, dtype=np.int64)
-                    continue
-                better = (piece > y) | (xp.isnan(piece) & ~xp.isnan(y)) if x.dtype.kind == "f" \
-                    else piece > y
-                xp.copyto(y, piece, where=better)
-                xp.copyto(arg, i, where=better)
+        y = None
+        for _, sl in _offset_slices(ks, stride, dil, out_sp):
+            piece = xpd[(Ellipsis,) + sl]
+            if y is None:
+                y = piece.copy()
+            else:
+                xp.maximum(y, piece, out=y)  # NaN propagates, as PyTorch
         ctx.geom = (ks, stride, pads, dil)
-        ctx.arg = arg
+        ctx.xpd, ctx.y, ctx.arg = xpd, y, None
+        ctx.save_for_backward(x)  # (only so that in-place changes of x are detected)
+        if not with_indices:
+            return y
+        arg = ctx.arg = _max_arg(xpd, y, ks, stride, dil)
         # PyTorch's indices: flat index into the (unpadded) spatial input
-        coords = xp.unravel_index(arg, ks) if K > 1 else [xp.zeros_like(arg)] * k
+        coords = xp.unravel_index(arg, ks)
         sp = x.shape[-k:]
         flat = xp.zeros(arg.shape, dtype=np.int64)
         for ax in range(k):
@@ -728,14 +796,26 @@ class MaxPoolNd(Function):
 
     @staticmethod
     def backward(ctx, g, g_idx=None):
-        """VJP: ``dx`` is zero except at each window's arg-max, which receives that
+        """VJP: ``dx`` is zero except at each window's first arg-max, which receives that
         window's ``g`` (summed where overlapping windows share an arg-max)."""
+        ctx.saved_tensors  # noqa: B018 - raises if x was modified in place
         ks, stride, pads, dil = ctx.geom
         shape = ctx._in_meta[0][0]
+        none = (None,) * 6
         if _is_tensor(g):
-            return MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom), None, None, None, None, None
-        return (_max_scatter(g, ctx.arg, shape, ks, stride, pads, dil), None, None, None, None,
-                None)
+            if ctx.arg is None:
+                ctx.arg = _max_arg(ctx.xpd, ctx.y, ks, stride, dil)
+            return (MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom),) + none
+        xp = xp_of(g)
+        dxp = xp.zeros(_padded_shape(shape, pads), dtype=g.dtype)
+        zero = xp.zeros((), dtype=g.dtype)
+        disjoint = _disjoint(ks, stride, dil)
+        for _, sl, m in _first_max_masks(ctx.xpd, ctx.y, ks, stride, dil):
+            if disjoint:
+                dxp[(Ellipsis,) + sl] = xp.where(m, g, zero)
+            else:
+                dxp[(Ellipsis,) + sl] += xp.where(m, g, zero)
+        return (_crop(dxp, pads, shape[-len(ks):]),) + none
 
 
 class MaxUnpoolScatter(Function):
@@ -776,8 +856,7 @@ def _max_pool_nd(op: str, k: int, x: Any, kernel_size: Any, stride: Any, padding
                  dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
     ks, stride, pads, dil, out_sp = _pool_args(op, k, x, kernel_size, stride, padding, dilation,
                                                ceil_mode)
-    y, idx = MaxPoolNd.apply(x, ks, stride, pads, dil, out_sp)
-    return (y, idx) if return_indices else y
+    return MaxPoolNd.apply(x, ks, stride, pads, dil, out_sp, bool(return_indices))
 
 
 def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,

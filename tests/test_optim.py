@@ -68,8 +68,8 @@ def _assert_state(gg_opt, t_opt, ours, theirs, tol):
                 np.testing.assert_allclose(v, tv.detach().numpy(), rtol=tol, atol=tol, err_msg=k)
 
 
-def _compare(gg_cls, t_cls, kw, dtype=np.float64, tol=1e-10, steps=STEPS):
-    ours, theirs = _make(SHAPES, dtype)
+def _compare(gg_cls, t_cls, kw, dtype=np.float64, tol=1e-10, steps=STEPS, shapes=SHAPES):
+    ours, theirs = _make(shapes, dtype)
     a = gg_cls(ours, **kw)
     b = t_cls(theirs, **kw)
     _run(ours, theirs, a, b, steps, np.random.default_rng(1), dtype)
@@ -158,6 +158,14 @@ def test_adagrad_matches_torch(kw):
                          ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(EXTRA_CASES)])
 def test_more_optimizers_match_torch(gg_cls, t_cls, kw):
     _compare(gg_cls, t_cls, kw)
+
+
+def test_scratch_buffers_growing_shapes():
+    """Parameters from small to large (the shared scratch arrays are re-allocated as they
+    grow), with shapes repeated: still identical to torch."""
+    shapes = [(), (2,), (3, 4), (2,), (5, 6), (3, 4)]
+    _compare(optim.Adam, torch.optim.Adam, dict(lr=0.01, amsgrad=True), shapes=shapes, steps=20)
+    _compare(optim.Adadelta, torch.optim.Adadelta, dict(lr=1.0), shapes=shapes[::-1], steps=20)
 
 
 def test_defaults_match_torch():

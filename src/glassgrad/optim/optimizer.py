@@ -129,6 +129,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self._step_count = 0
         self._scratch: dict[tuple, list[Any]] = {}
+        self._views: dict[tuple, list[Any]] = {}
         self._pre_hooks: dict[int, Callable] = {}
         self._post_hooks: dict[int, Callable] = {}
         self._next_hook_id = 0
@@ -313,6 +314,10 @@ class Optimizer:
         per dtype as large as the largest parameter, so the extra memory is ``n`` times the
         largest parameter, not ``n`` times the model.
         """
+        vkey = (a.shape, a.dtype.str, type(a), n)
+        views = self._views.get(vkey)
+        if views is not None:
+            return views
         key = (a.dtype.str, type(a))
         flats = self._scratch.get(key)
         if flats is None:
@@ -323,7 +328,9 @@ class Optimizer:
                 flats.append(xp_of(a).empty(size, dtype=a.dtype))
             elif flats[i].size < size:
                 flats[i] = xp_of(a).empty(size, dtype=a.dtype)
-        return [f[:size].reshape(a.shape) for f in flats[:n]]
+                self._views.clear()  # views of the old, smaller array are stale
+        views = self._views[vkey] = [f[:size].reshape(a.shape) for f in flats[:n]]
+        return views
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

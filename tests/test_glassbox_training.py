@@ -193,3 +193,25 @@ def test_flow_plot(tmp_path):
 
     fig = compare_gradient_flow({"a": flow, "b": flow}, path=tmp_path / "cmp.png")
     assert len(fig.axes) == 6
+
+
+def test_gradient_flow_and_checker_as_trainer_callbacks():
+    from glassgrad.data import DataLoader, TensorDataset
+    from glassgrad.train import Trainer
+
+    gg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))
+    x, y = _data()
+    flow = GradientFlow(model)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+    trainer = Trainer(model, F.cross_entropy, gg.optim.SGD(model.parameters(), lr=0.1),
+                      callbacks=[flow], verbose=0, metrics=())
+    trainer.fit(loader, epochs=2)
+    assert len(flow.steps) == 4 and len(flow.update_ratio["0"]) == 4
+    assert all(r > 0 for r in flow.update_ratio["0"])
+    # the checker's hook, called the way a training loop would after backward
+    checker = GradientChecker(model, samples=2)
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    rep = checker.on_after_backward(trainer, x, y)
+    assert rep.ok and rep.dtype == "float64"

@@ -169,6 +169,18 @@ class GradientChecker:
 
     __call__ = step
 
+    def on_after_backward(self, trainer: Any, x: Any, y: Any) -> GradientCheckReport | None:
+        """Training-loop hook (after ``backward``, before ``optimizer.step()``): checks
+        ``trainer.loss_fn(trainer.model(x), y)`` on the current batch ``(x, y)``."""
+        model = trainer.model
+        return self.step(model, lambda: trainer.loss_fn(model(x), y))
+
+    def state_dict(self) -> dict:
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.calls = int(state.get("calls", 0))
+
     def check(self, closure: Callable | None = None, model: Any = None) -> GradientCheckReport:
         """Check now (see the module docstring)."""
         model = self.model if model is None else model

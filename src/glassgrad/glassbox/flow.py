@@ -26,6 +26,10 @@ What to look for:
 
 Warnings are issued once per layer and kind (``warnings.warn`` with the layer name).
 Everything is opt-in and costs one pass over the parameters per ``record`` call.
+
+It is also a ``Trainer`` callback: ``Trainer(..., callbacks=[GradientFlow(model)])``
+records every batch (``on_batch_begin`` keeps the weights, ``on_batch_end`` records the
+gradients of the step and ``‖ΔW‖/‖W‖``).
 """
 
 from __future__ import annotations
@@ -123,9 +127,29 @@ class GradientFlow:
         self.remove()
 
     # ------------------------------------------------------------------ recording
-    def record(self) -> dict:
+    # ------------------------------------------------------------------ Trainer callback
+    def on_batch_begin(self, trainer: Any, step: int) -> None:
+        """As a ``Trainer`` callback: keep the weights before this step's update."""
+        if self.track_updates:
+            self._snap = {id(p): to_numpy(p.data).copy() for ps in self.layers.values() for p in ps}
+
+    def on_batch_end(self, trainer: Any, step: int, logs: dict) -> None:
+        """As a ``Trainer`` callback (after ``optimizer.step()``; ``.grad`` still holds
+        this step's gradients): record gradient norms, weight norms and update ratios."""
+        if self.track_updates and self._snap is not None:
+            self.record_update()
+        self.record(snapshot=False)
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def record(self, snapshot: bool = True) -> dict:
         """Record this step's gradient and weight norm per layer (after ``backward``).
-        Returns ``{layer: grad_norm}``."""
+        Returns ``{layer: grad_norm}``. With ``snapshot`` (and ``track_updates``) keeps a
+        copy of the weights for :meth:`record_update`."""
         step = len(self.steps)
         self.steps.append(step)
         out = {}
@@ -140,7 +164,7 @@ class GradientFlow:
         for name in self.dead:
             self.dead[name].append(self._dead_now.get(name, float("nan")))
         self._dead_now = {}
-        if self.track_updates:
+        if self.track_updates and snapshot:
             self._snap = {id(p): to_numpy(p.data).copy() for ps in self.layers.values() for p in ps}
         self._check(step)
         return out

@@ -226,8 +226,9 @@ _SPEC.update({
     ("glassgrad.ops.conv", "ConvWeightGrad"): _f("X, G, w_shape, stride, pads, dilation, groups", (
         "dX = conv_transpose(G, dZ)", "dG = conv(X, dZ)", None, None, None, None, None),
         output="dW", doc=_CONV),
-    ("glassgrad.ops.conv", "MaxPoolNd"): _f("X, ks, stride, pads, dil, out_sp", (
-        "dX = scatter_add(dZ → arg-max of each window)", None, None, None, None, None), doc=_CONV),
+    ("glassgrad.ops.conv", "MaxPoolNd"): _f("X, ks, stride, pads, dil, out_sp, with_indices", (
+        "dX = scatter_add(dZ → arg-max of each window)", None, None, None, None, None, None),
+        output="Z, idx", doc=_CONV),
     ("glassgrad.ops.conv", "MaxUnpoolScatter"): _f("G, arg, x_shape, geom", (
         "dG = dZ[arg-max positions]", None, None, None), doc=_CONV),
     ("glassgrad.ops.conv", "MaxPoolGather"): _f("X, arg, geom", (

@@ -23,6 +23,7 @@ of zeros, broadcast sums (:mod:`glassgrad.glassbox.broadcast`) and time spent.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -69,7 +70,11 @@ class GradStats:
                          1.0 - np.count_nonzero(flat) / a.size, bad)
 
     def to_dict(self) -> dict:
-        return {"norm": self.norm, "mean": self.mean, "max_abs": self.max_abs,
+        """JSON-safe: NaN/Inf statistics become None (``nonfinite`` counts such entries)."""
+        def f(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        return {"norm": f(self.norm), "mean": f(self.mean), "max_abs": f(self.max_abs),
                 "zeros": self.zeros, "nonfinite": self.nonfinite}
 
 
@@ -110,7 +115,9 @@ class GradRecord:
              "stats": self.stats.to_dict() if self.stats else None,
              "broadcast": self.broadcast.to_dict() if self.broadcast else None}
         if values and self.value is not None:
-            d["value"] = np.asarray(self.value, dtype=np.float64).tolist()
+            v = np.asarray(self.value, dtype=np.float64)
+            fin = np.isfinite(v)
+            d["value"] = v.tolist() if fin.all() else np.where(fin, v.astype(object), None).tolist()
         return d
 
 
@@ -407,7 +414,7 @@ class Trace:
         """The trace as JSON text; written atomically to ``path`` when given.
 
         ``values=True`` includes the gradient arrays (only kept with ``keep_values``)."""
-        text = json.dumps(self.to_dict(values), indent=1, ensure_ascii=False, allow_nan=True)
+        text = json.dumps(self.to_dict(values), indent=1, ensure_ascii=False, allow_nan=False)
         if path is not None:
             _atomic_write(path, text)
         return text

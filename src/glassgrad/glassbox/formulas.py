@@ -240,6 +240,15 @@ _SPEC.update({
         "dG = avg_pool(dZ)", None, None), doc=_CONV),
 })
 
+# identity nodes that nn.Module inserts around a module with full backward hooks
+_SPEC.update({
+    ("glassgrad.nn.module", "_ModuleInputsHook"): _f("state, X_i*", (
+        None, "dX_i = dZ_i (identity; runs the module's backward hooks)"), output="Z_i", doc=_EW),
+    ("glassgrad.nn.module", "_ModuleOutputsHook"): _f("state, Y_i*", (
+        None, "dY_i = dZ_i (identity; records dL/d(outputs) for the hooks)"), output="Z_i",
+        doc=_EW),
+})
+
 _TABLE: dict[type, Formula] | None = None
 _LOADED: set = set()
 

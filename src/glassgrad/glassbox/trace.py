@@ -276,9 +276,11 @@ class Trace:
         by_input = {m.input: m for m in marks}
         outs = list(getattr(node, "_out_meta", ()) or ())
         out_names = [s.strip() for s in (f.output if f else "Z").split(",")]
-        if len(out_names) < len(outs):
-            base = out_names[0].replace("_i", "").replace("_t", "")
-            out_names = [f"{base}_{j}" for j in range(len(outs))] if len(outs) > 1 else out_names
+        if len(out_names) == 1 and out_names[0].endswith(("_i", "_t")):
+            base = out_names[0][:-2]
+            out_names = [f"{base}_{j}" for j in range(len(outs))]
+        elif len(out_names) < len(outs):
+            out_names = [f"{out_names[0]}_{j}" for j in range(len(outs))]
         rec = NodeRecord(
             index=len(self.records) + 1,
             op=type(node).__name__,

@@ -284,3 +284,48 @@ def test_json_is_strict_with_nonfinite_gradients():
     g = d["nodes"][1]["sent"][0]
     assert g["value"] == [None, 1.0] and g["stats"]["nonfinite"] == 1
     assert "Infinity" not in text and "NaN" not in text
+
+
+class _Zoo(nn.Module):
+    """One of each fused layer: conv, batch norm, max pool, LSTM, layer norm, embedding,
+    attention, linear, cross-entropy."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.bn = nn.BatchNorm2d(2)
+        self.pool = nn.MaxPool2d(2)
+        self.lstm = nn.LSTM(4, 3, batch_first=True)
+        self.ln = nn.LayerNorm(3)
+        self.emb = nn.Embedding(5, 3)
+        self.attn = nn.MultiheadAttention(3, 1, batch_first=True)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x, ids):
+        h = self.pool(self.bn(self.conv(x)).relu())
+        h = h.reshape(h.shape[0], 2, -1)[:, :, :4]
+        o, _ = self.lstm(h)
+        o = self.ln(o) + self.emb(ids)
+        a, _ = self.attn(o, o, o)
+        return self.fc(a.mean(1))
+
+
+def test_trace_covers_fused_layers():
+    gg.manual_seed(0)
+    m = _Zoo()
+    x, ids = gg.randn(2, 1, 8, 8), gg.tensor([[1, 2], [3, 4]])
+    loss = F.cross_entropy(m(x, ids), gg.tensor([0, 1]))
+    with gg.trace(model=m, keep_values=True) as t:
+        loss.backward()
+    ops = {r.op for r in t}
+    assert {"ConvNd", "BatchNorm", "MaxPoolNd", "LSTMCellFused", "LayerNorm", "Embedding",
+            "Linear", "CrossEntropy"} <= ops
+    for r in t:
+        for g in r.sent:
+            assert g.formula, (r.node, g.name)
+    conv = t.find(op="ConvNd")[0]
+    assert conv.module == "model.conv (Conv2d)"
+    np.testing.assert_allclose(conv.grad("dW").value, m.conv.weight.grad.data, rtol=1e-6)
+    assert conv.grad("dW").to == "model.conv.weight"
+    emb = t.find(op="Embedding")[0]
+    assert emb.grad("dW").formula == "dW = zeros(W.shape); dW[idx] += dZ"

@@ -53,20 +53,28 @@ class GradStats:
 
     @staticmethod
     def of(a: Any) -> GradStats:
+        """Statistics of array ``a`` in a few allocation-free passes (float64 sums)."""
         a = to_numpy(a)
         if a.size == 0:
             return GradStats(0.0, 0.0, 0.0, 0.0)
         if a.dtype.kind not in "fc":
             a = a.astype(np.float64)
         flat = a.reshape(-1)
-        fin = np.isfinite(flat)
-        bad = int(flat.size - np.count_nonzero(fin))
-        if bad:
+        if flat.dtype.kind == "c":
+            flat = np.abs(flat)
+        total = float(flat.sum(dtype=np.float64))
+        norm = float(np.sqrt(np.dot(flat, flat)))
+        bad = 0
+        if not (math.isfinite(total) and math.isfinite(norm)):
+            fin = np.isfinite(flat)
+            bad = int(flat.size - np.count_nonzero(fin))
             flat = flat[fin]
-        if flat.size == 0:
-            return GradStats(float("nan"), float("nan"), float("nan"), 0.0, bad)
-        norm = float(np.linalg.norm(flat))
-        return GradStats(norm, float(flat.mean()), float(np.abs(flat).max()),
+            if flat.size == 0:
+                return GradStats(float("nan"), float("nan"), float("nan"), 0.0, bad)
+            total = float(flat.sum(dtype=np.float64))
+            norm = float(np.sqrt(np.dot(flat, flat)))
+        max_abs = max(float(flat.max()), -float(flat.min()))
+        return GradStats(norm, total / flat.size, max_abs,
                          1.0 - np.count_nonzero(flat) / a.size, bad)
 
     def to_dict(self) -> dict:

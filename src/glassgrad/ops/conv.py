@@ -23,6 +23,13 @@ convolution's VJP is the convolution: the three kernels ``conv``, ``conv_transpo
 :class:`~glassgrad.autograd.function.Function` whose backward calls the other two. That
 makes every convolution twice (and more times) differentiable.
 
+Memory layout: internally the batch is the *last* (fastest) axis — ``x`` is copied once
+into ``(C, Hp, Wp, N)``, ``cols`` is ``(C·kh·kw, OH·OW·N)`` — so the copies and col2im
+additions run over long contiguous rows and each product is a single large GEMM. The
+output is returned as an ``(N, O, OH, OW)`` *view* of the ``(O, OH, OW, N)`` result (no
+transposing copy); element-wise ops and pooling keep that memory order, so the next
+convolution finds its input already batch-last.
+
 Pooling works on the same window view: max pooling records the arg-max of every window
 (the first one on ties, as PyTorch's CPU kernel) and routes the gradient there; average
 pooling spreads ``g / divisor`` over the window. Adaptive average pooling is a product
@@ -160,9 +167,10 @@ def _batch_last(a: Any, groups: int) -> Any:
 
 
 def _batch_first(a: Any, shape: tuple) -> Any:
-    """``(C, *sp, N) -> (N, C, *sp)`` contiguous: back to PyTorch's layout."""
-    xp = xp_of(a)
-    return xp.ascontiguousarray(xp.moveaxis(a.reshape(shape[1:] + shape[:1]), -1, 0))
+    """``(C, *sp, N) -> (N, C, *sp)`` as a view: the memory stays batch-last. NumPy's
+    element-wise ops keep the memory order of their input, so the next convolution
+    usually finds its input already batch-last and skips a transposing copy."""
+    return xp_of(a).moveaxis(a.reshape(shape[1:] + shape[:1]), -1, 0)
 
 
 def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int,
@@ -234,7 +242,7 @@ def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dil
         dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
     if any(lo or hi for lo, hi in pads):
         dxp = dxp[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
-    return xp.ascontiguousarray(xp.moveaxis(dxp, -1, 0))
+    return xp.moveaxis(dxp, -1, 0)
 
 
 def _bias_view(b: Any, k: int) -> Any:
@@ -775,7 +783,7 @@ class MaxPoolNd(Function):
         for _, sl in _offset_slices(ks, stride, dil, out_sp):
             piece = xpd[(Ellipsis,) + sl]
             if y is None:
-                y = piece.copy()
+                y = piece.copy(order="K")  # keep the input's memory order
             else:
                 xp.maximum(y, piece, out=y)  # NaN propagates, as PyTorch
         ctx.geom = (ks, stride, pads, dil)
@@ -807,7 +815,7 @@ class MaxPoolNd(Function):
                 ctx.arg = _max_arg(ctx.xpd, ctx.y, ks, stride, dil)
             return (MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom),) + none
         xp = xp_of(g)
-        dxp = xp.zeros(_padded_shape(shape, pads), dtype=g.dtype)
+        dxp = xp.zeros_like(ctx.xpd, dtype=g.dtype)  # same memory order as the input
         zero = xp.zeros((), dtype=g.dtype)
         disjoint = _disjoint(ks, stride, dil)
         for _, sl, m in _first_max_masks(ctx.xpd, ctx.y, ks, stride, dil):

@@ -117,8 +117,9 @@ def test_confusion_matrix(tmp_path):
 def test_svd_projection(tmp_path):
     rng = np.random.default_rng(1)
     # two classes separated along one direction in 50-D
-    d = rng.normal(size=50)
+    d, e = rng.normal(size=50), rng.normal(size=50)
     X = np.concatenate([rng.normal(size=(100, 50)) * 0.1 + d, rng.normal(size=(100, 50)) * 0.1 - d])
+    X += rng.normal(size=(200, 1)) * 0.5 * e  # a second, weaker direction of variation
     y = np.repeat([0, 1], 100)
     Z, comps, mean = plots.svd_project(X.astype(np.float32), 2, center=True)
     assert Z.shape == (200, 2) and Z.dtype == np.float32 and comps.shape == (2, 50)
@@ -129,6 +130,12 @@ def test_svd_projection(tmp_path):
     Xc = X - X.mean(0)
     _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
     np.testing.assert_allclose(np.abs(Z), np.abs(Xc @ Vt[:2].T), rtol=1e-3, atol=1e-3)
+    # the randomized method agrees with the exact one
+    Zr, cr, _ = plots.svd_project(X.astype(np.float32), 2, method="randomized")
+    np.testing.assert_allclose(cr, comps, atol=1e-4)
+    np.testing.assert_allclose(Zr, Z, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="k must be"):
+        plots.svd_project(X, 60)
     plots.plot_projection(X, y, tmp_path / "svd.png", method="svd")
     plots.plot_projection(Z, y, tmp_path / "none.png", method="none", class_names=["a", "b"])
     assert _png(tmp_path / "svd.png") and _png(tmp_path / "none.png")

@@ -295,7 +295,8 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
     for c in range(C):
         m = yn == c
         if m.any():
-            ax.scatter(Xn[m, 0], Xn[m, 1], s=12, color=colors[c % len(colors)], edgecolors="k",
+            size = max(8.0, min(60.0, 4000.0 / max(len(Xn), 1)))
+            ax.scatter(Xn[m, 0], Xn[m, 1], s=size, color=colors[c % len(colors)], edgecolors="k",
                        linewidths=0.4, label=f"class {c}")
     pred = predict_proba(model, Xn, output=output).argmax(1)
     acc = float((pred == yn).mean()) if len(yn) else float("nan")
@@ -459,7 +460,8 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, path: str | os.PathLike | No
 
 
 # ---------------------------------------------------------------------------- projection
-def svd_project(X: Any, k: int = 2, center: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def svd_project(X: Any, k: int = 2, center: bool = True, method: str = "auto",
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Project rows of ``X`` onto their top-``k`` right singular vectors (PCA when centred).
 
     ``X - mean = U S Vᵀ``; the projection is ``(X - mean) V[:, :k] = U[:, :k] S[:k]``.
@@ -470,6 +472,14 @@ def svd_project(X: Any, k: int = 2, center: bool = True) -> tuple[np.ndarray, np
     k : int
     center : bool
         Subtract the column means first (PCA). Without centring it is a plain truncated SVD.
+    method : {'auto', 'exact', 'randomized'}
+        ``'exact'``: LAPACK's full SVD. ``'randomized'``: the range finder of Halko,
+        Martinsson & Tropp (2011) with ``k + 10`` random directions and 7 power iterations,
+        then an exact SVD of the small projected matrix — for the top few components of
+        e.g. 12,000 MNIST images this agrees with the exact SVD to float32 precision at a
+        fraction of the cost. ``'auto'``: exact when ``N * D <= 2e6``, else randomized.
+    seed : int
+        Seed of the random directions (randomized method).
 
     Returns
     -------
@@ -480,17 +490,33 @@ def svd_project(X: Any, k: int = 2, center: bool = True) -> tuple[np.ndarray, np
     mean : numpy.ndarray, shape (D,)
         Zeros when ``center=False``.
     """
+    if method not in ("auto", "exact", "randomized"):
+        raise ValueError(f"svd_project: method must be 'auto', 'exact' or 'randomized', got {method!r}")
     Xn = _np(X)
     Xn = Xn.reshape(len(Xn), -1)
     dt = Xn.dtype if Xn.dtype.kind == "f" else np.dtype(np.float32)
     Xn = Xn.astype(dt, copy=False)
-    mean = Xn.mean(0) if center else np.zeros(Xn.shape[1], dtype=dt)
-    _, _, Vt = np.linalg.svd(Xn - mean, full_matrices=False)
+    n, d = Xn.shape
+    if not 1 <= k <= min(n, d):
+        raise ValueError(f"svd_project: k must be between 1 and min(N, D) = {min(n, d)}, got {k}")
+    mean = Xn.mean(0) if center else np.zeros(d, dtype=dt)
+    Xc = Xn - mean
+    if method == "exact" or (method == "auto" and n * d <= 2_000_000) or k + 10 >= min(n, d):
+        _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
+    else:
+        rng = np.random.default_rng(seed)
+        Q = Xc @ rng.standard_normal((d, k + 10)).astype(dt)      # sample the range of Xc
+        Q = np.linalg.qr(Q.astype(np.float64))[0].astype(dt)
+        for _ in range(7):                                          # power iterations sharpen it
+            W = np.linalg.qr((Xc.T @ Q).astype(np.float64))[0].astype(dt)
+            Q = np.linalg.qr((Xc @ W).astype(np.float64))[0].astype(dt)
+        B = (Q.T @ Xc).astype(np.float64)                           # (k+10, d): Xc ≈ Q B
+        _, _, Vt = np.linalg.svd(B, full_matrices=False)
     comps = Vt[:k]
     # fix the sign so results are reproducible: largest |entry| of each component positive
     signs = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(1)])
-    comps = comps * signs[:, None]
-    return ((Xn - mean) @ comps.T).astype(dt, copy=False), comps.astype(dt), mean.astype(dt)
+    comps = (comps * signs[:, None]).astype(dt)
+    return (Xc @ comps.T).astype(dt, copy=False), comps, mean.astype(dt)
 
 
 def plot_projection(X: Any, y: Any, path: str | os.PathLike | None = None, method: str = "svd",

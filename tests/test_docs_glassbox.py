@@ -29,13 +29,22 @@ def _blocks(text: str, lang: str) -> list[str]:
     return out
 
 
-def _strip_times(table: str) -> list[str]:
-    """Table lines without the trailing time column and the timing summary."""
+def _tiny(tok: str) -> str:
+    """Float-noise values (|x| < 1e-6, e.g. the mean of a gradient that is 0 in exact
+    arithmetic) compare as "≈0"."""
+    try:
+        return "≈0" if abs(float(tok)) < 1e-6 else tok
+    except ValueError:
+        return tok
+
+
+def _strip_times(table: str) -> list[list[str]]:
+    """Table lines as tokens, without the time column and the timing summary."""
     out = []
     for line in table.strip().splitlines():
         line = re.sub(r"\s+\d+\.\d{3}$", "", line.rstrip())
         line = re.sub(r"[\d.]+ ms in backward", "… ms in backward", line)
-        out.append(line.rstrip())
+        out.append([_tiny(t) for t in line.split()])
     return out
 
 

@@ -236,3 +236,89 @@ def test_dtypes_stay_float32_and_int_promotion():
     d = gg.tensor([1.0], dtype=gg.float64)
     assert (d + 1.0).dtype == gg.float64
     assert (d * np.float64(2.0)).dtype == gg.float64
+
+
+def _pair(spec, lib):
+    """Build an operand from a spec: ('t', dtype, shape) tensor, ('np', value) NumPy scalar,
+    or a Python number."""
+    if isinstance(spec, tuple) and spec[0] == "t":
+        _, dt, shape = spec
+        a = (np.arange(int(np.prod(shape))).reshape(shape) % 3 + 1).astype(dt)
+        return gg.tensor(a) if lib == "gg" else torch.tensor(a)
+    if isinstance(spec, tuple) and spec[0] == "np":
+        return spec[1]
+    return spec
+
+
+PROMOTION = [
+    (("t", "float32", (3,)), ("t", "int64", (3,))),
+    (("t", "float32", (3,)), ("t", "float64", ())),
+    (("t", "float32", (3,)), ("t", "float64", (3,))),
+    (("t", "float32", ()), ("t", "float64", ())),
+    (("t", "int64", (3,)), ("t", "float64", ())),
+    (("t", "int64", (3,)), ("t", "float32", ())),
+    (("t", "int32", (3,)), ("t", "int64", ())),
+    (("t", "int32", (3,)), ("t", "int64", (3,))),
+    (("t", "bool", (3,)), ("t", "int64", ())),
+    (("t", "bool", (3,)), ("t", "float32", (3,))),
+    (("t", "float16", (3,)), ("t", "float32", ())),
+    (("t", "float32", (3,)), ("np", np.float64(2.0))),
+    (("t", "int64", (3,)), ("np", np.float64(2.0))),
+    (("t", "int64", (3,)), ("np", np.int32(2))),
+    (("t", "float32", (3,)), 2.5),
+    (("t", "float32", (3,)), 2),
+    (("t", "int64", (3,)), 2.5),
+    (("t", "int32", (3,)), 2),
+    (("t", "bool", (3,)), 2),
+    (("t", "bool", (3,)), 2.5),
+    (("t", "float64", (3,)), 2.5),
+]
+
+
+@pytest.mark.parametrize("a, b", PROMOTION, ids=str)
+@pytest.mark.parametrize("op", ["add", "rsub", "mul", "div", "rdiv", "pow", "maximum", "where"])
+def test_type_promotion_matches_torch(a, b, op):
+    """Result dtypes follow PyTorch's promotion (no silent float64 from NumPy's rules)."""
+    fns = {
+        "add": lambda x, y: x + y,
+        "rsub": lambda x, y: y - x,
+        "mul": lambda x, y: x * y,
+        "div": lambda x, y: x / y,
+        "rdiv": lambda x, y: y / x,
+        "pow": lambda x, y: x ** y,
+    }
+    ga, gb = _pair(a, "gg"), _pair(b, "gg")
+    ta, tb = _pair(a, "torch"), _pair(b, "torch")
+    if op == "maximum":
+        if not isinstance(tb, torch.Tensor):
+            pytest.skip("torch.maximum takes tensors only")
+        r, tr = ga.maximum(gb), torch.maximum(ta, tb)
+    elif op == "where":
+        r = gg.where(ga > 1, ga, gb)
+        tr = torch.where(ta > 1, ta, tb)
+    else:
+        if op in ("pow", "rsub") and str(ta.dtype) == "torch.bool":
+            pytest.skip("torch refuses bool ** x and x - bool")
+        r, tr = fns[op](ga, gb), fns[op](ta, tb)
+    assert str(r.dtype) == str(tr.dtype).replace("torch.", "")
+    np.testing.assert_allclose(r.numpy().astype(float), tr.numpy().astype(float), rtol=1e-3)
+
+
+def test_mixed_dtype_gradients_flow_back_in_each_dtype():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)  # float32
+    s = gg.tensor(3.0, dtype=gg.float64, requires_grad=True)  # 0-d float64
+    y = x * s
+    assert y.dtype == gg.float32
+    y.sum().backward()
+    assert x.grad.dtype == gg.float32 and s.grad.dtype == gg.float64
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(s.grad.numpy(), 3.0)
+
+
+def test_clamp_with_tensor_bounds():
+    lo = np.array([-0.5, 0.0, 0.5, -1.0])
+    hi = np.array([0.5, 1.0, 1.5, -0.5])
+    check_op(lambda x, a, b: x.clamp(a, b), inputs=[np.array([0.0, 2.0, 0.2, 0.0]), lo, hi],
+             torch_fn=lambda x, a, b: x.clamp(a, b), gradcheck=False)
+    check_op(lambda x, a: x.clamp(min=a), inputs=[np.array([0.0, 2.0, 0.2, -3.0]), lo],
+             torch_fn=lambda x, a: x.clamp(min=a))

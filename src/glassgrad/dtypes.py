@@ -55,5 +55,30 @@ def to_dtype(dtype: Any) -> np.dtype:
         raise TypeError(f"unknown dtype {dtype!r}") from e
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's ``promote_types``: the higher category wins with its own width
+    (int64 with float32 gives float32, where NumPy would give float64); within a category
+    the wider type."""
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+def result_type(a: np.dtype, a_ndim: int, b: np.dtype, b_ndim: int) -> np.dtype:
+    """Result dtype of a binary op on two tensors, as PyTorch: a 0-d tensor only matters
+    when its category (bool < int < float) is higher than that of the tensor with
+    dimensions (``float32[3] * float64[]`` is float32, ``int64[3] * float64[]`` float64)."""
+    if (a_ndim == 0) == (b_ndim == 0):
+        return promote_types(a, b)
+    dim, zero = (a, b) if b_ndim == 0 else (b, a)
+    if _CATEGORY[zero.kind] > _CATEGORY[dim.kind]:
+        return promote_types(dim, zero)
+    return dim
+
+
 def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f"

@@ -410,79 +410,104 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def _other(self, o: Any) -> Any:
+        """``o`` as a Tensor or a Python scalar (NumPy scalars become Python scalars, so
+        that they promote like Python numbers: ``float32_tensor * np.float64(2)`` stays
+        float32, as in PyTorch)."""
         if isinstance(o, Tensor):
             return o
+        if isinstance(o, np.generic):  # before _SCALARS: np.float64 is a subclass of float
+            return o.item()
         if isinstance(o, _SCALARS):
             return o
-        if is_array(o) or isinstance(o, np.generic):
-            return Tensor._make(o if is_array(o) else np.asarray(o), False)
+        if is_array(o):
+            return Tensor._make(o, False)
         return Tensor(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
 
-    def _floatify(self, o: Any) -> Tensor:
-        """int/bool tensor combined with a float -> default float dtype (as PyTorch)."""
-        if self.data.dtype.kind in "biu" and (
-            isinstance(o, _PyFloat) or (isinstance(o, Tensor) and o.dtype.kind == "f")
-        ):
-            return self.to(o.dtype if isinstance(o, Tensor) else _dt.get_default_dtype())
-        return self
+    def _operands(self, o: Any) -> tuple:
+        """Both operands of a binary op, converted to PyTorch's result dtype.
 
-    def __add__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Add.apply(self._floatify(o), o)
-
-    def __radd__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Add.apply(self._floatify(o), o)
-
-    def __sub__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Sub.apply(self._floatify(o), o)
-
-    def __rsub__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        if isinstance(o, Tensor):
-            return E.Sub.apply(o, self)
-        return E.RSub.apply(self._floatify(o), o)
-
-    def __mul__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Mul.apply(self._floatify(o), o)
-
-    def __rmul__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Mul.apply(self._floatify(o), o)
-
-    def __truediv__(self, o: Any) -> Tensor:
+        Rules (PyTorch's type promotion): categories bool < integer < floating; a Python
+        number only raises the category (an int/bool tensor with a float number gives the
+        default float dtype); a 0-d tensor counts only when it is of a higher category than
+        the tensors with dimensions. So ``float32 * int64`` is float32, ``float32 * 0-d
+        float64`` is float32, ``float32 * float64`` (both with dimensions) is float64.
+        """
         o = self._other(o)
         a = self
-        if a.dtype.kind in "biu" and (not isinstance(o, Tensor) or o.dtype.kind in "biu"):
+        if isinstance(o, Tensor):
+            if o.data.dtype == a.data.dtype:
+                return a, o
+            d = _dt.result_type(a.data.dtype, a.data.ndim, o.data.dtype, o.data.ndim)
+            return (a if a.data.dtype == d else a.to(d)), (o if o.data.dtype == d else o.to(d))
+        k = a.data.dtype.kind
+        if k in "biu" and isinstance(o, _PyFloat):
             a = a.to(_dt.get_default_dtype())
-        return E.Div.apply(a._floatify(o), o)
+        elif k == "b" and type(o) is _PyInt:
+            a = a.to(_dt.int64)
+        return a, o
+
+    def __add__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        return E.Add.apply(a, o)
+
+    def __radd__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        return E.Add.apply(a, o)
+
+    def __sub__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        return E.Sub.apply(a, o)
+
+    def __rsub__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        if isinstance(o, Tensor):
+            return E.Sub.apply(o, a)
+        return E.RSub.apply(a, o)
+
+    def __mul__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        return E.Mul.apply(a, o)
+
+    def __rmul__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        return E.Mul.apply(a, o)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        a, o = self._operands(o)
+        if a.data.dtype.kind in "biu":  # true division of integers gives the default float
+            a = a.to(_dt.get_default_dtype())
+            if isinstance(o, Tensor):
+                o = o.to(a.dtype)
+        return E.Div.apply(a, o)
 
     def __rtruediv__(self, o: Any) -> Tensor:
-        o = self._other(o)
+        a, o = self._operands(o)
         if isinstance(o, Tensor):
-            return o.__truediv__(self)
-        a = self.to(_dt.get_default_dtype()) if self.dtype.kind in "biu" else self
+            return o.__truediv__(a)
+        if a.data.dtype.kind in "biu":
+            a = a.to(_dt.get_default_dtype())
         return E.RDiv.apply(a, o)
 
     def __floordiv__(self, o: Any) -> Tensor:
-        o = o.data if isinstance(o, Tensor) else o
-        return Tensor._make(self.data // o, False)
+        a, o = self._operands(o)
+        return Tensor._make(xp_of(a.data).asarray(a.data // (o.data if isinstance(o, Tensor) else o)),
+                            False)
 
     def __mod__(self, o: Any) -> Tensor:
-        o = o.data if isinstance(o, Tensor) else o
-        return Tensor._make(self.data % o, False)
+        a, o = self._operands(o)
+        return Tensor._make(xp_of(a.data).asarray(a.data % (o.data if isinstance(o, Tensor) else o)),
+                            False)
 
     def __pow__(self, o: Any) -> Tensor:
-        o = self._other(o)
-        return E.Pow.apply(self._floatify(o), o)
+        a, o = self._operands(o)
+        return E.Pow.apply(a, o)
 
     def __rpow__(self, o: Any) -> Tensor:
-        o = self._other(o)
+        a, o = self._operands(o)
         if isinstance(o, Tensor):
-            return E.Pow.apply(o, self)
-        a = self.to(_dt.get_default_dtype()) if self.dtype.kind in "biu" else self
+            return E.Pow.apply(o, a)
+        if a.data.dtype.kind in "biu":
+            a = a.to(_dt.get_default_dtype())
         return E.RPow.apply(a, o)
 
     def __neg__(self) -> Tensor:
@@ -787,15 +812,31 @@ class Tensor:
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         if min is None and max is None:
             raise op_error("clamp", "at least one of min and max must be given")
-        return E.Clamp.apply(self, min, max)
+        lo = min.item() if isinstance(min, np.generic) else min
+        hi = max.item() if isinstance(max, np.generic) else max
+        if isinstance(lo, Tensor) or isinstance(hi, Tensor) or is_array(lo) or is_array(hi):
+            # tensor bounds (broadcast, and differentiable): x below lo -> lo, then above hi -> hi
+            out = self
+            if lo is not None:
+                lo_t = self._other_t(lo)
+                out = E.where(self.data < lo_t.data, lo_t, out)
+            if hi is not None:
+                hi_t = self._other_t(hi)
+                out = E.where(out.data > hi_t.data, hi_t, out)
+            return out
+        if self.data.dtype.kind in "biu" and (isinstance(lo, _PyFloat) or isinstance(hi, _PyFloat)):
+            return E.Clamp.apply(self.to(_dt.get_default_dtype()), lo, hi)
+        return E.Clamp.apply(self, lo, hi)
 
     clip = clamp
 
     def maximum(self, other: Any) -> Tensor:
-        return E.Maximum.apply(self, self._other_t(other))
+        a, b = self._operands(self._other_t(other))
+        return E.Maximum.apply(a, b)
 
     def minimum(self, other: Any) -> Tensor:
-        return E.Minimum.apply(self, self._other_t(other))
+        a, b = self._operands(self._other_t(other))
+        return E.Minimum.apply(a, b)
 
     def pow(self, e: Any) -> Tensor:
         return self**e
@@ -815,7 +856,12 @@ class Tensor:
     def _other_t(self, o: Any) -> Tensor:
         if isinstance(o, Tensor):
             return o
-        return Tensor(np.asarray(o, dtype=self.dtype))
+        if isinstance(o, np.generic):
+            o = o.item()
+        if isinstance(o, _SCALARS):
+            a, o = self._operands(o)  # the dtype a Python number would give
+            return Tensor._make(np.asarray(o, dtype=a.dtype), False)
+        return Tensor(np.asarray(o, dtype=self.dtype) if np.asarray(o).dtype.kind == "f" else o)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,

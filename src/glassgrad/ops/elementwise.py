@@ -245,16 +245,22 @@ class Where(Function):
 
 def where(cond: Any, a: Any, b: Any) -> Any:
     """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b``."""
-    from ..tensor import Tensor, as_tensor_like
+    from ..tensor import Tensor
 
     c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     if c.dtype != np.bool_:
         c = c.astype(bool)
-    ref = a if isinstance(a, Tensor) else b
-    if not isinstance(ref, Tensor):
-        return Tensor(np.where(c, a, b))
-    a = as_tensor_like(a, ref)
-    b = as_tensor_like(b, ref)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # Python floats -> default float dtype, as torch.where(c, 1.0, 0.0)
+    # both branches in PyTorch's result dtype (a Python number takes the tensor's dtype)
+    if isinstance(a, Tensor):
+        a, b = a._operands(b)
+        if not isinstance(b, Tensor):
+            b = Tensor._make(np.asarray(b, dtype=a.dtype), False)
+    else:
+        b, a = b._operands(a)
+        if not isinstance(a, Tensor):
+            a = Tensor._make(np.asarray(a, dtype=b.dtype), False)
     return Where.apply(c, a, b)
 
 

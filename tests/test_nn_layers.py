@@ -197,3 +197,35 @@ def test_flatten_unflatten_identity():
     assert nn.Flatten(0, 2)(x).shape == (24, 5)
     assert nn.Unflatten(1, (2, 30))(nn.Flatten()(x)).shape == (2, 2, 30)
     assert nn.Identity(54, unused=1)(x) is x
+
+
+# ------------------------------------------------------------------------------ extras
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,groups", [((3, 6), 2), ((2, 6, 5), 3), ((2, 4, 3, 3), 4)])
+def test_groupnorm_vs_torch(dt, shape, groups):
+    gm, tm = nn.GroupNorm(groups, shape[1]), torch.nn.GroupNorm(groups, shape[1])
+    for p in tm.parameters():
+        p.data.uniform_(0.5, 1.5)
+    _copy(gm, tm, dt)
+    _compare(gm, tm, np.random.default_rng(6).standard_normal(shape), dt)
+    assert repr(gm) == repr(tm)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_prelu_vs_torch(n):
+    gm, tm = nn.PReLU(n), torch.nn.PReLU(n)
+    _copy(gm, tm, np.float64)
+    _compare(gm, tm, np.random.default_rng(8).standard_normal((3, 4, 2)), np.float64)
+    assert repr(gm) == repr(tm)
+
+
+@pytest.mark.parametrize("padding,mode", [((1, 2), "constant"), ((1, 0, 2, 1), "constant"),
+                                          ((-1, 2, 1, -1), "constant"), ((2, 1, 0, 0), "reflect"),
+                                          ((1, 2, 2, 0), "reflect"), ((2, 3, 1, 1), "replicate"),
+                                          ((1, 1, 0, 2), "circular")])
+def test_pad_vs_torch(padding, mode):
+    check_op(lambda x: F.pad(x, padding, mode=mode), shapes=[(2, 3, 4, 5)],
+             torch_fn=lambda x: torch.nn.functional.pad(x, padding, mode=mode))
+    if mode == "constant":
+        check_op(lambda x: F.pad(x, padding, value=1.5), shapes=[(3, 4, 5)],
+                 torch_fn=lambda x: torch.nn.functional.pad(x, padding, value=1.5))

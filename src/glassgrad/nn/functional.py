@@ -24,7 +24,8 @@ from ..tensor import Tensor
 __all__ = [
     "linear", "bilinear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
     "sigmoid", "tanh", "hardtanh", "softplus", "softsign", "logsigmoid", "softmax", "log_softmax",
-    "softmin", "dropout", "batch_norm", "layer_norm", "embedding", "one_hot", "normalize",
+    "softmin", "prelu", "dropout", "batch_norm", "layer_norm", "group_norm", "embedding",
+    "one_hot", "normalize", "pad",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
 ]
@@ -119,6 +120,71 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
     return _nn.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize ``(N, C, *)`` over groups of ``C/num_groups`` channels (and all spatial
+    positions) per sample, then scale/shift per channel. Implemented as the fused layer
+    norm of the ``(N, num_groups, -1)`` view followed by the per-channel affine map."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise op_error("group_norm", f"input of shape {tuple(input.shape)}: the channels (dim 1) "
+                       f"must be divisible by num_groups={num_groups}")
+    N, C = input.shape[0], input.shape[1]
+    y = _nn.LayerNorm.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps))
+    y = y.reshape(input.shape)
+    shp = (1, C) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shp)
+    if bias is not None:
+        y = y + bias.reshape(shp)
+    return y
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad = (left, right, top, bottom, ...)`` pairs from the last dim
+    backwards; ``mode`` ``'constant'`` (negative pads crop), ``'reflect'``, ``'replicate'``
+    or ``'circular'``. The non-constant modes gather with a fixed index map per axis, so
+    their VJP adds each padded position's gradient back onto its source element."""
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise ValueError(f"pad: padding length must be even, got {len(pad)}")
+    n = len(pad) // 2
+    if n > input.ndim:
+        raise ValueError(f"pad: {n} dims of padding for a tensor of {input.ndim} dims "
+                         f"(shape {tuple(input.shape)})")
+    pairs = [(input.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]) for i in range(n)]
+    if mode == "constant":
+        y = input
+        crop = [slice(None)] * input.ndim
+        for ax, lo, hi in pairs:
+            crop[ax] = slice(max(-lo, 0), input.shape[ax] - max(-hi, 0))
+        if any(lo < 0 or hi < 0 for _, lo, hi in pairs):
+            y = y[tuple(crop)]
+        widths = [(0, 0)] * input.ndim
+        for ax, lo, hi in pairs:
+            widths[ax] = (max(lo, 0), max(hi, 0))
+        return y.pad_nd(widths, 0.0 if value is None else value)
+    modes = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+    if mode not in modes:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
+    y = input
+    for ax, lo, hi in pairs:
+        size = input.shape[ax]
+        if lo < 0 or hi < 0:
+            raise ValueError("pad: negative padding is only supported in 'constant' mode")
+        if mode == "reflect" and max(lo, hi) >= size:
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size "
+                             f"{size} of dim {ax} (input {tuple(input.shape)})")
+        if mode == "circular" and max(lo, hi) > size:
+            raise ValueError(f"pad: circular padding ({lo}, {hi}) must be at most the size {size} "
+                             f"of dim {ax}")
+        if lo == 0 and hi == 0:
+            continue
+        idx = np.pad(np.arange(size), (lo, hi), mode=modes[mode])
+        y = y[(slice(None),) * ax + (xp_of(input.data).asarray(idx),)]
+    return y
+
+
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` at the integer indices ``input``: output ``input.shape + (dim,)``."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
@@ -171,6 +237,19 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x·Φ(x)`` (``approximate='tanh'``: the tanh approximation)."""
     return input.gelu(approximate)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` if ``x > 0`` else ``a·x`` with learnable ``a`` (one, or one per channel = dim 1)."""
+    a = weight
+    if weight.numel() > 1:
+        if input.ndim < 2 or input.shape[1] != weight.numel():
+            raise op_error("prelu", f"weight of {weight.numel()} elements needs input with "
+                           f"{weight.numel()} channels in dim 1, got {tuple(input.shape)}")
+        a = weight.reshape((1, -1) + (1,) * (input.ndim - 2))
+    elif weight.ndim:
+        a = weight.reshape(())
+    return where(input.data > 0, input, input * a)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -370,8 +370,9 @@ class Module:
         """Training mode (Dropout drops, BatchNorm uses batch statistics) when ``mode``."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        self.__dict__["training"] = mode
+        for m in self.children():
+            m.train(mode)  # through the method, so that subclasses may override it
         return self
 
     def eval(self) -> Module:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import dtypes as _dt
+from ...backend import np
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
+from ..parameter import Parameter
 
 __all__ = [
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+    "ReLU", "ReLU6", "PReLU", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
     "Hardtanh", "Softplus", "Softsign", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
 ]
 
@@ -33,6 +36,24 @@ class ReLU6(ReLU):
 
     def forward(self, input: Tensor) -> Tensor:
         return input.clamp(0.0, 6.0)
+
+
+class PReLU(Module):
+    """``x`` if ``x > 0`` else ``a·x`` with a learnable slope ``a`` (``num_parameters`` = 1 or
+    the number of channels), initialized to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(np.full(num_parameters, init, dtype=_dt.to_dtype(dtype)))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class LeakyReLU(Module):

@@ -10,7 +10,8 @@ Network (LeCun et al., 1998, with ReLU and max pooling by default)::
                 -conv 16@5x5-> (16, 10, 10) -pool 2-> (16, 5, 5) -> 400 -> 120 -> 84 -> 10
 
 Prints, per epoch, the mean training loss, the test accuracy and the seconds the epoch
-took. With ``--checkpoint`` the model, the optimizer and the epoch counter are saved
+took. The learning rate decays by ``--gamma`` per epoch (exponential schedule). With
+``--checkpoint`` the model, the optimizer and the epoch counter are saved
 after every epoch (atomically, no pickle) and a later run with a larger ``--epochs``
 resumes from there, so a long run can be split into short ones.
 
@@ -51,7 +52,7 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
-def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
+def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
     """Accuracy (%) on ``(X, y)``."""
     model.eval()
     correct = 0
@@ -68,6 +69,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10, help="total epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--gamma", type=float, default=0.8,
+                   help="learning rate multiplied by this after every epoch (default 0.8; "
+                        "1 keeps it constant)")
     p.add_argument("--act", choices=["relu", "tanh"], default="relu")
     p.add_argument("--pool", choices=["max", "avg"], default="max")
     p.add_argument("--seed", type=int, default=0)
@@ -90,18 +94,20 @@ def main() -> None:
 
     model = LeNet5(args.act, args.pool)
     opt = gg.optim.Adam(model.parameters(), lr=args.lr)
+    sched = gg.optim.lr_scheduler.ExponentialLR(opt, gamma=args.gamma)
     start = 0
     if args.checkpoint and os.path.exists(args.checkpoint):
         ck = gg.load(args.checkpoint)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
         gg.set_rng_state(ck["rng"])
         start = int(ck["epoch"])
         print(f"resumed from {args.checkpoint} after epoch {start} "
               f"(test accuracy {ck['test_acc']:.2f}%)")
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"LeNet-5 ({args.act}, {args.pool} pool), {n_params} parameters, Adam lr {args.lr}, "
-          f"batch {args.batch_size}, {len(X)} training images")
+    print(f"LeNet-5 ({args.act}, {args.pool} pool), {n_params} parameters, Adam lr {args.lr} "
+          f"(x{args.gamma} per epoch), batch {args.batch_size}, {len(X)} training images")
     rng = np.random.default_rng(args.seed)
     for _ in range(start):  # the same shuffles as an uninterrupted run
         rng.permutation(len(X))
@@ -119,13 +125,15 @@ def main() -> None:
             total += loss.item() * len(idx)
             n += len(idx)
         train_s = time.perf_counter() - t0
+        sched.step()
         acc = evaluate(model, Xt, yt)
         print(f"epoch {epoch + 1:2d}: train loss {total / n:.4f}  test accuracy {acc:6.2f}%  "
               f"({train_s:.1f} s training, {time.perf_counter() - t0 - train_s:.1f} s test)",
               flush=True)
         if args.checkpoint:
             gg.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "rng": gg.get_rng_state(), "epoch": epoch + 1, "test_acc": acc},
+                     "scheduler": sched.state_dict(), "rng": gg.get_rng_state(),
+                     "epoch": epoch + 1, "test_acc": acc},
                     args.checkpoint)
 
 

@@ -24,13 +24,32 @@ from glassgrad import nn, optim
 from glassgrad.data import DataLoader
 from glassgrad.train import Trainer
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _mnist_common as common  # noqa: E402
+
+# ---------------------------------------------------------------------------- MNIST files
+def add_data_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", default=None,
+                    help="MNIST IDX files folder (default: $GLASSGRAD_DATA, else "
+                         "/work/shared/data/mnist if present, else the glassgrad cache; downloads if needed)")
+    ap.add_argument("--no-download", action="store_true", help="fail instead of downloading MNIST")
+
+
+def load_mnist(arg: str | None, no_download: bool):
+    """``(train, test)`` MNIST datasets (flattened to 784), or exit with a one-line message."""
+    from glassgrad.data import MNIST
+
+    root = arg or os.environ.get("GLASSGRAD_DATA") or (
+        "/work/shared/data/mnist" if os.path.isdir("/work/shared/data/mnist") else None)
+    try:
+        return (MNIST(root, train=True, download=not no_download, flatten=True),
+                MNIST(root, train=False, download=not no_download, flatten=True))
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else repr(e)
+        sys.exit(f"cannot load MNIST from {root or 'the default cache'}: {msg} (use --data DIR)")
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="MNIST 784-300-100-10 ReLU MLP, cross-entropy, Adam")
-    common.add_data_args(ap)
+    add_data_args(ap)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -40,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
 
-    train_ds, test_ds = common.load(a.data, a.no_download)
+    train_ds, test_ds = load_mnist(a.data, a.no_download)
     gg.manual_seed(a.seed)
     model = nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
     opt = optim.Adam(model.parameters(), lr=a.lr)

@@ -23,8 +23,27 @@ import glassgrad as gg
 from glassgrad import nn, optim
 from glassgrad.data import DataLoader
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _mnist_common as common  # noqa: E402
+
+# ---------------------------------------------------------------------------- MNIST files
+def add_data_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", default=None,
+                    help="MNIST IDX files folder (default: $GLASSGRAD_DATA, else "
+                         "/work/shared/data/mnist if present, else the glassgrad cache; downloads if needed)")
+    ap.add_argument("--no-download", action="store_true", help="fail instead of downloading MNIST")
+
+
+def load_mnist(arg: str | None, no_download: bool):
+    """``(train, test)`` MNIST datasets (flattened to 784), or exit with a one-line message."""
+    from glassgrad.data import MNIST
+
+    root = arg or os.environ.get("GLASSGRAD_DATA") or (
+        "/work/shared/data/mnist" if os.path.isdir("/work/shared/data/mnist") else None)
+    try:
+        return (MNIST(root, train=True, download=not no_download, flatten=True),
+                MNIST(root, train=False, download=not no_download, flatten=True))
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else repr(e)
+        sys.exit(f"cannot load MNIST from {root or 'the default cache'}: {msg} (use --data DIR)")
 
 
 def quadratic_cost(a: gg.Tensor, labels: gg.Tensor) -> gg.Tensor:
@@ -35,7 +54,7 @@ def quadratic_cost(a: gg.Tensor, labels: gg.Tensor) -> gg.Tensor:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="MNIST 784-30-10 sigmoid, quadratic cost, SGD lr 3.0, batch 10")
-    common.add_data_args(ap)
+    add_data_args(ap)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--lr", type=float, default=3.0)
     ap.add_argument("--batch-size", type=int, default=10)
@@ -44,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
 
-    train_ds, test_ds = common.load(a.data, a.no_download)
+    train_ds, test_ds = load_mnist(a.data, a.no_download)
     Xte, yte = (gg.tensor(v) for v in test_ds.arrays())
     gg.manual_seed(a.seed)
     model = nn.Sequential(nn.Linear(784, a.hidden), nn.Sigmoid(), nn.Linear(a.hidden, 10), nn.Sigmoid())

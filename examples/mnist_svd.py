@@ -24,13 +24,32 @@ from glassgrad.data import DataLoader, TensorDataset
 from glassgrad.train import Trainer
 from glassgrad.viz import svd_project
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _mnist_common as common  # noqa: E402
+
+# ---------------------------------------------------------------------------- MNIST files
+def add_data_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", default=None,
+                    help="MNIST IDX files folder (default: $GLASSGRAD_DATA, else "
+                         "/work/shared/data/mnist if present, else the glassgrad cache; downloads if needed)")
+    ap.add_argument("--no-download", action="store_true", help="fail instead of downloading MNIST")
+
+
+def load_mnist(arg: str | None, no_download: bool):
+    """``(train, test)`` MNIST datasets (flattened to 784), or exit with a one-line message."""
+    from glassgrad.data import MNIST
+
+    root = arg or os.environ.get("GLASSGRAD_DATA") or (
+        "/work/shared/data/mnist" if os.path.isdir("/work/shared/data/mnist") else None)
+    try:
+        return (MNIST(root, train=True, download=not no_download, flatten=True),
+                MNIST(root, train=False, download=not no_download, flatten=True))
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else repr(e)
+        sys.exit(f"cannot load MNIST from {root or 'the default cache'}: {msg} (use --data DIR)")
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="MNIST 0 vs 1: 2-D SVD projection + a small network")
-    common.add_data_args(ap)
+    add_data_args(ap)
     ap.add_argument("--digits", default="0,1", help="two digits to separate")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
@@ -40,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     a = ap.parse_args(argv)
     d0, d1 = (int(v) for v in a.digits.split(","))
 
-    train_ds, test_ds = common.load(a.data, a.no_download)
+    train_ds, test_ds = load_mnist(a.data, a.no_download)
     X, y = train_ds.arrays()
     Xt, yt = test_ds.arrays()
     keep, keep_t = np.isin(y, [d0, d1]), np.isin(yt, [d0, d1])

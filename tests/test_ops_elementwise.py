@@ -322,3 +322,31 @@ def test_clamp_with_tensor_bounds():
              torch_fn=lambda x, a, b: x.clamp(a, b), gradcheck=False)
     check_op(lambda x, a: x.clamp(min=a), inputs=[np.array([0.0, 2.0, 0.2, -3.0]), lo],
              torch_fn=lambda x, a: x.clamp(min=a))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_special_values_match_torch():
+    """Gradients at 0, ±inf results and nan follow PyTorch's conventions."""
+    a = np.array([0.5, -0.5, 0.0, 2.0, -3.0])
+    cases = [
+        lambda x: (x * 0) ** 0,  # d/da a^0 = 0 even at a = 0
+        lambda x: x ** 0,
+        lambda x: 0.0 ** (x * x),  # d/dx 0^x = 0 for x >= 0
+        lambda x: (x * 0) ** (x * 0),
+        lambda x: (x * 0) ** 2,
+        lambda x: (x * 0) ** 1.5,
+        lambda x: (x * 0 + 0.0).sqrt(),
+        lambda x: (x * 0 + 0.0).log(),
+        lambda x: x / (x * 0 + 0.0),
+        lambda x: (x * 0 + 0.0).abs(),
+        lambda x: (x * 0 + 0.0).relu(),
+    ]
+    for fn in cases:
+        for dt in (np.float64, np.float32):
+            x = gg.tensor(a.astype(dt), requires_grad=True)
+            t = torch.tensor(a.astype(dt), requires_grad=True)
+            y, ty = fn(x), fn(t)
+            np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+            y.sum().backward()
+            ty.sum().backward()
+            np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())

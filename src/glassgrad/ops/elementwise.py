@@ -152,12 +152,20 @@ class Pow(Function):
     def backward(ctx, g):
         """VJP: ``da = unbroadcast(g ⊙ b ⊙ a^(b-1))``, ``db = unbroadcast(g ⊙ z ⊙ log a)``.
 
-        ``db`` is taken as 0 where ``a == 0`` (PyTorch's convention, avoiding 0·log 0).
+        ``db`` is taken as 0 where ``a == 0`` (PyTorch's convention, avoiding 0·log 0), and
+        ``da`` as 0 where ``b == 0`` (``a⁰ = 1`` is constant, even at ``a = 0``).
         """
         a, b, z = ctx.saved_tensors
         da = db = None
         if _need(ctx, 0):
-            da = unbroadcast(g * b * a ** (b - 1), _shape(ctx, 0))
+            if isinstance(b, (int, float)):
+                da = g * 0 if b == 0 else g * b * a ** (b - 1)
+            else:
+                b0 = D.data(b) == 0
+                da = g * b * a ** (b - 1)
+                if b0.any():
+                    da = D.where(b0, D.zeros_like(da), da)
+            da = unbroadcast(da, _shape(ctx, 0))
         if _need(ctx, 1):
             nz = D.data(a) != 0
             logs = D.where(nz, D.log(D.where(nz, a, D.zeros_like(a) + 1)), D.zeros_like(a))
@@ -172,14 +180,19 @@ class RPow(Function):
     def forward(ctx, a, c):
         z = c**a
         ctx.save_for_backward(z)
-        ctx.logc = math.log(c) if c > 0 else float("nan")
+        ctx.logc = math.log(c) if c > 0 else (-math.inf if c == 0 else math.nan)
+        ctx.zero_base_mask = (a >= 0) if c == 0 else None
         return z
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``da = g ⊙ z ⊙ log c``."""
+        """VJP: ``da = g ⊙ z ⊙ log c`` (0 for ``c = 0`` and ``a >= 0``, as PyTorch)."""
         (z,) = ctx.saved_tensors
-        return g * z * ctx.logc, None
+        with np.errstate(invalid="ignore"):
+            da = g * z * ctx.logc
+        if ctx.zero_base_mask is not None:
+            da = D.where(ctx.zero_base_mask, D.zeros_like(da), da)
+        return da, None
 
 
 class Maximum(Function):

@@ -7,7 +7,11 @@ Adam (lr 1e-3, cosine-annealed to 0 over the run), mini-batches of 128, the
     python examples/mnist_mlp.py --epochs 2                    # a quicker look
 
 Writes metrics.csv, loss.png, confusion_matrix.png and digits.png (mistakes in red) and a
-checkpoint to ``--out`` (default runs/mnist_mlp).
+checkpoint after every epoch (last.ckpt) to ``--out`` (default runs/mnist_mlp). A run can be
+split into pieces and continued exactly where it stopped::
+
+    python examples/mnist_mlp.py --time-limit 150            # stops after the epoch that passes 150 s
+    python examples/mnist_mlp.py --time-limit 150 --resume   # ... and so on until 10 epochs
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import glassgrad as gg
 from glassgrad import nn, optim
 from glassgrad.data import DataLoader
-from glassgrad.train import Trainer
+from glassgrad.train import LambdaCallback, ModelCheckpoint, Trainer
 
 
 # ---------------------------------------------------------------------------- MNIST files
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join("runs", "mnist_mlp"))
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt if it exists")
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="stop (after a full epoch, checkpoint saved) once this many seconds have passed")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -66,20 +73,33 @@ def main(argv: list[str] | None = None) -> dict:
     train = DataLoader(train_ds, batch_size=a.batch_size, shuffle=True, generator=gg.Generator(a.seed))
     test = DataLoader(test_ds, batch_size=1000)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, scheduler=sched, verbose=0 if a.quiet else 1)
+    os.makedirs(a.out, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def time_limit(trainer, epoch, logs):
+        if a.time_limit is not None and time.perf_counter() - t0 > a.time_limit:
+            trainer.stop_training = True
+
+    callbacks = [ModelCheckpoint(a.out, every_n_epochs=0, save_last=True),
+                 LambdaCallback(on_epoch_end=time_limit)]
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, scheduler=sched, callbacks=callbacks,
+                      verbose=0 if a.quiet else 1)
+    last = os.path.join(a.out, "last.ckpt")
+    if a.resume and os.path.exists(last):
+        trainer.load_checkpoint(last)
+        if not a.quiet:
+            print(f"resumed from {last} after epoch {trainer.epoch}")
     if not a.quiet:
         print(f"MNIST {len(train_ds)} train / {len(test_ds)} test, MLP 784-300-100-10 ReLU, Adam lr {a.lr} "
               f"(cosine), batch {a.batch_size}, {a.epochs} epochs")
-    t0 = time.perf_counter()
-    hist = trainer.fit(train, test, epochs=a.epochs)
-    secs = time.perf_counter() - t0
+    hist = trainer.fit(train, test, epochs=max(a.epochs - trainer.epoch, 0))
+    secs = float(sum(hist["time"])) if hist.get("time") else 0.0
     acc = hist.last("val_acc")
     if not a.quiet:
-        print(f"test accuracy {100 * acc:.2f}%  ({secs:.1f}s, {secs / max(trainer.epoch, 1):.1f}s/epoch)")
+        print(f"test accuracy {100 * acc:.2f}% after {trainer.epoch} of {a.epochs} epochs "
+              f"({secs:.1f}s of training in all, {secs / max(trainer.epoch, 1):.1f}s/epoch)")
     files = []
-    os.makedirs(a.out, exist_ok=True)
     hist.to_csv(os.path.join(a.out, "metrics.csv"))
-    trainer.save_checkpoint(os.path.join(a.out, "model.ckpt"))
     if not a.no_plots:
         from glassgrad import viz
 

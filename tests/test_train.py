@@ -348,3 +348,16 @@ def test_evaluate_restores_training_mode():
     r1 = evaluate(model, va, nn.CrossEntropyLoss())
     r2 = evaluate(model, va, nn.CrossEntropyLoss())
     assert model.training and r1 == r2 and r1["n"] == 40  # dropout off in eval: deterministic
+
+
+def test_progress_bar_on_a_terminal(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    import glassgrad.train.trainer as T
+
+    monkeypatch.setattr(T, "_isatty", lambda: True)
+    model = _model()
+    tr, va = _loaders()
+    Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)).fit(tr, va, epochs=2)
+    out = capsys.readouterr().out
+    assert "\r" in out and "epoch 1/2" in out  # tqdm's bar, then the summary lines
+    assert sum(line.startswith("epoch 2/2  train_loss") for line in out.replace("\r", "\n").splitlines()) == 1

@@ -361,7 +361,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     out = _prepare_out(a.out, a.dataset)
     cfg: dict[str, Any] = {
         "dataset": a.dataset, "data_kwargs": data_kwargs, "seed": a.seed, "val_fraction": a.val_fraction,
-        "data_root": a.data, "download": not a.no_download, "hidden": hidden, "activation": activation,
+        "data_root": os.path.abspath(a.data) if a.data else None, "download": not a.no_download,
+        "hidden": hidden, "activation": activation,
         "loss": a.loss, "optimizer": a.optimizer, "lr": lr, "weight_decay": a.weight_decay,
         "epochs": epochs, "batch_size": batch_size, "grad_clip": a.grad_clip,
     }

@@ -405,3 +405,35 @@ def test_custom_function_mark_dirty_free_of_surprises_on_views():
     assert y is not x and y.grad_fn is not None
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_hessian_several_inputs_vs_torch():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(3), rng.standard_normal((2, 3))
+
+    def f(x, w):
+        return ((w @ x).tanh() ** 2).sum() + (x * x * x).sum()
+
+    H = gg.hessian(f, (gg.tensor(a), gg.tensor(b)))
+    tH = TAF.hessian(f, (torch.tensor(a), torch.tensor(b)))
+    for i in range(2):
+        for j in range(2):
+            assert H[i][j].shape == tuple(tH[i][j].shape)
+            np.testing.assert_allclose(H[i][j].numpy(), tH[i][j].numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_functional_api_names_exist():
+    from glassgrad import functional_api
+
+    for name in functional_api.__all__:
+        assert callable(getattr(gg, name)), name
+
+
+def test_anomaly_mode_names_the_op():
+    x = gg.tensor([1.0, -1.0], requires_grad=True)
+    with gg.detect_anomaly():
+        with pytest.raises(gg.AnomalyError, match="Log"), np.errstate(invalid="ignore"):
+            x.log()
+        y = (x * 0).sqrt().sum()
+        with pytest.raises(gg.AnomalyError, match="SqrtBackward"), np.errstate(divide="ignore"):
+            y.backward()

@@ -175,19 +175,23 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False,
 
 
 def hessian(func: Callable, inputs: Any) -> Any:
-    """Hessian of a scalar ``func``: shape ``x.shape + x.shape`` (for one input)."""
+    """Hessian of a scalar ``func``: shape ``x.shape + x.shape`` for one input tensor.
+
+    For a tuple of inputs, a tuple of tuples ``H[i][j]`` of shape
+    ``inputs[i].shape + inputs[j].shape`` (as ``torch.autograd.functional.hessian``).
+    Built as the Jacobian of the gradient (double backward), so meant for small problems.
+    """
     ins, multi = _as_list(inputs)
 
-    def grad_fn(*xs: Any) -> Any:
+    def grads(*xs: Any) -> tuple:
         out = func(*xs)
         if out.data.size != 1:
             raise RuntimeError(f"hessian: func must return a scalar, got shape {tuple(out.shape)}")
-        gs = grad(out, list(xs), create_graph=True, allow_unused=True, materialize_grads=True)
-        return gs[0] if len(gs) == 1 else gs
+        return grad(out, list(xs), create_graph=True, allow_unused=True, materialize_grads=True)
 
-    if len(ins) != 1:
-        raise NotImplementedError("hessian: one input tensor at a time")
-    return jacobian(grad_fn, ins[0])
+    if not multi:
+        return jacobian(lambda x: grads(x)[0], ins[0])
+    return tuple(jacobian(lambda *xs, i=i: grads(*xs)[i], tuple(ins)) for i in range(len(ins)))
 
 
 def _fresh(x: Any) -> Any:

@@ -145,6 +145,15 @@ class NodeRecord:
     broadcast: list = field(default_factory=list)  # [BroadcastMark]
     formula_doc: str = ""
 
+    @property
+    def signature(self) -> str:
+        """The forward call with shapes: ``Linear(X (16, 8) float32, W (3, 8) float32,
+        b (3,) float32) → Y (16, 3) float32``."""
+        ins = ", ".join(f"{i[0]} {_fmt_shape(i[1])} {i[2]}" for i in self.inputs if i is not None)
+        names = [g.name[1:] for g in self.received] or ["Z"] * len(self.outputs)
+        outs = ", ".join(f"{n} {_fmt_shape(s)} {d}" for n, (s, d) in zip(names, self.outputs))
+        return f"{self.op}({ins}) → {outs}"
+
     def grad(self, name: str) -> GradRecord:
         """The sent or received gradient called ``name`` (``"dW"``, ``"dY"``, ...)."""
         for g in self.sent + self.received:
@@ -381,8 +390,9 @@ class Trace:
             f"{r.seconds * 1e3:.3f}" if first else "",
         )
 
-    def table(self, max_formula: int = 44) -> str:
-        """The trace as a fixed-width text table."""
+    def table(self, max_formula: int = 44, forward: bool = False) -> str:
+        """The trace as a fixed-width text table; ``forward=True`` adds each node's forward
+        call with its shapes (:attr:`NodeRecord.signature`) under its rows."""
         rows = []
         for row in self.rows():
             f = row[5]
@@ -398,10 +408,19 @@ class Trace:
                              for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
         out = [line(cols), "  ".join("-" * w for w in widths)]
+        recs = {str(r.index): r for r in self.records}
+        pending = None
         for row in rows:
-            if row[0] and len(out) > 2:
-                out.append("")
+            if row[0]:
+                if pending is not None:
+                    out.append(pending)
+                if len(out) > 2:
+                    out.append("")
+                pending = (" " * (widths[0] + 2) + "forward: " + recs[row[0]].signature
+                           if forward else None)
             out.append(line(row))
+        if pending is not None:
+            out.append(pending)
         n_b = sum(len(r.broadcast) for r in self.records)
         out.append("")
         out.append(f"{len(self.records)} nodes, {self.total_seconds * 1e3:.3f} ms in backward "

@@ -152,9 +152,11 @@ def _trace_table(tr: Any) -> str:
         cls = " class='l'" if i in (1, 2, 3, 4, 5, 6, 7) else ""
         out.append(f"<th{cls}>{_E(c)}</th>")
     out.append("</tr></thead><tbody>")
+    recs = {str(r.index): r for r in tr.records}
     for row in tr.rows():
         rc = " class='node'" if row[0] else ""
         out.append(f"<tr{rc}>")
+        sig = recs[row[0]].signature if row[0] in recs else ""
         for i, c in enumerate(row):
             cls = []
             if i in (1, 2, 3, 4, 5, 6, 7):
@@ -166,6 +168,8 @@ def _trace_table(tr: Any) -> str:
             if i == 2 and c:
                 cls.append("mod")
             attr = f" class='{' '.join(cls)}'" if cls else ""
+            if i == 1 and sig:
+                attr += f" title='{_E(sig, quote=True)}'"
             out.append(f"<td{attr}>{_E(c)}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")

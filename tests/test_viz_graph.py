@@ -75,7 +75,7 @@ def test_show_saved_and_model_names():
     assert "LinearBackward\n(5, 2) float32\nin 0 (Linear)" in labels
     saved = sorted(v[0] for v in nodes.values() if v[0].startswith("saved"))
     # Linear saves X and W, Tanh saves its output
-    assert saved == ["saved (2, 3) float32", "saved (5, 2) float32", "saved (5, 3) float32"]
+    assert saved == ["saved W (2, 3) float32", "saved X (5, 3) float32", "saved Z (5, 2) float32"]
     assert sum("style=dashed" in extra for *_, extra in edges) == 3
     loss.backward()
     dot2 = draw_graph(loss, model=model, show_saved=True)

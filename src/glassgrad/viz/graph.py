@@ -186,11 +186,13 @@ def draw_graph(root: Any, params: dict | None = None, show_saved: bool = False,
                              'color="#999999"];')
                 lines.append(f"  {nid}_freed -> {nid} [style=dashed, arrowhead=none];")
                 continue
+            snames = _saved_names(node, len(saved or ()))
             for j, a in enumerate(saved or ()):
                 if a is None or not hasattr(a, "shape"):
                     continue
                 sid = f"{nid}_s{j}"
-                lines.append(f"  {sid} [label={_q(f'saved {_shape(a.shape)} {a.dtype}')}, "
+                who = f"{snames[j]} " if snames[j] else ""
+                lines.append(f"  {sid} [label={_q(f'saved {who}{_shape(a.shape)} {a.dtype}')}, "
                              'shape=note, fontsize=8, style=filled, fillcolor="#f8f9fa"];')
                 lines.append(f"  {sid} -> {nid} [style=dashed, arrowhead=none];")
     lines.append("}")
@@ -198,6 +200,41 @@ def draw_graph(root: Any, params: dict | None = None, show_saved: bool = False,
     if path is not None:
         _write(text, os.fspath(path))
     return text
+
+
+def _saved_names(node: Any, n: int) -> list:
+    """Which input or output each saved array is (``"X"``, ``"W"``, ``"Z"``), if known."""
+    from ..glassbox.formulas import formula_for, input_names
+
+    meta = getattr(node, "_saved_meta", None)
+    out: list = [None] * n
+    if not meta:
+        return out
+    f = formula_for(node)
+    edges = node._edges or ()
+    names = input_names(f, len(edges))
+    outs = [s.strip() for s in (f.output if f else "Z").split(",")]
+    for j, m in enumerate(meta[:n]):
+        if m is None:
+            continue
+        if m[0] == "out":
+            k = m[3]
+            out[j] = outs[k] if k < len(outs) else f"out{k}"
+            continue
+        t = m[3]
+        for i, e in enumerate(edges):
+            if e is None:
+                continue
+            if e[0] is t or (t.grad_fn is not None and e[0] is t.grad_fn and e[1] == t._out_idx):
+                out[j] = names[i]
+                break
+        else:  # an input without gradient (no edge): identify it by shape and dtype if unique
+            cand = [i for i, mm in enumerate(node._in_meta or ())
+                    if mm is not None and edges[i] is None and tuple(mm[0]) == tuple(t.shape)
+                    and mm[1] == t.dtype]
+            if len(cand) == 1:
+                out[j] = names[cand[0]]
+    return out
 
 
 def _atomic_bytes(path: str, data: bytes) -> None:

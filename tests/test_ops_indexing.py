@@ -186,3 +186,14 @@ def test_one_hot():
         gg.one_hot(gg.tensor([3]), 3)
     with pytest.raises(TypeError, match="one_hot"):
         gg.one_hot(gg.tensor([1.0]), 3)
+
+
+def test_gather_index_smaller_than_input_in_other_dims():
+    idx = np.array([[0, 1], [3, 3]])
+    check_op(lambda x: x.gather(1, gg.tensor(idx)), shapes=[(3, 4)],
+             torch_fn=lambda x: x.gather(1, torch.tensor(idx)))
+    idx0 = np.array([[2], [0]])
+    check_op(lambda x: x.gather(0, gg.tensor(idx0)), shapes=[(3, 4)],
+             torch_fn=lambda x: x.gather(0, torch.tensor(idx0)))
+    with pytest.raises(IndexError, match="gather.*larger"):
+        gg.randn(3, 4).gather(1, gg.tensor([[0], [1], [2], [0]]))

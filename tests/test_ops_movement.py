@@ -275,3 +275,44 @@ def test_unfold_windows_errors():
         gg.randn(2, 3, 3).unfold_windows((4, 4))
     with pytest.raises(ValueError, match="sliding_window"):
         gg.randn(3).unfold_windows((2, 2))
+
+
+def test_shape_argument_errors_are_clear():
+    with pytest.raises(ValueError, match="expand.*-1 is not allowed"):
+        gg.randn(3).expand(-1, 3)
+    with pytest.raises(ValueError, match="expand.*fewer dimensions"):
+        gg.randn(2, 3).expand(3)
+    with pytest.raises(ValueError, match="flatten: start_dim 1 comes after end_dim 0"):
+        gg.randn(2, 3).flatten(1, 0)
+    with pytest.raises(ValueError, match="chunk"):
+        gg.randn(2, 3).chunk(0)
+    with pytest.raises(ValueError, match="sliding_window"):
+        gg.randn(2, 3).unfold_windows((2,), (0,))
+    with pytest.raises(ValueError, match="split"):
+        gg.randn(2, 3).split(0)
+    assert gg.tensor(1.0).transpose(0, 0).shape == ()  # allowed by torch on 0-d tensors
+
+
+def test_cat_stack_promote_mixed_dtypes_like_torch():
+    a, b = np.array([1.5, 2.5], np.float32), np.array([1, 2])
+    for gfn, tfn in [(gg.cat, torch.cat), (gg.stack, torch.stack)]:
+        r = gfn([gg.tensor(a), gg.tensor(b)])
+        tr = tfn([torch.tensor(a), torch.tensor(b)])
+        assert str(r.dtype) == str(tr.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(r.numpy(), tr.numpy())
+    x = gg.tensor(a, requires_grad=True)
+    y = gg.tensor(a.astype(np.float64), requires_grad=True)
+    z = gg.cat([x, y])
+    assert z.dtype == gg.float64
+    z.sum().backward()
+    assert x.grad.dtype == gg.float32 and y.grad.dtype == gg.float64
+
+
+def test_view_dtype_reinterprets_bits_like_torch():
+    a = np.array([1.0, -2.0], np.float32)
+    np.testing.assert_array_equal(gg.tensor(a).view(gg.int32).numpy(),
+                                  torch.tensor(a).view(torch.int32).numpy())
+    with pytest.raises(RuntimeError, match=r"view\(dtype\).*not differentiable"):
+        gg.tensor(a, requires_grad=True).view(gg.int32)
+    with pytest.raises(ValueError, match="view"):
+        gg.randn(3).view(gg.float64)

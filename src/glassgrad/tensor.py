@@ -1015,8 +1015,23 @@ class Tensor:
         return M.Reshape.apply(self, shp)
 
     def view(self, *shape: Any) -> Tensor:
+        """``view(shape)``: a reshape; ``view(dtype)``: the same bytes read as another dtype
+        (as PyTorch; not differentiable — use ``.to(dtype)`` to convert values)."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, _PyInt)):
-            return self.to(shape[0])  # view(dtype)
+            d = _dt.to_dtype(shape[0])
+            if d == self.dtype:
+                return self
+            if self.requires_grad:
+                raise RuntimeError(f"view(dtype): reinterpreting the bits of a tensor that requires "
+                                   f"grad as {d} is not differentiable; use .to({d}) to convert "
+                                   "the values")
+            try:
+                t = Tensor._make(self.data.view(d), False)
+            except ValueError as e:
+                raise op_error("view", f"cannot view a tensor of shape {tuple(self.shape)} "
+                               f"{self.dtype} as {d}: {e}") from None
+            t._version = self._version
+            return t
         return self.reshape(*shape)
 
     def view_as(self, other: Tensor) -> Tensor:
@@ -1030,6 +1045,9 @@ class Tensor:
             return self.reshape(1)
         s = norm_dim(start_dim, self.ndim, "flatten")
         e = norm_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise op_error("flatten", f"start_dim {start_dim} comes after end_dim {end_dim} "
+                           f"(shape {tuple(self.shape)})")
         shp = self.shape[:s] + (-1,) + self.shape[e + 1 :]
         if self.data.size == 0:
             n = 1
@@ -1052,6 +1070,8 @@ class Tensor:
         nd = self.ndim
         a = norm_dim(dim0, nd, "transpose")
         b = norm_dim(dim1, nd, "transpose")
+        if nd == 0:
+            return self
         perm = list(range(nd))
         perm[a], perm[b] = perm[b], perm[a]
         return self.permute(tuple(perm))
@@ -1067,6 +1087,12 @@ class Tensor:
     def expand(self, *shape: Any) -> Tensor:
         shp = shape_tuple(shape)
         nd = len(shp)
+        if nd < self.ndim:
+            raise op_error("expand", f"cannot expand shape {tuple(self.shape)} to {shp}: the "
+                           "target has fewer dimensions")
+        if builtins.any(s == -1 for s in shp[: nd - self.ndim]):
+            raise op_error("expand", f"cannot expand shape {tuple(self.shape)} to {shp}: -1 is "
+                           "not allowed in a new leading dimension")
         full = tuple(
             self.shape[i - (nd - self.ndim)] if s == -1 else s for i, s in enumerate(shp)
         )
@@ -1138,6 +1164,8 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         d = norm_dim(dim, self.ndim, "chunk")
+        if chunks <= 0:
+            raise op_error("chunk", f"number of chunks must be positive, got {chunks}")
         n = self.shape[d]
         s = max(-(-n // chunks), 1)
         return self.split(s, d)
@@ -1165,6 +1193,10 @@ class Tensor:
                            f"dimensions, got shape {tuple(self.shape)}")
         stride = tuple(stride) if stride is not None else (1,) * k
         dilation = tuple(dilation) if dilation is not None else (1,) * k
+        if len(stride) != k or len(dilation) != k or builtins.any(
+                int(v) <= 0 for v in tuple(window) + stride + dilation):
+            raise op_error("sliding_window", f"window {tuple(window)}, stride {stride} and "
+                           f"dilation {dilation} must be {k} positive integers each")
         return M.SlidingWindow.apply(self, tuple(window), stride, dilation)
 
     def gather(self, dim: int, index: Any) -> Tensor:
@@ -1176,7 +1208,18 @@ class Tensor:
         if idx.ndim != self.ndim:
             raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")
-        return I.TakeAlong.apply(self, idx, norm_dim(dim, self.ndim, "gather"))
+        d = norm_dim(dim, self.ndim, "gather")
+        x = self
+        if idx.shape != self.shape and builtins.any(
+                i != d and idx.shape[i] != self.shape[i] for i in range(self.ndim)):
+            # PyTorch allows an index smaller than the input in the other dims: use the
+            # leading part of the input there
+            if builtins.any(i != d and idx.shape[i] > self.shape[i] for i in range(self.ndim)):
+                raise op_error("gather", f"index of shape {tuple(idx.shape)} is larger than the "
+                               f"input {tuple(self.shape)} outside dim {d}", IndexError)
+            x = self[tuple(slice(None) if i == d else slice(0, idx.shape[i])
+                           for i in range(self.ndim))]
+        return I.TakeAlong.apply(x, idx, d)
 
     def take_along_dim(self, indices: Any, dim: int) -> Tensor:
         return self.gather(dim, indices)
@@ -1392,7 +1435,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
         if t.ndim != nd or t.shape[:d] + t.shape[d + 1 :] != ts[0].shape[:d] + ts[0].shape[d + 1 :]:
             raise op_error("cat", f"tensor {i} has shape {tuple(t.shape)}, which does not match "
                            f"{tuple(ts[0].shape)} except in dim {d}")
-    return M.Cat.apply(d, *ts)
+    return M.Cat.apply(d, *_same_dtype(ts))
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
@@ -1406,7 +1449,18 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tenso
             raise op_error("stack", f"all tensors must have the same shape; tensor 0 has "
                            f"{tuple(ts[0].shape)}, tensor {i} has {tuple(t.shape)}")
     d = norm_dim(d, ts[0].ndim + 1, "stack")
-    return M.Stack.apply(d, *ts)
+    return M.Stack.apply(d, *_same_dtype(ts))
+
+
+def _same_dtype(ts: list) -> list:
+    """Tensors to concatenate, cast to their common dtype (PyTorch's promotion)."""
+    d0 = ts[0].dtype
+    if builtins.all(t.dtype == d0 for t in ts):
+        return ts
+    d = d0
+    for t in ts[1:]:
+        d = _dt.promote_types(d, t.dtype)
+    return [t if t.dtype == d else t.to(d) for t in ts]
 
 
 _function._set_tensor_class(Tensor)

@@ -384,3 +384,34 @@ def test_cuda_without_cupy_is_a_clear_error():
         gg.zeros(2).to("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         gg.zeros(2, device="tpu")
+
+
+def test_in_place_ops_keep_shape_and_dtype_like_torch():
+    a = np.array([1.0, -2.0, 3.0], np.float32)
+    for name, args in [("add_", (2.0,)), ("sub_", (0.5,)), ("mul_", (3.0,)), ("div_", (4.0,)),
+                       ("pow_", (2,)), ("clamp_", (-1.0, 1.0)), ("fill_", (7.0,)), ("zero_", ())]:
+        x, t = gg.tensor(a), torch.tensor(a)
+        r = getattr(x, name)(*args)
+        getattr(t, name)(*args)
+        assert r is x and x.dtype == gg.float32
+        np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-6)
+    x = gg.tensor(a)
+    x.add_(gg.tensor([1.0, 1.0, 1.0], dtype=gg.float64), alpha=2)
+    assert x.dtype == gg.float32
+    np.testing.assert_allclose(x.numpy(), a + 2)
+    with pytest.raises(TypeError, match="add_: cannot update a tensor of shape \\(2,\\) int64"):
+        gg.tensor([1, 2]).add_(1.5)
+    with pytest.raises(ValueError, match="mul_"):
+        gg.randn(3).mul_(gg.randn(2, 3))
+    # the same rules on a tensor inside a recorded graph
+    h = gg.randn(3, requires_grad=True) * 1
+    with pytest.raises(ValueError, match="mul_.*keep the tensor's shape"):
+        h.mul_(gg.randn(2, 3))
+    h.add_(gg.randn(3, dtype=gg.float64))
+    assert h.dtype == gg.float32
+    v = gg.zeros(3)
+    v += 1
+    v -= gg.tensor([0.5, 0.5, 0.5])
+    v *= 4
+    v /= 2
+    np.testing.assert_allclose(v.numpy(), [1.0, 1.0, 1.0])

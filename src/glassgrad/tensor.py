@@ -623,10 +623,20 @@ class Tensor:
                     "operation; wrap the update in gg.no_grad() (as optimizers do)"
                 )
             new = out_of_place()
+            if new.shape != self.shape:
+                raise op_error(op, f"the result has shape {tuple(new.shape)}, but an in-place "
+                               f"op must keep the tensor's shape {tuple(self.shape)}")
+            if new.dtype != self.dtype:  # in place keeps the dtype (as PyTorch)
+                new = new.to(self.dtype)
             self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
             self._version = new._version
             return self
-        fn(self.data)
+        try:
+            fn(self.data)
+        except (TypeError, ValueError) as e:  # dtype casting / broadcasting of the output
+            raise op_error(op, f"cannot update a tensor of shape {tuple(self.shape)} "
+                           f"{self.dtype} in place: {e}",
+                           TypeError if isinstance(e, TypeError) else ValueError) from None
         self._version[0] += 1
         return self
 

@@ -21,10 +21,10 @@ nn = gg.nn
 F = gg.nn.functional
 
 
-def main() -> None:
+def main(argv: list | None = None) -> gg.glassbox.Trace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out-dir", default="glassbox_out")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
 
     gg.manual_seed(0)
@@ -44,6 +44,7 @@ def main() -> None:
     graph = os.path.join(args.out_dir, "graph" + suffix)
     gg.viz.draw_graph(loss, model=model, path=graph)
     print(f"\nwrote {html}, trace.json and {graph}")
+    return t
 
 
 if __name__ == "__main__":

@@ -60,16 +60,17 @@ def train(model: nn.Module, x: gg.Tensor, y: gg.Tensor, steps: int, lr: float) -
     return flow, float(loss.item()), acc, [str(w.message) for w in caught]
 
 
-def main() -> None:
+def main(argv: list | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--depth", type=int, default=12)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--out", default="docs/img/vanishing.png")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     x, y = gg.data.make_moons(512, noise=0.1, seed=0)
     results = {}
+    summary = {}
     for act, label in (("sigmoid", "sigmoid, default init"), ("relu", "ReLU, He init")):
         gg.manual_seed(0)
         model = make_mlp(args.depth, args.width, act)
@@ -77,6 +78,8 @@ def main() -> None:
         results[label] = flow
         names = list(flow.layers)
         first, last = flow.grad_norm[names[0]][0], flow.grad_norm[names[-1]][0]
+        summary[act] = {"loss": loss, "accuracy": acc, "first_over_last": first / last,
+                        "warnings": warns}
         print(f"== {label}: final loss {loss:.4f}, train accuracy {acc:.3f}")
         print(f"   step 0 gradient norm: first layer ({names[0]}) {first:.3e}, "
               f"last layer ({names[-1]}) {last:.3e}, ratio {first / last:.2e}")
@@ -87,6 +90,7 @@ def main() -> None:
     compare_gradient_flow(results, path=args.out,
                           title=f"{args.depth + 1}-layer MLP on two moons: gradient flow per layer")
     print("wrote", args.out)
+    return summary
 
 
 if __name__ == "__main__":

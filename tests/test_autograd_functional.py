@@ -437,3 +437,18 @@ def test_anomaly_mode_names_the_op():
         y = (x * 0).sqrt().sum()
         with pytest.raises(gg.AnomalyError, match="SqrtBackward"), np.errstate(divide="ignore"):
             y.backward()
+
+
+def test_functional_edge_cases():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = gg.grad(x, x, gg.tensor([3.0, 4.0]))  # output is the input itself
+    np.testing.assert_allclose(g.numpy(), [3.0, 4.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        gg.grad((x * 2).sum(), gg.tensor([1.0]))
+    np.testing.assert_allclose(gg.jacobian(lambda t: t, gg.tensor([1.0, 2.0])).numpy(), np.eye(2))
+    out, v = gg.vjp(lambda t: gg.ones(2), gg.tensor([1.0, 2.0]), gg.ones(2))
+    assert v.shape == (2,) and not v.numpy().any()
+    out, jv = gg.jvp(lambda t: gg.ones(2), gg.tensor([1.0, 2.0]), gg.ones(2))
+    assert jv.shape == (2,) and not jv.numpy().any()
+    out, jv = gg.jvp(lambda t: t.sum(), gg.tensor([1.0, 2.0]), gg.tensor([1.0, 5.0]))
+    assert jv.shape == () and jv.item() == 6.0

@@ -102,8 +102,14 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
 
     with enable_grad():
         out = func(*ins)
-    g = grad(out, ins, v, create_graph=create_graph, allow_unused=True,
-             materialize_grads=True)
+    if not out.requires_grad:  # the output does not depend on the inputs: vᵀJ = 0
+        Tensor = _T()
+        if v is None and out.data.size != 1:
+            raise RuntimeError(f"vjp: the output has shape {tuple(out.shape)}; pass v")
+        g = tuple(Tensor._make(np.zeros(x.shape, x.dtype), False) for x in ins)
+    else:
+        g = grad(out, ins, v, create_graph=create_graph, allow_unused=True,
+                 materialize_grads=True)
     return (out if create_graph else out.detach()), (g if multi else g[0])
 
 

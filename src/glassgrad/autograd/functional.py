@@ -124,6 +124,8 @@ def jvp(func: Callable, inputs: Any, v: Any, create_graph: bool = False) -> tupl
 
     with enable_grad():
         out = func(*ins)
+        if not out.requires_grad:  # the output does not depend on the inputs: Jv = 0
+            return out.detach(), Tensor._make(np.zeros(out.shape, out.dtype), False)
         u = Tensor._make(np.zeros(out.shape, dtype=out.dtype), True)
         g = grad(out, ins, u, create_graph=True, allow_unused=True, materialize_grads=True)
         s = None

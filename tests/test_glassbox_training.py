@@ -215,3 +215,13 @@ def test_gradient_flow_and_checker_as_trainer_callbacks():
     F.cross_entropy(model(x), y).backward()
     rep = checker.on_after_backward(trainer, x, y)
     assert rep.ok and rep.dtype == "float64"
+
+
+def test_checker_warns_about_active_dropout():
+    gg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Dropout(0.5), nn.Linear(6, 3))
+    x, y = _data()
+    F.cross_entropy(model(x), y).backward()
+    checker = GradientChecker(model, samples=1, tol=1e9)
+    with pytest.warns(GradientCheckWarning, match=r"dropout is active in \['1'\]"):
+        checker.check(lambda: F.cross_entropy(model(x), y))

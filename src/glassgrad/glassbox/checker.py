@@ -189,6 +189,17 @@ class GradientChecker:
             raise ValueError("check_gradients: no loss to check; pass loss_fn=... or "
                              "checker.step(model, closure) with a closure recomputing the loss")
         call = (lambda: fn(model)) if _arity(fn) >= 1 else fn
+        if self.warn and not getattr(self, "_dropout_warned", False):
+            active = [n for n, m in model.named_modules()
+                      if type(m).__name__.startswith("Dropout") and getattr(m, "training", False)
+                      and getattr(m, "p", 0) > 0] if hasattr(model, "named_modules") else []
+            if active:
+                self._dropout_warned = True
+                warnings.warn(
+                    f"check_gradients: dropout is active in {active} (training mode): the finite "
+                    "differences see other dropout masks than the backward did, so errors will "
+                    "look large; check with model.eval() or dropout off", GradientCheckWarning,
+                    stacklevel=3)
         params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         picks: list[tuple[str, Any, np.ndarray]] = []
         for n, p in params:

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print("matplotlib not installed (pip install glassgrad[plot]): no PNG")
         return 0
     fig, ax = plt.subplots(figsize=(7, 4))
-    k = 25
+    k = max(1, min(25, a.steps // 4))
     for name, c in curves.items():
         sm = np.convolve(c, np.ones(k) / k, mode="valid")
         ax.plot(np.arange(k, len(c) + 1), sm, label=name)

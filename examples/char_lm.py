@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     os.replace(path + ".tmp", path)
     print(f"wrote {path}")
     for prompt in ("The ", "def "):
+        if any(c not in stoi for c in prompt):       # another corpus: start from its beginning
+            prompt = text[:4]
         print(f"\n--- sample (temperature {a.temperature}) ---")
         print(generate(model, stoi, itos, prompt, a.sample_chars, a.temperature, a.seq_len, rng, a.arch))
     try:

@@ -97,11 +97,14 @@ def test_every_op_module_links_its_chapter():
         assert LINK.search(mod.__doc__ or ""), f"{mod.__name__}: no docs/derivations link"
 
 
-def test_formula_table_chapters_exist():
+def test_formula_table_links_chapter_and_section():
     from glassgrad.glassbox import FORMULAS
 
-    for f in FORMULAS.values():
-        assert f.doc and os.path.exists(os.path.join(DOCS, f.doc)), f
+    for cls, f in FORMULAS.items():
+        file, _, sec = f.doc.partition("#")
+        path = os.path.join(DOCS, file)
+        assert os.path.exists(path), (cls.__name__, f.doc)
+        assert sec and sec in _anchors(path), (cls.__name__, f.doc)
 
 
 # ----------------------------------------------------------------------------- elementwise.md

@@ -99,7 +99,8 @@ def test_mlp_trace_matches_hand_derivation():
     for s in ("model.2 (Linear)", "dW = dYᵀ @ X", "model.0.bias", "(5, 4)", "Σ axis 0"):
         assert s in text
     assert lin2.signature == "Linear(X (6, 5) float64, W (3, 5) float64, b (3,) float64) → Y (6, 3) float64"
-    assert "   forward: Relu(X (6, 5) float64) → Z (6, 5) float64" in t.table(forward=True)
+    assert ("   forward: Relu(X (6, 5) float64) → Z (6, 5) float64   (derivation: "
+            "docs/derivations/elementwise.md#pointwise-functions)") in t.table(forward=True)
     assert STATE.observers == []
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["Formula", "FORMULAS", "formula_for", "input_names"]
@@ -44,7 +44,7 @@ class Formula:
     output : str
         Name of the output (``"Z"``; several comma-separated for multi-output ops).
     doc : str
-        The derivation chapter (``docs/derivations/<file>.md``).
+        The derivation: ``<chapter>.md#<section>`` under ``docs/derivations/``.
     """
 
     inputs: tuple
@@ -213,7 +213,7 @@ _SPEC.update({
         "dX = 1/(nσ) ⊙ (n·dX̂ − sum(dX̂) − X̂ ⊙ sum(dX̂ ⊙ X̂)), dX̂ = dY ⊙ γ",
         "dγ = sum_rows(dY ⊙ X̂)", "dβ = sum_rows(dY)", None, None), output="Y", doc=_NN),
     ("glassgrad.ops.nn", "Embedding"): _f("W, idx, padding_idx", (
-        "dW = zeros(W.shape); dW[idx] += dZ", None, None), doc=_NN),
+        "dW = zeros(W.shape); dW[idx] += dZ", None, None), doc=_IDX),
     ("glassgrad.ops.nn", "LogSigmoid"): _f("X", ("dX = dZ ⊙ σ(−X)",), doc=_EW),
     # ------------------------------------------------------------------ convolution (ops/conv.py)
     ("glassgrad.ops.conv", "ConvNd"): _f("X, W, b, stride, pads, dilation, groups, out_sp", (
@@ -248,6 +248,45 @@ _SPEC.update({
         None, "dY_i = dZ_i (identity; records dL/d(outputs) for the hooks)"), output="Z_i",
         doc=_EW),
 })
+
+# The section of the chapter that derives each op (links become ``file.md#anchor``).
+_SECTIONS = {
+    "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "
+                           "Softplus Clamp LogSigmoid",
+    "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum",
+    "where": "Where",
+    "The vector-Jacobian product (VJP)": "Cast ToDevice Clone _ModuleInputsHook _ModuleOutputsHook",
+    "sum": "Sum", "mean": "Mean", "var": "Var", "max and min": "Amax Amin MaxDim",
+    "logsumexp": "LogSumExp", "softmax": "Softmax", "log_softmax": "LogSoftmax",
+    "reshape": "Reshape", "permute and transpose": "Permute", "expand (broadcast_to)": "Expand",
+    "cat, stack and split": "Cat Stack Split", "pad": "Pad",
+    "tile and repeat_interleave": "Tile RepeatInterleave", "flip": "Flip",
+    "sliding windows (im2col as a view)": "SlidingWindow",
+    "Reading: z = x[idx]": "GetItem IndexScatter",
+    "gather (take_along_dim) and its scatter": "TakeAlong ScatterAlong",
+    "Writing: x[idx] = v (out of place)": "IndexPut",
+    "Embedding": "Embedding",
+    "The 2-D case": "MatMul",
+    "The LSTM cell backward": "LSTMCellFused",
+    "Backpropagation through time (BPTT)": "GRUCellFused Unbind",
+    "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",
+    "Layer normalization": "LayerNorm",
+    "Why softmax + cross-entropy collapses to p − y": "CrossEntropy",
+    "Backward": "ConvNd ConvTransposeNd ConvWeightGrad ScaledDotProductAttention",
+    "Pooling": "MaxPoolNd MaxUnpoolScatter MaxPoolGather AvgPoolNd AvgPoolTranspose",
+}
+
+
+def anchor(title: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces → ``-``."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+_BY_OP = {op: sec for sec, ops in _SECTIONS.items() for op in ops.split()}
+for _key, _fm in list(_SPEC.items()):
+    _sec = _BY_OP.get(_key[1])
+    if _sec and "#" not in _fm.doc:
+        _SPEC[_key] = replace(_fm, doc=f"{_fm.doc}#{anchor(_sec)}")
 
 _TABLE: dict[type, Formula] | None = None
 _LOADED: set = set()

@@ -416,8 +416,12 @@ class Trace:
                     out.append(pending)
                 if len(out) > 2:
                     out.append("")
-                pending = (" " * (widths[0] + 2) + "forward: " + recs[row[0]].signature
-                           if forward else None)
+                rec = recs[row[0]]
+                pending = None
+                if forward:
+                    pending = " " * (widths[0] + 2) + "forward: " + rec.signature
+                    if rec.formula_doc:
+                        pending += f"   (derivation: docs/derivations/{rec.formula_doc})"
             out.append(line(row))
         if pending is not None:
             out.append(pending)

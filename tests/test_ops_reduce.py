@@ -214,3 +214,39 @@ def test_reduction_dim_out_of_range():
         x.sum(2)
     with pytest.raises(IndexError, match="softmax"):
         x.softmax(3)
+
+
+EDGE_REDUCTIONS = [
+    ("var", lambda x: x.var(0), lambda x: x.var(0)),
+    ("std_c0", lambda x: x.std(-1, correction=0), lambda x: x.std(-1, correction=0)),
+    ("amax", lambda x: x.amax(0), lambda x: x.amax(0)),
+    ("amin_kd", lambda x: x.amin(-1, keepdim=True), lambda x: x.amin(-1, keepdim=True)),
+    ("max_dim", lambda x: x.max(0), lambda x: tuple(x.max(0))),
+    ("min_dim", lambda x: x.min(-1), lambda x: tuple(x.min(-1))),
+    ("logsumexp", lambda x: x.logsumexp(0), lambda x: x.logsumexp(0)),
+    ("log_softmax", lambda x: x.log_softmax(-1), lambda x: x.log_softmax(-1)),
+    ("mean", lambda x: x.mean(-1), lambda x: x.mean(-1)),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("shape", [(), (1,), (1, 4), (4, 1), (2, 0, 3)], ids=str)
+@pytest.mark.parametrize("name, fn, tfn", EDGE_REDUCTIONS, ids=[e[0] for e in EDGE_REDUCTIONS])
+def test_reductions_on_edge_shapes(name, fn, tfn, shape):
+    if 0 in shape and name in ("amax", "max_dim", "logsumexp"):
+        pytest.skip("the reduced axis is empty: an error in both libraries")
+    degenerate = 0 in shape or (name.startswith(("var", "std")) and shape[-1 if "c0" in name else 0:][:1]
+                                in ((), (1,)))
+    check_op(fn, shapes=[shape], torch_fn=tfn, gradcheck=not degenerate)
+
+
+def test_argmax_edge_shapes():
+    for shape in [(), (1,), (1, 4), (4, 1)]:
+        a = np.random.default_rng(0).standard_normal(shape)
+        for d in ([None, 0, -1] if shape else [None, 0]):
+            kw = {} if d is None else {"dim": d}
+            g, t = gg.tensor(a), torch.tensor(a)
+            np.testing.assert_array_equal(g.argmax(**kw).numpy(), t.argmax(**kw).numpy())
+            np.testing.assert_array_equal(g.argmin(**kw).numpy(), t.argmin(**kw).numpy())
+    assert gg.zeros(3, 0).argmax(0).shape == (0,)

@@ -157,7 +157,7 @@ def test_boolean_mask_indexing(shape, seed, data):
 
 @SETTINGS
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4), data=st.data(),
-       op=st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "var"]),
+       op=st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "var", "std"]),
        keepdim=st.booleans(), seed=st.integers(0, 2**16))
 def test_reductions_over_any_axes_match_torch(shape, data, op, keepdim, seed):
     nd = len(shape)

@@ -906,8 +906,11 @@ class Tensor:
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: builtins.bool = False, *,
             correction: Any = None, axis: Any = None, keepdims: Any = None,
             ddof: Any = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
-                        keepdims=keepdims, ddof=ddof).sqrt()
+        """Standard deviation with ``correction`` (1 = unbiased, the default, as PyTorch)."""
+        c = _correction(unbiased, correction, ddof)
+        ax = norm_axis(pick(dim, axis), self.ndim, "std")
+        kd = keepdim if keepdims is None else keepdims
+        return R.Std.apply(self._f(), ax, c, builtins.bool(kd))
 
     def amax(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
              keepdims: Any = None) -> Tensor:

@@ -92,6 +92,47 @@ class Var(Function):
             return gb * (x - mu) * scale, None, None, None
 
 
+class Std(Function):
+    """``z = √var(x)``, with ``var`` as in :class:`Var`."""
+
+    @staticmethod
+    def forward(ctx, x, axes=None, correction=1, keepdims=False):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
+        n = _count(x.shape, axes)
+        d = x - x.mean(axis=axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.sqrt((d * d).sum(axis=axes, keepdims=True) / max(n - correction, 0))
+        ctx.s = s  # keepdims form, for the backward
+        z = s.astype(x.dtype, copy=False)
+        if not keepdims:
+            z = z.reshape(()) if axes is None else z.squeeze(axis=axes)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = broadcast(g) ⊙ (x - x̄) / ((n - correction) · std)``, and 0 where
+        ``std = 0`` (all elements equal: PyTorch's convention, instead of 0/0)."""
+        (x,) = ctx.saved_tensors
+        shape = ctx._in_meta[0][0]
+        n = _count(shape, ctx.axes)
+        dof = n - ctx.correction
+        if ctx.create_graph:
+            s = x.std(dim=ctx.axes, correction=ctx.correction, keepdim=True)
+        else:
+            s = ctx.s
+        zero = D.data(s) == 0
+        s_safe = D.where(zero, D.zeros_like(s) + 1, s)
+        mu = x.mean(axis=ctx.axes, keepdims=True)
+        gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
+        scale = 1.0 / dof if dof > 0 else float("inf")
+        with np.errstate(invalid="ignore"):
+            dx = gb * (x - mu) * scale / s_safe
+        if zero.any():
+            dx = D.where(np.broadcast_to(zero, shape), D.zeros_like(dx), dx)
+        return dx, None, None, None
+
+
 class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
 

@@ -332,3 +332,16 @@ def test_trace_covers_fused_layers():
     assert conv.grad("dW").to == "model.conv.weight"
     emb = t.find(op="Embedding")[0]
     assert emb.grad("dW").formula == "dW = zeros(W.shape); dW[idx] += dZ"
+
+
+def test_broadcast_marks_conv_and_norm_parameters():
+    x = gg.randn(2, 3, 5, 5)
+    conv = F.conv2d(x, gg.randn(4, 3, 3, 3, requires_grad=True), gg.randn(4, requires_grad=True))
+    assert [(m.input, m.axes, m.grad_shape, m.input_shape) for m in broadcast_marks(conv.grad_fn)] \
+        == [(2, (0, 2, 3), (2, 4, 3, 3), (4,))]
+    bn = F.batch_norm(x, None, None, gg.ones(3, requires_grad=True), gg.zeros(3, requires_grad=True),
+                      training=True)
+    assert [(m.input, m.axes) for m in broadcast_marks(bn.grad_fn)] == [(1, (0, 2, 3)), (2, (0, 2, 3))]
+    ln = F.layer_norm(gg.randn(2, 7, 4), (4,), gg.ones(4, requires_grad=True),
+                      gg.zeros(4, requires_grad=True))
+    assert [(m.input, m.axes) for m in broadcast_marks(ln.grad_fn)] == [(1, (0, 1)), (2, (0, 1))]

@@ -74,7 +74,8 @@ def broadcast_marks(node: Any) -> list[BroadcastMark]:
     backward sums over broadcast axes; empty for ops that do not broadcast.
 
     Covers the elementwise binary ops, ``where``, ``expand``, the batch dimensions of
-    ``matmul`` (a weight shared across a batch) and the bias of the fused linear layer.
+    ``matmul`` (a weight shared across a batch), the bias of the fused linear layer and of
+    convolutions, and the per-feature γ, β of batch and layer normalization.
     """
     name = type(node).__name__
     in_meta = getattr(node, "_in_meta", ()) or ()
@@ -105,9 +106,19 @@ def broadcast_marks(node: Any) -> list[BroadcastMark]:
             if axes:
                 mat = s[-2:] if len(s) >= 2 else s
                 marks.append(BroadcastMark(i, tuple(axes), bo + mat, s))
-    elif name == "Linear" and len(in_meta) >= 3 and in_meta[2] is not None and edges[2] is not None:
-        sb = tuple(in_meta[2][0])
-        mk = _mark(2, sb, out_shape)
-        if mk:
-            marks.append(mk)
+    elif name in ("Linear", "LayerNorm"):
+        # bias (and LayerNorm's γ, β) align with the trailing axes of the output
+        for i in ((2,) if name == "Linear" else (1, 2)):
+            if len(in_meta) > i and in_meta[i] is not None and edges[i] is not None:
+                mk = _mark(i, tuple(in_meta[i][0]), out_shape)
+                if mk:
+                    marks.append(mk)
+    elif name in ("ConvNd", "ConvTransposeNd", "BatchNorm"):
+        # per-channel bias / γ / β of shape (C,) against an output (N, C, *spatial)
+        for i in ((2,) if name != "BatchNorm" else (1, 2)):
+            if len(in_meta) > i and in_meta[i] is not None and edges[i] is not None:
+                s = tuple(in_meta[i][0])
+                if len(s) == 1 and len(out_shape) >= 2 and out_shape[1] == s[0]:
+                    axes = (0,) + tuple(range(2, len(out_shape)))
+                    marks.append(BroadcastMark(i, axes, out_shape, s))
     return marks

@@ -154,6 +154,10 @@ def test_repr_matches_pytorch():
     )
     assert repr(g) == repr(t)
     assert repr(MLP()) == repr(TMLP())[1:]  # class names MLP vs TMLP
+    gl = gg.nn.ModuleList([gg.nn.Linear(2, 2) for _ in range(3)] + [gg.nn.ReLU(), gg.nn.Tanh()])
+    tl = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)]
+                             + [torch.nn.ReLU(), torch.nn.Tanh()])
+    assert repr(gl) == repr(tl) and repr(gg.nn.ModuleList()) == repr(torch.nn.ModuleList())
 
 
 # ------------------------------------------------------------------------------ containers

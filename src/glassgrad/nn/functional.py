@@ -515,7 +515,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if reduction == "sum":
         return loss.sum()
     denom = coef.sum() if coef is not None else yr.shape[0]
-    return loss.sum() / np.asarray(denom, dtype=input.dtype)
+    return loss.sum() / float(denom)
 
 
 class _BCE(Function):
@@ -605,7 +605,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
         loss = t.exp() * (t - x)
     else:
         pos = t.data > 0
-        safe_t = where(pos, t, Tensor._make(np.ones((), dtype=t.dtype), False))
+        safe_t = where(pos, t, Tensor._make(xp_of(t.data).ones((), dtype=t.dtype), False))
         loss = where(pos, t * (safe_t.log() - x), x * 0)
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
                                   title=f"MNIST {d0} vs {d1}: first two SVD components")
         files.append(viz.save_figure(fig, os.path.join(a.out, "svd_projection.png")))
         files.append(viz.save_figure(viz.plot_decision_boundary(
-            model, Zt, yt, title=f"test images, 2-8-2 tanh: accuracy {100 * acc:.2f}%"),
+            model, Zt, yt, title=f"test images, 2-8-2 tanh: accuracy {100 * acc:.2f}%", class_names=names),
             os.path.join(a.out, "svd_decision_boundary.png")))
         if not a.quiet:
             print("wrote " + ", ".join(files))

@@ -224,7 +224,7 @@ def predict_proba(model: Callable[[Any], Any], X: Any, output: str = "auto",
 def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
                            path: str | os.PathLike | None = None, resolution: int = 200,
                            output: str = "auto", title: str | None = None, ax: Any = None,
-                           margin: float = 0.5) -> Any:
+                           margin: float = 0.5, class_names: Sequence[str] | None = None) -> Any:
     """A 2-D dataset with the model's decision regions and probability contours.
 
     Two classes: the background is ``P(class 1)`` (blue→red), thin contours at 0.1, 0.3,
@@ -247,6 +247,8 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
         Draw into this axes instead of a new figure.
     margin : float
         Padding around the data, in data units.
+    class_names : sequence of str, optional
+        Legend labels (default ``class 0``, ``class 1``, ...).
 
     Returns
     -------
@@ -297,7 +299,7 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
         if m.any():
             size = max(8.0, min(60.0, 4000.0 / max(len(Xn), 1)))
             ax.scatter(Xn[m, 0], Xn[m, 1], s=size, color=colors[c % len(colors)], edgecolors="k",
-                       linewidths=0.4, label=f"class {c}")
+                       linewidths=0.4, label=class_names[c] if class_names is not None else f"class {c}")
     pred = predict_proba(model, Xn, output=output).argmax(1)
     acc = float((pred == yn).mean()) if len(yn) else float("nan")
     ax.set_xlim(x0, x1)

@@ -148,6 +148,18 @@ def test_wrong_marker_or_version(tmp_path):
             gg.load(p)
 
 
+def test_corrupt_manifest(tmp_path):
+    p = tmp_path / "m.npz"
+    bad_roots = [{"t": "dict", "k": [{"t": "list", "v": []}], "v": [{"t": "none"}]},  # unhashable key
+                 {"t": "ndarray", "k": "a7"}, {"t": "float"}, {"t": "eval", "v": "1+1"}, [1, 2]]
+    for root in bad_roots:
+        b = json.dumps({"format": "glassgrad-checkpoint", "version": 1, "root": root}).encode()
+        with open(p, "wb") as fh:
+            np.savez(fh, __glassgrad__=np.frombuffer(b, np.uint8))
+        with pytest.raises(CheckpointError, match="corrupt"):
+            gg.load(p)
+
+
 def test_corrupt_zip(tmp_path):
     p = tmp_path / "c.ckpt"
     gg.save({"w": np.ones(1000)}, p)

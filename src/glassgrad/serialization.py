@@ -329,6 +329,8 @@ def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool = 
             if isinstance(e, CheckpointError):
                 raise
             raise CheckpointError(f"load: {name}: corrupt or unsafe array data ({e})") from None
+        except (TypeError, KeyError, RecursionError) as e:
+            raise CheckpointError(f"load: {name}: corrupt manifest ({type(e).__name__}: {e})") from None
     finally:
         z.close()
 

@@ -162,6 +162,9 @@ def test_reductions():
     close(dx, g[:, None] * 2 * (x - x.mean(1, keepdims=True)) / (5 - 1))
     out, g, (dx,) = backprop(lambda t: t.std(dim=1), x)
     close(dx, g[:, None] * (x - x.mean(1, keepdims=True)) / ((5 - 1) * out[:, None]))
+    for p in (2, 3):
+        out, g, (dx,) = backprop(lambda t, p=p: t.norm(p=p, dim=1), x)
+        close(dx, g[:, None] * x * np.abs(x) ** (p - 2) / out[:, None] ** (p - 1))
     xt = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]])
     _, g, (dx,) = backprop(lambda t: t.amax(dim=1), xt)
     mask = xt == xt.max(1, keepdims=True)

@@ -124,6 +124,8 @@ _SPEC: dict[tuple[str, str], Formula] = {
         "dX = broadcast(dZ) ⊙ 2(X − mean(X)) / (n − correction)", None, None, None), doc=_RED),
     ("glassgrad.ops.reduce", "Std"): _f("X, axes, correction, keepdims", (
         "dX = broadcast(dZ) ⊙ (X − mean(X)) / ((n − correction)·Z)", None, None, None), doc=_RED),
+    ("glassgrad.ops.reduce", "PNorm"): _f("X, p, axes, keepdims", (
+        "dX = broadcast(dZ) ⊙ X ⊙ |X|^(p−2) / Z^(p−1)", None, None, None), doc=_RED),
     ("glassgrad.ops.reduce", "Amax"): _f("X, axes, keepdims", (
         "dX = broadcast(dZ) ⊙ [X = max] / #maxima", None, None), doc=_RED),
     ("glassgrad.ops.reduce", "Amin"): _f("X, axes, keepdims", (
@@ -258,7 +260,8 @@ _SECTIONS = {
     "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum",
     "where": "Where",
     "The vector-Jacobian product (VJP)": "Cast ToDevice Clone _ModuleInputsHook _ModuleOutputsHook",
-    "sum": "Sum", "mean": "Mean", "var": "Var", "std": "Std", "max and min": "Amax Amin MaxDim",
+    "sum": "Sum", "mean": "Mean", "var": "Var", "std": "Std", "norm": "PNorm",
+    "max and min": "Amax Amin MaxDim",
     "logsumexp": "LogSumExp", "softmax": "Softmax", "log_softmax": "LogSoftmax",
     "reshape": "Reshape", "permute and transpose": "Permute", "expand (broadcast_to)": "Expand",
     "cat, stack and split": "Cat Stack Split", "pad": "Pad",

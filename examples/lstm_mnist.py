@@ -2,9 +2,10 @@
 
 An ``nn.LSTM(28, 128)`` reads the rows top to bottom; a Linear layer classifies the last
 hidden state. Trained with Adam and gradient-norm clipping
-(``nn.utils.clip_grad_norm_``). About 97–98 % test accuracy after 2–3 epochs.
+(``nn.utils.clip_grad_norm_``). Measured (seed 0): 96.5 % test accuracy after one epoch,
+97.4 % after two (about 1.5–2 minutes per epoch on a busy 2-core CPU, one BLAS thread).
 
-    python examples/lstm_mnist.py                       # 3 epochs, full data
+    python examples/lstm_mnist.py                       # 2 epochs, full data
     python examples/lstm_mnist.py --epochs 1 --limit 10000 --test-limit 2000   # quick look
 
 On a busy shared CPU set ``OPENBLAS_NUM_THREADS=1`` (multi-threaded BLAS on small GEMMs
@@ -53,7 +54,7 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 1000) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="use only this many training images")
     ap.add_argument("--test-limit", type=int, default=None, help="evaluate on this many test images")
     ap.add_argument("--batch-size", type=int, default=128)

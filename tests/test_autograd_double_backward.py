@@ -103,6 +103,7 @@ REDUCTIONS = [
     ("logsumexp", lambda x: x.logsumexp(1) * x.sum(1), None),
     ("logsumexp_all", lambda x: x.logsumexp((0, 1)) * x, None),
     ("norm", lambda x: x.norm() * x, None),
+    ("norm_p3_dim", lambda x: x.norm(3, 1) * x.sum(1), lambda x: x.norm(3, 1) * x.sum(1)),
 ]
 
 

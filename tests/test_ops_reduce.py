@@ -250,3 +250,23 @@ def test_argmax_edge_shapes():
             np.testing.assert_array_equal(g.argmax(**kw).numpy(), t.argmax(**kw).numpy())
             np.testing.assert_array_equal(g.argmin(**kw).numpy(), t.argmin(**kw).numpy())
     assert gg.zeros(3, 0).argmax(0).shape == (0,)
+
+
+@pytest.mark.parametrize("p", [2, 3, 1.5, 1, float("inf")])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (1, False), (0, True), ((0, 1), False)], ids=str)
+def test_norm_p_and_zero_vectors_like_torch(p, dim, keepdim):
+    check_op(lambda x: x.norm(p, dim, keepdim), shapes=[(3, 4)], torch_fn=lambda x: x.norm(p, dim, keepdim))
+    # a zero row: the gradient there is 0 (not 0/0 = nan), as in torch
+    a = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, -2.0, 0.5]])
+    check_op(lambda x: x.norm(p, dim, keepdim), inputs=[a], torch_fn=lambda x: x.norm(p, dim, keepdim),
+             gradcheck=False)
+
+
+def test_norm_zero_and_errors():
+    x = gg.tensor([[0.0, 1.5], [2.0, 0.0]], requires_grad=True)
+    n0 = x.norm(0)
+    assert n0.item() == 2.0
+    n0.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="norm"):
+        x.norm(0.5)

@@ -1011,14 +1011,22 @@ class Tensor:
         return R.LogSoftmax.apply(self._f(), norm_dim(d, self.ndim, "log_softmax"))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        """Vector p-norm over ``dim`` (all elements by default)."""
-        if p == 2 or p == "fro":
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
+        """Vector p-norm over ``dim`` (all elements by default); its gradient is 0 where the
+        norm is 0, as in PyTorch."""
+        if p == "fro":
+            p = 2
         if p == math.inf or p == "inf":
             return self.abs().amax(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == 0:
+            # the count of non-zeros: piecewise constant, so its gradient is 0 (as torch)
+            x = self._f()
+            return (x * 0).sum(dim, keepdim) + (x != 0).sum(dim, keepdim).to(x.dtype)
+        if not p > 1:
+            raise op_error("norm", f"p must be 0, 1, inf or greater than 1, got {p}")
+        ax = norm_axis(dim, self.ndim, "norm")
+        return R.PNorm.apply(self._f(), float(p), ax, builtins.bool(keepdim))
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape: Any) -> Tensor:

@@ -133,6 +133,44 @@ class Std(Function):
         return dx, None, None, None
 
 
+class PNorm(Function):
+    """``z = (Σ_axes |x|^p)^(1/p)`` for ``p > 1`` (``p = 2``: the Euclidean norm)."""
+
+    @staticmethod
+    def forward(ctx, x, p=2.0, axes=None, keepdims=False):
+        ctx.save_for_backward(x)
+        ctx.p, ctx.axes, ctx.keepdims = p, axes, keepdims
+        a = np.abs(x)
+        nk = np.sqrt((x * x).sum(axis=axes, keepdims=True)) if p == 2 else \
+            ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+        nk = np.asarray(nk, dtype=x.dtype)
+        ctx.nk = nk
+        z = nk
+        if not keepdims:
+            z = z.reshape(()) if axes is None else z.squeeze(axis=axes)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = broadcast(g) ⊙ x |x|^(p-2) / ‖x‖^(p-1)`` (for p = 2: ``g ⊙ x / ‖x‖``),
+        and 0 where the norm is 0 (PyTorch's convention, instead of 0/0)."""
+        (x,) = ctx.saved_tensors
+        shape = ctx._in_meta[0][0]
+        p = ctx.p
+        nk = x.norm(p, dim=ctx.axes, keepdim=True) if ctx.create_graph else ctx.nk
+        zero = D.data(nk) == 0
+        safe = D.where(zero, D.zeros_like(nk) + 1, nk)
+        gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
+        if p == 2:
+            dx = gb * x / safe
+        else:
+            ax = D.where(D.data(x) == 0, D.zeros_like(x) + 1, x * D.sign(x))  # |x| (safe at 0)
+            dx = gb * x * ax ** (p - 2) / safe ** (p - 1)
+        if zero.any():
+            dx = D.where(np.broadcast_to(zero, shape), D.zeros_like(dx), dx)
+        return dx, None, None, None
+
+
 class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
 

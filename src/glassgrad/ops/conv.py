@@ -233,13 +233,22 @@ def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dil
     N, C = x_shape[:2]
     O = w.shape[0]
     ks = tuple(w.shape[2:])
-    dcols = _gemm(w.reshape(groups, O // groups, -1).swapaxes(-1, -2), gT)
-    dcols = dcols.reshape((C,) + ks + tuple(out_sp) + (N,))
     sp = tuple(x_shape[2:])
     padded = (C,) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)) + (N,)
-    dxp = xp.zeros(padded, dtype=dcols.dtype)
-    for offs, sl in _offset_slices(ks, stride, dilation, out_sp):
-        dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
+    dxp = xp.zeros(padded, dtype=gT.dtype)
+    if O == groups and C == groups:
+        # depthwise (one filter per channel): Wᵀ @ δ is an outer product per channel, so
+        # add w[c, p, q] · δ[c] straight into each offset's slice (no dcols matrix)
+        gv = gT.reshape((C,) + tuple(out_sp) + (N,))
+        w2 = w.reshape(C, -1)
+        bshape = (C,) + (1,) * (len(ks) + 1)
+        for i, (_, sl) in enumerate(_offset_slices(ks, stride, dilation, out_sp)):
+            dxp[(slice(None),) + sl] += w2[:, i].reshape(bshape) * gv
+    else:
+        dcols = _gemm(w.reshape(groups, O // groups, -1).swapaxes(-1, -2), gT)
+        dcols = dcols.reshape((C,) + ks + tuple(out_sp) + (N,))
+        for offs, sl in _offset_slices(ks, stride, dilation, out_sp):
+            dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
     if any(lo or hi for lo, hi in pads):
         dxp = dxp[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
     return xp.moveaxis(dxp, -1, 0)

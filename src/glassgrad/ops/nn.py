@@ -187,7 +187,10 @@ class CrossEntropy(Function):
                 wy = wy * valid
         else:
             wy = valid.astype(x.dtype) if valid is not None else None
-        loss = nll * ((1 - eps) if wy is None else (1 - eps) * wy)
+        if wy is None:
+            loss = nll * (1 - eps) if eps else nll
+        else:
+            loss = nll * ((1 - eps) * wy)
         if eps:
             if weight is not None:
                 sm = lse[:, 0] * weight.sum() - s @ weight  # −Σ_c w_c logp_ic
@@ -198,8 +201,8 @@ class CrossEntropy(Function):
             loss = loss + (eps / C) * sm
         if reduction == "mean":
             denom = (wy.sum() if wy is not None else M)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = loss.sum() / denom  # every target ignored: 0/0 = nan, as PyTorch
+            # every target ignored: 0/0 = nan, as PyTorch
+            out = loss.sum() / denom if denom != 0 else np.nan
         elif reduction == "sum":
             out = loss.sum()
             denom = 1
@@ -207,7 +210,7 @@ class CrossEntropy(Function):
             out = loss.reshape(y.shape)
             denom = 1
         ctx.save_for_backward(x)
-        ctx.p, ctx.yi, ctx.valid, ctx.wy, ctx.eps = p, yi, valid, wy, eps
+        ctx.p, ctx.yi, ctx.valid, ctx.wy, ctx.eps, ctx.rows = p, yi, valid, wy, eps, rows
         ctx.weight, ctx.reduction, ctx.denom, ctx.C = weight, reduction, denom, C
         return xp.asarray(out, dtype=x.dtype)
 
@@ -244,7 +247,7 @@ class CrossEntropy(Function):
             p = _to_rows(x, len(shape), C).softmax(-1)
             xp = xp_of(ctx.p)
             q = xp.zeros((M, C), dtype=ctx.p.dtype)
-            q[xp.arange(M), yi] = coef_y
+            q[ctx.rows, yi] = coef_y
             if eps:
                 wv = w if w is not None else 1.0
                 q += (eps / C) * (xp.ones((M, 1), dtype=q.dtype) if valid is None
@@ -256,7 +259,7 @@ class CrossEntropy(Function):
         p = ctx.p
         G = p.copy() if isinstance(a, float) and a == 1.0 else p * (
             a if isinstance(a, float) else a[:, None])
-        G[xp.arange(M), yi] -= coef_y
+        G[ctx.rows, yi] -= coef_y
         if eps:
             wv = w if w is not None else 1.0
             if valid is None:

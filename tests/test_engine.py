@@ -318,3 +318,29 @@ def test_custom_function_returning_wrong_shape_is_caught():
     x = gg.randn(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"BadBackward.*shape \(\).*shape \(3,\)"):
         Bad.apply(x).sum().backward()
+
+
+def test_assigning_a_tensor_that_requires_grad_records_the_graph():
+    # out = zeros(n); out[i] = f(w): the gradient must reach w (as in torch), not be dropped
+    def run(T):
+        w = T.tensor([1.0, 2.0], requires_grad=True)
+        out = T.zeros(3)
+        out[0] = w[0] * 3
+        out[1:] = w * w
+        out.add_(w.sum())
+        out.mul_(w[1])
+        y = T.zeros(2)
+        y.copy_(w * 5)
+        (out.sum() + y.sum()).backward()
+        return w.grad.numpy(), out.requires_grad, out.is_leaf
+
+    g, req, leaf = run(gg)
+    tg, treq, tleaf = run(torch)
+    np.testing.assert_allclose(g, tg)
+    assert (req, leaf) == (treq, tleaf) == (True, False)
+    # under no_grad the assignment stays a plain in-place write
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    out = gg.zeros(2)
+    with gg.no_grad():
+        out[0] = w[1]
+    assert not out.requires_grad and out.numpy()[0] == 2.0

@@ -612,12 +612,14 @@ class Tensor:
             axis=ax, keepdims=keepdim if keepdims is None else keepdims)), False)
 
     # ------------------------------------------------------------------ in place
-    def _inplace(self, op: str, fn: Callable[[Any], Any], out_of_place: Callable[[], Tensor]) -> Tensor:
-        """In-place update. On a tensor that is part of a recorded graph the op is done
-        out of place and this tensor is re-pointed at the result (its old values stay
-        intact for any backward that saved them)."""
-        if self.requires_grad and STATE.grad_enabled:
-            if self.grad_fn is None:
+    def _inplace(self, op: str, fn: Callable[[Any], Any], out_of_place: Callable[[], Tensor],
+                 other: Any = None) -> Tensor:
+        """In-place update. On a tensor that is part of a recorded graph (or when ``other``
+        requires grad) the op is done out of place and this tensor is re-pointed at the
+        result (its old values stay intact for any backward that saved them)."""
+        if STATE.grad_enabled and (self.requires_grad or (isinstance(other, Tensor)
+                                                          and other.requires_grad)):
+            if self.requires_grad and self.grad_fn is None:
                 raise RuntimeError(
                     f"{op}: a leaf tensor that requires grad is being used in an in-place "
                     "operation; wrap the update in gg.no_grad() (as optimizers do)"
@@ -630,6 +632,7 @@ class Tensor:
                 new = new.to(self.dtype)
             self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
             self._version = new._version
+            self.requires_grad = new.requires_grad
             return self
         try:
             fn(self.data)
@@ -653,7 +656,7 @@ class Tensor:
             else:
                 d += alpha * od
 
-        return self._inplace("add_", f, lambda: self + (o if alpha == 1 else o * alpha))
+        return self._inplace("add_", f, lambda: self + (o if alpha == 1 else o * alpha), o)
 
     def sub_(self, o: Any, alpha: Any = 1) -> Tensor:
         od = self._cast_in(o)
@@ -664,7 +667,7 @@ class Tensor:
             else:
                 d -= alpha * od
 
-        return self._inplace("sub_", f, lambda: self - (o if alpha == 1 else o * alpha))
+        return self._inplace("sub_", f, lambda: self - (o if alpha == 1 else o * alpha), o)
 
     def mul_(self, o: Any) -> Tensor:
         od = self._cast_in(o)
@@ -672,7 +675,7 @@ class Tensor:
         def f(d: Any) -> None:
             d *= od
 
-        return self._inplace("mul_", f, lambda: self * o)
+        return self._inplace("mul_", f, lambda: self * o, o)
 
     def div_(self, o: Any) -> Tensor:
         od = self._cast_in(o)
@@ -680,7 +683,7 @@ class Tensor:
         def f(d: Any) -> None:
             d /= od
 
-        return self._inplace("div_", f, lambda: self / o)
+        return self._inplace("div_", f, lambda: self / o, o)
 
     def pow_(self, o: Any) -> Tensor:
         od = self._cast_in(o)
@@ -688,7 +691,7 @@ class Tensor:
         def f(d: Any) -> None:
             d **= od
 
-        return self._inplace("pow_", f, lambda: self**o)
+        return self._inplace("pow_", f, lambda: self**o, o)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace("clamp_", lambda d: xp_of(d).clip(d, min, max, out=d),
@@ -706,7 +709,7 @@ class Tensor:
         def f(d: Any) -> None:
             d[...] = v
 
-        return self._inplace("fill_", f, lambda: self * 0 + value)
+        return self._inplace("fill_", f, lambda: self * 0 + value, value)
 
     def copy_(self, src: Any) -> Tensor:
         """Copy values from ``src`` (broadcast to this shape, cast to this dtype)."""
@@ -720,7 +723,7 @@ class Tensor:
         def f(d: Any) -> None:
             d[...] = s
 
-        return self._inplace("copy_", f, lambda: self * 0 + src)
+        return self._inplace("copy_", f, lambda: self * 0 + src, src)
 
     def __iadd__(self, o: Any) -> Tensor:
         return self.add_(o)
@@ -738,8 +741,9 @@ class Tensor:
         key = I.normalize_index(idx, Tensor)
         key = key[0] if len(key) == 1 else key
         v = value.data if isinstance(value, Tensor) else value
-        if self.requires_grad and STATE.grad_enabled:
-            if self.grad_fn is None:
+        if STATE.grad_enabled and (self.requires_grad or (isinstance(value, Tensor)
+                                                          and value.requires_grad)):
+            if self.requires_grad and self.grad_fn is None:
                 raise RuntimeError(
                     "setitem: a leaf tensor that requires grad is being used in an in-place "
                     "operation; wrap the assignment in gg.no_grad()"
@@ -748,6 +752,7 @@ class Tensor:
             new = IndexPut.apply(self, key, val.to(self.dtype))
             self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
             self._version = new._version
+            self.requires_grad = new.requires_grad
             return
         try:
             self.data[key] = v

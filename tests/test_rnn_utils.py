@@ -84,3 +84,58 @@ def test_masked_mean_ignores_padding():
     m.sum().backward()
     np.testing.assert_allclose(x.grad.numpy()[:, 1, 0], [1.0, 0.0, 0.0])
     np.testing.assert_allclose(x.grad.numpy()[:, 0, 0], [1 / 3] * 3)
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_packed_sequence_pipeline_matches_torch(enforce_sorted, batch_first):
+    torch = pytest.importorskip("torch")
+    from glassgrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    lengths = [5, 4, 2] if enforce_sorted else [2, 5, 4]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 2) if batch_first else (6, 3, 2))
+    tm = torch.nn.GRU(2, 3, num_layers=2, bidirectional=True, batch_first=batch_first).double()
+    gm = nn.GRU(2, 3, num_layers=2, bidirectional=True, batch_first=batch_first, dtype=np.float64)
+    gm.load_state_dict({k: gg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    tx, gx = torch.tensor(x, requires_grad=True), gg.tensor(x, requires_grad=True)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths), batch_first=batch_first,
+                                                 enforce_sorted=enforce_sorted)
+    gp = pack_padded_sequence(gx, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
+    np.testing.assert_array_equal(gp.batch_sizes.numpy(), tp.batch_sizes.numpy())
+    np.testing.assert_array_equal(gp.data.detach().numpy(), tp.data.detach().numpy())
+    if not enforce_sorted:
+        np.testing.assert_array_equal(gp.sorted_indices.numpy(), tp.sorted_indices.numpy())
+        np.testing.assert_array_equal(gp.unsorted_indices.numpy(), tp.unsorted_indices.numpy())
+    to, th = tm(tp)
+    go, gh = gm(gp)
+    assert isinstance(go, type(gp))
+    np.testing.assert_allclose(go.data.detach().numpy(), to.data.detach().numpy(), rtol=1e-10, atol=1e-12)
+    tpad, tlen = torch.nn.utils.rnn.pad_packed_sequence(to, batch_first=batch_first, padding_value=-1.0,
+                                                        total_length=7)
+    gpad, glen = pad_packed_sequence(go, batch_first=batch_first, padding_value=-1.0, total_length=7)
+    np.testing.assert_array_equal(glen.numpy(), tlen.numpy())
+    np.testing.assert_allclose(gpad.detach().numpy(), tpad.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gh.detach().numpy(), th.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = rng.standard_normal(tuple(tpad.shape))
+    ((tpad * torch.tensor(w)).sum() + th.sum()).backward()
+    ((gpad * gg.tensor(w)).sum() + gh.sum()).backward()
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_pack_sequence_unpack_and_errors():
+    from glassgrad.nn.utils.rnn import pack_padded_sequence, pack_sequence, unpack_sequence
+
+    seqs = [gg.tensor(np.arange(n * 2.0).reshape(n, 2)) for n in (3, 2, 1)]
+    p = pack_sequence(seqs)
+    assert p.padded.shape == (3, 3, 2) and p.data.shape == (6, 2)
+    for a, b in zip(unpack_sequence(p), seqs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="not sorted in decreasing order"):
+        pack_padded_sequence(gg.zeros(4, 2, 1), [2, 3])
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, 4\]"):
+        pack_padded_sequence(gg.zeros(4, 2, 1), [5, 3])
+    with pytest.raises(ValueError, match="expected 2 lengths"):
+        pack_padded_sequence(gg.zeros(4, 2, 1), [3])
+    with pytest.raises(ValueError, match="either a PackedSequence or lengths"):
+        nn.LSTM(1, 2)(pack_padded_sequence(gg.zeros(4, 2, 1), [3, 2]), lengths=[3, 2])

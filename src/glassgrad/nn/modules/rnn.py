@@ -37,6 +37,7 @@ from ...random import _rng
 from ...tensor import Tensor, cat, stack
 from ..module import Module
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -196,9 +197,9 @@ class RNNBase(Module):
 
         Parameters
         ----------
-        input : Tensor
+        input : Tensor or PackedSequence
             ``(T, B, input_size)`` (``(B, T, input_size)`` with ``batch_first``) or
-            unbatched ``(T, input_size)``.
+            unbatched ``(T, input_size)``; a PackedSequence gives a PackedSequence output.
         hx : Tensor or (Tensor, Tensor), optional
             Initial state ``(num_layers·D, B, H)`` (``(h_0, c_0)`` for LSTM); zeros if None.
         lengths : sequence of int, optional
@@ -211,6 +212,12 @@ class RNNBase(Module):
         h_n : Tensor or (Tensor, Tensor)
             ``(num_layers·D, B, H)``; ``(h_n, c_n)`` for LSTM.
         """
+        packed = None
+        if isinstance(input, PackedSequence):     # PyTorch-style packed input
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: give either a PackedSequence or lengths=")
+            packed, lengths = input, input.lengths
+            input = input.padded.transpose(0, 1) if self.batch_first else input.padded
         x, batched = self._check_input(input)
         T, B = x.shape[0], x.shape[1]
         H = self.hidden_size
@@ -262,7 +269,10 @@ class RNNBase(Module):
         output = layer_in
         hn = stack(h_n, 0)
         cn = stack(c_n, 0) if lstm else None
-        if not batched:
+        if packed is not None:
+            output = PackedSequence(output, packed.lengths, packed.sorted_indices,
+                                    packed.unsorted_indices)
+        elif not batched:
             output = output.squeeze(1)
             hn = hn.squeeze(1)
             cn = cn.squeeze(1) if lstm else None

@@ -1,0 +1,19 @@
+"""bench/bench_overhead.py still runs (a tiny configuration; no timing is asserted)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_overhead.py"
+
+
+def test_bench_overhead_runs(capsys):
+    mod = runpy.run_path(str(BENCH), run_name="bench_overhead")
+    rc = mod["main"](["--sizes", "1", "2", "--ops", "add", "mul", "matmul", "relu", "sum", "--chain", "3",
+                      "--budget", "0.002", "--repeat", "1"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "numpy fwd" in out and "gg f+b" in out
+    for op in ["add", "mul", "matmul", "relu", "sum"]:
+        assert sum(line.split()[0] == op for line in out.splitlines()[2:] if line.strip()) == 2

@@ -63,6 +63,7 @@ def test_transpose(d0, d1):
              torch_fn=lambda x: x.transpose(d0, d1), gradcheck=False)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch deprecates .T on non-2-D tensors
 def test_T_mT_t():
     check_op(lambda x: x.T, shapes=[(3, 4)])
     check_op(lambda x: x.T, shapes=[(5,)])

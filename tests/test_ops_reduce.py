@@ -79,6 +79,7 @@ def test_var_std_unbiased_flag_and_default():
     np.testing.assert_allclose(x.var(ddof=0).item(), np.var(x.numpy()), rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_var_with_too_few_elements_is_inf_or_nan_like_torch():
     x = gg.tensor([1.5])
     t = torch.tensor([1.5])

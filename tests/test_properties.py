@@ -155,6 +155,7 @@ def test_boolean_mask_indexing(shape, seed, data):
     np.testing.assert_array_equal(x.grad.numpy(), dx)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: var() with no degrees of freedom
 @SETTINGS
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4), data=st.data(),
        op=st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "var", "std"]),

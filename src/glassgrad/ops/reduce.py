@@ -55,6 +55,9 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
         ctx.axes, ctx.keepdims = axes, keepdims
+        if x.size == 0 and _count(x.shape, axes) == 0:  # mean of nothing: nan, silently (torch)
+            z = x.sum(axis=axes, keepdims=keepdims)
+            return z + np.asarray(np.nan, dtype=x.dtype)
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -249,7 +252,8 @@ class LogSumExp(Function):
         xp = xp_of(x)
         m = x.max(axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        z = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf: log 0 = -inf, as torch
+            z = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         ctx.save_for_backward(x)
         ctx.z = z
         ctx.axes, ctx.keepdims = axes, keepdims

@@ -75,7 +75,10 @@ def _run(kind, dt=np.float64, lengths=None, hx=False, fused=True, **kw):
         np.testing.assert_allclose(gp.grad.numpy(), p.grad.numpy(), err_msg=k, **tol)
 
 
-GRID = list(itertools.product([1, 2], [False, True], [False, True], [True, False], [False, True]))
+# every (layers, bidirectional, batch_first) combination, once with bias and default state,
+# once without bias and with a given initial state
+GRID = [(L, bi, bf, bias, hx) for L, bi, bf in itertools.product([1, 2], [False, True], [False, True])
+        for bias, hx in ((True, False), (False, True))]
 
 
 @needs_torch

@@ -415,3 +415,16 @@ def test_in_place_ops_keep_shape_and_dtype_like_torch():
     v *= 4
     v /= 2
     np.testing.assert_allclose(v.numpy(), [1.0, 1.0, 1.0])
+
+
+def test_constructor_argument_errors():
+    with pytest.raises(TypeError, match="rand: needs a floating dtype"):
+        gg.rand(2, dtype=gg.int64)
+    with pytest.raises(TypeError, match="randn: needs a floating dtype"):
+        gg.randn(2, dtype=gg.int64)
+    with pytest.raises(ValueError, match="arange: step must be nonzero"):
+        gg.arange(0, 5, 0)
+    with pytest.raises(ValueError, match="zeros: negative dimension"):
+        gg.zeros(-1)
+    assert gg.normal(0.0, 1.0, 3).shape == (3,) and gg.normal(0.0, 1.0, (2, 2)).dtype == gg.float32
+    assert gg.randn(2, dtype=gg.float16).dtype == gg.float16

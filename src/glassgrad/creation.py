@@ -17,6 +17,20 @@ __all__ = [
 ]
 
 
+def _float_dtype(op: str, dtype: Any) -> Any:
+    d = _dt.to_dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"{op}: needs a floating dtype, got {d} (use randint for integers)")
+    return d
+
+
+def _shape(op: str, size: Any) -> tuple:
+    shp = shape_tuple(size)
+    if any(s < 0 for s in shp):
+        raise ValueError(f"{op}: negative dimension in size {shp}")
+    return shp
+
+
 def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
     if dtype is not None:
         arr = arr.astype(_dt.to_dtype(dtype), copy=False)
@@ -45,17 +59,17 @@ def from_numpy(a: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.zeros(shape_tuple(size), dtype=_dt.to_dtype(dtype)), None, device,
+    return _finish(np.zeros(_shape("zeros", size), dtype=_dt.to_dtype(dtype)), None, device,
                    requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.ones(shape_tuple(size), dtype=_dt.to_dtype(dtype)), None, device,
+    return _finish(np.ones(_shape("ones", size), dtype=_dt.to_dtype(dtype)), None, device,
                    requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.empty(shape_tuple(size), dtype=_dt.to_dtype(dtype)), None, device,
+    return _finish(np.empty(_shape("empty", size), dtype=_dt.to_dtype(dtype)), None, device,
                    requires_grad)
 
 
@@ -81,6 +95,8 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     arguments, the default float dtype otherwise (as PyTorch)."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dt.int64 if ints else _dt.get_default_dtype()
@@ -97,7 +113,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    d = _dt.to_dtype(dtype)
+    d = _float_dtype("rand", dtype)
     arr = _rng(generator).random(shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64)
                                  else np.float64).astype(d, copy=False)
     return _finish(arr, None, device, requires_grad)
@@ -106,7 +122,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    d = _dt.to_dtype(dtype)
+    d = _float_dtype("randn", dtype)
     arr = _rng(generator).standard_normal(
         shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64) else np.float64
     ).astype(d, copy=False)
@@ -115,8 +131,10 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
 
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
            dtype: Any = None) -> Tensor:
-    d = _dt.to_dtype(dtype)
-    return _finish((_rng(generator).normal(mean, std, tuple(size))).astype(d), None, None, False)
+    """Normal with the given mean and standard deviation."""
+    d = _float_dtype("normal", dtype)
+    shp = (size,) if isinstance(size, int) else tuple(size)
+    return _finish((_rng(generator).normal(mean, std, shp)).astype(d), None, None, False)
 
 
 def randint(low: int, high: int | None = None, size: Any = None,

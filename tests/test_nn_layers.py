@@ -17,13 +17,25 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, ato
 TDT = {np.float64: torch.float64, np.float32: torch.float32}
 
 
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    torch.manual_seed(0)  # torch's default inits draw from its global RNG: keep tests deterministic
+
+
 def _copy(gm, tm, dt):
     gm.to(dt)
     tm.to(TDT[dt])
     gm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
 
 
-def _compare(gm, tm, x, dt, n_steps=1):
+def _close(a, b, dt, msg="", deep=False):
+    tol = dict(TOL[dt])
+    if deep and dt == np.float32:  # float32 rounding through many layers: relative to the scale
+        tol["atol"] = max(tol["atol"], 1e-5 * float(np.abs(b).max()))
+    np.testing.assert_allclose(a, b, err_msg=msg, **tol)
+
+
+def _compare(gm, tm, x, dt, n_steps=1, deep=False):
     """Same outputs, input gradient and parameter gradients (random upstream gradient)."""
     rng = np.random.default_rng(7)
     for _ in range(n_steps):
@@ -33,22 +45,20 @@ def _compare(gm, tm, x, dt, n_steps=1):
         if x.dtype.kind != "f":
             gx, tx = gg.tensor(x), torch.tensor(x)
         gy, ty = gm(gx), tm(tx)
-        np.testing.assert_allclose(gy.detach().numpy(), ty.detach().numpy(), **TOL[dt])
+        _close(gy.detach().numpy(), ty.detach().numpy(), dt, "output", deep)
         g = rng.standard_normal(gy.shape).astype(gy.dtype)
         gm.zero_grad()
         tm.zero_grad()
         gy.backward(gg.tensor(g))
         ty.backward(torch.tensor(g))
         if x.dtype.kind == "f":
-            np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), **TOL[dt])
+            _close(gx.grad.numpy(), tx.grad.numpy(), dt, "input grad", deep)
         tp = dict(tm.named_parameters())
         for name, p in gm.named_parameters():
             assert p.grad.dtype == dt
-            np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), err_msg=name,
-                                       **TOL[dt])
+            _close(p.grad.numpy(), tp[name].grad.numpy(), dt, name, deep)
         for name, b in tm.named_buffers():
-            np.testing.assert_allclose(gm.get_buffer(name).numpy(), b.numpy(), err_msg=name,
-                                       **TOL[dt])
+            _close(gm.get_buffer(name).numpy(), b.numpy(), dt, name, deep)
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
@@ -69,7 +79,7 @@ def test_mlp_with_everything_vs_torch(dt):
 
     gm, tm = build(gg), build(torch)
     _copy(gm, tm, dt)
-    _compare(gm, tm, np.random.default_rng(1).standard_normal((10, 6)), dt, n_steps=2)
+    _compare(gm, tm, np.random.default_rng(1).standard_normal((10, 6)), dt, n_steps=2, deep=True)
 
 
 ACTS = [

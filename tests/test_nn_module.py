@@ -17,6 +17,12 @@ from glassgrad.nn import functional as F
 torch = pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)  # deterministic default inits on both sides
+    gg.manual_seed(0)
+
+
 class MLP(nn.Module):
     def __init__(self, sizes=(4, 8, 3)):
         super().__init__()

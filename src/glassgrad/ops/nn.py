@@ -171,15 +171,18 @@ class CrossEntropy(Function):
                            f"indices must be in [0, {C}) for input of shape {tuple(shape)}"
                            + (f" (or equal ignore_index={ignore_index})"
                               if ignore_index is not None else ""), IndexError)
+        eps = float(label_smoothing)
         m = x2.max(axis=1, keepdims=True)
-        s = x2 - m  # shifted logits, (M, C)
-        p = xp.exp(s)
+        s = x2 - m  # shifted logits, (M, C): the only (M, C) array allocated
+        rows = xp.arange(M)
+        s_y = s[rows, yi]  # shifted logit of the target
+        if eps:  # Σ_c w_c·s_ic, needed before s turns into the softmax below
+            s_w = s @ weight if weight is not None else s.sum(axis=1)
+        p = xp.exp(s, out=s)
         se = p.sum(axis=1, keepdims=True)
         lse = xp.log(se)  # log Σ exp(s)
-        p /= se  # softmax, computed once, kept for backward
-        rows = xp.arange(M)
-        nll = lse[:, 0] - s[rows, yi]  # −logp at the target, (M,)
-        eps = float(label_smoothing)
+        p /= se  # softmax, computed once (in place), kept for backward
+        nll = lse[:, 0] - s_y  # −logp at the target, (M,)
         # coefficient of the one-hot part per row, and of the softmax part
         if weight is not None:
             wy = weight[yi]
@@ -192,10 +195,8 @@ class CrossEntropy(Function):
         else:
             loss = nll * ((1 - eps) * wy)
         if eps:
-            if weight is not None:
-                sm = lse[:, 0] * weight.sum() - s @ weight  # −Σ_c w_c logp_ic
-            else:
-                sm = C * lse[:, 0] - s.sum(axis=1)
+            # −Σ_c w_c logp_ic = lse·Σ_c w_c − Σ_c w_c s_ic
+            sm = lse[:, 0] * (weight.sum() if weight is not None else C) - s_w
             if valid is not None:
                 sm = sm * valid
             loss = loss + (eps / C) * sm

@@ -55,6 +55,10 @@ MODULE_CASES = [
     ("AdaptiveAvgPool2d", (1,), {}, (2, 3, 7, 8)),
     ("Upsample", (), dict(scale_factor=2, mode="nearest"), (2, 3, 4, 5)),
     ("Upsample", (), dict(size=(7, 9), mode="bilinear", align_corners=False), (2, 3, 4, 5)),
+    ("Unfold", (3,), dict(padding=1, stride=2), (2, 3, 5, 6)),
+    ("Fold", ((4, 5), 2), {}, (2, 12, 12)),
+    ("PixelShuffle", (2,), {}, (2, 8, 3, 3)),
+    ("PixelUnshuffle", (2,), {}, (2, 2, 4, 6)),
 ]
 
 

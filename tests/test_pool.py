@@ -207,3 +207,31 @@ def test_max_pool_backward_survives_inplace_change_of_output():
     (z * 2).sum().backward()
     (ty.clone() * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(3, 2), stride=2, padding=1),
+                                dict(kernel_size=2, dilation=2, stride=(1, 2))])
+def test_unfold_fold_match_torch(kw):
+    check_op(lambda x: F.unfold(x, **kw), [(2, 3, 6, 7)], torch_fn=lambda x: TF.unfold(x, **kw))
+    L = TF.unfold(torch.zeros(2, 3, 6, 7), **kw).shape[-1]
+    K = int(np.prod(kw["kernel_size"])) if isinstance(kw["kernel_size"], tuple) \
+        else kw["kernel_size"] ** 2
+    check_op(lambda c: F.fold(c, (6, 7), **kw), [(2, 3 * K, L)],
+             torch_fn=lambda c: TF.fold(c, (6, 7), **kw))
+
+
+def test_fold_double_backward_and_errors():
+    check_double_backward(lambda c: F.fold(c, (4, 5), 2).tanh(), [(1, 8, 12)],
+                          torch_fn=lambda c: TF.fold(c, (4, 5), 2).tanh())
+    _raises(r"fold: input \(1, 7, 12\): dim 1 \(7\) must be divisible by kh·kw = 4",
+            lambda: F.fold(gg.randn(1, 7, 12), (4, 5), 2))
+    _raises(r"fold: input \(1, 8, 11\) has 11 blocks", lambda: F.fold(gg.randn(1, 8, 11), (4, 5), 2))
+
+
+def test_pixel_shuffle_matches_torch():
+    check_op(lambda x: F.pixel_shuffle(x, 2), [(2, 8, 3, 4)],
+             torch_fn=lambda x: TF.pixel_shuffle(x, 2))
+    check_op(lambda x: F.pixel_unshuffle(x, 3), [(2, 2, 6, 3)],
+             torch_fn=lambda x: TF.pixel_unshuffle(x, 3))
+    _raises(r"pixel_shuffle: channels 6 .* divisible by upscale_factor² = 4",
+            lambda: F.pixel_shuffle(gg.randn(1, 6, 2, 2), 2))

@@ -72,6 +72,10 @@ __all__ = [
     "upsample",
     "upsample_nearest",
     "upsample_bilinear",
+    "unfold",
+    "fold",
+    "pixel_shuffle",
+    "pixel_unshuffle",
 ]
 
 
@@ -1326,3 +1330,115 @@ def upsample_nearest(input: Any, size: Any = None, scale_factor: Any = None) -> 
 def upsample_bilinear(input: Any, size: Any = None, scale_factor: Any = None) -> Any:
     """``interpolate(..., mode='bilinear', align_corners=True)`` (as PyTorch's alias)."""
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# =====================================================================================
+# im2col as an op (unfold / fold) and pixel shuffle
+# =====================================================================================
+def unfold(input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+           stride: Any = 1) -> Any:
+    """Extract sliding blocks (im2col), as ``torch.nn.functional.unfold``.
+
+    ``(N, C, H, W) -> (N, C·kh·kw, L)`` with ``L = OH·OW`` block positions; row
+    ``c·kh·kw + p·kw + q`` holds ``x[n, c, i·sh + p·dh − ph, j·sw + q·dw − pw]``. Built from
+    the strided window view, so its VJP is the col2im scatter (:func:`fold`).
+    """
+    op = "unfold"
+    _check_tensor(input, "input", op)
+    if input.ndim not in (3, 4):
+        raise op_error(op, f"expected a 4-D input (N, C, H, W) or a 3-D unbatched input, got "
+                       f"shape {_shape(input)}")
+    x = input.reshape((1,) + _shape(input)) if input.ndim == 3 else input
+    ks = _ntuple(kernel_size, 2, "kernel_size", op, 1)
+    dil = _ntuple(dilation, 2, "dilation", op, 1)
+    pad = _ntuple(padding, 2, "padding", op, 0)
+    st = _ntuple(stride, 2, "stride", op, 1)
+    N, C, H, W = _shape(x)
+    eff = tuple(d * (kk - 1) + 1 for kk, d in zip(ks, dil))
+    if eff[0] > H + 2 * pad[0] or eff[1] > W + 2 * pad[1]:
+        raise op_error(op, f"kernel {ks} (dilation {dil}) is bigger than the padded input "
+                       f"{(H + 2 * pad[0], W + 2 * pad[1])} (input {_shape(input)})")
+    xp = x.pad_nd(((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    v = xp.unfold_windows(ks, st, dil)  # (N, C, OH, OW, kh, kw), a view
+    L = v.shape[2] * v.shape[3]
+    out = v.permute(0, 1, 4, 5, 2, 3).reshape(N, C * ks[0] * ks[1], L)
+    return out.reshape(out.shape[1:]) if input.ndim == 3 else out
+
+
+def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+         stride: Any = 1) -> Any:
+    """Sum sliding blocks back into an image (col2im), as ``torch.nn.functional.fold``.
+
+    ``(N, C·kh·kw, L) -> (N, C, H, W)``: the transpose of :func:`unfold` (overlapping
+    blocks add up). Computed as a grouped transposed convolution whose ``kh·kw`` filters
+    per channel are one-hot kernels, so its VJP is :func:`unfold`.
+    """
+    from ..tensor import Tensor
+
+    op = "fold"
+    _check_tensor(input, "input", op)
+    if input.ndim not in (2, 3):
+        raise op_error(op, f"expected a 3-D input (N, C·kh·kw, L) or a 2-D unbatched input, "
+                       f"got shape {_shape(input)}")
+    x = input.reshape((1,) + _shape(input)) if input.ndim == 2 else input
+    ks = _ntuple(kernel_size, 2, "kernel_size", op, 1)
+    osz = _ntuple(output_size, 2, "output_size", op, 1)
+    dil = _ntuple(dilation, 2, "dilation", op, 1)
+    pad = _ntuple(padding, 2, "padding", op, 0)
+    st = _ntuple(stride, 2, "stride", op, 1)
+    K = ks[0] * ks[1]
+    N, CK, L = _shape(x)
+    if CK % K:
+        raise op_error(op, f"input {_shape(input)}: dim 1 ({CK}) must be divisible by "
+                       f"kh·kw = {K} (kernel_size {ks})")
+    pads = tuple((p, p) for p in pad)
+    blocks = _conv_out(osz, ks, st, pads, dil)
+    if blocks[0] <= 0 or blocks[1] <= 0 or blocks[0] * blocks[1] != L:
+        raise op_error(op, f"input {_shape(input)} has {L} blocks, but output_size {osz}, "
+                       f"kernel_size {ks}, dilation {dil}, padding {pad}, stride {st} give "
+                       f"{max(blocks[0], 0)}×{max(blocks[1], 0)} blocks")
+    C = CK // K
+    eye = np.eye(K, dtype=x.dtype).reshape(K, 1, ks[0], ks[1])
+    w = Tensor._make(xp_of(x.data).asarray(np.tile(eye, (C, 1, 1, 1))), False)
+    y = ConvTransposeNd.apply(x.reshape(N, CK, blocks[0], blocks[1]), w, None, (N, C) + osz,
+                              st, pads, dil, C)
+    return y.reshape(_shape(y)[1:]) if input.ndim == 2 else y
+
+
+def pixel_shuffle(input: Any, upscale_factor: int) -> Any:
+    """``(*, C·r², H, W) -> (*, C, H·r, W·r)`` (sub-pixel convolution), as PyTorch's:
+    ``out[c, h·r + i, w·r + j] = in[c·r² + i·r + j, h, w]`` (a reshape and a permute)."""
+    op = "pixel_shuffle"
+    _check_tensor(input, "input", op)
+    r = int(upscale_factor)
+    if input.ndim < 3:
+        raise op_error(op, f"expected at least 3 dimensions (*, C·r², H, W), got shape "
+                       f"{_shape(input)}")
+    *lead, C, H, W = _shape(input)
+    if r < 1 or C % (r * r):
+        raise op_error(op, f"channels {C} of input {_shape(input)} must be divisible by "
+                       f"upscale_factor² = {r * r}")
+    lead = tuple(lead)
+    n = len(lead)
+    x = input.reshape(lead + (C // (r * r), r, r, H, W))
+    perm = tuple(range(n)) + (n, n + 3, n + 1, n + 4, n + 2)
+    return x.permute(*perm).reshape(lead + (C // (r * r), H * r, W * r))
+
+
+def pixel_unshuffle(input: Any, downscale_factor: int) -> Any:
+    """``(*, C, H·r, W·r) -> (*, C·r², H, W)``: the inverse of :func:`pixel_shuffle`."""
+    op = "pixel_unshuffle"
+    _check_tensor(input, "input", op)
+    r = int(downscale_factor)
+    if input.ndim < 3:
+        raise op_error(op, f"expected at least 3 dimensions (*, C, H·r, W·r), got shape "
+                       f"{_shape(input)}")
+    *lead, C, H, W = _shape(input)
+    if r < 1 or H % r or W % r:
+        raise op_error(op, f"spatial size {(H, W)} of input {_shape(input)} must be divisible "
+                       f"by downscale_factor {r}")
+    lead = tuple(lead)
+    n = len(lead)
+    x = input.reshape(lead + (C, H // r, r, W // r, r))
+    perm = tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3)
+    return x.permute(*perm).reshape(lead + (C * r * r, H // r, W // r))

@@ -1,5 +1,6 @@
 """Layers for images and other spatial data: ``BatchNorm2d/3d``, ``Dropout1d/2d/3d``
-(whole channels) and ``Upsample`` (PyTorch's API).
+(whole channels), ``Upsample``, ``Unfold``/``Fold`` (im2col/col2im) and
+``PixelShuffle``/``PixelUnshuffle`` (PyTorch's API).
 
 ``BatchNorm2d`` shares ``BatchNorm1d``'s module code and the fused batch-norm node of
 :mod:`glassgrad.ops.nn` (statistics per channel over ``N, H, W``; its VJP is derived
@@ -17,7 +18,8 @@ from .normalization import _BatchNorm
 
 __all__ = [
     "BatchNorm2d", "BatchNorm3d", "Dropout1d", "Dropout2d", "Dropout3d", "Upsample",
-    "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "UpsamplingNearest2d", "UpsamplingBilinear2d", "Unfold", "Fold", "PixelShuffle",
+    "PixelUnshuffle",
 ]
 
 
@@ -140,3 +142,68 @@ class UpsamplingBilinear2d(Upsample):
 
     def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class Unfold(Module):
+    """Extract sliding blocks: ``(N, C, H, W) -> (N, C·kh·kw, L)`` (see
+    :func:`glassgrad.nn.functional.unfold`)."""
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input: Any) -> Any:
+        return C.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """Sum sliding blocks into an image: ``(N, C·kh·kw, L) -> (N, C, *output_size)`` (see
+    :func:`glassgrad.nn.functional.fold`)."""
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input: Any) -> Any:
+        return C.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
+
+
+class PixelShuffle(Module):
+    """``(*, C·r², H, W) -> (*, C, H·r, W·r)`` (see :func:`glassgrad.nn.functional.pixel_shuffle`)."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input: Any) -> Any:
+        return C.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """``(*, C, H·r, W·r) -> (*, C·r², H, W)``, the inverse of :class:`PixelShuffle`."""
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input: Any) -> Any:
+        return C.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"

@@ -1,20 +1,23 @@
 """Convolution and pooling: ``conv1d/2d/3d``, ``conv_transpose1d/2d/3d``, max/avg/adaptive
-pooling, ``dropout2d`` and nearest/linear ``interpolate``.
+pooling, channel dropout, ``interpolate`` (nearest/linear), ``unfold``/``fold`` and
+``pixel_shuffle``.
 
 Convolution is a sliding window followed by one matrix product. For an input
 ``x: (N, C, H, W)`` (zero padded), a weight ``w: (O, C/G, kh, kw)`` and ``G`` groups::
 
-    cols[n, g, (c, p, q), (i, j)] = x[n, g·C/G + c, i·sh + p·dh, j·sw + q·dw]      (im2col)
-    y[n, g, o, (i, j)]            = Σ_(c,p,q) w[g, o, (c,p,q)] · cols[n, g, (c,p,q), (i,j)]
+    cols[g, (c, p, q), (i, j, n)] = x[n, g·C/G + c, i·sh + p·dh, j·sw + q·dw]      (im2col)
+    y[n, g·O/G + o, i, j]         = Σ_(c,p,q) w[g, o, (c,p,q)] · cols[g, (c,p,q), (i,j,n)]
 
-so ``y = W @ cols`` with ``W: (G, O/G, C/G·kh·kw)`` and ``cols: (N, G, C/G·kh·kw, OH·OW)``.
-The window view costs nothing (a strided view of ``x``); the only copy is the one that
-lays the windows out as the matrix ``cols``. The VJPs follow from the matrix product::
+so ``y = W @ cols`` with ``W: (G, O/G, C/G·kh·kw)`` and ``cols: (G, C/G·kh·kw, OH·OW·N)``
+(the batch is folded into the columns: one GEMM per group for the whole batch). The
+windows are a strided view (no copy); the only copy is the one that lays them out as the
+matrix ``cols``. The VJPs follow from the matrix product, with ``δ = dL/dy`` laid out
+the same way as ``(G, O/G, OH·OW·N)``::
 
-    dW    = Σ_n  δ[n] @ cols[n]ᵀ                     (δ = dL/dy viewed as (N, G, O/G, L))
-    dcols = Wᵀ @ δ                                   (N, G, C/G·kh·kw, L)
-    dx    = col2im(dcols): for every kernel offset (p, q) add dcols[:, :, p, q] into the
-            strided slice x[:, :, p·dh : … : sh, q·dw : … : sw]   (loop over offsets only)
+    dW    = δ @ colsᵀ          (G, O/G, C/G·kh·kw) — the product also sums over the batch
+    dcols = Wᵀ @ δ             (G, C/G·kh·kw, OH·OW·N)
+    dx    = col2im(dcols): for every kernel offset (p, q) add dcols[:, (c, p, q)] into the
+            strided slice x[..., p·dh : … : sh, q·dw : … : sw]   (loop over offsets only)
     db    = Σ_(n, i, j) δ
 
 ``dx`` is the *transposed convolution* of δ with the same weight, and the transposed
@@ -24,14 +27,14 @@ convolution's VJP is the convolution: the three kernels ``conv``, ``conv_transpo
 makes every convolution twice (and more times) differentiable.
 
 Memory layout: internally the batch is the *last* (fastest) axis — ``x`` is copied once
-into ``(C, Hp, Wp, N)``, ``cols`` is ``(C·kh·kw, OH·OW·N)`` — so the copies and col2im
-additions run over long contiguous rows and each product is a single large GEMM. The
-output is returned as an ``(N, O, OH, OW)`` *view* of the ``(O, OH, OW, N)`` result (no
-transposing copy); element-wise ops and pooling keep that memory order, so the next
-convolution finds its input already batch-last.
+into ``(C, Hp, Wp, N)`` — so the copies and col2im additions run over long contiguous
+rows. The output is returned as an ``(N, O, OH, OW)`` *view* of the ``(O, OH, OW, N)``
+result (no transposing copy); element-wise ops and pooling keep that memory order, so
+the next convolution finds its input already batch-last.
 
-Pooling works on the same window view: max pooling records the arg-max of every window
-(the first one on ties, as PyTorch's CPU kernel) and routes the gradient there; average
+Max pooling is a running ``maximum`` over the ``K`` strided slices of the window view;
+the backward finds each window's first arg-max (ties: the first, as PyTorch's CPU
+kernel) by comparing the slices with the output, and routes the gradient there. Average
 pooling spreads ``g / divisor`` over the window. Adaptive average pooling is a product
 with two averaging matrices, ``y = Ph @ x @ Pwᵀ`` (any input/output sizes, PyTorch's
 ``start = ⌊i·H/OH⌋``, ``end = ⌈(i+1)·H/OH⌉`` windows).
@@ -126,17 +129,6 @@ def _crop(xp_arr: Any, pads: Sequence[tuple], sp: Sequence[int]) -> Any:
     if all(lo == 0 and hi == 0 for lo, hi in pads):
         return xp_arr
     return xp_arr[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
-
-
-def _windows(x: Any, ks: tuple, stride: tuple, dilation: tuple, out_sp: tuple) -> Any:
-    """Strided (no-copy) view ``(..., *out_sp, *ks)`` with
-    ``v[..., i, j, p, q] = x[..., i·sh + p·dh, j·sw + q·dw]``."""
-    k = len(ks)
-    st = x.strides[-k:]
-    shape = x.shape[:-k] + tuple(out_sp) + tuple(ks)
-    strides = (x.strides[:-k] + tuple(s * a for s, a in zip(st, stride))
-               + tuple(s * d for s, d in zip(st, dilation)))
-    return xp_of(x).lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
 def _offset_slices(ks: tuple, stride: tuple, dilation: tuple, out_sp: tuple):

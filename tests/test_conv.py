@@ -238,3 +238,15 @@ def test_error_messages():
     _raises(r"Conv2d: in_channels 3 must be divisible by groups 2",
             lambda: gg.nn.Conv2d(3, 4, 3, groups=2))
     _raises(r"padding_mode must be", lambda: gg.nn.Conv2d(3, 4, 3, padding_mode="mirror"))
+
+
+def test_empty_batch():
+    x = gg.randn(0, 3, 8, 8, requires_grad=True)
+    w = gg.randn(4, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert y.shape == (0, 4, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and not w.grad.numpy().any()
+    assert F.conv_transpose2d(y, gg.randn(4, 2, 3, 3), stride=2).shape == (0, 2, 17, 17)
+    with pytest.raises(ValueError, match="empty channel or spatial"):
+        F.conv2d(gg.randn(2, 3, 0, 8), w)

@@ -278,7 +278,7 @@ class ConvNd(Function):
         """VJP, with ``δ = g: (N, O, *out)``:
 
         * ``dx = conv_transpose(δ, w)`` — ``col2im(Wᵀ @ δ)``, shape of ``x`` ``(N, C, *in)``
-        * ``dw = Σ_n δ[n] @ cols[n]ᵀ`` — shape ``(O, C/G, *k)``
+        * ``dw = δ @ colsᵀ`` (batch folded into the columns) — shape ``(O, C/G, *k)``
         * ``db = Σ_(n, spatial) δ`` — shape ``(O,)``
         """
         x, w, cols = ctx.saved_tensors
@@ -464,8 +464,8 @@ def _conv_args(op: str, k: int, x: Any, w: Any, b: Any, stride: Any, padding: An
     if b is not None and _shape(b) != (n_out,):
         raise op_error(op, f"bias must have shape ({n_out},) (one per output channel), got "
                        f"{_shape(b)}")
-    if any(s == 0 for s in xs):
-        raise op_error(op, f"input {_shape(x)} is empty")
+    if any(s == 0 for s in xs[1:]):
+        raise op_error(op, f"input {_shape(x)} has an empty channel or spatial dimension")
     return unbatched, xs, stride, dilation, groups
 
 

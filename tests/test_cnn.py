@@ -53,6 +53,7 @@ MODULE_CASES = [
     ("AvgPool2d", (3,), dict(stride=2, padding=1, count_include_pad=False), (2, 3, 7, 8)),
     ("AdaptiveAvgPool2d", ((3, 5),), {}, (2, 3, 7, 8)),
     ("AdaptiveAvgPool2d", (1,), {}, (2, 3, 7, 8)),
+    ("AdaptiveMaxPool2d", ((3, 5),), {}, (2, 3, 7, 8)),
     ("Upsample", (), dict(scale_factor=2, mode="nearest"), (2, 3, 4, 5)),
     ("Upsample", (), dict(size=(7, 9), mode="bilinear", align_corners=False), (2, 3, 4, 5)),
     ("Unfold", (3,), dict(padding=1, stride=2), (2, 3, 5, 6)),

@@ -235,3 +235,22 @@ def test_pixel_shuffle_matches_torch():
              torch_fn=lambda x: TF.pixel_unshuffle(x, 3))
     _raises(r"pixel_shuffle: channels 6 .* divisible by upscale_factor² = 4",
             lambda: F.pixel_shuffle(gg.randn(1, 6, 2, 2), 2))
+
+
+@pytest.mark.parametrize("shape,out", [((2, 3, 7, 9), (3, 4)), ((2, 3, 8, 6), 2),
+                                       ((3, 5, 7), (2, None)), ((1, 2, 3, 2), (5, 4))])
+def test_adaptive_max_pool2d_matches_torch(shape, out):
+    check_op(lambda x: F.adaptive_max_pool2d(x, out), [shape],
+             torch_fn=lambda x: TF.adaptive_max_pool2d(x, out))
+    xa = np.round(np.random.default_rng(2).standard_normal(shape))  # many ties
+    y, i = F.adaptive_max_pool2d(gg.tensor(xa), out, return_indices=True)
+    ty, ti = TF.adaptive_max_pool2d(torch.tensor(xa), out, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_adaptive_max_pool1d_and_double_backward():
+    check_op(lambda x: F.adaptive_max_pool1d(x, 4), [(2, 3, 10)],
+             torch_fn=lambda x: TF.adaptive_max_pool1d(x, 4))
+    check_double_backward(lambda x: F.adaptive_max_pool2d(x, (2, 3)).tanh(), [(1, 2, 5, 7)],
+                          torch_fn=lambda x: TF.adaptive_max_pool2d(x, (2, 3)).tanh())

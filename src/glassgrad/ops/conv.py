@@ -68,6 +68,8 @@ __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "dropout1d",
     "dropout2d",
     "dropout3d",
@@ -1132,6 +1134,89 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
 def adaptive_avg_pool3d(input: Any, output_size: Any) -> Any:
     """3-D adaptive average pooling, see :func:`adaptive_avg_pool2d`."""
     return _adaptive_avg_pool_nd("adaptive_avg_pool3d", 3, input, output_size)
+
+
+def _adaptive_bounds(n: int, o: int) -> tuple:
+    """PyTorch's adaptive windows along one axis: ``start_i = ⌊i·n/o⌋``,
+    ``end_i = ⌈(i+1)·n/o⌉``."""
+    i = np.arange(o)
+    return (i * n) // o, -((-(i + 1) * n) // o)
+
+
+def _adaptive_max_pool_nd(op: str, k: int, x: Any, output_size: Any,
+                          return_indices: bool) -> Any:
+    _check_tensor(x, "input", op)
+    if x.ndim not in (k + 1, k + 2):
+        raise op_error(op, f"expected a {k + 2}-D input (N, C, *spatial) or a {k + 1}-D "
+                       f"unbatched input, got shape {_shape(x)}")
+    sp = _shape(x)[-k:]
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != k:
+            raise op_error(op, f"output_size must be an int or a tuple of {k}, got "
+                           f"{output_size!r}")
+        osz = tuple(n if o is None else int(o) for o, n in zip(output_size, sp))
+    else:
+        osz = (int(output_size),) * k
+    if any(o <= 0 for o in osz) or any(n == 0 for n in sp):
+        raise op_error(op, f"output_size {osz} must be positive and input {_shape(x)} "
+                       "non-empty")
+    # index of every element of every window, windows padded to the largest size by
+    # repeating their last element (a repeat never changes the max or its first position)
+    flat = np.zeros((1,) * (2 * k), dtype=np.int64)
+    for ax in range(k):
+        start, end = _adaptive_bounds(sp[ax], osz[ax])
+        kmax = int((end - start).max())
+        idx = np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1)  # (o, kmax)
+        shape = [1] * (2 * k)
+        shape[ax], shape[k + ax] = osz[ax], kmax
+        flat = flat * sp[ax] + idx.reshape(shape)
+    lead = _shape(x)[:-k]
+    K = int(np.prod(flat.shape[k:]))
+    flat = flat.reshape(osz + (K,))
+    xd = x.data.reshape(lead + (-1,))
+    xp = xp_of(xd)
+    win = xd[..., xp.asarray(flat)]  # (*lead, *osz, K) copy
+    if x.dtype.kind == "f":
+        # first NaN wins (PyTorch propagates NaN), else the first maximum
+        nanpos = xp.isnan(win)
+        arg = xp.where(nanpos.any(-1), nanpos.argmax(-1), win.argmax(-1))
+    else:
+        arg = win.argmax(-1)
+    indices = xp.take_along_axis(xp.broadcast_to(xp.asarray(flat), win.shape), arg[..., None],
+                                 axis=-1)[..., 0]
+    n_lead = len(lead)
+    y = x.reshape(lead + (-1,)).gather(n_lead, indices.reshape(lead + (-1,))).reshape(
+        lead + osz)
+    if return_indices:
+        from ..tensor import Tensor
+
+        return y, Tensor._make(xp.ascontiguousarray(indices), False)
+    return y
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """1-D adaptive max pooling, see :func:`adaptive_max_pool2d`."""
+    return _adaptive_max_pool_nd("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling to a fixed output size, as PyTorch's (windows
+    ``[⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉)``; the gradient goes to the first maximum of each window).
+
+    The arg-max positions are found on the arrays; the output is a ``gather`` of the input
+    at those (constant) flat indices, so its VJP is the matching scatter-add and it is
+    twice differentiable.
+
+    Parameters
+    ----------
+    input : Tensor
+        ``(N, C, H, W)`` or ``(C, H, W)``.
+    output_size : int or tuple
+        ``None`` in a tuple keeps that input size.
+    return_indices : bool
+        Also return the flat indices (into ``H·W``) of the maxima.
+    """
+    return _adaptive_max_pool_nd("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
 # =====================================================================================

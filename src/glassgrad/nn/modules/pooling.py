@@ -1,5 +1,5 @@
-"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``
-(PyTorch's API). The kernels and their VJPs are in :mod:`glassgrad.ops.conv`.
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d`` (PyTorch's API). The kernels and their VJPs are in :mod:`glassgrad.ops.conv`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from ..module import Module
 
 __all__ = [
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
 ]
 
 
@@ -158,3 +159,32 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Average pooling of ``(N, C, D, H, W)`` to ``output_size``."""
 
     _k = 3
+
+
+class _AdaptiveMaxPoolNd(Module):
+    _k = 2
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Any) -> Any:
+        return C._adaptive_max_pool_nd(type(self).__name__, self._k, input, self.output_size,
+                                       self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max pooling of ``(N, C, L)`` to a fixed length, see :class:`AdaptiveMaxPool2d`."""
+
+    _k = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling of ``(N, C, H, W)`` to ``output_size`` with PyTorch's windows
+    ``[⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉)``; ``return_indices`` also returns flat arg-max indices."""
+
+    _k = 2

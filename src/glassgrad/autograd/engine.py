@@ -118,6 +118,7 @@ def run_backward(
 
     # ---- 2. run the nodes newest first, delivering gradients to their inputs ------------
     observers = STATE.observers
+    plain = not (create_graph or observers or STATE.anomaly)  # the common, fast path
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
@@ -138,8 +139,14 @@ def run_backward(
                 raise RuntimeError(_freed_message(node))
             if len(grads) > 1:
                 grads = _materialize(node, grads, create_graph)
-            in_grads = _call_backward(node, grads, create_graph, observers)
-            if not retain_graph:
+            if plain:
+                node.create_graph = False
+                in_grads = type(node).backward(node, *grads)
+                if type(in_grads) is not tuple or len(in_grads) != len(node._edges):
+                    in_grads = _fix_count(node, in_grads)
+            else:
+                in_grads = _call_backward(node, grads, create_graph, observers)
+            if not retain_graph and (node._saved is not None or node.__dict__):
                 _free(node)
             for e, g, meta in zip(node._edges, in_grads, node._in_meta):
                 if e is None or g is None:
@@ -205,21 +212,28 @@ def _materialize(node: Function, grads: list, create_graph: bool) -> list:
     return out
 
 
+def _fix_count(node: Function, res: Any) -> tuple:
+    """One gradient per positional input: wrap a single result, pad missing ones with
+    None, and reject too many."""
+    if not isinstance(res, tuple):
+        res = (res,)
+    n = len(node._edges)
+    if len(res) < n:
+        res = res + (None,) * (n - len(res))
+    elif len(res) > n:
+        raise RuntimeError(
+            f"{node.name()}: backward returned {len(res)} gradients, expected {n} "
+            "(one per positional input of forward)"
+        )
+    return res
+
+
 def _call_backward(node: Function, grads: list, create_graph: bool, observers: list) -> tuple:
     node.create_graph = create_graph
     t0 = time.perf_counter() if observers else 0.0
     res = type(node).backward(node, *grads)
-    if not isinstance(res, tuple):
-        res = (res,)
-    n = len(node._edges)
-    if len(res) != n:
-        if len(res) < n:
-            res = res + (None,) * (n - len(res))
-        else:
-            raise RuntimeError(
-                f"{node.name()}: backward returned {len(res)} gradients, expected {n} "
-                "(one per positional input of forward)"
-            )
+    if type(res) is not tuple or len(res) != len(node._edges):
+        res = _fix_count(node, res)
     if create_graph:
         res = tuple(_wrap_graph_grad(node, g) for g in res)
     if STATE.anomaly:

@@ -168,24 +168,45 @@ class Function:
         grad (and grad mode is on), record this call as a node of the graph."""
         Tensor = _Tensor
         st = STATE
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        # one pass over the arguments: arrays for forward, and whether to record
+        arrays = []
         record = False
-        if st.grad_enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
                     record = True
-                    break
+            else:
+                arrays.append(a)
+        if record and not st.grad_enabled:
+            record = False
         if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
             _check_devices(cls, args, arrays)
         ctx = object.__new__(cls)
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
-        ctx.needs_input_grad = (
-            tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if record
-            else _no_grad_flags(len(args))
-        )
+        if record:
+            # edges to the inputs' nodes (or leaves), input shapes, needs_input_grad
+            edges = []
+            in_meta = []
+            needs = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    d = a.data
+                    in_meta.append((d.shape, d.dtype))
+                    if a.requires_grad:
+                        gf = a.grad_fn
+                        edges.append((gf, a._out_idx) if gf is not None else (a, 0))
+                        needs.append(True)
+                        continue
+                else:
+                    in_meta.append(None)
+                edges.append(None)
+                needs.append(False)
+            ctx.needs_input_grad = tuple(needs)
+        else:
+            ctx.needs_input_grad = _no_grad_flags(len(args))
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -215,20 +236,6 @@ class Function:
                 t._version = args[0]._version  # a view: in-place changes show in the base
             return t
         # --- record the node -------------------------------------------------------------
-        edges = []
-        in_meta = []
-        for a in args:
-            if isinstance(a, Tensor):
-                d = a.data
-                in_meta.append((d.shape, d.dtype))
-                if a.requires_grad:
-                    gf = a.grad_fn
-                    edges.append((gf, a._out_idx) if gf is not None else (a, 0))
-                else:
-                    edges.append(None)
-            else:
-                in_meta.append(None)
-                edges.append(None)
         ctx._edges = tuple(edges)
         ctx._in_meta = tuple(in_meta)
         ctx._hooks = None

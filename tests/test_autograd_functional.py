@@ -241,6 +241,8 @@ def test_gradcheck_catches_wrong_backward_and_reports_where():
     assert r0.max_rel_err > 0.1
     assert r1.max_abs_err < 1e-8
     assert "input 0 (2, 2)" in str(res) and "FAIL" in str(res) and "ok" in str(res)
+    k = int(np.argmax(err))
+    assert f"input element {k} {[k // 2, k % 2]}" in str(r0)
 
 
 def test_gradcheck_passes_and_reports_small_errors():

@@ -35,7 +35,10 @@ class InputReport:
     def __str__(self) -> str:
         loc = ""
         if self.where is not None:
-            loc = (f" at output {self.where[0]}, input element {self.where[1]} "
+            pos = ""
+            if len(self.shape) > 1:  # the element as an index into the input, e.g. [1, 0]
+                pos = " " + str(list(int(i) for i in np.unravel_index(self.where[1], self.shape)))
+            loc = (f" at output {self.where[0]}, input element {self.where[1]}{pos} "
                    f"(analytic {self.analytic:.10g}, numeric {self.numeric:.10g})")
         return (f"input {self.index} {self.shape}: max abs err {self.max_abs_err:.3g}, "
                 f"max rel err {self.max_rel_err:.3g}{loc} -> {'ok' if self.ok else 'FAIL'}")

@@ -344,3 +344,18 @@ def test_assigning_a_tensor_that_requires_grad_records_the_graph():
     with gg.no_grad():
         out[0] = w[1]
     assert not out.requires_grad and out.numpy()[0] == 2.0
+
+
+def test_several_roots_where_one_is_an_ancestor_of_another():
+    for order in (0, 1):
+        res = []
+        for T, B in ((gg, gg.autograd.backward), (torch, torch.autograd.backward)):
+            x = T.tensor([1.0, 2.0], requires_grad=True)
+            a = x * x
+            b = (a * 3).sum()
+            roots, seeds = [b, a], [T.tensor(1.0), T.tensor([1.0, 10.0])]
+            if order:
+                roots, seeds = roots[::-1], seeds[::-1]
+            B(roots, seeds)
+            res.append(x.grad.numpy())
+        np.testing.assert_allclose(res[0], res[1])

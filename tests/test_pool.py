@@ -134,6 +134,8 @@ INTERP_CASES = [
     dict(scale_factor=1.5, mode="bilinear", align_corners=True),
     dict(size=(4, 3), mode="bilinear", align_corners=False),
     dict(size=(1, 1), mode="bilinear", align_corners=True),
+    dict(size=(4, 3), mode="area"),
+    dict(scale_factor=1.5, mode="area"),
 ]
 
 

@@ -1320,9 +1320,10 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     size : int or tuple, optional
         Output spatial size (give this or ``scale_factor``).
     scale_factor : float or tuple, optional
-    mode : {'nearest', 'linear', 'bilinear', 'trilinear'}
+    mode : {'nearest', 'area', 'linear', 'bilinear', 'trilinear'}
         Nearest copies ``x[⌊dst·in/out⌋]`` (a gather: its VJP adds ``g`` back to the
-        sources); the linear modes multiply by a separable interpolation matrix per axis.
+        sources); 'area' is adaptive average pooling; the linear modes multiply by a
+        separable interpolation matrix per axis.
     align_corners : bool, optional
         Linear modes only (default False).
     """
@@ -1335,13 +1336,13 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
                        f"{_shape(x)}")
     if antialias:
         raise op_error(op, "antialias=True is not supported", NotImplementedError)
-    if mode not in ("nearest",) + tuple(_LINEAR):
-        raise op_error(op, f"mode {mode!r} is not supported (use 'nearest', 'linear', "
+    if mode not in ("nearest", "area") + tuple(_LINEAR):
+        raise op_error(op, f"mode {mode!r} is not supported (use 'nearest', 'area', 'linear', "
                        "'bilinear' or 'trilinear')", NotImplementedError)
-    if mode != "nearest" and _LINEAR[mode] != k:
+    if mode in _LINEAR and _LINEAR[mode] != k:
         raise op_error(op, f"mode {mode!r} needs a {_LINEAR[mode] + 2}-D input, got shape "
                        f"{_shape(x)}")
-    if mode == "nearest" and align_corners is not None:
+    if mode in ("nearest", "area") and align_corners is not None:
         raise op_error(op, "align_corners option can only be set with the interpolating modes: "
                        "linear | bilinear | trilinear")
     if (size is None) == (scale_factor is None):
@@ -1365,6 +1366,8 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
         scales = (None,) * k if recompute_scale_factor else sf
     if x.dtype.kind != "f":
         raise op_error(op, f"input must be a floating point tensor, got {x.dtype}", TypeError)
+    if mode == "area":  # PyTorch: adaptive average pooling to the output size
+        return _adaptive_avg_pool_nd(op, k, x, osz)
     y = x
     if mode == "nearest":
         for ax in range(k):

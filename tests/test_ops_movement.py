@@ -317,3 +317,14 @@ def test_view_dtype_reinterprets_bits_like_torch():
         gg.tensor(a, requires_grad=True).view(gg.int32)
     with pytest.raises(ValueError, match="view"):
         gg.randn(3).view(gg.float64)
+
+
+def test_repeat_interleave_arguments():
+    check_op(lambda x: x.repeat_interleave(gg.tensor(2), 0), shapes=[(2, 3)],
+             torch_fn=lambda x: x.repeat_interleave(torch.tensor(2), 0))
+    check_op(lambda x: x.repeat_interleave(0, 1), shapes=[(2, 3)],
+             torch_fn=lambda x: x.repeat_interleave(0, 1))
+    with pytest.raises(NotImplementedError, match="repeat_interleave"):
+        gg.zeros(3).repeat_interleave(gg.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="repeat_interleave"):
+        gg.zeros(3).repeat_interleave(-1)

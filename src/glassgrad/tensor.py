@@ -1158,6 +1158,18 @@ class Tensor:
         return self.repeat(*r)
 
     def repeat_interleave(self, repeats: int, dim: Any = None) -> Tensor:
+        """Repeat each element ``repeats`` times along ``dim`` (flattened when ``dim`` is None)."""
+        if isinstance(repeats, Tensor):
+            if repeats.data.size != 1:
+                raise op_error("repeat_interleave", "a different repeat count per element "
+                               f"(repeats of shape {tuple(repeats.shape)}) is not supported; "
+                               "pass one int", NotImplementedError)
+            repeats = int(repeats.item())
+        elif not isinstance(repeats, (_PyInt, np.integer)):
+            raise op_error("repeat_interleave", f"repeats must be one int, got {repeats!r}",
+                           NotImplementedError if isinstance(repeats, (list, tuple)) else TypeError)
+        if repeats < 0:
+            raise op_error("repeat_interleave", f"repeats must be non-negative, got {repeats}")
         if dim is None:
             return M.RepeatInterleave.apply(self.flatten(), int(repeats), 0)
         return M.RepeatInterleave.apply(self, int(repeats), norm_dim(dim, self.ndim,

@@ -250,3 +250,10 @@ def test_empty_batch():
     assert F.conv_transpose2d(y, gg.randn(4, 2, 3, 3), stride=2).shape == (0, 2, 17, 17)
     with pytest.raises(ValueError, match="empty channel or spatial"):
         F.conv2d(gg.randn(2, 3, 0, 8), w)
+
+
+def test_gradgradcheck_conv_and_conv_transpose():
+    x = gg.randn(1, 2, 4, 4, dtype=gg.float64, requires_grad=True)
+    w = gg.randn(2, 2, 2, 2, dtype=gg.float64, requires_grad=True)
+    assert gg.gradgradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1).tanh(), [x, w])
+    assert gg.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2).tanh(), [x, w])

@@ -256,3 +256,9 @@ def test_adaptive_max_pool1d_and_double_backward():
              torch_fn=lambda x: TF.adaptive_max_pool1d(x, 4))
     check_double_backward(lambda x: F.adaptive_max_pool2d(x, (2, 3)).tanh(), [(1, 2, 5, 7)],
                           torch_fn=lambda x: TF.adaptive_max_pool2d(x, (2, 3)).tanh())
+
+
+def test_gradgradcheck_pooling():
+    x = gg.randn(1, 2, 5, 4, dtype=gg.float64, requires_grad=True)
+    assert gg.gradgradcheck(lambda x: F.max_pool2d(x, 2, 1).tanh(), [x])
+    assert gg.gradgradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True).tanh(), [x])

@@ -610,6 +610,12 @@ class Module:
                 s += "\n  " + "\n  ".join(lines) + "\n"
         return s + ")"
 
+    def _repr_html_(self) -> str:
+        """Jupyter view: the module tree with parameter shapes and counts."""
+        from ..viz.html import module_html
+
+        return module_html(self)
+
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
 

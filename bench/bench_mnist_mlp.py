@@ -5,8 +5,9 @@ lr 0.1, batch 128) from the same initial weights over the same batch order, so t
 the same arithmetic; the NumPy loop (forward, fused softmax-CE gradient, backward, SGD,
 no framework at all) is the bar for "no framework tax".
 
-Timing: in this process, frameworks alternate within each repetition; the median seconds
-per epoch is reported. Memory: each framework runs one epoch in a fresh child process;
+Timing: in this process, frameworks alternate within each repetition; the median and the
+minimum seconds per epoch are reported (on a shared machine the minimum is the more stable
+figure: contention only ever adds time). Memory: each framework runs one epoch in a fresh child process;
 reported is the resident-set high-water mark during the epoch above what the process held
 after importing the framework and loading MNIST (VmHWM reset through /proc/self/clear_refs
 on Linux; elsewhere ru_maxrss minus the RSS after loading, which can under-count).
@@ -280,14 +281,17 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             mem[n] = measure_memory(n, margs)
     ref = statistics.median(times["torch"]) if "torch" in times else None
+    ref_min = min(times["torch"]) if "torch" in times else None
     print(f"{'framework':<10} {'s/epoch (median)':>17} {'min':>7} {'max':>7} {'vs torch':>9} "
-          f"{'test acc':>9} {'peak MiB':>9}")
+          f"{'(min/min)':>9} {'test acc':>9} {'peak MiB':>9}")
     for n in names:
         med = statistics.median(times[n])
         ratio = f"{med / ref:8.2f}x" if ref else "      -"
+        ratio_min = f"{min(times[n]) / ref_min:8.2f}x" if ref_min else "      -"
         m = f"{mem[n][0]:9.1f}" if n in mem else "        -"
-        print(f"{n:<10} {med:17.3f} {min(times[n]):7.3f} {max(times[n]):7.3f} {ratio:>9} "
+        print(f"{n:<10} {med:17.3f} {min(times[n]):7.3f} {max(times[n]):7.3f} {ratio:>9} {ratio_min:>9} "
               f"{100 * accuracy(final[n], Xte, yte):8.2f}% {m}")
+    print("all times per rep: " + "; ".join(f"{n} " + " ".join(f"{t:.2f}" for t in times[n]) for n in names))
     if len(final) > 1:
         base = names[0]
         for n in names[1:]:

@@ -37,6 +37,10 @@ class Callback:
 
     def on_batch_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None: ...
 
+    # Optional: ``on_after_backward(self, trainer, x, y)`` runs after ``loss.backward()`` and
+    # before ``optimizer.step()``, with the batch; define it to inspect gradients (the
+    # gradient checker ``gg.check_gradients(...)`` does).
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

@@ -427,6 +427,8 @@ class Trainer:
         tot_m = {k: 0.0 for k, _ in self.metrics}
         step_sched = self.scheduler is not None and self.scheduler_interval == "step"
         batch_end = self._has_batch_end
+        # callbacks that look at the gradients before the update (e.g. the gradient checker)
+        after_bw = [c for c in self.callbacks if callable(getattr(c, "on_after_backward", None))]
         try:
             for step, batch in enumerate(it):
                 self._call("on_batch_begin", self, step)
@@ -441,6 +443,9 @@ class Trainer:
                         f"Trainer: the loss became {lv} at epoch {epoch}, step {step}; try a smaller "
                         "learning rate, gradient clipping (grad_clip=...) or check the inputs for nan"
                     )
+                if after_bw:
+                    for c in after_bw:
+                        c.on_after_backward(self, x, y)
                 if clip is not None:
                     clip(params, self.grad_clip)
                 opt.step()

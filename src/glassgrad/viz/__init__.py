@@ -5,6 +5,9 @@ raise a clear error when it is missing. Graph drawing needs only Graphviz's ``do
 program for SVG/PNG (DOT text always comes out).
 """
 
+from .flow import compare_gradient_flow, plot_gradient_flow
+from .graph import draw_graph
+from .html import module_html, tensor_html, trace_html
 from .plots import (
     confusion_matrix,
     plot_confusion_matrix,
@@ -16,6 +19,3 @@ from .plots import (
     save_figure,
     svd_project,
 )
-from .flow import compare_gradient_flow, plot_gradient_flow
-from .graph import draw_graph
-from .html import module_html, tensor_html, trace_html

@@ -160,3 +160,19 @@ def test_mnist_missing_gives_one_line_error(tmp_path, capsys):
                  str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "cannot load MNIST" in err and len(err.strip().splitlines()) == 1
+
+
+def test_mnist_offline_error_says_where_to_put_the_files(tmp_path, capsys, monkeypatch):
+    # every mirror refused (nothing listens on port 9): the one-line error names the
+    # cache directory and the four file names
+    monkeypatch.setenv("GLASSGRAD_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+    assert main(["train", "--dataset", "mnist", "--out", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = lines[-1]  # earlier lines are the download attempts' progress messages
+    assert err.startswith("glassgrad train: error: cannot load MNIST")
+    assert "Traceback" not in "\n".join(lines)
+    assert str(tmp_path / "cache") in err
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert name in err

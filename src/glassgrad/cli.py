@@ -193,7 +193,10 @@ def load_data(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         te = D.MNIST(root, train=False, download=cfg.get("download", True))
     except Exception as e:  # missing files, failed download, corrupt files
         where = root or os.environ.get("GLASSGRAD_DATA") or "the default cache"
-        raise CLIError(f"cannot load MNIST from {where}: {str(e).splitlines()[0] if str(e) else e!r} "
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [repr(e)]
+        # first line says what failed; the data module's last line says where to put the files
+        msg = lines[0] if len(lines) == 1 else f"{lines[0].rstrip(':')}; {lines[-1]}"
+        raise CLIError(f"cannot load MNIST from {where}: {msg} "
                        "(pass --data DIR with the IDX files)") from None
     return (*tr.arrays(), *te.arrays())
 

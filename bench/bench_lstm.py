@@ -51,6 +51,9 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+sys.path.insert(0, HERE)
+
+from _memory import peak_above_base_mib  # noqa: E402
 
 VARIANTS = ("glassgrad", "glassgrad-composed", "torch")
 
@@ -149,26 +152,7 @@ def runner(name: str, weights: dict, hidden: int, threads: int) -> Callable:
 
 
 # ---------------------------------------------------------------------------- memory (child)
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _hwm_kib() -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _memory_child(name: str, args: dict, q: Any) -> None:
-    import gc
-    import resource
-
     if name == "torch":
         import torch  # noqa: F401  (import cost is not counted)
     else:
@@ -178,20 +162,7 @@ def _memory_child(name: str, args: dict, q: Any) -> None:
     weights = init_weights(args["hidden"], args["seed"])
     order = batches(len(X), args["batch"], args["count"], args["seed"])
     run = runner(name, weights, args["hidden"], args["threads"])
-    gc.collect()
-    base = _rss_kib()
-    reset = False
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        reset = True
-    except OSError:
-        pass
-    run(X, y, order)
-    peak = _hwm_kib() if reset else None
-    if peak is None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    q.put((peak - base) / 1024.0)
+    q.put(peak_above_base_mib(lambda: run(X, y, order))[0])
 
 
 def measure_memory(name: str, args: dict) -> float:

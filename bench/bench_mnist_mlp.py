@@ -32,6 +32,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+sys.path.insert(0, HERE)
+
+from _memory import peak_above_base_mib  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- setup
@@ -176,26 +179,7 @@ def runner(name: str, weights: list) -> Callable:
 
 
 # ---------------------------------------------------------------------------- memory (child process)
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _hwm_kib() -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _memory_child(name: str, args: dict, q: Any) -> None:
-    import gc
-    import resource
-
     if name == "torch":
         import torch  # noqa: F401  (import cost is not counted)
     elif name == "glassgrad":
@@ -206,20 +190,8 @@ def _memory_child(name: str, args: dict, q: Any) -> None:
     weights = init_weights(args["sizes"], args["seed"])
     order = batch_order(len(X), args["batch"], args["seed"])[:args["max_batches"]]
     run = runner(name, weights)
-    gc.collect()
-    base = _rss_kib()
-    reset = False
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # reset VmHWM to the current RSS
-        reset = True
-    except OSError:
-        pass
-    run(X, y, order, args["lr"])
-    peak = _hwm_kib() if reset else None
-    if peak is None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    q.put((name, (peak - base) / 1024.0, reset))
+    mib, reset = peak_above_base_mib(lambda: run(X, y, order, args["lr"]))
+    q.put((name, mib, reset))
 
 
 def measure_memory(name: str, args: dict) -> tuple[float, bool]:

@@ -15,7 +15,8 @@ took. The learning rate decays by ``--gamma`` per epoch (exponential schedule). 
 after every epoch (atomically, no pickle) and a later run with a larger ``--epochs``
 resumes from there, so a long run can be split into short ones.
 
-MNIST is read from ``--data`` (default ``$GLASSGRAD_DATA`` or /work/shared/data/mnist;
+MNIST is read from ``--data`` (default ``$GLASSGRAD_DATA``, else ../shared/data/mnist beside
+the repository, else the glassgrad cache;
 ``--download`` fetches it).
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -30,6 +32,9 @@ import numpy as np
 import glassgrad as gg
 import glassgrad.nn as nn
 import glassgrad.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _mnist import default_root  # noqa: E402
 
 
 class LeNet5(nn.Module):
@@ -75,7 +80,7 @@ def main() -> None:
     p.add_argument("--act", choices=["relu", "tanh"], default="relu")
     p.add_argument("--pool", choices=["max", "avg"], default="max")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA", "/work/shared/data/mnist"))
+    p.add_argument("--data", default=default_root())
     p.add_argument("--download", action="store_true", help="download MNIST if missing")
     p.add_argument("--limit", type=int, default=0,
                    help="use only the first N training images (quick runs)")

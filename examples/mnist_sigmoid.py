@@ -23,27 +23,8 @@ import glassgrad as gg
 from glassgrad import nn, optim
 from glassgrad.data import DataLoader
 
-
-# ---------------------------------------------------------------------------- MNIST files
-def add_data_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--data", default=None,
-                    help="MNIST IDX files folder (default: $GLASSGRAD_DATA, else "
-                         "/work/shared/data/mnist if present, else the glassgrad cache; downloads if needed)")
-    ap.add_argument("--no-download", action="store_true", help="fail instead of downloading MNIST")
-
-
-def load_mnist(arg: str | None, no_download: bool):
-    """``(train, test)`` MNIST datasets (flattened to 784), or exit with a one-line message."""
-    from glassgrad.data import MNIST
-
-    root = arg or os.environ.get("GLASSGRAD_DATA") or (
-        "/work/shared/data/mnist" if os.path.isdir("/work/shared/data/mnist") else None)
-    try:
-        return (MNIST(root, train=True, download=not no_download, flatten=True),
-                MNIST(root, train=False, download=not no_download, flatten=True))
-    except Exception as e:
-        msg = str(e).splitlines()[0] if str(e) else repr(e)
-        sys.exit(f"cannot load MNIST from {root or 'the default cache'}: {msg} (use --data DIR)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _mnist import add_data_args, load_mnist  # noqa: E402
 
 
 def quadratic_cost(a: gg.Tensor, labels: gg.Tensor) -> gg.Tensor:

@@ -14,7 +14,7 @@ RSS after imports and data loading, so the difference is what training itself co
 
 Both use ``--threads`` BLAS/intra-op threads (default 1: the fair and stable setting
 on a shared CPU; the environment variables are set before NumPy is imported).
-MNIST is read from ``--data`` (default /work/shared/data/mnist or $GLASSGRAD_DATA);
+MNIST is read from ``--data`` (default $GLASSGRAD_DATA, else ../shared/data/mnist beside the repository);
 without it, random images with random labels are used (same speed, meaningless loss).
 """
 
@@ -36,7 +36,9 @@ def _args(argv=None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=2, help="alternating repetitions (default 2)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (default 1)")
-    p.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA", "/work/shared/data/mnist"))
+    shared = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "shared", "data", "mnist")  # ../shared/data/mnist beside the repository
+    p.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA", shared))
     p.add_argument("--mem-batches", type=int, default=50,
                    help="batches trained in each memory-measuring child (0: skip)")
     p.add_argument("--seed", type=int, default=0)

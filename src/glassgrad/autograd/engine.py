@@ -284,11 +284,12 @@ def _check_grad(node: Function, g: Any, meta: Any, create_graph: bool) -> Any:
 
 
 def _free(node: Function) -> None:
-    if node._saved is not None or node.__dict__:
-        node._saved = None
-        node._out_cache = None
-        node.__dict__.clear()
-        node._freed = True
+    """Drop what the node kept for backward (the caller checks it kept something: a node
+    with nothing saved can be walked again, as in PyTorch)."""
+    node._saved = None
+    node._out_cache = None
+    node.__dict__.clear()
+    node._freed = True
 
 
 def _run_tensor_hooks(hooks: Any, g: Any, create_graph: bool) -> Any:

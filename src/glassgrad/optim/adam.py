@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_beta, check_nonneg, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
 
 __all__ = ["Adam"]
 
@@ -67,14 +67,7 @@ class Adam(Optimizer):
     def _validate_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         super()._validate_group(group)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = tuple(betas)
-        check_beta(name, "beta parameter at index 0", betas[0])
-        check_beta(name, "beta parameter at index 1", betas[1])
-        check_nonneg(name, "epsilon value", group["eps"])
-        check_nonneg(name, "weight_decay value", group["weight_decay"])
+        check_adam_group(name, group)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")

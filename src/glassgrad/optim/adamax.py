@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_beta, check_nonneg, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
 
 __all__ = ["Adamax"]
 
@@ -46,14 +46,7 @@ class Adamax(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adamax: betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = tuple(betas)
-        check_beta("Adamax", "beta parameter at index 0", betas[0])
-        check_beta("Adamax", "beta parameter at index 1", betas[1])
-        check_nonneg("Adamax", "epsilon value", group["eps"])
-        check_nonneg("Adamax", "weight_decay value", group["weight_decay"])
+        check_adam_group("Adamax", group)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")

@@ -82,6 +82,19 @@ def check_beta(opt: str, name: str, value: Any) -> None:
         raise ValueError(f"{opt}: invalid {name} {value!r} (expected 0 <= {name} < 1)")
 
 
+def check_adam_group(opt: str, group: dict[str, Any]) -> None:
+    """The options Adam-family optimizers share: ``betas`` a pair in [0, 1) (stored as a
+    tuple), ``eps`` and ``weight_decay`` non-negative; a ``ValueError`` naming ``opt``."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{opt}: betas must be a pair (beta1, beta2), got {betas!r}")
+    group["betas"] = tuple(betas)
+    check_beta(opt, "beta parameter at index 0", betas[0])
+    check_beta(opt, "beta parameter at index 1", betas[1])
+    check_nonneg(opt, "epsilon value", group["eps"])
+    check_nonneg(opt, "weight_decay value", group["weight_decay"])
+
+
 def _to_host(v: Any) -> Any:
     """A state value as stored in a checkpoint: arrays copied to NumPy, scalars as Python."""
     if isinstance(v, Tensor):

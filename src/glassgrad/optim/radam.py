@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_beta, check_nonneg, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
 
 __all__ = ["RAdam"]
 
@@ -60,14 +60,7 @@ class RAdam(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"RAdam: betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = tuple(betas)
-        check_beta("RAdam", "beta parameter at index 0", betas[0])
-        check_beta("RAdam", "beta parameter at index 1", betas[1])
-        check_nonneg("RAdam", "epsilon value", group["eps"])
-        check_nonneg("RAdam", "weight_decay value", group["weight_decay"])
+        check_adam_group("RAdam", group)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")

@@ -29,6 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._atomic import atomic_write
+
 __all__ = ["main", "build_parser", "DATASETS"]
 
 TOY = ("xor", "moons", "circles", "spirals", "blobs")
@@ -136,21 +138,6 @@ def _check_positive(name: str, v: float | None, integer: bool = False) -> None:
         return
     if not math.isfinite(v) or v <= 0:
         raise CLIError(f"{name} must be a positive {'integer' if integer else 'number'}, got {v}")
-
-
-def _atomic_write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _prepare_out(out: str | None, dataset: str) -> str:
@@ -388,7 +375,7 @@ def cmd_train(a: argparse.Namespace) -> int:
               f"{'test' if a.dataset == 'mnist' else 'val'}), MLP {_arch(cfg)}, loss {a.loss}, "
               f"{a.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, seed {a.seed}")
         print(f"writing to {os.path.abspath(out)}")
-    _atomic_write_text(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
+    atomic_write(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
     trainer = Trainer(model, loss_fn, opt, callbacks=callbacks, grad_clip=a.grad_clip, verbose=verbose,
                       extra={"config": cfg})
     t0 = time.perf_counter()

@@ -33,12 +33,13 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Union
 
 import numpy as np
+
+from ._atomic import atomic_open
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION", "is_checkpoint"]
 
@@ -226,19 +227,8 @@ def save(obj: Any, f: PathLike | BinaryIO) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: folder {folder!r} does not exist (for {path!r})")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-" + os.path.basename(path) + "-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **entries)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb", fsync=True) as fh:
+        np.savez(fh, **entries)
 
 
 def _describe_bad_header(head: bytes, name: str) -> str:

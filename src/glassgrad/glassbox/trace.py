@@ -26,12 +26,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterator, TextIO
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..autograd.grad_mode import STATE
 from ..backend import to_numpy
 from .broadcast import BroadcastMark, broadcast_marks
@@ -449,7 +449,7 @@ class Trace:
         ``values=True`` includes the gradient arrays (only kept with ``keep_values``)."""
         text = json.dumps(self.to_dict(values), indent=1, ensure_ascii=False, allow_nan=False)
         if path is not None:
-            _atomic_write(path, text)
+            atomic_write(path, text)
         return text
 
     def to_html(self, path: str | os.PathLike | None = None, title: str = "glassgrad backward trace"
@@ -460,28 +460,13 @@ class Trace:
 
         text = trace_page(self, title=title)
         if path is not None:
-            _atomic_write(path, text)
+            atomic_write(path, text)
         return text
 
     def _repr_html_(self) -> str:
         from ..viz.html import trace_html
 
         return trace_html(self)
-
-
-def _atomic_write(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------- entry points

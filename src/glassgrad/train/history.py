@@ -6,8 +6,9 @@ import csv
 import io
 import math
 import os
-import tempfile
 from typing import Any
+
+from .._atomic import atomic_write
 
 __all__ = ["History"]
 
@@ -70,19 +71,7 @@ class History(dict):
             w.writerow([_fmt(self[k][i]) if i < len(self[k]) else "" for k in keys])
         text = buf.getvalue()
         if path is not None:
-            path = os.fspath(path)
-            folder = os.path.dirname(os.path.abspath(path))
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-history-", suffix=".csv")
-            try:
-                with os.fdopen(fd, "w", newline="") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            atomic_write(path, text)
         return text
 
     @classmethod

@@ -11,6 +11,8 @@ import math
 import os
 from typing import Any
 
+from .._atomic import atomic_open
+
 __all__ = ["plot_gradient_flow", "compare_gradient_flow"]
 
 
@@ -25,11 +27,9 @@ def _figure(figsize: tuple) -> Any:
 def _save(fig: Any, path: str | os.PathLike | None) -> None:
     if path is None:
         return
-    path = os.fspath(path)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp-{os.getpid()}{ext}"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    ext = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=ext, dpi=110)
 
 
 def _finite(v: list) -> list:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import warnings
 from typing import Any
+
+from .._atomic import atomic_write
 
 __all__ = ["draw_graph", "graph_nodes"]
 
@@ -237,30 +238,16 @@ def _saved_names(node: Any, n: int) -> list:
     return out
 
 
-def _atomic_bytes(path: str, data: bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write(text: str, path: str) -> None:
     ext = os.path.splitext(path)[1].lower()
     fmt = _FORMATS[ext]
     if fmt is None:
-        _atomic_bytes(path, text.encode())
+        atomic_write(path, text.encode())
         return
     exe = shutil.which("dot")
     if exe is None:
         alt = os.path.splitext(path)[0] + ".dot"
-        _atomic_bytes(alt, text.encode())
+        atomic_write(alt, text.encode())
         warnings.warn(
             f"draw_graph: Graphviz's 'dot' program was not found, so {path!r} was not rendered; "
             f"the DOT text was written to {alt!r} (and returned). Install Graphviz to render: "
@@ -270,4 +257,4 @@ def _write(text: str, path: str) -> None:
     res = subprocess.run([exe, f"-T{fmt}"], input=text.encode(), capture_output=True, timeout=120)
     if res.returncode != 0:
         raise RuntimeError(f"draw_graph: 'dot -T{fmt}' failed: {res.stderr.decode(errors='replace')}")
-    _atomic_bytes(path, res.stdout)
+    atomic_write(path, res.stdout)

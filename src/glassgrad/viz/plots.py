@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 import numpy as np
+
+from .._atomic import atomic_open
 
 __all__ = [
     "plot_history",
@@ -69,17 +70,8 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-plot-", suffix="." + ext)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=ext, dpi=dpi)
     return path
 
 

@@ -5,12 +5,15 @@ lr 0.1, batch 128) from the same initial weights over the same batch order, so t
 the same arithmetic; the NumPy loop (forward, fused softmax-CE gradient, backward, SGD,
 no framework at all) is the bar for "no framework tax".
 
-Timing: in this process, frameworks alternate within each repetition; the median and the
-minimum seconds per epoch are reported (on a shared machine the minimum is the more stable
-figure: contention only ever adds time). Memory: each framework runs one epoch in a fresh child process;
-reported is the resident-set high-water mark during the epoch above what the process held
-after importing the framework and loading MNIST (VmHWM reset through /proc/self/clear_refs
-on Linux; elsewhere ru_maxrss minus the RSS after loading, which can under-count).
+Timing: in this process the frameworks take turns every ``--chunk`` batches (about a
+twentieth of an epoch, turn order rotating), each carrying on its own training, so that a
+slow phase of a shared machine hits all of them alike. Reported: seconds per epoch (median
+over ``--reps`` epochs) and two ratios, of the median epochs and the median over turns of
+the per-turn ratio (robust to the rare stall that hits one turn). Memory: each framework
+runs one epoch in a fresh child process; reported is the resident-set high-water mark
+during the epoch above what the process held after importing the framework and loading
+MNIST (VmHWM reset through /proc/self/clear_refs on Linux; elsewhere ru_maxrss minus the
+RSS after loading, which can under-count).
 
     python bench/bench_mnist_mlp.py --reps 3
     python bench/bench_mnist_mlp.py --layers 784-300-100-10 --reps 3 --data /path/to/mnist
@@ -72,110 +75,155 @@ def accuracy(weights: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, y: np.
 
 
 # ---------------------------------------------------------------------------- the three loops
-def epoch_numpy(weights: list, X: np.ndarray, y: np.ndarray, order: list, lr: float) -> list:
+# Each framework is a trainer: ``start()`` resets it to the initial weights, ``run(X, y,
+# batches, lr)`` trains on a list of index batches (so that the frameworks can take turns
+# chunk by chunk within one epoch) and ``weights()`` returns the current (W, b) pairs.
+class NumpyLoop:
     """Hand-written: forward, fused softmax-CE gradient, backward, SGD (in place)."""
-    Ws = [(W.copy(), b.copy()) for W, b in weights]
-    L = len(Ws)
-    for idx in order:
-        xb, yb = X[idx], y[idx]
-        n = len(idx)
-        acts = [xb]
-        h = xb
-        for i, (W, b) in enumerate(Ws):
-            h = h @ W.T
-            h += b
-            if i < L - 1:
-                np.maximum(h, 0, out=h)
-            acts.append(h)
-        z = acts[-1]
-        z -= z.max(1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(1, keepdims=True)
-        z[np.arange(n), yb] -= 1.0
-        z *= np.float32(1.0 / n)
-        g = z                                   # dL/dlogits of the mean cross-entropy
-        for i in range(L - 1, -1, -1):
-            W, b = Ws[i]
-            a = acts[i]
-            gW = g.T @ a
-            gb = g.sum(0)
-            if i > 0:
-                g = g @ W
-                g *= acts[i] > 0                # ReLU'
-            W -= np.float32(lr) * gW
-            b -= np.float32(lr) * gb
-    return Ws
+
+    def __init__(self, weights: list) -> None:
+        self.init = weights
+        self.start()
+
+    def start(self) -> None:
+        self.Ws = [(W.copy(), b.copy()) for W, b in self.init]
+
+    def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
+        Ws = self.Ws
+        L = len(Ws)
+        lr32 = np.float32(lr)
+        for idx in batches:
+            xb, yb = X[idx], y[idx]
+            n = len(idx)
+            acts = [xb]
+            h = xb
+            for i, (W, b) in enumerate(Ws):
+                h = h @ W.T
+                h += b
+                if i < L - 1:
+                    np.maximum(h, 0, out=h)
+                acts.append(h)
+            z = acts[-1]
+            z -= z.max(1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(1, keepdims=True)
+            z[np.arange(n), yb] -= 1.0
+            z *= np.float32(1.0 / n)
+            g = z                                   # dL/dlogits of the mean cross-entropy
+            for i in range(L - 1, -1, -1):
+                W, b = Ws[i]
+                a = acts[i]
+                gW = g.T @ a
+                gb = g.sum(0)
+                if i > 0:
+                    g = g @ W
+                    g *= acts[i] > 0                # ReLU'
+                W -= lr32 * gW
+                b -= lr32 * gb
+
+    def weights(self) -> list:
+        return [(W.copy(), b.copy()) for W, b in self.Ws]
 
 
-def make_glassgrad(weights: list) -> tuple[Any, Callable]:
-    import glassgrad as gg
-    from glassgrad import nn, optim
+class GlassgradLoop:
+    """nn.Sequential of Linear/ReLU, F.cross_entropy, loss.backward(), optim.SGD."""
 
-    layers: list[Any] = []
-    for i, (W, _b) in enumerate(weights):
-        lin = nn.Linear(W.shape[1], W.shape[0])
-        layers.append(lin)
-        if i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    def __init__(self, weights: list) -> None:
+        import glassgrad as gg
+        from glassgrad import nn
 
-    def reset() -> None:
-        lins = [m for m in model if isinstance(m, nn.Linear)]
-        for lin, (W, b) in zip(lins, weights):
+        self.gg, self.nn, self.init = gg, nn, weights
+        layers: list[Any] = []
+        for i, (W, _b) in enumerate(weights):
+            layers.append(nn.Linear(W.shape[1], W.shape[0]))
+            if i < len(weights) - 1:
+                layers.append(nn.ReLU())
+        self.model = nn.Sequential(*layers)
+        self.lins = [m for m in self.model if isinstance(m, nn.Linear)]
+        self.start()
+
+    def start(self) -> None:
+        for lin, (W, b) in zip(self.lins, self.init):
             lin.weight.data[...] = W
             lin.bias.data[...] = b
+        self.opt = None
 
-    def run(X: np.ndarray, y: np.ndarray, order: list, lr: float) -> list:
-        reset()
-        opt = optim.SGD(model.parameters(), lr=lr)
-        for idx in order:
+    def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
+        gg, model, F = self.gg, self.model, self.nn.functional
+        if self.opt is None:
+            self.opt = gg.optim.SGD(model.parameters(), lr=lr)
+        opt = self.opt
+        for idx in batches:
             xb = gg.from_numpy(X[idx])
             yb = gg.from_numpy(y[idx])
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
-        lins = [m for m in model if isinstance(m, nn.Linear)]
-        return [(m.weight.data.copy(), m.bias.data.copy()) for m in lins]
 
-    return model, run
+    def weights(self) -> list:
+        return [(m.weight.data.copy(), m.bias.data.copy()) for m in self.lins]
 
 
-def make_torch(weights: list) -> tuple[Any, Callable]:
-    import torch
+class TorchLoop:
+    """torch.nn.Sequential, F.cross_entropy, backward, torch.optim.SGD (eager, CPU)."""
 
-    torch.set_num_threads(os.cpu_count() or 1)
-    layers: list[Any] = []
-    for i, (W, _b) in enumerate(weights):
-        layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    def __init__(self, weights: list) -> None:
+        import torch
 
-    def run(X: np.ndarray, y: np.ndarray, order: list, lr: float) -> list:
-        lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+        torch.set_num_threads(os.cpu_count() or 1)
+        self.torch, self.init = torch, weights
+        layers: list[Any] = []
+        for i, (W, _b) in enumerate(weights):
+            layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
+            if i < len(weights) - 1:
+                layers.append(torch.nn.ReLU())
+        self.model = torch.nn.Sequential(*layers)
+        self.lins = [m for m in self.model if isinstance(m, torch.nn.Linear)]
+        self.start()
+
+    def start(self) -> None:
+        torch = self.torch
         with torch.no_grad():
-            for lin, (W, b) in zip(lins, weights):
+            for lin, (W, b) in zip(self.lins, self.init):
                 lin.weight.copy_(torch.from_numpy(W))
                 lin.bias.copy_(torch.from_numpy(b))
-        opt = torch.optim.SGD(model.parameters(), lr=lr)
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-        for idx in order:
+        self.opt = None
+        self.Xt = self.yt = None
+
+    def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
+        torch, model = self.torch, self.model
+        if self.opt is None:
+            self.opt = torch.optim.SGD(model.parameters(), lr=lr)
+        if self.Xt is None or self.Xt.data_ptr() != X.ctypes.data:
+            self.Xt, self.yt = torch.from_numpy(X), torch.from_numpy(y)
+        opt, Xt, yt = self.opt, self.Xt, self.yt
+        for idx in batches:
             it = torch.from_numpy(idx)
             xb, yb = Xt[it], yt[it]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
 
-    return model, run
+    def weights(self) -> list:
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in self.lins]
+
+
+TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "torch": TorchLoop}
 
 
 def runner(name: str, weights: list) -> Callable:
-    if name == "numpy":
-        return lambda X, y, order, lr: epoch_numpy(weights, X, y, order, lr)
-    return (make_glassgrad if name == "glassgrad" else make_torch)(weights)[1]
+    """A function ``run(X, y, order, lr) -> weights`` training one epoch from the initial
+    weights (used by bench_mlp_phases and the memory child)."""
+    tr = TRAINERS[name](weights)
+
+    def run(X: np.ndarray, y: np.ndarray, order: list, lr: float) -> list:
+        tr.start()
+        tr.run(X, y, order, lr)
+        return tr.weights()
+
+    return run
 
 
 # ---------------------------------------------------------------------------- memory (child process)
@@ -207,7 +255,12 @@ def measure_memory(name: str, args: dict) -> tuple[float, bool]:
 # ---------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="epochs per framework")
+    ap.add_argument("--chunk", type=int, default=0,
+                    help="batches per turn when alternating (default: about 1/20 epoch)")
+    ap.add_argument("--settle", type=float, default=0.2,
+                    help="seconds of (untimed) sleep before each turn, so that the BLAS and "
+                         "OpenMP worker threads of the previous turn stop spinning")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", default=None, help="e.g. 784-300-100-10 (overrides --hidden)")
     ap.add_argument("--batch-size", type=int, default=128)
@@ -222,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     if sizes[0] != 784 or sizes[-1] != 10:
         ap.error(f"--layers must start with 784 and end with 10, got {a.layers}")
     names = [s.strip() for s in a.frameworks.split(",") if s.strip()]
+    bad = [n for n in names if n not in TRAINERS]
+    if bad:
+        ap.error(f"unknown framework(s) {bad}; choose from {sorted(TRAINERS)}")
     try:
         X, y, Xte, yte = load_mnist(a.data)
     except Exception as e:
@@ -230,40 +286,65 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     weights = init_weights(sizes, a.seed)
     order = batch_order(len(X), a.batch_size, a.seed)[:a.max_batches]
-    runs = {n: runner(n, weights) for n in names}
+    chunk = a.chunk or max(1, len(order) // 20)
+    chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+    trainers = {n: TRAINERS[n](weights) for n in names}
     import torch
 
     n_img = min(len(X), len(order) * a.batch_size)
     print(f"MLP {'-'.join(map(str, sizes))} ReLU, batch {a.batch_size}, SGD lr {a.lr}, one epoch of "
-          f"{n_img} images; torch {torch.__version__} with {os.cpu_count()} threads; NumPy "
-          f"{np.__version__}; {a.reps} reps alternating")
-    times: dict[str, list[float]] = {n: [] for n in names}
-    final: dict[str, list] = {}
+          f"{n_img} images; torch {torch.__version__} with {torch.get_num_threads()} threads; NumPy "
+          f"{np.__version__}; {a.reps} epochs each, the frameworks taking turns every {chunk} "
+          "batches (turn order rotating)")
     for n in names:  # warm-up (imports, allocator, BLAS threads)
-        runs[n](X, y, order[:5], a.lr)
+        trainers[n].start()
+        trainers[n].run(X, y, order[:5], a.lr)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    turns: dict[str, list[float]] = {n: [] for n in names}  # per-turn seconds, aligned
+    final: dict[str, list] = {}
+    pc = time.perf_counter
+    k = 0
     for _ in range(a.reps):
+        tot = dict.fromkeys(names, 0.0)
         for n in names:
-            t0 = time.perf_counter()
-            final[n] = runs[n](X, y, order, a.lr)
-            times[n].append(time.perf_counter() - t0)
+            trainers[n].start()
+        for ch in chunks:
+            k += 1
+            for j in range(len(names)):
+                n = names[(j + k) % len(names)]
+                if a.settle:
+                    time.sleep(a.settle)  # let the previous turn's BLAS/OpenMP threads go idle
+                t0 = pc()
+                trainers[n].run(X, y, ch, a.lr)
+                dt = pc() - t0
+                tot[n] += dt
+                turns[n].append(dt)
+        for n in names:
+            times[n].append(tot[n])
+            final[n] = trainers[n].weights()
     mem: dict[str, tuple[float, bool]] = {}
     if not a.no_memory:
         margs = {"data": a.data, "sizes": sizes, "seed": a.seed, "batch": a.batch_size, "lr": a.lr,
                  "max_batches": a.max_batches}
         for n in names:
             mem[n] = measure_memory(n, margs)
-    ref = statistics.median(times["torch"]) if "torch" in times else None
-    ref_min = min(times["torch"]) if "torch" in times else None
-    print(f"{'framework':<10} {'s/epoch (median)':>17} {'min':>7} {'max':>7} {'vs torch':>9} "
-          f"{'(min/min)':>9} {'test acc':>9} {'peak MiB':>9}")
+    med = {n: statistics.median(times[n]) for n in names}
+    print(f"{'framework':<10} {'s/epoch (median)':>17} {'min':>7} {'max':>7} {'test acc':>9} {'peak MiB':>9}")
     for n in names:
-        med = statistics.median(times[n])
-        ratio = f"{med / ref:8.2f}x" if ref else "      -"
-        ratio_min = f"{min(times[n]) / ref_min:8.2f}x" if ref_min else "      -"
         m = f"{mem[n][0]:9.1f}" if n in mem else "        -"
-        print(f"{n:<10} {med:17.3f} {min(times[n]):7.3f} {max(times[n]):7.3f} {ratio:>9} {ratio_min:>9} "
+        print(f"{n:<10} {med[n]:17.3f} {min(times[n]):7.3f} {max(times[n]):7.3f} "
               f"{100 * accuracy(final[n], Xte, yte):8.2f}% {m}")
-    print("all times per rep: " + "; ".join(f"{n} " + " ".join(f"{t:.2f}" for t in times[n]) for n in names))
+    print("epoch seconds: " + "; ".join(f"{n} " + " ".join(f"{t:.2f}" for t in times[n]) for n in names))
+    # ratios: of the median epoch times, and the median over turns of the per-turn ratio
+    # (each turn's frameworks ran back to back on the same batches, so a slow phase of the
+    # machine affects both sides of one ratio; the median drops the turns hit by a stall)
+    print(f"{'ratio':<22} {'epoch medians':>14} {'median of turns':>16}")
+    for n in names:
+        for ref in ("torch", "numpy"):
+            if ref == n or ref not in names:
+                continue
+            rt = statistics.median(x / r for x, r in zip(turns[n], turns[ref]))
+            print(f"{n + ' / ' + ref:<22} {med[n] / med[ref]:13.2f}x {rt:15.2f}x")
     if len(final) > 1:
         base = names[0]
         for n in names[1:]:

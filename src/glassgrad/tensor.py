@@ -185,7 +185,10 @@ class Tensor:
                     f"this tensor has shape {tuple(self.shape)}; pass backward(gradient=...) "
                     "with dL/d(output) of the same shape"
                 )
-            g = xp_of(self.data).ones(self.shape, dtype=self.dtype)
+            d = self.data
+            g = xp_of(d).array(1, dtype=d.dtype)  # dL/dL = 1
+            if d.ndim:
+                g = g.reshape(d.shape)
         else:
             g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient,
                                                                               dtype=self.dtype)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import sys
 import time
+from heapq import heappop, heappush
 from typing import Any, Sequence
 
-from ..backend import np
+from ..backend import np, xp_of
 from .function import Function, NonDifferentiableBackward, _freed_message
 from .grad_mode import STATE
 
@@ -78,13 +79,14 @@ def run_backward(
             want[key] = k
         captured = [None] * len(capture)
 
-    # ---- 1. seed the output nodes and collect every node reachable from them -----------
-    # A node's inputs are always created before it, so creation order (``_seq``)
-    # reversed is a topological order: when a node runs, all of its consumers have run
-    # and its gradient buffer is complete. No dependency counting, no recursion.
+    # ---- 1. seed the output nodes --------------------------------------------------------
+    # A node's inputs are always created before it, so running nodes from the newest to
+    # the oldest (largest creation number ``_seq`` first, from a heap) visits a node only
+    # after all of its consumers: its gradient buffer is then complete. A node enters the
+    # heap when its first gradient arrives, so nodes no gradient reaches are never visited.
+    # No graph walk beforehand, no dependency counting, no recursion.
     leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
-    seen: set[int] = set()
-    stack: list = []
+    heap: list = []
     for t, g in zip(roots, grad_roots):
         if not t.requires_grad:
             raise RuntimeError(
@@ -95,38 +97,25 @@ def run_backward(
         if gf is None:
             _leaf_add(leaves, t, g)
             continue
-        if id(gf) not in seen:
-            seen.add(id(gf))
-            gf._buf = [None] * len(gf._out_meta)
-            stack.append(gf)
         buf = gf._buf
+        if buf is None:
+            buf = gf._buf = [None] * len(gf._out_meta)
+            heappush(heap, (-gf._seq, gf))
         i = t._out_idx
         buf[i] = g if buf[i] is None else buf[i] + g
-    nodes: list = []
-    while stack:
-        v = stack.pop()
-        nodes.append(v)
-        for e in v._edges:
-            if e is not None:
-                u = e[0]
-                if id(u) not in seen and not isinstance(u, Tensor):
-                    seen.add(id(u))
-                    u._buf = None
-                    stack.append(u)
-    if len(nodes) > 1:
-        nodes.sort(key=_seq_key, reverse=True)
 
     # ---- 2. run the nodes newest first, delivering gradients to their inputs ------------
     observers = STATE.observers
     plain = not (create_graph or observers or STATE.anomaly)  # the common, fast path
+    # leaves without hooks get their gradient as soon as it arrives (no collecting first)
+    direct = plain and accumulate and capture is None
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
-        for node in nodes:
+        while heap:
+            node = heappop(heap)[1]
             grads = node._buf
             node._buf = None
-            if grads is None:
-                continue  # no gradient reached this node
             if node._hooks is not None or node._retained is not None:
                 _node_output_hooks(node, grads, create_graph)
             if want:
@@ -137,49 +126,79 @@ def run_backward(
                         captured[want[key]] = g
             if node._freed:
                 raise RuntimeError(_freed_message(node))
+            edges = node._edges
             if len(grads) > 1:
                 grads = _materialize(node, grads, create_graph)
             if plain:
-                node.create_graph = False
                 in_grads = type(node).backward(node, *grads)
-                if type(in_grads) is not tuple or len(in_grads) != len(node._edges):
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,) if len(edges) == 1 else _fix_count(node, in_grads)
+                elif len(in_grads) != len(edges):
                     in_grads = _fix_count(node, in_grads)
             else:
                 in_grads = _call_backward(node, grads, create_graph, observers)
             if not retain_graph and (node._saved is not None or node.__dict__):
-                _free(node)
-            for e, g, meta in zip(node._edges, in_grads, node._in_meta):
-                if e is None or g is None:
+                node._saved = None  # free what the node kept for backward
+                node._out_cache = None
+                node.__dict__.clear()
+                node._freed = True
+            in_meta = node._in_meta
+            for k in range(len(edges)):
+                e = edges[k]
+                if e is None:
                     continue
-                if g.shape != meta[0] or g.dtype != meta[1]:
+                g = in_grads[k]
+                if g is None:
+                    continue
+                meta = in_meta[k]
+                if g.shape != meta[0] or (g.dtype is not meta[1] and g.dtype != meta[1]):
                     g = _check_grad(node, g, meta, create_graph)
                 u = e[0]
                 if isinstance(u, Tensor):
-                    _leaf_add(leaves, u, g)
+                    if direct and u._hooks is None:
+                        # straight into .grad; 3 references (in_grads, g, getrefcount's
+                        # argument) mean that nobody else holds g: it is taken without a copy
+                        steal = sys.getrefcount(g) <= 3
+                        _accumulate(u, g, False, steal)
+                        continue
+                    ent = leaves.get(id(u))
+                    if ent is None:
+                        leaves[id(u)] = [u, g]
+                    else:
+                        ent[1] = ent[1] + g
                     continue
                 buf = u._buf
                 if buf is None:
                     buf = u._buf = [None] * len(u._out_meta)
+                    heappush(heap, (-u._seq, u))
                 idx = e[1]
                 old = buf[idx]
                 buf[idx] = g if old is None else old + g
 
         # ---- 3. leaves: hooks, then capture or accumulate into .grad --------------------
-        e = g = in_grads = grads = None  # drop loop references (see _accumulate's stealing)
+        e = g = in_grads = grads = ent = None  # drop loop references (see the stealing below)
         for key_id in list(leaves):
             leaf, g = leaves.pop(key_id)
             if leaf._hooks:
                 g = _run_tensor_hooks(leaf._hooks, g, create_graph)
-            key = (id(leaf), 0)
-            if key in want:
-                captured[want[key]] = g
-            if accumulate and (capture is None or key in want):
-                # refcount 2 = this local + getrefcount's argument: nobody else holds g
-                steal = sys.getrefcount(g) <= 2
-                _accumulate(leaf, g, create_graph, steal)
+            if want or capture is not None:
+                key = (id(leaf), 0)
+                if key in want:
+                    captured[want[key]] = g
+                if not accumulate or (capture is not None and key not in want):
+                    continue
+            elif not accumulate:
+                continue
+            if create_graph:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+                continue
+            # refcount 2 = this local + getrefcount's argument: nobody else holds g (checked
+            # before the call: as an argument of _accumulate g would count once more)
+            steal = sys.getrefcount(g) <= 2
+            _accumulate(leaf, g, False, steal)
     finally:
         STATE.grad_enabled = prev_mode
-        for node in nodes:
+        for _, node in heap:  # only after an error: drop the partial buffers
             node._buf = None
     if capture is not None:
         return captured
@@ -192,10 +211,6 @@ def _leaf_add(leaves: dict, leaf: Any, g: Any) -> None:
         leaves[id(leaf)] = [leaf, g]
     else:
         ent[1] = ent[1] + g
-
-
-def _seq_key(v: Any) -> int:
-    return v._seq
 
 
 def _materialize(node: Function, grads: list, create_graph: bool) -> list:
@@ -231,7 +246,10 @@ def _fix_count(node: Function, res: Any) -> tuple:
 def _call_backward(node: Function, grads: list, create_graph: bool, observers: list) -> tuple:
     node.create_graph = create_graph
     t0 = time.perf_counter() if observers else 0.0
-    res = type(node).backward(node, *grads)
+    try:
+        res = type(node).backward(node, *grads)
+    finally:
+        node.create_graph = False  # the plain path relies on it (saved_tensors as arrays)
     if type(res) is not tuple or len(res) != len(node._edges):
         res = _fix_count(node, res)
     if create_graph:
@@ -261,10 +279,12 @@ def _wrap_graph_grad(node: Function, g: Any) -> Any:
     nd._hooks = None
     nd._retained = None
     nd._freed = False
-    nd._seq = node._seq
+    STATE.seq += 1
+    nd._seq = STATE.seq
     nd._scope = None
     nd._stack = None
     nd._out_cache = None
+    nd._buf = None
     t.grad_fn = nd
     t._out_idx = 0
     return t
@@ -281,15 +301,6 @@ def _check_grad(node: Function, g: Any, meta: Any, create_graph: bool) -> Any:
     if g.dtype != dtype and dtype.kind == "f":
         g = g.to(dtype) if isinstance(g, _Tensor) else g.astype(dtype)
     return g
-
-
-def _free(node: Function) -> None:
-    """Drop what the node kept for backward (the caller checks it kept something: a node
-    with nothing saved can be walked again, as in PyTorch)."""
-    node._saved = None
-    node._out_cache = None
-    node.__dict__.clear()
-    node._freed = True
 
 
 def _run_tensor_hooks(hooks: Any, g: Any, create_graph: bool) -> Any:
@@ -325,11 +336,13 @@ def _accumulate(leaf: Any, g: Any, create_graph: bool, steal: bool = False) -> N
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
     if leaf.grad is None:
-        if (steal and g.base is None and g.dtype == leaf.data.dtype and g.flags.c_contiguous
-                and g.flags.writeable):
+        # an array that owns its memory (base None) and nobody else refers to is fresh
+        # from a backward formula: it becomes .grad as is, without a copy
+        if steal and g.base is None and g.dtype == leaf.data.dtype and g.flags.writeable:
             leaf.grad = _Tensor._make(g, False)
         else:
-            leaf.grad = _Tensor._make(g.astype(leaf.data.dtype, copy=True), False)
+            # (an array, also for 0-d: NumPy scalars are immutable, later backwards add in place)
+            leaf.grad = _Tensor._make(xp_of(g).array(g, dtype=leaf.data.dtype, copy=True), False)
     else:
         gd = leaf.grad.data
         if gd.shape != g.shape:

@@ -168,16 +168,30 @@ class Function:
         grad (and grad mode is on), record this call as a node of the graph."""
         Tensor = _Tensor
         st = STATE
-        # one pass over the arguments: arrays for forward, and whether to record
+        # one pass over the arguments: the arrays for forward, and per argument what the
+        # node needs if it is recorded: the edge to the input's node (or leaf tensor), the
+        # input's (shape, dtype) and whether it needs a gradient
         arrays = []
+        edges = []
+        in_meta = []
+        needs = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                d = a.data
+                arrays.append(d)
+                in_meta.append((d.shape, d.dtype))
                 if a.requires_grad:
                     record = True
+                    gf = a.grad_fn
+                    edges.append((a, 0) if gf is None else (gf, a._out_idx))
+                    needs.append(True)
+                    continue
             else:
                 arrays.append(a)
+                in_meta.append(None)
+            edges.append(None)
+            needs.append(False)
         if record and not st.grad_enabled:
             record = False
         if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
@@ -186,27 +200,7 @@ class Function:
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
-        if record:
-            # edges to the inputs' nodes (or leaves), input shapes, needs_input_grad
-            edges = []
-            in_meta = []
-            needs = []
-            for a in args:
-                if isinstance(a, Tensor):
-                    d = a.data
-                    in_meta.append((d.shape, d.dtype))
-                    if a.requires_grad:
-                        gf = a.grad_fn
-                        edges.append((gf, a._out_idx) if gf is not None else (a, 0))
-                        needs.append(True)
-                        continue
-                else:
-                    in_meta.append(None)
-                edges.append(None)
-                needs.append(False)
-            ctx.needs_input_grad = tuple(needs)
-        else:
-            ctx.needs_input_grad = _no_grad_flags(len(args))
+        ctx.needs_input_grad = tuple(needs) if record else _no_grad_flags(len(args))
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -259,20 +253,27 @@ class Function:
                 results.append(t)
             ctx._out_meta = tuple(out_meta)
         else:
-            diff = out.dtype.kind in "fc"
-            t = Tensor._make(out, diff)
-            if diff:
+            dt = out.dtype
+            t = object.__new__(Tensor)  # Tensor._make, inlined
+            t.data = out
+            t.grad = None
+            t._out_idx = 0
+            t._version = [0]
+            t._hooks = None
+            t._name = None
+            if dt.kind in "fc":
                 t.grad_fn = ctx
-            results = [t]
-            ctx._out_meta = ((out.shape, out.dtype),)
+                t.requires_grad = True
+            else:
+                t.grad_fn = None
+                t.requires_grad = False
+            results = (t,)
+            ctx._out_meta = ((out.shape, dt),)
         if cls._is_view and isinstance(args[0], Tensor):
             results[0]._version = args[0]._version
         saved = ctx._saved
-        if saved:
-            ctx._saved_meta = _saved_meta(args, arrays, outs, results, saved, ctx)
-        else:
-            ctx._saved_meta = None
-        return tuple(results) if multi else results[0]
+        ctx._saved_meta = _saved_meta(args, arrays, outs, results, saved, ctx) if saved else None
+        return tuple(results) if multi else t
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}
@@ -300,14 +301,18 @@ def _saved_meta(args, arrays, outs, results, saved, ctx) -> tuple:
     need_outs = False
     for s in saved:
         m = None
-        for a, arr in zip(args, arrays):
-            if arr is s and isinstance(a, _Tensor):
-                m = ("in", a._version, a._version[0], a)
-                break
+        for k, arr in enumerate(arrays):
+            if arr is s:
+                a = args[k]
+                if isinstance(a, _Tensor):
+                    v = a._version
+                    m = ("in", v, v[0], a)
+                    break
         else:
             for j, o in enumerate(outs):
                 if o is s:
-                    m = ("out", results[j]._version, results[j]._version[0], j)
+                    v = results[j]._version
+                    m = ("out", v, v[0], j)
                     need_outs = True
                     break
         meta.append(m)

@@ -449,6 +449,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     weights) — or class probabilities of the input's shape (a composition of
     ``log_softmax`` and sums).
     """
+    if weight is None and not label_smoothing and isinstance(input, Tensor) and isinstance(
+            target, Tensor) and reduction in _REDUCTIONS:
+        # the common case, checked in a few attribute reads: (N, C) float scores, (N,)
+        # integer targets (the fused op checks their range in the same pass it reads them)
+        x, t = input.data, target.data
+        if (x.ndim == 2 and t.dtype.kind in "iu" and x.dtype.kind == "f"
+                and t.shape == x.shape[:1]):
+            return _nn.CrossEntropy.apply(input, t, None, ignore_index, 0.0, reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "

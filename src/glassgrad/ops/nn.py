@@ -129,6 +129,16 @@ def _from_rows(g2: Any, shape: tuple) -> Any:
     return _perm(g2.reshape((shape[0],) + shape[2:] + (shape[1],)), inv)
 
 
+_UNSIGNED = {np.dtype(t): np.dtype(t.replace("int", "uint"))
+             for t in ("int8", "int16", "int32", "int64")}
+
+
+def _unsigned(y: Any) -> Any:
+    """Signed integer targets viewed (no copy) as unsigned integers of the same width."""
+    u = _UNSIGNED.get(y.dtype)
+    return y if u is None else y.view(u)
+
+
 class CrossEntropy(Function):
     """Softmax cross-entropy with class-index targets, in one node.
 
@@ -153,29 +163,32 @@ class CrossEntropy(Function):
         x2 = _to_rows(x, x.ndim, C)
         M = x2.shape[0]
         yr = y.reshape(-1)
-        valid = None
-        lo, hi = (int(yr.min()), int(yr.max())) if M else (0, 0)
-        in_range = lo >= 0 and hi < C
-        # ignored targets can only be present if ignore_index is a valid class or some target
-        # is out of range (the default ignore_index=-100 needs no extra pass over the targets)
-        if ignore_index is not None and (not in_range or 0 <= ignore_index < C):
-            vm = yr != ignore_index
-            if not vm.all():
-                valid = vm
-        yi = yr if valid is None else xp.where(valid, yr, 0)
-        if valid is not None and M:
-            in_range = int(yi.min()) >= 0 and int(yi.max()) < C
-        if not in_range:
-            bad = yr[(yr < 0) | (yr >= C)] if valid is None else yr[valid & ((yr < 0) | (yr >= C))]
-            raise op_error("cross_entropy", f"target {int(bad[0])} is out of bounds: class "
-                           f"indices must be in [0, {C}) for input of shape {tuple(shape)}"
-                           + (f" (or equal ignore_index={ignore_index})"
-                              if ignore_index is not None else ""), IndexError)
         eps = float(label_smoothing)
-        m = x2.max(axis=1, keepdims=True)
+        m = x2.max(axis=1, keepdims=True) if M else xp.zeros((0, 1), x.dtype)
         s = x2 - m  # shifted logits, (M, C): the only (M, C) array allocated
         rows = xp.arange(M)
-        s_y = s[rows, yi]  # shifted logit of the target
+        valid = None
+        yi = yr
+        s_y = None
+        if M and (ignore_index is None or not 0 <= ignore_index < C) and int(
+                _unsigned(yr).max()) < C:
+            # Fast path: one pass checks 0 <= y < C (the targets viewed as unsigned integers:
+            # a negative target, such as the default ignore_index -100, becomes huge)
+            s_y = s[rows, yr]
+        if s_y is None:
+            # Careful path: some targets are ignored or out of range.
+            if ignore_index is not None:
+                vm = yr != ignore_index
+                if not vm.all():
+                    valid = vm
+                    yi = xp.where(vm, yr, 0)
+            bad = (yi < 0) | (yi >= C)
+            if bad.any():
+                raise op_error("cross_entropy", f"target {int(yr[bad][0])} is out of bounds: class "
+                               f"indices must be in [0, {C}) for input of shape {tuple(shape)}"
+                               + (f" (or equal ignore_index={ignore_index})"
+                                  if ignore_index is not None else ""), IndexError)
+            s_y = s[rows, yi]  # shifted logit of the target
         if eps:  # Σ_c w_c·s_ic, needed before s turns into the softmax below
             s_w = s @ weight if weight is not None else s.sum(axis=1)
         p = xp.exp(s, out=s)

@@ -269,8 +269,9 @@ class Optimizer:
             Re-evaluates the model and returns the loss (it should zero the grads and call
             ``backward`` itself). Called with gradients enabled, before the update.
         """
-        for hook in list(self._pre_hooks.values()):
-            hook(self, (), {})
+        if self._pre_hooks:
+            for hook in list(self._pre_hooks.values()):
+                hook(self, (), {})
         loss = None
         if closure is not None:
             with enable_grad():
@@ -278,8 +279,9 @@ class Optimizer:
         for group in self.param_groups:
             self._update_group(group)
         self._step_count += 1
-        for hook in list(self._post_hooks.values()):
-            hook(self, (), {})
+        if self._post_hooks:
+            for hook in list(self._post_hooks.values()):
+                hook(self, (), {})
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:  # pragma: no cover - abstract
@@ -327,11 +329,11 @@ class Optimizer:
         per dtype as large as the largest parameter, so the extra memory is ``n`` times the
         largest parameter, not ``n`` times the model.
         """
-        vkey = (a.shape, a.dtype.str, type(a), n)
+        vkey = (a.shape, a.dtype, type(a), n)
         views = self._views.get(vkey)
         if views is not None:
             return views
-        key = (a.dtype.str, type(a))
+        key = (a.dtype, type(a))
         flats = self._scratch.get(key)
         if flats is None:
             flats = self._scratch[key] = []

@@ -73,6 +73,20 @@ class SGD(Optimizer):
         lr, mom = scalar(group, "lr"), scalar(group, "momentum")
         damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
         nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
+        if mom == 0.0 and wd == 0.0 and not maximize:
+            # plain SGD, p <- p - lr * g: one multiply into a scratch array, one in-place add
+            for p in group["params"]:
+                gt = p.grad
+                if gt is None:
+                    continue
+                g, x = gt.data, p.data
+                if g.shape != x.shape or g.dtype != x.dtype:
+                    g = self._grad(p)
+                t = self._buffers(x, 1)[0]
+                np.multiply(g, -lr, out=t)
+                x += t
+                p._version[0] += 1
+            return
         for p in group["params"]:
             g = self._grad(p)
             if g is None:

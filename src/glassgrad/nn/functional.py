@@ -456,7 +456,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         x, t = input.data, target.data
         if (x.ndim == 2 and t.dtype.kind in "iu" and x.dtype.kind == "f"
                 and t.shape == x.shape[:1]):
-            return _nn.CrossEntropy.apply(input, t, None, ignore_index, 0.0, reduction)
+            return _nn.CrossEntropy.apply(input, t, ignore_index=ignore_index, reduction=reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
@@ -466,8 +466,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
     # the fused op checks the range of the targets itself (one pass, no duplicate)
     y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index, False)
-    wt = Tensor._make(w, False) if w is not None else None
-    return _nn.CrossEntropy.apply(input, y, wt, ignore_index, float(label_smoothing), reduction)
+    return _nn.CrossEntropy.apply(input, y, weight=w, ignore_index=ignore_index,
+                                  label_smoothing=float(label_smoothing), reduction=reduction)
 
 
 def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Any, reduction: str,

@@ -156,7 +156,7 @@ class CrossEntropy(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, y, weight, ignore_index, label_smoothing, reduction):
+    def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         xp = xp_of(x)
         shape = x.shape
         C = shape[1] if x.ndim >= 2 else shape[0]
@@ -268,7 +268,7 @@ class CrossEntropy(Function):
                                   else valid[:, None]) * wv
             a_col = a[:, None] if not isinstance(a, float) else a
             G = (p * a_col - q) * scale
-            return _from_rows(G, shape), None, None, None, None, None
+            return _from_rows(G, shape), None
         xp = xp_of(ctx.p)
         p = ctx.p
         G = p.copy() if isinstance(a, float) and a == 1.0 else p * (
@@ -281,7 +281,7 @@ class CrossEntropy(Function):
             else:
                 G -= (eps / C) * valid[:, None] * wv
         G *= scale
-        return _from_rows(G, shape), None, None, None, None, None
+        return _from_rows(G, shape), None
 
 
 # ---------------------------------------------------------------------------- normalization

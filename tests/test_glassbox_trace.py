@@ -321,7 +321,7 @@ def test_trace_covers_fused_layers():
     with gg.trace(model=m, keep_values=True) as t:
         loss.backward()
     ops = {r.op for r in t}
-    assert {"ConvNd", "BatchNorm", "MaxPoolNd", "LSTMCellFused", "LayerNorm", "Embedding",
+    assert {"ConvNd", "BatchNorm", "MaxPoolNd", "LSTMLayer", "LayerNorm", "Embedding",
             "Linear", "CrossEntropy"} <= ops
     for r in t:
         for g in r.sent:

@@ -184,6 +184,12 @@ _SPEC: dict[tuple[str, str], Formula] = {
         "dh = dxproj @ W_hh",
         "dc = (dc' + dh' ⊙ o ⊙ (1 − tanh²c')) ⊙ f",
         "dW_hh = dxprojᵀ @ h"), output="h', c'", doc="rnn.md"),
+    ("glassgrad.ops.rnn", "LSTMLayer"): _f("Xproj, h_0, c_0, W_hh", (
+        "dXproj[t] = [δa_i, δa_f, δa_g, δa_o] at step t (BPTT, newest step first)",
+        "dh_0 = δa_first @ W_hh",
+        "dc_0 = δc*_first ⊙ f_first",
+        "dW_hh = Σ_t δa_tᵀ @ h_t−1 (one GEMM over all steps)"), output="out, h_T, c_T",
+        doc="rnn.md"),
     ("glassgrad.ops.rnn", "GRUCellFused"): _f("xproj, h, W_hh, b_hh", (
         "dxproj = [δa_r, δa_z, δa_n]",
         "dh = dh' ⊙ z + δhp @ W_hh",
@@ -273,7 +279,7 @@ _SECTIONS = {
     "Embedding": "Embedding",
     "The 2-D case": "MatMul",
     "The LSTM cell backward": "LSTMCellFused",
-    "Backpropagation through time (BPTT)": "GRUCellFused Unbind",
+    "Backpropagation through time (BPTT)": "GRUCellFused Unbind LSTMLayer",
     "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",
     "Layer normalization": "LayerNorm",
     "Why softmax + cross-entropy collapses to p − y": "CrossEntropy",

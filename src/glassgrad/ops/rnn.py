@@ -161,6 +161,114 @@ class LSTMCellFused(Function):
                 da.T @ h if need[3] else None)
 
 
+class LSTMLayer(Function):
+    """A whole LSTM layer (one direction) in one node: ``(out, h_T, c_T) = lstm(xproj, h_0,
+    c_0, W_hh)`` with ``xproj: (T, B, 4H)`` the input projections of every step (one GEMM
+    beforehand), ``h_0, c_0: (B, H)``, ``W_hh: (4H, H)``; ``out: (T, B, H)`` holds every
+    step's ``h``. ``reverse=True`` runs the steps t = T−1, …, 0 (the backward direction of
+    a bidirectional layer).
+
+    The forward runs the step of :class:`LSTMCellFused` T times, writing the gate
+    activations of all steps into one ``(T, B, 4H)`` array. The backward is BPTT in one
+    loop, newest step first, with the same per-step formulas (module docstring); what it
+    saves over a chain of T cell nodes is the per-step graph bookkeeping and T small
+    GEMMs: ``∂L/∂W_hh = Σ_t δa_tᵀ·h_{t−1}`` is one GEMM over all steps at the end, and
+    ``∂L/∂xproj`` is the ``(T, B, 4H)`` array of all ``δa_t`` as is.
+    Shapes of the backward: ``dxproj (T, B, 4H)``, ``dh_0, dc_0 (B, H)``, ``dW_hh (4H, H)``.
+    """
+
+    @staticmethod
+    def forward(ctx, xproj, h0, c0, w_hh, reverse=False):
+        if xproj.ndim != 3 or xproj.shape[0] == 0:
+            raise op_error("lstm", f"input projection must have shape (T, batch, 4·H) with T ≥ 1, "
+                           f"got {tuple(xproj.shape)}")
+        H = _check_cell("lstm", xproj[0], h0, w_hh, 4)
+        if c0.shape != h0.shape or c0.dtype != h0.dtype:
+            raise op_error("lstm", f"cell state {tuple(c0.shape)} {c0.dtype} must match the "
+                           f"hidden state {tuple(h0.shape)} {h0.dtype}")
+        xp = xp_of(xproj)
+        T, B, _ = xproj.shape
+        dt = xproj.dtype
+        acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
+        cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
+        tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
+        out = xp.empty((T, B, H), dtype=dt)
+        cs[0] = c0
+        w_t = w_hh.T
+        h = h0
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        for k, t in enumerate(steps):
+            a = acts[t]
+            xp.matmul(h, w_t, out=a)                # the only GEMM of the step
+            a += xproj[t]
+            a[:, 2 * H:3 * H] *= 2                   # tanh(x) = 2σ(2x) − 1, as in the cell
+            _sigmoid_(a)
+            g = a[:, 2 * H:3 * H]
+            g *= 2
+            g -= 1
+            c_new = cs[k + 1]
+            xp.multiply(a[:, H:2 * H], cs[k], out=c_new)     # f ⊙ c
+            c_new += a[:, :H] * g                            # + i ⊙ g
+            tc = xp.tanh(c_new, out=tcs[t])
+            h = xp.multiply(a[:, 3 * H:], tc, out=out[t])    # h' = o ⊙ tanh(c')
+        ctx.save_for_backward(xproj, h0, c0, w_hh, out)
+        ctx.acts, ctx.cs, ctx.tcs, ctx.reverse = acts, cs, tcs, reverse
+        return out, h.copy(), cs[T].copy()
+
+    @staticmethod
+    def backward(ctx, dout, dhT, dcT):
+        """VJP: BPTT over the saved gate activations (see the class docstring)."""
+        xproj, h0, c0, w_hh, out = ctx.saved_tensors
+        if ctx.create_graph:
+            return _lstm_layer_double(ctx, xproj, h0, c0, w_hh, dout, dhT, dcT)
+        acts, cs, tcs, reverse = ctx.acts, ctx.cs, ctx.tcs, ctx.reverse
+        xp = xp_of(acts)
+        T, B, G = acts.shape
+        H = G // 4
+        need = ctx.needs_input_grad
+        da_all = xp.empty_like(acts)
+        dh, dc = dhT, dcT
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        for k in range(T - 1, -1, -1):
+            t = steps[k]
+            a = acts[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            dh = dout[t] + dh                       # from the output and from step t+1
+            da = da_all[t]
+            da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:], dc = _lstm_gate_grads(
+                dh, dc, i, f, g, o, cs[k], tcs[t])
+            if k or need[1]:
+                dh = da @ w_hh                      # ∂L/∂h_{t−1}
+        # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran
+        h_prev = (xp.concatenate([out[1:], h0[None]]) if reverse
+                  else xp.concatenate([h0[None], out[:-1]]))
+        dw = da_all.reshape(T * B, G).T @ h_prev.reshape(T * B, H) if need[3] else None
+        return (da_all if need[0] else None, dh if need[1] else None,
+                dc if need[2] else None, dw)
+
+
+def _lstm_layer_double(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, dout: Any, dhT: Any,
+                       dcT: Any) -> tuple:
+    """Under ``create_graph``: rebuild the layer from differentiable cell ops on the saved
+    inputs and take the vector-Jacobian product with ``autograd.grad`` (so the result can
+    be differentiated again)."""
+    from ..autograd.functional import grad as _grad
+    from ..tensor import stack
+
+    T = xproj.shape[0]
+    steps = range(T - 1, -1, -1) if ctx.reverse else range(T)
+    h, c = h0, c0
+    outs: list = [None] * T
+    for t in steps:
+        h, c = lstm_cell(xproj[t], h, c, w_hh, fused=True)
+        outs[t] = h
+    out = stack(outs, 0)
+    ins = [xproj, h0, c0, w_hh]
+    want = [t for t, n in zip(ins, ctx.needs_input_grad) if n]
+    gs = iter(_grad([out, h, c], want, [dout, dhT, dcT], create_graph=True, allow_unused=True))
+    return tuple(next(gs) if n else None for n in ctx.needs_input_grad)
+
+
 def lstm_cell_composed(xproj: Any, h: Any, c: Any, w_hh: Any) -> tuple:
     """The same LSTM step built from primitive glassgrad ops (reference for the fused cell)."""
     a = xproj + h @ w_hh.T

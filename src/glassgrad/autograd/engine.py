@@ -2,16 +2,18 @@
 
 Reverse-mode autodiff in three steps (read :func:`run_backward` top to bottom):
 
-1. **Collect.** An iterative depth-first walk from the output's node collects every
-   node that can receive a gradient (no recursion: a 10,000-op chain is fine). The
-   output's gradient (``1`` for a scalar loss) goes into its node's buffer.
-2. **Run nodes newest first.** Every node records a creation number; an op's inputs
-   always exist before the op, so running nodes from the newest to the oldest visits
-   each one only after all of its consumers — its buffer then holds the *sum* of the
-   gradients of every use of its outputs. ``Function.backward`` turns that buffer into
-   one gradient per input, which is added to the buffer of the node that made the input.
-3. **Leaves.** Gradients reaching leaf tensors run through their hooks and are
-   accumulated into ``leaf.grad`` (or returned, for ``gg.grad``).
+1. **Seed.** The output's gradient (``1`` for a scalar loss) goes into its node's
+   buffer, and the node onto a heap keyed by its creation number.
+2. **Run nodes newest first.** An op's inputs always exist before the op, so popping
+   the newest node from the heap visits each node only after all of its consumers — its
+   buffer then holds the *sum* of the gradients of every use of its outputs.
+   ``Function.backward`` turns that buffer into one gradient per input, which is added
+   to the buffer of the node that made the input (pushed onto the heap when its first
+   gradient arrives). No graph walk beforehand, no recursion: a 10,000-op chain is fine.
+3. **Leaves.** Gradients reaching leaf tensors are accumulated into ``leaf.grad`` as
+   they arrive; a fresh array nobody else holds becomes ``.grad`` without a copy. Leaves
+   with hooks, ``gg.grad`` captures and the glass-box modes collect the summed gradient
+   first and hand it over at the end.
 
 Unless ``retain_graph=True`` each node's saved arrays are freed once it has run.
 With ``create_graph=True`` the gradients are Tensors and every backward runs with

@@ -233,17 +233,34 @@ class LSTMLayer(Function):
         T, B, G = acts.shape
         H = G // 4
         need = ctx.needs_input_grad
-        da_all = xp.empty_like(acts)
+        # the activations' own derivatives for all steps at once (a few large array ops
+        # instead of many small ones per step), written where the δa will go:
+        # σ'(a) = s(1 − s) for i, f, o and tanh'(a) = 1 − g² for g
+        da_all = xp.subtract(1, acts)
+        da_all *= acts
+        gs = slice(2 * H, 3 * H)
+        d_g = da_all[:, :, gs]
+        xp.multiply(acts[:, :, gs], acts[:, :, gs], out=d_g)
+        xp.subtract(1, d_g, out=d_g)
+        d_tc = tcs * tcs                             # 1 − tanh²(c') for all steps
+        xp.subtract(1, d_tc, out=d_tc)
+        up = xp.empty((B, G), dtype=acts.dtype)      # [δi, δf, δg, δo] of one step
         dh, dc = dhT, dcT
         steps = range(T - 1, -1, -1) if reverse else range(T)
         for k in range(T - 1, -1, -1):
             t = steps[k]
             a = acts[t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            dh = dout[t] + dh                       # from the output and from step t+1
+            dh = dout[t] + dh                        # from the output and from step t+1
+            dcs = dh * a[:, 3 * H:]                  # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+            dcs *= d_tc[t]
+            dcs += dc
+            xp.multiply(dcs, a[:, gs], out=up[:, :H])            # δi = δc* ⊙ g
+            xp.multiply(dcs, cs[k], out=up[:, H:2 * H])          # δf = δc* ⊙ c
+            xp.multiply(dcs, a[:, :H], out=up[:, gs])            # δg = δc* ⊙ i
+            xp.multiply(dh, tcs[t], out=up[:, 3 * H:])           # δo = δh ⊙ tanh(c')
             da = da_all[t]
-            da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:], dc = _lstm_gate_grads(
-                dh, dc, i, f, g, o, cs[k], tcs[t])
+            da *= up                                 # δa = [δi, δf, δg, δo] ⊙ act'
+            dc = xp.multiply(dcs, a[:, H:2 * H], out=dcs)        # ∂L/∂c = δc* ⊙ f
             if k or need[1]:
                 dh = da @ w_hh                      # ∂L/∂h_{t−1}
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran

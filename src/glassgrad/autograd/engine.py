@@ -161,7 +161,17 @@ def run_backward(
                         # straight into .grad; 3 references (in_grads, g, getrefcount's
                         # argument) mean that nobody else holds g: it is taken without a copy
                         steal = sys.getrefcount(g) <= 3
-                        _accumulate(u, g, False, steal)
+                        if (steal and u.grad is None and g.base is None and g.dtype is u.data.dtype
+                                and g.flags.writeable):
+                            gt = object.__new__(Tensor)  # Tensor._make(g, False), inlined
+                            gt.data = g
+                            gt.grad = gt.grad_fn = gt._hooks = gt._name = None
+                            gt._out_idx = 0
+                            gt._version = [0]
+                            gt.requires_grad = False
+                            u.grad = gt
+                        else:
+                            _accumulate(u, g, False, steal)
                         continue
                     ent = leaves.get(id(u))
                     if ent is None:

@@ -139,6 +139,22 @@ def _unsigned(y: Any) -> Any:
     return y if u is None else y.view(u)
 
 
+_ARANGE: dict = {}
+
+
+def _arange(xp: Any, n: int) -> Any:
+    """``arange(n)`` (the row indices of a batch), cached read-only for NumPy."""
+    if xp is not np:
+        return xp.arange(n)
+    r = _ARANGE.get(n)
+    if r is None:
+        if len(_ARANGE) > 64:
+            _ARANGE.clear()
+        r = _ARANGE[n] = np.arange(n)
+        r.flags.writeable = False
+    return r
+
+
 class CrossEntropy(Function):
     """Softmax cross-entropy with class-index targets, in one node.
 
@@ -166,7 +182,7 @@ class CrossEntropy(Function):
         eps = float(label_smoothing)
         m = x2.max(axis=1, keepdims=True) if M else xp.zeros((0, 1), x.dtype)
         s = x2 - m  # shifted logits, (M, C): the only (M, C) array allocated
-        rows = xp.arange(M)
+        rows = _arange(xp, M)
         valid = None
         yi = yr
         s_y = None
@@ -248,7 +264,11 @@ class CrossEntropy(Function):
             scale = g.reshape((-1, 1))
         else:
             # all targets ignored (denominator 0): every row is masked, the gradient is 0
-            scale = g / ctx.denom if ctx.denom not in (0, 1) else (g if ctx.denom else g * 0)
+            denom = ctx.denom
+            if type(denom) is int and denom > 1 and type(g) is np.ndarray and not g.ndim:
+                scale = g.dtype.type(float(g) / denom)  # a scalar: no 0-d array arithmetic
+            else:
+                scale = g / denom if denom not in (0, 1) else (g if denom else g * 0)
         coef_y = (1 - eps) if wy is None else (1 - eps) * wy
         if eps:
             wsum = float(w.sum()) if w is not None else float(C)

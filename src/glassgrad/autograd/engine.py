@@ -161,23 +161,9 @@ def run_backward(
                         # straight into .grad; 3 references (in_grads, g, getrefcount's
                         # argument) mean that nobody else holds g: it is taken without a copy
                         steal = sys.getrefcount(g) <= 3
-                        if (steal and u.grad is None and g.base is None and g.dtype is u.data.dtype
-                                and g.flags.writeable):
-                            gt = object.__new__(Tensor)  # Tensor._make(g, False), inlined
-                            gt.data = g
-                            gt.grad = gt.grad_fn = gt._hooks = gt._name = None
-                            gt._out_idx = 0
-                            gt._version = [0]
-                            gt.requires_grad = False
-                            u.grad = gt
-                        else:
-                            _accumulate(u, g, False, steal)
-                        continue
-                    ent = leaves.get(id(u))
-                    if ent is None:
-                        leaves[id(u)] = [u, g]
+                        _accumulate(u, g, False, steal)
                     else:
-                        ent[1] = ent[1] + g
+                        _leaf_add(leaves, u, g)
                     continue
                 buf = u._buf
                 if buf is None:
@@ -188,26 +174,20 @@ def run_backward(
                 buf[idx] = g if old is None else old + g
 
         # ---- 3. leaves: hooks, then capture or accumulate into .grad --------------------
-        e = g = in_grads = grads = ent = None  # drop loop references (see the stealing below)
+        e = g = in_grads = grads = None  # drop loop references (see the stealing below)
         for key_id in list(leaves):
             leaf, g = leaves.pop(key_id)
             if leaf._hooks:
                 g = _run_tensor_hooks(leaf._hooks, g, create_graph)
-            if want or capture is not None:
-                key = (id(leaf), 0)
-                if key in want:
-                    captured[want[key]] = g
-                if not accumulate or (capture is not None and key not in want):
-                    continue
-            elif not accumulate:
-                continue
-            if create_graph:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            key = (id(leaf), 0)
+            if key in want:
+                captured[want[key]] = g
+            if not accumulate or (capture is not None and key not in want):
                 continue
             # refcount 2 = this local + getrefcount's argument: nobody else holds g (checked
             # before the call: as an argument of _accumulate g would count once more)
             steal = sys.getrefcount(g) <= 2
-            _accumulate(leaf, g, False, steal)
+            _accumulate(leaf, g, create_graph, steal)
     finally:
         STATE.grad_enabled = prev_mode
         for _, node in heap:  # only after an error: drop the partial buffers
@@ -343,7 +323,7 @@ def _node_output_hooks(node: Function, grads: list, create_graph: bool) -> None:
 
 def _accumulate(leaf: Any, g: Any, create_graph: bool, steal: bool = False) -> None:
     """Add gradient ``g`` into ``leaf.grad``: the first time a copy (or ``g`` itself when
-    nothing else refers to it: a fresh, contiguous, writeable array), then in place."""
+    nothing else refers to it: a fresh, writeable array owning its memory), then in place."""
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return

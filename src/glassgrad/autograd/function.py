@@ -254,19 +254,10 @@ class Function:
             ctx._out_meta = tuple(out_meta)
         else:
             dt = out.dtype
-            t = object.__new__(Tensor)  # Tensor._make, inlined
-            t.data = out
-            t.grad = None
-            t._out_idx = 0
-            t._version = [0]
-            t._hooks = None
-            t._name = None
-            if dt.kind in "fc":
+            diff = dt.kind in "fc"
+            t = Tensor._make(out, diff)
+            if diff:
                 t.grad_fn = ctx
-                t.requires_grad = True
-            else:
-                t.grad_fn = None
-                t.requires_grad = False
             results = (t,)
             ctx._out_meta = ((out.shape, dt),)
         if cls._is_view and isinstance(args[0], Tensor):

@@ -111,6 +111,30 @@ def _lstm_gate_grads(dh: Any, dc: Any, i: Any, f: Any, g: Any, o: Any, c: Any, t
     return da_i, da_f, da_g, da_o, dcs * f   # ∂L/∂c = δc* ⊙ f
 
 
+def _lstm_gates_(a: Any, c: Any, H: int, c_new: Any = None, tc: Any = None,
+                 h_new: Any = None) -> tuple:
+    """The gate arithmetic of one LSTM step on the pre-activations ``a = xproj_t + h·W_hhᵀ``
+    (B, 4H), in place: ``a`` becomes ``[i, f, g, o]``. Returns ``(c', tanh c', h')``,
+    written into ``c_new``, ``tc``, ``h_new`` when given (arrays only)."""
+    xp = xp_of(a)
+    # tanh(x) = 2σ(2x) − 1: one σ pass over all four gates, then fix up the g slice
+    a[:, 2 * H:3 * H] *= 2
+    _sigmoid_(a)
+    g = a[:, 2 * H:3 * H]
+    g *= 2
+    g -= 1
+    c_new = xp.multiply(a[:, H:2 * H], c, out=c_new)    # c' = f ⊙ c + i ⊙ g
+    c_new += a[:, :H] * g
+    tc = xp.tanh(c_new, out=tc)
+    return c_new, tc, xp.multiply(a[:, 3 * H:], tc, out=h_new)   # h' = o ⊙ tanh(c')
+
+
+def _check_lstm_state(op: str, h: Any, c: Any) -> None:
+    if c.shape != h.shape or c.dtype != h.dtype:
+        raise op_error(op, f"cell state {tuple(c.shape)} {c.dtype} must match the "
+                       f"hidden state {tuple(h.shape)} {h.dtype}")
+
+
 class LSTMCellFused(Function):
     """One LSTM step: ``(h', c') = cell(xproj_t, h, c, W_hh)`` with
     ``xproj_t = x_t·W_ihᵀ + b_ih + b_hh`` computed beforehand (all steps in one GEMM).
@@ -121,23 +145,10 @@ class LSTMCellFused(Function):
     @staticmethod
     def forward(ctx, xproj, h, c, w_hh):
         H = _check_cell("lstm_cell", xproj, h, w_hh, 4)
-        if c.shape != h.shape or c.dtype != h.dtype:
-            raise op_error("lstm_cell", f"cell state {tuple(c.shape)} {c.dtype} must match the "
-                           f"hidden state {tuple(h.shape)} {h.dtype}")
-        xp = xp_of(xproj)
+        _check_lstm_state("lstm_cell", h, c)
         a = h @ w_hh.T                      # (B, 4H): the only GEMM of the step
         a += xproj
-        # tanh(x) = 2σ(2x) − 1: one σ pass over all four gates, then fix up the g slice
-        a[:, 2 * H:3 * H] *= 2
-        _sigmoid_(a)
-        g = a[:, 2 * H:3 * H]
-        g *= 2
-        g -= 1
-        i, f, o = a[:, :H], a[:, H:2 * H], a[:, 3 * H:]
-        c_new = f * c
-        c_new += i * g
-        tc = xp.tanh(c_new)
-        h_new = o * tc
+        c_new, tc, h_new = _lstm_gates_(a, c, H)
         ctx.save_for_backward(xproj, h, c, w_hh)
         ctx.acts, ctx.tc, ctx.H = a, tc, H
         return h_new, c_new
@@ -190,9 +201,7 @@ class LSTMLayer(Function):
             raise op_error("lstm", f"input projection must have shape (T, batch, 4·H) with T ≥ 1, "
                            f"got {tuple(xproj.shape)}")
         H = _check_cell("lstm", xproj[0], h0, w_hh, 4)
-        if c0.shape != h0.shape or c0.dtype != h0.dtype:
-            raise op_error("lstm", f"cell state {tuple(c0.shape)} {c0.dtype} must match the "
-                           f"hidden state {tuple(h0.shape)} {h0.dtype}")
+        _check_lstm_state("lstm", h0, c0)
         xp = xp_of(xproj)
         T, B, _ = xproj.shape
         dt = xproj.dtype
@@ -208,16 +217,7 @@ class LSTMLayer(Function):
             a = acts[t]
             xp.matmul(h, w_t, out=a)                # the only GEMM of the step
             a += xproj[t]
-            a[:, 2 * H:3 * H] *= 2                   # tanh(x) = 2σ(2x) − 1, as in the cell
-            _sigmoid_(a)
-            g = a[:, 2 * H:3 * H]
-            g *= 2
-            g -= 1
-            c_new = cs[k + 1]
-            xp.multiply(a[:, H:2 * H], cs[k], out=c_new)     # f ⊙ c
-            c_new += a[:, :H] * g                            # + i ⊙ g
-            tc = xp.tanh(c_new, out=tcs[t])
-            h = xp.multiply(a[:, 3 * H:], tc, out=out[t])    # h' = o ⊙ tanh(c')
+            h = _lstm_gates_(a, cs[k], H, cs[k + 1], tcs[t], out[t])[2]
         ctx.save_for_backward(xproj, h0, c0, w_hh, out)
         ctx.acts, ctx.cs, ctx.tcs, ctx.reverse = acts, cs, tcs, reverse
         return out, h.copy(), cs[T].copy()
@@ -233,34 +233,17 @@ class LSTMLayer(Function):
         T, B, G = acts.shape
         H = G // 4
         need = ctx.needs_input_grad
-        # the activations' own derivatives for all steps at once (a few large array ops
-        # instead of many small ones per step), written where the δa will go:
-        # σ'(a) = s(1 − s) for i, f, o and tanh'(a) = 1 − g² for g
-        da_all = xp.subtract(1, acts)
-        da_all *= acts
-        gs = slice(2 * H, 3 * H)
-        d_g = da_all[:, :, gs]
-        xp.multiply(acts[:, :, gs], acts[:, :, gs], out=d_g)
-        xp.subtract(1, d_g, out=d_g)
-        d_tc = tcs * tcs                             # 1 − tanh²(c') for all steps
-        xp.subtract(1, d_tc, out=d_tc)
-        up = xp.empty((B, G), dtype=acts.dtype)      # [δi, δf, δg, δo] of one step
+        da_all = xp.empty_like(acts)
         dh, dc = dhT, dcT
         steps = range(T - 1, -1, -1) if reverse else range(T)
         for k in range(T - 1, -1, -1):
             t = steps[k]
             a = acts[t]
-            dh = dout[t] + dh                        # from the output and from step t+1
-            dcs = dh * a[:, 3 * H:]                  # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
-            dcs *= d_tc[t]
-            dcs += dc
-            xp.multiply(dcs, a[:, gs], out=up[:, :H])            # δi = δc* ⊙ g
-            xp.multiply(dcs, cs[k], out=up[:, H:2 * H])          # δf = δc* ⊙ c
-            xp.multiply(dcs, a[:, :H], out=up[:, gs])            # δg = δc* ⊙ i
-            xp.multiply(dh, tcs[t], out=up[:, 3 * H:])           # δo = δh ⊙ tanh(c')
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            dh = dout[t] + dh                       # from the output and from step t+1
             da = da_all[t]
-            da *= up                                 # δa = [δi, δf, δg, δo] ⊙ act'
-            dc = xp.multiply(dcs, a[:, H:2 * H], out=dcs)        # ∂L/∂c = δc* ⊙ f
+            da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:], dc = _lstm_gate_grads(
+                dh, dc, i, f, g, o, cs[k], tcs[t])
             if k or need[1]:
                 dh = da @ w_hh                      # ∂L/∂h_{t−1}
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran

@@ -70,32 +70,20 @@ class SGD(Optimizer):
             )
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        if not group["momentum"] and not group["weight_decay"] and not group["maximize"]:
-            # plain SGD, p <- p - lr * g: one multiply into a scratch array, one in-place add
-            neg_lr = -float(group["lr"])
-            multiply = np.multiply
-            for p in group["params"]:
-                gt = p.grad
-                if gt is None:
-                    continue
-                g, x = gt.data, p.data
-                if g.shape != x.shape or (g.dtype is not x.dtype and g.dtype != x.dtype):
-                    g = self._grad(p)
-                t = self._buffers(x, 1)[0]
-                multiply(g, neg_lr, out=t)
-                x += t
-                p._version[0] += 1
-            return
         lr, mom = scalar(group, "lr"), scalar(group, "momentum")
         damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
         nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
+        plain_grad = wd == 0.0 and not maximize  # the update uses .grad as it is
         for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
+            gt = p.grad
+            if gt is None:
                 continue
-            x = p.data
+            g, x = gt.data, p.data
+            if g.shape != x.shape or (g.dtype is not x.dtype and g.dtype != x.dtype):
+                g = self._grad(p)  # a clear error on a wrong shape, or a cast
             d, t = self._buffers(x, 2)  # d: the direction, t: a temporary
-            g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d
+            if not plain_grad:
+                g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d
             if mom != 0.0:
                 st = self.state[p]
                 buf = st.get("momentum_buffer")

@@ -144,23 +144,19 @@ def run_backward(
                 node._out_cache = None
                 node.__dict__.clear()
                 node._freed = True
-            in_meta = node._in_meta
-            for k in range(len(edges)):
-                e = edges[k]
-                if e is None:
+            for e, g, meta in zip(edges, in_grads, node._in_meta):
+                if e is None or g is None:
                     continue
-                g = in_grads[k]
-                if g is None:
-                    continue
-                meta = in_meta[k]
                 if g.shape != meta[0] or (g.dtype is not meta[1] and g.dtype != meta[1]):
                     g = _check_grad(node, g, meta, create_graph)
                 u = e[0]
                 if isinstance(u, Tensor):
                     if direct and u._hooks is None:
-                        # straight into .grad; 3 references (in_grads, g, getrefcount's
-                        # argument) mean that nobody else holds g: it is taken without a copy
-                        steal = sys.getrefcount(g) <= 3
+                        # straight into .grad; 4 references (in_grads, zip's tuple, g and
+                        # getrefcount's argument) mean that nobody else holds g: it is
+                        # taken without a copy (counted before the call: as an argument of
+                        # _accumulate g would count once more)
+                        steal = sys.getrefcount(g) <= 4
                         _accumulate(u, g, False, steal)
                     else:
                         _leaf_add(leaves, u, g)

@@ -169,12 +169,11 @@ class Function:
         Tensor = _Tensor
         st = STATE
         # one pass over the arguments: the arrays for forward, and per argument what the
-        # node needs if it is recorded: the edge to the input's node (or leaf tensor), the
-        # input's (shape, dtype) and whether it needs a gradient
+        # node needs if it is recorded: the edge to the input's node (or leaf tensor) and
+        # the input's (shape, dtype); whether an input needs a gradient = it has an edge
         arrays = []
         edges = []
         in_meta = []
-        needs = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
@@ -182,16 +181,14 @@ class Function:
                 arrays.append(d)
                 in_meta.append((d.shape, d.dtype))
                 if a.requires_grad:
-                    record = True
                     gf = a.grad_fn
                     edges.append((a, 0) if gf is None else (gf, a._out_idx))
-                    needs.append(True)
+                    record = True
                     continue
             else:
                 arrays.append(a)
                 in_meta.append(None)
             edges.append(None)
-            needs.append(False)
         if record and not st.grad_enabled:
             record = False
         if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
@@ -200,7 +197,7 @@ class Function:
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
-        ctx.needs_input_grad = tuple(needs) if record else _no_grad_flags(len(args))
+        ctx.needs_input_grad = _needs(edges) if record else _no_grad_flags(len(args))
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -263,8 +260,43 @@ class Function:
         if cls._is_view and isinstance(args[0], Tensor):
             results[0]._version = args[0]._version
         saved = ctx._saved
-        ctx._saved_meta = _saved_meta(args, arrays, outs, results, saved, ctx) if saved else None
+        if not saved:
+            ctx._saved_meta = None
+            return tuple(results) if multi else t
+        # what the in-place check needs per saved array: (kind, version cell, version at
+        # save, the input tensor or the output index); most saved arrays are inputs
+        meta = []
+        need_outs = False
+        for s in saved:
+            k = 0
+            for arr in arrays:
+                if arr is s:
+                    a = args[k]
+                    if isinstance(a, Tensor):
+                        v = a._version
+                        meta.append(("in", v, v[0], a))
+                        break
+                k += 1
+            else:
+                meta.append(_saved_output_meta(s, outs, results))
+                need_outs = True
+        if need_outs:
+            ctx._saved_outputs = outs
+        ctx._saved_meta = tuple(meta)
         return tuple(results) if multi else t
+
+
+_NEEDS: dict[tuple, tuple] = {}
+
+
+def _needs(edges: list) -> tuple:
+    """``needs_input_grad`` from the edges (an input needs a gradient iff it has an edge),
+    cached per pattern."""
+    key = tuple(map(type, edges))  # NoneType or tuple per input
+    f = _NEEDS.get(key)
+    if f is None:
+        f = _NEEDS[key] = tuple(k is tuple for k in key)
+    return f
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}
@@ -286,30 +318,14 @@ def _resave_scalars(ctx: Any, raw: tuple, outs: tuple) -> None:
     )
 
 
-def _saved_meta(args, arrays, outs, results, saved, ctx) -> tuple:
-    """For each saved array: (kind, version cell, version at save, tensor or output index)."""
-    meta = []
-    need_outs = False
-    for s in saved:
-        m = None
-        for k, arr in enumerate(arrays):
-            if arr is s:
-                a = args[k]
-                if isinstance(a, _Tensor):
-                    v = a._version
-                    m = ("in", v, v[0], a)
-                    break
-        else:
-            for j, o in enumerate(outs):
-                if o is s:
-                    v = results[j]._version
-                    m = ("out", v, v[0], j)
-                    need_outs = True
-                    break
-        meta.append(m)
-    if need_outs:
-        ctx._saved_outputs = outs
-    return tuple(meta)
+def _saved_output_meta(s: Any, outs: tuple, results: Any) -> Any:
+    """In-place-check entry of a saved array that is not an input: an output (kind
+    ``"out"``, with the output's version cell) or an intermediate (None, not checked)."""
+    for j, o in enumerate(outs):
+        if o is s:
+            v = results[j]._version
+            return ("out", v, v[0], j)
+    return None
 
 
 def _freed_message(node: Function) -> str:

@@ -155,6 +155,23 @@ def _arange(xp: Any, n: int) -> Any:
     return r
 
 
+_EYE: dict = {}
+
+
+def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
+    """``onehot(yi)``, ``(M, C)``, as rows taken from a cached identity matrix (one fast
+    ``take`` instead of a scattered ``G[rows, y] -= 1``); None for NumPy-foreign arrays or
+    many classes (C > 256), where the identity matrix would be large."""
+    if C > 256 or type(yi) is not np.ndarray:
+        return None
+    key = (C, dtype)
+    eye = _EYE.get(key)
+    if eye is None:
+        eye = _EYE[key] = np.eye(C, dtype=dtype)
+        eye.flags.writeable = False
+    return eye.take(yi, axis=0)
+
+
 class CrossEntropy(Function):
     """Softmax cross-entropy with class-index targets, in one node.
 
@@ -291,9 +308,13 @@ class CrossEntropy(Function):
             return _from_rows(G, shape), None
         xp = xp_of(ctx.p)
         p = ctx.p
-        G = p.copy() if isinstance(a, float) and a == 1.0 else p * (
-            a if isinstance(a, float) else a[:, None])
-        G[ctx.rows, yi] -= coef_y
+        oh = _onehot(yi, C, p.dtype) if wy is None and not eps else None
+        if oh is not None:  # the plain case: δx = (p − onehot(y))·scale
+            G = p - oh
+        else:
+            G = p.copy() if isinstance(a, float) and a == 1.0 else p * (
+                a if isinstance(a, float) else a[:, None])
+            G[ctx.rows, yi] -= coef_y
         if eps:
             wv = w if w is not None else 1.0
             if valid is None:

@@ -74,6 +74,7 @@ class SGD(Optimizer):
         damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
         nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
         plain_grad = wd == 0.0 and not maximize  # the update uses .grad as it is
+        plain = plain_grad and mom == 0.0  # p <- p - lr * grad, nothing else
         for p in group["params"]:
             gt = p.grad
             if gt is None:
@@ -81,6 +82,10 @@ class SGD(Optimizer):
             g, x = gt.data, p.data
             if g.shape != x.shape or (g.dtype is not x.dtype and g.dtype != x.dtype):
                 g = self._grad(p)  # a clear error on a wrong shape, or a cast
+            if plain:
+                x -= lr * g  # (the same arithmetic as a hand-written NumPy loop)
+                p._version[0] += 1
+                continue
             d, t = self._buffers(x, 2)  # d: the direction, t: a temporary
             if not plain_grad:
                 g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d

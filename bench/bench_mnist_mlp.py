@@ -17,6 +17,11 @@ RSS after loading, which can under-count).
 
     python bench/bench_mnist_mlp.py --reps 3
     python bench/bench_mnist_mlp.py --layers 784-300-100-10 --reps 3 --data /path/to/mnist
+    python bench/bench_mnist_mlp.py --frameworks numpy,tape,glassgrad,torch   # + the floor
+
+``tape`` (opt-in) is the floor of any eager Python autograd: a minimal closure tape doing
+the NumPy loop's arithmetic (plus the loss value) with no framework features at all;
+``tape / numpy`` is what recording and replaying a graph in Python costs at the least.
 
 MNIST comes from ``--data`` / ``$GLASSGRAD_DATA`` (IDX files, raw or .gz).
 """
@@ -210,7 +215,63 @@ class TorchLoop:
         return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in self.lins]
 
 
-TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "torch": TorchLoop}
+class TapeLoop:
+    """The floor of any eager Python autograd: a minimal tape (one closure per op, appended
+    in the forward and called in reverse), no checks, no graph metadata, no modules, no
+    optimizer object. Same arithmetic as the NumPy loop (weights bit-identical), plus the
+    loss value, which glassgrad and PyTorch compute and the NumPy loop skips. Not a
+    framework anyone should use: it measures what a tape costs at the least, so that
+    glassgrad's overhead can be split into "any Python tape" and "glassgrad's features"."""
+
+    def __init__(self, weights: list) -> None:
+        self.init = weights
+        self.start()
+
+    def start(self) -> None:
+        self.Ws = [(W.copy(), b.copy()) for W, b in self.init]
+
+    def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
+        Ws = self.Ws
+        L = len(Ws)
+        lr32 = np.float32(lr)
+        eye = np.eye(Ws[-1][0].shape[0], dtype=np.float32)
+        for idx in batches:
+            xb, yb = X[idx], y[idx]
+            n = len(idx)
+            tape: list = []                     # closures: gradient of the output -> input
+            grads: list = [None] * (2 * L)
+            h = xb
+            for i, (W, b) in enumerate(Ws):
+                a = h
+
+                def linear_bw(g, a=a, W=W, i=i):
+                    grads[2 * i], grads[2 * i + 1] = g.T @ a, g.sum(0)
+                    return g @ W if i > 0 else None
+                h = a @ W.T
+                h += b
+                tape.append(linear_bw)
+                if i < L - 1:
+                    z = np.maximum(h, 0)
+                    tape.append(lambda g, z=z: g * (z > 0))
+                    h = z
+            s = h - h.max(1, keepdims=True)
+            s_y = s[np.arange(n), yb]
+            p = np.exp(s, out=s)
+            se = p.sum(1, keepdims=True)
+            p /= se
+            loss = float((np.log(se)[:, 0] - s_y).sum()) / n  # noqa: F841 (computed, as a framework does)
+            g = (p - eye.take(yb, axis=0)) * np.float32(1.0 / n)
+            for bw in reversed(tape):
+                g = bw(g)
+            for i, (W, b) in enumerate(Ws):
+                W -= lr32 * grads[2 * i]
+                b -= lr32 * grads[2 * i + 1]
+
+    def weights(self) -> list:
+        return [(W.copy(), b.copy()) for W, b in self.Ws]
+
+
+TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "torch": TorchLoop, "tape": TapeLoop}
 
 
 def runner(name: str, weights: list) -> Callable:

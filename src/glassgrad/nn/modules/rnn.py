@@ -36,6 +36,7 @@ from typing import Any
 from ... import dtypes as _dt
 from ...backend import np
 from ...ops import rnn as R
+from ...ops.nn import Linear as _Linear
 from ...ops.elementwise import where
 from ...random import _rng
 from ...tensor import Tensor, cat, stack
@@ -294,13 +295,15 @@ class RNNBase(Module):
         b_hh = P["bias_hh" + sfx] if self.bias else None
         T, B, n_in = x.shape
         mode = self.mode
-        # ---- 1. the input projection of every step in one GEMM -------------------------
-        xp = x.reshape(T * B, n_in) @ w_ih.T
-        if self.bias:
-            if mode == "GRU":       # b_hn sits inside r ⊙ (W_hn h + b_hn): keep b_hh apart
-                xp = xp + b_ih
-            else:                   # both biases just add up
-                xp = xp + (b_ih + b_hh)
+        # ---- 1. the input projection of every step in one GEMM (a fused Linear node: the
+        # bias is added in place into the (T·B, G·H) product, no second array that size) --
+        if not self.bias:
+            b = None
+        elif mode == "GRU":         # b_hn sits inside r ⊙ (W_hn h + b_hn): keep b_hh apart
+            b = b_ih
+        else:                       # both biases just add up
+            b = b_ih + b_hh
+        xp = _Linear.apply(x.reshape(T * B, n_in), w_ih, b)
         if mode == "LSTM" and self.fused and masks is None and T > 0:
             # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM) ----
             return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh, reverse=d == 1)

@@ -1,0 +1,57 @@
+"""The MLP trainers of bench/bench_mnist_mlp.py do the same arithmetic.
+
+The speed ratios the bench prints only mean something if every trainer trains the same
+network the same way: glassgrad and the minimal tape must end bit-identical to the
+hand-written NumPy loop, PyTorch within float32 rounding.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture(scope="module")
+def B():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_mnist_mlp
+    finally:
+        sys.path.remove(str(BENCH))
+    return bench_mnist_mlp
+
+
+@pytest.mark.parametrize("sizes", [[784, 32, 10], [784, 24, 16, 10]])
+def test_trainers_agree(B, sizes):
+    rng = np.random.default_rng(0)
+    X = rng.random((200, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], 200)
+    w0 = B.init_weights(sizes, 0)
+    order = B.batch_order(len(X), 32, 0)  # the last batch is short (8 rows)
+    names = ["numpy", "tape", "glassgrad"]
+    try:
+        import torch  # noqa: F401
+        names.append("torch")
+    except ImportError:
+        pass
+    final = {}
+    for n in names:
+        tr = B.TRAINERS[n](w0)
+        tr.run(X, y, order[:3], 0.1)   # in two turns, as the bench runs them
+        tr.run(X, y, order[3:], 0.1)
+        final[n] = tr.weights()
+    for n in names[1:]:
+        for (W, b), (Wn, bn) in zip(final[n], final["numpy"]):
+            assert W.dtype == Wn.dtype == np.float32
+            if n == "torch":
+                np.testing.assert_allclose(W, Wn, atol=1e-5)
+                np.testing.assert_allclose(b, bn, atol=1e-5)
+            else:
+                assert np.array_equal(W, Wn) and np.array_equal(b, bn), n
+    # and training moved the weights
+    assert not np.array_equal(final["numpy"][0][0], w0[0][0])

@@ -244,7 +244,7 @@ class TapeLoop:
             for i, (W, b) in enumerate(Ws):
                 a = h
 
-                def linear_bw(g, a=a, W=W, i=i):
+                def linear_bw(g, a=a, W=W, i=i, grads=grads):
                     grads[2 * i], grads[2 * i + 1] = g.T @ a, g.sum(0)
                     return g @ W if i > 0 else None
                 h = a @ W.T

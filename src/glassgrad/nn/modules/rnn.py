@@ -36,8 +36,8 @@ from typing import Any
 from ... import dtypes as _dt
 from ...backend import np
 from ...ops import rnn as R
-from ...ops.nn import Linear as _Linear
 from ...ops.elementwise import where
+from ...ops.nn import Linear as _Linear
 from ...random import _rng
 from ...tensor import Tensor, cat, stack
 from ..module import Module

@@ -99,3 +99,36 @@ def test_gradients_same_as_before_for_a_small_training_run():
         W1, b1, W2, b2 = W1 - 0.1 * gW1, b1 - 0.1 * gb1, W2 - 0.1 * gW2, b2 - 0.1 * gb2
     for p, ref in zip(model.parameters(), (W1, b1, W2, b2)):
         np.testing.assert_allclose(p.detach().numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_needs_input_grad_follows_the_edges():
+    import glassgrad as gg
+
+    seen = []
+
+    class Probe(gg.Function):
+        @staticmethod
+        def forward(ctx, *xs):
+            seen.append(ctx.needs_input_grad)
+            return xs[0] * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g,) + (None,) * (len(ctx.needs_input_grad) - 1)
+
+    a = gg.tensor([1.0, 2.0], requires_grad=True)
+    b = gg.tensor([3.0, 4.0])
+    Probe.apply(a, b, 3.0)
+    Probe.apply(b, a)
+    with gg.no_grad():
+        Probe.apply(a, b)
+    # many input patterns (more than the cache keeps) stay right
+    for n in range(1, 12):
+        args = [a if k % 2 == 0 else b for k in range(n)]
+        Probe.apply(*args)
+        assert seen[-1] == tuple(k % 2 == 0 for k in range(n))
+    for n in range(300):
+        pattern = [(n >> k) & 1 == 1 for k in range(9)]
+        Probe.apply(*[a if p else b for p in pattern])
+        assert seen[-1] == tuple(pattern)
+    assert seen[:3] == [(True, False, False), (False, True), (False, False)]

@@ -295,6 +295,8 @@ def _needs(edges: list) -> tuple:
     key = tuple(map(type, edges))  # NoneType or tuple per input
     f = _NEEDS.get(key)
     if f is None:
+        if len(_NEEDS) > 256:  # (ops with many inputs, e.g. cat, can make many patterns)
+            _NEEDS.clear()
         f = _NEEDS[key] = tuple(k is tuple for k in key)
     return f
 

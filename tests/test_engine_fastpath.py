@@ -132,3 +132,33 @@ def test_needs_input_grad_follows_the_edges():
         Probe.apply(*[a if p else b for p in pattern])
         assert seen[-1] == tuple(pattern)
     assert seen[:3] == [(True, False, False), (False, True), (False, False)]
+
+
+def test_saved_intermediate_does_not_keep_the_output_alive():
+    import gc
+    import weakref
+
+    import numpy as np
+
+    import glassgrad as gg
+
+    class SavesIntermediate(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            mid = x * 2
+            ctx.save_for_backward(mid)  # neither an input nor an output
+            return mid + 1
+
+        @staticmethod
+        def backward(ctx, g):
+            (mid,) = ctx.saved_tensors
+            return g * 2
+
+    x = gg.tensor(np.ones(3), requires_grad=True)
+    y = SavesIntermediate.apply(x)
+    out_ref = weakref.ref(y.data)
+    node = y.grad_fn
+    del y
+    gc.collect()
+    assert out_ref() is None  # only the node's saved intermediate stays, not the output
+    assert not hasattr(node, "_saved_outputs")

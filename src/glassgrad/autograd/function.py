@@ -278,8 +278,10 @@ class Function:
                         break
                 k += 1
             else:
-                meta.append(_saved_output_meta(s, outs, results))
-                need_outs = True
+                m = _saved_output_meta(s, outs, results)
+                meta.append(m)
+                if m is not None:
+                    need_outs = True
         if need_outs:
             ctx._saved_outputs = outs
         ctx._saved_meta = tuple(meta)

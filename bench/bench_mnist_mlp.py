@@ -215,20 +215,14 @@ class TorchLoop:
         return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in self.lins]
 
 
-class TapeLoop:
+class TapeLoop(NumpyLoop):
     """The floor of any eager Python autograd: a minimal tape (one closure per op, appended
     in the forward and called in reverse), no checks, no graph metadata, no modules, no
     optimizer object. Same arithmetic as the NumPy loop (weights bit-identical), plus the
     loss value, which glassgrad and PyTorch compute and the NumPy loop skips. Not a
     framework anyone should use: it measures what a tape costs at the least, so that
-    glassgrad's overhead can be split into "any Python tape" and "glassgrad's features"."""
-
-    def __init__(self, weights: list) -> None:
-        self.init = weights
-        self.start()
-
-    def start(self) -> None:
-        self.Ws = [(W.copy(), b.copy()) for W, b in self.init]
+    glassgrad's overhead can be split into "any Python tape" and "glassgrad's features".
+    Weights are kept as the NumPy loop keeps them (``start``/``weights`` inherited)."""
 
     def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
         Ws = self.Ws
@@ -266,9 +260,6 @@ class TapeLoop:
             for i, (W, b) in enumerate(Ws):
                 W -= lr32 * grads[2 * i]
                 b -= lr32 * grads[2 * i + 1]
-
-    def weights(self) -> list:
-        return [(W.copy(), b.copy()) for W, b in self.Ws]
 
 
 TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "torch": TorchLoop, "tape": TapeLoop}

@@ -275,6 +275,8 @@ def test_leaf_hook_sees_total_gradient_once():
     (x * 2 + x * 3).sum().backward()
     assert len(calls) == 1
     np.testing.assert_allclose(calls[0], [5.0, 5.0])
+    # a leaf with a hook takes the collected path, not the direct hand-over: same .grad
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 5.0])
 
 
 def test_retain_grad_on_several_intermediates():

@@ -63,16 +63,6 @@ def test_zero_dim_leaf_accumulates_across_uses_and_backwards():
     np.testing.assert_allclose(b.grad.item(), 1.5 + 1.5)
 
 
-def test_leaf_with_hook_sees_the_summed_gradient_once():
-    seen = []
-    x = gg.tensor([1.0, 1.0], requires_grad=True)
-    x.register_hook(lambda g: seen.append(g.numpy().copy()))
-    (x * 2.0 + x * 3.0).sum().backward()
-    assert len(seen) == 1
-    np.testing.assert_array_equal(seen[0], [5.0, 5.0])
-    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 5.0])
-
-
 def test_gradients_same_as_before_for_a_small_training_run():
     # one model, 20 SGD steps: the same weights as a reference computed in float64 with
     # NumPy by hand (forward, softmax-CE gradient, backward)

@@ -139,23 +139,27 @@ def _unsigned(y: Any) -> Any:
     return y if u is None else y.view(u)
 
 
+def _cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any) -> Any:
+    """``make(*args, **kwargs)`` built once per ``key`` and kept read-only in ``table``
+    (a small per-process cache of constant arrays; cleared when it grows past 64 entries)."""
+    r = table.get(key)
+    if r is None:
+        if len(table) > 64:
+            table.clear()
+        r = table[key] = make(*args, **kwargs)
+        r.flags.writeable = False
+    return r
+
+
 _ARANGE: dict = {}
+_EYE: dict = {}
 
 
 def _arange(xp: Any, n: int) -> Any:
     """``arange(n)`` (the row indices of a batch), cached read-only for NumPy."""
     if xp is not np:
         return xp.arange(n)
-    r = _ARANGE.get(n)
-    if r is None:
-        if len(_ARANGE) > 64:
-            _ARANGE.clear()
-        r = _ARANGE[n] = np.arange(n)
-        r.flags.writeable = False
-    return r
-
-
-_EYE: dict = {}
+    return _cached_constant(_ARANGE, n, np.arange, n)
 
 
 def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
@@ -164,12 +168,7 @@ def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
     many classes (C > 256), where the identity matrix would be large."""
     if C > 256 or type(yi) is not np.ndarray:
         return None
-    key = (C, dtype)
-    eye = _EYE.get(key)
-    if eye is None:
-        eye = _EYE[key] = np.eye(C, dtype=dtype)
-        eye.flags.writeable = False
-    return eye.take(yi, axis=0)
+    return _cached_constant(_EYE, (C, dtype), np.eye, C, dtype=dtype).take(yi, axis=0)
 
 
 class CrossEntropy(Function):

@@ -73,8 +73,7 @@ class SGD(Optimizer):
         lr, mom = scalar(group, "lr"), scalar(group, "momentum")
         damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
         nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
-        plain_grad = wd == 0.0 and not maximize  # the update uses .grad as it is
-        plain = plain_grad and mom == 0.0  # p <- p - lr * grad, nothing else
+        plain = wd == 0.0 and not maximize and mom == 0.0  # p <- p - lr * grad, nothing else
         for p in group["params"]:
             gt = p.grad
             if gt is None:
@@ -87,8 +86,7 @@ class SGD(Optimizer):
                 p._version[0] += 1
                 continue
             d, t = self._buffers(x, 2)  # d: the direction, t: a temporary
-            if not plain_grad:
-                g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d
+            g = grad_with_decay(g, x, wd, maximize, d)  # (+/-)g + wd * p, into scratch d
             if mom != 0.0:
                 st = self.state[p]
                 buf = st.get("momentum_buffer")

@@ -521,3 +521,31 @@ def test_training_reduces_loss():
 def test_adam_long_run():
     """300 steps in float64 (bias corrections near 1) still agree with torch."""
     _compare(optim.Adam, torch.optim.Adam, dict(lr=1e-3, betas=(0.9, 0.999)), steps=300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_sgd_large_params_through_scratch(dtype):
+    """Plain SGD updates large parameters through a reused scratch array (no temporary
+    per step): the result is bit-identical to ``p - lr * g`` for small and large
+    parameters, over several steps, with shapes of both kinds mixed in one group."""
+    from glassgrad.optim.sgd import _SCRATCH_MIN
+
+    rng = np.random.default_rng(3)
+    shapes = [(_SCRATCH_MIN + 5,), (3, 4), (2, _SCRATCH_MIN), (_SCRATCH_MIN - 1,)]
+    ps = [gg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    ref = [p.data.copy() for p in ps]
+    opt = optim.SGD(ps, lr=0.03)
+    for _ in range(3):
+        grads = []
+        for p, r in zip(ps, ref):
+            g = rng.standard_normal(p.shape).astype(dtype)
+            p.grad = gg.tensor(g.copy())
+            grads.append(g)
+            r -= 0.03 * g
+        v0 = [p._version[0] for p in ps]
+        opt.step()
+        for p, r, v, g in zip(ps, ref, v0, grads):
+            assert p.dtype == dtype
+            assert np.array_equal(p.data, r)
+            assert p._version[0] == v + 1
+            assert np.array_equal(p.grad.data, g)  # the gradient is left as it was

@@ -9,7 +9,7 @@
 ((2, 2), (2, 4))
 """
 
-from . import autograd, backend
+from . import allocator, autograd, backend
 from .autograd import (
     AnomalyError,
     Function,
@@ -54,6 +54,10 @@ from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Tensor, cat, stack, tensor
 
 __version__ = "0.1.0"
+
+# keep training memory in the process between steps (see glassgrad.allocator; opt out with
+# GLASSGRAD_MALLOC_TUNING=0)
+allocator._auto()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...

@@ -24,6 +24,9 @@ from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
 
 __all__ = ["SGD"]
 
+# parameters of at least this many elements update through a scratch array (see step)
+_SCRATCH_MIN = 16384
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
@@ -82,7 +85,17 @@ class SGD(Optimizer):
             if g.shape != x.shape or (g.dtype is not x.dtype and g.dtype != x.dtype):
                 g = self._grad(p)  # a clear error on a wrong shape, or a cast
             if plain:
-                x -= lr * g  # (the same arithmetic as a hand-written NumPy loop)
+                # p <- p - lr * g: the same arithmetic as a hand-written NumPy loop. A large
+                # parameter takes lr * g into a scratch array kept across steps: a fresh
+                # temporary of that size would be handed back to the OS by malloc at each
+                # free and page-faulted in again at the next step (measured: 2x slower
+                # steps for an MLP of width 1024 in a fresh process)
+                if x.size < _SCRATCH_MIN:
+                    x -= lr * g
+                else:
+                    (t,) = self._buffers(x, 1)
+                    np.multiply(g, lr, out=t)
+                    x -= t
                 p._version[0] += 1
                 continue
             d, t = self._buffers(x, 2)  # d: the direction, t: a temporary

@@ -2,7 +2,10 @@
 
 Reported is the resident-set high-water mark while ``work()`` runs, above what the
 process held just before (VmHWM is reset through ``/proc/self/clear_refs`` on Linux;
-elsewhere ``ru_maxrss`` minus the RSS before, which can under-count).
+elsewhere ``ru_maxrss`` minus the RSS before, which can under-count). Free memory that
+malloc keeps (glassgrad's allocator tuning keeps up to 256 MiB, see
+glassgrad/allocator.py) is handed back to the OS first, so that the work cannot reuse
+memory counted in the base.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ def peak_above_base_mib(work: Callable[[], object]) -> tuple[float, bool]:
     """Run ``work()``; return (peak RSS above the RSS before it, in MiB; whether the
     high-water mark could be reset, i.e. whether the figure is exact)."""
     gc.collect()
+    try:
+        from glassgrad.allocator import release_memory
+
+        release_memory()
+    except ImportError:  # (a child that never imported glassgrad: nothing is kept)
+        pass
     base = rss_kib()
     reset = False
     try:

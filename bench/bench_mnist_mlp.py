@@ -99,7 +99,7 @@ class NumpyLoop:
         lr32 = np.float32(lr)
         for idx in batches:
             xb, yb = X[idx], y[idx]
-            n = len(idx)
+            n = len(yb)
             acts = [xb]
             h = xb
             for i, (W, b) in enumerate(Ws):
@@ -231,7 +231,7 @@ class TapeLoop(NumpyLoop):
         eye = np.eye(Ws[-1][0].shape[0], dtype=np.float32)
         for idx in batches:
             xb, yb = X[idx], y[idx]
-            n = len(idx)
+            n = len(yb)
             tape: list = []                     # closures: gradient of the output -> input
             grads: list = [None] * (2 * L)
             h = xb

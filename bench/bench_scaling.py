@@ -3,7 +3,9 @@
 Measures, for glassgrad and PyTorch (CPU, same threads as cores), the time per sample
 against the batch size (H = 256) and against the hidden width H (batch 128), and the
 fraction of the machine's measured matrix-multiply peak (float32 GEMM, NumPy/BLAS) that
-glassgrad reaches on the large sizes. Writes a plot (needs matplotlib) and prints tables.
+glassgrad reaches on the large sizes — next to the fraction that the hand-written NumPy
+loop of ``bench_mnist_mlp.py`` (same arithmetic, no framework) reaches on the same step.
+Writes a plot (needs matplotlib) and prints tables.
 
     python bench/bench_scaling.py --out bench/scaling.png
 
@@ -100,15 +102,36 @@ def time_torch(sizes: list[int], batch: int, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def measure(sizes: list[int], batch: int, reps: int, budget: float = 0.3) -> tuple[float, float]:
-    """Median step time of each framework, alternating repetitions."""
+def time_numpy(sizes: list[int], batch: int, steps: int) -> float:
+    """The hand-written NumPy loop of bench_mnist_mlp.py (forward, fused softmax-CE
+    gradient, backward, SGD in place) on the same step."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_mnist_mlp import NumpyLoop, init_weights
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    loop = NumpyLoop(init_weights(sizes, 0))
+    batches = [slice(0, batch)] * steps  # (a view: glassgrad's step gets its batch as is too)
+    loop.run(X, y, batches[:1], 0.01)
+    t0 = time.perf_counter()
+    loop.run(X, y, batches, 0.01)
+    return (time.perf_counter() - t0) / steps
+
+
+def measure(sizes: list[int], batch: int, reps: int,
+            budget: float = 0.3) -> tuple[float, float, float]:
+    """Median step time of glassgrad, PyTorch and the NumPy loop, alternating repetitions."""
     probe = time_glassgrad(sizes, batch, 2)
     steps = max(3, int(budget / max(probe, 1e-5)))
-    g, t = [], []
+    g, t, n = [], [], []
     for _ in range(reps):
         g.append(time_glassgrad(sizes, batch, steps))
         t.append(time_torch(sizes, batch, steps))
-    return statistics.median(g), statistics.median(t)
+        n.append(time_numpy(sizes, batch, steps))
+    return statistics.median(g), statistics.median(t), statistics.median(n)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,21 +148,24 @@ def main(argv: list[str] | None = None) -> None:
     print(f"float32 GEMM peak (NumPy BLAS, 2048^3): {peak:.1f} GFLOP/s; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} threads={os.cpu_count()}")
     rows_b, rows_w = [], []
-    print(f"\n{'batch':>6} {'gg us/sample':>13} {'torch us/sample':>16} {'ratio':>6} {'gg %peak':>9}")
+    head = (f"{'gg us/sample':>13} {'torch us/sample':>16} {'ratio':>6} {'gg %peak':>9} "
+            f"{'numpy %peak':>12}")
+    print(f"\n{'batch':>6} {head}")
     for b in [int(v) for v in a.batches.split(",")]:
         sizes = [784, 256, 10]
-        g, t = measure(sizes, b, a.reps)
-        frac = step_flops(b, sizes) / g / 1e9 / peak
-        rows_b.append((b, g / b, t / b, frac))
-        print(f"{b:>6} {g / b * 1e6:>13.2f} {t / b * 1e6:>16.2f} {g / t:>6.2f} {frac * 100:>8.1f}%")
-    print(f"\n{'width':>6} {'gg us/sample':>13} {'torch us/sample':>16} {'ratio':>6} {'gg %peak':>9}")
+        g, t, n = measure(sizes, b, a.reps)
+        frac, nfrac = (step_flops(b, sizes) / v / 1e9 / peak for v in (g, n))
+        rows_b.append((b, g / b, t / b, frac, n / b))
+        print(f"{b:>6} {g / b * 1e6:>13.2f} {t / b * 1e6:>16.2f} {g / t:>6.2f} {frac * 100:>8.1f}% "
+              f"{nfrac * 100:>11.1f}%")
+    print(f"\n{'width':>6} {head}")
     for h in [int(v) for v in a.widths.split(",")]:
         sizes = [784, h, 10]
-        g, t = measure(sizes, 128, a.reps)
-        frac = step_flops(128, sizes) / g / 1e9 / peak
-        rows_w.append((h, g / 128, t / 128, frac))
+        g, t, n = measure(sizes, 128, a.reps)
+        frac, nfrac = (step_flops(128, sizes) / v / 1e9 / peak for v in (g, n))
+        rows_w.append((h, g / 128, t / 128, frac, n / 128))
         print(f"{h:>6} {g / 128 * 1e6:>13.2f} {t / 128 * 1e6:>16.2f} {g / t:>6.2f} "
-              f"{frac * 100:>8.1f}%")
+              f"{frac * 100:>8.1f}% {nfrac * 100:>11.1f}%")
     if a.out:
         import matplotlib
 
@@ -151,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
             xs = [r[0] for r in rows]
             ax[col].loglog(xs, [r[1] * 1e6 for r in rows], "o-", label="glassgrad")
             ax[col].loglog(xs, [r[2] * 1e6 for r in rows], "s--", label="PyTorch")
+            ax[col].loglog(xs, [r[4] * 1e6 for r in rows], "^:", color="gray",
+                           label="hand-written NumPy")
             ax[col].set_xlabel(label)
             ax[col].set_ylabel("µs per sample (train step)")
             ax[col].grid(True, which="both", alpha=0.3)

@@ -109,3 +109,21 @@ def test_training_steps_do_not_page_fault():
     if untuned < 200:
         pytest.skip(f"this glibc does not page-fault on the pattern untuned ({untuned:.0f}/step)")
     assert untuned > 10 * max(tuned, 1.0)
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_release_memory_returns_kept_memory():
+    """Free memory kept by the tuned allocator goes back to the OS on release_memory()."""
+    code = """
+        import numpy as np
+        import glassgrad as gg
+        def rss():
+            return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+        a = [np.ones(2**20, np.float32) for _ in range(40)]   # 160 MiB in 4 MiB blocks
+        b = np.ones(10, np.float32)                            # (keeps the top of the heap)
+        del a
+        kept = rss()
+        assert gg.allocator.release_memory()
+        print(kept - rss())
+    """
+    assert float(_run(code)) > 100  # MiB handed back

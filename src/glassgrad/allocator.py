@@ -32,7 +32,9 @@ It is process-wide, so it is skipped when the user has chosen otherwise:
 * not glibc (macOS, Windows, musl): nothing to do.
 
 :func:`malloc_tuning` says what was done; :func:`tune_malloc` and :func:`reset_malloc`
-apply or undo it explicitly.
+apply or undo it explicitly; :func:`release_memory` hands the free memory the process
+keeps back to the OS now (e.g. after training, in a long-lived notebook, or before
+measuring the memory that a piece of work adds).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import ctypes
 import os
 from typing import Any
 
-__all__ = ["malloc_tuning", "tune_malloc", "reset_malloc"]
+__all__ = ["malloc_tuning", "tune_malloc", "reset_malloc", "release_memory"]
 
 _M_TRIM_THRESHOLD = -1  # glibc's <malloc.h> parameter numbers
 _M_MMAP_THRESHOLD = -3
@@ -106,6 +108,15 @@ def reset_malloc() -> bool:
     _state.update(tuned=False, reason="reset by reset_malloc()", mmap_threshold=_GLIBC_DEFAULT,
                   trim_threshold=_GLIBC_DEFAULT)
     return ok
+
+
+def release_memory() -> bool:
+    """Return the free memory malloc keeps to the OS now (glibc's ``malloc_trim(0)``);
+    True when some was returned. Live arrays are not touched."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    return bool(libc.malloc_trim(ctypes.c_size_t(0)))
 
 
 def malloc_tuning() -> dict:

@@ -45,10 +45,10 @@ def _child(case: str, steps: int) -> None:
     gg.manual_seed(0)
     rng = np.random.default_rng(0)
     if case.startswith("lenet5"):
-        model = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        sys.path.insert(0, HERE)
+        from bench_lenet import gg_lenet
+
+        model = gg_lenet()
         X = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
         y = rng.integers(0, 10, 64)
         opt = gg.optim.Adam(model.parameters(), lr=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,39 +71,24 @@ def test_import_tunes_and_opt_out_does_not():
     assert _run(code, GLASSGRAD_MALLOC_TUNING="0") == "False"
 
 
-_CONV_STEPS = """
-    import resource
-    import numpy as np
-    import glassgrad as gg
-    from glassgrad import nn
-    gg.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 10))
-    opt = gg.optim.Adam(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    X = gg.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
-    y = gg.tensor(rng.integers(0, 10, 64))
-    def step():
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(X), y).backward()
-        opt.step()
-    for _ in range(3):
-        step()
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for i in range(10):
-        step()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10)
-"""
+BENCH = os.path.join(os.path.dirname(SRC), "bench", "bench_allocator.py")
+
+
+def _lenet_faults(**env: str) -> float:
+    """Page faults per step of LeNet-5 (batch 64, Adam) in a fresh process: the child of
+    bench/bench_allocator.py (3 warm-up steps, then 10 counted)."""
+    code = f"import runpy, sys; sys.argv = ['b', '--child', 'lenet5-b64-adam', '10']; " \
+           f"runpy.run_path({BENCH!r}, run_name='__main__')"
+    return json.loads(_run(code, **env).splitlines()[-1])["faults"]
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc tuning applies to glibc only")
 def test_training_steps_do_not_page_fault():
     """A small CNN with Adam in a fresh process page-faults on every step with glibc's own
-    thresholds (about 3,000 faults per step measured: the memory of a step is returned to
+    thresholds (about 2,500 faults per step measured: the memory of a step is returned to
     the OS and taken again in the next); tuned, the memory is reused."""
-    tuned = float(_run(_CONV_STEPS))
-    untuned = float(_run(_CONV_STEPS, GLASSGRAD_MALLOC_TUNING="0"))
+    tuned = _lenet_faults()
+    untuned = _lenet_faults(GLASSGRAD_MALLOC_TUNING="0")
     assert tuned < 20
     # the contrast shows that the test exercises the pattern (glibc's adaptive thresholds
     # depend on its version; where they do not let this pattern fault, skip the contrast)

@@ -24,7 +24,8 @@ from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
 
 __all__ = ["SGD"]
 
-# parameters of at least this many elements update through a scratch array (see step)
+# parameters of at least this many elements update through a scratch array (see
+# _update_group)
 _SCRATCH_MIN = 16384
 
 
@@ -88,8 +89,9 @@ class SGD(Optimizer):
                 # p <- p - lr * g: the same arithmetic as a hand-written NumPy loop. A large
                 # parameter takes lr * g into a scratch array kept across steps: a fresh
                 # temporary of that size would be handed back to the OS by malloc at each
-                # free and page-faulted in again at the next step (measured: 2x slower
-                # steps for an MLP of width 1024 in a fresh process)
+                # free and page-faulted in again at the next step (measured with glibc's
+                # own thresholds: 2x slower steps for an MLP of width 1024 in a fresh
+                # process; glassgrad.allocator prevents that too, where it applies)
                 if x.size < _SCRATCH_MIN:
                     x -= lr * g
                 else:

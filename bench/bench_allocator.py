@@ -53,22 +53,16 @@ def _child(case: str, steps: int) -> None:
         y = rng.integers(0, 10, 64)
         opt = gg.optim.Adam(model.parameters(), lr=1e-3)
     elif case.startswith("lstm"):
-        class Net(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.lstm = nn.LSTM(28, 128, batch_first=True)
-                self.fc = nn.Linear(128, 10)
+        sys.path.insert(0, HERE)
+        from _models import gg_lstm_classifier
 
-            def forward(self, x: gg.Tensor) -> gg.Tensor:
-                _, (h, _) = self.lstm(x)
-                return self.fc(h[-1])
-
-        model = Net()
+        model = gg_lstm_classifier(128)
         X = rng.standard_normal((128, 28, 28)).astype(np.float32)
         y = rng.integers(0, 10, 128)
         opt = gg.optim.Adam(model.parameters(), lr=1e-3)
     else:
-        width, batch = int(case.split("-")[2]), int(case.split("-")[4][1:])
+        parts = case.split("-")  # mlp-784-W-10-bB-sgd
+        width, batch = int(parts[2]), int(parts[4][1:])
         model = nn.Sequential(nn.Linear(784, width), nn.ReLU(), nn.Linear(width, 10))
         X = rng.standard_normal((batch, 784)).astype(np.float32)
         y = rng.integers(0, 10, batch)

@@ -54,6 +54,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 sys.path.insert(0, HERE)
 
 from _memory import peak_above_base_mib  # noqa: E402
+from _models import gg_lstm_classifier  # noqa: E402
 
 VARIANTS = ("glassgrad", "glassgrad-composed", "torch")
 
@@ -85,17 +86,7 @@ def make_glassgrad(weights: dict, hidden: int, fused: bool) -> Callable:
     import glassgrad as gg
     from glassgrad import nn, optim
 
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(28, hidden, batch_first=True)
-            self.fc = nn.Linear(hidden, 10)
-
-        def forward(self, x: Any) -> Any:
-            _, (h, _) = self.lstm(x)
-            return self.fc(h[-1])
-
-    model = Net()
+    model = gg_lstm_classifier(hidden)
     model.lstm.fused = fused
 
     def run(X: np.ndarray, y: np.ndarray, order: list) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -24,6 +25,9 @@ import numpy as np
 import glassgrad as gg
 import glassgrad.nn as ggnn
 import glassgrad.nn.functional as GF
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_mnist_mlp import NumpyLoop, init_weights  # noqa: E402
 
 
 def gemm_peak(n: int = 2048, reps: int = 5) -> float:
@@ -105,11 +109,6 @@ def time_torch(sizes: list[int], batch: int, steps: int) -> float:
 def time_numpy(sizes: list[int], batch: int, steps: int) -> float:
     """The hand-written NumPy loop of bench_mnist_mlp.py (forward, fused softmax-CE
     gradient, backward, SGD in place) on the same step."""
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_mnist_mlp import NumpyLoop, init_weights
-
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch)

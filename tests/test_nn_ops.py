@@ -157,6 +157,34 @@ def test_cross_entropy_is_one_node_and_fast_gradient():
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("tdtype", [np.int64, np.int32, np.uint8])
+def test_cross_entropy_plain_path_matches_general_path(tdtype):
+    """The textbook case (mean, no weights, targets in range) has its own short forward and
+    backward; the general formula (here reached through weight=ones) must agree with it, a
+    second backward (retain_graph) must give the same gradient, and float32 stays float32."""
+    rng = np.random.default_rng(7)
+    xv = (rng.standard_normal((9, 6)) * 3).astype(np.float32)
+    yv = rng.integers(0, 6, 9).astype(tdtype)
+    xa = gg.tensor(xv, requires_grad=True)
+    la = F.cross_entropy(xa, gg.tensor(yv))
+    assert "plain" in la.grad_fn.__dict__
+    la.backward(retain_graph=True)
+    ga = xa.grad.numpy().copy()
+    la.backward()
+    np.testing.assert_array_equal(xa.grad.numpy(), 2 * ga)
+    xb = gg.tensor(xv, requires_grad=True)
+    lb = F.cross_entropy(xb, gg.tensor(yv), weight=gg.ones(6))
+    assert "plain" not in lb.grad_fn.__dict__
+    lb.backward()
+    assert la.dtype == np.float32 and xa.grad.dtype == np.float32
+    np.testing.assert_allclose(la.item(), lb.item(), rtol=1e-6)
+    np.testing.assert_allclose(ga, xb.grad.numpy(), rtol=1e-6, atol=1e-8)
+    # a target equal to ignore_index, or out of range, leaves the plain path
+    yi = yv.astype(np.int64)
+    yi[0] = -100
+    assert "plain" not in F.cross_entropy(xa, gg.tensor(yi)).grad_fn.__dict__
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(label_smoothing=0.2)])
 def test_cross_entropy_probability_targets(kw):
     rng = np.random.default_rng(4)

@@ -189,6 +189,10 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        if (weight is None and not label_smoothing and reduction == "mean" and x.ndim == 2
+                and x.shape[0] and (ignore_index is None or not 0 <= ignore_index < x.shape[1])
+                and y.ndim == 1 and int(_unsigned(y).max()) < x.shape[1]):
+            return CrossEntropy._plain_forward(ctx, x, y)
         xp = xp_of(x)
         shape = x.shape
         C = shape[1] if x.ndim >= 2 else shape[0]
@@ -261,6 +265,39 @@ class CrossEntropy(Function):
         return xp.asarray(out, dtype=x.dtype)
 
     @staticmethod
+    def _plain_forward(ctx, x, y):
+        """The textbook case: ``x: (N, C)``, every target in ``[0, C)``, mean over ``N``::
+
+            s = x − max_c x          (shifted logits: exp cannot overflow)
+            p = exp(s) / Σ_c exp(s)  (softmax, kept for backward)
+            L = (1/N) Σ_i [log Σ_c exp(s_ic) − s_{i,y_i}]
+
+        Both sums are of non-negative terms (``s ≤ 0``, ``log Σ exp(s) ≥ 0``): no
+        cancellation. ``_plain_backward`` is its VJP.
+        """
+        xp = xp_of(x)
+        n = x.shape[0]
+        rows = _arange(xp, n)
+        s = x - xp.maximum.reduce(x, axis=1, keepdims=True)
+        neg_sy = -float(xp.add.reduce(s[rows, y]))  # Σ_i −s_{i,y_i}
+        p = xp.exp(s, out=s)
+        se = xp.add.reduce(p, axis=1, keepdims=True)
+        p /= se
+        loss = (float(xp.add.reduce(xp.log(se), axis=None)) + neg_sy) / n
+        ctx.save_for_backward(x)
+        ctx.p, ctx.yi, ctx.rows, ctx.plain = p, y, rows, True
+        return xp.asarray(loss, dtype=x.dtype)
+
+    @staticmethod
+    def _plain_backward(ctx, g):
+        """VJP of ``_plain_forward``: ``δx = (p − onehot(y))·g/N`` — ``(N, C)``."""
+        p = ctx.p
+        scale = p.dtype.type(float(g) / p.shape[0])
+        G = p * scale
+        G[ctx.rows, ctx.yi] -= scale
+        return G, None
+
+    @staticmethod
     def backward(ctx, g):
         """VJP. Per row, ``∂ℓ_i/∂x_ik = a_i·p_ik − q_ik`` with ``p = softmax(x_i)``::
 
@@ -272,6 +309,11 @@ class CrossEntropy(Function):
         The result is scaled by ``g/denominator`` (mean), ``g`` (sum) or ``g_i`` (none).
         Shapes: ``δx`` like ``x``; no gradient for the targets or weights.
         """
+        if "plain" in ctx.__dict__:
+            if not ctx.create_graph:
+                return CrossEntropy._plain_backward(ctx, g)
+            ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.weight = ctx.p.shape[1], 0.0, None, None, None
+            ctx.reduction, ctx.denom = "mean", ctx.p.shape[0]
         shape = ctx._in_meta[0][0]
         C, eps, wy, valid, yi = ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.yi
         M = yi.shape[0]

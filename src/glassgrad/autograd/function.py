@@ -174,6 +174,7 @@ class Function:
         arrays = []
         edges = []
         in_meta = []
+        needs = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
@@ -183,12 +184,14 @@ class Function:
                 if a.requires_grad:
                     gf = a.grad_fn
                     edges.append((a, 0) if gf is None else (gf, a._out_idx))
+                    needs.append(True)
                     record = True
                     continue
             else:
                 arrays.append(a)
                 in_meta.append(None)
             edges.append(None)
+            needs.append(False)
         if record and not st.grad_enabled:
             record = False
         if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
@@ -197,7 +200,7 @@ class Function:
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
-        ctx.needs_input_grad = _needs(edges) if record else _no_grad_flags(len(args))
+        ctx.needs_input_grad = tuple(needs) if record else _no_grad_flags(len(args))
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -286,21 +289,6 @@ class Function:
             ctx._saved_outputs = outs
         ctx._saved_meta = tuple(meta)
         return tuple(results) if multi else t
-
-
-_NEEDS: dict[tuple, tuple] = {}
-
-
-def _needs(edges: list) -> tuple:
-    """``needs_input_grad`` from the edges (an input needs a gradient iff it has an edge),
-    cached per pattern."""
-    key = tuple(map(type, edges))  # NoneType or tuple per input
-    f = _NEEDS.get(key)
-    if f is None:
-        if len(_NEEDS) > 256:  # (ops with many inputs, e.g. cat, can make many patterns)
-            _NEEDS.clear()
-        f = _NEEDS[key] = tuple(k is tuple for k in key)
-    return f
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}

@@ -13,6 +13,13 @@ Random data of MNIST's shape is used, so no download is needed.
 
     python bench/bench_instructions.py                    # 784-256-10, batch 32
     python bench/bench_instructions.py --batch-size 128 --layers 784-300-100-10
+    python bench/bench_instructions.py --phases           # per phase of the step (784-H-10)
+
+``--phases`` splits the step of a 784-H-10 MLP (the first ``--layers`` hidden width) into
+wrap batch / zero_grad / linear1 / relu / linear2 / loss / backward / step and counts each
+for glassgrad and the NumPy loop (by running the step cut after each phase: 16 Valgrind
+runs, about ten minutes). The NumPy loop's "loss" is its softmax only (it never computes
+the loss value) and its "backward" starts with ``p − onehot``.
 
 Needs ``valgrind`` on the PATH (Debian/Ubuntu: ``apt install valgrind``); takes about a
 minute.
@@ -51,12 +58,96 @@ def _child(fw: str, steps: int, sizes: list[int], batch: int) -> None:
     tr.run(X, y, order[20:20 + steps], 0.1)
 
 
-def count(fw: str, steps: int, sizes: list[int], batch: int) -> int:
-    """Instructions executed by a child process running ``steps`` steps of ``fw``."""
+PHASES = ("wrap batch", "zero_grad", "linear1", "relu", "linear2", "loss", "backward", "step")
+
+
+def _phase_child(fw: str, upto: int, steps: int, hidden: int, batch: int) -> None:
+    """``steps`` steps (after 20 warm-up steps) of a 784-``hidden``-10 MLP, each cut after
+    phase number ``upto`` of :data:`PHASES` (0: only the batch wrapping)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+    rng = np.random.default_rng(0)
+    X = rng.random((batch, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    W1 = ((rng.random((hidden, 784), dtype=np.float32) - 0.5) * 0.1)
+    W2 = ((rng.random((10, hidden), dtype=np.float32) - 0.5) * 0.1)
+    b1, b2 = np.zeros(hidden, np.float32), np.zeros(10, np.float32)
+    lr = np.float32(0.01)
+    if fw == "glassgrad":
+        import glassgrad as gg
+
+        F = gg.nn.functional
+        lin1, relu, lin2 = gg.nn.Linear(784, hidden), gg.nn.ReLU(), gg.nn.Linear(hidden, 10)
+        opt = gg.optim.SGD(gg.nn.Sequential(lin1, relu, lin2).parameters(), lr=0.01)
+
+        def step() -> None:
+            xb, yb = gg.from_numpy(X), gg.from_numpy(y)
+            if upto < 1:
+                return
+            opt.zero_grad()
+            if upto < 2:
+                return
+            h = lin1(xb)
+            if upto < 3:
+                return
+            a = relu(h)
+            if upto < 4:
+                return
+            z = lin2(a)
+            if upto < 5:
+                return
+            loss = F.cross_entropy(z, yb)
+            if upto < 6:
+                return
+            loss.backward()
+            if upto < 7:
+                return
+            opt.step()
+    else:
+        def step() -> None:  # the NumPy loop of bench_mnist_mlp.py, phase by phase
+            xb, yb = X, y
+            if upto < 2:
+                return
+            h = xb @ W1.T
+            h += b1
+            if upto < 3:
+                return
+            np.maximum(h, 0, out=h)
+            if upto < 4:
+                return
+            z = h @ W2.T
+            z += b2
+            if upto < 5:
+                return
+            z -= z.max(1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(1, keepdims=True)
+            if upto < 6:
+                return
+            n = len(yb)
+            z[np.arange(n), yb] -= 1.0
+            z *= np.float32(1.0 / n)
+            gW2, gb2 = z.T @ h, z.sum(0)
+            g = z @ W2
+            g *= h > 0
+            gW1, gb1 = g.T @ xb, g.sum(0)
+            if upto < 7:
+                return
+            for p, gp in ((W2, gW2), (b2, gb2), (W1, gW1), (b1, gb1)):
+                p -= lr * gp
+    for _ in range(20):
+        step()
+    for _ in range(steps):
+        step()
+
+
+def count(fw: str, steps: int, sizes: list[int], batch: int, upto: int | None = None) -> int:
+    """Instructions executed by a child process running ``steps`` steps of ``fw`` (cut
+    after phase ``upto`` when given)."""
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    child = (["--child", fw, str(steps), "-".join(map(str, sizes)), str(batch)] if upto is None
+             else ["--phase-child", fw, str(upto), str(steps), str(sizes[1]), str(batch)])
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-           sys.executable, os.path.abspath(__file__), "--child", fw, str(steps),
-           "-".join(map(str, sizes)), str(batch)]
+           sys.executable, os.path.abspath(__file__), *child]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     m = re.search(r"I\s+refs:\s+([\d,]+)", res.stderr)
     if res.returncode != 0 or m is None:
@@ -70,15 +161,23 @@ def main(argv: list[str] | None = None) -> int:
         fw, steps, layers, batch = argv[1:5]
         _child(fw, int(steps), [int(s) for s in layers.split("-")], int(batch))
         return 0
+    if argv[:1] == ["--phase-child"]:
+        fw, upto, steps, hidden, batch = argv[1:6]
+        _phase_child(fw, int(upto), int(steps), int(hidden), int(batch))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--layers", default="784-256-10")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=60, help="steps counted (default 60)")
+    ap.add_argument("--phases", action="store_true",
+                    help="count each phase of the step (784-H-10 with H from --layers)")
     a = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("bench_instructions: valgrind not found on PATH (apt install valgrind)", file=sys.stderr)
         return 2
     sizes = [int(s) for s in a.layers.split("-")]
+    if a.phases:
+        return _phases(sizes[1], a.batch_size, a.steps)
     per = {}
     for fw in ("numpy", "tape", "glassgrad"):
         per[fw] = (count(fw, a.steps, sizes, a.batch_size) - count(fw, 0, sizes, a.batch_size)) / a.steps
@@ -92,6 +191,24 @@ def main(argv: list[str] | None = None) -> int:
     f = per["tape"] - per["numpy"]
     print(f"  of which a minimal Python tape (the floor, loss value included): {f / 1e6:.3f} M; "
           f"glassgrad's own features: {(d - f) / 1e6:.3f} M")
+    return 0
+
+
+def _phases(hidden: int, batch: int, steps: int) -> int:
+    """Print the instructions of each phase of the step, glassgrad vs the NumPy loop."""
+    per: dict[str, list[float]] = {}
+    for fw in ("numpy", "glassgrad"):
+        cum = [(count(fw, steps, [784, hidden, 10], batch, k)
+                - count(fw, 0, [784, hidden, 10], batch, k)) / steps for k in range(len(PHASES))]
+        per[fw] = [c - p for c, p in zip(cum, [0.0] + cum[:-1])]
+    print(f"MLP 784-{hidden}-10 ReLU, batch {batch}, SGD; thousand instructions per phase of a "
+          f"training step (valgrind, 1 BLAS thread, {steps} steps)")
+    print(f"{'phase':<11} {'numpy':>9} {'glassgrad':>10} {'extra':>8}")
+    for i, ph in enumerate(PHASES):
+        n, g = per["numpy"][i] / 1e3, per["glassgrad"][i] / 1e3
+        print(f"{ph:<11} {n:9.1f} {g:10.1f} {g - n:8.1f}")
+    n, g = sum(per["numpy"]) / 1e3, sum(per["glassgrad"]) / 1e3
+    print(f"{'total':<11} {n:9.1f} {g:10.1f} {g - n:8.1f}")
     return 0
 
 

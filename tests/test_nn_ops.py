@@ -185,6 +185,26 @@ def test_cross_entropy_plain_path_matches_general_path(tdtype):
     assert "plain" not in F.cross_entropy(xa, gg.tensor(yi)).grad_fn.__dict__
 
 
+@pytest.mark.parametrize("C", [3, 300])
+def test_cross_entropy_minus_inf_logits_and_many_classes(C):
+    """Logits of -inf (masked classes) give a finite loss and gradient when the targets'
+    logits are finite, in the plain path (C <= 256) and the general one (C > 256), as in
+    PyTorch."""
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((4, C)).astype(np.float32)
+    yv = np.array([0, 1, 2, 1])
+    xv[0, 1] = xv[2, 0] = -np.inf
+    x = gg.tensor(xv, requires_grad=True)
+    loss = F.cross_entropy(x, gg.tensor(yv))
+    loss.backward()
+    xt = torch.tensor(xv, requires_grad=True)
+    lt = TF.cross_entropy(xt, torch.tensor(yv))
+    lt.backward()
+    assert np.isfinite(loss.item())
+    np.testing.assert_allclose(loss.item(), lt.item(), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(label_smoothing=0.2)])
 def test_cross_entropy_probability_targets(kw):
     rng = np.random.default_rng(4)

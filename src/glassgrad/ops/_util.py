@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
+
+from ..backend import np
+
+_ONES: dict = {}
+
+
+def cached_ones(shape: tuple, dtype: Any) -> Any:
+    """``np.ones(shape, dtype)``, built once per (shape, dtype) and kept read-only (a small
+    per-process cache, cleared when it grows past 64 entries)."""
+    key = (shape, dtype)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        v = _ONES[key] = np.ones(shape, dtype=dtype)
+        v.flags.writeable = False
+    return v
+
+
+def sum_rows(g: Any) -> Any:
+    """``g.sum(axis=0)`` of a 2-D ``(n, k)`` gradient, the bias gradient of a linear layer.
+
+    For a NumPy float32/float64 array it is computed as ``ones(n) @ g``: one BLAS
+    matrix-vector product, 2–3x faster than NumPy's column reduction at every size from
+    32x256 to 1024x4096 and at least as accurate (measured against float64 sums). Other
+    arrays (CuPy, integers, Tensors under double backward) take ``g.sum(axis=0)``.
+    """
+    if type(g) is np.ndarray and g.dtype.char in "fd":
+        return cached_ones((g.shape[0],), g.dtype) @ g
+    return g.sum(axis=0)
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
@@ -20,6 +51,9 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
     )
+    if len(axes) == lead and type(g) is np.ndarray and g.flags.c_contiguous and g.size:
+        # only leading axes to sum (a bias added to a batch): the rows of a 2-D view
+        return sum_rows(g.reshape((-1, math.prod(shape)))).reshape(shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     if lead or g.shape != shape:

@@ -30,7 +30,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
-from ._util import op_error
+from ._util import cached_ones, op_error, sum_rows
 
 __all__ = ["Linear", "CrossEntropy", "BatchNorm", "LayerNorm", "Embedding", "LogSigmoid"]
 
@@ -99,7 +99,7 @@ class Linear(Function):
         if need[1]:
             dw = g2.T @ x2
         if len(need) > 2 and need[2]:
-            db = g2.sum(axis=0)
+            db = sum_rows(g2)  # ones(N)·δZ: one BLAS GEMV
         return dx, dw, db
 
 
@@ -153,6 +153,7 @@ def _cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any
 
 _ARANGE: dict = {}
 _EYE: dict = {}
+_ONEHOT_MAX_C = 256  # one-hot rows come from a cached identity matrix up to this many classes
 
 
 def _arange(xp: Any, n: int) -> Any:
@@ -166,7 +167,7 @@ def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
     """``onehot(yi)``, ``(M, C)``, as rows taken from a cached identity matrix (one fast
     ``take`` instead of a scattered ``G[rows, y] -= 1``); None for NumPy-foreign arrays or
     many classes (C > 256), where the identity matrix would be large."""
-    if C > 256 or type(yi) is not np.ndarray:
+    if C > _ONEHOT_MAX_C or type(yi) is not np.ndarray:
         return None
     return _cached_constant(_EYE, (C, dtype), np.eye, C, dtype=dtype).take(yi, axis=0)
 
@@ -190,7 +191,8 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if (weight is None and not label_smoothing and reduction == "mean" and x.ndim == 2
-                and x.shape[0] and (ignore_index is None or not 0 <= ignore_index < x.shape[1])
+                and 0 < x.shape[1] <= _ONEHOT_MAX_C and x.shape[0] and type(x) is np.ndarray
+                and (ignore_index is None or not 0 <= ignore_index < x.shape[1])
                 and y.ndim == 1 and int(_unsigned(y).max()) < x.shape[1]):
             return CrossEntropy._plain_forward(ctx, x, y)
         xp = xp_of(x)
@@ -266,35 +268,38 @@ class CrossEntropy(Function):
 
     @staticmethod
     def _plain_forward(ctx, x, y):
-        """The textbook case: ``x: (N, C)``, every target in ``[0, C)``, mean over ``N``::
+        """The textbook case: ``x: (N, C)`` NumPy logits, every target in ``[0, C)``, mean::
 
             s = x − max_c x          (shifted logits: exp cannot overflow)
             p = exp(s) / Σ_c exp(s)  (softmax, kept for backward)
             L = (1/N) Σ_i [log Σ_c exp(s_ic) − s_{i,y_i}]
 
-        Both sums are of non-negative terms (``s ≤ 0``, ``log Σ exp(s) ≥ 0``): no
-        cancellation. ``_plain_backward`` is its VJP.
+        ``t = onehot(y)`` (rows of a cached identity, kept for backward) gives
+        ``Σ_i s_{i,y_i} = ⟨s, t⟩`` as one dot product, and the row sums are one GEMV with a
+        column of ones: on small rows both cost less than the gather and the ``keepdims``
+        reduction they replace. ``_plain_backward`` is its VJP.
         """
-        xp = xp_of(x)
-        n = x.shape[0]
-        rows = _arange(xp, n)
+        n, C = x.shape
+        t = _onehot(y, C, x.dtype)
         s = x - x.max(axis=1, keepdims=True)
-        neg_sy = -float(s[rows, y].sum())  # Σ_i −s_{i,y_i}
-        p = xp.exp(s, out=s)
-        se = p.sum(axis=1, keepdims=True)
+        s_y = float(np.vdot(s, t))  # Σ_i s_{i,y_i}
+        if s_y != s_y:  # nan: some logit is -inf, and -inf·0 is nan in the dot product
+            s_y = float(s[_arange(np, n), y].sum())
+        p = np.exp(s, out=s)
+        se = p @ cached_ones((C, 1), x.dtype)
         p /= se
-        loss = (float(xp.log(se).sum()) + neg_sy) / n
+        # both sums are of non-negative terms (log Σ exp(s) ≥ 0, −s ≥ 0): no cancellation
+        loss = (float(np.log(se).sum()) - s_y) / n
         ctx.save_for_backward(x)
-        ctx.p, ctx.yi, ctx.rows, ctx.plain = p, y, rows, True
-        return xp.asarray(loss, dtype=x.dtype)
+        ctx.p, ctx.onehot, ctx.yi, ctx.plain = p, t, y, True
+        return np.asarray(loss, dtype=x.dtype)
 
     @staticmethod
     def _plain_backward(ctx, g):
         """VJP of ``_plain_forward``: ``δx = (p − onehot(y))·g/N`` — ``(N, C)``."""
         p = ctx.p
-        scale = p.dtype.type(float(g) / p.shape[0])
-        G = p * scale
-        G[ctx.rows, ctx.yi] -= scale
+        G = p - ctx.onehot
+        G *= p.dtype.type(float(g) / p.shape[0])
         return G, None
 
     @staticmethod
@@ -313,7 +318,7 @@ class CrossEntropy(Function):
             if not ctx.create_graph:
                 return CrossEntropy._plain_backward(ctx, g)
             ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.weight = ctx.p.shape[1], 0.0, None, None, None
-            ctx.reduction, ctx.denom = "mean", ctx.p.shape[0]
+            ctx.reduction, ctx.denom, ctx.rows = "mean", ctx.p.shape[0], _arange(np, ctx.p.shape[0])
         shape = ctx._in_meta[0][0]
         C, eps, wy, valid, yi = ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.yi
         M = yi.shape[0]

@@ -28,3 +28,10 @@ def test_bench_allocator_runs(capsys):
     row = next(line for line in out.splitlines() if line.startswith("MLP 784-256-10"))
     assert len(row.split()) == 10  # name (5 words) + 5 numbers
     assert "tuning in the tuned children" in out
+
+
+def test_bench_sum_rows_runs(capsys):
+    mod = runpy.run_path(str(BENCH.parent / "bench_sum_rows.py"), run_name="bench_sum_rows")
+    mod["SHAPES"][:] = [(3, 4)]
+    assert mod["main"](["--repeat", "1"]) == 0
+    assert "(3, 4)" in capsys.readouterr().out

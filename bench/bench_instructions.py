@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+from itertools import islice
 
 import numpy as np
 
@@ -63,77 +64,31 @@ PHASES = ("wrap batch", "zero_grad", "linear1", "relu", "linear2", "loss", "back
 
 def _phase_child(fw: str, upto: int, steps: int, hidden: int, batch: int) -> None:
     """``steps`` steps (after 20 warm-up steps) of a 784-``hidden``-10 MLP, each cut after
-    phase number ``upto`` of :data:`PHASES` (0: only the batch wrapping)."""
+    phase number ``upto`` of :data:`PHASES` (0: only the batch wrapping). The steps are
+    bench_mlp_phases.py's, the one definition of the phases."""
+    sys.path.insert(0, HERE)
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+    import bench_mlp_phases as P
+
+    import glassgrad as gg
+
     rng = np.random.default_rng(0)
     X = rng.random((batch, 784), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    W1 = ((rng.random((hidden, 784), dtype=np.float32) - 0.5) * 0.1)
-    W2 = ((rng.random((10, hidden), dtype=np.float32) - 0.5) * 0.1)
-    b1, b2 = np.zeros(hidden, np.float32), np.zeros(10, np.float32)
-    lr = np.float32(0.01)
+    w = [((rng.random((hidden, 784), dtype=np.float32) - 0.5) * 0.1, np.zeros(hidden, np.float32)),
+         ((rng.random((10, hidden), dtype=np.float32) - 0.5) * 0.1, np.zeros(10, np.float32))]
     if fw == "glassgrad":
-        import glassgrad as gg
-
-        F = gg.nn.functional
-        lin1, relu, lin2 = gg.nn.Linear(784, hidden), gg.nn.ReLU(), gg.nn.Linear(hidden, 10)
-        opt = gg.optim.SGD(gg.nn.Sequential(lin1, relu, lin2).parameters(), lr=0.01)
+        model = P.glassgrad_model(w, 0.01)
 
         def step() -> None:
-            xb, yb = gg.from_numpy(X), gg.from_numpy(y)
-            if upto < 1:
-                return
-            opt.zero_grad()
-            if upto < 2:
-                return
-            h = lin1(xb)
-            if upto < 3:
-                return
-            a = relu(h)
-            if upto < 4:
-                return
-            z = lin2(a)
-            if upto < 5:
-                return
-            loss = F.cross_entropy(z, yb)
-            if upto < 6:
-                return
-            loss.backward()
-            if upto < 7:
-                return
-            opt.step()
+            for _ in islice(P.glassgrad_step(model, gg.from_numpy(X), gg.from_numpy(y)), upto):
+                pass
     else:
-        def step() -> None:  # the NumPy loop of bench_mnist_mlp.py, phase by phase
-            xb, yb = X, y
-            if upto < 2:
-                return
-            h = xb @ W1.T
-            h += b1
-            if upto < 3:
-                return
-            np.maximum(h, 0, out=h)
-            if upto < 4:
-                return
-            z = h @ W2.T
-            z += b2
-            if upto < 5:
-                return
-            z -= z.max(1, keepdims=True)
-            np.exp(z, out=z)
-            z /= z.sum(1, keepdims=True)
-            if upto < 6:
-                return
-            n = len(yb)
-            z[np.arange(n), yb] -= 1.0
-            z *= np.float32(1.0 / n)
-            gW2, gb2 = z.T @ h, z.sum(0)
-            g = z @ W2
-            g *= h > 0
-            gW1, gb1 = g.T @ xb, g.sum(0)
-            if upto < 7:
-                return
-            for p, gp in ((W2, gW2), (b2, gb2), (W1, gW1), (b1, gb1)):
-                p -= lr * gp
+        lr32 = np.float32(0.01)
+
+        def step() -> None:
+            for _ in islice(P.numpy_step(w, lr32, X, y), upto):
+                pass
     for _ in range(20):
         step()
     for _ in range(steps):

@@ -31,72 +31,93 @@ import glassgrad.nn.functional as F  # noqa: E402
 PHASES = ("zero_grad", "linear1", "relu", "linear2", "loss", "backward", "step")
 
 
-def run_glassgrad(X, y, order, w, lr):
+def glassgrad_model(w: list, lr: float) -> tuple:
+    """``(lin1, relu, lin2, opt)``: glassgrad's 784-H-10 MLP with the weights ``w`` and SGD."""
     model = nn.Sequential(nn.Linear(784, w[0][0].shape[0]), nn.ReLU(),
                           nn.Linear(w[0][0].shape[0], 10))
     for lin, (W, b) in zip([model[0], model[2]], w):
         lin.weight.data[...] = W
         lin.bias.data[...] = b
     lin1, relu, lin2 = model
-    opt = gg.optim.SGD(model.parameters(), lr=lr)
+    return lin1, relu, lin2, gg.optim.SGD(model.parameters(), lr=lr)
+
+
+def glassgrad_step(model: tuple, xb, yb):
+    """One glassgrad training step (Tensors ``xb``, ``yb``), yielding after each of
+    :data:`PHASES` (so that a caller can time the phases, or stop after one)."""
+    lin1, relu, lin2, opt = model
+    opt.zero_grad()
+    yield
+    h = lin1(xb)
+    yield
+    a = relu(h)
+    yield
+    z = lin2(a)
+    yield
+    loss = F.cross_entropy(z, yb)
+    yield
+    loss.backward()
+    yield
+    opt.step()
+    yield
+
+
+def numpy_step(Ws: list, lr32, xb, yb):
+    """The same step written by hand in NumPy (bench_mnist_mlp's NumPy loop: in place,
+    fused softmax-CE gradient, no loss value), yielding after each of :data:`PHASES`
+    (zero_grad has nothing to do). ``Ws = [(W1, b1), (W2, b2)]`` is updated in place."""
+    (W1, b1), (W2, b2) = Ws
+    yield
+    h = xb @ W1.T
+    h += b1
+    yield
+    np.maximum(h, 0, out=h)
+    yield
+    z = h @ W2.T
+    z += b2
+    yield
+    z -= z.max(1, keepdims=True)        # softmax (the loss value itself is not computed)
+    np.exp(z, out=z)
+    z /= z.sum(1, keepdims=True)
+    yield
+    n = len(yb)
+    z[np.arange(n), yb] -= 1.0
+    z *= np.float32(1.0 / n)
+    gW2, gb2 = z.T @ h, z.sum(0)
+    g = z @ W2
+    g *= h > 0
+    gW1, gb1 = g.T @ xb, g.sum(0)
+    yield
+    W2 -= lr32 * gW2
+    b2 -= lr32 * gb2
+    W1 -= lr32 * gW1
+    b1 -= lr32 * gb1
+    yield
+
+
+def _timed(steps) -> dict:
+    """Run the step generators of ``steps``, summing the time of each phase."""
     pc = time.perf_counter
-    T = np.zeros(len(PHASES))
-    for idx in order:
-        xb, yb = gg.from_numpy(X[idx]), gg.from_numpy(y[idx])
-        t0 = pc()
-        opt.zero_grad()
-        t1 = pc()
-        h = lin1(xb)
-        t2 = pc()
-        a = relu(h)
-        t3 = pc()
-        z = lin2(a)
-        t4 = pc()
-        loss = F.cross_entropy(z, yb)
-        t5 = pc()
-        loss.backward()
-        t6 = pc()
-        opt.step()
-        t7 = pc()
-        T += (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
+    T = [0.0] * len(PHASES)
+    for step in steps:
+        t = pc()
+        for k, _ in enumerate(step):
+            t1 = pc()
+            T[k] += t1 - t
+            t = t1
     return dict(zip(PHASES, T))
+
+
+def run_glassgrad(X, y, order, w, lr):
+    model = glassgrad_model(w, lr)
+    return _timed(glassgrad_step(model, gg.from_numpy(X[idx]), gg.from_numpy(y[idx]))
+                  for idx in order)
 
 
 def run_numpy(X, y, order, w, lr):
-    (W1, b1), (W2, b2) = [(W.copy(), b.copy()) for W, b in w]
-    pc = time.perf_counter
+    Ws = [(W.copy(), b.copy()) for W, b in w]
     lr32 = np.float32(lr)
-    T = np.zeros(len(PHASES))
-    for idx in order:
-        xb, yb = X[idx], y[idx]
-        n = len(idx)
-        t1 = pc()
-        h = xb @ W1.T
-        h += b1
-        t2 = pc()
-        np.maximum(h, 0, out=h)
-        t3 = pc()
-        z = h @ W2.T
-        z += b2
-        t4 = pc()
-        z -= z.max(1, keepdims=True)        # softmax (the loss value itself is not computed)
-        np.exp(z, out=z)
-        z /= z.sum(1, keepdims=True)
-        t5 = pc()
-        z[np.arange(n), yb] -= 1.0
-        z *= np.float32(1.0 / n)
-        gW2, gb2 = z.T @ h, z.sum(0)
-        g = z @ W2
-        g *= h > 0
-        gW1, gb1 = g.T @ xb, g.sum(0)
-        t6 = pc()
-        W2 -= lr32 * gW2
-        b2 -= lr32 * gb2
-        W1 -= lr32 * gW1
-        b1 -= lr32 * gb1
-        t7 = pc()
-        T += (0.0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
-    return dict(zip(PHASES, T))
+    return _timed(numpy_step(Ws, lr32, X[idx], y[idx]) for idx in order)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,17 +10,21 @@ from ..backend import np
 _ONES: dict = {}
 
 
+def cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any) -> Any:
+    """``make(*args, **kwargs)`` built once per ``key`` and kept read-only in ``table``
+    (a small per-process cache of constant arrays; cleared when it grows past 64 entries)."""
+    r = table.get(key)
+    if r is None:
+        if len(table) > 64:
+            table.clear()
+        r = table[key] = make(*args, **kwargs)
+        r.flags.writeable = False
+    return r
+
+
 def cached_ones(shape: tuple, dtype: Any) -> Any:
-    """``np.ones(shape, dtype)``, built once per (shape, dtype) and kept read-only (a small
-    per-process cache, cleared when it grows past 64 entries)."""
-    key = (shape, dtype)
-    v = _ONES.get(key)
-    if v is None:
-        if len(_ONES) > 64:
-            _ONES.clear()
-        v = _ONES[key] = np.ones(shape, dtype=dtype)
-        v.flags.writeable = False
-    return v
+    """``np.ones(shape, dtype)``, cached read-only (:func:`cached_constant`)."""
+    return cached_constant(_ONES, (shape, dtype), np.ones, shape, dtype=dtype)
 
 
 def sum_rows(g: Any) -> Any:

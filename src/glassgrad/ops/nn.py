@@ -30,7 +30,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
-from ._util import cached_ones, op_error, sum_rows
+from ._util import cached_constant, cached_ones, op_error, sum_rows
 
 __all__ = ["Linear", "CrossEntropy", "BatchNorm", "LayerNorm", "Embedding", "LogSigmoid"]
 
@@ -139,18 +139,6 @@ def _unsigned(y: Any) -> Any:
     return y if u is None else y.view(u)
 
 
-def _cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any) -> Any:
-    """``make(*args, **kwargs)`` built once per ``key`` and kept read-only in ``table``
-    (a small per-process cache of constant arrays; cleared when it grows past 64 entries)."""
-    r = table.get(key)
-    if r is None:
-        if len(table) > 64:
-            table.clear()
-        r = table[key] = make(*args, **kwargs)
-        r.flags.writeable = False
-    return r
-
-
 _ARANGE: dict = {}
 _EYE: dict = {}
 _ONEHOT_MAX_C = 256  # one-hot rows come from a cached identity matrix up to this many classes
@@ -160,7 +148,7 @@ def _arange(xp: Any, n: int) -> Any:
     """``arange(n)`` (the row indices of a batch), cached read-only for NumPy."""
     if xp is not np:
         return xp.arange(n)
-    return _cached_constant(_ARANGE, n, np.arange, n)
+    return cached_constant(_ARANGE, n, np.arange, n)
 
 
 def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
@@ -169,7 +157,7 @@ def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
     many classes (C > 256), where the identity matrix would be large."""
     if C > _ONEHOT_MAX_C or type(yi) is not np.ndarray:
         return None
-    return _cached_constant(_EYE, (C, dtype), np.eye, C, dtype=dtype).take(yi, axis=0)
+    return cached_constant(_EYE, (C, dtype), np.eye, C, dtype=dtype).take(yi, axis=0)
 
 
 class CrossEntropy(Function):

@@ -12,8 +12,10 @@
 from . import allocator, autograd, backend
 from .autograd import (
     AnomalyError,
+    CaptureError,
     Function,
     GradcheckError,
+    capture,
     detect_anomaly,
     enable_grad,
     grad,

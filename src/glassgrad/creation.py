@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import dtypes as _dt
+from .autograd.grad_mode import STATE
 from .backend import normalize_device, np, to_device
 from .ops._util import shape_tuple
 from .random import Generator, _rng
@@ -31,7 +32,7 @@ def _shape(op: str, size: Any) -> tuple:
     return shp
 
 
-def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool, const: bool = True) -> Tensor:
     if dtype is not None:
         arr = arr.astype(_dt.to_dtype(dtype), copy=False)
     if device is not None and normalize_device(device) != "cpu":
@@ -39,6 +40,8 @@ def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
     t = Tensor._make(arr, False)
     if requires_grad:
         t.requires_grad_(True)
+    if const and STATE.recorder is not None:
+        STATE.recorder.constant(t)  # gg.capture may use it: same values on every call
     return t
 
 
@@ -47,7 +50,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     if isinstance(data, Tensor) and dtype is None:
         return data
     if isinstance(data, np.ndarray):
-        return _finish(data, dtype, device, False)
+        return _finish(data, dtype, device, False, const=False)
     return Tensor(data, dtype=dtype, device=device)
 
 
@@ -116,7 +119,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
     d = _float_dtype("rand", dtype)
     arr = _rng(generator).random(shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64)
                                  else np.float64).astype(d, copy=False)
-    return _finish(arr, None, device, requires_grad)
+    return _finish(arr, None, device, requires_grad, const=False)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
@@ -126,7 +129,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     arr = _rng(generator).standard_normal(
         shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64) else np.float64
     ).astype(d, copy=False)
-    return _finish(arr, None, device, requires_grad)
+    return _finish(arr, None, device, requires_grad, const=False)
 
 
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
@@ -134,7 +137,7 @@ def normal(mean: float, std: float, size: Any, generator: Generator | None = Non
     """Normal with the given mean and standard deviation."""
     d = _float_dtype("normal", dtype)
     shp = (size,) if isinstance(size, int) else tuple(size)
-    return _finish((_rng(generator).normal(mean, std, shp)).astype(d), None, None, False)
+    return _finish((_rng(generator).normal(mean, std, shp)).astype(d), None, None, False, const=False)
 
 
 def randint(low: int, high: int | None = None, size: Any = None,
@@ -146,13 +149,13 @@ def randint(low: int, high: int | None = None, size: Any = None,
         low, high = 0, low
     arr = _rng(generator).integers(low, high, size=tuple(size) if size is not None else ())
     return _finish(arr.astype(_dt.to_dtype(dtype) if dtype is not None else np.int64), None,
-                   device, False)
+                   device, False, const=False)
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None,
              device: Any = None) -> Tensor:
     arr = _rng(generator).permutation(n).astype(np.int64)
-    return _finish(arr, dtype, device, False)
+    return _finish(arr, dtype, device, False, const=False)
 
 
 def _like(t: Tensor, dtype: Any) -> tuple:

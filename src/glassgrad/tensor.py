@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import dtypes as _dt
 from .autograd import engine as _engine
 from .autograd import function as _function
+from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
 from .autograd.grad_mode import STATE
 from .backend import device_of, is_array, normalize_device, np, to_device, to_numpy, xp_of
 from .ops import elementwise as E
@@ -633,10 +634,14 @@ class Tensor:
                                f"op must keep the tensor's shape {tuple(self.shape)}")
             if new.dtype != self.dtype:  # in place keeps the dtype (as PyTorch)
                 new = new.to(self.dtype)
+            if STATE.recorder is not None:
+                STATE.recorder.inplace(self, op, True)
             self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return self
+        if STATE.recorder is not None:
+            STATE.recorder.inplace(self, op, False)
         try:
             fn(self.data)
         except (TypeError, ValueError) as e:  # dtype casting / broadcasting of the output
@@ -753,10 +758,14 @@ class Tensor:
                 )
             val = value if isinstance(value, Tensor) else Tensor(v, dtype=self.dtype)
             new = IndexPut.apply(self, key, val.to(self.dtype))
+            if STATE.recorder is not None:
+                STATE.recorder.inplace(self, "setitem", True)
             self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return
+        if STATE.recorder is not None:
+            STATE.recorder.inplace(self, "setitem", False)
         try:
             self.data[key] = v
         except (IndexError, ValueError) as e:
@@ -1506,3 +1515,4 @@ def _same_dtype(ts: list) -> list:
 
 _function._set_tensor_class(Tensor)
 _engine._set_tensor_class(Tensor)
+_capture_set_tensor_class(Tensor)

@@ -2,6 +2,7 @@
 backward engine, grad mode switches, gradient checking and functional transforms."""
 
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .capture import CapturedFunction, CaptureError, capture
 from .engine import run_backward
 from .function import Function, once_differentiable
 from .functional import grad, hessian, jacobian, jvp, vjp

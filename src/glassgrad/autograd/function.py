@@ -168,6 +168,8 @@ class Function:
         grad (and grad mode is on), record this call as a node of the graph."""
         Tensor = _Tensor
         st = STATE
+        if st.recorder is not None and not st.recorder.busy:  # gg.capture is tracing
+            return st.recorder.apply(cls, args, kwargs)
         # one pass over the arguments: the arrays for forward, and per argument what the
         # node needs if it is recorded: the edge to the input's node (or leaf tensor) and
         # the input's (shape, dtype); whether an input needs a gradient = it has an edge

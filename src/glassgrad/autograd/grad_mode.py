@@ -13,7 +13,8 @@ from typing import Any, Callable
 class _State:
     """Process-wide autograd flags (read on every op, so kept as plain attributes)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "anomaly_check_nan", "scope", "observers", "seq")
+    __slots__ = ("grad_enabled", "anomaly", "anomaly_check_nan", "scope", "observers", "seq",
+                 "recorder")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -22,6 +23,7 @@ class _State:
         self.scope: Any = None  # name of the nn.Module being called, for traces
         self.observers: list = []  # callables told about every node the backward runs
         self.seq = 0  # creation counter of graph nodes (backward runs newest first)
+        self.recorder: Any = None  # the trace of gg.capture while it records a function
 
 
 STATE = _State()

@@ -215,9 +215,9 @@ _SPEC.update({
             "dX = dL ⊙ (softmax(X) − onehot(y)) / N", None, None, None, None, None),
         output="L", doc="softmax_cross_entropy.md"),
     ("glassgrad.ops.nn", "BatchNorm"): _f(
-        "X, γ, β, running_mean, running_var, use_batch_stats, momentum, eps", (
+        "X, γ, β, running_mean, running_var, use_batch_stats, momentum, eps, num_batches", (
             "dX = γ/(Nσ) ⊙ (N·dY − sum(dY) − X̂ ⊙ sum(dY ⊙ X̂))",
-            "dγ = sum(dY ⊙ X̂)", "dβ = sum(dY)", None, None, None, None, None),
+            "dγ = sum(dY ⊙ X̂)", "dβ = sum(dY)", None, None, None, None, None, None),
         output="Y", doc=_NN),
     ("glassgrad.ops.nn", "LayerNorm"): _f("X, γ, β, k, eps", (
         "dX = 1/(nσ) ⊙ (n·dX̂ − sum(dX̂) − X̂ ⊙ sum(dX̂ ⊙ X̂)), dX̂ = dY ⊙ γ",
@@ -225,6 +225,9 @@ _SPEC.update({
     ("glassgrad.ops.nn", "Embedding"): _f("W, idx, padding_idx", (
         "dW = zeros(W.shape); dW[idx] += dZ", None, None), doc=_IDX),
     ("glassgrad.ops.nn", "LogSigmoid"): _f("X", ("dX = dZ ⊙ σ(−X)",), doc=_EW),
+    ("glassgrad.ops.nn", "Dropout"): _f("X, p, mask_shape, generator", (
+        "dX = dY ⊙ m  (m = [u ≥ p]/(1−p), the mask the forward drew)", None, None, None),
+        output="Y", doc=_NN),
     # ------------------------------------------------------------------ convolution (ops/conv.py)
     ("glassgrad.ops.conv", "ConvNd"): _f("X, W, b, stride, pads, dilation, groups, out_sp", (
         "dX = conv_transpose(dY, W) = col2im(Wᵀ @ dY)", "dW = Σ_n dY[n] @ cols(X)[n]ᵀ",
@@ -281,7 +284,7 @@ _SECTIONS = {
     "The LSTM cell backward": "LSTMCellFused",
     "Backpropagation through time (BPTT)": "GRUCellFused Unbind LSTMLayer",
     "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",
-    "Layer normalization": "LayerNorm",
+    "Layer normalization": "LayerNorm", "Dropout": "Dropout",
     "Why softmax + cross-entropy collapses to p − y": "CrossEntropy",
     "Backward": "ConvNd ConvTransposeNd ConvWeightGrad ScaledDotProductAttention",
     "Pooling": "MaxPoolNd MaxUnpoolScatter MaxPoolGather AvgPoolNd AvgPoolTranspose",

@@ -18,7 +18,7 @@ from ..ops import nn as _nn
 from ..ops._util import op_error
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
-from ..random import Generator, _rng
+from ..random import Generator
 from ..tensor import Tensor
 
 __all__ = [
@@ -70,34 +70,26 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    dt = input.dtype
-    if p == 1.0:
-        return input * np.zeros(input.shape, dtype=dt)
-    draw = dt if dt in (np.float32, np.float64) else np.float32
-    u = _rng(generator).random(input.shape, dtype=draw)
-    m = (u >= p).astype(dt)
-    m *= 1.0 / (1.0 - p)
-    if xp_of(input.data) is not np:
-        from ..backend import to_device
-
-        m = to_device(m, input.device)
-    return input * m
+    return _nn.Dropout.apply(input, float(p), None, generator)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+               momentum: float | None = 0.1, eps: float = 1e-5,
+               num_batches_tracked: Tensor | None = None) -> Tensor:
     """Batch normalization of ``(N, C, *)`` per channel (fused op).
 
     With ``training=True`` (or no running statistics) it normalizes with the batch
     mean/variance and updates ``running_mean``/``running_var`` in place (unbiased
     variance, ``r ← (1−momentum)·r + momentum·batch_stat``); otherwise it uses them.
+    ``num_batches_tracked`` (a 0-d integer tensor, used by the ``BatchNorm`` modules) is
+    incremented in place by each training call; with ``momentum=None`` the running
+    statistics are then the cumulative average (``momentum = 1/num_batches_tracked``).
     """
     use_batch = training or running_mean is None
     if not use_batch and running_var is None:
         raise ValueError("batch_norm: running_var is None but running_mean is given")
-    rm = running_mean.data if running_mean is not None else None
-    rv = running_var.data if running_var is not None else None
+    rm, rv = running_mean, running_var
     if training and rm is not None:
         running_mean._version[0] += 1
         running_var._version[0] += 1
@@ -106,8 +98,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                        f"{tuple(input.shape)}")
     w = weight
     b = bias
-    return _nn.BatchNorm.apply(input, w, b, rm if training else rm, rv, use_batch,
-                               0.0 if momentum is None else float(momentum), float(eps))
+    return _nn.BatchNorm.apply(input, w, b, rm, rv, use_batch,
+                               None if momentum is None else float(momentum), float(eps),
+                               num_batches_tracked if training else None)
 
 
 def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
@@ -456,7 +449,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         x, t = input.data, target.data
         if (x.ndim == 2 and t.dtype.kind in "iu" and x.dtype.kind == "f"
                 and t.shape == x.shape[:1]):
-            return _nn.CrossEntropy.apply(input, t, ignore_index=ignore_index, reduction=reduction)
+            return _nn.CrossEntropy.apply(input, target, ignore_index=ignore_index,
+                                          reduction=reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "

@@ -102,6 +102,8 @@ class Module:
         if self._has_hooks:
             return self._call_with_hooks(args, kwargs)
         st = STATE
+        if st.recorder is not None:  # gg.capture: a replay checks the train/eval mode
+            st.recorder.module(self)
         prev = st.scope
         st.scope = self
         try:
@@ -114,6 +116,12 @@ class Module:
                                            or self._backward_hooks or self._backward_pre_hooks)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        if STATE.recorder is not None:
+            from ..autograd.capture import CaptureError
+
+            raise CaptureError(
+                f"capture: {type(self).__name__} has forward or backward hooks, which a replay "
+                "would not run; remove them or call the function without capture")
         for hook in list(self._forward_pre_hooks.values()):
             r = hook(self, args)
             if r is not None:

@@ -1234,8 +1234,11 @@ def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool
         return x
     from ..random import _rng
     from ..tensor import Tensor
+    from .nn import Dropout
 
     mshape = _shape(x)[:-k] + (1,) * k
+    if not inplace:
+        return Dropout.apply(x, float(p), mshape, generator)
     if p == 1.0:
         mask = np.zeros(mshape, dtype=x.dtype)
     else:

@@ -404,7 +404,17 @@ class BatchNorm(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps):
+    def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
+                num_batches=None):
+        # num_batches: the module's 0-d counter of training batches, counted here (in the
+        # op, so that a captured function counts on every replay); momentum None = the
+        # cumulative average, r ← r + (batch_stat − r)/num_batches
+        if use_batch_stats and num_batches is not None:
+            num_batches += 1
+            if momentum is None:
+                momentum = 1.0 / float(num_batches)
+        if momentum is None:
+            momentum = 0.0
         if x.ndim < 2:
             raise op_error("batch_norm", f"expected input of shape (N, C, ...), got {tuple(x.shape)}")
         C = x.shape[1]
@@ -564,6 +574,45 @@ class Embedding(Function):
         if pad is not None:
             dw[pad] = 0
         return dw, None, None
+
+
+# ---------------------------------------------------------------------------- dropout
+class Dropout(Function):
+    """Inverted dropout ``y = x ⊙ m``, the mask drawn in the forward (one op, so that a
+    captured function draws a new mask on every replay).
+
+    Element dropout (``mask_shape=None``): ``m_i = [u_i ≥ p]/(1−p)``, ``u ~ U(0, 1)`` of
+    ``x``'s shape (drawn in ``x``'s float dtype). Channel dropout: ``mask_shape`` is
+    ``(N, C, 1, …)`` and one ``u`` per channel, broadcast over the spatial axes.
+    ``p = 1`` gives a zero mask (nothing drawn). ``generator`` is a ``gg.Generator`` or
+    None (the default one), looked up on every call.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p, mask_shape=None, generator=None):
+        from ..random import _rng
+
+        dt = x.dtype
+        if mask_shape is None:
+            if p == 1.0:
+                m = np.zeros(x.shape, dtype=dt)
+            else:
+                draw = dt if dt in (np.float32, np.float64) else np.float32
+                m = (_rng(generator).random(x.shape, dtype=draw) >= p).astype(dt)
+                m *= 1.0 / (1.0 - p)
+        elif p == 1.0:
+            m = np.zeros(mask_shape, dtype=dt)
+        else:
+            m = ((_rng(generator).random(mask_shape) >= p) / (1.0 - p)).astype(dt)
+        if xp_of(x) is not np:
+            m = xp_of(x).asarray(m)
+        ctx.mask = m
+        return x * m
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δx = δy ⊙ m`` (the same mask, broadcast like the forward)."""
+        return g * ctx.mask
 
 
 # ---------------------------------------------------------------------------- log-sigmoid

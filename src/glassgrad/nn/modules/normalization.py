@@ -80,16 +80,15 @@ class _BatchNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        # the counter is incremented by the op itself (so that gg.capture replays it)
+        count = (self.training and self.track_running_stats
+                 and self.num_batches_tracked is not None)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if keep else None,
                             self.running_var if keep else None, self.weight, self.bias,
-                            use_batch, factor, self.eps)
+                            use_batch, self.momentum, self.eps,
+                            num_batches_tracked=self.num_batches_tracked if count else None)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

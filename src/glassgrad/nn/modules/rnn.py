@@ -34,6 +34,7 @@ import warnings
 from typing import Any
 
 from ... import dtypes as _dt
+from ...autograd.grad_mode import STATE
 from ...backend import np
 from ...ops import rnn as R
 from ...ops.elementwise import where
@@ -50,7 +51,10 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _const(arr: Any) -> Tensor:
-    return Tensor._make(arr, False)
+    t = Tensor._make(arr, False)
+    if STATE.recorder is not None:
+        STATE.recorder.constant(t)  # zeros of the initial state: fine for gg.capture
+    return t
 
 
 class RNNBase(Module):

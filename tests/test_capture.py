@@ -1,0 +1,280 @@
+"""gg.capture: a replayed call must give exactly what the eager call gives (values,
+gradients, module state, random masks), re-record when what it read changes, and refuse
+with a clear error what a replay could not reproduce."""
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+import glassgrad.nn.functional as F
+from glassgrad import nn
+
+RNG = np.random.default_rng(0)
+
+
+def _batches(n, shape, classes=10, sizes=None):
+    out = []
+    for k in range(n):
+        b = sizes[k] if sizes else shape[0]
+        out.append((RNG.standard_normal((b,) + shape[1:]).astype(np.float32),
+                    RNG.integers(0, classes, b)))
+    return out
+
+
+def _train(model, step_fn, batches, opt_cls=gg.optim.SGD, **kw):
+    """Run a few optimizer steps; return the losses, the last gradients and the weights."""
+    opt = opt_cls(model.parameters(), **kw)
+    losses, grads = [], []
+    for x, y in batches:
+        opt.zero_grad()
+        loss = step_fn(gg.from_numpy(x), gg.from_numpy(y))
+        loss.backward()
+        losses.append(loss.item())
+        grads = [p.grad.data.copy() for p in model.parameters()]
+        opt.step()
+    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    return losses, grads, state
+
+
+def _twins(make):
+    """Two models with identical weights."""
+    gg.manual_seed(1)
+    a = make()
+    gg.manual_seed(1)
+    b = make()
+    return a, b
+
+
+def _compare(make, batches, seed=3, **kw):
+    eager, capt = _twins(make)
+    gg.manual_seed(seed)
+    ref = _train(eager, lambda x, y: F.cross_entropy(eager(x), y), batches, **kw)
+    step = gg.capture(lambda x, y: F.cross_entropy(capt(x), y))
+    gg.manual_seed(seed)
+    got = _train(capt, step, batches, **kw)
+    assert got[0] == ref[0]  # losses, bit for bit
+    for g, r in zip(got[1], ref[1]):
+        np.testing.assert_array_equal(g, r)
+    assert got[2].keys() == ref[2].keys()
+    for k in ref[2]:
+        np.testing.assert_array_equal(got[2][k], ref[2][k], err_msg=k)
+    return step
+
+
+def test_mlp_matches_eager_bit_for_bit_and_records_once():
+    step = _compare(lambda: nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 10)),
+                    _batches(5, (8, 20)), lr=0.1)
+    assert step.records == 1
+
+
+def test_cnn_with_batchnorm_dropout_and_adam():
+    def make():
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Dropout2d(0.25), nn.Flatten(), nn.Linear(4 * 4 * 4, 12), nn.Tanh(),
+            nn.Dropout(0.3), nn.Linear(12, 10))
+
+    step = _compare(make, _batches(4, (6, 1, 8, 8)), opt_cls=gg.optim.Adam, lr=1e-2)
+    assert step.records == 1
+
+
+def test_batchnorm_cumulative_average_counts_on_replay():
+    # momentum=None: the running mean is the average over num_batches_tracked batches,
+    # counted by the op (a replay that skipped the module's Python would get it wrong)
+    step = _compare(lambda: nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6, momentum=None),
+                                          nn.Linear(6, 3)), _batches(4, (7, 5), classes=3),
+                    lr=0.05)
+    assert step.records == 1
+
+
+class _LSTMNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(6, 8, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        out, (h, c) = self.rnn(x)
+        return self.fc(out[:, -1])
+
+
+def test_lstm_matches_eager():
+    step = _compare(_LSTMNet, _batches(3, (4, 5, 6)), lr=0.1)
+    assert step.records == 1
+
+
+def test_new_shapes_record_again_and_programs_are_kept():
+    # a smaller last batch records a second program; the first is replayed afterwards
+    step = _compare(lambda: nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 10)),
+                    _batches(5, (8, 20), sizes=[8, 8, 3, 8, 3]), lr=0.1)
+    assert step.records == 2
+
+
+def test_requires_grad_and_eval_mode_changes_are_detected():
+    model = nn.Sequential(nn.Linear(4, 5), nn.Dropout(0.5), nn.Linear(5, 3))
+    f = gg.capture(lambda x: model(x).sum())
+    x = gg.from_numpy(RNG.standard_normal((6, 4)).astype(np.float32))
+    f(x).backward()
+    f(x)
+    assert f.records == 1
+    model[0].weight.requires_grad_(False)   # freeze a layer: its gradient must not be computed
+    model.zero_grad()
+    f(x).backward()
+    assert f.records == 2
+    assert model[0].weight.grad is None and model[2].weight.grad is not None
+    model.eval()                             # dropout off: must not replay the training program
+    out = f(x)
+    assert f.records == 3
+    with gg.no_grad():
+        ref = model(x).sum()
+    assert out.item() == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_dropout_draws_a_new_mask_per_replay():
+    f = gg.capture(lambda x: F.dropout(x * 1.0, 0.5))
+    x = gg.ones(64, requires_grad=True)
+    a, b = f(x), f(x)
+    assert f.records == 1
+    assert not np.array_equal(a.data, b.data)
+    b.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, b.data)  # δx = m, and y = 1 ⊙ m
+
+
+def test_constant_arguments_select_programs():
+    f = gg.capture(lambda x, s: (x * s).sum())
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    assert f(x, 2.0).item() == 6.0
+    assert f(x, 3.0).item() == 9.0
+    assert f(x, 2.0).item() == 6.0
+    assert f.records == 2
+
+
+def test_gradients_accumulate_over_several_calls_and_retain_graph():
+    w = gg.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    f = gg.capture(lambda x: (x @ w).tanh().sum())
+    xs = [gg.from_numpy(RNG.standard_normal((4, 2)).astype(np.float32)) for _ in range(3)]
+    f(xs[0])                     # the recording call
+    loss = f(xs[1]) + f(xs[2])   # two replays in one graph
+    loss.backward(retain_graph=True)
+    g1 = w.grad.data.copy()
+    loss.backward()
+    np.testing.assert_allclose(w.grad.data, 2 * g1, rtol=1e-6)
+    w.grad = None
+    ((xs[1] @ w).tanh().sum() + (xs[2] @ w).tanh().sum()).backward()
+    np.testing.assert_allclose(g1, w.grad.data, rtol=1e-6)
+
+
+def test_outputs_keep_their_requires_grad_and_multi_output_ops():
+    w = gg.tensor(RNG.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+
+    def fn(x):
+        z = x @ w
+        vals, idx = z.max(dim=1)          # a two-output op; only the values get a gradient
+        return vals.sum(), z.detach() * 2, idx
+
+    f = gg.capture(fn)
+    x = gg.from_numpy(RNG.standard_normal((5, 3)).astype(np.float32))
+    f(x)
+    loss, zd, idx = f(x)
+    assert loss.requires_grad and not zd.requires_grad and not idx.requires_grad
+    loss.backward()
+    g = w.grad.data.copy()
+    w.grad = None
+    fn(x)[0].backward()
+    np.testing.assert_array_equal(g, w.grad.data)
+
+
+def test_program_listing_names_the_ops():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    f = gg.capture(lambda x: model(x).sum())
+    x = gg.ones(2, 3)
+    assert f.program(x) is None
+    f(x)
+    text = str(f.program(x))
+    assert "Linear(%0" in text and "Relu(" in text and "Sum(" in text
+    assert "backward ->" in text and "return %" in text
+    assert len(f.program(x)) == 3
+
+
+def test_eager_under_no_grad_anomaly_and_for_double_backward():
+    w = gg.tensor([1.5, -2.0], requires_grad=True)
+    f = gg.capture(lambda x: (x * w).pow(2).sum())
+    x = gg.tensor([1.0, 3.0])
+    with gg.no_grad():
+        f(x)
+    with gg.autograd.detect_anomaly():
+        f(x)
+    assert f.records == 0
+    f(x)
+    out = f(x)
+    assert f.records == 1
+    with pytest.raises(RuntimeError, match="double backward"):
+        gg.grad(out, [w], create_graph=True)
+    (g,) = gg.grad(f.fn(x), [w], create_graph=True)  # the function itself: fine
+    assert g.requires_grad
+
+
+def test_in_place_change_of_an_output_before_backward_is_caught():
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    f = gg.capture(lambda x: (x * w).relu())
+    x = gg.tensor([1.0, -1.0])
+    f(x)
+    y = f(x)
+    with gg.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("body, match", [
+    (lambda x, w: (x * w).sum() if (x * w).sum().item() > 0 else x.sum(), r"item\(\) read"),
+    (lambda x, w: x * w * (x > 0), "made inside the captured function"),
+    (lambda x, w: x.add_(1) * w, "in-place add_"),
+    (lambda x, w: [1.0], "must return a Tensor"),
+    (lambda x, w: x, "not the result of a glassgrad op"),
+    (lambda x, w: x * gg.from_numpy(np.ones(2, np.float32) * 2) * w, "made inside"),
+    (lambda x, w: gg.ops.elementwise.Mul.apply(x, np.ones(2, np.float32)) * w,
+     "writeable array"),
+])
+def test_refused_while_recording(body, match):
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    f = gg.capture(body)
+    with pytest.raises(gg.CaptureError, match=match):
+        f(gg.tensor([1.0, -1.0]), w)
+    # nothing is left switched on: eager ops and value reads work again
+    assert (w * 2).sum().item() == 6.0
+
+
+def test_refuses_hooks_and_bad_arguments():
+    model = nn.Linear(2, 2)
+    model.register_forward_hook(lambda m, i, o: None)
+    with pytest.raises(gg.CaptureError, match="hooks"):
+        gg.capture(lambda x: model(x).sum())(gg.ones(1, 2))
+
+    def hooked(x, w):
+        h = x * w
+        h.register_hook(lambda g: g * 2)
+        return h.sum()
+
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(gg.CaptureError, match="hook"):
+        gg.capture(hooked)(gg.ones(2), w)
+    with pytest.raises(gg.CaptureError, match="hashable"):
+        gg.capture(lambda x, d: x.sum())(gg.ones(2), {"a": 1})
+    with pytest.raises(gg.CaptureError, match="separate arguments"):
+        gg.capture(lambda xs: xs[0].sum())([gg.ones(2)])
+
+
+def test_decorator_form_and_reset():
+    w = gg.tensor([2.0], requires_grad=True)
+
+    @gg.capture
+    def f(x):
+        return (x * w).sum()
+
+    x = gg.tensor([3.0])
+    f(x)
+    f(x)
+    f.reset()
+    assert f(x).item() == 6.0 and f.records == 2
+    assert "captured" in repr(f)

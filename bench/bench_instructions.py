@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.phases:
         return _phases(sizes[1], a.batch_size, a.steps)
     per = {}
-    for fw in ("numpy", "tape", "glassgrad"):
+    for fw in ("numpy", "tape", "glassgrad", "capture"):
         per[fw] = (count(fw, a.steps, sizes, a.batch_size) - count(fw, 0, sizes, a.batch_size)) / a.steps
     print(f"MLP {a.layers} ReLU, batch {a.batch_size}, SGD; instructions per training step "
           f"(valgrind, 1 BLAS thread, {a.steps} steps)")
@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     f = per["tape"] - per["numpy"]
     print(f"  of which a minimal Python tape (the floor, loss value included): {f / 1e6:.3f} M; "
           f"glassgrad's own features: {(d - f) / 1e6:.3f} M")
+    c = per["capture"] - per["numpy"]
+    print(f"  with gg.capture (ops replayed): {c / 1e6:.3f} M instructions per step "
+          f"({100 * c / per['numpy']:.1f} %)")
     return 0
 
 

@@ -19,6 +19,10 @@ RSS after loading, which can under-count).
     python bench/bench_mnist_mlp.py --layers 784-300-100-10 --reps 3 --data /path/to/mnist
     python bench/bench_mnist_mlp.py --frameworks numpy,tape,glassgrad,torch   # + the floor
 
+``capture`` is glassgrad with the loss function wrapped in ``gg.capture`` (the ops are
+recorded on the first batch and replayed after: same formulas, same arithmetic, one graph
+node per step instead of one per op).
+
 ``tape`` (opt-in) is the floor of any eager Python autograd: a minimal closure tape doing
 the NumPy loop's arithmetic (plus the loss value) with no framework features at all;
 ``tape / numpy`` is what recording and replaying a graph in Python costs at the least.
@@ -170,6 +174,29 @@ class GlassgradLoop:
         return [(m.weight.data.copy(), m.bias.data.copy()) for m in self.lins]
 
 
+class CaptureLoop(GlassgradLoop):
+    """The same model, loss and optimizer, with the loss function captured
+    (``gg.capture``): recorded on the first batch, its ops replayed after."""
+
+    def start(self) -> None:
+        super().start()
+        model, F = self.model, self.nn.functional
+        self.step = self.gg.capture(lambda x, y: F.cross_entropy(model(x), y))
+
+    def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
+        gg, step = self.gg, self.step
+        if self.opt is None:
+            self.opt = gg.optim.SGD(self.model.parameters(), lr=lr)
+        opt = self.opt
+        for idx in batches:
+            xb = gg.from_numpy(X[idx])
+            yb = gg.from_numpy(y[idx])
+            opt.zero_grad()
+            loss = step(xb, yb)
+            loss.backward()
+            opt.step()
+
+
 class TorchLoop:
     """torch.nn.Sequential, F.cross_entropy, backward, torch.optim.SGD (eager, CPU)."""
 
@@ -262,7 +289,8 @@ class TapeLoop(NumpyLoop):
                 b -= lr32 * grads[2 * i + 1]
 
 
-TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "torch": TorchLoop, "tape": TapeLoop}
+TRAINERS = {"numpy": NumpyLoop, "glassgrad": GlassgradLoop, "capture": CaptureLoop,
+            "torch": TorchLoop, "tape": TapeLoop}
 
 
 def runner(name: str, weights: list) -> Callable:
@@ -319,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
-    ap.add_argument("--frameworks", default="numpy,glassgrad,torch")
+    ap.add_argument("--frameworks", default="numpy,glassgrad,capture,torch")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--max-batches", type=int, default=None, help="stop each epoch early (smoke runs)")
     a = ap.parse_args(argv)

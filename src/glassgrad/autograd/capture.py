@@ -51,7 +51,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..backend import is_array, np
-from .function import Function, _resave_scalars
+from .function import Function, _freed_message, _resave_scalars
 from .grad_mode import STATE
 
 _Tensor: Any = None
@@ -74,7 +74,7 @@ class _Op:
     """One recorded op call: ``outs = cls.forward(ctx, *args, **kwargs)``."""
 
     __slots__ = ("cls", "template", "tpos", "kwargs", "outs", "needs", "in_meta", "out_meta",
-                 "multi", "in_slots", "back", "scope")
+                 "multi", "in_slots", "back", "scope", "check_shape", "check_grads")
 
     def __init__(self, cls: type, template: list, tpos: tuple, kwargs: dict, outs: tuple,
                  needs: tuple, in_meta: tuple, out_meta: tuple, multi: bool, scope: Any) -> None:
@@ -85,6 +85,11 @@ class _Op:
         # where each input's gradient goes (-1: no gradient needed)
         self.in_slots = tuple(slots[k] if k in slots and n else -1 for k, n in enumerate(needs))
         self.back = any(needs)
+        # an integer or boolean tensor input (indices, a mask) may decide the output shape
+        self.check_shape = any(m is not None and m[1].kind not in "fc" for m in in_meta)
+        # glassgrad's own ops are tested to return gradients of their inputs' shapes; a
+        # user's Function is checked on every replay, as the engine checks it
+        self.check_grads = not cls.__module__.startswith("glassgrad.")
 
 
 class Program:
@@ -100,6 +105,13 @@ class Program:
         self.arg_slots: list[int] = []      # slot of each tensor argument of fn
         self.free: list[Any] = []           # outside tensors read by fn (parameters, ...)
         self.free_slots: list[int] = []
+        self.in_slots: list[int] = []      # arg_slots + free_slots: the node's inputs
+        self.free_rec: list[list] = []     # per free tensor: [array, shape, dtype, requires_grad]
+        self.free_edges: tuple = ()        # the node's edges to the free tensors (leaves)
+        self.saved_in: list[int] = []      # inputs / outputs whose in-place changes matter
+        self.saved_out: list[int] = []
+        self.out_meta: tuple = ()
+        self.any_grad = False
         self.out_slots: tuple = ()          # slots of fn's outputs
         self.out_grad: tuple = ()           # did each output require grad when recorded
         self.out_struct: Any = None         # "one", "tuple" or "list"
@@ -112,19 +124,66 @@ class Program:
 
     # ---- replay ----------------------------------------------------------------------------
     def run(self, tensors: list) -> Any:
+        """Replay on ``tensors`` (fn's tensor arguments, whose shapes, dtypes and
+        ``requires_grad`` the caller matched): check what else the program read, run its
+        ops, and return the outputs attached to one ``Captured`` node."""
         for m, training in self.modules:
             if m.training is not training:
                 raise _Stale
-        res = Captured.apply(self, *tensors, *self.free)
-        if self.out_struct == "one":
-            res = (res,)
-        for t, g in zip(res, self.out_grad):
-            if not g and t.requires_grad:  # did not depend on anything requiring grad
-                t.requires_grad = False
-                t.grad_fn = None
+        datas = [t.data for t in tensors]
+        edges = [((t, 0) if t.grad_fn is None else (t.grad_fn, t._out_idx)) if t.requires_grad
+                 else None for t in tensors]
+        free_edges = self.free_edges
+        for t, rec in zip(self.free, self.free_rec):
+            d = t.data
+            if d is not rec[0]:  # a new array (e.g. loaded weights): same shape and dtype?
+                if d.shape != rec[1] or d.dtype != rec[2]:
+                    raise _Stale
+                rec[0] = d
+            if t.requires_grad is not rec[3]:
+                raise _Stale
+            if t.grad_fn is not None:  # computed outside by ops: edges to its node
+                free_edges = None
+            datas.append(d)
+        if free_edges is None:
+            free_edges = [((t, 0) if t.grad_fn is None else (t.grad_fn, t._out_idx))
+                          if t.requires_grad else None for t in self.free]
+        Tensor = _Tensor
+        ctx = object.__new__(Captured)
+        ctx._saved = None
+        ctx._saved_meta = None
+        ctx._freed = False
+        ctx.create_graph = False
+        outs = Captured.forward(ctx, self, datas)
+        if not self.any_grad:
+            res = [Tensor._make(o, False) for o in outs]
+        else:
+            # the node, as Function.apply records one (its inputs: arguments, then free)
+            ctx._edges = tuple(edges) + tuple(free_edges)
+            ctx._in_meta = self.in_meta
+            ctx._out_meta = self.out_meta
+            ctx.needs_input_grad = self.needs
+            ctx._hooks = ctx._retained = ctx._out_cache = ctx._buf = ctx._stack = None
+            ctx._scope = None
+            st = STATE
+            st.seq += 1
+            ctx._seq = st.seq
+            res = []
+            for j, o in enumerate(outs):
+                diff = self.out_grad[j]
+                t = Tensor._make(o, diff)
+                if diff:
+                    t.grad_fn = ctx
+                    t._out_idx = j
+                res.append(t)
+            # versions of the inputs and outputs the ops saved: backward checks them, as
+            # the eager ops' saved tensors are checked
+            ins = tensors + self.free
+            ctx.vers = [(c, c[0]) for c in [ins[k]._version for k in self.saved_in]
+                        + [res[k]._version for k in self.saved_out]]
         if self.out_struct == "one":
             return res[0]
-        return list(res) if self.out_struct == "list" else tuple(res)
+        return res if self.out_struct == "list" else tuple(res)
 
     # ---- reading it ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -170,16 +229,11 @@ class Captured(Function):
     outside tensors, in the order of ``Program.arg_slots + Program.free_slots``."""
 
     @staticmethod
-    def forward(ctx, prog, *arrays):
-        if ctx.needs_input_grad[1:] != prog.needs:
-            raise _Stale
-        for a, (shape, dtype) in zip(arrays, prog.in_meta):
-            if a.shape != shape or a.dtype != dtype:
-                raise _Stale
+    def forward(ctx, prog, arrays):
+        """Run the recorded ops on ``arrays`` (the node's inputs): each op's own forward
+        with a fresh ctx; returns the outputs' arrays."""
         vals: list = [None] * prog.n_slots
-        for s, a in zip(prog.arg_slots, arrays):
-            vals[s] = a
-        for s, a in zip(prog.free_slots, arrays[len(prog.arg_slots):]):
+        for s, a in zip(prog.in_slots, arrays):
             vals[s] = a
         ctxs = []
         for op in prog.ops:
@@ -194,33 +248,26 @@ class Captured(Function):
             c.create_graph = False
             c.needs_input_grad = op.needs
             c._in_meta = op.in_meta
-            c._out_meta = op.out_meta
-            out = cls.forward(c, *args, **op.kwargs)
+            out = cls.forward(c, *args, **op.kwargs) if op.kwargs else cls.forward(c, *args)
             if op.multi:
                 outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
                 if c._saved and any(o is not r for o, r in zip(outs, out)):
                     _resave_scalars(c, out, outs)
+                for s, o in zip(op.outs, outs):
+                    vals[s] = o
             else:
                 if not isinstance(out, np.ndarray) and not is_array(out):
                     raw, out = out, np.asarray(out)
                     if c._saved:
                         _resave_scalars(c, (raw,), (out,))
-                outs = (out,)
-            for s, o, (shape, _dt) in zip(op.outs, outs, op.out_meta):
-                if o.shape != shape:
-                    raise CaptureError(
-                        f"capture: {cls.__name__} returned shape {tuple(o.shape)} on replay but "
-                        f"{tuple(shape)} when recorded: its output shape depends on the values "
-                        "of its inputs, which a replay cannot follow. Call the function "
-                        "without capture.")
-                vals[s] = o
+                vals[op.outs[0]] = outs = out
+            if op.check_shape:  # indices or masks among the inputs: shape may follow data
+                _check_shapes(op, (outs,) if not op.multi else outs)
             if op.back:
                 ctxs.append(c)
         ctx.prog = prog
         ctx.ctxs = ctxs
-        outs = tuple(vals[s] for s in prog.out_slots)
-        ctx.save_for_backward(*arrays, *outs)  # in-place changes before backward are caught
-        return outs[0] if len(outs) == 1 else outs
+        return [vals[s] for s in prog.out_slots]
 
     @staticmethod
     def backward(ctx, *gouts):
@@ -231,7 +278,15 @@ class Captured(Function):
             raise RuntimeError(
                 "capture: double backward (create_graph=True) through a replayed call is not "
                 "supported; call the function itself (not the captured one) for that")
-        ctx.saved_tensors  # noqa: B018 (raises if an input or output was changed in place)
+        if ctx._freed:
+            raise RuntimeError(_freed_message(ctx))
+        for cell, v in ctx.vers:
+            if cell[0] != v:
+                raise RuntimeError(
+                    f"capture: a tensor the replayed ops saved for backward (an argument, an "
+                    f"outside tensor or an output) was modified in place after the call "
+                    f"(version {v} then, {cell[0]} now); as in eager mode, use an out-of-place "
+                    "op or .clone() before modifying it")
         prog = ctx.prog
         gs: list = [None] * prog.n_slots
         for s, g in zip(prog.out_slots, gouts):
@@ -260,12 +315,17 @@ class Captured(Function):
             for s, r, meta in zip(op.in_slots, res, op.in_meta):
                 if s < 0 or r is None:
                     continue
-                if r.shape != meta[0] or r.dtype != meta[1]:
+                if op.check_grads and (r.shape != meta[0] or r.dtype != meta[1]):
                     r = _check(op, r, meta)
                 old = gs[s]
                 gs[s] = r if old is None else old + r
-        return (None,) + tuple(gs[s] for s in prog.arg_slots) + tuple(
-            gs[s] for s in prog.free_slots)
+        # taken out of gs, so that the engine sees nobody else holds them and makes fresh
+        # gradients .grad without a copy
+        res = []
+        for s in prog.in_slots:
+            res.append(gs[s])
+            gs[s] = None
+        return tuple(res)
 
 
 def _fix(op: _Op, res: Any, n: int) -> tuple:
@@ -285,6 +345,16 @@ def _check(op: _Op, r: Any, meta: tuple) -> Any:
     return r.astype(dtype) if dtype.kind == "f" and r.dtype != dtype else r
 
 
+def _check_shapes(op: _Op, outs: tuple) -> None:
+    for o, (shape, _dt) in zip(outs, op.out_meta):
+        if o.shape != shape:
+            raise CaptureError(
+                f"capture: {op.cls.__name__} returned shape {tuple(o.shape)} on replay but "
+                f"{tuple(shape)} when recorded: its output shape depends on the values of its "
+                "inputs (an index or a mask), which a replay cannot follow. Call the function "
+                "without capture.")
+
+
 # ---------------------------------------------------------------------------- recording
 _READERS = ("item", "tolist", "numpy", "__float__", "__int__", "__index__", "__bool__",
             "__array__")
@@ -302,6 +372,7 @@ class _Recorder:
         self.made: set[int] = set()          # ids of tensors created while recording
         self.results: list = []              # the op results (for the hook check)
         self.modules: dict[int, tuple] = {}
+        self.saved: set = set()              # slots of arrays the ops saved for backward
         p = self.prog
         for k, a in enumerate(args):
             if isinstance(a, _Tensor):
@@ -386,6 +457,10 @@ class _Recorder:
         node = next((t.grad_fn for t in outs if t.grad_fn is not None), None)
         needs = node.needs_input_grad if node is not None else (False,) * len(args)
         out_slots = tuple(self._new_slot(t.data, "") for t in outs)
+        for m in (node._saved_meta or ()) if node is not None else ():
+            # what the op saved for backward: its in-place check must survive the replay
+            if m is not None:
+                self.saved.add(self.slot.get(id(m[3].data)) if m[0] == "in" else out_slots[m[3]])
         self.results.extend(outs)
         op = _Op(cls, template, tuple(tpos), dict(kwargs), out_slots, tuple(needs),
                  tuple(in_meta), tuple((t.data.shape, t.data.dtype) for t in outs), multi,
@@ -428,6 +503,12 @@ class _Recorder:
         p.in_meta = tuple([p.slot_meta[s] for s in p.arg_slots]
                           + [(t.data.shape, t.data.dtype) for t in p.free])
         p.back_ops = [op for op in p.ops if op.back]
+        p.in_slots = p.arg_slots + p.free_slots
+        p.out_meta = tuple(p.slot_meta[s] for s in p.out_slots)
+        p.free_rec = [[t.data, t.data.shape, t.data.dtype, t.requires_grad] for t in p.free]
+        p.free_edges = tuple((t, 0) if t.requires_grad else None for t in p.free)
+        p.saved_in = [k for k, s in enumerate(p.in_slots) if s in self.saved]
+        p.saved_out = [k for k, s in enumerate(p.out_slots) if s in self.saved]
         return p
 
 
@@ -500,6 +581,7 @@ def _trace(fn: Callable, args: tuple) -> tuple:
     prog = rec.finish(out)
     tensors = [a for a in args if isinstance(a, Tensor)]
     prog.needs = tuple(bool(t.requires_grad) for t in tensors + prog.free)
+    prog.any_grad = any(prog.needs)
     return out, prog
 
 

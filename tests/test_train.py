@@ -99,6 +99,25 @@ def test_same_as_hand_written_loop():
         np.testing.assert_array_equal(a, b)
 
 
+def test_capture_trains_bit_for_bit_like_eager():
+    """Trainer(capture=True) replays the recorded forward and loss: same history, same
+    weights, dropout included (the last batch of 200 samples has another shape: 8)."""
+    runs = []
+    for cap in (False, True):
+        model = _model(dropout=0.2)
+        tr, va = _loaders(3)
+        gg.manual_seed(7)
+        t = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02),
+                    verbose=0, capture=cap)
+        h = t.fit(tr, va, epochs=3)
+        runs.append((h["train_loss"], h["train_acc"], h["val_loss"], _params(model), t))
+    (l1, a1, v1, p1, _), (l2, a2, v2, p2, t2) = runs
+    assert l1 == l2 and a1 == a2 and v1 == v2
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
+    assert t2._captured.records == 2  # batches of 32 and the last one of 8
+
+
 def test_verbose_prints_one_line_per_epoch_without_tty(capsys):
     model = _model()
     tr, va = _loaders()

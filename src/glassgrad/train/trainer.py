@@ -40,6 +40,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..autograd.capture import capture
+from ..tensor import Tensor
 from .callbacks import Callback
 from .history import History
 
@@ -289,6 +291,11 @@ def _restore_generators(loaders: Sequence[Any], states: Sequence[Any]) -> None:
         g.set_state(st)
 
 
+def _output_and_loss(model: Any, loss_fn: Callable[[Any, Any], Any], x: Any, y: Any) -> tuple:
+    out = model(x)
+    return out, loss_fn(out, y)
+
+
 # ---------------------------------------------------------------------------- Trainer
 class Trainer:
     """Train a model over DataLoaders with metrics, callbacks, schedulers and checkpoints.
@@ -319,6 +326,11 @@ class Trainer:
         early-stopped epochs always print).
     extra : dict, optional
         Stored in checkpoints (e.g. how to rebuild the model and data).
+    capture : bool
+        Record the model's forward and the loss once per batch shape with
+        :func:`glassgrad.capture` and replay them on the next batches: the same arithmetic
+        with less bookkeeping per op (see ``bench/bench_mnist_mlp.py``). A model that does
+        something a replay cannot reproduce raises ``CaptureError`` on the first batch.
 
     Attributes
     ----------
@@ -332,7 +344,8 @@ class Trainer:
     def __init__(self, model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, scheduler: Any = None,
                  callbacks: Sequence[Callback] = (), grad_clip: float | None = None,
                  metrics: Any = ("accuracy",), scheduler_interval: str = "epoch", verbose: int = 1,
-                 log_every: int | None = None, extra: dict | None = None) -> None:
+                 log_every: int | None = None, extra: dict | None = None,
+                 capture: bool = False) -> None:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got "
                              f"{scheduler_interval!r}")
@@ -352,6 +365,8 @@ class Trainer:
         self.verbose = int(verbose)
         self.log_every = log_every
         self.extra = dict(extra or {})
+        self.capture = bool(capture)
+        self._captured: Any = None
         self.epoch = 0
         self.global_step = 0
         self.history = History()
@@ -434,8 +449,13 @@ class Trainer:
                 self._call("on_batch_begin", self, step)
                 x, y = _split_batch(batch)
                 opt.zero_grad()
-                out = model(x)
-                loss = loss_fn(out, y)
+                if self.capture and isinstance(x, Tensor) and isinstance(y, Tensor):
+                    if self._captured is None:
+                        self._captured = capture(lambda x, y: _output_and_loss(model, loss_fn, x, y))
+                    out, loss = self._captured(x, y)
+                else:
+                    out = model(x)
+                    loss = loss_fn(out, y)
                 loss.backward()
                 lv = float(_arr(loss))
                 if not math.isfinite(lv):

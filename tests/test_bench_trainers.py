@@ -1,8 +1,9 @@
 """The MLP trainers of bench/bench_mnist_mlp.py do the same arithmetic.
 
 The speed ratios the bench prints only mean something if every trainer trains the same
-network the same way: glassgrad and the minimal tape must end bit-identical to the
-hand-written NumPy loop, PyTorch within float32 rounding.
+network the same way: the minimal tape must end bit-identical to the hand-written NumPy
+loop, glassgrad within the last bits (its bias sums are BLAS products), the captured
+glassgrad step bit-identical to eager glassgrad, PyTorch within float32 rounding.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def test_trainers_agree(B, sizes):
     y = rng.integers(0, sizes[-1], 200)
     w0 = B.init_weights(sizes, 0)
     order = B.batch_order(len(X), 32, 0)  # the last batch is short (8 rows)
-    names = ["numpy", "tape", "glassgrad"]
+    names = ["numpy", "tape", "glassgrad", "capture"]
     try:
         import torch  # noqa: F401
         names.append("torch")
@@ -57,7 +58,10 @@ def test_trainers_agree(B, sizes):
                 # g.sum(0): the rounding differs in the last bits
                 np.testing.assert_allclose(W, Wn, rtol=0, atol=2e-7)
                 np.testing.assert_allclose(b, bn, rtol=0, atol=2e-7)
-            else:
+            elif n == "tape":
                 assert np.array_equal(W, Wn) and np.array_equal(b, bn), n
+    # the captured glassgrad step replays the same ops: bit-identical to eager glassgrad
+    for (W, b), (Wg, bg) in zip(final["capture"], final["glassgrad"]):
+        assert np.array_equal(W, Wg) and np.array_equal(b, bg)
     # and training moved the weights
     assert not np.array_equal(final["numpy"][0][0], w0[0][0])

@@ -278,3 +278,16 @@ def test_decorator_form_and_reset():
     f.reset()
     assert f(x).item() == 6.0 and f.records == 2
     assert "captured" in repr(f)
+
+
+def test_docs_listing_is_what_the_code_prints():
+    import os
+    import re
+
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "capture.md")).read()
+    shown = re.search(r">>> print\(step.program\(x, y\)\)\n(.*?)\n```", doc, re.S).group(1)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    step = gg.capture(lambda x, y: F.cross_entropy(model(x), y))
+    x, y = gg.zeros(32, 784), gg.from_numpy(np.zeros(32, np.int64))
+    step(x, y)
+    assert str(step.program(x, y)) == shown

@@ -291,3 +291,15 @@ def test_docs_listing_is_what_the_code_prints():
     x, y = gg.zeros(32, 784), gg.from_numpy(np.zeros(32, np.int64))
     step(x, y)
     assert str(step.program(x, y)) == shown
+
+
+def test_outside_tensor_with_a_graph_is_refused():
+    base = gg.tensor([1.0, 2.0], requires_grad=True)
+    w = base * 2   # part of a graph built outside the function
+    f = gg.capture(lambda x: (x * w).sum())
+    with pytest.raises(gg.CaptureError, match="computed\\s+outside"):
+        f(gg.ones(2))
+    g = gg.capture(lambda x, w: (x * w).sum())   # passed as an argument: fine
+    g(gg.ones(2), w)
+    g(gg.ones(2), base * 3).backward()
+    np.testing.assert_array_equal(base.grad.data, [3.0, 3.0])

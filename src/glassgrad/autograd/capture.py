@@ -36,10 +36,13 @@ What a replay reproduces, and what it cannot (as with ``torch.jit.trace``):
 * Refused while recording, with an error that names the problem (the value would be frozen
   at the first call): reading a tensor's value (``item()``, ``float()``, ``if t:``,
   ``numpy()``); using a tensor or a writeable array made inside ``fn`` by something other
-  than a glassgrad op; in-place changes that bypass the graph; hooks on modules or on
-  tensors made inside ``fn``; returning something other than tensors made by ops.
+  than a glassgrad op, or an outside tensor computed by ops that record a graph;
+  in-place changes that bypass the graph; hooks on modules or on tensors made inside
+  ``fn``; returning something other than tensors made by ops.
 * Not seen at all: plain Python side effects (``print``, counters, changing ``.data``
-  directly). They happen on the recording call only.
+  directly), which happen on the recording call only; and a name the function reads
+  from outside being re-bound to another tensor: a replay reads the tensor object it
+  recorded (parameters updated in place are fine). Pass tensors that change as arguments.
 * Glass-box modes (``detect_anomaly``, traces and other backward observers) and
   ``no_grad`` run ``fn`` eagerly, so that every node stays visible.
 * Not supported: ``create_graph=True`` through a replayed call (double backward); call
@@ -133,21 +136,15 @@ class Program:
         datas = [t.data for t in tensors]
         edges = [((t, 0) if t.grad_fn is None else (t.grad_fn, t._out_idx)) if t.requires_grad
                  else None for t in tensors]
-        free_edges = self.free_edges
         for t, rec in zip(self.free, self.free_rec):
             d = t.data
             if d is not rec[0]:  # a new array (e.g. loaded weights): same shape and dtype?
                 if d.shape != rec[1] or d.dtype != rec[2]:
                     raise _Stale
                 rec[0] = d
-            if t.requires_grad is not rec[3]:
-                raise _Stale
-            if t.grad_fn is not None:  # computed outside by ops: edges to its node
-                free_edges = None
+            if t.requires_grad is not rec[3] or t.grad_fn is not None:
+                raise _Stale  # (an outside tensor that is now the output of ops: refused)
             datas.append(d)
-        if free_edges is None:
-            free_edges = [((t, 0) if t.grad_fn is None else (t.grad_fn, t._out_idx))
-                          if t.requires_grad else None for t in self.free]
         Tensor = _Tensor
         ctx = object.__new__(Captured)
         ctx._saved = None
@@ -159,7 +156,7 @@ class Program:
             res = [Tensor._make(o, False) for o in outs]
         else:
             # the node, as Function.apply records one (its inputs: arguments, then free)
-            ctx._edges = tuple(edges) + tuple(free_edges)
+            ctx._edges = tuple(edges) + self.free_edges
             ctx._in_meta = self.in_meta
             ctx._out_meta = self.out_meta
             ctx.needs_input_grad = self.needs
@@ -424,6 +421,12 @@ class _Recorder:
                 "(gg.tensor(...), a comparison such as x > 0, a conversion from NumPy): a "
                 "replay would reuse its first value. Make it outside and pass it as an "
                 "argument, or compute it with ops that record (e.g. gg.where, relu).")
+        if t.grad_fn is not None:
+            raise CaptureError(
+                f"capture: input {k} of {cls.__name__} (shape {tuple(t.shape)}) was computed "
+                "outside the captured function by ops that record a graph; a replay would keep "
+                "reading that tensor and backpropagating into its old graph. Pass it as an "
+                "argument of the function.")
         self.prog.free.append(t)
         name = getattr(t, "_name", None)
         s = self._new_slot(t.data, f"outside tensor{' ' + name if name else ''}"

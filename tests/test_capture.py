@@ -303,3 +303,38 @@ def test_outside_tensor_with_a_graph_is_refused():
     g(gg.ones(2), w)
     g(gg.ones(2), base * 3).backward()
     np.testing.assert_array_equal(base.grad.data, [3.0, 3.0])
+
+
+def test_transformer_layer_with_embedding_and_attention_dropout():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.enc = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.2, batch_first=True)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, idx):
+            return self.fc(self.enc(self.emb(idx)).mean(1))
+
+    batches = [(RNG.integers(0, 20, (3, 5)), RNG.integers(0, 10, 3)) for _ in range(3)]
+    step = _compare(Net, batches, opt_cls=gg.optim.Adam, lr=1e-2)
+    assert step.records == 1
+
+
+def test_causal_attention_with_dropout_replays_new_masks():
+    q = gg.from_numpy(RNG.standard_normal((2, 4, 3)).astype(np.float32)).requires_grad_()
+    f = gg.capture(lambda q: F.scaled_dot_product_attention(q, q, q, dropout_p=0.5,
+                                                            is_causal=True).sum())
+    gg.manual_seed(0)
+    a = [f(q).item() for _ in range(3)]
+    gg.manual_seed(0)
+    b = [F.scaled_dot_product_attention(q, q, q, dropout_p=0.5, is_causal=True).sum().item()
+         for _ in range(3)]
+    assert a == b and len(set(a)) == 3 and f.records == 1
+
+
+def test_tensor_indices_are_refused_not_frozen():
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    f = gg.capture(lambda idx: w[idx].sum())
+    with pytest.raises(gg.CaptureError, match="writeable array"):
+        f(gg.tensor([0, 2]))

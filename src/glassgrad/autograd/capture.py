@@ -517,15 +517,22 @@ class _Recorder:
 
 def _check_const(cls: type, k: Any, v: Any) -> None:
     """Arguments that are not tensors are recorded as constants: refuse those that can
-    change (writeable arrays: their values would be frozen) or hide tensors."""
+    change (writeable arrays, also inside tuples such as an index key: their values would
+    be frozen) or hide tensors."""
+    if isinstance(v, (list, tuple)):
+        if any(isinstance(e, _Tensor) for e in v):
+            raise CaptureError(f"capture: argument {k} of {cls.__name__} is a "
+                               f"{type(v).__name__} holding tensors; capture records tensors "
+                               "passed directly")
+        for e in v:
+            _check_const(cls, k, e)
+        return
     if isinstance(v, np.ndarray) and v.flags.writeable and v.ndim:
         raise CaptureError(
             f"capture: argument {k} of {cls.__name__} is a writeable array "
-            f"{tuple(v.shape)} {v.dtype} made outside the ops: a replay would reuse the values "
-            "it has now. Pass it as a tensor (gg.from_numpy) so that each call reads it.")
-    if isinstance(v, (list, tuple)) and any(isinstance(e, _Tensor) for e in v):
-        raise CaptureError(f"capture: argument {k} of {cls.__name__} is a {type(v).__name__} "
-                           "holding tensors; capture records tensors passed directly")
+            f"{tuple(v.shape)} {v.dtype} (or holds one, e.g. a tensor index converted to an "
+            "array): a replay would reuse the values it has now. Pass it as a tensor "
+            "argument of the op, or call the function without capture.")
     if isinstance(v, _Tensor):
         raise CaptureError(f"capture: keyword argument {k} of {cls.__name__} is a tensor; "
                            "capture records tensors passed as positional arguments")

@@ -198,11 +198,12 @@ _SPEC: dict[tuple[str, str], Formula] = {
     ("glassgrad.ops.rnn", "Unbind"): _f("X", ("dX = stack(dZ_0, …, dZ_T−1)",), output="Z_t",
                                        doc="rnn.md"),
     # ------------------------------------------------------------------ attention
-    ("glassgrad.ops.attention", "ScaledDotProductAttention"): _f("Q, K, V, M, scale, keep", (
+    ("glassgrad.ops.attention", "ScaledDotProductAttention"): _f(
+        "Q, K, V, M, scale, dropout_p, generator", (
         "dQ = dS @ K·scale  (dS = P ⊙ (dP − sum_row(dP ⊙ P)), dP = dO @ Vᵀ)",
         "dK = dSᵀ @ Q·scale",
         "dV = Pᵀ @ dO",
-        "dM = dS", None, None), output="O", doc="attention.md"),
+        "dM = dS", None, None, None), output="O", doc="attention.md"),
     # ------------------------------------------------------------------ fused layers (ops/nn.py)
     ("glassgrad.ops.nn", "Linear"): _f("X, W, b", (
         "dX = dY @ W", "dW = dYᵀ @ X", "db = sum_rows(dY)"), output="Y", doc="nn.md"),

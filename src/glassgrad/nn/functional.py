@@ -187,7 +187,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
                              f"num_embeddings {n}")
         padding_idx %= n
-    return _nn.Embedding.apply(weight, idx, padding_idx)
+    # the index tensor itself (not its array), so that gg.capture reads it on every call
+    return _nn.Embedding.apply(weight, input if isinstance(input, Tensor) else idx, padding_idx)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

@@ -28,7 +28,7 @@ import math
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import np, xp_of
+from ..backend import is_array, np, xp_of
 from ._util import op_error, unbroadcast
 
 __all__ = ["scaled_dot_product_attention"]
@@ -53,13 +53,24 @@ def _softmax_last(s: Any) -> Any:
 
 class ScaledDotProductAttention(Function):
     """``O = dropout(softmax(Q·Kᵀ·scale + M))·V``; called as
-    ``apply(q, k, v, mask, scale, keep)`` where ``mask`` is an additive float mask
-    (array, Tensor or None) and ``keep`` the dropout multiplier ``D/(1−p)`` (or None)."""
+    ``apply(q, k, v, mask, scale, dropout_p, generator)`` where ``mask`` is an additive
+    float mask, a boolean one (``True`` = may attend, turned into 0/−inf here) or None.
+    The dropout multiplier ``D/(1−p)`` is drawn here, in the op, from ``generator`` (a
+    ``gg.Generator`` or None for the default one), so that a captured call draws anew."""
 
     @staticmethod
-    def forward(ctx, q, k, v, mask, scale, keep):
+    def forward(ctx, q, k, v, mask, scale, dropout_p=0.0, generator=None):
+        xp = xp_of(q)
         s = q @ k.swapaxes(-1, -2)
         s *= scale
+        if mask is not None and mask.dtype == bool:
+            mask = xp.where(mask, xp.asarray(0, s.dtype), xp.asarray(-xp.inf, s.dtype))
+        keep = None
+        if dropout_p > 0.0:
+            from ..random import _rng
+
+            u = _rng(generator).random(s.shape)
+            keep = xp.asarray(((u >= dropout_p) / (1.0 - dropout_p)).astype(s.dtype))
         if mask is not None:
             if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
                 s += mask
@@ -99,7 +110,7 @@ class ScaledDotProductAttention(Function):
                 dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx._in_meta[1][0])
             if need[3]:
                 dm = unbroadcast(ds, ctx._in_meta[3][0])
-        return dq, dk, dv, dm, None, None
+        return dq, dk, dv, dm, None, None, None
 
 
 def _shape(x: Any) -> tuple:
@@ -141,7 +152,6 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     Tensor
         ``(..., L, Ev)``.
     """
-    from ..random import _rng
     from ..tensor import Tensor
 
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -186,16 +196,18 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         if attn_mask is not None:
             raise op_error("scaled_dot_product_attention", "give either attn_mask or "
                            "is_causal=True, not both (as PyTorch)")
-        attn_mask = Tensor._make(xp.tril(xp.ones((L, S), dtype=bool)), False)
+        attn_mask = xp.tril(xp.ones((L, S), dtype=bool))
+        attn_mask.flags.writeable = False  # a constant (gg.capture records it as one)
     if attn_mask is not None:
-        m = attn_mask if isinstance(attn_mask, Tensor) else Tensor._make(xp.asarray(attn_mask), False)
+        m = attn_mask if isinstance(attn_mask, Tensor) or is_array(attn_mask) else xp.asarray(
+            attn_mask)
         try:
             np.broadcast_shapes(m.shape, batch + (L, S))
         except ValueError:
             raise op_error("scaled_dot_product_attention", f"attn_mask of shape {_shape(m)} does "
                            f"not broadcast to the scores' shape {batch + (L, S)}") from None
         if m.dtype == bool:
-            mask = Tensor._make(xp.where(m.data, xp.asarray(0, dt), xp.asarray(-xp.inf, dt)), False)
+            mask = m  # turned into 0 / −inf by the op
         elif m.dtype.kind == "f":
             if m.dtype != dt:
                 raise op_error("scaled_dot_product_attention", f"a float attn_mask must have the "
@@ -205,8 +217,5 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
             raise op_error("scaled_dot_product_attention", f"attn_mask must be bool or float, got "
                            f"{m.dtype}", TypeError)
     sc = float(scale) if scale is not None else 1.0 / math.sqrt(E)
-    keep = None
-    if dropout_p > 0.0:
-        u = _rng(generator).random(batch + (L, S))
-        keep = ((u >= dropout_p) / (1.0 - dropout_p)).astype(dt)
-    return ScaledDotProductAttention.apply(query, key, value, mask, sc, keep)
+    return ScaledDotProductAttention.apply(query, key, value, mask, sc, float(dropout_p),
+                                           generator)

@@ -333,8 +333,35 @@ def test_causal_attention_with_dropout_replays_new_masks():
     assert a == b and len(set(a)) == 3 and f.records == 1
 
 
-def test_tensor_indices_are_refused_not_frozen():
+def test_tensor_indices_and_gather_replay_with_the_new_indices():
+    w = gg.tensor(np.arange(12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    f = gg.capture(lambda idx, cols, m: (w[idx, :2].sum() + w[1, cols].sum() * 10
+                                         + w[m].sum() * 100 + w.gather(1, cols.reshape(1, 2)
+                                                                       .expand(3, 2)).sum()))
+    calls = [(gg.tensor([0, 2]), gg.tensor([1, 3]), gg.tensor([True, False, True])),
+             (gg.tensor([1, 1]), gg.tensor([0, 2]), gg.tensor([False, True, True])),
+             (gg.tensor([2, 0]), gg.tensor([3, 3]), gg.tensor([True, True, False]))]
+    for a in calls:
+        w.grad = None
+        out = f(*a)
+        out.backward()
+        got = (out.item(), w.grad.data.copy())
+        w.grad = None
+        ref = f.fn(*a)
+        ref.backward()
+        assert got[0] == ref.item()
+        np.testing.assert_array_equal(got[1], w.grad.data)
+    assert f.records == 1
+    # a mask selecting another number of rows changes an output shape: refused, not wrong
+    with pytest.raises(gg.CaptureError, match="depends on the values"):
+        f(gg.tensor([0, 1]), gg.tensor([0, 1]), gg.tensor([True, False, False]))
+
+
+def test_numpy_array_indices_are_refused_not_frozen():
     w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    f = gg.capture(lambda idx: w[idx].sum())
+    f = gg.capture(lambda x: (w[np.array([0, 2])] * x).sum())
     with pytest.raises(gg.CaptureError, match="writeable array"):
-        f(gg.tensor([0, 2]))
+        f(gg.ones(2))
+    g = gg.capture(lambda x: (w[[0, 2]] * x).sum())   # a Python list: a constant
+    g(gg.ones(2))
+    assert g(gg.tensor([1.0, 2.0])).item() == 7.0

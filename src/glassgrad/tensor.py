@@ -1269,14 +1269,24 @@ class Tensor:
                                f"input {tuple(self.shape)} outside dim {d}", IndexError)
             x = self[tuple(slice(None) if i == d else slice(0, idx.shape[i])
                            for i in range(self.ndim))]
-        return I.TakeAlong.apply(x, idx, d)
+        # the index tensor itself (not its array), so that gg.capture reads it on every call
+        return I.TakeAlong.apply(x, index if isinstance(index, Tensor) else idx, d)
 
     def take_along_dim(self, indices: Any, dim: int) -> Tensor:
         return self.gather(dim, indices)
 
     def __getitem__(self, idx: Any) -> Tensor:
         key = I.normalize_index(idx, Tensor)
-        out = I.GetItem.apply(self, key[0] if len(key) == 1 else key)
+        if STATE.recorder is not None and builtins.any(
+                isinstance(i, Tensor) for i in (idx if isinstance(idx, tuple) else (idx,))):
+            # gg.capture is recording: the index tensors go in as inputs of the op, so that
+            # a replay indexes with the new ones (the key keeps a marker in their place)
+            ts = idx if isinstance(idx, tuple) else (idx,)
+            key = tuple(I.INDEX_ARG if isinstance(i, Tensor) else k for i, k in zip(ts, key))
+            out = I.GetItem.apply(self, key[0] if len(key) == 1 else key,
+                                  *[i for i in ts if isinstance(i, Tensor)])
+        else:
+            out = I.GetItem.apply(self, key[0] if len(key) == 1 else key)
         if not builtins.any(is_array(k) for k in key):
             out._version = self._version  # basic indexing gives a view of self's memory
         return out

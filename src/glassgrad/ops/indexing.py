@@ -40,11 +40,24 @@ def _scatter_add(g: Any, idx: tuple, shape: tuple) -> Any:
     return dx
 
 
+INDEX_ARG = type("IndexArg", (), {"__repr__": lambda self: "<index tensor>"})()
+"""Marker in a ``GetItem`` key for an index passed as an extra input (``gg.capture``)."""
+
+
 class GetItem(Function):
-    """``z = x[idx]`` (slices, ints, None, Ellipsis, integer arrays, boolean masks)."""
+    """``z = x[idx]`` (slices, ints, None, Ellipsis, integer arrays, boolean masks).
+
+    ``apply(x, idx, *index_arrays)``: entries of ``idx`` equal to :data:`INDEX_ARG` are
+    taken, in order, from ``index_arrays`` (how ``gg.capture`` records tensor indices)."""
 
     @staticmethod
-    def forward(ctx, x, idx):
+    def forward(ctx, x, idx, *index_arrays):
+        if index_arrays:
+            it = iter(index_arrays)
+            if idx is INDEX_ARG:
+                idx = next(it)
+            else:
+                idx = tuple(next(it) if i is INDEX_ARG else i for i in idx)
         ctx.idx = idx
         try:
             return x[idx]
@@ -104,6 +117,7 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
             i = np.asarray(i)
             if i.dtype.kind == "f":
                 raise op_error("getitem", "a list index must hold integers or bools", IndexError)
+            i.flags.writeable = False  # a constant of the Python code (gg.capture keeps it)
         out.append(i)
     return tuple(out)
 

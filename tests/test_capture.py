@@ -365,3 +365,31 @@ def test_numpy_array_indices_are_refused_not_frozen():
     g = gg.capture(lambda x: (w[[0, 2]] * x).sum())   # a Python list: a constant
     g(gg.ones(2))
     assert g(gg.tensor([1.0, 2.0])).item() == 7.0
+
+
+@pytest.mark.parametrize("loss", [
+    lambda z, yi, yf: F.cross_entropy(z, yi),
+    lambda z, yi, yf: F.cross_entropy(z, yi, weight=gg.ones(4) * 2, label_smoothing=0.1),
+    lambda z, yi, yf: F.cross_entropy(z, yf.softmax(1)),
+    lambda z, yi, yf: F.mse_loss(z, yf),
+    lambda z, yi, yf: F.l1_loss(z, yf),
+    lambda z, yi, yf: F.binary_cross_entropy(z.sigmoid(), yf),
+    lambda z, yi, yf: F.binary_cross_entropy_with_logits(z, yf),
+])
+def test_losses_replay_like_eager(loss):
+    w = gg.from_numpy(RNG.standard_normal((5, 4)).astype(np.float32)).requires_grad_()
+    f = gg.capture(lambda x, yi, yf: loss(x @ w, yi, yf))
+    for _ in range(3):
+        args = (gg.from_numpy(RNG.standard_normal((6, 5)).astype(np.float32)),
+                gg.from_numpy(RNG.integers(0, 4, 6)),
+                gg.from_numpy(RNG.random((6, 4)).astype(np.float32)))
+        w.grad = None
+        out = f(*args)
+        out.backward()
+        got = (out.item(), w.grad.data.copy())
+        w.grad = None
+        ref = loss(args[0] @ w, *args[1:])
+        ref.backward()
+        assert got[0] == ref.item()
+        np.testing.assert_array_equal(got[1], w.grad.data)
+    assert f.records == 1

@@ -461,7 +461,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
     # the fused op checks the range of the targets itself (one pass, no duplicate)
     y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index, False)
-    return _nn.CrossEntropy.apply(input, y, weight=w, ignore_index=ignore_index,
+    # tensors themselves where they are unchanged (so that gg.capture reads them each call)
+    if isinstance(target, Tensor) and target.data is y:
+        y = target
+    if isinstance(weight, Tensor) and weight.data is w:
+        w = weight
+    return _nn.CrossEntropy.apply(input, y, w, ignore_index=ignore_index,
                                   label_smoothing=float(label_smoothing), reduction=reduction)
 
 

@@ -393,3 +393,19 @@ def test_losses_replay_like_eager(loss):
         assert got[0] == ref.item()
         np.testing.assert_array_equal(got[1], w.grad.data)
     assert f.records == 1
+
+
+def test_indexing_with_a_tensor_while_recording_is_a_copy_not_a_view():
+    # advanced indexing copies: the result must not share the base's version counter
+    # (else an in-place change of the base would be blamed on the result's saved values)
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    seen = []
+
+    def fn(idx):
+        z = w * 1.0
+        r = z[idx]
+        seen.append(r._version is z._version)
+        return r.sum()
+
+    gg.capture(fn)(gg.tensor([0, 2]))
+    assert seen == [False]

@@ -1282,8 +1282,8 @@ class Tensor:
             # gg.capture is recording: the index tensors go in as inputs of the op, so that
             # a replay indexes with the new ones (the key keeps a marker in their place)
             ts = idx if isinstance(idx, tuple) else (idx,)
-            key = tuple(I.INDEX_ARG if isinstance(i, Tensor) else k for i, k in zip(ts, key))
-            out = I.GetItem.apply(self, key[0] if len(key) == 1 else key,
+            marked = tuple(I.INDEX_ARG if isinstance(i, Tensor) else k for i, k in zip(ts, key))
+            out = I.GetItem.apply(self, marked[0] if len(marked) == 1 else marked,
                                   *[i for i in ts if isinstance(i, Tensor)])
         else:
             out = I.GetItem.apply(self, key[0] if len(key) == 1 else key)

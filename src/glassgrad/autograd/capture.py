@@ -54,7 +54,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..backend import is_array, np
-from .function import Function, _freed_message, _resave_scalars
+from .engine import _check_grad, _fix_count
+from .function import Function, _freed_message, _new_node, _resave_scalars
 from .grad_mode import STATE
 
 _Tensor: Any = None
@@ -146,25 +147,16 @@ class Program:
                 raise _Stale  # (an outside tensor that is now the output of ops: refused)
             datas.append(d)
         Tensor = _Tensor
-        ctx = object.__new__(Captured)
-        ctx._saved = None
-        ctx._saved_meta = None
-        ctx._freed = False
-        ctx.create_graph = False
-        outs = Captured.forward(ctx, self, datas)
         if not self.any_grad:
-            res = [Tensor._make(o, False) for o in outs]
+            ctx = object.__new__(Captured)
+            res = [Tensor._make(o, False) for o in Captured.forward(ctx, self, datas)]
         else:
-            # the node, as Function.apply records one (its inputs: arguments, then free)
-            ctx._edges = tuple(edges) + self.free_edges
-            ctx._in_meta = self.in_meta
-            ctx._out_meta = self.out_meta
+            # the node (its inputs: arguments, then free), made before the replay: the ops
+            # inside make no nodes, so its creation number still follows its inputs'
+            ctx = _new_node(Captured, tuple(edges) + self.free_edges, self.in_meta,
+                            self.out_meta)
             ctx.needs_input_grad = self.needs
-            ctx._hooks = ctx._retained = ctx._out_cache = ctx._buf = ctx._stack = None
-            ctx._scope = None
-            st = STATE
-            st.seq += 1
-            ctx._seq = st.seq
+            outs = Captured.forward(ctx, self, datas)
             res = []
             for j, o in enumerate(outs):
                 diff = self.out_grad[j]
@@ -199,7 +191,8 @@ class Program:
         for s in self.free_slots:
             lines.append(f"  %{s:<3} = {self.slot_src[s]:<28} {meta(s)}")
         for op in self.ops:
-            args = ", ".join(f"%{dict(op.tpos)[k]}" if k in dict(op.tpos) else _const_str(v)
+            tslots = dict(op.tpos)
+            args = ", ".join(f"%{tslots[k]}" if k in tslots else _const_str(v)
                              for k, v in enumerate(op.template))
             if op.kwargs:
                 args += ", " + ", ".join(f"{k}={_const_str(v)}" for k, v in op.kwargs.items())
@@ -308,12 +301,12 @@ class Captured(Function):
             res = op.cls.backward(c, *grads)
             n = len(op.needs)
             if type(res) is not tuple or len(res) != n:
-                res = _fix(op, res, n)
+                res = _fix_count(op.cls, res, n)
             for s, r, meta in zip(op.in_slots, res, op.in_meta):
                 if s < 0 or r is None:
                     continue
                 if op.check_grads and (r.shape != meta[0] or r.dtype != meta[1]):
-                    r = _check(op, r, meta)
+                    r = _check_grad(op.cls, r, meta, False)
                 old = gs[s]
                 gs[s] = r if old is None else old + r
         # taken out of gs, so that the engine sees nobody else holds them and makes fresh
@@ -323,23 +316,6 @@ class Captured(Function):
             res.append(gs[s])
             gs[s] = None
         return tuple(res)
-
-
-def _fix(op: _Op, res: Any, n: int) -> tuple:
-    if not isinstance(res, tuple):
-        res = (res,)
-    if len(res) > n:
-        raise RuntimeError(f"{op.cls.name()}: backward returned {len(res)} gradients, "
-                           f"expected {n} (one per positional input of forward)")
-    return res + (None,) * (n - len(res))
-
-
-def _check(op: _Op, r: Any, meta: tuple) -> Any:
-    shape, dtype = meta
-    if r.shape != shape:
-        raise RuntimeError(f"{op.cls.name()}: backward returned a gradient of shape "
-                           f"{tuple(r.shape)} for an input of shape {tuple(shape)}")
-    return r.astype(dtype) if dtype.kind == "f" and r.dtype != dtype else r
 
 
 def _check_shapes(op: _Op, outs: tuple) -> None:
@@ -370,11 +346,10 @@ class _Recorder:
         self.results: list = []              # the op results (for the hook check)
         self.modules: dict[int, tuple] = {}
         self.saved: set = set()              # slots of arrays the ops saved for backward
-        p = self.prog
+        self.args = [a for a in args if isinstance(a, _Tensor)]  # fn's tensor arguments
         for k, a in enumerate(args):
             if isinstance(a, _Tensor):
-                s = self._new_slot(a.data, f"argument {k}")
-                p.arg_slots.append(s)
+                self.prog.arg_slots.append(self._new_slot(a.data, f"argument {k}"))
 
     def _new_slot(self, arr: Any, src: str) -> int:
         p = self.prog
@@ -399,11 +374,10 @@ class _Recorder:
         ``t`` re-pointed at the result) on a tensor made by an op: recorded like any op.
         Anything else would not happen on a replay: refused."""
         s = self.slot.get(id(t.data))
-        if graph and s is not None and s not in self.prog.arg_slots \
-                and s not in self.prog.free_slots:
+        outside = s is None or s in self.prog.arg_slots or s in self.prog.free_slots
+        if graph and not outside:
             return
-        what = ("an argument or a tensor from outside the function" if not graph or s is None
-                or s in self.prog.arg_slots or s in self.prog.free_slots else "this tensor")
+        what = "an argument or a tensor from outside the function" if outside else "this tensor"
         raise CaptureError(
             f"capture: in-place {op} on a tensor of shape {tuple(t.shape)} while recording "
             f"changes {what} without an op a replay could repeat (in-place ops on tensors "
@@ -503,10 +477,11 @@ class _Recorder:
         p.out_slots = tuple(slots)
         p.out_grad = tuple(bool(t.requires_grad) for t in outs)
         p.modules = list(self.modules.values())
-        p.in_meta = tuple([p.slot_meta[s] for s in p.arg_slots]
-                          + [(t.data.shape, t.data.dtype) for t in p.free])
         p.back_ops = [op for op in p.ops if op.back]
         p.in_slots = p.arg_slots + p.free_slots
+        p.in_meta = tuple(p.slot_meta[s] for s in p.in_slots)
+        p.needs = tuple(bool(t.requires_grad) for t in self.args + p.free)
+        p.any_grad = any(p.needs)
         p.out_meta = tuple(p.slot_meta[s] for s in p.out_slots)
         p.free_rec = [[t.data, t.data.shape, t.data.dtype, t.requires_grad] for t in p.free]
         p.free_edges = tuple((t, 0) if t.requires_grad else None for t in p.free)
@@ -588,11 +563,7 @@ def _trace(fn: Callable, args: tuple) -> tuple:
         Tensor.__init__ = orig_init
         for n, f in orig_readers.items():
             setattr(Tensor, n, f)
-    prog = rec.finish(out)
-    tensors = [a for a in args if isinstance(a, Tensor)]
-    prog.needs = tuple(bool(t.requires_grad) for t in tensors + prog.free)
-    prog.any_grad = any(prog.needs)
-    return out, prog
+    return out, rec.finish(out)
 
 
 def _key(args: tuple) -> tuple:

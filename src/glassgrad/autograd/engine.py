@@ -28,7 +28,7 @@ from heapq import heappop, heappush
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
-from .function import Function, NonDifferentiableBackward, _freed_message
+from .function import Function, NonDifferentiableBackward, _freed_message, _new_node
 from .grad_mode import STATE
 
 _Tensor: Any = None
@@ -215,12 +215,14 @@ def _materialize(node: Function, grads: list, create_graph: bool) -> list:
     return out
 
 
-def _fix_count(node: Function, res: Any) -> tuple:
-    """One gradient per positional input: wrap a single result, pad missing ones with
-    None, and reject too many."""
+def _fix_count(node: Any, res: Any, n: int | None = None) -> tuple:
+    """One gradient per positional input (``n``, by default the node's edges): wrap a
+    single result, pad missing ones with None, and reject too many. ``node`` names the
+    op in the error (a node or its Function class)."""
     if not isinstance(res, tuple):
         res = (res,)
-    n = len(node._edges)
+    if n is None:
+        n = len(node._edges)
     if len(res) < n:
         res = res + (None,) * (n - len(res))
     elif len(res) > n:
@@ -257,29 +259,16 @@ def _wrap_graph_grad(node: Function, g: Any) -> Any:
     if g is None or isinstance(g, _Tensor):
         return g
     t = _Tensor._make(np.asarray(g), True)
-    nd = NonDifferentiableBackward.__new__(NonDifferentiableBackward)
+    nd = _new_node(NonDifferentiableBackward, (), (), ((t.data.shape, t.data.dtype),))
     nd.origin = node.name()
-    nd._edges = ()
-    nd._in_meta = ()
-    nd._out_meta = ((t.data.shape, t.data.dtype),)
-    nd._saved = None
-    nd._saved_meta = None
-    nd._hooks = None
-    nd._retained = None
-    nd._freed = False
-    STATE.seq += 1
-    nd._seq = STATE.seq
-    nd._scope = None
-    nd._stack = None
-    nd._out_cache = None
-    nd._buf = None
     t.grad_fn = nd
     t._out_idx = 0
     return t
 
 
-def _check_grad(node: Function, g: Any, meta: Any, create_graph: bool) -> Any:
-    """A gradient must have its input's shape; its dtype is cast to the input's."""
+def _check_grad(node: Any, g: Any, meta: Any, create_graph: bool) -> Any:
+    """A gradient must have its input's shape; its dtype is cast to the input's. ``node``
+    names the op in the error (a node or its Function class)."""
     shape, dtype = meta
     if g.shape != shape:
         raise RuntimeError(

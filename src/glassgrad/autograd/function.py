@@ -303,6 +303,21 @@ def _no_grad_flags(n: int) -> tuple:
     return f
 
 
+def _new_node(cls: type, edges: tuple, in_meta: tuple, out_meta: tuple) -> Any:
+    """A graph node of ``cls`` made outside :meth:`Function.apply` (which builds its own
+    inline, for speed): the fields the engine reads, nothing saved, the next creation
+    number. Used for the engine's non-differentiable gradients and gg.capture's node."""
+    nd = object.__new__(cls)
+    nd._edges, nd._in_meta, nd._out_meta = edges, in_meta, out_meta
+    nd._saved = nd._saved_meta = nd._hooks = nd._retained = None
+    nd._scope = nd._stack = nd._out_cache = nd._buf = None
+    nd._freed = False
+    nd.create_graph = False
+    STATE.seq += 1
+    nd._seq = STATE.seq
+    return nd
+
+
 def _resave_scalars(ctx: Any, raw: tuple, outs: tuple) -> None:
     """NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs; a forward that
     saved such an output must see it as the output array (so that double backward and

@@ -89,8 +89,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     use_batch = training or running_mean is None
     if not use_batch and running_var is None:
         raise ValueError("batch_norm: running_var is None but running_mean is given")
-    rm, rv = running_mean, running_var
-    if training and rm is not None:
+    if training and running_mean is not None:
         running_mean._version[0] += 1
         running_var._version[0] += 1
     if input.ndim < 2:
@@ -98,7 +97,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                        f"{tuple(input.shape)}")
     w = weight
     b = bias
-    return _nn.BatchNorm.apply(input, w, b, rm, rv, use_batch,
+    return _nn.BatchNorm.apply(input, w, b, running_mean, running_var, use_batch,
                                None if momentum is None else float(momentum), float(eps),
                                num_batches_tracked if training else None)
 

@@ -1232,22 +1232,13 @@ def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool
                        f"unbatched input (C, *spatial), got shape {_shape(x)}")
     if not training or p == 0.0:
         return x
-    from ..random import _rng
     from ..tensor import Tensor
-    from .nn import Dropout
+    from .nn import Dropout, dropout_mask
 
     mshape = _shape(x)[:-k] + (1,) * k
     if not inplace:
         return Dropout.apply(x, float(p), mshape, generator)
-    if p == 1.0:
-        mask = np.zeros(mshape, dtype=x.dtype)
-    else:
-        keep = _rng(generator).random(mshape) >= p
-        mask = (keep / (1.0 - p)).astype(x.dtype)
-    m = Tensor._make(xp_of(x.data).asarray(mask), False)
-    if inplace:
-        return x.mul_(m)
-    return x * m
+    return x.mul_(Tensor._make(dropout_mask(x.data, p, mshape, generator), False))
 
 
 def dropout1d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,

@@ -577,6 +577,28 @@ class Embedding(Function):
 
 
 # ---------------------------------------------------------------------------- dropout
+def dropout_mask(x: Any, p: float, mask_shape: tuple | None, generator: Any) -> Any:
+    """The multiplier ``m = [u ≥ p]/(1−p)`` of (inverted) dropout on ``x``, on ``x``'s
+    device and in its dtype: one ``u ~ U(0, 1)`` per element (``mask_shape=None``, drawn in
+    ``x``'s float dtype) or per entry of ``mask_shape`` (channel dropout: ``(N, C, 1, …)``,
+    drawn in float64); zeros when ``p = 1`` (nothing drawn)."""
+    from ..random import _rng
+
+    dt = x.dtype
+    if mask_shape is None:
+        if p == 1.0:
+            m = np.zeros(x.shape, dtype=dt)
+        else:
+            draw = dt if dt in (np.float32, np.float64) else np.float32
+            m = (_rng(generator).random(x.shape, dtype=draw) >= p).astype(dt)
+            m *= 1.0 / (1.0 - p)
+    elif p == 1.0:
+        m = np.zeros(mask_shape, dtype=dt)
+    else:
+        m = ((_rng(generator).random(mask_shape) >= p) / (1.0 - p)).astype(dt)
+    return m if xp_of(x) is np else xp_of(x).asarray(m)
+
+
 class Dropout(Function):
     """Inverted dropout ``y = x ⊙ m``, the mask drawn in the forward (one op, so that a
     captured function draws a new mask on every replay).
@@ -590,22 +612,7 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, p, mask_shape=None, generator=None):
-        from ..random import _rng
-
-        dt = x.dtype
-        if mask_shape is None:
-            if p == 1.0:
-                m = np.zeros(x.shape, dtype=dt)
-            else:
-                draw = dt if dt in (np.float32, np.float64) else np.float32
-                m = (_rng(generator).random(x.shape, dtype=draw) >= p).astype(dt)
-                m *= 1.0 / (1.0 - p)
-        elif p == 1.0:
-            m = np.zeros(mask_shape, dtype=dt)
-        else:
-            m = ((_rng(generator).random(mask_shape) >= p) / (1.0 - p)).astype(dt)
-        if xp_of(x) is not np:
-            m = xp_of(x).asarray(m)
+        m = dropout_mask(x, p, mask_shape, generator)
         ctx.mask = m
         return x * m
 

@@ -375,6 +375,12 @@ def test_numpy_array_indices_are_refused_not_frozen():
     lambda z, yi, yf: F.l1_loss(z, yf),
     lambda z, yi, yf: F.binary_cross_entropy(z.sigmoid(), yf),
     lambda z, yi, yf: F.binary_cross_entropy_with_logits(z, yf),
+    lambda z, yi, yf: F.nll_loss(z.log_softmax(1), yi),
+    lambda z, yi, yf: F.nll_loss(z.log_softmax(1), yi, weight=gg.ones(4) * 2, ignore_index=1),
+    lambda z, yi, yf: F.smooth_l1_loss(z, yf, beta=0.5),
+    lambda z, yi, yf: F.huber_loss(z, yf, delta=0.3),
+    lambda z, yi, yf: F.kl_div(z.log_softmax(1), yf, reduction="batchmean"),
+    lambda z, yi, yf: F.kl_div(z.log_softmax(1), yf.log(), log_target=True),
 ])
 def test_losses_replay_like_eager(loss):
     w = gg.from_numpy(RNG.standard_normal((5, 4)).astype(np.float32)).requires_grad_()
@@ -393,6 +399,20 @@ def test_losses_replay_like_eager(loss):
         assert got[0] == ref.item()
         np.testing.assert_array_equal(got[1], w.grad.data)
     assert f.records == 1
+
+
+def test_loss_target_values_are_checked_on_every_replay():
+    w = gg.ones(3, 4, requires_grad=True)
+    nll = gg.capture(lambda x, y: F.nll_loss((x @ w).log_softmax(1), y))
+    bce = gg.capture(lambda x, t: F.binary_cross_entropy(x @ w, t))
+    x = gg.full((2, 3), 0.1)
+    nll(x, gg.tensor([0, 3]))
+    bce(x, gg.zeros(2, 4))
+    with pytest.raises(IndexError, match="nll_loss: target 4 is out of bounds"):
+        nll(x, gg.tensor([4, 0]))
+    with pytest.raises(ValueError, match="binary_cross_entropy: all elements of input"):
+        bce(x * 10, gg.zeros(2, 4))
+    assert nll.records == 1 and bce.records == 1
 
 
 def test_indexing_with_a_tensor_while_recording_is_a_copy_not_a_view():

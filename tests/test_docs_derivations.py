@@ -360,6 +360,38 @@ def test_layer_norm_backward_formula():
     close(dgamma, (dy * xh).sum(0)), close(dbeta, dy.sum(0))
 
 
+def test_losses_formulas():
+    # smooth L1 / Huber: δx = g·ℓ′(d), δt = −δx, with ℓ′ = d/β | sign(d) (Huber: d | β·sign(d))
+    x, t, beta = rng.normal(size=(4, 5)), rng.normal(size=(4, 5)), 0.8
+    d = x - t
+    inside = np.abs(d) < beta
+    for huber, fn in ((False, F.smooth_l1_loss), (True, F.huber_loss)):
+        kw = {"delta": beta} if huber else {"beta": beta}
+        out, g, (dx, dt) = backprop(lambda a, b, fn=fn, kw=kw: fn(a, b, reduction="none", **kw),
+                                    x, t)
+        slope = np.where(inside, d, beta * np.sign(d)) if huber else np.where(
+            inside, d / beta, np.sign(d))
+        close(dx, g * slope), close(dt, -g * slope)
+    # NLL: δx_ic = −[c = y_i]·w_{y_i}·g / Σ_i w_{y_i} (weighted mean)
+    x, y, w = rng.normal(size=(6, 4)), rng.integers(0, 4, 6), rng.uniform(0.5, 2, 4)
+    out, g, (dx,) = backprop(lambda a: F.nll_loss(a, gg.tensor(y), weight=gg.tensor(w)), x)
+    close(out, -(w[y] * x[np.arange(6), y]).sum() / w[y].sum())
+    expect = np.zeros_like(x)
+    expect[np.arange(6), y] = -w[y] * g / w[y].sum()
+    close(dx, expect)
+    # BCE: δx = g·(x − t)/(x(1 − x)), δt = g·(log(1 − x) − log x)
+    x, t = rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))
+    out, g, (dx, dt) = backprop(lambda a, b: F.binary_cross_entropy(a, b, reduction="none"), x, t)
+    close(dx, g * (x - t) / (x * (1 - x))), close(dt, g * (np.log(1 - x) - np.log(x)))
+    # KL: δx = −g·t, δt = g·(log t + 1 − x); log target: −g·eᵗ, g·eᵗ(t − x + 1)
+    x, t = rng.normal(size=(3, 4)), rng.uniform(0.1, 1, (3, 4))
+    out, g, (dx, dt) = backprop(lambda a, b: F.kl_div(a, b, reduction="none"), x, t)
+    close(out, t * (np.log(t) - x)), close(dx, -g * t), close(dt, g * (np.log(t) + 1 - x))
+    out, g, (dx, dt) = backprop(lambda a, b: F.kl_div(a, b, reduction="none", log_target=True),
+                                x, t)
+    close(dx, -g * np.exp(t)), close(dt, g * np.exp(t) * (t - x + 1))
+
+
 # ----------------------------------------------------------------------------- conv.md
 def _im2col(x, kh, kw, s, d):
     N, C, H, W = x.shape

@@ -208,3 +208,113 @@ def test_softmax_large_inputs_do_not_overflow():
         v = y.numpy()
         assert np.isfinite(v).all()
         np.testing.assert_allclose(v, [[1, 0, 0], [0.5, 0.5, 0]], atol=1e-6)
+
+
+# ----------------------------------------------------------------- the fused loss ops (ops/loss.py)
+@pytest.mark.parametrize("fn,name", [
+    (lambda x, t: F.smooth_l1_loss(x, t, reduction="none", beta=0.7), "HuberBackward"),
+    (lambda x, t: F.huber_loss(x, t, reduction="none", delta=0.7), "HuberBackward"),
+    (lambda x, t: F.kl_div(x, t, reduction="none"), "KLDivBackward"),
+    (lambda x, t: F.binary_cross_entropy(x.sigmoid(), t, reduction="none"),
+     "BinaryCrossEntropyBackward"),
+])
+def test_pointwise_losses_are_one_node(fn, name):
+    x = gg.rand(3, 4, requires_grad=True)
+    assert fn(x, gg.rand(3, 4)).grad_fn.name() == name
+
+
+def test_nll_loss_is_one_node():
+    x = gg.randn(3, 4, requires_grad=True)
+    assert F.nll_loss(x, gg.tensor([0, 3, 1]), reduction="none").grad_fn.name() == "NLLLossBackward"
+
+
+@pytest.mark.parametrize("name,kw", [("smooth_l1_loss", {"beta": 0.6}), ("huber_loss", {"delta": 0.6})])
+def test_smooth_l1_huber_both_pieces_and_the_target_gradient(name, kw):
+    # residuals on both sides of β, in both signs; the target also requires grad
+    x = np.array([[-2.0, -0.5, -0.1, 0.0], [0.3, 0.59, 0.61, 3.0]])
+    t = np.zeros_like(x) + np.array([0.0, 0.01, 0.0, -0.01])
+    gf, tf = getattr(F, name), getattr(TF, name)
+    check_op(lambda a, b: gf(a, b, reduction="sum", **kw), inputs=[x, t],
+             torch_fn=lambda a, b: tf(a, b, reduction="sum", **kw))
+
+
+@pytest.mark.parametrize("fn,tfn,inputs", [
+    (lambda x, t: F.huber_loss(x, t, delta=0.5), lambda x, t: TF.huber_loss(x, t, delta=0.5),
+     [(3, 4), (3, 4)]),
+    (lambda x, t: F.smooth_l1_loss(x, t, beta=0.5), lambda x, t: TF.smooth_l1_loss(x, t, beta=0.5),
+     [(3, 4), (3, 4)]),
+    (lambda x, t: F.binary_cross_entropy(x.sigmoid(), t), lambda x, t: TF.binary_cross_entropy(
+        x.sigmoid(), t), [(3, 4), np.random.default_rng(1).uniform(0, 1, (3, 4))]),
+    (lambda x, t: F.kl_div(x.log_softmax(1), t.softmax(1), reduction="batchmean"),
+     lambda x, t: TF.kl_div(x.log_softmax(1), t.softmax(1), reduction="batchmean"), [(3, 4), (3, 4)]),
+    (lambda x, t: F.kl_div(x.log_softmax(1), t, reduction="sum", log_target=True),
+     lambda x, t: TF.kl_div(x.log_softmax(1), t, reduction="sum", log_target=True), [(3, 4), (3, 4)]),
+])
+def test_fused_losses_double_backward(fn, tfn, inputs):
+    from oracle import check_double_backward
+    arrs = rand_inputs(inputs, seed=3)
+    check_double_backward(fn, inputs=arrs, torch_fn=tfn)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_double_backward(weighted):
+    from oracle import check_double_backward
+    y = np.array([0, 2, 1, 2])
+    wv = np.array([0.5, 2.0, 1.5])
+
+    def g(x):
+        w = gg.tensor(wv) if weighted else None
+        return F.nll_loss(x.log_softmax(1), gg.tensor(y), weight=w)
+
+    def t(x):
+        w = torch.tensor(wv) if weighted else None
+        return TF.nll_loss(x.log_softmax(1), torch.tensor(y), weight=w)
+
+    check_double_backward(g, inputs=rand_inputs([(4, 3)], seed=4), torch_fn=t)
+
+
+@pytest.mark.parametrize("reduction", REDS)
+def test_nll_loss_edge_shapes(reduction):
+    # 1-D input with a 0-d target; an empty batch; every target ignored
+    cases = [(np.random.default_rng(0).standard_normal(5), np.array(3), -100),
+             (np.zeros((0, 4)), np.zeros(0, np.int64), -100),
+             (np.random.default_rng(1).standard_normal((3, 4)), np.array([1, 1, 1]), 1)]
+    for x, y, ii in cases:
+        gx = gg.tensor(x, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        gl = F.nll_loss(gx, gg.tensor(y), ignore_index=ii, reduction=reduction)
+        tl = TF.nll_loss(tx, torch.tensor(y), ignore_index=ii, reduction=reduction)
+        np.testing.assert_allclose(gl.detach().numpy(), tl.detach().numpy(), equal_nan=True)
+        assert gl.shape == tuple(tl.shape)
+        if gl.numel():
+            gl.sum().backward()
+            tl.sum().backward()
+            np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), equal_nan=True)
+
+
+def test_nll_loss_float32_and_int32_targets():
+    x = gg.randn(6, 5).log_softmax(1)
+    out = F.nll_loss(x, gg.tensor([0, 4, 1, 2, 3, 4], dtype=gg.int32))
+    assert out.dtype == gg.float32
+    ref = -x.numpy()[np.arange(6), [0, 4, 1, 2, 3, 4]].mean()
+    assert abs(out.item() - ref) < 1e-6
+
+
+def test_kl_div_zero_and_negative_targets():
+    x = gg.tensor([[-1.0, -2.0, -0.5]], requires_grad=True)
+    t = gg.tensor([[0.0, 0.5, -0.1]], requires_grad=True)
+    loss = F.kl_div(x, t, reduction="none")
+    tl = TF.kl_div(torch.tensor([[-1.0, -2.0, -0.5]]), torch.tensor([[0.0, 0.5, -0.1]]),
+                   reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), tl.numpy(), equal_nan=True)  # 0, value, nan
+    loss[:, :2].sum().backward()
+    # t = 0: the derivative of t·log t is unbounded; glassgrad gives 0 (documented)
+    assert t.grad.numpy()[0, 0] == 0.0
+    assert abs(t.grad.numpy()[0, 1] - (np.log(0.5) + 1 + 2.0)) < 1e-6
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, -0.5, 0.0]])
+
+
+def test_bce_range_error_names_the_op_and_values():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all elements of input should "
+                                         r"be between 0 and 1 \(got values in \[-0\.5, 1\]\)"):
+        F.binary_cross_entropy(gg.tensor([-0.5, 1.0]), gg.tensor([0.0, 1.0]))

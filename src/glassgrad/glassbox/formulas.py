@@ -229,6 +229,20 @@ _SPEC.update({
     ("glassgrad.ops.nn", "Dropout"): _f("X, p, mask_shape, generator", (
         "dX = dY ⊙ m  (m = [u ≥ p]/(1−p), the mask the forward drew)", None, None, None),
         output="Y", doc=_NN),
+    # ------------------------------------------------------------------ losses (ops/loss.py)
+    ("glassgrad.ops.loss", "Huber"): _f("X, T, β, huber", (
+        "dX = dL ⊙ (D/β if |D| < β else sign(D))  (Huber: D, β·sign(D)), D = X − T",
+        "dT = −dX", None, None), output="L", doc=_NN),
+    ("glassgrad.ops.loss", "NLLLoss"): _f("X, y, weight, ignore_index, reduction", (
+        "dX = −onehot(y) ⊙ w_y ⊙ dL / Σ w_y  (mean)", None, None, None, None),
+        output="L", doc=_NN),
+    ("glassgrad.ops.loss", "BinaryCrossEntropy"): _f("X, T", (
+        "dX = dL ⊙ (X − T) / max(X(1 − X), 1e-12)", "dT = dL ⊙ (log(1 − X) − log X)"),
+        output="L", doc=_NN),
+    ("glassgrad.ops.loss", "KLDiv"): _f("X, T, log_target", (
+        "dX = −dL ⊙ T  (log_target: −dL ⊙ eᵀ)",
+        "dT = dL ⊙ (log T + 1 − X)  (log_target: dL ⊙ eᵀ(T − X + 1))", None),
+        output="L", doc=_NN),
     # ------------------------------------------------------------------ convolution (ops/conv.py)
     ("glassgrad.ops.conv", "ConvNd"): _f("X, W, b, stride, pads, dilation, groups, out_sp", (
         "dX = conv_transpose(dY, W) = col2im(Wᵀ @ dY)", "dW = Σ_n dY[n] @ cols(X)[n]ᵀ",
@@ -286,6 +300,8 @@ _SECTIONS = {
     "Backpropagation through time (BPTT)": "GRUCellFused Unbind LSTMLayer",
     "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",
     "Layer normalization": "LayerNorm", "Dropout": "Dropout",
+    "Smooth L1 and Huber": "Huber", "Negative log-likelihood": "NLLLoss",
+    "Binary cross-entropy": "BinaryCrossEntropy", "KL divergence": "KLDiv",
     "Why softmax + cross-entropy collapses to p − y": "CrossEntropy",
     "Backward": "ConvNd ConvTransposeNd ConvWeightGrad ScaledDotProductAttention",
     "Pooling": "MaxPoolNd MaxUnpoolScatter MaxPoolGather AvgPoolNd AvgPoolTranspose",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..autograd.function import Function
 from ..backend import np, xp_of
+from ..ops import loss as _loss
 from ..ops import nn as _nn
 from ..ops._util import op_error
 from ..ops.elementwise import where
@@ -364,12 +364,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     x, y = _pair(input, target, "smooth_l1_loss")
-    d = x - y
-    ad = d.abs()
     if beta == 0:
-        return _reduce(ad, reduction, "smooth_l1_loss")
-    loss = where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
-    return _reduce(loss, reduction, "smooth_l1_loss")
+        return _reduce((x - y).abs(), reduction, "smooth_l1_loss")
+    return _reduce(_loss.Huber.apply(x, y, float(beta), False), reduction, "smooth_l1_loss")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
@@ -379,16 +376,14 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     x, y = _pair(input, target, "huber_loss")
-    d = x - y
-    ad = d.abs()
-    loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
-    return _reduce(loss, reduction, "huber_loss")
+    return _reduce(_loss.Huber.apply(x, y, float(delta), True), reduction, "huber_loss")
 
 
-def _class_target(op: str, input: Tensor, target: Any, weight: Any,
-                  ignore_index: int | None, check_range: bool = True) -> tuple[Any, Any, int]:
-    """Check class-index targets: integer dtype, shape (N, d1, ...) for input (N, C, d1, ...),
-    values in [0, C) or ignore_index. Returns (target array, weight array or None, C)."""
+def _class_target(op: str, input: Tensor, target: Any, weight: Any) -> tuple[Any, Any, int]:
+    """Check class-index targets: integer dtype, shape (N, d1, ...) for input (N, C, d1, ...);
+    a weight of shape (C,). Returns (target, weight, C): the Tensors themselves where they
+    need no conversion (so that ``gg.capture`` reads them on every call), else arrays. The
+    target *values* are checked by the fused op, in the pass that reads them."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
@@ -418,15 +413,11 @@ def _class_target(op: str, input: Tensor, target: Any, weight: Any,
                              f"class, i.e. shape ({C},)")
         if w.dtype != input.dtype:
             w = w.astype(input.dtype)
-    if check_range and y.size:
-        bad = (y < 0) | (y >= C)
-        if ignore_index is not None:
-            bad &= y != ignore_index
-        if bad.any():
-            raise IndexError(f"{op}: target {int(y[bad].reshape(-1)[0])} is out of bounds: class "
-                             f"indices must be in [0, {C}) for input of shape "
-                             f"{tuple(input.shape)}" + (f" (or equal ignore_index={ignore_index})"
-                                                        if ignore_index is not None else ""))
+    # tensors themselves where they are unchanged (so that gg.capture reads them each call)
+    if isinstance(target, Tensor):
+        y = target
+    if isinstance(weight, Tensor) and weight.data is w:
+        w = weight
     return y, w, C
 
 
@@ -458,13 +449,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind == "f" and isinstance(input, Tensor) and tuple(t.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
-    # the fused op checks the range of the targets itself (one pass, no duplicate)
-    y, w, C = _class_target("cross_entropy", input, target, weight, ignore_index, False)
-    # tensors themselves where they are unchanged (so that gg.capture reads them each call)
-    if isinstance(target, Tensor) and target.data is y:
-        y = target
-    if isinstance(weight, Tensor) and weight.data is w:
-        w = weight
+    y, w, C = _class_target("cross_entropy", input, target, weight)
     return _nn.CrossEntropy.apply(input, y, w, ignore_index=ignore_index,
                                   label_smoothing=float(label_smoothing), reduction=reduction)
 
@@ -493,69 +478,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (``(N, C, d1, ...)``) at the
     integer targets: ``ℓ_i = −w_{y_i}·x_{i,y_i}``; ``mean`` divides by ``Σ_i w_{y_i}``
-    over non-ignored targets (PyTorch's weighted mean). A composition of gather and sums.
+    over non-ignored targets (PyTorch's weighted mean). One fused node (``NLLLoss``).
     """
     _check_reduction(reduction, "nll_loss")
-    y, w, C = _class_target("nll_loss", input, target, weight, ignore_index)
-    nd = input.ndim
-    if nd == 1:
-        x2 = input.reshape(1, C)
-    elif nd == 2:
-        x2 = input
-    else:
-        x2 = input.permute((0,) + tuple(range(2, nd)) + (1,)).reshape(-1, C)
-    yr = y.reshape(-1)
-    valid = yr != ignore_index if ignore_index is not None else None
-    if valid is not None and valid.all():
-        valid = None
-    yi = yr if valid is None else np.where(valid, yr, 0)
-    picked = x2.gather(1, yi.astype(np.int64).reshape(-1, 1)).reshape(-1)
-    if w is not None:
-        coef = w[yi] * (valid if valid is not None else 1)
-    elif valid is not None:
-        coef = valid.astype(input.dtype)
-    else:
-        coef = None
-    loss = -picked if coef is None else -(picked * coef)
-    if reduction == "none":
-        return loss.reshape(y.shape)
-    if reduction == "sum":
-        return loss.sum()
-    denom = coef.sum() if coef is not None else yr.shape[0]
-    return loss.sum() / float(denom)
-
-
-class _BCE(Function):
-    """``ℓ = −w·(t·max(log x, −100) + (1−t)·max(log(1−x), −100))`` elementwise."""
-
-    @staticmethod
-    def forward(ctx, x, t):
-        xp = xp_of(x)
-        with np.errstate(divide="ignore"):
-            lx = xp.maximum(xp.log(x), -100)
-            l1x = xp.maximum(xp.log(1 - x), -100)
-        ctx.save_for_backward(x, t)
-        ctx.lx, ctx.l1x = lx, l1x
-        return -(t * lx + (1 - t) * l1x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``δx = g·(x − t)/max(x(1−x), 1e-12)`` (PyTorch's clamped form),
-        ``δt = g·(log(1−x) − log x)`` (both logs clamped at −100)."""
-        x, t = ctx.saved_tensors
-        dx = dt = None
-        if ctx.needs_input_grad[0]:
-            den = x * (1 - x)
-            den = den.clamp(min=1e-12) if hasattr(den, "grad_fn") else xp_of(den).maximum(den, 1e-12)
-            dx = g * (x - t) / den
-        if ctx.needs_input_grad[1]:
-            if ctx.create_graph:
-                lx = x.log().clamp(min=-100)
-                l1x = (1 - x).log().clamp(min=-100)
-            else:
-                lx, l1x = ctx.lx, ctx.l1x
-            dt = g * (l1x - lx)
-        return dx, dt
+    y, w, _ = _class_target("nll_loss", input, target, weight)
+    return _loss.NLLLoss.apply(input, y, w, ignore_index=ignore_index, reduction=reduction)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -565,12 +492,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     clamped at −100 (as PyTorch), so ``x = 0`` or ``1`` gives a finite loss."""
     _check_reduction(reduction, "binary_cross_entropy")
     x, t = _pair(input, target, "binary_cross_entropy")
-    xd = x.data
-    if xd.size and (xd.min() < 0 or xd.max() > 1):
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
-                         f"(got values in [{float(xd.min()):.4g}, {float(xd.max()):.4g}]); for "
-                         "logits use binary_cross_entropy_with_logits")
-    loss = _BCE.apply(x, t)
+    loss = _loss.BinaryCrossEntropy.apply(x, t)  # checks that x is in [0, 1]
     if weight is not None:
         loss = loss * _t(weight, x)
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -608,12 +530,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     if reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"kl_div: {reduction!r} is not a valid value for reduction")
     x, t = _pair(input, target, "kl_div")
-    if log_target:
-        loss = t.exp() * (t - x)
-    else:
-        pos = t.data > 0
-        safe_t = where(pos, t, Tensor._make(xp_of(t.data).ones((), dtype=t.dtype), False))
-        loss = where(pos, t * (safe_t.log() - x), x * 0)
+    loss = _loss.KLDiv.apply(x, t, bool(log_target))
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)
     return _reduce(loss, reduction, "kl_div")

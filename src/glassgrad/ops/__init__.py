@@ -7,5 +7,11 @@
                           sliding windows
 ``indexing.py``           ``x[idx]``, gather/scatter, one_hot
 ``linalg.py``             matmul
+``nn.py``                 fused layers: linear, cross-entropy, batch/layer norm,
+                          embedding, dropout, log-sigmoid
+``loss.py``               fused losses: smooth L1/Huber, NLL, binary CE, KL divergence
+``conv.py``               convolution, transposed convolution, pooling
+``rnn.py``                fused LSTM/GRU cells and layers
+``attention.py``          scaled dot-product attention
 ========================  =====================================================
 """

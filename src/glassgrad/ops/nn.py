@@ -160,6 +160,36 @@ def _onehot(yi: Any, C: int, dtype: Any) -> Any | None:
     return cached_constant(_EYE, (C, dtype), np.eye, C, dtype=dtype).take(yi, axis=0)
 
 
+def class_targets(op: str, yr: Any, C: int, ignore_index: int | None,
+                  shape: tuple) -> tuple[Any, Any]:
+    """Check flat class-index targets ``yr`` against ``C`` classes; return ``(yi, valid)``.
+
+    ``valid`` is None when no target equals ``ignore_index``, else the bool mask of the
+    others, and ``yi`` has the ignored targets replaced by 0 (any class: their loss is
+    masked). Any other target outside ``[0, C)`` raises an ``IndexError`` naming ``op``
+    and the input ``shape``.
+    """
+    if yr.shape[0] and (ignore_index is None or not 0 <= ignore_index < C) and int(
+            _unsigned(yr).max()) < C:
+        # Fast path: one pass checks 0 <= y < C (the targets viewed as unsigned integers:
+        # a negative target, such as the default ignore_index -100, becomes huge)
+        return yr, None
+    valid = None
+    yi = yr
+    if ignore_index is not None:
+        vm = yr != ignore_index
+        if not vm.all():
+            valid = vm
+            yi = xp_of(yr).where(vm, yr, 0)
+    bad = (yi < 0) | (yi >= C)
+    if bad.any():
+        raise op_error(op, f"target {int(yr[bad][0])} is out of bounds: class indices must be "
+                       f"in [0, {C}) for input of shape {tuple(shape)}"
+                       + (f" (or equal ignore_index={ignore_index})"
+                          if ignore_index is not None else ""), IndexError)
+    return yi, valid
+
+
 class CrossEntropy(Function):
     """Softmax cross-entropy with class-index targets, in one node.
 
@@ -193,28 +223,8 @@ class CrossEntropy(Function):
         m = x2.max(axis=1, keepdims=True) if M else xp.zeros((0, 1), x.dtype)
         s = x2 - m  # shifted logits, (M, C): the only (M, C) array allocated
         rows = _arange(xp, M)
-        valid = None
-        yi = yr
-        s_y = None
-        if M and (ignore_index is None or not 0 <= ignore_index < C) and int(
-                _unsigned(yr).max()) < C:
-            # Fast path: one pass checks 0 <= y < C (the targets viewed as unsigned integers:
-            # a negative target, such as the default ignore_index -100, becomes huge)
-            s_y = s[rows, yr]
-        if s_y is None:
-            # Careful path: some targets are ignored or out of range.
-            if ignore_index is not None:
-                vm = yr != ignore_index
-                if not vm.all():
-                    valid = vm
-                    yi = xp.where(vm, yr, 0)
-            bad = (yi < 0) | (yi >= C)
-            if bad.any():
-                raise op_error("cross_entropy", f"target {int(yr[bad][0])} is out of bounds: class "
-                               f"indices must be in [0, {C}) for input of shape {tuple(shape)}"
-                               + (f" (or equal ignore_index={ignore_index})"
-                                  if ignore_index is not None else ""), IndexError)
-            s_y = s[rows, yi]  # shifted logit of the target
+        yi, valid = class_targets("cross_entropy", yr, C, ignore_index, shape)
+        s_y = s[rows, yi]  # shifted logit of the target
         if eps:  # Σ_c w_c·s_ic, needed before s turns into the softmax below
             s_w = s @ weight if weight is not None else s.sum(axis=1)
         p = xp.exp(s, out=s)

@@ -16,7 +16,8 @@ __all__ = [
     "broadcast_to", "matmul", "mm", "bmm", "dot", "outer", "cat", "concatenate", "stack",
     "split", "chunk", "gather", "take_along_dim", "one_hot", "pow", "neg", "sign", "square",
     "flip", "tile", "repeat_interleave", "pad", "isnan", "isinf", "isfinite", "numel",
-    "is_tensor", "allclose", "equal", "unbind", "norm",
+    "is_tensor", "allclose", "equal", "unbind", "norm", "cumsum", "cumprod", "prod", "sort",
+    "argsort", "topk", "tril", "triu",
 ]
 
 
@@ -51,6 +52,15 @@ def amax(x, dim=None, keepdim=False, **kw): return _t(x).amax(dim, keepdim, **kw
 def amin(x, dim=None, keepdim=False, **kw): return _t(x).amin(dim, keepdim, **kw)
 def max(x, dim=None, keepdim=False, **kw): return _t(x).max(dim, keepdim, **kw)  # noqa: A001
 def min(x, dim=None, keepdim=False, **kw): return _t(x).min(dim, keepdim, **kw)  # noqa: A001
+def cumsum(x, dim=None, **kw): return _t(x).cumsum(dim, **kw)
+def cumprod(x, dim=None, **kw): return _t(x).cumprod(dim, **kw)
+def prod(x, dim=None, keepdim=False, **kw): return _t(x).prod(dim, keepdim, **kw)
+def sort(x, dim=-1, descending=False, stable=False): return _t(x).sort(dim, descending, stable)
+def argsort(x, dim=-1, descending=False, stable=False):
+    return _t(x).argsort(dim, descending, stable)
+def topk(x, k, dim=-1, largest=True, sorted=True): return _t(x).topk(k, dim, largest, sorted)  # noqa: A002
+def tril(x, diagonal=0): return _t(x).tril(diagonal)
+def triu(x, diagonal=0): return _t(x).triu(diagonal)
 def argmax(x, dim=None, keepdim=False, **kw): return _t(x).argmax(dim, keepdim, **kw)
 def argmin(x, dim=None, keepdim=False, **kw): return _t(x).argmin(dim, keepdim, **kw)
 def logsumexp(x, dim=None, keepdim=False, **kw): return _t(x).logsumexp(dim, keepdim, **kw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from collections import namedtuple
 from typing import Any, Callable, Iterator, Sequence
 
@@ -29,6 +30,7 @@ from .ops._util import norm_axis, norm_dim, op_error, pick, shape_tuple
 __all__ = ["Tensor", "tensor"]
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # sort, topk
 
 _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
@@ -1012,6 +1014,103 @@ class Tensor:
                axis: Any = None) -> Tensor:
         """Index of the smallest element (first one on ties, as PyTorch)."""
         return self._arg("argmin", pick(dim, axis), keepdim, False)
+
+    # ---- scans, products, sorting -----------------------------------------------------
+    def _scan_input(self, op: str, dim: Any, dtype: Any) -> tuple:
+        """(tensor to scan, normalized dim): integers and bools accumulate in int64, as
+        PyTorch; a 0-d tensor is scanned as one element."""
+        if dim is None:
+            raise op_error(op, f"needs a dim (e.g. x.{op}(dim=0))", TypeError)
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and x.dtype.kind in "biu":
+            x = x.to(_dt.int64)
+        return x, norm_dim(int(dim), builtins.max(self.ndim, 1), op)
+
+    def cumsum(self, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+        """Cumulative sum along ``dim``: ``z_k = Σ_{j ≤ k} x_j``."""
+        x, d = self._scan_input("cumsum", pick(dim, axis), dtype)
+        if x.ndim == 0:
+            return R.CumSum.apply(x.reshape(1), 0).reshape(())
+        return R.CumSum.apply(x, d)
+
+    def cumprod(self, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+        """Cumulative product along ``dim``: ``z_k = Π_{j ≤ k} x_j`` (gradient exact with
+        zeros)."""
+        x, d = self._scan_input("cumprod", pick(dim, axis), dtype)
+        if x.ndim == 0:
+            return R.CumProd.apply(x.reshape(1), 0).reshape(())
+        return R.CumProd.apply(x, d)
+
+    def prod(self, dim: Any = None, keepdim: builtins.bool = False, *, dtype: Any = None,
+             axis: Any = None, keepdims: Any = None) -> Tensor:
+        """Product of all elements, or along one ``dim`` (gradient exact with zeros)."""
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and x.dtype.kind in "biu":
+            x = x.to(_dt.int64)
+        kd = builtins.bool(keepdim if keepdims is None else keepdims)
+        d = pick(dim, axis)
+        if d is not None and not isinstance(d, _PyInt):
+            raise op_error("prod", f"dim must be one int or None, got {d!r}", TypeError)
+        if d is not None:
+            d = norm_dim(d, builtins.max(self.ndim, 1), "prod")
+            if x.ndim == 0:
+                return R.Prod.apply(x, None, False)
+        return R.Prod.apply(x, d, kd)
+
+    def sort(self, dim: int = -1, descending: builtins.bool = False,
+             stable: builtins.bool = False) -> Any:
+        """``(values, indices)`` sorted along ``dim``. Always stable (ties keep their
+        order); NaN sorts as the largest value, as PyTorch. The gradient of ``values``
+        goes back to the positions the values came from."""
+        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "sort")
+        if self.ndim == 0:
+            return ValuesIndices(Clone.apply(self),
+                                 Tensor._make(np.zeros((), dtype=np.int64), False))
+        v, i = R.Sort.apply(self, d, builtins.bool(descending))
+        return ValuesIndices(v, i)
+
+    def argsort(self, dim: int = -1, descending: builtins.bool = False,
+                stable: builtins.bool = False) -> Tensor:
+        """Indices that sort ``dim`` (stable; NaN largest), as int64; no gradient."""
+        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "argsort")
+        if self.ndim == 0:
+            return Tensor._make(np.zeros((), dtype=np.int64), False)
+        idx = R.sort_indices(self.data, d, builtins.bool(descending))
+        return Tensor._make(idx.astype(np.int64, copy=False), False)
+
+    def topk(self, k: int, dim: int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True) -> Any:
+        """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) entries
+        along ``dim``, in sorted order (also when ``sorted=False``); ties by position."""
+        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "topk")
+        n = self.shape[d] if self.ndim else 1
+        try:
+            k = operator.index(k)
+        except TypeError:
+            raise op_error("topk", f"k must be an int, got {type(k).__name__}",
+                           TypeError) from None
+        if not 0 <= k <= n:
+            raise op_error("topk", f"k={k} is out of range for dim {d} of size {n} of a tensor "
+                           f"of shape {tuple(self.shape)} (expected 0 <= k <= {n})", IndexError)
+        if self.ndim == 0:
+            v, i = self.reshape(1).topk(k, 0, largest)
+            return ValuesIndices(v.reshape(()), i.reshape(())) if k else ValuesIndices(v, i)
+        v, i = R.TopK.apply(self, k, d, builtins.bool(largest))
+        return ValuesIndices(v, i)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Lower triangle of the last two dims: ``z_ij = x_ij`` if ``j − i ≤ diagonal``."""
+        return I.Tri.apply(self._tri_input("tril"), int(diagonal), False)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Upper triangle of the last two dims: ``z_ij = x_ij`` if ``j − i ≥ diagonal``."""
+        return I.Tri.apply(self._tri_input("triu"), int(diagonal), True)
+
+    def _tri_input(self, op: str) -> Tensor:
+        if self.ndim < 2:
+            raise op_error(op, f"expected a tensor of at least 2 dimensions (a matrix or a "
+                           f"batch of them), got shape {tuple(self.shape)}")
+        return self
 
     def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
                   keepdims: Any = None) -> Tensor:

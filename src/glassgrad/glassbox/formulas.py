@@ -132,6 +132,19 @@ _SPEC: dict[tuple[str, str], Formula] = {
         "dX = broadcast(dZ) ⊙ [X = min] / #minima", None, None), doc=_RED),
     ("glassgrad.ops.reduce", "MaxDim"): _f("X, dim, keepdims, largest", (
         "dX = scatter(dZ at argmax, X.shape)", None, None, None), output="Z, idx", doc=_RED),
+    ("glassgrad.ops.reduce", "CumSum"): _f("X, dim", (
+        "dX = flip(cumsum(flip(dZ)))  (dX_j = Σ_{k≥j} dZ_k)", None), doc=_RED),
+    ("glassgrad.ops.reduce", "CumProd"): _f("X, dim", (
+        "dX_j = Σ_{k≥j} dZ_k·Z_k / X_j  (zeros: P_j·S_j, S_j = dZ_j + X_{j+1}·S_{j+1})", None),
+        doc=_RED),
+    ("glassgrad.ops.reduce", "Prod"): _f("X, dim, keepdims", (
+        "dX_j = broadcast(dZ) ⊙ Π_{i≠j} X_i  (prefix × suffix products)", None, None),
+        doc=_RED),
+    ("glassgrad.ops.reduce", "Sort"): _f("X, dim, descending", (
+        "dX = scatter(dZ → idx)  (the inverse permutation)", None, None), output="Z, idx",
+        doc=_RED),
+    ("glassgrad.ops.reduce", "TopK"): _f("X, k, dim, largest", (
+        "dX = scatter(dZ → idx), 0 elsewhere", None, None, None), output="Z, idx", doc=_RED),
     ("glassgrad.ops.reduce", "LogSumExp"): _f("X, axes, keepdims", (
         "dX = broadcast(dZ) ⊙ softmax(X)", None, None), doc=_RED),
     ("glassgrad.ops.reduce", "Softmax"): _f("X, axis", (
@@ -167,6 +180,8 @@ _SPEC: dict[tuple[str, str], Formula] = {
         "dG = dZ[idx]", None, None), doc=_IDX),
     ("glassgrad.ops.indexing", "TakeAlong"): _f("X, index, dim", (
         "dX = scatter_add(dZ at index along dim)", None, None), doc=_IDX),
+    ("glassgrad.ops.indexing", "Tri"): _f("X, k, upper", (
+        "dX = tril(dZ, k)  (triu: triu(dZ, k))", None, None), doc=_IDX),
     ("glassgrad.ops.indexing", "ScatterAlong"): _f("G, index, dim, shape", (
         "dG = gather(dZ, index, dim)", None, None, None), doc=_IDX),
     # ------------------------------------------------------------------ linalg
@@ -286,7 +301,9 @@ _SECTIONS = {
     "The vector-Jacobian product (VJP)": "Cast ToDevice Clone _ModuleInputsHook _ModuleOutputsHook",
     "sum": "Sum", "mean": "Mean", "var": "Var", "std": "Std", "norm": "PNorm",
     "max and min": "Amax Amin MaxDim",
-    "logsumexp": "LogSumExp", "softmax": "Softmax", "log_softmax": "LogSoftmax",
+    "logsumexp": "LogSumExp", "cumsum": "CumSum", "prod and cumprod": "Prod CumProd",
+    "sort and topk": "Sort TopK", "tril and triu": "Tri",
+    "softmax": "Softmax", "log_softmax": "LogSoftmax",
     "reshape": "Reshape", "permute and transpose": "Permute", "expand (broadcast_to)": "Expand",
     "cat, stack and split": "Cat Stack Split", "pad": "Pad",
     "tile and repeat_interleave": "Tile RepeatInterleave", "flip": "Flip",

@@ -194,6 +194,26 @@ def scatter_along(g: Any, index: Any, dim: int, shape: tuple) -> Any:
     return z
 
 
+class Tri(Function):
+    """``z = tril(x, k)`` (``upper=False``: keep ``j − i ≤ k``) or ``triu(x, k)`` (keep
+    ``j − i ≥ k``) over the last two axes; the other elements become 0."""
+
+    @staticmethod
+    def forward(ctx, x, k, upper):
+        ctx.k, ctx.upper = k, upper
+        xp = xp_of(x)
+        return xp.triu(x, k) if upper else xp.tril(x, k)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: the Jacobian is diagonal, 1 on the kept positions and 0 elsewhere, so
+        ``dx = tril(g, k)`` (or ``triu``): the same mask. Shapes: all like ``x``."""
+        if hasattr(g, "grad_fn"):
+            return Tri.apply(g, ctx.k, ctx.upper), None, None
+        xp = xp_of(g)
+        return (xp.triu(g, ctx.k) if ctx.upper else xp.tril(g, ctx.k)), None, None
+
+
 def one_hot(indices: Any, num_classes: int = -1) -> Any:
     """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
     from ..tensor import Tensor

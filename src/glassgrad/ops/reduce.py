@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, var/std, max/min (amax/amin), logsumexp, softmax, log_softmax.
+"""Reductions: sum, mean, var/std, max/min (amax/amin), logsumexp, softmax, log_softmax;
+scans and products (cumsum, cumprod, prod); sorting (sort, topk).
 
 A reduction maps many inputs to one output, so its VJP *spreads* the incoming
 gradient back over the reduced axes: for ``sum`` every input gets ``g`` (broadcast),
@@ -310,3 +311,182 @@ class LogSoftmax(Function):
         """VJP: ``dx = g - softmax(x) ⊙ Σ_axis g = g - exp(y) ⊙ Σ_axis g``."""
         (y,) = ctx.saved_tensors
         return g - D.exp(y) * g.sum(axis=ctx.axis, keepdims=True), None
+
+
+# ---------------------------------------------------------------------------- scans and products
+def _rev_cumsum(g: Any, dim: int) -> Any:
+    """``r_j = Σ_{k ≥ j} g_k`` along ``dim`` (arrays or Tensors)."""
+    if D._arr(g):
+        xp = xp_of(g)
+        return xp.flip(xp.flip(g, dim).cumsum(axis=dim), dim)
+    return g.flip(dim).cumsum(dim).flip(dim)
+
+
+class CumSum(Function):
+    """``z_k = Σ_{j ≤ k} x_j`` along ``dim`` (an inclusive prefix sum)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return x.cumsum(axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``x_j`` feeds every ``z_k`` with ``k ≥ j``, each with slope 1, so
+        ``dx_j = Σ_{k ≥ j} g_k`` — a prefix sum run backwards (``flip·cumsum·flip``).
+        Shapes: all like ``x``."""
+        return _rev_cumsum(g, ctx.dim), None
+
+
+def _excl_prefix_prod(v: Any) -> Any:
+    """``P_j = Π_{i < j} v_i`` along the last axis (``P_0 = 1``), arrays or Tensors."""
+    if D._arr(v):
+        xp = xp_of(v)
+        out = xp.empty_like(v)
+        if v.shape[-1]:
+            out[..., :1] = 1
+            xp.cumprod(v[..., :-1], axis=-1, out=out[..., 1:])
+        return out
+    from ..tensor import cat
+
+    return cat([D.zeros_like(v[..., :1]) + 1, v[..., :-1].cumprod(-1)], -1)
+
+
+def _others_prod(v: Any) -> Any:
+    """``O_j = Π_{i ≠ j} v_i`` along the last axis without dividing (zeros are fine):
+    the product of what is before ``j`` times the product of what is after it."""
+    before = _excl_prefix_prod(v)
+    after = _excl_prefix_prod(v.flip(-1) if not D._arr(v) else xp_of(v).flip(v, -1))
+    return before * (after.flip(-1) if not D._arr(after) else xp_of(after).flip(after, -1))
+
+
+class Prod(Function):
+    """``z = Π x`` over all elements (``dim=None``) or along one ``dim``."""
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdims=False):
+        ctx.dim, ctx.keepdims = dim, keepdims
+        ctx.save_for_backward(x)
+        return x.prod(axis=dim, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``∂z/∂x_j = Π_{i ≠ j} x_i``, so ``dx_j = g·Π_{i ≠ j} x_i``.
+
+        Not computed as ``g·z/x_j`` (``0/0`` where ``x_j = 0``) but as (product of the
+        elements before ``j``) × (product of those after ``j``): two exclusive cumulative
+        products, exact with zeros — one zero in a slice leaves a gradient only at that
+        zero, two zeros leave none. Shapes: ``dx`` like ``x``.
+        """
+        (x,) = ctx.saved_tensors
+        shape = ctx._in_meta[0][0]
+        dim, keepdims = ctx.dim, ctx.keepdims
+        if dim is None:
+            others = _others_prod(x.reshape((-1,))).reshape(shape)
+        else:
+            xt = x.swapaxes(dim, -1)  # a view; the slices are rows along the last axis
+            others = _others_prod(xt).swapaxes(dim, -1)
+        axes = None if dim is None else (dim,)
+        return _expand_back(g, shape, axes, keepdims) * others, None, None
+
+
+class CumProd(Function):
+    """``z_k = Π_{j ≤ k} x_j`` along ``dim`` (an inclusive prefix product)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        z = x.cumprod(axis=dim)
+        ctx.save_for_backward(x, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``∂z_k/∂x_j = Π_{i ≤ k, i ≠ j} x_i`` for ``k ≥ j`` (else 0), so::
+
+            dx_j = Σ_{k ≥ j} g_k·z_k / x_j          (no zero in x: one reversed cumsum)
+            dx_j = P_j · S_j,  P_j = Π_{i < j} x_i,  S_j = g_j + x_{j+1}·S_{j+1}
+
+        The second form (a backward scan, one step per position along ``dim``) is exact
+        with zeros and is used when ``x`` has any. Shapes: all like ``x``.
+        """
+        x, z = ctx.saved_tensors
+        dim = ctx.dim
+        xd = D.data(x)
+        if xp_of(xd).all(xd != 0):
+            return _rev_cumsum(g * z, dim) / x, None
+        xt, gt = x.swapaxes(dim, -1), g.swapaxes(dim, -1)
+        n = xt.shape[-1]
+        s = [None] * n
+        s[n - 1] = gt[..., n - 1]
+        for j in range(n - 2, -1, -1):
+            s[j] = gt[..., j] + xt[..., j + 1] * s[j + 1]
+        if D._arr(gt):
+            S = xp_of(gt).stack(s, axis=-1)
+        else:
+            from ..tensor import stack
+
+            S = stack(s, -1)
+        return (_excl_prefix_prod(xt) * S).swapaxes(dim, -1), None
+
+
+# ---------------------------------------------------------------------------- sort and top-k
+def sort_indices(x: Any, dim: int, descending: bool) -> Any:
+    """Stable sorting permutation of ``x`` along ``dim``: ties keep their order, and NaN
+    counts as the largest value (last ascending, first descending), as in PyTorch."""
+    xp = xp_of(x)
+    if not descending:
+        return xp.argsort(x, axis=dim, kind="stable")
+    # descending and stable: sort the reversed array ascending and reverse the result
+    n = x.shape[dim]
+    return (n - 1) - xp.flip(xp.argsort(xp.flip(x, dim), axis=dim, kind="stable"), dim)
+
+
+def _scatter_perm(g: Any, idx: Any, dim: int, shape: tuple) -> Any:
+    """``dx = zeros(shape)`` with ``dx[.., idx, ..] = g`` along ``dim`` (indices distinct)."""
+    if not D._arr(g):
+        from .indexing import ScatterAlong
+
+        return ScatterAlong.apply(g, idx, dim, shape)
+    xp = xp_of(g)
+    dx = xp.zeros(shape, dtype=g.dtype)
+    xp.put_along_axis(dx, idx, g, axis=dim)
+    return dx
+
+
+class Sort(Function):
+    """``values, indices = sort(x, dim)``: ``values = take_along(x, indices, dim)``."""
+
+    @staticmethod
+    def forward(ctx, x, dim, descending=False):
+        idx = sort_indices(x, dim, descending)
+        ctx.idx, ctx.dim = idx, dim
+        return xp_of(x).take_along_axis(x, idx, axis=dim), idx
+
+    @staticmethod
+    def backward(ctx, g, _gidx):
+        """VJP: sorting permutes, so each value's gradient goes back to where the value
+        came from: ``dx[.., idx_k, ..] = g_k`` along ``dim`` (the inverse permutation).
+        Shapes: ``g`` and ``dx`` like ``x``."""
+        return _scatter_perm(g, ctx.idx, ctx.dim, ctx._in_meta[0][0]), None, None
+
+
+class TopK(Function):
+    """``values, indices``: the ``k`` largest (or smallest) entries of ``x`` along ``dim``,
+    in sorted order."""
+
+    @staticmethod
+    def forward(ctx, x, k, dim, largest=True):
+        idx = sort_indices(x, dim, largest)
+        sl = [slice(None)] * x.ndim
+        sl[dim] = slice(0, k)
+        idx = idx[tuple(sl)]
+        ctx.idx, ctx.dim = idx, dim
+        return xp_of(x).take_along_axis(x, idx, axis=dim), idx
+
+    @staticmethod
+    def backward(ctx, g, _gidx):
+        """VJP: the ``k`` selected entries get their gradient back at their indices, all
+        others 0: ``dx = scatter(g → idx)`` along ``dim``. ``g``: ``x``'s shape with ``k``
+        along ``dim``; ``dx``: ``x``'s shape."""
+        return _scatter_perm(g, ctx.idx, ctx.dim, ctx._in_meta[0][0]), None, None, None

@@ -179,6 +179,33 @@ def test_reductions():
     close(dx, g - p * g.sum(1, keepdims=True))
 
 
+def test_scans_products_sorting_masks():
+    x = rng.normal(size=(3, 5))
+    _, g, (dx,) = backprop(lambda t: t.cumsum(1), x)
+    close(dx, np.flip(np.flip(g, 1).cumsum(1), 1))               # dX_j = Σ_{k≥j} g_k
+    xz = x.copy()
+    xz[0, 2] = 0.0                                               # one zero in row 0
+    xz[1, 1] = xz[1, 3] = 0.0                                    # two zeros in row 1
+    _, g, (dx,) = backprop(lambda t: t.prod(1), xz)
+    others = np.array([[np.prod(np.delete(r, j)) for j in range(5)] for r in xz])
+    close(dx, g[:, None] * others)                               # dX_j = g·Π_{i≠j} x_i
+    assert (dx[0] != 0).sum() == 1 and not dx[1].any()
+    _, g, (dx,) = backprop(lambda t: t.cumprod(1), xz)
+    P = np.concatenate([np.ones((3, 1)), np.cumprod(xz, 1)[:, :-1]], 1)
+    S = np.zeros_like(g)
+    S[:, -1] = g[:, -1]
+    for j in range(3, -1, -1):                                   # S_j = g_j + x_{j+1}·S_{j+1}
+        S[:, j] = g[:, j] + xz[:, j + 1] * S[:, j + 1]
+    close(dx, P * S)
+    _, g, (dx,) = backprop(lambda t: t.sort(1)[0], x)
+    idx = np.argsort(x, 1)
+    expect = np.zeros_like(x)
+    np.put_along_axis(expect, idx, g, 1)                         # dX_{idx_k} = g_k
+    close(dx, expect)
+    _, g, (dx,) = backprop(lambda t: t.tril(1), x)
+    close(dx, np.tril(g, 1))
+
+
 # ----------------------------------------------------------------------------- movement.md
 def test_movement():
     x = rng.normal(size=(2, 3, 4))

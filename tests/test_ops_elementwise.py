@@ -350,3 +350,58 @@ def test_special_values_match_torch():
             y.sum().backward()
             ty.sum().backward()
             np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+# ----------------------------------------------------------------------------- more pointwise
+MORE_UNARY = [  # name, glassgrad and torch spelling (same method name), input range
+    ("expm1", (-2, 2)), ("exp2", (-2, 2)), ("log2", (0.2, 3)), ("log10", (0.2, 3)),
+    ("tan", (-1.2, 1.2)), ("sinh", (-2, 2)), ("cosh", (-2, 2)), ("asin", (-0.9, 0.9)),
+    ("acos", (-0.9, 0.9)), ("atan", (-3, 3)), ("frac", (-3, 3)),
+]
+
+
+@pytest.mark.parametrize("name, rng_", MORE_UNARY, ids=[u[0] for u in MORE_UNARY])
+@pytest.mark.parametrize("shape", [(3, 4), (), (1, 5, 1), (0, 3)], ids=str)
+def test_more_unary(name, rng_, shape):
+    x = np.random.default_rng(4).uniform(*rng_, size=shape)
+    if name == "frac":  # keep away from integers, where trunc jumps
+        x = np.round(x) + 0.3 * np.sign(x) + 0.05
+    check_op(lambda t: getattr(t, name)(), inputs=[x])
+    assert getattr(gg, name)(gg.tensor(x)).shape == shape
+
+
+@pytest.mark.parametrize("name", ["atan2", "hypot", "logaddexp"])
+@pytest.mark.parametrize("shapes", BINARY_SHAPES, ids=str)
+def test_more_binary(name, shapes):
+    check_op(lambda a, b: getattr(a, name)(b), shapes=shapes)
+
+
+@pytest.mark.parametrize("name", ["fmod", "remainder"])
+@pytest.mark.parametrize("shapes", BINARY_SHAPES[:8], ids=str)
+def test_fmod_remainder(name, shapes):
+    a, b = rand_inputs(shapes, seed=6, low=-5, high=5)
+    b = np.sign(b) * (np.abs(b) + 0.7)
+    a = a + 0.013  # away from multiples of b, where the quotient jumps
+    check_op(lambda x, y: getattr(x, name)(y), inputs=[a, b])
+    check_op(lambda x, y: x % y, inputs=[a, b], torch_fn=lambda x, y: torch.remainder(x, y))
+
+
+def test_more_ops_double_backward():
+    from oracle import check_double_backward
+    for name in ("expm1", "tan", "sinh", "cosh", "atan", "log2"):
+        check_double_backward(lambda t, n=name: getattr(t, n)(), shapes=[(3, 2)], positive=True)
+    check_double_backward(lambda a, b: a.atan2(b) + a.hypot(b) + a.logaddexp(b),
+                          shapes=[(3, 2), (2,)], positive=True)
+
+
+def test_rounding_is_constant_and_matches_numpy():
+    x = gg.tensor([-2.5, -1.5, -0.4, 0.5, 1.5, 2.7], requires_grad=True)
+    for name in ("floor", "ceil", "trunc", "round"):
+        r = getattr(x, name)()
+        assert not r.requires_grad and r.dtype == gg.float32
+        np.testing.assert_array_equal(r.numpy(), getattr(np, name)(x.detach().numpy()))
+        np.testing.assert_array_equal(
+            r.numpy(), getattr(torch, name)(torch.tensor(x.detach().numpy())).numpy())
+    assert gg.tensor([1.234, 5.678]).round(1).numpy().tolist() == pytest.approx([1.2, 5.7])
+    assert (gg.tensor([7, -7]) % 3).numpy().tolist() == [1, 2]       # Python's sign rule
+    assert gg.tensor([7, -7]).fmod(3).numpy().tolist() == [1, -1]    # C's sign rule

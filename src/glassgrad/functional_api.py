@@ -17,7 +17,9 @@ __all__ = [
     "split", "chunk", "gather", "take_along_dim", "one_hot", "pow", "neg", "sign", "square",
     "flip", "tile", "repeat_interleave", "pad", "isnan", "isinf", "isfinite", "numel",
     "is_tensor", "allclose", "equal", "unbind", "norm", "cumsum", "cumprod", "prod", "sort",
-    "argsort", "topk", "tril", "triu",
+    "argsort", "topk", "tril", "triu", "expm1", "exp2", "log2", "log10", "tan", "sinh", "cosh",
+    "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot",
+    "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac",
 ]
 
 
@@ -37,6 +39,28 @@ def sigmoid(x): return _t(x).sigmoid()
 def relu(x): return _t(x).relu()
 def erf(x): return _t(x).erf()
 def sign(x): return _t(x).sign()
+def expm1(x): return _t(x).expm1()
+def exp2(x): return _t(x).exp2()
+def log2(x): return _t(x).log2()
+def log10(x): return _t(x).log10()
+def tan(x): return _t(x).tan()
+def sinh(x): return _t(x).sinh()
+def cosh(x): return _t(x).cosh()
+def asin(x): return _t(x).asin()
+def acos(x): return _t(x).acos()
+def atan(x): return _t(x).atan()
+arcsin, arccos, arctan = asin, acos, atan
+def atan2(a, b): return _t(a).atan2(b)
+arctan2 = atan2
+def hypot(a, b): return _t(a).hypot(b)
+def logaddexp(a, b): return _t(a).logaddexp(b)
+def fmod(a, b): return _t(a).fmod(b)
+def remainder(a, b): return _t(a).remainder(b)
+def floor(x): return _t(x).floor()
+def ceil(x): return _t(x).ceil()
+def trunc(x): return _t(x).trunc()
+def round(x, decimals=0): return _t(x).round(decimals)  # noqa: A001
+def frac(x): return _t(x).frac()
 def square(x): return _t(x).square()
 def neg(x): return -_t(x)
 def pow(x, e): return _t(x) ** e  # noqa: A001

@@ -500,9 +500,7 @@ class Tensor:
                             False)
 
     def __mod__(self, o: Any) -> Tensor:
-        a, o = self._operands(o)
-        return Tensor._make(xp_of(a.data).asarray(a.data % (o.data if isinstance(o, Tensor) else o)),
-                            False)
+        return self.remainder(o)
 
     def __pow__(self, o: Any) -> Tensor:
         a, o = self._operands(o)
@@ -828,6 +826,88 @@ class Tensor:
 
     def erf(self) -> Tensor:
         return E.Erf.apply(self._f())
+
+    def expm1(self) -> Tensor:
+        return E.Expm1.apply(self._f())
+
+    def exp2(self) -> Tensor:
+        return E.Exp2.apply(self._f())
+
+    def log2(self) -> Tensor:
+        return E.LogBase.apply(self._f(), 2)
+
+    def log10(self) -> Tensor:
+        return E.LogBase.apply(self._f(), 10)
+
+    def tan(self) -> Tensor:
+        return E.Tan.apply(self._f())
+
+    def sinh(self) -> Tensor:
+        return E.Sinh.apply(self._f())
+
+    def cosh(self) -> Tensor:
+        return E.Cosh.apply(self._f())
+
+    def asin(self) -> Tensor:
+        return E.Asin.apply(self._f())
+
+    def acos(self) -> Tensor:
+        return E.Acos.apply(self._f())
+
+    def atan(self) -> Tensor:
+        return E.Atan.apply(self._f())
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def atan2(self, other: Any) -> Tensor:
+        """Angle of the point ``(other, self)``, i.e. ``atan2(y=self, x=other)``."""
+        a, b = self._f()._operands(self._other_t(other))
+        return E.Atan2.apply(a, b)
+
+    arctan2 = atan2
+
+    def hypot(self, other: Any) -> Tensor:
+        a, b = self._f()._operands(self._other_t(other))
+        return E.Hypot.apply(a, b)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        a, b = self._f()._operands(self._other_t(other))
+        return E.LogAddExp.apply(a, b)
+
+    def fmod(self, other: Any) -> Tensor:
+        """``a − b·trunc(a/b)``: the remainder with the sign of ``self`` (C's ``fmod``)."""
+        a, b = self._operands(self._other_t(other))
+        return E.Fmod.apply(a, b, False)
+
+    def remainder(self, other: Any) -> Tensor:
+        """``a − b·floor(a/b)``: the remainder with the sign of ``other`` (Python's ``%``)."""
+        a, b = self._operands(self._other_t(other))
+        return E.Fmod.apply(a, b, True)
+
+    def _rounded(self, fn: str, *args: Any) -> Tensor:
+        """Rounding is piecewise constant (derivative 0 almost everywhere): like ``sign``,
+        the result is a constant, not part of the graph."""
+        d = self.data
+        return Tensor._make(getattr(xp_of(d), fn)(d, *args), False)
+
+    def floor(self) -> Tensor:
+        return self._rounded("floor")
+
+    def ceil(self) -> Tensor:
+        return self._rounded("ceil")
+
+    def trunc(self) -> Tensor:
+        return self._rounded("trunc")
+
+    fix = trunc
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round half to even (as PyTorch and NumPy), to ``decimals`` places."""
+        return self._rounded("round", int(decimals))
+
+    def frac(self) -> Tensor:
+        """``x − trunc(x)`` (gradient 1)."""
+        return self - self.trunc()
 
     def sign(self) -> Tensor:
         return Tensor._make(xp_of(self.data).sign(self.data), False)

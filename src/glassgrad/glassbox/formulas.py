@@ -100,6 +100,29 @@ _SPEC: dict[tuple[str, str], Formula] = {
     ("glassgrad.ops.elementwise", "Sqrt"): _f("X", ("dX = dZ / (2Z)",), doc=_EW),
     ("glassgrad.ops.elementwise", "Abs"): _f("X", ("dX = dZ ⊙ sign(X)",), doc=_EW),
     ("glassgrad.ops.elementwise", "Sin"): _f("X", ("dX = dZ ⊙ cos X",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Expm1"): _f("X", ("dX = dZ ⊙ (Z + 1)",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Exp2"): _f("X", ("dX = dZ ⊙ Z ⊙ ln 2",), doc=_EW),
+    ("glassgrad.ops.elementwise", "LogBase"): _f("X, base", ("dX = dZ / (X ⊙ ln base)", None),
+                                                 doc=_EW),
+    ("glassgrad.ops.elementwise", "Tan"): _f("X", ("dX = dZ ⊙ (1 + Z²)",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Sinh"): _f("X", ("dX = dZ ⊙ cosh X",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Cosh"): _f("X", ("dX = dZ ⊙ sinh X",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Asin"): _f("X", ("dX = dZ / √(1 − X²)",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Acos"): _f("X", ("dX = −dZ / √(1 − X²)",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Atan"): _f("X", ("dX = dZ / (1 + X²)",), doc=_EW),
+    ("glassgrad.ops.elementwise", "Atan2"): _f("A, B", (
+        "dA = unbroadcast(dZ ⊙ B / (A² + B²), A.shape)",
+        "dB = unbroadcast(−dZ ⊙ A / (A² + B²), B.shape)"), doc=_EW),
+    ("glassgrad.ops.elementwise", "Hypot"): _f("A, B", (
+        "dA = unbroadcast(dZ ⊙ A / Z, A.shape)", "dB = unbroadcast(dZ ⊙ B / Z, B.shape)"),
+        doc=_EW),
+    ("glassgrad.ops.elementwise", "LogAddExp"): _f("A, B", (
+        "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)", "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)"),
+        doc=_EW),
+    ("glassgrad.ops.elementwise", "Fmod"): _f("A, B, floor", (
+        "dA = unbroadcast(dZ, A.shape)",
+        "dB = unbroadcast(−dZ ⊙ q, B.shape), q = trunc(A/B) (remainder: floor(A/B))", None),
+        doc=_EW),
     ("glassgrad.ops.elementwise", "Cos"): _f("X", ("dX = −dZ ⊙ sin X",), doc=_EW),
     ("glassgrad.ops.elementwise", "Tanh"): _f("X", ("dX = dZ ⊙ (1 − Z²)",), doc=_EW),
     ("glassgrad.ops.elementwise", "Sigmoid"): _f("X", ("dX = dZ ⊙ Z ⊙ (1 − Z)",), doc=_EW),
@@ -295,8 +318,9 @@ _SPEC.update({
 # The section of the chapter that derives each op (links become ``file.md#anchor``).
 _SECTIONS = {
     "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "
-                           "Softplus Clamp LogSigmoid",
-    "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum",
+                           "Softplus Clamp LogSigmoid Expm1 Exp2 LogBase Tan Sinh Cosh Asin Acos Atan",
+    "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum Atan2 Hypot "
+                         "LogAddExp Fmod",
     "where": "Where",
     "The vector-Jacobian product (VJP)": "Cast ToDevice Clone _ModuleInputsHook _ModuleOutputsHook",
     "sum": "Sum", "mean": "Mean", "var": "Var", "std": "Std", "norm": "PNorm",

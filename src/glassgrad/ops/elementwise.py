@@ -576,3 +576,232 @@ class Clamp(Function):
         if ctx.hi is not None:
             m &= xd <= ctx.hi
         return g * m, None, None
+
+
+# ----------------------------------------------------------------------------- more pointwise
+class Expm1(Function):
+    """``z = eˣ − 1``, accurate for small ``x``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).expm1(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ eˣ = g ⊙ (z + 1)``."""
+        (z,) = ctx.saved_tensors
+        return g * (z + 1)
+
+
+class Exp2(Function):
+    """``z = 2ˣ``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).exp2(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ 2ˣ ln 2 = g ⊙ z ln 2``."""
+        (z,) = ctx.saved_tensors
+        return g * z * math.log(2.0)
+
+
+class LogBase(Function):
+    """``z = log_b(x) = ln x / ln b`` for ``b`` = 2 (``log2``) or 10 (``log10``)."""
+
+    @staticmethod
+    def forward(ctx, x, base):
+        ctx.save_for_backward(x)
+        ctx.base = base
+        xp = xp_of(x)
+        return xp.log2(x) if base == 2 else xp.log10(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / (x ln b)``."""
+        (x,) = ctx.saved_tensors
+        return g / (x * math.log(ctx.base)), None
+
+
+class Tan(Function):
+    """``z = tan(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp_of(x).tan(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ (1 + tan²x) = g ⊙ (1 + z²)``."""
+        (z,) = ctx.saved_tensors
+        return g * (1 + z * z)
+
+
+class Sinh(Function):
+    """``z = sinh(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).sinh(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ cosh(x)``."""
+        (x,) = ctx.saved_tensors
+        return g * (x.cosh() if hasattr(x, "grad_fn") else xp_of(x).cosh(x))
+
+
+class Cosh(Function):
+    """``z = cosh(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).cosh(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g ⊙ sinh(x)``."""
+        (x,) = ctx.saved_tensors
+        return g * (x.sinh() if hasattr(x, "grad_fn") else xp_of(x).sinh(x))
+
+
+class Asin(Function):
+    """``z = arcsin(x)`` for ``x`` in [−1, 1]."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).arcsin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / √(1 − x²)`` (±inf at x = ±1)."""
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return g / D.sqrt(1 - x * x)
+
+
+class Acos(Function):
+    """``z = arccos(x)`` for ``x`` in [−1, 1]."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).arccos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = −g / √(1 − x²)``."""
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return -g / D.sqrt(1 - x * x)
+
+
+class Atan(Function):
+    """``z = arctan(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).arctan(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g / (1 + x²)``."""
+        (x,) = ctx.saved_tensors
+        return g / (1 + x * x)
+
+
+class Atan2(Function):
+    """``z = atan2(a, b)``: the angle of the point ``(b, a)`` (``a`` = y, ``b`` = x)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return xp_of(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP, with ``r² = a² + b²``: ``da = g ⊙ b / r²``, ``db = −g ⊙ a / r²``
+        (unbroadcast to each input's shape)."""
+        a, b = ctx.saved_tensors
+        r2 = a * a + b * b
+        return (
+            unbroadcast(g * b / r2, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * a / r2, _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Hypot(Function):
+    """``z = √(a² + b²)`` without overflow."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = xp_of(a).hypot(a, b)
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ a / z``, ``db = g ⊙ b / z`` (unbroadcast)."""
+        a, b, z = ctx.saved_tensors
+        return (
+            unbroadcast(g * a / z, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * b / z, _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class LogAddExp(Function):
+    """``z = log(eᵃ + eᵇ)`` without overflow."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = xp_of(a).logaddexp(a, b)
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ eᵃ⁻ᶻ = g ⊙ σ(a − b)``, ``db = g ⊙ eᵇ⁻ᶻ`` (unbroadcast)."""
+        a, b, z = ctx.saved_tensors
+        return (
+            unbroadcast(g * D.exp(a - z), _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * D.exp(b - z), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Fmod(Function):
+    """``z = a − b·q`` with the quotient ``q`` rounded toward zero (``fmod``, the sign of
+    ``a``) or toward −∞ (``remainder``, Python's ``%``, the sign of ``b``)."""
+
+    @staticmethod
+    def forward(ctx, a, b, floor=False):
+        xp = xp_of(a)
+        ctx.save_for_backward(a, b)
+        ctx.floor = floor
+        return xp.remainder(a, b) if floor else xp.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``q`` is piecewise constant, so ``da = g``, ``db = −g ⊙ q`` with
+        ``q = trunc(a/b)`` (fmod) or ``floor(a/b)`` (remainder); unbroadcast."""
+        a, b = ctx.saved_tensors
+        ad, bd = D.data(a), D.data(b)
+        xp = xp_of(ad)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = xp.floor(ad / bd) if ctx.floor else xp.trunc(ad / bd)
+        return (
+            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * q.astype(ad.dtype, copy=False), _shape(ctx, 1))
+            if _need(ctx, 1) else None,
+            None,
+        )

@@ -19,8 +19,30 @@ __all__ = [
     "is_tensor", "allclose", "equal", "unbind", "norm", "cumsum", "cumprod", "prod", "sort",
     "argsort", "topk", "tril", "triu", "expm1", "exp2", "log2", "log10", "tan", "sinh", "cosh",
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot",
-    "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac",
+    "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac", "einsum",
 ]
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, e.g. ``einsum('ij,jk->ik', a, b)`` (a matrix product),
+    ``einsum('bhqd,bhkd->bhqk', q, k)`` (attention scores), ``einsum('ii->i', a)`` (a
+    diagonal); ``...`` broadcasts leading axes. Operands may also come as one list. One
+    graph node; its backward is again an einsum per operand
+    (``docs/derivations/linalg.md``). All operands need one dtype."""
+    from .ops._util import op_error
+    from .ops.linalg import Einsum
+
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise op_error("einsum", "needs at least one operand")
+    ts = [_t(o) for o in operands]
+    dts = {t.dtype for t in ts}
+    if len(dts) > 1:
+        raise op_error("einsum", "all operands must have the same dtype, got "
+                       + ", ".join(str(t.dtype) for t in ts) + " (cast with .to(dtype))",
+                       TypeError)
+    return Einsum.apply(str(equation), *ts)
 
 
 def _t(x: Any) -> Tensor:

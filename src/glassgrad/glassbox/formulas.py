@@ -243,6 +243,9 @@ _SPEC: dict[tuple[str, str], Formula] = {
         "dV = Pᵀ @ dO",
         "dM = dS", None, None, None), output="O", doc="attention.md"),
     # ------------------------------------------------------------------ fused layers (ops/nn.py)
+    ("glassgrad.ops.linalg", "Einsum"): _f("equation, X_i*", (
+        None, "dX_i = einsum(out, other specs -> spec_i)(dZ, other X)"), output="Z",
+        doc="linalg.md"),
     ("glassgrad.ops.nn", "Linear"): _f("X, W, b", (
         "dX = dY @ W", "dW = dYᵀ @ X", "db = sum_rows(dY)"), output="Y", doc="nn.md"),
 }
@@ -336,7 +339,7 @@ _SECTIONS = {
     "gather (take_along_dim) and its scatter": "TakeAlong ScatterAlong",
     "Writing: x[idx] = v (out of place)": "IndexPut",
     "Embedding": "Embedding",
-    "The 2-D case": "MatMul",
+    "The 2-D case": "MatMul", "einsum": "Einsum",
     "The LSTM cell backward": "LSTMCellFused",
     "Backpropagation through time (BPTT)": "GRUCellFused Unbind LSTMLayer",
     "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",

@@ -15,8 +15,11 @@ Derivations: ``docs/derivations/linalg.md``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import np, xp_of
+from . import _dual as D
 from ._util import op_error, unbroadcast
 
 
@@ -83,3 +86,139 @@ class MatMul(Function):
                 db = db.reshape(db.shape[:-1])
             db = unbroadcast(db, sb)
         return da, db
+
+
+# ---------------------------------------------------------------------------- einsum
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PATHS: dict = {}
+
+
+def parse_einsum(equation: str, shapes: list) -> tuple[list, str, dict]:
+    """``(input specs, output spec, letter sizes)`` of an einsum equation for operands of
+    ``shapes``, with ``...`` replaced by unused letters (right-aligned, broadcasting like
+    NumPy) and the implicit output (no ``->``: the letters used once, sorted, after the
+    ellipsis) made explicit. Raises a ValueError naming what does not fit."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise op_error("einsum", f"equation {equation!r} has {len(ins)} operand(s), got "
+                       f"{len(shapes)} tensor(s)")
+    pool = [c for c in _LETTERS if c not in eq]
+    n_ell = []
+    for k, (s, shp) in enumerate(zip(ins, shapes)):
+        n = len(shp) - (len(s) - 3) if "..." in s else 0
+        if n < 0 or ("..." not in s and len(s) != len(shp)):
+            raise op_error("einsum", f"operand {k} has shape {tuple(shp)} but its subscripts "
+                           f"{s!r} in {equation!r} name {len(s.replace('...', ''))} dims")
+        n_ell.append(n)
+    ell = "".join(pool[:max(n_ell, default=0)])
+    specs = [s.replace("...", ell[len(ell) - n:] if n else "") for s, n in zip(ins, n_ell)]
+    for s in specs:
+        if not all(c in _LETTERS for c in s):
+            raise op_error("einsum", f"invalid subscripts {s!r} in {equation!r} (letters a-z, "
+                           "A-Z and one '...' per operand)")
+    if arrow:
+        out = out.replace("...", ell)
+        bad = [c for c in out if c not in "".join(specs)]
+        if bad or len(set(out)) != len(out) or not all(c in _LETTERS for c in out):
+            raise op_error("einsum", f"output subscripts {out!r} of {equation!r} must be "
+                           "distinct letters that appear in the inputs")
+    else:
+        joined = "".join(specs)
+        out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                   and c not in ell))
+    sizes: dict = {}
+    for k, (s, shp) in enumerate(zip(specs, shapes)):
+        for c, n in zip(s, shp):
+            m = sizes.get(c, 1)
+            if n != m and 1 not in (n, m):
+                raise op_error("einsum", f"size {n} of '{c}' in operand {k} (shape "
+                               f"{tuple(shp)}) does not match size {m} elsewhere in "
+                               f"{equation!r}")
+            sizes[c] = max(n, m)
+    return specs, out, sizes
+
+
+def _einsum(eq: str, *ops: Any) -> Any:
+    """einsum of arrays (BLAS-backed contraction path, cached per equation and shapes) or,
+    if any operand is a Tensor, the recorded op (so backward formulas can be differentiated)."""
+    if any(hasattr(o, "grad_fn") for o in ops):
+        return Einsum.apply(eq, *ops)
+    xp = xp_of(ops[0])
+    if xp is not np or len(ops) < 2:
+        return xp.einsum(eq, *ops)
+    key = (eq,) + tuple(o.shape for o in ops)
+    path = _PATHS.get(key)
+    if path is None:
+        if len(_PATHS) > 256:
+            _PATHS.clear()
+        path = _PATHS[key] = np.einsum_path(eq, *ops, optimize="greedy")[0]
+    return np.einsum(eq, *ops, optimize=path)
+
+
+class Einsum(Function):
+    """``z = einsum(equation, x_1, …, x_n)``: multiply the operands elementwise along equal
+    letters and sum over the letters missing from the output; called as
+    ``Einsum.apply(equation, *xs)``."""
+
+    @staticmethod
+    def forward(ctx, equation, *xs):
+        specs, out, sizes = parse_einsum(equation, [x.shape for x in xs])
+        eq = ",".join(specs) + "->" + out
+        ctx.specs, ctx.out, ctx.sizes = specs, out, sizes
+        ctx.save_for_backward(*xs)
+        return _einsum(eq, *xs)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``z`` is linear in each operand, and the gradient of operand ``i`` is the
+        same einsum with ``x_i`` and ``z`` swapping roles::
+
+            dX_i = einsum(out, spec_1, …(without i)… -> spec_i)(g, x_1, …)
+
+        e.g. ``ij,jk->ik``: ``dA = einsum('ik,jk->ij', g, B) = g·Bᵀ``. Three corrections:
+        letters only ``x_i`` has (summed inside it) get ``g`` broadcast along them; a
+        letter repeated in ``spec_i`` (``ii->i``, a diagonal) puts the gradient back on
+        that diagonal (times an identity); a size-1 axis that was broadcast is summed.
+        Shapes: ``dX_i`` like ``x_i``.
+        """
+        specs, out, sizes = ctx.specs, ctx.out, ctx.sizes
+        xs = ctx.saved_tensors
+        grads: list = [None]
+        used = set("".join(specs) + out)
+        pool = [c for c in _LETTERS if c not in used]
+        for i, s in enumerate(specs):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            shape = ctx._in_meta[i + 1][0]
+            others = [(specs[j], xs[j]) for j in range(len(specs)) if j != i]
+            uniq = "".join(dict.fromkeys(s))
+            elsewhere = out + "".join(t for t, _ in others)
+            avail = "".join(c for c in uniq if c in elsewhere)
+            G = _einsum(",".join([out] + [t for t, _ in others]) + "->" + avail, g,
+                        *(x for _, x in others))
+            own = {c: shape[s.index(c)] for c in uniq}
+            if len(avail) < len(uniq):  # letters summed inside x_i alone: broadcast g
+                G = D.expand(G.reshape(tuple(sizes[c] if c in avail else 1 for c in uniq)),
+                             tuple(sizes[c] if c in avail else own[c] for c in uniq))
+            shrink = tuple(k for k, c in enumerate(uniq) if own[c] == 1 and sizes[c] != 1)
+            if shrink:  # x_i was broadcast along these letters: sum the copies
+                G = G.sum(axis=shrink, keepdims=True)
+            if len(uniq) < len(s):  # repeated letters: back onto the diagonal
+                xp = xp_of(D.data(G))
+                seen: set = set()
+                full, deltas, eyes = [], [], []
+                for c in s:
+                    if c in seen:
+                        f = pool.pop()
+                        full.append(f)
+                        deltas.append(c + f)
+                        eyes.append(xp.eye(own[c], dtype=D.data(G).dtype))
+                    else:
+                        seen.add(c)
+                        full.append(c)
+                G = _einsum(",".join([uniq] + deltas) + "->" + "".join(full), G, *eyes)
+            grads.append(G)
+        return tuple(grads)

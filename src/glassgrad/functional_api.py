@@ -20,6 +20,8 @@ __all__ = [
     "argsort", "topk", "tril", "triu", "expm1", "exp2", "log2", "log10", "tan", "sinh", "cosh",
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot",
     "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac", "einsum",
+    "narrow", "index_select", "roll", "diagonal", "trace", "diag", "scatter_add", "index_add",
+    "meshgrid", "cdist",
 ]
 
 
@@ -43,6 +45,48 @@ def einsum(equation: str, *operands: Any) -> Tensor:
                        + ", ".join(str(t.dtype) for t in ts) + " (cast with .to(dtype))",
                        TypeError)
     return Einsum.apply(str(equation), *ts)
+
+
+def narrow(x, dim, start, length): return _t(x).narrow(dim, start, length)
+def index_select(x, dim, index): return _t(x).index_select(dim, index)
+def roll(x, shifts, dims=None): return _t(x).roll(shifts, dims)
+def diagonal(x, offset=0, dim1=0, dim2=1): return _t(x).diagonal(offset, dim1, dim2)
+def trace(x): return _t(x).trace()
+def diag(x, diagonal=0): return _t(x).diag(diagonal)
+def scatter_add(x, dim, index, src): return _t(x).scatter_add(dim, index, src)
+def index_add(x, dim, index, source, *, alpha=1): return _t(x).index_add(dim, index, source, alpha=alpha)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors (``indexing='ij'``: matrix, ``'xy'``: Cartesian,
+    the first two axes swapped), as broadcast views; gradients sum back."""
+    from .ops._util import op_error
+
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    ts = [_t(t) for t in tensors]
+    if indexing not in ("ij", "xy"):
+        raise op_error("meshgrid", f"indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(t.ndim > 1 for t in ts):
+        raise op_error("meshgrid", "expects 0-d or 1-D tensors, got shapes "
+                       + ", ".join(str(tuple(t.shape)) for t in ts))
+    ts = [t.reshape(-1) for t in ts]
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    n = len(ts)
+    grids = [t.reshape(tuple(-1 if i == k else 1 for i in range(n))).expand(shape)
+             for k, t in enumerate(ts)]
+    if indexing == "xy" and n >= 2:  # built for (y, x, ...): hand them back as (x, y, ...)
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def cdist(x1: Any, x2: Any, p: float = 2.0) -> Tensor:
+    """Pairwise p-norm distances between the rows of ``x1 (…, P, M)`` and ``x2 (…, R, M)``:
+    ``(…, P, R)``. Gradient 0 where a distance is 0 (as PyTorch)."""
+    a, b = _t(x1), _t(x2)
+    return (a.unsqueeze(-2) - b.unsqueeze(-3)).norm(p, dim=-1)
 
 
 def _t(x: Any) -> Tensor:

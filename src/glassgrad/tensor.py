@@ -1451,6 +1451,106 @@ class Tensor:
         # the index tensor itself (not its array), so that gg.capture reads it on every call
         return I.TakeAlong.apply(x, index if isinstance(index, Tensor) else idx, d)
 
+    # ---- selections written with the ops above (their gradients come from those ops) ----
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """``length`` elements of ``dim`` from ``start`` (a view-like slice)."""
+        d = norm_dim(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start = start + n if start < 0 else start
+        if not (0 <= start <= n and 0 <= length <= n - start):
+            raise op_error("narrow", f"start {start} and length {length} do not fit dim {d} "
+                           f"of size {n} (shape {tuple(self.shape)})", IndexError)
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The entries ``index`` (1-D integers) of ``dim``; repeated indices add up their
+        gradients (``x[..., index, ...]``)."""
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "index_select")
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu" or idx.ndim > 1:
+            raise op_error("index_select", f"index must be a 1-D integer tensor, got "
+                           f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
+        if self.ndim == 0:
+            return self.reshape(1)[idx.reshape(-1)].reshape(idx.shape)
+        n = self.shape[d]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise op_error("index_select", f"index out of range for dim {d} of size {n}",
+                           IndexError)
+        return self[(slice(None),) * d + (idx.reshape(-1),)]
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shift elements along ``dims`` by ``shifts``, wrapping around (``np.roll``);
+        without ``dims`` the flattened tensor is rolled and reshaped back."""
+        if dims is None:
+            if not isinstance(shifts, _PyInt):
+                raise op_error("roll", "without dims, shifts must be one int", TypeError)
+            return self.reshape(-1).roll(shifts, 0).reshape(self.shape)
+        sh = (shifts,) if isinstance(shifts, _PyInt) else tuple(shifts)
+        ds = (dims,) if isinstance(dims, _PyInt) else tuple(dims)
+        if len(sh) != len(ds):
+            raise op_error("roll", f"shifts {sh} and dims {ds} must have the same length")
+        out = self
+        for k, d in zip(sh, ds):
+            d = norm_dim(d, self.ndim, "roll")
+            n = self.shape[d]
+            k = k % n if n else 0
+            if k:
+                pre = (slice(None),) * d
+                out = cat([out[pre + (slice(n - k, n),)], out[pre + (slice(0, n - k),)]], d)
+        return out
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal ``x[..., i, i + offset]`` of dims ``dim1``/``dim2``, as the last
+        dim (as PyTorch)."""
+        d1, d2 = norm_dim(dim1, self.ndim, "diagonal"), norm_dim(dim2, self.ndim, "diagonal")
+        if d1 == d2:
+            raise op_error("diagonal", f"dim1 and dim2 must differ, got {dim1} and {dim2}")
+        rest = [i for i in range(self.ndim) if i not in (d1, d2)]
+        x = self.permute(rest + [d1, d2])
+        n1, n2 = x.shape[-2], x.shape[-1]
+        i = np.arange(builtins.max(0, builtins.min(n1 + builtins.min(offset, 0),
+                                                  n2 - builtins.max(offset, 0))))
+        r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
+        return x[(Ellipsis, r, c)]
+
+    def trace(self) -> Tensor:
+        """Sum of the main diagonal of a matrix."""
+        if self.ndim != 2:
+            raise op_error("trace", f"expects a matrix, got shape {tuple(self.shape)}")
+        return self.diagonal().sum()
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """1-D: the square matrix with this vector on diagonal ``diagonal``; 2-D: that
+        diagonal of the matrix."""
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise op_error("diag", f"expects a vector or a matrix, got shape {tuple(self.shape)}")
+        m, k = self.shape[0], builtins.abs(diagonal)
+        square = self.unsqueeze(1) * np.eye(m, dtype=self.dtype)  # gradient: diag of g
+        return square.pad_nd(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
+
+    def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        """``out = self`` plus ``src`` added at ``index`` along ``dim`` (out of place;
+        repeated indices add up). Gradients: ``self`` gets ``g``, ``src`` gets
+        ``gather(g, dim, index)``."""
+        d = norm_dim(dim, self.ndim, "scatter_add")
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu" or idx.shape != tuple(src.shape):
+            raise op_error("scatter_add", f"index must be an integer tensor of src's shape "
+                           f"{tuple(src.shape)}, got {idx.dtype} {tuple(idx.shape)}", TypeError)
+        return self + I.ScatterAlong.apply(self._other_t(src), idx, d, tuple(self.shape))
+
+    def index_add(self, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+        """``out = self`` with ``alpha·source`` slices added at ``index`` along ``dim``."""
+        d = norm_dim(dim, self.ndim, "index_add")
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        src = self._other_t(source) * alpha if alpha != 1 else self._other_t(source)
+        shape = [1] * src.ndim
+        shape[d] = -1
+        full = np.broadcast_to(idx.reshape(shape), tuple(src.shape))
+        return self.scatter_add(d, full, src)
+
     def take_along_dim(self, indices: Any, dim: int) -> Tensor:
         return self.gather(dim, indices)
 

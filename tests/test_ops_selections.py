@@ -1,0 +1,82 @@
+"""narrow, index_select, roll, diagonal/diag/trace, scatter_add/index_add, meshgrid,
+cdist (written with existing ops): values and gradients equal PyTorch's and finite
+differences; edge shapes; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from oracle import check_op
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("dim,start,length", [(0, 1, 2), (1, -3, 3), (1, 0, 0), (-1, 4, 1)])
+def test_narrow(dim, start, length):
+    check_op(lambda x: x.narrow(dim, start, length), shapes=[(3, 5)])
+
+
+@pytest.mark.parametrize("dim,index", [(0, [2, 0, 2]), (1, [4, 1]), (-1, []), (1, [-1, 0])])
+def test_index_select(dim, index):
+    idx = np.array(index, dtype=np.int64)
+    check_op(lambda x: x.index_select(dim, gg.tensor(idx)), shapes=[(3, 5)],
+             torch_fn=lambda x: x.index_select(dim, torch.tensor(idx % x.shape[dim])))
+
+
+@pytest.mark.parametrize("shifts,dims", [(2, 1), ((1, -2), (0, 1)), (7, 0), (3, None), (0, 1)])
+def test_roll(shifts, dims):
+    check_op(lambda x: x.roll(shifts, dims), shapes=[(3, 5)])
+
+
+@pytest.mark.parametrize("offset,d1,d2", [(0, 0, 1), (1, 0, 1), (-2, 0, 1), (1, 1, 2),
+                                          (0, 2, 0), (5, 0, 1)])
+def test_diagonal(offset, d1, d2):
+    check_op(lambda x: x.diagonal(offset, d1, d2), shapes=[(3, 4, 4)])
+
+
+@pytest.mark.parametrize("k", [0, 2, -1])
+def test_diag_and_trace(k):
+    check_op(lambda v: v.diag(k), shapes=[(4,)])
+    check_op(lambda m: m.diag(k), shapes=[(4, 5)])
+    check_op(lambda m: m.trace(), shapes=[(4, 4)])
+
+
+def test_scatter_add_and_index_add():
+    idx = np.array([[0, 2, 2], [1, 0, 1]])
+    check_op(lambda x, s: x.scatter_add(1, gg.tensor(idx), s), shapes=[(2, 4), (2, 3)],
+             torch_fn=lambda x, s: x.scatter_add(1, torch.tensor(idx), s))
+    ii = np.array([0, 3, 0])
+    check_op(lambda x, s: x.index_add(1, gg.tensor(ii), s, alpha=2.0), shapes=[(2, 4), (2, 3)],
+             torch_fn=lambda x, s: x.index_add(1, torch.tensor(ii), s, alpha=2.0))
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid(indexing):
+    check_op(lambda a, b, c: gg.meshgrid(a, b, c, indexing=indexing), shapes=[(3,), (4,), (2,)],
+             torch_fn=lambda a, b, c: torch.meshgrid(a, b, c, indexing=indexing))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0])
+def test_cdist(p):
+    check_op(lambda a, b: gg.cdist(a, b, p), shapes=[(2, 4, 3), (2, 5, 3)],
+             torch_fn=lambda a, b: torch.cdist(a, b, p))
+    x = gg.tensor([[0.0, 1.0]], requires_grad=True)
+    gg.cdist(x, x.detach()).sum().backward()   # distance 0: gradient 0, not nan
+    assert x.grad.numpy().tolist() == [[0.0, 0.0]]
+
+
+def test_selection_errors_are_clear():
+    with pytest.raises(IndexError, match="narrow: start 4 and length 3 do not fit dim 1 of size 5"):
+        gg.ones(3, 5).narrow(1, 4, 3)
+    with pytest.raises(TypeError, match="index_select: index must be a 1-D integer tensor"):
+        gg.ones(3).index_select(0, gg.tensor([0.5]))
+    with pytest.raises(IndexError, match="index_select: index out of range for dim 0 of size 3"):
+        gg.ones(3).index_select(0, gg.tensor([3]))
+    with pytest.raises(ValueError, match="roll: shifts"):
+        gg.ones(3, 2).roll((1, 2), (0,))
+    with pytest.raises(ValueError, match="trace: expects a matrix"):
+        gg.ones(3).trace()
+    with pytest.raises(ValueError, match="meshgrid: indexing"):
+        gg.meshgrid(gg.ones(2), indexing="yx")

@@ -20,7 +20,7 @@ __all__ = [
     "argsort", "topk", "tril", "triu", "expm1", "exp2", "log2", "log10", "tan", "sinh", "cosh",
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot",
     "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac", "einsum",
-    "narrow", "index_select", "roll", "diagonal", "trace", "diag", "scatter_add", "index_add",
+    "narrow", "index_select", "roll", "diagonal", "diag", "scatter_add", "index_add",
     "meshgrid", "cdist",
 ]
 
@@ -51,7 +51,7 @@ def narrow(x, dim, start, length): return _t(x).narrow(dim, start, length)
 def index_select(x, dim, index): return _t(x).index_select(dim, index)
 def roll(x, shifts, dims=None): return _t(x).roll(shifts, dims)
 def diagonal(x, offset=0, dim1=0, dim2=1): return _t(x).diagonal(offset, dim1, dim2)
-def trace(x): return _t(x).trace()
+# (no top-level trace: gg.trace is the glass-box backward tracer; use x.trace())
 def diag(x, diagonal=0): return _t(x).diag(diagonal)
 def scatter_add(x, dim, index, src): return _t(x).scatter_add(dim, index, src)
 def index_add(x, dim, index, source, *, alpha=1): return _t(x).index_add(dim, index, source, alpha=alpha)

@@ -61,7 +61,8 @@ __version__ = "0.1.0"
 # GLASSGRAD_MALLOC_TUNING=0)
 allocator._auto()
 
-_SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization"}
+_SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
+               "linalg"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

@@ -21,7 +21,7 @@ __all__ = [
     "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2", "hypot",
     "logaddexp", "fmod", "remainder", "floor", "ceil", "trunc", "round", "frac", "einsum",
     "narrow", "index_select", "roll", "diagonal", "diag", "scatter_add", "index_add",
-    "meshgrid", "cdist",
+    "meshgrid", "cdist", "inverse", "det", "slogdet",
 ]
 
 
@@ -47,6 +47,9 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return Einsum.apply(str(equation), *ts)
 
 
+def inverse(x): return _t(x).inverse()
+def det(x): return _t(x).det()
+def slogdet(x): return _t(x).slogdet()
 def narrow(x, dim, start, length): return _t(x).narrow(dim, start, length)
 def index_select(x, dim, index): return _t(x).index_select(dim, index)
 def roll(x, shifts, dims=None): return _t(x).roll(shifts, dims)

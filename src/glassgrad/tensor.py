@@ -31,6 +31,7 @@ __all__ = ["Tensor", "tensor"]
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # sort, topk
+SignLogAbsDet = namedtuple("SignLogAbsDet", ["sign", "logabsdet"])
 
 _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
@@ -1577,6 +1578,19 @@ class Tensor:
             yield self[i]
 
     # ------------------------------------------------------------------ linear algebra
+    def inverse(self) -> Tensor:
+        """``A⁻¹`` of a matrix or a batch ``(..., n, n)``; ``dA = −A⁻ᵀ·G·A⁻ᵀ``."""
+        return L.Inv.apply(self._f())
+
+    def det(self) -> Tensor:
+        """Determinant of ``(..., n, n)``; gradient ``g·adj(A)ᵀ`` (exact also when singular)."""
+        return L.Det.apply(self._f())
+
+    def slogdet(self) -> Any:
+        """``(sign, logabsdet)`` of ``(..., n, n)``: ``log|det A|`` without overflow."""
+        sign, logabs = L.SLogDet.apply(self._f())
+        return SignLogAbsDet(sign.detach(), logabs)
+
     def matmul(self, other: Any) -> Tensor:
         return self @ other
 

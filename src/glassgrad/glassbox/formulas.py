@@ -246,6 +246,15 @@ _SPEC: dict[tuple[str, str], Formula] = {
     ("glassgrad.ops.linalg", "Einsum"): _f("equation, X_i*", (
         None, "dX_i = einsum(out, other specs -> spec_i)(dZ, other X)"), output="Z",
         doc="linalg.md"),
+    ("glassgrad.ops.linalg", "Inv"): _f("A", ("dA = −Zᵀ @ dZ @ Zᵀ  (Z = A⁻¹)",), output="Z",
+                                        doc="linalg.md"),
+    ("glassgrad.ops.linalg", "Det"): _f("A", ("dA = dz · adj(A)ᵀ = dz · z · A⁻ᵀ",), output="z",
+                                        doc="linalg.md"),
+    ("glassgrad.ops.linalg", "SLogDet"): _f("A", ("dA = d(logabsdet) · A⁻ᵀ  (sign: none)",),
+                                            output="sign, logabsdet", doc="linalg.md"),
+    ("glassgrad.ops.linalg", "Solve"): _f("A, B", (
+        "dA = −(A⁻ᵀ @ dX) @ Xᵀ", "dB = A⁻ᵀ @ dX  (one solve with Aᵀ)"), output="X",
+        doc="linalg.md"),
     ("glassgrad.ops.nn", "Linear"): _f("X, W, b", (
         "dX = dY @ W", "dW = dYᵀ @ X", "db = sum_rows(dY)"), output="Y", doc="nn.md"),
 }
@@ -340,6 +349,7 @@ _SECTIONS = {
     "Writing: x[idx] = v (out of place)": "IndexPut",
     "Embedding": "Embedding",
     "The 2-D case": "MatMul", "einsum": "Einsum",
+    "Inverse, determinant and solve": "Inv Det SLogDet Solve",
     "The LSTM cell backward": "LSTMCellFused",
     "Backpropagation through time (BPTT)": "GRUCellFused Unbind LSTMLayer",
     "Linear": "Linear", "Batch normalization (training mode)": "BatchNorm",

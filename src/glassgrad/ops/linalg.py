@@ -222,3 +222,145 @@ class Einsum(Function):
                 G = _einsum(",".join([uniq] + deltas) + "->" + "".join(full), G, *eyes)
             grads.append(G)
         return tuple(grads)
+
+
+# ---------------------------------------------------------------------------- inverse, det, solve
+def _mT(x: Any) -> Any:
+    """Transpose of the last two axes (arrays or Tensors)."""
+    return x.swapaxes(-1, -2)
+
+
+def _square(op: str, a: Any) -> None:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise op_error(op, f"expects square matrices (..., n, n), got shape {tuple(a.shape)}")
+
+
+def _singular(op: str, a: Any) -> Exception:
+    return op_error(op, f"the matrix of shape {tuple(a.shape)} (or one in the batch) is "
+                    "singular: it has no inverse")
+
+
+class Inv(Function):
+    """``Z = A⁻¹`` for ``A: (..., n, n)``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        _square("inv", a)
+        try:
+            z = xp_of(a).linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise _singular("inv", a) from None
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: differentiating ``A·Z = I`` gives ``dZ = −Z·dA·Z``, so
+        ``⟨G, dZ⟩ = ⟨−Zᵀ·G·Zᵀ, dA⟩`` and ``dA = −Zᵀ·G·Zᵀ``. Shapes: all ``(..., n, n)``."""
+        (z,) = ctx.saved_tensors
+        zt = _mT(z)
+        return -(zt @ g @ zt)
+
+
+class SLogDet(Function):
+    """``sign, log|det A|`` for ``A: (..., n, n)`` (no overflow for large matrices)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        _square("slogdet", a)
+        sign, logabs = xp_of(a).linalg.slogdet(a)
+        ctx.save_for_backward(a)
+        return sign.astype(a.dtype), logabs.astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, _gsign, g):
+        """VJP: ``d log|det A| = tr(A⁻¹·dA)`` (Jacobi's formula), so ``dA = g·A⁻ᵀ``
+        (``g`` broadcast over each matrix); the sign is piecewise constant: no gradient.
+        Shapes: ``g: (...)``, ``dA: (..., n, n)``."""
+        (a,) = ctx.saved_tensors
+        if g is None:
+            return None
+        ainv = a.inverse() if hasattr(a, "grad_fn") else xp_of(a).linalg.inv(a)
+        return _mT(ainv) * g[..., None, None]
+
+
+def _cofactor(a: Any) -> Any:
+    """``cof(A) = ∂det A/∂A`` for any square ``A``, singular or not, from the SVD
+    ``A = U·S·Vᵀ``: ``cof(A) = det(U)·det(V)·U·diag(Π_{j≠i} s_j)·Vᵀ`` (equal to
+    ``det(A)·A⁻ᵀ`` when ``A`` is invertible)."""
+    from .reduce import _others_prod
+
+    xp = xp_of(a)
+    u, s, vt = xp.linalg.svd(a)
+    sgn = xp.linalg.det(u) * xp.linalg.det(vt)
+    return (u * _others_prod(s)[..., None, :]) @ vt * sgn[..., None, None]
+
+
+class Det(Function):
+    """``z = det A`` for ``A: (..., n, n)``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        _square("det", a)
+        z = xp_of(a).linalg.det(a)
+        ctx.save_for_backward(a, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: Jacobi's formula ``d det A = tr(adj(A)·dA)`` gives ``dA = g·adj(A)ᵀ =
+        g·det(A)·A⁻ᵀ``. The cofactor matrix ``adj(A)ᵀ`` is computed from the SVD, so a
+        singular ``A`` (rank n−1) still gets its exact, nonzero gradient. Under
+        ``create_graph`` the invertible form ``g·z·A⁻ᵀ`` is recorded.
+        Shapes: ``g: (...)``, ``dA: (..., n, n)``."""
+        a, z = ctx.saved_tensors
+        if hasattr(a, "grad_fn"):
+            return _mT(a.inverse()) * (g * z)[..., None, None]
+        return _cofactor(a) * xp_of(a).asarray(g)[..., None, None]
+
+
+class Solve(Function):
+    """``X = A⁻¹·B``: the solution of ``A·X = B`` for ``A: (..., n, n)`` and ``B: (..., n,
+    k)``, or vectors ``B: (n,)`` / ``A.shape[:-1]`` (as PyTorch); batch axes broadcast."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _square("solve", a)
+        # a vector per matrix, as PyTorch: B is 1-D, or A's shape without its last axis
+        vec = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+        bm = b[..., None] if vec else b
+        if bm.shape[-2] != a.shape[-1]:
+            raise op_error("solve", f"A of shape {tuple(a.shape)} and B of shape "
+                           f"{tuple(b.shape)}: B must have {a.shape[-1]} rows")
+        xp = xp_of(a)
+        try:
+            x = xp.linalg.solve(a, bm)
+        except np.linalg.LinAlgError:
+            raise _singular("solve", a) from None
+        except ValueError as e:
+            raise op_error("solve", f"A of shape {tuple(a.shape)} and B of shape "
+                           f"{tuple(b.shape)}: {e}") from None
+        ctx.save_for_backward(a, x)
+        ctx.vec = vec
+        return x[..., 0] if vec else x
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dX = A⁻¹·(dB − dA·X)``, so with ``G_B = A⁻ᵀ·G`` (one more solve, with the
+        transposed matrix)::
+
+            dB = A⁻ᵀ·G          dA = −G_B·Xᵀ
+
+        (un-broadcast to the shapes of ``A`` and ``B``). Shapes: ``dA`` like ``A``, ``dB``
+        like ``B``.
+        """
+        a, x = ctx.saved_tensors
+        gm = g[..., None] if ctx.vec else g
+        if hasattr(a, "grad_fn"):  # create_graph: record the solve
+            gb = Solve.apply(_mT(a), gm)
+        else:
+            gb = xp_of(a).linalg.solve(_mT(a), gm)
+        da = -(gb @ _mT(x))
+        db = gb[..., 0] if ctx.vec else gb
+        return (unbroadcast(da, ctx._in_meta[0][0]) if ctx.needs_input_grad[0] else None,
+                unbroadcast(db, ctx._in_meta[1][0]) if ctx.needs_input_grad[1] else None)

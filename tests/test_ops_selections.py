@@ -80,3 +80,20 @@ def test_selection_errors_are_clear():
         gg.ones(3).trace()
     with pytest.raises(ValueError, match="meshgrid: indexing"):
         gg.meshgrid(gg.ones(2), indexing="yx")
+
+
+def test_index_ops_read_their_index_anew_under_capture():
+    w = gg.arange(12.0).reshape(3, 4).requires_grad_()
+    f = gg.capture(lambda i: (w.index_select(1, i) * 1.0).sum()
+                   + w.diagonal().sum() + gg.zeros(3, 4).index_add(1, i, w[:, :2]).sum())
+    g = gg.capture(lambda i, s: gg.zeros(3, 4).scatter_add(1, i, s) * 1.0)
+    for idx in ([0, 1], [3, 3], [2, 0]):
+        it = gg.tensor(idx)
+        ref = (w.index_select(1, it) * 1.0).sum() + w.diagonal().sum() + gg.zeros(3, 4).index_add(
+            1, it, w[:, :2]).sum()
+        assert f(it).item() == ref.item()
+        si = gg.tensor([idx, idx, idx])
+        src = gg.ones(3, 2)
+        np.testing.assert_array_equal(g(si, src).numpy(),
+                                      gg.zeros(3, 4).scatter_add(1, si, src).numpy())
+    assert f.records == 1 and g.records == 1

@@ -1471,13 +1471,15 @@ class Tensor:
         if idx.dtype.kind not in "iu" or idx.ndim > 1:
             raise op_error("index_select", f"index must be a 1-D integer tensor, got "
                            f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
-        if self.ndim == 0:
-            return self.reshape(1)[idx.reshape(-1)].reshape(idx.shape)
-        n = self.shape[d]
+        n = self.shape[d] if self.ndim else 1
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise op_error("index_select", f"index out of range for dim {d} of size {n}",
                            IndexError)
-        return self[(slice(None),) * d + (idx.reshape(-1),)]
+        # the index as a tensor: gg.capture then reads it anew on every replay
+        it = (index if isinstance(index, Tensor) else Tensor._make(idx, False)).reshape(-1)
+        if self.ndim == 0:
+            return self.reshape(1)[it].reshape(idx.shape)
+        return self[(slice(None),) * d + (it,)]
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         """Shift elements along ``dims`` by ``shifts``, wrapping around (``np.roll``);
@@ -1512,6 +1514,7 @@ class Tensor:
         i = np.arange(builtins.max(0, builtins.min(n1 + builtins.min(offset, 0),
                                                   n2 - builtins.max(offset, 0))))
         r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
+        r.flags.writeable = c.flags.writeable = False  # shape constants (gg.capture keeps them)
         return x[(Ellipsis, r, c)]
 
     def trace(self) -> Tensor:
@@ -1528,7 +1531,9 @@ class Tensor:
         if self.ndim != 1:
             raise op_error("diag", f"expects a vector or a matrix, got shape {tuple(self.shape)}")
         m, k = self.shape[0], builtins.abs(diagonal)
-        square = self.unsqueeze(1) * np.eye(m, dtype=self.dtype)  # gradient: diag of g
+        eye = np.eye(m, dtype=self.dtype)
+        eye.flags.writeable = False  # a shape constant (gg.capture keeps it)
+        square = self.unsqueeze(1) * eye  # gradient: the diagonal of g
         return square.pad_nd(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
 
     def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
@@ -1540,17 +1545,20 @@ class Tensor:
         if idx.dtype.kind not in "iu" or idx.shape != tuple(src.shape):
             raise op_error("scatter_add", f"index must be an integer tensor of src's shape "
                            f"{tuple(src.shape)}, got {idx.dtype} {tuple(idx.shape)}", TypeError)
-        return self + I.ScatterAlong.apply(self._other_t(src), idx, d, tuple(self.shape))
+        it = index if isinstance(index, Tensor) else Tensor._make(idx, False)
+        return self + I.ScatterAlong.apply(self._other_t(src), it, d, tuple(self.shape))
 
     def index_add(self, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
         """``out = self`` with ``alpha·source`` slices added at ``index`` along ``dim``."""
         d = norm_dim(dim, self.ndim, "index_add")
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        it = index if isinstance(index, Tensor) else Tensor(np.asarray(index))
+        if it.dtype.kind not in "iu" or it.ndim != 1:
+            raise op_error("index_add", f"index must be a 1-D integer tensor, got {it.dtype} "
+                           f"of shape {tuple(it.shape)}", TypeError)
         src = self._other_t(source) * alpha if alpha != 1 else self._other_t(source)
         shape = [1] * src.ndim
         shape[d] = -1
-        full = np.broadcast_to(idx.reshape(shape), tuple(src.shape))
-        return self.scatter_add(d, full, src)
+        return self.scatter_add(d, it.reshape(tuple(shape)).expand(tuple(src.shape)), src)
 
     def take_along_dim(self, indices: Any, dim: int) -> Tensor:
         return self.gather(dim, indices)

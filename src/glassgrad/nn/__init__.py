@@ -11,6 +11,7 @@ from .modules.flatten import *
 from .modules.linear import *
 from .modules.loss import *
 from .modules.normalization import *
+from .modules.padding import *
 from .modules.pooling import *
 from .modules.rnn import *
 from .modules.sparse import *

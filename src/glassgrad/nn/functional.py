@@ -10,6 +10,7 @@ end of this file from their own modules.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
@@ -28,6 +29,10 @@ __all__ = [
     "one_hot", "normalize", "pad",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
+    "hardsigmoid", "hardswish", "glu", "celu", "threshold", "tanhshrink", "softshrink",
+    "hardshrink", "rms_norm", "instance_norm", "pairwise_distance", "gaussian_nll_loss",
+    "poisson_nll_loss", "margin_ranking_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+    "hinge_embedding_loss", "triplet_margin_loss", "cosine_embedding_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -282,6 +287,88 @@ def logsigmoid(input: Tensor) -> Tensor:
     return _nn.LogSigmoid.apply(input)
 
 
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``: a piecewise-linear sigmoid (slope 1/6 on (−3, 3))."""
+    return (input + 3.0).clamp(0.0, 6.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x · hardsigmoid(x)`` (MobileNetV3); derivative ``(2x + 3)/6`` on (−3, 3)."""
+    return input * hardsigmoid(input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: split ``dim`` in halves ``a, b`` and return ``a ⊙ σ(b)``."""
+    if input.shape[dim] % 2:
+        raise op_error("glu", f"dim {dim} of shape {tuple(input.shape)} must have even size")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``max(0, x) + min(0, α(e^{x/α} − 1))`` = ``α·elu(x/α)``."""
+    if alpha == 0:
+        raise op_error("celu", "alpha must not be 0")
+    return (input / alpha).elu(1.0) * alpha
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value``."""
+    return where(input > threshold, input, value)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x − tanh(x)``."""
+    return input - input.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x − λ`` above ``λ``, ``x + λ`` below ``−λ``, else 0: ``x − clamp(x, −λ, λ)``."""
+    if lambd < 0:
+        raise op_error("softshrink", f"lambd must be non-negative, got {lambd}")
+    return input - input.clamp(-lambd, lambd)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x`` where ``|x| > λ``, else 0."""
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / √(mean(x²) + ε) · w`` over the last ``len(normalized_shape)`` dims (RMSNorm,
+    no centering); ``eps=None`` is the dtype's machine epsilon (as PyTorch)."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if input.ndim < len(ns) or tuple(input.shape[input.ndim - len(ns):]) != ns:
+        raise op_error("rms_norm", f"input of shape {tuple(input.shape)} does not end with "
+                       f"normalized_shape {ns}")
+    e = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
+    dims = tuple(range(input.ndim - len(ns), input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + e).rsqrt()
+    return y * weight if weight is not None else y
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each ``(sample, channel)`` of ``(N, C, *)`` over its spatial positions, then
+    scale/shift per channel: group norm with one channel per group."""
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        raise NotImplementedError("instance_norm: running statistics (track_running_stats=True)"
+                                  " are not supported; each sample uses its own statistics")
+    if input.ndim < 3:
+        raise op_error("instance_norm", f"expects (N, C, *spatial) input, got shape "
+                       f"{tuple(input.shape)}")
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """``‖x1 − x2 + ε‖_p`` over the last dim (ε keeps the gradient finite at x1 = x2)."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim)
+
+
 def _softmax_dim(ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
@@ -534,6 +621,120 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)
     return _reduce(loss, reduction, "kl_div")
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """``½(log v + (x − t)²/v)`` (``+ ½ log 2π`` if ``full``) with the predicted variance
+    ``v`` clamped at ``eps`` in value only (its gradient passes as if unclamped, as PyTorch).
+    ``var`` has the input's shape, or one fewer trailing dim / a last dim of 1
+    (homoscedastic)."""
+    _check_reduction(reduction, "gaussian_nll_loss")
+    v = _t(var, input)
+    if v.shape != input.shape:
+        if v.ndim == input.ndim - 1 and tuple(v.shape) == tuple(input.shape[:-1]):
+            v = v.unsqueeze(-1)
+        elif not (v.ndim == input.ndim and v.shape[-1] == 1
+                  and tuple(v.shape[:-1]) == tuple(input.shape[:-1])):
+            raise op_error("gaussian_nll_loss", f"var of shape {tuple(v.shape)} does not fit "
+                           f"input of shape {tuple(input.shape)}")
+    if (v.data < 0).any():
+        raise op_error("gaussian_nll_loss", "var has negative entries")
+    vd = v.detach()
+    v = v + (vd.clamp(min=eps) - vd)          # value clamped, gradient unchanged
+    loss = 0.5 * (v.log() + (input - _t(target, input)) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: Any = None, eps: float = 1e-8, reduce: Any = None,
+                     reduction: str = "mean") -> Tensor:
+    """Poisson negative log-likelihood: ``eˣ − t·x`` for log-rates ``x`` (``log_input``),
+    else ``x − t·log(x + ε)``; ``full`` adds Stirling's ``t log t − t + ½ log(2πt)`` for
+    ``t > 1``."""
+    _check_reduction(reduction, "poisson_nll_loss")
+    t = _t(target, input)
+    loss = input.exp() - t * input if log_input else input - t * (input + eps).log()
+    if full:
+        td = t.data
+        xp = xp_of(td)
+        t1 = xp.where(td > 1, td, 1)
+        st = xp.where(td > 1, td * xp.log(t1) - td + 0.5 * xp.log(2 * np.pi * t1), 0)
+        loss = loss + Tensor._make(st.astype(loss.dtype), False)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: Any = None, reduce: Any = None,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, −y·(x1 − x2) + margin)`` with ``y = ±1``: rank ``x1`` above ``x2`` if
+    ``y = 1``."""
+    _check_reduction(reduction, "margin_ranking_loss")
+    y = _t(target, input1)
+    return _reduce((-y * (input1 - input2) + margin).relu(), reduction, "margin_ranking_loss")
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
+                     reduction: str = "mean") -> Tensor:
+    """``log(1 + e^{−y·x})`` (logistic loss with ``y = ±1``), computed as ``softplus``."""
+    _check_reduction(reduction, "soft_margin_loss")
+    return _reduce((-_t(target, input) * input).softplus(), reduction, "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: Any = None, reduce: Any = None,
+                                reduction: str = "mean") -> Tensor:
+    """``−(1/C) Σ_c w_c [y_c log σ(x_c) + (1 − y_c) log σ(−x_c)]`` per sample, for 0/1
+    multi-label targets ``(N, C)``."""
+    _check_reduction(reduction, "multilabel_soft_margin_loss")
+    y = _t(target, input)
+    ls = _nn.LogSigmoid.apply(input)
+    ls_neg = _nn.LogSigmoid.apply(-input)
+    loss = -(y * ls + (1 - y) * ls_neg)
+    if weight is not None:
+        loss = loss * _t(weight, input)
+    return _reduce(loss.mean(-1), reduction, "multilabel_soft_margin_loss")
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: Any = None, reduce: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """``x`` where ``y = 1``, ``max(0, margin − x)`` where ``y = −1``."""
+    _check_reduction(reduction, "hinge_embedding_loss")
+    y = _t(target, input)
+    loss = where(y != 1, (margin - input).relu(), 0.0) + where(y != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                        size_average: Any = None, reduce: Any = None,
+                        reduction: str = "mean") -> Tensor:
+    """``max(d(a, p) − d(a, n) + margin, 0)`` with ``d`` the pairwise p-distance; ``swap``
+    uses ``min(d(a, n), d(p, n))`` as the negative distance."""
+    _check_reduction(reduction, "triplet_margin_loss")
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = d_an.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_ap - d_an + margin).relu(), reduction, "triplet_margin_loss")
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: Any = None, reduce: Any = None,
+                          reduction: str = "mean") -> Tensor:
+    """``1 − cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) − margin)`` where
+    ``y = −1`` (cosine over the last dim, with ``1e-12`` added to each squared norm)."""
+    _check_reduction(reduction, "cosine_embedding_loss")
+    y = _t(target, input1)
+    prod = (input1 * input2).sum(-1)
+    m1 = (input1 * input1).sum(-1) + 1e-12
+    m2 = (input2 * input2).sum(-1) + 1e-12
+    cos = prod / (m1 * m2).sqrt()
+    loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, (cos - margin).relu(), 0.0)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
 from ..ops import attention as _attention  # noqa: E402

@@ -7,4 +7,5 @@ from .flatten import *
 from .linear import *
 from .loss import *
 from .normalization import *
+from .padding import *
 from .sparse import *

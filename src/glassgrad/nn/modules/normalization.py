@@ -13,7 +13,8 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["BatchNorm1d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d"]
 
 
 class _BatchNorm(Module):
@@ -172,3 +173,85 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """``x / √(mean(x²) + eps) · weight`` over the last ``len(normalized_shape)`` dims
+    (no centering, no bias); ``eps=None`` is the dtype's machine epsilon."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = tuple(int(v) for v in ns)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=_dt.to_dtype(dtype)))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class _InstanceNorm(Module):
+    """Normalize each (sample, channel) over its spatial positions; ``affine`` adds a
+    per-channel scale and shift. Running statistics are not supported."""
+
+    _spatial = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if track_running_stats:
+            raise NotImplementedError(f"{type(self).__name__}: track_running_stats=True is not "
+                                      "supported (each sample uses its own statistics)")
+        self.num_features, self.eps, self.momentum, self.affine = (num_features, eps, momentum,
+                                                                   affine)
+        d = _dt.to_dtype(dtype)
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=d))
+            self.bias = Parameter(np.zeros(num_features, dtype=d))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        nd = self._spatial + 2
+        if input.ndim not in (nd - 1, nd):
+            raise ValueError(f"{type(self).__name__}: expected a {nd}-D (N, C, *spatial) or "
+                             f"{nd - 1}-D (C, *spatial) input, got shape {tuple(input.shape)}")
+        batched = input.ndim == nd
+        x = input if batched else input.unsqueeze(0)
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels, "
+                             f"got input of shape {tuple(input.shape)}")
+        y = F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return y if batched else y.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of ``(N, C, L)``."""
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of ``(N, C, H, W)`` (style transfer's normalization)."""
+
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of ``(N, C, D, H, W)``."""
+
+    _spatial = 3

@@ -202,3 +202,37 @@ def test_transformer_encoder_layer_float32_trains():
     out.sum().backward()
     assert out.dtype == np.float32
     assert all(p.grad is not None and p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+@pytest.mark.parametrize("norm_first,batch_first", [(False, False), (True, True)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_transformer_decoder_layer_and_stack_match_torch(norm_first, batch_first, masked):
+    S = L + 1
+    tl = torch.nn.TransformerDecoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
+                                          batch_first=batch_first, norm_first=norm_first).double()
+    tm = torch.nn.TransformerDecoder(tl, 2, norm=torch.nn.LayerNorm(E).double()).eval()
+    gl = nn.TransformerDecoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
+                                    batch_first=batch_first, norm_first=norm_first, dtype=np.float64)
+    gm = nn.TransformerDecoder(gl, 2, norm=nn.LayerNorm(E, dtype=np.float64)).eval()
+    assert list(gm.state_dict()) == list(tm.state_dict())
+    _copy(gm, tm)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((N, L, E) if batch_first else (L, N, E))
+    mem = rng.standard_normal((N, S, E) if batch_first else (S, N, E))
+    kw_t, kw_g = {}, {}
+    if masked:
+        cm = np.triu(np.ones((L, L), bool), 1)
+        pm = np.zeros((N, S), bool)
+        pm[1, -2:] = True
+        kw_t = dict(tgt_mask=torch.tensor(cm), memory_key_padding_mask=torch.tensor(pm))
+        kw_g = dict(tgt_mask=gg.tensor(cm), memory_key_padding_mask=gg.tensor(pm))
+    tx, gx = torch.tensor(x, requires_grad=True), gg.tensor(x, requires_grad=True)
+    tmem, gmem = torch.tensor(mem, requires_grad=True), gg.tensor(mem, requires_grad=True)
+    to, go = tm(tx, tmem, **kw_t), gm(gx, gmem, **kw_g)
+    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
+    w = rng.standard_normal(x.shape)
+    (to * torch.tensor(w)).sum().backward()
+    (go * gg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(gmem.grad.numpy(), tmem.grad.numpy(), rtol=1e-9, atol=1e-10)
+    _grads_match(gm.named_parameters(), tm.named_parameters(), TOL[np.float64])

@@ -36,6 +36,14 @@ def cos(x: Any) -> Any:
     return xp_of(x).cos(x) if _arr(x) else x.cos()
 
 
+def sinh(x: Any) -> Any:
+    return xp_of(x).sinh(x) if _arr(x) else x.sinh()
+
+
+def cosh(x: Any) -> Any:
+    return xp_of(x).cosh(x) if _arr(x) else x.cosh()
+
+
 def tanh(x: Any) -> Any:
     return xp_of(x).tanh(x) if _arr(x) else x.tanh()
 

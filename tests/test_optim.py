@@ -115,6 +115,7 @@ EXTRA_CASES = (
 )
 
 
+
 def _unpack(kw):
     """Options varied together (to keep the grid small) are given as one tuple-valued key."""
     kw = dict(kw)
@@ -160,6 +161,18 @@ def test_more_optimizers_match_torch(gg_cls, t_cls, kw):
     _compare(gg_cls, t_cls, kw)
 
 
+NADAM_CASES = _grid(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.9)], weight_decay=[0.0, 0.1],
+                    momentum_decay=[4e-3, 0.05], decoupled_weight_decay=[False, True],
+                    maximize=[False, True])
+
+
+@pytest.mark.parametrize("kw", NADAM_CASES, ids=_ids(NADAM_CASES))
+def test_nadam_matches_torch(kw):
+    # PyTorch keeps NAdam's mu_product in float32 (its scalar dtype) also for float64
+    # parameters; glassgrad keeps a Python float, so they agree to ~1e-9, not 1e-10
+    _compare(optim.NAdam, torch.optim.NAdam, kw, tol=1e-7)
+
+
 def test_scratch_buffers_growing_shapes():
     """Parameters from small to large (the shared scratch arrays are re-allocated as they
     grow), with shapes repeated: still identical to torch."""
@@ -169,7 +182,8 @@ def test_scratch_buffers_growing_shapes():
 
 
 def test_defaults_match_torch():
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam"]:
+    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam",
+                 "NAdam"]:
         ours, theirs = _make([(2,)], np.float64)
         a, b = getattr(optim, name)(ours), getattr(torch.optim, name)(theirs)
         for k, v in a.defaults.items():
@@ -186,8 +200,12 @@ ALL = [
     (optim.Adadelta, torch.optim.Adadelta, dict(lr=1.0, weight_decay=0.01)),
     (optim.Adamax, torch.optim.Adamax, dict(lr=0.01)),
     (optim.RAdam, torch.optim.RAdam, dict(lr=0.01, weight_decay=0.01)),
+    (optim.NAdam, torch.optim.NAdam, dict(lr=0.01, weight_decay=0.01)),
 ]
 ALL_IDS = [c[0].__name__ for c in ALL]
+# agreement with PyTorch in float64 where PyTorch itself rounds: its NAdam keeps mu_product
+# in float32 also for float64 parameters (see test_nadam_matches_torch)
+TORCH_TOL = {optim.NAdam: 1e-7}
 
 
 @pytest.mark.parametrize("gg_cls,t_cls,kw", ALL, ids=ALL_IDS)
@@ -223,7 +241,7 @@ def test_param_groups_with_own_options(gg_cls, t_cls, kw):
     for k in a.defaults:  # defaults filled in
         assert k in a.param_groups[1]
     _run(ours, theirs, a, b, STEPS, np.random.default_rng(2), np.float64)
-    _assert_params(ours, theirs, 1e-10)
+    _assert_params(ours, theirs, TORCH_TOL.get(gg_cls, 1e-10))
 
 
 def test_adagrad_per_group_initial_accumulator():
@@ -359,7 +377,7 @@ def test_state_dict_round_trip_mid_run(gg_cls, t_cls, kw, through_file):
     _run(fresh, None, second, None, STEPS - 50, rng, dt, start=50)
     for p, q in zip(fresh, ours):
         np.testing.assert_array_equal(p.data, q.data)
-    _assert_params(fresh, theirs, 1e-10)
+    _assert_params(fresh, theirs, TORCH_TOL.get(gg_cls, 1e-10))
 
 
 def test_load_state_dict_from_torch():

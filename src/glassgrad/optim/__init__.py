@@ -4,7 +4,8 @@ Every update rule is a short NumPy function in its own module, with the formula 
 out in the module docstring: :mod:`~glassgrad.optim.sgd`, :mod:`~glassgrad.optim.adam`,
 :mod:`~glassgrad.optim.adamw`, :mod:`~glassgrad.optim.rmsprop`,
 :mod:`~glassgrad.optim.adagrad`, :mod:`~glassgrad.optim.adadelta`,
-:mod:`~glassgrad.optim.adamax`, :mod:`~glassgrad.optim.radam`, :mod:`~glassgrad.optim.nadam`.
+:mod:`~glassgrad.optim.adamax`, :mod:`~glassgrad.optim.radam`, :mod:`~glassgrad.optim.nadam`,
+:mod:`~glassgrad.optim.lbfgs`.
 Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
 
 >>> import glassgrad as gg
@@ -22,6 +23,7 @@ from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
+from .lbfgs import LBFGS
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -29,4 +31,4 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam",
-           "NAdam", "lr_scheduler"]
+           "NAdam", "LBFGS", "lr_scheduler"]

@@ -135,6 +135,8 @@ class Optimizer:
 
     #: State entries stored as Python scalars rather than arrays (e.g. the step count).
     _scalar_state: tuple[str, ...] = ("step",)
+    #: State arrays that are not shaped like their parameter (L-BFGS's flat vectors).
+    _flat_state: tuple[str, ...] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -413,7 +415,8 @@ class Optimizer:
                 if key in self._scalar_state:
                     val = np.asarray(v).item()
                     entry[key] = int(val) if float(val).is_integer() else float(val)
-                elif hasattr(v, "shape") and hasattr(v, "dtype") and v.dtype.kind in "fc":
+                elif (hasattr(v, "shape") and hasattr(v, "dtype") and v.dtype.kind in "fc"
+                      and key not in self._flat_state):
                     arr = np.asarray(v)
                     if arr.shape != p.data.shape:
                         raise ValueError(

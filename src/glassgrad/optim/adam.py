@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
 
 __all__ = ["Adam"]
 
@@ -94,15 +94,7 @@ class Adam(Optimizer):
             g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, a)
             if wd != 0.0 and decoupled:
                 x *= 1.0 - lr * wd
-            # m <- m + (1 - beta1) (g - m)   (= beta1 m + (1 - beta1) g, PyTorch's lerp form)
-            np.subtract(g, m, out=b)
-            b *= 1.0 - b1
-            m += b
-            # v <- beta2 v + (1 - beta2) g^2
-            np.multiply(g, g, out=b)
-            b *= 1.0 - b2
-            v *= b2
-            v += b
+            update_moments(g, m, v, b1, b2, b)
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq")
                 if vmax is None:  # amsgrad switched on mid-run

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
 
 __all__ = ["NAdam"]
 
@@ -91,13 +91,7 @@ class NAdam(Optimizer):
             mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
             prod = st["mu_product"] = float(st["mu_product"]) * mu
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            np.subtract(g, m, out=b)
-            b *= 1.0 - b1
-            m += b
-            np.multiply(g, g, out=b)
-            b *= 1.0 - b2
-            v *= b2
-            v += b
+            update_moments(g, m, v, b1, b2, b)
             np.divide(v, 1.0 - b2**t, out=b)  # b = denom = sqrt(v / (1 - beta2^t)) + eps
             np.sqrt(b, out=b)
             b += eps

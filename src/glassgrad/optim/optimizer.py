@@ -467,6 +467,21 @@ def scalar(group: dict[str, Any], key: str) -> float:
     return float(group[key])
 
 
+def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -> None:
+    """Adam's two running averages, in place (``scratch`` is overwritten)::
+
+        m <- m + (1 - beta1) (g - m)      (= beta1 m + (1 - beta1) g, PyTorch's lerp form)
+        v <- beta2 v + (1 - beta2) g^2
+    """
+    np.subtract(g, m, out=scratch)
+    scratch *= 1.0 - b1
+    m += scratch
+    np.multiply(g, g, out=scratch)
+    scratch *= 1.0 - b2
+    v *= b2
+    v += scratch
+
+
 def grad_with_decay(g: Any, x: Any, wd: float, maximize: bool, out: Any) -> Any:
     """The gradient an update uses: ``(-g if maximize else g) + wd * x``.
 

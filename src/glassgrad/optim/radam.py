@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar
+from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
 
 __all__ = ["RAdam"]
 
@@ -84,13 +84,7 @@ class RAdam(Optimizer):
             if wd != 0.0 and decoupled:
                 x *= 1.0 - lr * wd
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            np.subtract(g, m, out=b)
-            b *= 1.0 - b1
-            m += b
-            np.multiply(g, g, out=b)
-            b *= 1.0 - b2
-            v *= b2
-            v += b
+            update_moments(g, m, v, b1, b2, b)
             bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
             rho_t = rho_inf - 2.0 * t * (b2**t) / bc2
             if rho_t > 5.0:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -454,3 +456,24 @@ def test_functional_edge_cases():
     assert jv.shape == (2,) and not jv.numpy().any()
     out, jv = gg.jvp(lambda t: t.sum(), gg.tensor([1.0, 2.0]), gg.tensor([1.0, 5.0]))
     assert jv.shape == () and jv.item() == 6.0
+
+
+def test_gradcheck_reports_the_real_relative_error_of_passing_entries():
+    # analytic and numeric differ far below atol: the check passes, and the report still
+    # gives the relative error (it used to say 0)
+    class Nudged(gg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * (3.0 * (1 + 1e-9))
+
+    x = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    res = gg.gradcheck(lambda t: Nudged.apply(t), [x])
+    assert res
+    rep = res.inputs[0]
+    assert 5e-10 < rep.max_rel_err < 5e-9
+    pattern = r"max rel err 1\.\d+e-09 at output \d, input element \d \(analytic 3\.00000000"
+    assert re.search(pattern, str(res))

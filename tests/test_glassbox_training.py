@@ -77,6 +77,55 @@ def test_checker_passes_a_correct_model_and_restores_state():
     assert "max rel err" in str(rep)
 
 
+def test_checker_measures_a_zero_gradient_against_the_layer_scale():
+    # A Linear bias feeding BatchNorm has an exactly-zero true gradient; a float32 backward
+    # leaves rounding of ~1e-8 there (how much depends on the BLAS kernel). Written in
+    # explicitly here, so the case is the same on every processor.
+    gg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = _data()
+    F.cross_entropy(model(x), y).backward()
+    bias = model[0].bias
+    assert np.abs(bias.grad.data).max() < 1e-6  # true gradient 0: only rounding
+    bias.grad.data[:] = np.float32(1.02445e-08) * np.sign(np.arange(8) - 3.5)
+    checker = gg.check_gradients(model, every=1, samples=8, tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradientCheckWarning)
+        for _ in range(5):  # several checks: other entries, other finite differences
+            rep = checker.step(model, lambda: F.cross_entropy(model(x), y))
+            assert rep.ok
+    bias_errs = [e[4] for e in rep.entries if e[0] == "0.bias"]
+    assert len(bias_errs) == 8 and max(bias_errs) < 1e-5
+    assert rep.scales["0 (Linear)"] == pytest.approx(float(np.abs(model[0].weight.grad.data).max()))
+    # the same size of error on an entry of the layer's own scale is still found
+    w = model[0].weight.grad.data
+    w *= -1  # a wrong sign
+    with pytest.warns(GradientCheckWarning, match=r"layer '0 \(Linear\)'"):
+        bad = checker.check(lambda: F.cross_entropy(model(x), y))
+    assert bad.layers["0 (Linear)"] > 0.1
+
+
+def test_checker_subtracts_the_finite_difference_noise():
+    # float32 finite differences (a model that refuses float64) are noisy: a loss of ~1e5
+    # at eps=1e-2 rounds to ~0.2 per difference quotient; that noise is not an error
+    class Float32Only(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(gg.tensor([0.5], dtype=gg.float32))
+
+        def forward(self, x):
+            if x.dtype != gg.float32 or self.w.dtype != gg.float32:
+                raise TypeError("float32 only")
+            return (x * self.w).sum() * 0 + 1e5 + self.w.sum()
+
+    m = Float32Only()
+    x = gg.ones(3)
+    m(x).backward()
+    checker = gg.check_gradients(m, every=1, samples=1, tol=1e-3)
+    rep = checker.check(lambda: m(x))
+    assert rep.dtype == "float32" and rep.ok
+
+
 def test_checker_finds_the_wrong_backward_and_names_the_layer():
     gg.manual_seed(1)
     model = nn.Sequential(nn.Linear(4, 5), BadSquare(), nn.Linear(5, 3))

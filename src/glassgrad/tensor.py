@@ -89,6 +89,12 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
+    def array(self) -> Any:
+        """The array under this tensor (NumPy, or CuPy on a GPU), shared, not copied: what
+        library code reads and writes."""
+        return self.data
+
+    @property
     def shape(self) -> tuple:
         return self.data.shape
 

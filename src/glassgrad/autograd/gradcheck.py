@@ -148,7 +148,9 @@ def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5
     inputs : Tensor or sequence
         Tensors with ``requires_grad=True`` are checked; others are passed through.
     eps, atol, rtol : float
-        Step, and the test ``|analytic - numeric| <= atol + rtol·|numeric|``.
+        Step, and the test ``|analytic - numeric| <= atol + rtol·|numeric|``. The report's
+        ``max rel err`` is ``|analytic - numeric| / max(|analytic|, |numeric|, atol)``
+        over every entry, also those that pass.
     raise_exception : bool
         Raise :class:`GradcheckError` with the report on failure (default), else return it.
 
@@ -171,11 +173,15 @@ def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5
         diff = np.abs(A - Jn)
         ok_mask = diff <= atol + rtol * np.abs(Jn)
         ok = bool(ok_mask.all())
-        rel = diff / np.maximum(np.abs(Jn), 1e-12)
+        # reported relative error: against the larger magnitude, with atol as the floor so
+        # that entries whose true value is 0 count by their absolute difference
+        rel = diff / np.maximum(np.maximum(np.abs(A), np.abs(Jn)), atol)
         if diff.size:
-            w = np.unravel_index(int(np.argmax(diff - (atol + rtol * np.abs(Jn)))), diff.shape)
-            rep = InputReport(i, tuple(ins[i].shape), float(diff.max()),
-                              float(rel[diff > atol].max()) if (diff > atol).any() else 0.0,
+            # the worst entry: the one furthest past the tolerance, or when all pass, the one
+            # with the largest relative error
+            worst = rel if ok else diff - (atol + rtol * np.abs(Jn))
+            w = np.unravel_index(int(np.argmax(worst)), diff.shape)
+            rep = InputReport(i, tuple(ins[i].shape), float(diff.max()), float(rel.max()),
                               (int(w[0]), int(w[1])), float(A[w]), float(Jn[w]), ok)
         else:
             rep = InputReport(i, tuple(ins[i].shape), 0.0, 0.0, None, None, None, True)

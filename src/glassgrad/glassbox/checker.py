@@ -17,7 +17,16 @@ perturbed in a float64 copy of the model and the loss is re-evaluated on the sam
 
 and compared with the gradient the backward produced (``p.grad``):
 
-    rel_err = |analytic − numeric| / max(|analytic|, |numeric|, atol)
+    rel_err = max(|analytic − numeric| − noise, 0) / max(|analytic|, |numeric|, g_layer, atol)
+
+``g_layer`` is the largest ``|gradient|`` entry of the layer (all its parameters, the whole
+backward gradient, not only the sampled entries): an entry whose true gradient is 0 — the
+bias of a Linear feeding a BatchNorm — comes out of a float32 backward as ~1e-8 of rounding,
+which is an error relative to the layer's gradients of ~1e-7, not of 100 %. ``noise`` is
+the rounding error of the difference quotient itself, ``4 u max(|L(θ+εe_j)|, |L(θ−εe_j)|) / 2ε``
+with ``u`` the unit roundoff of the precision of the finite differences. A wrong backward
+(a missing factor, a wrong sign, a transposed product) shows as an error of order 1 on
+the layer's scale; rounding in float32 stays below ~1e-5.
 
 A layer whose largest error exceeds ``tol`` gets a ``warnings.warn`` naming it. Buffers
 (BatchNorm running statistics) and the random-number state are restored around every
@@ -56,6 +65,9 @@ class GradientCheckReport:
         ``(param_name, flat_index, analytic, numeric, rel_err)`` for every sampled entry.
     layers : dict
         Layer name → largest relative error among its sampled entries.
+    scales : dict
+        Layer name → ``g_layer``, the largest ``|gradient|`` entry of the layer (the scale
+        the errors are measured against).
     dtype : str
         Precision of the finite differences (``float64`` unless the model refused it).
     tol : float
@@ -64,6 +76,7 @@ class GradientCheckReport:
     step: int
     entries: list = field(default_factory=list)
     layers: dict = field(default_factory=dict)
+    scales: dict = field(default_factory=dict)
     dtype: str = "float64"
     tol: float = 1e-2
 
@@ -128,7 +141,8 @@ class GradientChecker:
     eps : float
         Finite-difference step (float64).
     atol : float
-        Floor of the denominator of the relative error (gradients near 0).
+        Floor of the denominator of the relative error, for a layer whose gradients are
+        all near 0.
     seed : int
         Seed of the entry sampler (its own generator; training randomness is untouched).
     """
@@ -212,16 +226,22 @@ class GradientChecker:
         if not picks:
             raise RuntimeError("check_gradients: no parameter has a .grad; call step() after "
                                "loss.backward()")
-        analytic = {n: to_numpy(p.grad.data).reshape(-1)[idx].astype(np.float64)
-                    for n, p, idx in picks}
-        numeric, dtype = self._finite_differences(model, call, params, picks)
-        report.dtype = dtype
         labels = _layer_labels(model)
+        layer_of = {n: labels.get(_layer_of(n), _layer_of(n)) for n, _p, _i in picks}
+        analytic = {}
+        for n, p, idx in picks:
+            g = to_numpy(p.grad.data).reshape(-1)
+            analytic[n] = g[idx].astype(np.float64)
+            top = float(np.max(np.abs(g))) if g.size else 0.0
+            report.scales[layer_of[n]] = max(report.scales.get(layer_of[n], 0.0), top)
+        numeric, noise, dtype = self._finite_differences(model, call, params, picks)
+        report.dtype = dtype
         for n, _p, idx in picks:
-            for j, a, num in zip(idx, analytic[n], numeric[n]):
-                err = abs(a - num) / max(abs(a), abs(num), self.atol)
+            layer = layer_of[n]
+            floor = max(report.scales[layer], self.atol)
+            for j, a, num, nz in zip(idx, analytic[n], numeric[n], noise[n]):
+                err = max(abs(a - num) - nz, 0.0) / max(abs(a), abs(num), floor)
                 report.entries.append((n, int(j), float(a), float(num), float(err)))
-                layer = labels.get(_layer_of(n), _layer_of(n))
                 report.layers[layer] = max(report.layers.get(layer, 0.0), float(err))
         self.reports.append(report)
         if self.warn:
@@ -239,7 +259,8 @@ class GradientChecker:
 
     # ------------------------------------------------------------------ internals
     def _finite_differences(self, model: Any, call: Callable, params: list, picks: list
-                            ) -> tuple[dict, str]:
+                            ) -> tuple[dict, dict, str]:
+        """Central differences of the sampled entries, and the rounding error of each."""
         from ..random import get_rng_state, set_rng_state
 
         originals = {id(p): p.data for _, p in params}
@@ -256,6 +277,7 @@ class GradientChecker:
             return float(to_numpy(v.data if hasattr(v, "data") else v).reshape(-1)[0])
 
         numeric: dict = {}
+        noise: dict = {}
         dtype = "float64"
         handle = None
         if hasattr(model, "register_forward_pre_hook"):
@@ -277,9 +299,10 @@ class GradientChecker:
                     p.data = originals[id(p)].copy()
                 dtype = str(originals[id(params[0][1])].dtype)
                 eps = 1e-2 if dtype in ("float32", "float16") else self.eps
+            u = float(np.finfo(dtype).eps) / 2
             for n, p, idx in picks:
                 flat = p.data.reshape(-1)
-                vals = []
+                vals, nz = [], []
                 for j in idx:
                     old = flat[j]
                     flat[j] = old + eps
@@ -288,7 +311,9 @@ class GradientChecker:
                     lm = evaluate()
                     flat[j] = old
                     vals.append((lp - lm) / (2 * eps))
+                    nz.append(4 * u * max(abs(lp), abs(lm)) / (2 * eps))
                 numeric[n] = vals
+                noise[n] = nz
         finally:
             if handle is not None:
                 handle.remove()
@@ -297,7 +322,7 @@ class GradientChecker:
             for b, d in buffers:
                 b.data = d
             set_rng_state(rng_state)
-        return numeric, dtype
+        return numeric, noise, dtype
 
 
 def _cast_inputs_f64(module: Any, args: tuple) -> tuple:

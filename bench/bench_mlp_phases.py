@@ -36,8 +36,8 @@ def glassgrad_model(w: list, lr: float) -> tuple:
     model = nn.Sequential(nn.Linear(784, w[0][0].shape[0]), nn.ReLU(),
                           nn.Linear(w[0][0].shape[0], 10))
     for lin, (W, b) in zip([model[0], model[2]], w):
-        lin.weight.data[...] = W
-        lin.bias.data[...] = b
+        lin.weight.array[...] = W
+        lin.bias.array[...] = b
     lin1, relu, lin2 = model
     return lin1, relu, lin2, gg.optim.SGD(model.parameters(), lr=lr)
 

@@ -153,8 +153,8 @@ class GlassgradLoop:
 
     def start(self) -> None:
         for lin, (W, b) in zip(self.lins, self.init):
-            lin.weight.data[...] = W
-            lin.bias.data[...] = b
+            lin.weight.array[...] = W
+            lin.bias.array[...] = b
         self.opt = None
 
     def run(self, X: np.ndarray, y: np.ndarray, batches: list, lr: float) -> None:
@@ -171,7 +171,7 @@ class GlassgradLoop:
             opt.step()
 
     def weights(self) -> list:
-        return [(m.weight.data.copy(), m.bias.data.copy()) for m in self.lins]
+        return [(m.weight.array.copy(), m.bias.array.copy()) for m in self.lins]
 
 
 class CaptureLoop(GlassgradLoop):

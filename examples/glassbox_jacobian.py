@@ -30,24 +30,24 @@ def main() -> None:
     print(f"z = x @ W with x {tuple(x.shape)}, W {tuple(W.shape)}: z {(1, m)}")
     print(f"Jacobian ∂z/∂W has shape {tuple(J.shape)}  (= z.shape + W.shape)")
     for j in range(m):
-        print(f"∂z_{j}/∂W =\n{J.data[0, j]}")
-    print(f"nonzeros: {np.count_nonzero(J.data)} of {J.data.size}")
+        print(f"∂z_{j}/∂W =\n{J.array[0, j]}")
+    print(f"nonzeros: {np.count_nonzero(J.array)} of {J.array.size}")
 
-    contracted = np.einsum("ij,ijpq->pq", delta.data, J.data)   # Σ_j δ_j ∂z_j/∂W
-    outer = x.data.T @ delta.data                                # xᵀ δ
+    contracted = np.einsum("ij,ijpq->pq", delta.array, J.array)   # Σ_j δ_j ∂z_j/∂W
+    outer = x.array.T @ delta.array                                # xᵀ δ
     print(f"\nΣ_j δ_j ∂z_j/∂W (contracting the Jacobian) =\n{contracted}")
     print(f"xᵀ δ (the outer product backprop computes) =\n{outer}")
 
     _, (vjp_w,) = gg.vjp(lambda w: x @ w, (W,), delta)
     (x @ W).backward(delta)
-    print(f"gg.vjp gives the same: {np.allclose(vjp_w.data, outer)}; "
-          f"backward gives the same: {np.allclose(W.grad.data, outer)}")
-    assert np.allclose(contracted, outer) and np.allclose(W.grad.data, outer)
+    print(f"gg.vjp gives the same: {np.allclose(vjp_w.array, outer)}; "
+          f"backward gives the same: {np.allclose(W.grad.array, outer)}")
+    assert np.allclose(contracted, outer) and np.allclose(W.grad.array, outer)
 
     # second derivatives: f(w) = Σ w³ has Hessian diag(6w)
     w = gg.tensor([1.0, -2.0, 0.5], dtype=gg.float64)
     H = gg.hessian(lambda t: (t ** 3).sum(), w)
-    print(f"\nHessian of Σ w³ at w = {w.data}:\n{H.data}\n(= diag(6w) = {np.diag(6 * w.data).diagonal()})")
+    print(f"\nHessian of Σ w³ at w = {w.array}:\n{H.array}\n(= diag(6w) = {np.diag(6 * w.array).diagonal()})")
 
 
 if __name__ == "__main__":

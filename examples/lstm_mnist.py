@@ -47,7 +47,7 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 1000) 
     with gg.no_grad():
         for i in range(0, len(X), batch):
             logits = model(gg.from_numpy(X[i:i + batch]))
-            correct += int((logits.data.argmax(1) == y[i:i + batch]).sum())
+            correct += int((logits.array.argmax(1) == y[i:i + batch]).sum())
     model.train()
     return correct / len(X)
 

@@ -30,9 +30,9 @@ def _train(model, step_fn, batches, opt_cls=gg.optim.SGD, **kw):
         loss = step_fn(gg.from_numpy(x), gg.from_numpy(y))
         loss.backward()
         losses.append(loss.item())
-        grads = [p.grad.data.copy() for p in model.parameters()]
+        grads = [p.grad.array.copy() for p in model.parameters()]
         opt.step()
-    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    state = {k: v.array.copy() for k, v in model.state_dict().items()}
     return losses, grads, state
 
 
@@ -135,9 +135,9 @@ def test_dropout_draws_a_new_mask_per_replay():
     x = gg.ones(64, requires_grad=True)
     a, b = f(x), f(x)
     assert f.records == 1
-    assert not np.array_equal(a.data, b.data)
+    assert not np.array_equal(a.array, b.array)
     b.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, b.data)  # δx = m, and y = 1 ⊙ m
+    np.testing.assert_array_equal(x.grad.array, b.array)  # δx = m, and y = 1 ⊙ m
 
 
 def test_constant_arguments_select_programs():
@@ -156,12 +156,12 @@ def test_gradients_accumulate_over_several_calls_and_retain_graph():
     f(xs[0])                     # the recording call
     loss = f(xs[1]) + f(xs[2])   # two replays in one graph
     loss.backward(retain_graph=True)
-    g1 = w.grad.data.copy()
+    g1 = w.grad.array.copy()
     loss.backward()
-    np.testing.assert_allclose(w.grad.data, 2 * g1, rtol=1e-6)
+    np.testing.assert_allclose(w.grad.array, 2 * g1, rtol=1e-6)
     w.grad = None
     ((xs[1] @ w).tanh().sum() + (xs[2] @ w).tanh().sum()).backward()
-    np.testing.assert_allclose(g1, w.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(g1, w.grad.array, rtol=1e-6)
 
 
 def test_outputs_keep_their_requires_grad_and_multi_output_ops():
@@ -178,10 +178,10 @@ def test_outputs_keep_their_requires_grad_and_multi_output_ops():
     loss, zd, idx = f(x)
     assert loss.requires_grad and not zd.requires_grad and not idx.requires_grad
     loss.backward()
-    g = w.grad.data.copy()
+    g = w.grad.array.copy()
     w.grad = None
     fn(x)[0].backward()
-    np.testing.assert_array_equal(g, w.grad.data)
+    np.testing.assert_array_equal(g, w.grad.array)
 
 
 def test_program_listing_names_the_ops():
@@ -302,7 +302,7 @@ def test_outside_tensor_with_a_graph_is_refused():
     g = gg.capture(lambda x, w: (x * w).sum())   # passed as an argument: fine
     g(gg.ones(2), w)
     g(gg.ones(2), base * 3).backward()
-    np.testing.assert_array_equal(base.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(base.grad.array, [3.0, 3.0])
 
 
 def test_transformer_layer_with_embedding_and_attention_dropout():
@@ -345,12 +345,12 @@ def test_tensor_indices_and_gather_replay_with_the_new_indices():
         w.grad = None
         out = f(*a)
         out.backward()
-        got = (out.item(), w.grad.data.copy())
+        got = (out.item(), w.grad.array.copy())
         w.grad = None
         ref = f.fn(*a)
         ref.backward()
         assert got[0] == ref.item()
-        np.testing.assert_array_equal(got[1], w.grad.data)
+        np.testing.assert_array_equal(got[1], w.grad.array)
     assert f.records == 1
     # a mask selecting another number of rows changes an output shape: refused, not wrong
     with pytest.raises(gg.CaptureError, match="depends on the values"):
@@ -392,12 +392,12 @@ def test_losses_replay_like_eager(loss):
         w.grad = None
         out = f(*args)
         out.backward()
-        got = (out.item(), w.grad.data.copy())
+        got = (out.item(), w.grad.array.copy())
         w.grad = None
         ref = loss(args[0] @ w, *args[1:])
         ref.backward()
         assert got[0] == ref.item()
-        np.testing.assert_array_equal(got[1], w.grad.data)
+        np.testing.assert_array_equal(got[1], w.grad.array)
     assert f.records == 1
 
 

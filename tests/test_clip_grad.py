@@ -36,7 +36,7 @@ def _check_grads(ours, theirs, tol):
             assert p.grad is None
         else:
             assert p.grad.dtype == np.dtype(str(q.grad.dtype).replace("torch.", ""))
-            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=tol, atol=tol)
+            np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, 3.0, 0.5, "inf", -math.inf])
@@ -71,25 +71,25 @@ def test_clip_grad_norm_single_tensor_generator_and_empty():
 def test_clip_grad_norm_in_place_and_version():
     ours, _ = _pair()
     g = ours[0].grad
-    data, v = g.data, g._version[0]
+    data, v = g.array, g._version[0]
     clip_grad_norm_(ours, 0.01)
-    assert ours[0].grad is g and g.data is data and g._version[0] == v + 1
+    assert ours[0].grad is g and g.array is data and g._version[0] == v + 1
 
 
 def test_clip_grad_norm_nonfinite():
     ours, theirs = _pair()
-    ours[0].grad.data[0, 0] = np.nan
+    ours[0].grad.array[0, 0] = np.nan
     theirs[0].grad[0, 0] = float("nan")
     with pytest.raises(RuntimeError, match="nan"):
         clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
-    assert not np.isnan(ours[1].grad.data).any()  # nothing was touched
+    assert not np.isnan(ours[1].grad.array).any()  # nothing was touched
     a = clip_grad_norm_(ours, 1.0)
     b = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
     assert math.isnan(float(a)) and math.isnan(float(b))
     for p, q in zip(ours, theirs):
-        np.testing.assert_array_equal(np.isnan(p.grad.data), np.isnan(q.grad.numpy()))
+        np.testing.assert_array_equal(np.isnan(p.grad.array), np.isnan(q.grad.numpy()))
     ours, _ = _pair()
-    ours[2].grad.data[...] = np.inf
+    ours[2].grad.array[...] = np.inf
     with pytest.raises(RuntimeError, match="inf"):
         clip_grad_norm_(ours, 1.0, norm_type="inf", error_if_nonfinite=True)
 
@@ -106,12 +106,12 @@ def test_clip_grad_norm_bad_input():
 @pytest.mark.parametrize("clip", [0.3, 5.0, 0.0])
 def test_clip_grad_value_matches_torch(dtype, clip):
     ours, theirs = _pair(dtype, scale=2.0, none_at=2)
-    data = ours[0].grad.data
+    data = ours[0].grad.array
     assert clip_grad_value_(ours, clip) is None
     torch.nn.utils.clip_grad_value_(theirs, clip)
     _check_grads(ours, theirs, 0.0)
-    assert ours[0].grad.data is data
-    assert np.abs(ours[0].grad.data).max() <= clip
+    assert ours[0].grad.array is data
+    assert np.abs(ours[0].grad.array).max() <= clip
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(ours, -1.0)
 
@@ -135,7 +135,7 @@ def test_clip_in_a_training_step():
     ((w * w).sum()).backward()  # grad = 20 each, norm 40
     n = clip_grad_norm_([w], max_norm=2.0)
     np.testing.assert_allclose(float(n), 40.0, rtol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(w.grad.data), 2.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(w.grad.array), 2.0, rtol=1e-5)
     opt.step()
-    np.testing.assert_allclose(w.data, 9.0, rtol=1e-5)
+    np.testing.assert_allclose(w.array, 9.0, rtol=1e-5)
     assert w.dtype == np.float32

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 def _copy_params(ours, theirs):
     sd = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
     for name, t in list(ours.named_parameters()) + list(ours.named_buffers()):
-        t.data[...] = sd[name]
+        t.array[...] = sd[name]
 
 
 def _compare(ours, theirs, xa, rtol=1e-10, atol=1e-11):
@@ -116,8 +116,8 @@ def test_batchnorm2d_train_eval_matches_torch(kw):
     if ours.weight is not None:
         rng = np.random.default_rng(2)
         wa, ba = rng.uniform(0.5, 1.5, 3), rng.standard_normal(3)
-        ours.weight.data[...] = wa
-        ours.bias.data[...] = ba
+        ours.weight.array[...] = wa
+        ours.bias.array[...] = ba
         with torch.no_grad():
             theirs.weight.copy_(torch.tensor(wa))
             theirs.bias.copy_(torch.tensor(ba))

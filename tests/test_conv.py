@@ -173,8 +173,8 @@ def test_conv_third_derivative_matches_torch():
 def test_padding_modes_match_torch(mode):
     tconv = torch.nn.Conv2d(2, 3, (3, 2), padding=(2, 1), padding_mode=mode, dtype=torch.float64)
     conv = gg.nn.Conv2d(2, 3, (3, 2), padding=(2, 1), padding_mode=mode, dtype=gg.float64)
-    conv.weight.data[...] = tconv.weight.detach().numpy()
-    conv.bias.data[...] = tconv.bias.detach().numpy()
+    conv.weight.array[...] = tconv.weight.detach().numpy()
+    conv.bias.array[...] = tconv.bias.detach().numpy()
     xa = np.random.default_rng(0).standard_normal((2, 2, 5, 4))
     x = gg.tensor(xa, requires_grad=True)
     tx = torch.tensor(xa, requires_grad=True)

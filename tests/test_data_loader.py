@@ -86,7 +86,7 @@ def test_gather_equals_getitem_and_does_not_alias():
         np.testing.assert_array_equal(yb.numpy(), y[idx])
         assert yb.dtype == np.int64
     xb, _ = ds.gather(np.arange(4, 8))  # contiguous slice path
-    xb.data[:] = 99.0
+    xb.array[:] = 99.0
     assert not np.any(ds.tensors[0].numpy() == 99.0)
     with pytest.raises(IndexError, match="index 23 is out of range"):
         ds.gather(np.array([0, 23]))

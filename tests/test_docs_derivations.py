@@ -27,7 +27,7 @@ def backprop(fn, *arrays, g=None, seed=1):
     if g is None:
         g = np.random.default_rng(seed).normal(size=out.shape)
     out.backward(gg.tensor(g, dtype=gg.float64))
-    return out.data, g, [t.grad.data if t.grad is not None else None for t in ts]
+    return out.array, g, [t.grad.array if t.grad is not None else None for t in ts]
 
 
 def close(a, b):
@@ -283,7 +283,7 @@ def test_matmul_2d_vector_batched():
 
 def test_jacobian_view_of_matmul():
     x, B = rng.normal(size=(1, 3)), rng.normal(size=(3, 2))
-    J = gg.jacobian(lambda b: gg.tensor(x) @ b, gg.tensor(B)).data
+    J = gg.jacobian(lambda b: gg.tensor(x) @ b, gg.tensor(B)).array
     assert J.shape == (1, 2, 3, 2)
     close(J, np.einsum("p,jq->jpq", x[0], np.eye(2))[None])  # ∂z_j/∂B_pq = x_p δ_jq
     delta = rng.normal(size=(1, 2))
@@ -324,8 +324,8 @@ def test_fully_connected_classic_column_form():
         ta = (W @ ta + b).sigmoid()
     (((ta - gg.tensor(y)) ** 2).sum() * 0.5).backward()
     for lyr in range(3):
-        close(tW[lyr].grad.data, dWs[lyr])
-        close(tb[lyr].grad.data, dbs[lyr])
+        close(tW[lyr].grad.array, dWs[lyr])
+        close(tb[lyr].grad.array, dbs[lyr])
 
 
 def test_fully_connected_batched_row_form():
@@ -340,7 +340,7 @@ def test_fully_connected_batched_row_form():
 def test_softmax_jacobian():
     x = rng.normal(size=5)
     p = np.exp(x) / np.exp(x).sum()
-    J = gg.jacobian(lambda t: t.softmax(dim=0), gg.tensor(x)).data
+    J = gg.jacobian(lambda t: t.softmax(dim=0), gg.tensor(x)).array
     close(J, np.diag(p) - np.outer(p, p))
     close(J.sum(0), np.zeros(5))
 
@@ -465,15 +465,15 @@ def test_lstm_cell_backward_equations():
     i, f, g, o = _sig(a[:, :H]), _sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sig(a[:, 3 * H:])
     cn = f * c + i * g
     tc = np.tanh(cn)
-    close(h2.data, o * tc)
+    close(h2.array, o * tc)
     do = dh * tc
     dcs = dc + dh * o * (1 - tc ** 2)
     di, dg, df = dcs * g, dcs * i, dcs * c
     da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g ** 2), do * o * (1 - o)], 1)
-    close(ts[0].grad.data, da)
-    close(ts[1].grad.data, da @ w_hh)
-    close(ts[2].grad.data, dcs * f)
-    close(ts[3].grad.data, da.T @ h)
+    close(ts[0].grad.array, da)
+    close(ts[1].grad.array, da @ w_hh)
+    close(ts[2].grad.array, dcs * f)
+    close(ts[3].grad.array, da.T @ h)
 
 
 def test_bptt_elman_rnn():
@@ -501,7 +501,7 @@ def test_bptt_elman_rnn():
         dWih += da.T @ xs[t]
         db += da.sum(0)
         carry = da @ Whh
-    close(tWhh.grad.data, dWhh), close(tWih.grad.data, dWih), close(tb.grad.data, db)
+    close(tWhh.grad.array, dWhh), close(tWih.grad.array, dWih), close(tb.grad.array, db)
 
 
 # ----------------------------------------------------------------------------- attention.md

@@ -25,7 +25,7 @@ def test_weight_gradient_is_the_array_backward_returned():
         lin(gg.randn(4, 5)).sum().backward()
     finally:
         ops_nn.Linear.backward = staticmethod(orig)
-    assert id(lin.weight.grad.data) == made[0]  # the copy would be made while dW is alive
+    assert id(lin.weight.grad.array) == made[0]  # the copy would be made while dW is alive
 
 
 def test_shared_gradient_is_copied_not_taken():
@@ -56,7 +56,7 @@ def test_zero_dim_leaf_accumulates_across_uses_and_backwards():
     a = gg.tensor(1.5, requires_grad=True)
     b = gg.tensor(2.0, requires_grad=True)
     (a * b + a * a).backward()
-    assert isinstance(a.grad.data, np.ndarray)
+    assert isinstance(a.grad.array, np.ndarray)
     np.testing.assert_allclose(a.grad.item(), 2.0 + 3.0)
     (a * b).backward()
     np.testing.assert_allclose(a.grad.item(), 5.0 + 2.0)
@@ -146,7 +146,7 @@ def test_saved_intermediate_does_not_keep_the_output_alive():
 
     x = gg.tensor(np.ones(3), requires_grad=True)
     y = SavesIntermediate.apply(x)
-    out_ref = weakref.ref(y.data)
+    out_ref = weakref.ref(y.array)
     node = y.grad_fn
     del y
     gc.collect()

@@ -31,15 +31,15 @@ def _mlp(dtype=gg.float64, seed=0):
 
 def _hand_backprop(model, x, y):
     """The textbook derivation in NumPy (row-major batch form)."""
-    W1, b1 = model[0].weight.data, model[0].bias.data
-    W2, b2 = model[2].weight.data, model[2].bias.data
-    X = x.data
+    W1, b1 = model[0].weight.array, model[0].bias.array
+    W2, b2 = model[2].weight.array, model[2].bias.array
+    X = x.array
     z1 = X @ W1.T + b1
     a1 = np.maximum(z1, 0)
     z2 = a1 @ W2.T + b2
     p = np.exp(z2 - z2.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    onehot = np.eye(3)[y.data]
+    onehot = np.eye(3)[y.array]
     N = X.shape[0]
     d2 = (p - onehot) / N                  # δ² = ∂L/∂z²
     dW2 = d2.T @ a1                        # ∂L/∂W² = δ²ᵀ a¹
@@ -81,7 +81,7 @@ def test_mlp_trace_matches_hand_derivation():
     assert [g.name for g in lin1.sent] == ["dW", "db"]
     assert lin1.grad("dW").shape == (5, 4)
     # the trace's gradients are what .grad got
-    np.testing.assert_allclose(model[0].weight.grad.data, h["dW1"], rtol=1e-12)
+    np.testing.assert_allclose(model[0].weight.grad.array, h["dW1"], rtol=1e-12)
     # statistics
     st = lin1.grad("dW").stats
     v = h["dW1"]
@@ -120,7 +120,7 @@ def test_composed_mlp_with_named_params_float32():
     assert add.grad("dB").dtype == "float32"
     perm = t.find(op="PermuteBackward")[0]
     assert perm.grad("dX").to == "W"
-    np.testing.assert_allclose(perm.grad("dX").value, W.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(perm.grad("dX").value, W.grad.array, rtol=1e-6)
     assert t.grads_to("W")[0].shape == (3, 4)
 
 
@@ -137,7 +137,7 @@ def test_explain_leaves_grad_untouched_and_prints(capsys):
     t2 = gg.explain(F.cross_entropy(model(x), y), file=None, accumulate=True, keep_values=True)
     assert t2.records[1].module == "Linear"  # no model given: the class name
     dW = t2.find(op="Linear")[-1].grad("dW").value
-    np.testing.assert_allclose(model[0].weight.grad.data, 2 * dW, rtol=1e-12)
+    np.testing.assert_allclose(model[0].weight.grad.array, 2 * dW, rtol=1e-12)
 
 
 def test_explain_errors():
@@ -171,7 +171,7 @@ def test_json_and_html_export(tmp_path):
     assert lin["op"] == "Linear" and lin["module"] == "model.2 (Linear)"
     sent = {g["name"]: g for g in lin["sent"]}
     assert sent["dW"]["shape"] == [3, 5] and sent["db"]["broadcast"]["axes"] == [0]
-    np.testing.assert_allclose(np.array(sent["dW"]["value"]), model[2].weight.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(np.array(sent["dW"]["value"]), model[2].weight.grad.array, rtol=1e-6)
     h = tmp_path / "t.html"
     t.to_html(h)
     page = h.read_text()
@@ -185,9 +185,9 @@ def test_trace_under_create_graph():
     x = gg.tensor([0.5, -1.0, 2.0], requires_grad=True, dtype=gg.float64)
     with gg.trace(keep_values=True) as t:
         (g,) = gg.grad((x ** 3).sum(), [x], create_graph=True)
-    np.testing.assert_allclose(t.find(op="Pow")[0].grad("dA").value, 3 * x.data ** 2)
+    np.testing.assert_allclose(t.find(op="Pow")[0].grad("dA").value, 3 * x.array ** 2)
     (g.sum()).backward()
-    np.testing.assert_allclose(x.grad.data, 6 * x.data)
+    np.testing.assert_allclose(x.grad.array, 6 * x.array)
 
 
 class _Cube(Function):
@@ -328,7 +328,7 @@ def test_trace_covers_fused_layers():
             assert g.formula, (r.node, g.name)
     conv = t.find(op="ConvNd")[0]
     assert conv.module == "model.conv (Conv2d)"
-    np.testing.assert_allclose(conv.grad("dW").value, m.conv.weight.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(conv.grad("dW").value, m.conv.weight.grad.array, rtol=1e-6)
     assert conv.grad("dW").to == "model.conv.weight"
     emb = t.find(op="Embedding")[0]
     assert emb.grad("dW").formula == "dW = zeros(W.shape); dW[idx] += dZ"

@@ -51,8 +51,8 @@ def test_checker_passes_a_correct_model_and_restores_state():
     x, y = _data()
     loss = F.cross_entropy(model(x), y)
     loss.backward()
-    rm = model[1].running_mean.data.copy()
-    w = model[0].weight.data
+    rm = model[1].running_mean.array.copy()
+    w = model[0].weight.array
     w_copy = w.copy()
     rng_before = gg.get_rng_state()
     checker = gg.check_gradients(model, every=3, samples=4, tol=1e-3)
@@ -64,12 +64,12 @@ def test_checker_passes_a_correct_model_and_restores_state():
     assert len(rep.entries) == sum(min(4, p.numel()) for p in model.parameters())
     assert rep.max_error < 1e-3
     # nothing changed: parameters (same arrays, same values), buffers, random state
-    assert model[0].weight.data is w and np.array_equal(w, w_copy)
-    assert model[0].weight.data.dtype == np.float32
-    assert np.array_equal(model[1].running_mean.data, rm)
-    after = gg.rand(5).data
+    assert model[0].weight.array is w and np.array_equal(w, w_copy)
+    assert model[0].weight.array.dtype == np.float32
+    assert np.array_equal(model[1].running_mean.array, rm)
+    after = gg.rand(5).array
     gg.set_rng_state(rng_before)
-    np.testing.assert_array_equal(after, gg.rand(5).data)
+    np.testing.assert_array_equal(after, gg.rand(5).array)
     # every=3: the next two calls do not check, the fourth does
     assert checker.step(model, lambda: F.cross_entropy(model(x), y)) is None
     assert checker.step(lambda: F.cross_entropy(model(x), y)) is None
@@ -86,8 +86,8 @@ def test_checker_measures_a_zero_gradient_against_the_layer_scale():
     x, y = _data()
     F.cross_entropy(model(x), y).backward()
     bias = model[0].bias
-    assert np.abs(bias.grad.data).max() < 1e-6  # true gradient 0: only rounding
-    bias.grad.data[:] = np.float32(1.02445e-08) * np.sign(np.arange(8) - 3.5)
+    assert np.abs(bias.grad.array).max() < 1e-6  # true gradient 0: only rounding
+    bias.grad.array[:] = np.float32(1.02445e-08) * np.sign(np.arange(8) - 3.5)
     checker = gg.check_gradients(model, every=1, samples=8, tol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", GradientCheckWarning)
@@ -96,9 +96,9 @@ def test_checker_measures_a_zero_gradient_against_the_layer_scale():
             assert rep.ok
     bias_errs = [e[4] for e in rep.entries if e[0] == "0.bias"]
     assert len(bias_errs) == 8 and max(bias_errs) < 1e-5
-    assert rep.scales["0 (Linear)"] == pytest.approx(float(np.abs(model[0].weight.grad.data).max()))
+    assert rep.scales["0 (Linear)"] == pytest.approx(float(np.abs(model[0].weight.grad.array).max()))
     # the same size of error on an entry of the layer's own scale is still found
-    w = model[0].weight.grad.data
+    w = model[0].weight.grad.array
     w *= -1  # a wrong sign
     with pytest.warns(GradientCheckWarning, match=r"layer '0 \(Linear\)'"):
         bad = checker.check(lambda: F.cross_entropy(model(x), y))
@@ -174,13 +174,13 @@ def test_gradient_flow_records_norms_and_updates():
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     g = flow.record()
-    w_old = [p.data.copy() for p in model[0].parameters()]
+    w_old = [p.array.copy() for p in model[0].parameters()]
     opt.step()
     u = flow.record_update()
-    expect_g = math.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum())
+    expect_g = math.sqrt(sum(float((p.grad.array.astype(np.float64) ** 2).sum())
                              for p in model[0].parameters()))
     assert g["0"] == pytest.approx(expect_g, rel=1e-6)
-    num = math.sqrt(sum(float(((p.data - o).astype(np.float64) ** 2).sum())
+    num = math.sqrt(sum(float(((p.array - o).astype(np.float64) ** 2).sum())
                         for p, o in zip(model[0].parameters(), w_old)))
     den = math.sqrt(sum(float((o.astype(np.float64) ** 2).sum()) for o in w_old))
     assert u["0"] == pytest.approx(num / den, rel=1e-5)
@@ -208,7 +208,7 @@ def test_dead_relu_warning():
     gg.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     with gg.no_grad():
-        model[0].bias.data[...] = -100.0  # every unit is negative for every input: all dead
+        model[0].bias.array[...] = -100.0  # every unit is negative for every input: all dead
     with pytest.warns(GradientFlowWarning, match=r"dead ReLUs in '1'.*100%"):
         flow = _train(model, 1)
     assert flow.dead["1"] == [1.0]
@@ -219,7 +219,7 @@ def test_exploding_gradients_warn():
     gg.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3))
     with gg.no_grad():
-        model[0].weight.data[...] *= 1e5
+        model[0].weight.array[...] *= 1e5
     x, y = _data()
     with pytest.warns(GradientFlowWarning, match="exploding"):
         GradientFlow(model, explode_abs=1.0)  # no warning yet: nothing recorded

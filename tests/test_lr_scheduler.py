@@ -206,7 +206,7 @@ def test_one_cycle_drives_the_optimizer():
         if sa.last_epoch < 49:
             sa.step()
             sb.step()
-    np.testing.assert_allclose(w.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.array, q.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "LinearLR", "MultiStepLR",

@@ -81,7 +81,7 @@ def test_module_uses_layer_and_matches_unfused():
 
 def test_output_modified_in_place_is_reported():
     out, h, c = R.LSTMLayer.apply(*_inputs())
-    out.data[...] = 0
+    out.array[...] = 0
     out._version[0] += 1
     with pytest.raises(RuntimeError, match="modified in place"):
         out.sum().backward()

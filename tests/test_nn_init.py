@@ -35,9 +35,9 @@ def test_gain_and_fans_match_torch():
 
 def test_uniform_normal_constant_in_place():
     t = gg.zeros(400, 500)
-    data = t.data
+    data = t.array
     r = init.uniform_(t, -2.0, 3.0)
-    assert r is t and t.data is data and t.dtype == np.float32
+    assert r is t and t.array is data and t.dtype == np.float32
     v = _np(t)
     assert v.min() >= -2 and v.max() < 3 and abs(v.mean() - 0.5) < 0.02
     assert abs(v.std() - 5 / math.sqrt(12)) < 0.02

@@ -119,7 +119,7 @@ def test_batchnorm1d_train_then_eval_vs_torch(dt, shape, kw):
     _copy(gm, tm, dt)
     if gm.weight is not None:
         w = np.random.default_rng(0).uniform(0.5, 1.5, 4)
-        gm.weight.data[...] = w
+        gm.weight.array[...] = w
         tm.weight.data[...] = torch.tensor(w)
     rng = np.random.default_rng(4)
     gm.train()

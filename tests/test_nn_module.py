@@ -99,7 +99,7 @@ def test_parameter_basics():
     q = nn.Parameter(np.zeros(3), requires_grad=False)
     assert not q.requires_grad
     a = np.ones(3, dtype=np.float32)
-    assert nn.Parameter(a).data is a  # shares memory like torch.nn.Parameter(tensor)
+    assert nn.Parameter(a).array is a  # shares memory like torch.nn.Parameter(tensor)
 
 
 def test_train_eval_zero_grad_requires_grad_apply():
@@ -202,7 +202,7 @@ def test_deepcopy_is_independent():
     m.eval()
     c.eval()
     np.testing.assert_allclose(m(x).detach().numpy(), c(x).detach().numpy())
-    c[0].weight.data[...] = 0
+    c[0].weight.array[...] = 0
     assert m[0].weight.detach().numpy().any()
 
 
@@ -218,7 +218,7 @@ def test_state_dict_roundtrip_fresh_model():
                         "1.running_var", "1.num_batches_tracked", "4.weight", "4.bias",
                         "5.weight", "5.bias"]
     assert not any(v.requires_grad for v in sd.values())
-    assert np.shares_memory(sd["0.weight"].data, m[0].weight.data)  # references, like torch
+    assert np.shares_memory(sd["0.weight"].array, m[0].weight.array)  # references, like torch
     assert int(sd["1.num_batches_tracked"].item()) == 3
     gg.manual_seed(1)
     fresh = _bn_net(gg)
@@ -226,7 +226,7 @@ def test_state_dict_roundtrip_fresh_model():
     res = fresh.load_state_dict(sd)
     assert res.missing_keys == [] and res.unexpected_keys == []
     assert fresh[0].weight is w  # loaded in place
-    assert not np.shares_memory(fresh[0].weight.data, m[0].weight.data)  # copied
+    assert not np.shares_memory(fresh[0].weight.array, m[0].weight.array)  # copied
     x = gg.randn(6, 5)
     m.eval()
     fresh.eval()

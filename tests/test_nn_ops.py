@@ -83,7 +83,7 @@ def _ce_composed(x, y, weight=None, ignore_index=-100, reduction="mean", ls=0.0)
         logp = logp.reshape(1, C)
     elif x.ndim > 2:
         logp = logp.permute((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, C)
-    yr = y.data.reshape(-1)
+    yr = y.array.reshape(-1)
     valid = (yr != ignore_index).astype(x.dtype)
     yi = np.where(yr != ignore_index, yr, 0)
     w = np.ones(C, dtype=x.dtype) if weight is None else weight

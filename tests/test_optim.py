@@ -53,7 +53,7 @@ def _run(ours, theirs, gg_opt, t_opt, steps, rng, dtype, start=0):
 def _assert_params(ours, theirs, tol):
     for p, q in zip(ours, theirs):
         assert p.dtype == np.dtype(str(q.dtype).replace("torch.", ""))
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=tol, atol=tol)
 
 
 def _assert_state(gg_opt, t_opt, ours, theirs, tol):
@@ -76,7 +76,7 @@ def _compare(gg_cls, t_cls, kw, dtype=np.float64, tol=1e-10, steps=STEPS, shapes
     _assert_params(ours, theirs, tol)
     _assert_state(a, b, ours, theirs, tol)
     for p in ours:
-        assert p.data.dtype == dtype
+        assert p.array.dtype == dtype
         for v in a.state[p].values():
             if isinstance(v, np.ndarray):
                 assert v.dtype == dtype
@@ -218,7 +218,7 @@ def test_float32_stays_float32(gg_cls, t_cls, kw):
     a.param_groups[0]["lr"] = np.float64(kw["lr"])  # a float64 scalar must not upcast
     _run(ours, theirs, a, b, 30, np.random.default_rng(1), np.float32)
     for p in ours:
-        assert p.dtype == np.float32 and p.data.dtype == np.float32
+        assert p.dtype == np.float32 and p.array.dtype == np.float32
         for v in a.state[p].values():
             if isinstance(v, np.ndarray):
                 assert v.dtype == np.float32
@@ -253,7 +253,7 @@ def test_adagrad_per_group_initial_accumulator():
     a.grad, b.grad = gg.tensor([1.0]), gg.tensor([1.0])
     opt.step()
     assert opt.state[a]["sum"][0] == 1.0 and opt.state[b]["sum"][0] == 4.0
-    np.testing.assert_allclose([a.data[0], b.data[0]], [0.0, 0.5], atol=1e-6)
+    np.testing.assert_allclose([a.array[0], b.array[0]], [0.0, 0.5], atol=1e-6)
 
 
 def test_add_param_group_mid_run():
@@ -279,21 +279,21 @@ def test_zero_grad(set_to_none):
     if set_to_none:
         assert w.grad is None
     else:
-        assert w.grad is g and np.array_equal(w.grad.data, [0.0, 0.0])
+        assert w.grad is g and np.array_equal(w.grad.array, [0.0, 0.0])
     assert v.grad is None
     (w * w).sum().backward()  # accumulates on top of zeros / starts fresh
-    np.testing.assert_allclose(w.grad.data, [2.0, 4.0])
+    np.testing.assert_allclose(w.grad.array, [2.0, 4.0])
     opt.zero_grad()
     assert w.grad is None
 
 
 def test_step_updates_in_place_and_bumps_version():
     w = gg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
-    data, version = w.data, w._version[0]
+    data, version = w.array, w._version[0]
     opt = optim.Adam([w], lr=0.1)
     (w * w).sum().backward()
     opt.step()
-    assert w.data is data and w._version[0] == version + 1
+    assert w.array is data and w._version[0] == version + 1
     assert w.grad_fn is None and w.requires_grad
     opt.zero_grad()
     opt.step()  # no gradients: nothing changes
@@ -325,7 +325,7 @@ def test_closure_is_called_and_loss_returned():
     with gg.no_grad():  # the closure still runs with grad enabled
         loss = opt.step(closure)
     assert calls == [10.0] and float(loss) == 10.0
-    np.testing.assert_allclose(w.data, [1.5, -0.5])
+    np.testing.assert_allclose(w.array, [1.5, -0.5])
 
 
 def _file_round_trip(sd):
@@ -369,14 +369,14 @@ def test_state_dict_round_trip_mid_run(gg_cls, t_cls, kw, through_file):
     mine50, _ = _make(SHAPES, dt)
     o50 = gg_cls([{"params": mine50[:1]}, {"params": mine50[1:], "lr": kw["lr"] / 2}], **kw)
     _run(mine50, None, o50, None, 50, np.random.default_rng(5), dt)
-    fresh = [gg.tensor(np.copy(p.data), requires_grad=True) for p in mine50]
+    fresh = [gg.tensor(np.copy(p.array), requires_grad=True) for p in mine50]
     second = gg_cls([{"params": fresh[:1]}, {"params": fresh[1:], "lr": 123.0}], **kw)
     second.load_state_dict(sd)
     assert second.param_groups[1]["lr"] == kw["lr"] / 2
     assert second.param_groups[1]["params"][0] is fresh[1]
     _run(fresh, None, second, None, STEPS - 50, rng, dt, start=50)
     for p, q in zip(fresh, ours):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     _assert_params(fresh, theirs, TORCH_TOL.get(gg_cls, 1e-10))
 
 
@@ -390,7 +390,7 @@ def test_load_state_dict_from_torch():
         _set_grads(theirs, grads)
         tor.step()
     for p, q in zip(ours, theirs):
-        p.data[...] = q.detach().numpy()
+        p.array[...] = q.detach().numpy()
     a = optim.Adam(ours, lr=0.5, amsgrad=True)
     a.load_state_dict(tor.state_dict())
     assert a.param_groups[0]["lr"] == 0.01 and a.state[ours[0]]["step"] == 20
@@ -478,8 +478,8 @@ def test_step_hooks():
     w = gg.tensor([1.0], requires_grad=True)
     opt = optim.SGD([w], lr=1.0)
     seen = []
-    rm = opt.register_step_pre_hook(lambda o, a, k: seen.append(("pre", float(w.data[0]))))
-    opt.register_step_post_hook(lambda o, a, k: seen.append(("post", float(w.data[0]))))
+    rm = opt.register_step_pre_hook(lambda o, a, k: seen.append(("pre", float(w.array[0]))))
+    opt.register_step_post_hook(lambda o, a, k: seen.append(("post", float(w.array[0]))))
     w.grad = gg.tensor([0.5])
     opt.step()
     rm()
@@ -500,7 +500,7 @@ def test_custom_optimizer_subclass():
                 for p in group["params"]:
                     if p.grad is not None:
                         self.state[p]["n"] = self.state[p].get("n", 0) + 1
-                        p.data -= group["lr"] * np.sign(p.grad.data)
+                        p.array -= group["lr"] * np.sign(p.grad.array)
             return None
 
     w = gg.tensor([1.0, -2.0], requires_grad=True)
@@ -509,7 +509,7 @@ def test_custom_optimizer_subclass():
     opt = SignSGD([w], lr=0.5)
     w.grad = gg.tensor([3.0, -0.1])
     opt.step()
-    np.testing.assert_allclose(w.data, [0.5, -1.5])
+    np.testing.assert_allclose(w.array, [0.5, -1.5])
     sd = opt.state_dict()
     assert sd["state"][0]["n"] == 1 and sd["param_groups"][0]["lr"] == 0.5
 
@@ -519,7 +519,7 @@ def test_training_reduces_loss():
     rng = np.random.default_rng(0)
     X = gg.tensor(rng.standard_normal((64, 5)).astype(np.float32))
     wstar = rng.standard_normal((5, 1)).astype(np.float32)
-    y = gg.tensor(X.data @ wstar)
+    y = gg.tensor(X.array @ wstar)
     for cls, kw in [(optim.SGD, dict(lr=0.05, momentum=0.9)), (optim.Adam, dict(lr=0.05)),
                     (optim.AdamW, dict(lr=0.05, weight_decay=1e-4)), (optim.RMSprop, dict(lr=0.01)),
                     (optim.Adagrad, dict(lr=0.5))]:
@@ -551,7 +551,7 @@ def test_plain_sgd_large_params_through_scratch(dtype):
     rng = np.random.default_rng(3)
     shapes = [(_SCRATCH_MIN + 5,), (3, 4), (2, _SCRATCH_MIN), (_SCRATCH_MIN - 1,)]
     ps = [gg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
-    ref = [p.data.copy() for p in ps]
+    ref = [p.array.copy() for p in ps]
     opt = optim.SGD(ps, lr=0.03)
     for _ in range(3):
         grads = []
@@ -564,6 +564,6 @@ def test_plain_sgd_large_params_through_scratch(dtype):
         opt.step()
         for p, r, v, g in zip(ps, ref, v0, grads):
             assert p.dtype == dtype
-            assert np.array_equal(p.data, r)
+            assert np.array_equal(p.array, r)
             assert p._version[0] == v + 1
-            assert np.array_equal(p.grad.data, g)  # the gradient is left as it was
+            assert np.array_equal(p.grad.array, g)  # the gradient is left as it was

@@ -96,7 +96,7 @@ def test_lbfgs_state_dict_round_trip_through_a_file_and_errors(ls, tmp_path):
     gg.save(a.state_dict(), str(tmp_path / "lbfgs.npz"))
     params, loss_fn = _problem("gg")
     for p, q in zip(params, a._params):
-        p.data[...] = q.data
+        p.array[...] = q.array
     b = optim.LBFGS(params, **kw)
     b.load_state_dict(gg.load(str(tmp_path / "lbfgs.npz")))
 

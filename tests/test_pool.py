@@ -205,7 +205,7 @@ def test_max_pool_backward_survives_inplace_change_of_output():
     x, tx = gg.tensor(xa, requires_grad=True), torch.tensor(xa, requires_grad=True)
     y, ty = F.max_pool2d(x, 2), TF.max_pool2d(tx, 2)
     z = y.clone()
-    y.data[...] = 0.0  # overwrite the output's memory behind autograd's back
+    y.array[...] = 0.0  # overwrite the output's memory behind autograd's back
     (z * 2).sum().backward()
     (ty.clone() * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())

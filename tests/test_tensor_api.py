@@ -41,7 +41,7 @@ def test_tensor_copies_its_data():
     a[1] = 2
     assert s.numpy()[1] == 2
     u = gg.tensor(t)
-    t.data[2] = 9
+    t.array[2] = 9
     assert u.numpy()[2] == 0
 
 
@@ -185,7 +185,7 @@ def test_leaf_grad_fn_names_and_detach():
     assert (w * 2).grad_fn is None and not (w * 2).requires_grad
     d = y.detach()
     assert d.is_leaf and not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
 
 
 def test_requires_grad_flag_and_in_place_setter():

@@ -18,7 +18,7 @@ class _Spy:
     def on_after_backward(self, trainer, x, y):
         p = trainer.model.weight
         # gradients exist, parameters not yet updated
-        self.seen.append((p.grad is not None, p.data.copy()))
+        self.seen.append((p.grad is not None, p.array.copy()))
 
 
 def _setup(seed=0):
@@ -33,7 +33,7 @@ def _setup(seed=0):
 def test_after_backward_sees_gradients_before_the_update():
     model, loader = _setup()
     spy = _Spy()
-    w0 = model.weight.data.copy()
+    w0 = model.weight.array.copy()
     tr = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.5),
                  callbacks=[spy], verbose=0)
     tr.fit(loader, epochs=1)

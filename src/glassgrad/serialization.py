@@ -90,7 +90,7 @@ class _Encoder:
         if isinstance(obj, Tensor):
             from .backend import to_numpy
 
-            return {"t": "tensor", "k": self._put(to_numpy(obj.data), path),
+            return {"t": "tensor", "k": self._put(to_numpy(obj.array), path),
                     "rg": bool(obj.requires_grad)}
         if isinstance(obj, np.ndarray):
             return {"t": "ndarray", "k": self._put(obj, path)}

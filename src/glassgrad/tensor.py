@@ -51,7 +51,7 @@ class Tensor:
         ``'cpu'`` (default) or ``'cuda'`` (needs CuPy).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_out_idx", "_version", "_hooks",
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_out_idx", "_version", "_hooks",
                  "_name", "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
     __array_priority__ = 1000
@@ -62,7 +62,7 @@ class Tensor:
         arr = _to_array(data, dtype)
         if device is not None:
             arr = to_device(arr, normalize_device(device))
-        self.data = arr
+        self.array = arr
         self.grad: Tensor | None = None
         self.grad_fn: Any = None
         self._out_idx = 0
@@ -77,7 +77,7 @@ class Tensor:
     def _make(cls, arr: Any, requires_grad: bool) -> Tensor:
         """Fast internal constructor: wrap an array as is."""
         t = object.__new__(cls)
-        t.data = arr
+        t.array = arr
         t.grad = None
         t.grad_fn = None
         t._out_idx = 0
@@ -88,27 +88,39 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------ properties
+    # ``array`` (a slot) is the array under this tensor — NumPy, or CuPy on a GPU — shared,
+    # not copied: what library code reads and writes.
+
     @property
-    def array(self) -> Any:
-        """The array under this tensor (NumPy, or CuPy on a GPU), shared, not copied: what
-        library code reads and writes."""
-        return self.data
+    def data(self) -> Tensor:
+        """This tensor's values as a new tensor cut from the graph, sharing memory (as
+        PyTorch's ``.data``): in-place writes through it (``p.data.add_(...)``,
+        ``m.weight.data.normal_(0, 0.02)``) change this tensor, and autograd does not see
+        them. The raw array is ``.array`` (or ``.numpy()``)."""
+        return Tensor._make(self.array, False)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value.array if isinstance(value, Tensor) else value
+        if not hasattr(arr, "dtype") or not hasattr(arr, "shape"):
+            raise TypeError(f"data: expected a Tensor (or an array), got {type(value).__name__}")
+        self.array = arr
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -138,30 +150,30 @@ class Tensor:
 
     @property
     def itemsize(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     @property
     def nbytes(self) -> int:
-        return self.data.nbytes
+        return self.array.nbytes
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     # ------------------------------------------------------------------ autograd API
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (only on leaves, only for floating dtypes)."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only floating point tensors can require gradients, got dtype {self.dtype}"
             )
@@ -189,18 +201,18 @@ class Tensor:
             Accumulate only into these tensors' ``.grad``.
         """
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but "
                     f"this tensor has shape {tuple(self.shape)}; pass backward(gradient=...) "
                     "with dL/d(output) of the same shape"
                 )
-            d = self.data
+            d = self.array
             g = xp_of(d).array(1, dtype=d.dtype)  # dL/dL = 1
             if d.ndim:
                 g = g.reshape(d.shape)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient,
+            g = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient,
                                                                               dtype=self.dtype)
             if g.shape != self.shape:
                 raise RuntimeError(
@@ -223,7 +235,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data but cut from the graph (``requires_grad=False``)."""
-        t = Tensor._make(self.data, False)
+        t = Tensor._make(self.array, False)
         t._version = self._version
         return t
 
@@ -284,18 +296,18 @@ class Tensor:
                 "numpy(): can't call numpy() on a tensor that requires grad; "
                 "use tensor.detach().numpy()"
             )
-        return to_numpy(self.data)
+        return to_numpy(self.array)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item(): only a one-element tensor can be converted to a Python scalar, got "
                 f"shape {tuple(self.shape)}"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return to_numpy(self.data).tolist()
+        return to_numpy(self.array).tolist()
 
     def __float__(self) -> float:
         return _PyFloat(self.item())
@@ -309,15 +321,15 @@ class Tensor:
         return _PyInt(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
-        return builtins.bool(self.data.reshape(()).item())
+        return builtins.bool(self.array.reshape(()).item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = to_numpy(self.data)
+        a = to_numpy(self.array)
         return a if dtype is None else a.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -377,22 +389,22 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self) -> Tensor:
-        if self.data.flags["C_CONTIGUOUS"]:
+        if self.array.flags["C_CONTIGUOUS"]:
             return self
         return Clone.apply(self)
 
     def new_zeros(self, shape: Any) -> Tensor:
-        return Tensor._make(xp_of(self.data).zeros(shape, dtype=self.dtype), False)
+        return Tensor._make(xp_of(self.array).zeros(shape, dtype=self.dtype), False)
 
     def new_ones(self, shape: Any) -> Tensor:
-        return Tensor._make(xp_of(self.data).ones(shape, dtype=self.dtype), False)
+        return Tensor._make(xp_of(self.array).ones(shape, dtype=self.dtype), False)
 
     def new_tensor(self, data: Any) -> Tensor:
         return Tensor(data, dtype=self.dtype)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
-        arr = to_numpy(self.data)
+        arr = to_numpy(self.array)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
                                threshold=1000, edgeitems=3)
         extras = []
@@ -412,7 +424,7 @@ class Tensor:
         return self.__repr__()
 
     def __format__(self, spec: str) -> str:
-        if self.data.size == 1 and spec:
+        if self.array.size == 1 and spec:
             return format(self.item(), spec)
         return repr(self)
 
@@ -448,11 +460,11 @@ class Tensor:
         o = self._other(o)
         a = self
         if isinstance(o, Tensor):
-            if o.data.dtype == a.data.dtype:
+            if o.array.dtype == a.array.dtype:
                 return a, o
-            d = _dt.result_type(a.data.dtype, a.data.ndim, o.data.dtype, o.data.ndim)
-            return (a if a.data.dtype == d else a.to(d)), (o if o.data.dtype == d else o.to(d))
-        k = a.data.dtype.kind
+            d = _dt.result_type(a.array.dtype, a.array.ndim, o.array.dtype, o.array.ndim)
+            return (a if a.array.dtype == d else a.to(d)), (o if o.array.dtype == d else o.to(d))
+        k = a.array.dtype.kind
         if k in "biu" and isinstance(o, _PyFloat):
             a = a.to(_dt.get_default_dtype())
         elif k == "b" and type(o) is _PyInt:
@@ -487,7 +499,7 @@ class Tensor:
 
     def __truediv__(self, o: Any) -> Tensor:
         a, o = self._operands(o)
-        if a.data.dtype.kind in "biu":  # true division of integers gives the default float
+        if a.array.dtype.kind in "biu":  # true division of integers gives the default float
             a = a.to(_dt.get_default_dtype())
             if isinstance(o, Tensor):
                 o = o.to(a.dtype)
@@ -497,13 +509,13 @@ class Tensor:
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return o.__truediv__(a)
-        if a.data.dtype.kind in "biu":
+        if a.array.dtype.kind in "biu":
             a = a.to(_dt.get_default_dtype())
         return E.RDiv.apply(a, o)
 
     def __floordiv__(self, o: Any) -> Tensor:
         a, o = self._operands(o)
-        return Tensor._make(xp_of(a.data).asarray(a.data // (o.data if isinstance(o, Tensor) else o)),
+        return Tensor._make(xp_of(a.array).asarray(a.array // (o.array if isinstance(o, Tensor) else o)),
                             False)
 
     def __mod__(self, o: Any) -> Tensor:
@@ -517,7 +529,7 @@ class Tensor:
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return E.Pow.apply(o, a)
-        if a.data.dtype.kind in "biu":
+        if a.array.dtype.kind in "biu":
             a = a.to(_dt.get_default_dtype())
         return E.RPow.apply(a, o)
 
@@ -538,9 +550,9 @@ class Tensor:
 
     # comparisons: results carry no gradient
     def _cmp(self, o: Any, fn: Callable) -> Tensor:
-        od = o.data if isinstance(o, Tensor) else o
+        od = o.array if isinstance(o, Tensor) else o
         try:
-            return Tensor._make(xp_of(self.data).asarray(fn(self.data, od)), False)
+            return Tensor._make(xp_of(self.array).asarray(fn(self.array, od)), False)
         except ValueError as e:
             raise op_error("compare", f"shapes {tuple(self.shape)} and "
                            f"{tuple(np.shape(od))} do not broadcast: {e}") from None
@@ -573,7 +585,7 @@ class Tensor:
         return self._cmp(o, lambda a, b: a ^ b)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(~self.data, False)
+        return Tensor._make(~self.array, False)
 
     def eq(self, o: Any) -> Tensor:
         return self == o
@@ -595,31 +607,31 @@ class Tensor:
 
     def equal(self, o: Tensor) -> builtins.bool:
         """True when shapes and all values are equal."""
-        return self.shape == o.shape and builtins.bool((self.data == o.data).all())
+        return self.shape == o.shape and builtins.bool((self.array == o.array).all())
 
     def allclose(self, o: Any, rtol: float = 1e-5, atol: float = 1e-8) -> builtins.bool:
-        od = o.data if isinstance(o, Tensor) else o
-        return builtins.bool(xp_of(self.data).allclose(self.data, od, rtol=rtol, atol=atol))
+        od = o.array if isinstance(o, Tensor) else o
+        return builtins.bool(xp_of(self.array).allclose(self.array, od, rtol=rtol, atol=atol))
 
     def isnan(self) -> Tensor:
-        return Tensor._make(xp_of(self.data).isnan(self.data), False)
+        return Tensor._make(xp_of(self.array).isnan(self.array), False)
 
     def isinf(self) -> Tensor:
-        return Tensor._make(xp_of(self.data).isinf(self.data), False)
+        return Tensor._make(xp_of(self.array).isinf(self.array), False)
 
     def isfinite(self) -> Tensor:
-        return Tensor._make(xp_of(self.data).isfinite(self.data), False)
+        return Tensor._make(xp_of(self.array).isfinite(self.array), False)
 
     def any(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
             keepdims: Any = None) -> Tensor:
         ax = pick(dim, axis)
-        return Tensor._make(xp_of(self.data).asarray(self.data.any(
+        return Tensor._make(xp_of(self.array).asarray(self.array.any(
             axis=ax, keepdims=keepdim if keepdims is None else keepdims)), False)
 
     def all(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
             keepdims: Any = None) -> Tensor:
         ax = pick(dim, axis)
-        return Tensor._make(xp_of(self.data).asarray(self.data.all(
+        return Tensor._make(xp_of(self.array).asarray(self.array.all(
             axis=ax, keepdims=keepdim if keepdims is None else keepdims)), False)
 
     # ------------------------------------------------------------------ in place
@@ -643,14 +655,14 @@ class Tensor:
                 new = new.to(self.dtype)
             if STATE.recorder is not None:
                 STATE.recorder.inplace(self, op, True)
-            self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
+            self.array, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return self
         if STATE.recorder is not None:
             STATE.recorder.inplace(self, op, False)
         try:
-            fn(self.data)
+            fn(self.array)
         except (TypeError, ValueError) as e:  # dtype casting / broadcasting of the output
             raise op_error(op, f"cannot update a tensor of shape {tuple(self.shape)} "
                            f"{self.dtype} in place: {e}",
@@ -659,7 +671,7 @@ class Tensor:
         return self
 
     def _cast_in(self, o: Any) -> Any:
-        od = o.data if isinstance(o, Tensor) else o
+        od = o.array if isinstance(o, Tensor) else o
         return od
 
     def add_(self, o: Any, alpha: Any = 1) -> Tensor:
@@ -728,7 +740,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy values from ``src`` (broadcast to this shape, cast to this dtype)."""
-        s = src.data if isinstance(src, Tensor) else np.asarray(src)
+        s = src.array if isinstance(src, Tensor) else np.asarray(src)
         try:
             np.broadcast_shapes(s.shape, self.shape)
         except ValueError:
@@ -755,7 +767,7 @@ class Tensor:
     def __setitem__(self, idx: Any, value: Any) -> None:
         key = I.normalize_index(idx, Tensor)
         key = key[0] if len(key) == 1 else key
-        v = value.data if isinstance(value, Tensor) else value
+        v = value.array if isinstance(value, Tensor) else value
         if STATE.grad_enabled and (self.requires_grad or (isinstance(value, Tensor)
                                                           and value.requires_grad)):
             if self.requires_grad and self.grad_fn is None:
@@ -767,14 +779,14 @@ class Tensor:
             new = IndexPut.apply(self, key, val.to(self.dtype))
             if STATE.recorder is not None:
                 STATE.recorder.inplace(self, "setitem", True)
-            self.data, self.grad_fn, self._out_idx = new.data, new.grad_fn, new._out_idx
+            self.array, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return
         if STATE.recorder is not None:
             STATE.recorder.inplace(self, "setitem", False)
         try:
-            self.data[key] = v
+            self.array[key] = v
         except (IndexError, ValueError) as e:
             raise op_error("setitem", f"cannot assign into shape {tuple(self.shape)} at "
                            f"{I._idx_str(key if isinstance(key, tuple) else (key,))}: {e}",
@@ -799,7 +811,7 @@ class Tensor:
 
     def abs(self) -> Tensor:
         if self.dtype.kind != "f":
-            return Tensor._make(abs(self.data), False)
+            return Tensor._make(abs(self.array), False)
         return E.Abs.apply(self)
 
     def sin(self) -> Tensor:
@@ -894,7 +906,7 @@ class Tensor:
     def _rounded(self, fn: str, *args: Any) -> Tensor:
         """Rounding is piecewise constant (derivative 0 almost everywhere): like ``sign``,
         the result is a constant, not part of the graph."""
-        d = self.data
+        d = self.array
         return Tensor._make(getattr(xp_of(d), fn)(d, *args), False)
 
     def floor(self) -> Tensor:
@@ -917,7 +929,7 @@ class Tensor:
         return self - self.trunc()
 
     def sign(self) -> Tensor:
-        return Tensor._make(xp_of(self.data).sign(self.data), False)
+        return Tensor._make(xp_of(self.array).sign(self.array), False)
 
     def square(self) -> Tensor:
         return self * self
@@ -935,12 +947,12 @@ class Tensor:
             out = self
             if lo is not None:
                 lo_t = self._other_t(lo)
-                out = E.where(self.data < lo_t.data, lo_t, out)
+                out = E.where(self.array < lo_t.array, lo_t, out)
             if hi is not None:
                 hi_t = self._other_t(hi)
-                out = E.where(out.data > hi_t.data, hi_t, out)
+                out = E.where(out.array > hi_t.array, hi_t, out)
             return out
-        if self.data.dtype.kind in "biu" and (isinstance(lo, _PyFloat) or isinstance(hi, _PyFloat)):
+        if self.array.dtype.kind in "biu" and (isinstance(lo, _PyFloat) or isinstance(hi, _PyFloat)):
             return E.Clamp.apply(self.to(_dt.get_default_dtype()), lo, hi)
         return E.Clamp.apply(self, lo, hi)
 
@@ -959,7 +971,7 @@ class Tensor:
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """Elements where ``mask`` is true replaced by ``value``."""
-        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
         return E.where(m, Tensor(np.asarray(value, dtype=self.dtype)), self)
 
     def where(self, condition: Any, other: Any) -> Tensor:
@@ -1068,7 +1080,7 @@ class Tensor:
     def _nonempty(self, op: str, axes: Any) -> None:
         """Max/min/arg-max have no identity: reducing over an empty axis is an error
         (reducing a non-empty axis of a tensor that is empty elsewhere is fine)."""
-        if self.data.size != 0:
+        if self.array.size != 0:
             return
         shape = self.shape
         axes = range(len(shape)) if axes is None else axes
@@ -1077,10 +1089,10 @@ class Tensor:
                            "(the operation has no identity)", IndexError)
 
     def _arg(self, op: str, dim: Any, keepdim: Any, largest: builtins.bool) -> Tensor:
-        xp = xp_of(self.data)
+        xp = xp_of(self.array)
         if dim is None:
             self._nonempty(op, None)
-            r = self.data.argmax() if largest else self.data.argmin()
+            r = self.array.argmax() if largest else self.array.argmin()
             r = xp.asarray(r, dtype=np.int64)
             if keepdim:
                 r = r.reshape((1,) * self.ndim)
@@ -1089,7 +1101,7 @@ class Tensor:
         self._nonempty(op, (d,) if self.ndim else None)
         if self.ndim == 0:
             return Tensor._make(xp.zeros((), dtype=np.int64), False)
-        r = (self.data.argmax if largest else self.data.argmin)(axis=d, keepdims=keepdim)
+        r = (self.array.argmax if largest else self.array.argmin)(axis=d, keepdims=keepdim)
         return Tensor._make(r.astype(np.int64, copy=False), False)
 
     def argmax(self, dim: Any = None, keepdim: builtins.bool = False, *,
@@ -1162,7 +1174,7 @@ class Tensor:
         d = norm_dim(int(dim), builtins.max(self.ndim, 1), "argsort")
         if self.ndim == 0:
             return Tensor._make(np.zeros((), dtype=np.int64), False)
-        idx = R.sort_indices(self.data, d, builtins.bool(descending))
+        idx = R.sort_indices(self.array, d, builtins.bool(descending))
         return Tensor._make(idx.astype(np.int64, copy=False), False)
 
     def topk(self, k: int, dim: int = -1, largest: builtins.bool = True,
@@ -1250,7 +1262,7 @@ class Tensor:
                                    f"grad as {d} is not differentiable; use .to({d}) to convert "
                                    "the values")
             try:
-                t = Tensor._make(self.data.view(d), False)
+                t = Tensor._make(self.array.view(d), False)
             except ValueError as e:
                 raise op_error("view", f"cannot view a tensor of shape {tuple(self.shape)} "
                                f"{self.dtype} as {d}: {e}") from None
@@ -1273,7 +1285,7 @@ class Tensor:
             raise op_error("flatten", f"start_dim {start_dim} comes after end_dim {end_dim} "
                            f"(shape {tuple(self.shape)})")
         shp = self.shape[:s] + (-1,) + self.shape[e + 1 :]
-        if self.data.size == 0:
+        if self.array.size == 0:
             n = 1
             for k in self.shape[s : e + 1]:
                 n *= k
@@ -1358,7 +1370,7 @@ class Tensor:
     def repeat_interleave(self, repeats: int, dim: Any = None) -> Tensor:
         """Repeat each element ``repeats`` times along ``dim`` (flattened when ``dim`` is None)."""
         if isinstance(repeats, Tensor):
-            if repeats.data.size != 1:
+            if repeats.array.size != 1:
                 raise op_error("repeat_interleave", "a different repeat count per element "
                                f"(repeats of shape {tuple(repeats.shape)}) is not supported; "
                                "pass one int", NotImplementedError)
@@ -1437,7 +1449,7 @@ class Tensor:
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (as ``torch.gather``)."""
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu":
             raise op_error("gather", f"index must be an integer tensor, got {idx.dtype}",
                            TypeError)
@@ -1473,7 +1485,7 @@ class Tensor:
         """The entries ``index`` (1-D integers) of ``dim``; repeated indices add up their
         gradients (``x[..., index, ...]``)."""
         d = norm_dim(dim, builtins.max(self.ndim, 1), "index_select")
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu" or idx.ndim > 1:
             raise op_error("index_select", f"index must be a 1-D integer tensor, got "
                            f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
@@ -1547,7 +1559,7 @@ class Tensor:
         repeated indices add up). Gradients: ``self`` gets ``g``, ``src`` gets
         ``gather(g, dim, index)``."""
         d = norm_dim(dim, self.ndim, "scatter_add")
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu" or idx.shape != tuple(src.shape):
             raise op_error("scatter_add", f"index must be an integer tensor of src's shape "
                            f"{tuple(src.shape)}, got {idx.dtype} {tuple(idx.shape)}", TypeError)
@@ -1721,7 +1733,7 @@ for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):
 def _to_array(data: Any, dtype: Any) -> Any:
     """Convert ``data`` to an array: Python floats -> default float, ints -> int64."""
     if isinstance(data, Tensor):
-        arr = data.data.copy()
+        arr = data.array.copy()
         return arr if dtype is None else arr.astype(_dt.to_dtype(dtype))
     if is_array(data):
         return data.astype(_dt.to_dtype(dtype)) if dtype is not None else data
@@ -1729,10 +1741,10 @@ def _to_array(data: Any, dtype: Any) -> Any:
         d = _dt.to_dtype(dtype)
         if isinstance(data, (list, tuple)) and builtins.any(isinstance(x, Tensor)
                                                             for x in _flat(data)):
-            data = [x.data if isinstance(x, Tensor) else x for x in data]
+            data = [x.array if isinstance(x, Tensor) else x for x in data]
         return _np_array(data, d)
     if isinstance(data, (list, tuple)):
-        data = [x.data if isinstance(x, Tensor) else x for x in data] if builtins.any(
+        data = [x.array if isinstance(x, Tensor) else x for x in data] if builtins.any(
             isinstance(x, Tensor) for x in data) else data
     arr = _np_array(data, None)
     if isinstance(data, np.generic):

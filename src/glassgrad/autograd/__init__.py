@@ -24,11 +24,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     seeds = []
     for t, g in zip(ts, gs):
         if g is None:
-            if t.data.size != 1:
+            if t.array.size != 1:
                 raise RuntimeError(f"backward: output of shape {tuple(t.shape)} needs a gradient")
             g = _np.ones(t.shape, t.dtype)
         elif isinstance(g, Tensor):
-            g = g if create_graph else g.data
+            g = g if create_graph else g.array
         if create_graph and not isinstance(g, Tensor):
             g = Tensor._make(g, False)
         seeds.append(g)

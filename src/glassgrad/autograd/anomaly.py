@@ -111,7 +111,7 @@ def _user_frame(stack: Any) -> str | None:
 def _bad(a: Any) -> str | None:
     if a is None:
         return None
-    arr = a.data if hasattr(a, "grad_fn") else a
+    arr = a.array if hasattr(a, "grad_fn") else a
     if not hasattr(arr, "dtype") or arr.dtype.kind not in "fc" or arr.size == 0:
         return None
     arr = to_numpy(arr)

@@ -134,11 +134,11 @@ class Program:
         for m, training in self.modules:
             if m.training is not training:
                 raise _Stale
-        datas = [t.data for t in tensors]
+        datas = [t.array for t in tensors]
         edges = [((t, 0) if t.grad_fn is None else (t.grad_fn, t._out_idx)) if t.requires_grad
                  else None for t in tensors]
         for t, rec in zip(self.free, self.free_rec):
-            d = t.data
+            d = t.array
             if d is not rec[0]:  # a new array (e.g. loaded weights): same shape and dtype?
                 if d.shape != rec[1] or d.dtype != rec[2]:
                     raise _Stale
@@ -349,7 +349,7 @@ class _Recorder:
         self.args = [a for a in args if isinstance(a, _Tensor)]  # fn's tensor arguments
         for k, a in enumerate(args):
             if isinstance(a, _Tensor):
-                self.prog.arg_slots.append(self._new_slot(a.data, f"argument {k}"))
+                self.prog.arg_slots.append(self._new_slot(a.array, f"argument {k}"))
 
     def _new_slot(self, arr: Any, src: str) -> int:
         p = self.prog
@@ -373,7 +373,7 @@ class _Recorder:
         """An in-place op on ``t`` while recording. Done through the graph (out of place,
         ``t`` re-pointed at the result) on a tensor made by an op: recorded like any op.
         Anything else would not happen on a replay: refused."""
-        s = self.slot.get(id(t.data))
+        s = self.slot.get(id(t.array))
         outside = s is None or s in self.prog.arg_slots or s in self.prog.free_slots
         if graph and not outside:
             return
@@ -385,7 +385,7 @@ class _Recorder:
             "form (y = x + 1 instead of x += 1) inside a captured function.")
 
     def _slot_of(self, t: Any, cls: type, k: int) -> int:
-        s = self.slot.get(id(t.data))
+        s = self.slot.get(id(t.array))
         if s is not None:
             return s
         if id(t) in self.made:
@@ -403,7 +403,7 @@ class _Recorder:
                 "argument of the function.")
         self.prog.free.append(t)
         name = getattr(t, "_name", None)
-        s = self._new_slot(t.data, f"outside tensor{' ' + name if name else ''}"
+        s = self._new_slot(t.array, f"outside tensor{' ' + name if name else ''}"
                                    f"{' (requires grad)' if t.requires_grad else ''}")
         self.prog.free_slots.append(s)
         self.keep.append(t)
@@ -418,7 +418,7 @@ class _Recorder:
             if isinstance(a, Tensor):
                 tpos.append((k, self._slot_of(a, cls, k)))
                 template[k] = None
-                in_meta.append((a.data.shape, a.data.dtype))
+                in_meta.append((a.array.shape, a.array.dtype))
             else:
                 _check_const(cls, k, a)
                 in_meta.append(None)
@@ -433,14 +433,14 @@ class _Recorder:
         outs = res if multi else (res,)
         node = next((t.grad_fn for t in outs if t.grad_fn is not None), None)
         needs = node.needs_input_grad if node is not None else (False,) * len(args)
-        out_slots = tuple(self._new_slot(t.data, "") for t in outs)
+        out_slots = tuple(self._new_slot(t.array, "") for t in outs)
         for m in (node._saved_meta or ()) if node is not None else ():
             # what the op saved for backward: its in-place check must survive the replay
             if m is not None:
-                self.saved.add(self.slot.get(id(m[3].data)) if m[0] == "in" else out_slots[m[3]])
+                self.saved.add(self.slot.get(id(m[3].array)) if m[0] == "in" else out_slots[m[3]])
         self.results.extend(outs)
         op = _Op(cls, template, tuple(tpos), dict(kwargs), out_slots, tuple(needs),
-                 tuple(in_meta), tuple((t.data.shape, t.data.dtype) for t in outs), multi,
+                 tuple(in_meta), tuple((t.array.shape, t.array.dtype) for t in outs), multi,
                  STATE.scope)
         self.prog.ops.append(op)
         return res
@@ -460,7 +460,7 @@ class _Recorder:
         op_slots = {s for op in p.ops for s in op.outs}
         slots = []
         for k, t in enumerate(outs):
-            s = self.slot.get(id(t.data))
+            s = self.slot.get(id(t.array))
             if s not in op_slots:
                 raise CaptureError(
                     f"capture: output {k} (shape {tuple(t.shape)}) is not the result of a "
@@ -483,7 +483,7 @@ class _Recorder:
         p.needs = tuple(bool(t.requires_grad) for t in self.args + p.free)
         p.any_grad = any(p.needs)
         p.out_meta = tuple(p.slot_meta[s] for s in p.out_slots)
-        p.free_rec = [[t.data, t.data.shape, t.data.dtype, t.requires_grad] for t in p.free]
+        p.free_rec = [[t.array, t.array.shape, t.array.dtype, t.requires_grad] for t in p.free]
         p.free_edges = tuple((t, 0) if t.requires_grad else None for t in p.free)
         p.saved_in = [k for k, s in enumerate(p.in_slots) if s in self.saved]
         p.saved_out = [k for k, s in enumerate(p.out_slots) if s in self.saved]
@@ -571,7 +571,7 @@ def _key(args: tuple) -> tuple:
     key = []
     for k, a in enumerate(args):
         if isinstance(a, Tensor):
-            d = a.data
+            d = a.array
             key.append((d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, (list, tuple)) and any(isinstance(e, Tensor) for e in a):
             raise CaptureError(f"capture: argument {k} is a {type(a).__name__} holding tensors; "

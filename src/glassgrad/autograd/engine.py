@@ -40,7 +40,7 @@ def _set_tensor_class(cls: Any) -> None:
 
 
 def _as_array(g: Any) -> Any:
-    return g.data if isinstance(g, _Tensor) else g
+    return g.array if isinstance(g, _Tensor) else g
 
 
 def run_backward(
@@ -259,7 +259,7 @@ def _wrap_graph_grad(node: Function, g: Any) -> Any:
     if g is None or isinstance(g, _Tensor):
         return g
     t = _Tensor._make(np.asarray(g), True)
-    nd = _new_node(NonDifferentiableBackward, (), (), ((t.data.shape, t.data.dtype),))
+    nd = _new_node(NonDifferentiableBackward, (), (), ((t.array.shape, t.array.dtype),))
     nd.origin = node.name()
     t.grad_fn = nd
     t._out_idx = 0
@@ -315,13 +315,13 @@ def _accumulate(leaf: Any, g: Any, create_graph: bool, steal: bool = False) -> N
     if leaf.grad is None:
         # an array that owns its memory (base None) and nobody else refers to is fresh
         # from a backward formula: it becomes .grad as is, without a copy
-        if steal and g.base is None and g.dtype == leaf.data.dtype and g.flags.writeable:
+        if steal and g.base is None and g.dtype == leaf.array.dtype and g.flags.writeable:
             leaf.grad = _Tensor._make(g, False)
         else:
             # (an array, also for 0-d: NumPy scalars are immutable, later backwards add in place)
-            leaf.grad = _Tensor._make(xp_of(g).array(g, dtype=leaf.data.dtype, copy=True), False)
+            leaf.grad = _Tensor._make(xp_of(g).array(g, dtype=leaf.array.dtype, copy=True), False)
     else:
-        gd = leaf.grad.data
+        gd = leaf.grad.array
         if gd.shape != g.shape:
             raise RuntimeError(
                 f"cannot accumulate a gradient of shape {tuple(g.shape)} into .grad of shape "

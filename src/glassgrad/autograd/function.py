@@ -180,7 +180,7 @@ class Function:
         record = False
         for a in args:
             if isinstance(a, Tensor):
-                d = a.data
+                d = a.array
                 arrays.append(d)
                 in_meta.append((d.shape, d.dtype))
                 if a.requires_grad:
@@ -392,7 +392,7 @@ def once_differentiable(fn: Any) -> Any:
     def wrapper(ctx: Any, *grads: Any) -> Any:
         if not ctx.create_graph:
             return fn(ctx, *grads)
-        arr_grads = tuple(g.data if isinstance(g, _Tensor) else g for g in grads)
+        arr_grads = tuple(g.array if isinstance(g, _Tensor) else g for g in grads)
         was = ctx.create_graph
         ctx.create_graph = False
         try:

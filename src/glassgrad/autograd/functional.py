@@ -58,14 +58,14 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     seeds = []
     for i, (o, go) in enumerate(zip(outs, gos)):
         if go is None:
-            if o.data.size != 1:
+            if o.array.size != 1:
                 raise RuntimeError(
                     f"grad: output {i} has shape {tuple(o.shape)}; grad can be implicitly created "
                     "only for scalar outputs, pass grad_outputs"
                 )
             go = np.ones(o.shape, dtype=o.dtype)
         elif isinstance(go, Tensor):
-            go = go if create_graph else go.data
+            go = go if create_graph else go.array
         else:
             go = np.asarray(go, dtype=o.dtype)
         if create_graph and not isinstance(go, Tensor):
@@ -104,7 +104,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
         out = func(*ins)
     if not out.requires_grad:  # the output does not depend on the inputs: vᵀJ = 0
         Tensor = _T()
-        if v is None and out.data.size != 1:
+        if v is None and out.array.size != 1:
             raise RuntimeError(f"vjp: the output has shape {tuple(out.shape)}; pass v")
         g = tuple(Tensor._make(np.zeros(x.shape, x.dtype), False) for x in ins)
     else:
@@ -159,7 +159,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False,
         out = func(*ins)
     if not isinstance(out, Tensor):
         raise TypeError("jacobian: func must return a single Tensor")
-    n_out = out.data.size
+    n_out = out.array.size
     rows: list[list] = [[] for _ in ins]
     flat = out.reshape(-1) if out.ndim != 1 else out
     for k in range(n_out):
@@ -193,7 +193,7 @@ def hessian(func: Callable, inputs: Any) -> Any:
 
     def grads(*xs: Any) -> tuple:
         out = func(*xs)
-        if out.data.size != 1:
+        if out.array.size != 1:
             raise RuntimeError(f"hessian: func must return a scalar, got shape {tuple(out.shape)}")
         return grad(out, list(xs), create_graph=True, allow_unused=True, materialize_grads=True)
 
@@ -207,7 +207,7 @@ def _fresh(x: Any) -> Any:
     Tensor = _T()
     if not isinstance(x, Tensor):
         x = Tensor(x)
-    t = Tensor._make(x.data, False)
+    t = Tensor._make(x.array, False)
     if t.dtype.kind == "f":
         t.requires_grad_(True)
     return t

@@ -71,10 +71,10 @@ def _prepare(inputs: Any) -> list:
     for x in ins:
         if isinstance(x, Tensor):
             if x.dtype.kind == "f":
-                t = Tensor._make(np.array(x.data, dtype=np.float64), False)
+                t = Tensor._make(np.array(x.array, dtype=np.float64), False)
                 t.requires_grad_(x.requires_grad)
             else:
-                t = Tensor._make(x.data, False)
+                t = Tensor._make(x.array, False)
             out.append(t)
         else:
             out.append(x)
@@ -88,14 +88,14 @@ def _eval(f: Callable, ins: list) -> np.ndarray:
         y = f(*ins)
     Tensor = _T()
     ys = y if isinstance(y, (list, tuple)) else [y]
-    return np.concatenate([np.asarray(v.data if isinstance(v, Tensor) else v,
+    return np.concatenate([np.asarray(v.array if isinstance(v, Tensor) else v,
                                       dtype=np.float64).reshape(-1) for v in ys])
 
 
 def numerical_jacobian(f: Callable, ins: list, i: int, eps: float) -> np.ndarray:
     """``J[k_out, k_in]`` of input ``i`` by central differences."""
     x = ins[i]
-    flat = x.data.reshape(-1)
+    flat = x.array.reshape(-1)
     base = _eval(f, ins)
     J = np.zeros((base.size, flat.size))
     for k in range(flat.size):
@@ -118,21 +118,21 @@ def analytical_jacobian(f: Callable, ins: list, idx: Sequence[int]) -> list[np.n
     with enable_grad():
         y = f(*ins)
     ys = list(y) if isinstance(y, (list, tuple)) else [y]
-    sizes = [v.data.size for v in ys]
+    sizes = [v.array.size for v in ys]
     total = sum(sizes)
-    Js = [np.zeros((total, ins[i].data.size)) for i in idx]
+    Js = [np.zeros((total, ins[i].array.size)) for i in idx]
     row = 0
     for v in ys:
         if not (isinstance(v, Tensor) and v.requires_grad):
-            row += v.data.size
+            row += v.array.size
             continue
-        for k in range(v.data.size):
+        for k in range(v.array.size):
             go = np.zeros(v.shape, dtype=v.dtype)
             go.reshape(-1)[k] = 1
             gs = grad(v, [ins[i] for i in idx], go, retain_graph=True, allow_unused=True)
             for j, g in enumerate(gs):
                 if g is not None:
-                    Js[j][row, :] = np.asarray(g.data, dtype=np.float64).reshape(-1)
+                    Js[j][row, :] = np.asarray(g.array, dtype=np.float64).reshape(-1)
             row += 1
     return Js
 

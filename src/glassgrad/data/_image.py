@@ -65,8 +65,8 @@ class ImageClassificationDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         i = _check_index(self._name, index, len(self))
-        img: Any = Tensor._make(self._to_float(self.data.data[i:i + 1], self.flatten)[0], False)
-        label: Any = int(self.targets.data[i])
+        img: Any = Tensor._make(self._to_float(self.data.array[i:i + 1], self.flatten)[0], False)
+        label: Any = int(self.targets.array[i])
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
@@ -83,8 +83,8 @@ class ImageClassificationDataset(Dataset):
             raise TypeError(f"{self._name}.gather: not available with transform/target_transform "
                             "(the DataLoader then goes sample by sample)")
         idx = _as_index_array(f"{self._name}.gather", indices, len(self))
-        x = self._to_float(self.data.data.take(idx, axis=0), self.flatten)
-        return Tensor._make(x, False), Tensor._make(self.targets.data.take(idx), False)
+        x = self._to_float(self.data.array.take(idx, axis=0), self.flatten)
+        return Tensor._make(x, False), Tensor._make(self.targets.array.take(idx), False)
 
     def arrays(self, flatten: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """All samples at once, for fast training loops.
@@ -99,7 +99,7 @@ class ImageClassificationDataset(Dataset):
         X : numpy.ndarray, float32, in [0, 1] (standardised if ``normalize``)
         y : numpy.ndarray, int64, (N,)
         """
-        return self._to_float(self.data.data, flatten), self.targets.data.copy()
+        return self._to_float(self.data.array, flatten), self.targets.array.copy()
 
     def as_tensor_dataset(self, flatten: bool = True) -> TensorDataset:
         """``TensorDataset(X, y)`` of :meth:`arrays` (float32 X, int64 y): the fastest thing to

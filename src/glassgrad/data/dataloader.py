@@ -65,7 +65,7 @@ def default_collate(batch: list) -> Any:
         _check_shapes(batch)
         if any(b.requires_grad for b in batch):
             return stack(list(batch))
-        return Tensor._make(xp_of(elem.data).stack([b.data for b in batch]), False)
+        return Tensor._make(xp_of(elem.array).stack([b.array for b in batch]), False)
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "USO":
             raise _type_error(f"a NumPy array of dtype {elem.dtype}")

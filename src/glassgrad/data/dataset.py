@@ -52,7 +52,7 @@ def _check_index(name: str, index: Any, n: int) -> int:
 
 def _as_index_array(name: str, indices: Any, n: int) -> np.ndarray:
     """An int64 index array with negatives wrapped, checked against ``n``."""
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(indices.array if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         if idx.size == 0:
             idx = idx.astype(np.int64)
@@ -146,12 +146,12 @@ class TensorDataset(Dataset):
         """``ds[i]``: the ``i``-th rows. A slice or an index list/array gives the stacked rows
         (like ``tuple(t[index] for t in tensors)`` in PyTorch)."""
         if isinstance(index, slice):
-            return tuple(t[index] if t.requires_grad else Tensor._make(t.data[index], False)
+            return tuple(t[index] if t.requires_grad else Tensor._make(t.array[index], False)
                          for t in self.tensors)
         if isinstance(index, (list, np.ndarray)) or (isinstance(index, Tensor) and index.ndim > 0):
             return self.gather(index)
         i = _check_index("TensorDataset", index, len(self))
-        return tuple(t[i] if t.requires_grad else Tensor._make(t.data[i], False)
+        return tuple(t[i] if t.requires_grad else Tensor._make(t.array[i], False)
                      for t in self.tensors)
 
     def __len__(self) -> int:
@@ -170,11 +170,11 @@ class TensorDataset(Dataset):
             if t.requires_grad:
                 out.append(t[Tensor._make(idx, False)])
             elif sl is not None:
-                out.append(Tensor._make(t.data[sl].copy(), False))
-            elif isinstance(t.data, np.ndarray):
-                out.append(Tensor._make(t.data.take(idx, axis=0), False))
+                out.append(Tensor._make(t.array[sl].copy(), False))
+            elif isinstance(t.array, np.ndarray):
+                out.append(Tensor._make(t.array.take(idx, axis=0), False))
             else:  # a GPU array: move the indices to its device first
-                out.append(Tensor._make(t.data.take(xp_of(t.data).asarray(idx), axis=0), False))
+                out.append(Tensor._make(t.array.take(xp_of(t.array).asarray(idx), axis=0), False))
         return tuple(out)
 
     def __repr__(self) -> str:
@@ -304,7 +304,7 @@ class ConcatDataset(Dataset):
 def _concat_reorder(pieces: list, inverse: np.ndarray) -> Any:
     first = pieces[0]
     if isinstance(first, Tensor):
-        arr = np.concatenate([p.data for p in pieces], axis=0)
+        arr = np.concatenate([p.array for p in pieces], axis=0)
         return Tensor._make(arr[inverse], False)
     if isinstance(first, dict):
         return {k: _concat_reorder([p[k] for p in pieces], inverse) for k in first}

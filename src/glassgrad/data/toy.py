@@ -289,7 +289,7 @@ def make_blobs(n_samples: int | Sequence[int] = 100, centers: int | Any = 3, clu
         lo, hi = (float(v) for v in center_box)
         C = rng.uniform(lo, hi, size=(k, int(n_features)))
     else:
-        C = np.asarray(centers.data if isinstance(centers, Tensor) else centers, dtype=np.float64)
+        C = np.asarray(centers.array if isinstance(centers, Tensor) else centers, dtype=np.float64)
         if C.ndim != 2 or C.shape[0] < 1:
             raise ValueError(f"make_blobs: centers must be an int or an array of shape (k, n_features), "
                              f"got shape {C.shape}")

@@ -219,7 +219,7 @@ class GradientChecker:
         for n, p in params:
             if p.grad is None:
                 continue
-            size = int(p.data.size)
+            size = int(p.array.size)
             k = min(self.samples, size)
             picks.append((n, p, self.rng.choice(size, size=k, replace=False)))
         report = GradientCheckReport(step=self.calls, tol=self.tol)
@@ -230,7 +230,7 @@ class GradientChecker:
         layer_of = {n: labels.get(_layer_of(n), _layer_of(n)) for n, _p, _i in picks}
         analytic = {}
         for n, p, idx in picks:
-            g = to_numpy(p.grad.data).reshape(-1)
+            g = to_numpy(p.grad.array).reshape(-1)
             analytic[n] = g[idx].astype(np.float64)
             top = float(np.max(np.abs(g))) if g.size else 0.0
             report.scales[layer_of[n]] = max(report.scales.get(layer_of[n], 0.0), top)
@@ -263,8 +263,8 @@ class GradientChecker:
         """Central differences of the sampled entries, and the rounding error of each."""
         from ..random import get_rng_state, set_rng_state
 
-        originals = {id(p): p.data for _, p in params}
-        buffers = [(b, b.data.copy()) for _, b in model.named_buffers()] \
+        originals = {id(p): p.array for _, p in params}
+        buffers = [(b, b.array.copy()) for _, b in model.named_buffers()] \
             if hasattr(model, "named_buffers") else []
         rng_state = get_rng_state()
 
@@ -273,8 +273,8 @@ class GradientChecker:
             with no_grad():
                 v = call()
             for b, d in buffers:
-                b.data = d.copy()
-            return float(to_numpy(v.data if hasattr(v, "data") else v).reshape(-1)[0])
+                b.array = d.copy()
+            return float(to_numpy(v.array if hasattr(v, "data") else v).reshape(-1)[0])
 
         numeric: dict = {}
         noise: dict = {}
@@ -285,8 +285,8 @@ class GradientChecker:
             handle = model.register_forward_pre_hook(_cast_inputs_f64)
         try:
             for _, p in params:
-                if p.data.dtype.kind == "f":
-                    p.data = p.data.astype(np.float64)
+                if p.array.dtype.kind == "f":
+                    p.array = p.array.astype(np.float64)
             try:
                 evaluate()
                 eps = self.eps
@@ -296,12 +296,12 @@ class GradientChecker:
                     handle.remove()
                     handle = None
                 for _, p in params:
-                    p.data = originals[id(p)].copy()
+                    p.array = originals[id(p)].copy()
                 dtype = str(originals[id(params[0][1])].dtype)
                 eps = 1e-2 if dtype in ("float32", "float16") else self.eps
             u = float(np.finfo(dtype).eps) / 2
             for n, p, idx in picks:
-                flat = p.data.reshape(-1)
+                flat = p.array.reshape(-1)
                 vals, nz = [], []
                 for j in idx:
                     old = flat[j]
@@ -318,9 +318,9 @@ class GradientChecker:
             if handle is not None:
                 handle.remove()
             for _, p in params:
-                p.data = originals[id(p)]
+                p.array = originals[id(p)]
             for b, d in buffers:
-                b.data = d
+                b.array = d
             set_rng_state(rng_state)
         return numeric, noise, dtype
 
@@ -328,8 +328,8 @@ class GradientChecker:
 def _cast_inputs_f64(module: Any, args: tuple) -> tuple:
     from ..tensor import Tensor
 
-    return tuple(Tensor._make(a.data.astype(np.float64), False)
-                 if isinstance(a, Tensor) and a.data.dtype.kind == "f" and a.data.dtype != np.float64
+    return tuple(Tensor._make(a.array.astype(np.float64), False)
+                 if isinstance(a, Tensor) and a.array.dtype.kind == "f" and a.array.dtype != np.float64
                  else a for a in args)
 
 

@@ -107,7 +107,7 @@ class GradientFlow:
     # ------------------------------------------------------------------ hooks
     def _relu_hook(self, name: str) -> Any:
         def hook(module: Any, inputs: Any, out: Any) -> None:
-            a = to_numpy(out.data)
+            a = to_numpy(out.array)
             if a.ndim < 2 or a.shape[0] == 0:
                 return
             dead = ~(a != 0).any(axis=0)  # unit zero for the whole batch
@@ -131,7 +131,7 @@ class GradientFlow:
     def on_batch_begin(self, trainer: Any, step: int) -> None:
         """As a ``Trainer`` callback: keep the weights before this step's update."""
         if self.track_updates:
-            self._snap = {id(p): to_numpy(p.data).copy() for ps in self.layers.values() for p in ps}
+            self._snap = {id(p): to_numpy(p.array).copy() for ps in self.layers.values() for p in ps}
 
     def on_batch_end(self, trainer: Any, step: int, logs: dict) -> None:
         """As a ``Trainer`` callback (after ``optimizer.step()``; ``.grad`` still holds
@@ -154,10 +154,10 @@ class GradientFlow:
         self.steps.append(step)
         out = {}
         for name, ps in self.layers.items():
-            g2 = sum(_sqnorm(p.grad.data) for p in ps if p.grad is not None)
+            g2 = sum(_sqnorm(p.grad.array) for p in ps if p.grad is not None)
             has = any(p.grad is not None for p in ps)
             gn = math.sqrt(g2) if has else float("nan")
-            wn = math.sqrt(sum(_sqnorm(p.data) for p in ps))
+            wn = math.sqrt(sum(_sqnorm(p.array) for p in ps))
             self.grad_norm[name].append(gn)
             self.weight_norm[name].append(wn)
             out[name] = gn
@@ -165,7 +165,7 @@ class GradientFlow:
             self.dead[name].append(self._dead_now.get(name, float("nan")))
         self._dead_now = {}
         if self.track_updates and snapshot:
-            self._snap = {id(p): to_numpy(p.data).copy() for ps in self.layers.values() for p in ps}
+            self._snap = {id(p): to_numpy(p.array).copy() for ps in self.layers.values() for p in ps}
         self._check(step)
         return out
 
@@ -179,7 +179,7 @@ class GradientFlow:
             d2 = w2 = 0.0
             for p in ps:
                 old = self._snap[id(p)]
-                d2 += _sqnorm(to_numpy(p.data) - old)
+                d2 += _sqnorm(to_numpy(p.array) - old)
                 w2 += _sqnorm(old)
             r = math.sqrt(d2) / math.sqrt(w2) if w2 > 0 else float("inf")
             self.update_ratio[name].append(r)

@@ -277,7 +277,7 @@ class Trace:
                      mark: BroadcastMark | None = None) -> GradRecord:
         if g is None:
             return GradRecord(name, None, None, formula, to, None, mark)
-        arr = g.data if hasattr(g, "grad_fn") else g
+        arr = g.array if hasattr(g, "grad_fn") else g
         st = GradStats.of(arr) if self.stats else None
         val = np.array(to_numpy(arr), copy=True) if self.keep_values else None
         return GradRecord(name, tuple(arr.shape), str(arr.dtype), formula, to, st, mark, val)
@@ -522,11 +522,11 @@ def explain(loss: Any, model: Any = None, params: dict | None = None, keep_value
             f"explain: the tensor (shape {tuple(loss.shape)}) does not require grad, so it has no "
             "backward to explain (was it computed under no_grad, or from tensors without "
             "requires_grad=True?)")
-    if loss.data.size != 1:
+    if loss.array.size != 1:
         raise RuntimeError(f"explain: expected a scalar loss, got shape {tuple(loss.shape)}; "
                            "reduce it first (e.g. loss.sum())")
     t = Trace(model=model, params=params, keep_values=keep_values)
-    seed = xp_of(loss.data).ones(loss.shape, dtype=loss.dtype)
+    seed = xp_of(loss.array).ones(loss.shape, dtype=loss.dtype)
     with t:
         if accumulate:
             run_backward([loss], [seed], retain_graph=True)

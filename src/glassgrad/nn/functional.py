@@ -178,13 +178,13 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         if lo == 0 and hi == 0:
             continue
         idx = np.pad(np.arange(size), (lo, hi), mode=modes[mode])
-        y = y[(slice(None),) * ax + (xp_of(input.data).asarray(idx),)]
+        y = y[(slice(None),) * ax + (xp_of(input.array).asarray(idx),)]
     return y
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` at the integer indices ``input``: output ``input.shape + (dim,)``."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if padding_idx is not None:
         n = weight.shape[0]
         if not -n <= padding_idx < n:
@@ -247,7 +247,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         a = weight.reshape((1, -1) + (1,) * (input.ndim - 2))
     elif weight.ndim:
         a = weight.reshape(())
-    return where(input.data > 0, input, input * a)
+    return where(input.array > 0, input, input * a)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -477,7 +477,7 @@ def _class_target(op: str, input: Tensor, target: Any, weight: Any) -> tuple[Any
         raise TypeError(f"{op}: input must be a floating tensor of scores, got {input.dtype}")
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    y = target.array if isinstance(target, Tensor) else np.asarray(target)
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     expect = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
     if y.dtype.kind not in "iu":
@@ -494,7 +494,7 @@ def _class_target(op: str, input: Tensor, target: Any, weight: Any) -> tuple[Any
                          "and target (N, d1, ...) of class indices)")
     w = None
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
         if w.shape != (C,):
             raise ValueError(f"{op}: weight of shape {tuple(w.shape)} must have one entry per "
                              f"class, i.e. shape ({C},)")
@@ -503,7 +503,7 @@ def _class_target(op: str, input: Tensor, target: Any, weight: Any) -> tuple[Any
     # tensors themselves where they are unchanged (so that gg.capture reads them each call)
     if isinstance(target, Tensor):
         y = target
-    if isinstance(weight, Tensor) and weight.data is w:
+    if isinstance(weight, Tensor) and weight.array is w:
         w = weight
     return y, w, C
 
@@ -524,7 +524,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             target, Tensor) and reduction in _REDUCTIONS:
         # the common case, checked in a few attribute reads: (N, C) float scores, (N,)
         # integer targets (the fused op checks their range in the same pass it reads them)
-        x, t = input.data, target.data
+        x, t = input.array, target.array
         if (x.ndim == 2 and t.dtype.kind in "iu" and x.dtype.kind == "f"
                 and t.shape == x.shape[:1]):
             return _nn.CrossEntropy.apply(input, target, ignore_index=ignore_index,
@@ -533,7 +533,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.array if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind == "f" and isinstance(input, Tensor) and tuple(t.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
     y, w, C = _class_target("cross_entropy", input, target, weight)
@@ -552,7 +552,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Any, reduction: 
     logp = input.log_softmax(cd)
     t = target * (1 - eps) + eps / C if eps else target
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
         if w.shape != (C,):
             raise ValueError(f"cross_entropy: weight of shape {tuple(w.shape)} must have shape ({C},)")
         t = t * w.astype(input.dtype).reshape((C,) + (1,) * (input.ndim - cd - 1))
@@ -638,7 +638,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
                   and tuple(v.shape[:-1]) == tuple(input.shape[:-1])):
             raise op_error("gaussian_nll_loss", f"var of shape {tuple(v.shape)} does not fit "
                            f"input of shape {tuple(input.shape)}")
-    if (v.data < 0).any():
+    if (v.array < 0).any():
         raise op_error("gaussian_nll_loss", "var has negative entries")
     vd = v.detach()
     v = v + (vd.clamp(min=eps) - vd)          # value clamped, gradient unchanged
@@ -658,7 +658,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     t = _t(target, input)
     loss = input.exp() - t * input if log_input else input - t * (input + eps).log()
     if full:
-        td = t.data
+        td = t.array
         xp = xp_of(td)
         t1 = xp.where(td > 1, td, 1)
         st = xp.where(td > 1, td * xp.log(t1) - td + 0.5 * xp.log(2 * np.pi * t1), 0)

@@ -30,7 +30,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     arr = np.asarray(values)
     if tensor.device != "cpu":
         arr = to_device(arr, tensor.device)
-    tensor.data[...] = arr
+    tensor.array[...] = arr
     tensor._version[0] += 1
     return tensor
 

@@ -403,7 +403,7 @@ class Module:
             else:
                 if p.grad.grad_fn is not None:
                     p.grad = p.grad.detach()
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(m)`` on every descendant (children first) and on ``self``; e.g.
@@ -419,14 +419,14 @@ class Module:
         keeping the Parameter / Tensor objects (optimizers hold references to them)."""
         for m in self.modules():
             for t in itertools.chain(m._parameters.values(), m._buffers.values()):
-                if t is None or (floating_only and t.data.dtype.kind != "f"):
+                if t is None or (floating_only and t.array.dtype.kind != "f"):
                     continue
-                new = fn(t.data)
-                if new is not t.data:
-                    t.data = new
+                new = fn(t.array)
+                if new is not t.array:
+                    t.array = new
                     t._version[0] += 1
                 if t.grad is not None:
-                    t.grad.data = fn(t.grad.data)
+                    t.grad.array = fn(t.grad.array)
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -525,18 +525,18 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else _as_numpy(v)
+            arr = v.array if isinstance(v, Tensor) else _as_numpy(v)
             if tuple(arr.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {k}: copying a param with shape "
                               f"{tuple(arr.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(target.shape)}.")
                 continue
             if assign:
-                target.data = arr.astype(target.dtype, copy=False)
+                target.array = arr.astype(target.dtype, copy=False)
             else:
                 if target.device != "cpu":
                     arr = to_device(np.asarray(arr), target.device)
-                target.data[...] = arr
+                target.array[...] = arr
             target._version[0] += 1
         if strict:
             if unexpected:
@@ -678,7 +678,7 @@ def _as_t(g: Any) -> Any:
 def _unwrap(g: Any, create_graph: bool) -> Any:
     if g is None or create_graph:
         return g
-    return g.data if isinstance(g, Tensor) else g
+    return g.array if isinstance(g, Tensor) else g
 
 
 class _ModuleInputsHook(Function):

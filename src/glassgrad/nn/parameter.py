@@ -34,12 +34,12 @@ class Parameter(Tensor):
 
             arr = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data.array
         elif is_array(data):
             arr = data
         else:
-            arr = Tensor(data).data
-        self.data = arr
+            arr = Tensor(data).array
+        self.array = arr
         self.grad = None
         self.grad_fn = None
         self._out_idx = 0
@@ -51,21 +51,21 @@ class Parameter(Tensor):
             self.requires_grad_(True)
 
     def __repr__(self) -> str:
-        t = Tensor._make(self.data, False)
+        t = Tensor._make(self.array, False)
         return "Parameter containing:\n" + repr(t)[:-1] + (
             ", requires_grad=True)" if self.requires_grad else ")")
 
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        p = Parameter(self.data.copy(), self.requires_grad)
+        p = Parameter(self.array.copy(), self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor._make(self.grad.data.copy(), False)
+            p.grad = Tensor._make(self.grad.array.copy(), False)
         memo[id(self)] = p
         return p
 
     def __reduce_ex__(self, proto: Any) -> Any:
-        return (Parameter, (self.data, self.requires_grad))
+        return (Parameter, (self.array, self.requires_grad))
 
 
 class Buffer(Tensor):
@@ -82,8 +82,8 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data: Any, persistent: bool = True) -> None:
-        arr = data.data if isinstance(data, Tensor) else Tensor(data).data
-        self.data = arr
+        arr = data.array if isinstance(data, Tensor) else Tensor(data).array
+        self.array = arr
         self.grad = None
         self.grad_fn = None
         self._out_idx = 0

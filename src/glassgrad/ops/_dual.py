@@ -73,7 +73,7 @@ def sign(x: Any) -> Any:
 
 def where(c: Any, a: Any, b: Any) -> Any:
     if _arr(a) and _arr(b):
-        cc = c.data if hasattr(c, "grad_fn") else c
+        cc = c.array if hasattr(c, "grad_fn") else c
         return xp_of(cc).where(cc, a, b)
     from .elementwise import where as _w
 
@@ -99,4 +99,4 @@ def expand(x: Any, shape: tuple) -> Any:
 
 def data(x: Any) -> Any:
     """The array behind ``x`` (for masks and indices, which carry no gradient)."""
-    return x.data if hasattr(x, "grad_fn") else x
+    return x.array if hasattr(x, "grad_fn") else x

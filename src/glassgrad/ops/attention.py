@@ -190,7 +190,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     if not 0.0 <= dropout_p < 1.0:
         raise op_error("scaled_dot_product_attention", f"dropout_p must be in [0, 1), got {dropout_p}")
     dt = query.dtype
-    xp = xp_of(query.data)
+    xp = xp_of(query.array)
     mask: Any = None
     if is_causal:
         if attn_mask is not None:

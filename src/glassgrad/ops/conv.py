@@ -660,7 +660,7 @@ def pad_spatial(x: Any, pads: Sequence[int], mode: str, op: str = "pad") -> Any:
             raise op_error(op, f"circular padding {p} must be at most the input size {n} "
                            f"(input {_shape(x)})")
         idx = np.pad(np.arange(n), (p, p), mode=_NP_MODES[mode])
-        y = y[(slice(None),) * (x.ndim - k + ax) + (xp_of(x.data).asarray(idx),)]
+        y = y[(slice(None),) * (x.ndim - k + ax) + (xp_of(x.array).asarray(idx),)]
     return y
 
 
@@ -1015,7 +1015,7 @@ def _avg_pool_nd(op: str, k: int, x: Any, kernel_size: Any, stride: Any, padding
             d = _avg_divisor(sp[ax], ks[ax], stride[ax], pads[ax][0], out_sp[ax],
                              bool(count_include_pad))
             div = div * d.reshape((-1,) + (1,) * (k - 1 - ax))
-    inv = xp_of(x.data).asarray((1.0 / div).astype(x.dtype))
+    inv = xp_of(x.array).asarray((1.0 / div).astype(x.dtype))
     return AvgPoolNd.apply(x, ks, stride, pads, inv, out_sp)
 
 
@@ -1094,7 +1094,7 @@ def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
         return x.reshape(shp).mean(dim=axes)
     from ..tensor import Tensor
 
-    xp = xp_of(x.data)
+    xp = xp_of(x.array)
     y = x
     for ax in range(k):
         P = Tensor._make(xp.asarray(_adaptive_matrix(sp[ax], osz[ax], x.dtype)), False)
@@ -1173,7 +1173,7 @@ def _adaptive_max_pool_nd(op: str, k: int, x: Any, output_size: Any,
     lead = _shape(x)[:-k]
     K = int(np.prod(flat.shape[k:]))
     flat = flat.reshape(osz + (K,))
-    xd = x.data.reshape(lead + (-1,))
+    xd = x.array.reshape(lead + (-1,))
     xp = xp_of(xd)
     win = xd[..., xp.asarray(flat)]  # (*lead, *osz, K) copy
     if x.dtype.kind == "f":
@@ -1238,7 +1238,7 @@ def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool
     mshape = _shape(x)[:-k] + (1,) * k
     if not inplace:
         return Dropout.apply(x, float(p), mshape, generator)
-    return x.mul_(Tensor._make(dropout_mask(x.data, p, mshape, generator), False))
+    return x.mul_(Tensor._make(dropout_mask(x.array, p, mshape, generator), False))
 
 
 def dropout1d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
@@ -1372,14 +1372,14 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
             if factor * sp[ax] == osz[ax] and np.array_equal(idx, np.arange(osz[ax]) // factor):
                 y = y.repeat_interleave(factor, dim=2 + ax)
             else:
-                y = y[(slice(None),) * (2 + ax) + (xp_of(x.data).asarray(idx),)]
+                y = y[(slice(None),) * (2 + ax) + (xp_of(x.array).asarray(idx),)]
         return y
     from ..tensor import Tensor
 
     ac = bool(align_corners)
     for ax in range(k):
         A = _linear_matrix(sp[ax], osz[ax], scales[ax], ac, x.dtype)
-        At = Tensor._make(xp_of(x.data).asarray(np.ascontiguousarray(A.T)), False)
+        At = Tensor._make(xp_of(x.array).asarray(np.ascontiguousarray(A.T)), False)
         dim = 2 + ax
         last = y.ndim - 1
         if dim != last:
@@ -1473,7 +1473,7 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
                        f"{max(blocks[0], 0)}×{max(blocks[1], 0)} blocks")
     C = CK // K
     eye = np.eye(K, dtype=x.dtype).reshape(K, 1, ks[0], ks[1])
-    w = Tensor._make(xp_of(x.data).asarray(np.tile(eye, (C, 1, 1, 1))), False)
+    w = Tensor._make(xp_of(x.array).asarray(np.tile(eye, (C, 1, 1, 1))), False)
     y = ConvTransposeNd.apply(x.reshape(N, CK, blocks[0], blocks[1]), w, None, (N, C) + osz,
                               st, pads, dil, C)
     return y.reshape(_shape(y)[1:]) if input.ndim == 2 else y

@@ -260,7 +260,7 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b``."""
     from ..tensor import Tensor
 
-    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    c = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

@@ -107,7 +107,7 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
     out = []
     for i in idx:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i.array
             if i.dtype.kind == "f":
                 raise op_error(
                     "getitem", f"tensors used as indices must be integer or bool, got {i.dtype}",
@@ -218,7 +218,7 @@ def one_hot(indices: Any, num_classes: int = -1) -> Any:
     """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
     from ..tensor import Tensor
 
-    y = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    y = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     if y.dtype.kind not in "iu":
         raise op_error("one_hot", f"expected an integer tensor of class indices, got {y.dtype}",
                        TypeError)

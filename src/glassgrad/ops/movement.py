@@ -269,7 +269,7 @@ def _window_backward_tensor(ctx: Any, g: Any, shape: tuple) -> Any:
     from ..tensor import Tensor
 
     k = len(ctx.window)
-    dx = Tensor._make(xp_of(g.data).zeros(shape, dtype=g.dtype), False)
+    dx = Tensor._make(xp_of(g.array).zeros(shape, dtype=g.dtype), False)
     lead = (slice(None),) * (len(shape) - k)
     for offs in itertools.product(*[range(w) for w in ctx.window]):
         piece = g[lead + (slice(None),) * k + offs]

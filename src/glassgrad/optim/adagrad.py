@@ -70,7 +70,7 @@ class Adagrad(Optimizer):
             g = self._grad(p)
             if g is None:
                 continue
-            x = p.data
+            x = p.array
             st = self.state[p]
             if not st:
                 st["step"] = 0

@@ -78,7 +78,7 @@ class Adam(Optimizer):
             g = self._grad(p)
             if g is None:
                 continue
-            x = p.data
+            x = p.array
             st = self.state[p]
             if not st:
                 st["step"] = 0

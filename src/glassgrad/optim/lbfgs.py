@@ -167,7 +167,7 @@ class LBFGS(Optimizer):
         parts = []
         for p in self._params:
             g = self._grad(p)
-            parts.append(xp_of(p.data).zeros(p.data.size, p.data.dtype) if g is None
+            parts.append(xp_of(p.array).zeros(p.array.size, p.array.dtype) if g is None
                          else g.reshape(-1))
         return xp_of(parts[0]).concatenate(parts) if parts else np.zeros(0)
 
@@ -175,8 +175,8 @@ class LBFGS(Optimizer):
         """``x ← x + t·d``, parameter by parameter."""
         k = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (t * d[k:k + n]).reshape(p.data.shape).astype(p.data.dtype, copy=False)
+            n = p.array.size
+            p.array += (t * d[k:k + n]).reshape(p.array.shape).astype(p.array.dtype, copy=False)
             p._version[0] += 1
             k += n
 
@@ -244,16 +244,16 @@ class LBFGS(Optimizer):
                     break
                 ls_evals = 0
                 if ls == "strong_wolfe":
-                    x0 = [p.data.copy() for p in self._params]
+                    x0 = [p.array.copy() for p in self._params]
 
                     def phi(step: float, x0: list = x0, d: Any = d) -> tuple:
                         for p, x in zip(self._params, x0):
-                            p.data[...] = x
+                            p.array[...] = x
                         self._add(step, d)
                         f_t = self._eval(closure)
                         g_t = self._flat_grad()
                         for p, x in zip(self._params, x0):
-                            p.data[...] = x
+                            p.array[...] = x
                         return f_t, g_t, float(g_t @ d)
 
                     loss, g, t, ls_evals = _strong_wolfe(

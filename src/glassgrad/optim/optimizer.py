@@ -6,7 +6,7 @@ parameters (``'params'``, a list of leaf Tensors) and that group's options (``'l
 ``defaults``. ``optimizer.state[p]`` is a dict of arrays (momentum buffers, running
 averages, the step count) for parameter ``p``, created at its first update.
 
-Updates are written with NumPy in place on ``p.data`` (``out=`` arguments and scratch
+Updates are written with NumPy in place on ``p.array`` (``out=`` arguments and scratch
 buffers, no autograd graph), with every hyper-parameter turned into a Python float first
 so that a float32 parameter stays float32 (a NumPy float64 scalar would upcast under
 NumPy 2's promotion rules). Each update bumps ``p._version`` so that autograd notices a
@@ -98,7 +98,7 @@ def check_adam_group(opt: str, group: dict[str, Any]) -> None:
 def _to_host(v: Any) -> Any:
     """A state value as stored in a checkpoint: arrays copied to NumPy, scalars as Python."""
     if isinstance(v, Tensor):
-        v = v.data
+        v = v.array
     if hasattr(v, "shape") and hasattr(v, "dtype"):
         return np.array(to_numpy(v), copy=True)
     if isinstance(v, np.generic):
@@ -109,7 +109,7 @@ def _to_host(v: Any) -> Any:
 def _from_saved(v: Any) -> Any:
     """Undo what a file round trip may have done to a saved value (torch tensors, 0-d arrays)."""
     if isinstance(v, Tensor):
-        return np.array(to_numpy(v.data), copy=True)
+        return np.array(to_numpy(v.array), copy=True)
     if not isinstance(v, np.ndarray) and hasattr(v, "detach") and hasattr(v, "numpy"):
         v = v.detach().cpu().numpy()  # a torch.Tensor (e.g. a checkpoint made by PyTorch)
     if isinstance(v, np.generic):
@@ -255,10 +255,10 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif (g.grad_fn is not None or g.requires_grad
-                      or not getattr(g.data.flags, "writeable", True)):
-                    p.grad = Tensor._make(xp_of(g.data).zeros_like(g.data), False)
+                      or not getattr(g.array.flags, "writeable", True)):
+                    p.grad = Tensor._make(xp_of(g.array).zeros_like(g.array), False)
                 else:
-                    g.data.fill(0)
+                    g.array.fill(0)
                     g._version[0] += 1
 
     # ------------------------------------------------------------------ step
@@ -313,14 +313,14 @@ class Optimizer:
         g = p.grad
         if g is None:
             return None
-        gd = g.data
-        if gd.shape != p.data.shape:
+        gd = g.array
+        if gd.shape != p.array.shape:
             raise RuntimeError(
                 f"{type(self).__name__}.step: a parameter of shape {tuple(p.shape)} has a .grad of "
                 f"shape {tuple(gd.shape)}; they must match"
             )
-        if gd.dtype != p.data.dtype:
-            gd = gd.astype(p.data.dtype)
+        if gd.dtype != p.array.dtype:
+            gd = gd.astype(p.array.dtype)
         return gd
 
     def _buffers(self, a: Any, n: int) -> list[Any]:
@@ -408,7 +408,7 @@ class Optimizer:
             except (KeyError, ValueError):
                 raise ValueError(f"{name}.load_state_dict: state refers to parameter {k!r}, "
                                  f"which is not in any group (indices {sorted(id_map)})") from None
-            xp = xp_of(p.data)
+            xp = xp_of(p.array)
             entry = {}
             for key, v in dict(st).items():
                 v = _from_saved(v)
@@ -418,12 +418,12 @@ class Optimizer:
                 elif (hasattr(v, "shape") and hasattr(v, "dtype") and v.dtype.kind in "fc"
                       and key not in self._flat_state):
                     arr = np.asarray(v)
-                    if arr.shape != p.data.shape:
+                    if arr.shape != p.array.shape:
                         raise ValueError(
                             f"{name}.load_state_dict: state {key!r} of parameter {k} has shape "
                             f"{tuple(arr.shape)}, the parameter has shape {tuple(p.shape)}"
                         )
-                    entry[key] = xp.array(arr, dtype=p.data.dtype, copy=True)
+                    entry[key] = xp.array(arr, dtype=p.array.dtype, copy=True)
                 else:
                     entry[key] = v
             new_state[p] = entry
@@ -453,7 +453,7 @@ class Optimizer:
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
-            n = sum(int(p.data.size) for p in group["params"])
+            n = sum(int(p.array.size) for p in group["params"])
             lines.append(f"Parameter Group {i}  ({len(group['params'])} tensors, {n:,} values)")
             for k in sorted(group):
                 if k != "params":

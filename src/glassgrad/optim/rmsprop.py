@@ -75,7 +75,7 @@ class RMSprop(Optimizer):
             g = self._grad(p)
             if g is None:
                 continue
-            x = p.data
+            x = p.array
             st = self.state[p]
             if not st:
                 st["step"] = 0

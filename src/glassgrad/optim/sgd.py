@@ -82,7 +82,7 @@ class SGD(Optimizer):
             gt = p.grad
             if gt is None:
                 continue
-            g, x = gt.data, p.data
+            g, x = gt.array, p.array
             if g.shape != x.shape or (g.dtype is not x.dtype and g.dtype != x.dtype):
                 g = self._grad(p)  # a clear error on a wrong shape, or a cast
             if plain:

@@ -57,7 +57,7 @@ def _arr(x: Any) -> np.ndarray:
     from ..tensor import Tensor
 
     if isinstance(x, Tensor):
-        return to_numpy(x.data)
+        return to_numpy(x.array)
     return to_numpy(np.asarray(x)) if not isinstance(x, np.ndarray) else x
 
 

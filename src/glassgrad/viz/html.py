@@ -96,7 +96,7 @@ def tensor_html(t: Any, edge: int = 4) -> str:
     table of values showing at most ``2·edge`` rows and columns (corners of big tensors)."""
     from ..backend import to_numpy
 
-    a = to_numpy(t.data)
+    a = to_numpy(t.array)
     tags = [f"tensor {_E(_shape(a.shape))}", _E(str(a.dtype))]
     if getattr(t, "device", "cpu") != "cpu":
         tags.append(_E(str(t.device)))
@@ -119,7 +119,7 @@ def module_html(module: Any) -> str:
     shapes, and the total parameter count."""
 
     def count(m: Any) -> int:
-        return sum(int(p.data.size) for p in m.parameters())
+        return sum(int(p.array.size) for p in m.parameters())
 
     def node(name: str, m: Any) -> str:
         own = [f"{_E(n)} {_E(_shape(p.shape))}" for n, p in m.named_parameters(recurse=False)]

@@ -80,7 +80,7 @@ def _np(x: Any) -> np.ndarray:
     from ..tensor import Tensor
 
     if isinstance(x, Tensor):
-        return to_numpy(x.detach().data)
+        return to_numpy(x.detach().array)
     return np.asarray(x)
 
 

@@ -44,8 +44,8 @@ def _float_mask(mask: Any, dtype: Any, what: str) -> Tensor | None:
     if not isinstance(mask, Tensor):
         mask = Tensor._make(np.asarray(mask), False)
     if mask.dtype == bool:
-        xp = xp_of(mask.data)
-        return Tensor._make(xp.where(mask.data, xp.asarray(-xp.inf, dtype), xp.asarray(0, dtype)),
+        xp = xp_of(mask.array)
+        return Tensor._make(xp.where(mask.array, xp.asarray(-xp.inf, dtype), xp.asarray(0, dtype)),
                             False)
     if mask.dtype.kind == "f":
         return mask if mask.dtype == dtype else mask.to(dtype)
@@ -117,7 +117,7 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(E, E, bias=bias, dtype=d)
         if bias:
-            self.out_proj.bias.data[...] = 0
+            self.out_proj.bias.array[...] = 0
         self.bias_k = self.bias_v = None
         self.add_zero_attn = False
 
@@ -219,7 +219,7 @@ class MultiheadAttention(Module):
                 raise ValueError(f"{name}: attn_mask must be ({L}, {S}) or ({N * h}, {L}, {S}), got "
                                  f"{tuple(mask.shape)}")
         elif is_causal:
-            xp = xp_of(query.data)
+            xp = xp_of(query.array)
             mask = Tensor._make(xp.triu(xp.full((L, S), -xp.inf, dtype=wd), 1), False)
         kpm = _float_mask(key_padding_mask, wd, "key_padding_mask")
         if kpm is not None:

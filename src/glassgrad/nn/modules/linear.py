@@ -20,7 +20,7 @@ __all__ = ["Linear", "Bilinear", "LazyLinear"]
 def _empty(shape: tuple, dtype: Any, device: Any = None) -> Parameter:
     p = Parameter(np.empty(shape, dtype=_dt.to_dtype(dtype)))
     if device is not None:
-        p.data = Tensor(p.data, device=device).data
+        p.array = Tensor(p.array, device=device).array
     return p
 
 

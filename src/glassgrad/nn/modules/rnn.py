@@ -133,7 +133,7 @@ class RNNBase(Module):
         k = 1.0 / math.sqrt(self.hidden_size)
         for name in self._flat_weights_names:
             p = self._parameters[name]
-            p.data[...] = _rng(None).uniform(-k, k, size=p.shape)
+            p.array[...] = _rng(None).uniform(-k, k, size=p.shape)
             p._version[0] += 1
 
     @property
@@ -433,7 +433,7 @@ class RNNCellBase(Module):
         """Every weight and bias ~ ``U(−1/√H, 1/√H)`` (PyTorch's default)."""
         k = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
-            p.data[...] = _rng(None).uniform(-k, k, size=p.shape)
+            p.array[...] = _rng(None).uniform(-k, k, size=p.shape)
             p._version[0] += 1
 
     def extra_repr(self) -> str:

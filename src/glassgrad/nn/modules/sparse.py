@@ -52,13 +52,13 @@ class Embedding(Module):
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError("Embedding: shape of _weight does not match num_embeddings, "
                                  "embedding_dim")
-            self.weight = Parameter(_weight.data if isinstance(_weight, Tensor) else _weight,
+            self.weight = Parameter(_weight.array if isinstance(_weight, Tensor) else _weight,
                                     not _freeze)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)

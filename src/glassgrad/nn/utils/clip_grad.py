@@ -38,7 +38,7 @@ def _params(parameters: Tensor | Iterable[Tensor], fn: str) -> list[Tensor]:
 
 def _writable(g: Tensor) -> bool:
     """Whether a gradient can be changed in place (an owned array, not part of a graph)."""
-    return getattr(g.data.flags, "writeable", True) and g.grad_fn is None and not g.requires_grad
+    return getattr(g.array.flags, "writeable", True) and g.grad_fn is None and not g.requires_grad
 
 
 def _norm_type(norm_type: Any, fn: str) -> float:
@@ -97,7 +97,7 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float | str = 
         Raise if the norm is nan or inf.
     """
     ts = _params(tensors, "get_total_norm")
-    return _total_norm([t.data for t in ts], _norm_type(norm_type, "get_total_norm"),
+    return _total_norm([t.array for t in ts], _norm_type(norm_type, "get_total_norm"),
                        error_if_nonfinite, "get_total_norm")
 
 
@@ -150,7 +150,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     p = _norm_type(norm_type, "clip_grad_norm_")
     max_norm = float(max_norm)
     holders = [t for t in ps if t.grad is not None]
-    total = _total_norm([t.grad.data for t in holders], p, error_if_nonfinite, "clip_grad_norm_")
+    total = _total_norm([t.grad.array for t in holders], p, error_if_nonfinite, "clip_grad_norm_")
     _scale(holders, max_norm, total)
     return total
 
@@ -161,10 +161,10 @@ def _scale(holders: list[Tensor], max_norm: float, total: Any) -> None:
         for t in holders:
             g = t.grad
             if _writable(g):
-                g.data *= coef
+                g.array *= coef
                 g._version[0] += 1
             else:
-                t.grad = Tensor._make(g.data * coef, False)
+                t.grad = Tensor._make(g.array * coef, False)
 
 
 def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
@@ -211,7 +211,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
         if g is None:
             continue
         if _writable(g):
-            np.clip(g.data, -c, c, out=g.data)
+            np.clip(g.array, -c, c, out=g.array)
             g._version[0] += 1
         else:
-            t.grad = Tensor._make(np.clip(g.data, -c, c), False)
+            t.grad = Tensor._make(np.clip(g.array, -c, c), False)

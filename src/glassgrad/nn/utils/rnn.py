@@ -26,7 +26,7 @@ __all__ = ["pad_sequence", "lengths_to_mask", "mask_to_lengths", "last_valid_ste
 
 def _lengths_array(lengths: Any) -> np.ndarray:
     if isinstance(lengths, Tensor):
-        lengths = lengths.data
+        lengths = lengths.array
     arr = np.asarray(lengths)
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
         raise op_error("lengths", f"lengths must be a 1-D sequence of integers, got shape "
@@ -103,7 +103,7 @@ def lengths_to_mask(lengths: Any, max_len: int | None = None, batch_first: bool 
 
 def mask_to_lengths(mask: Any, batch_first: bool = True) -> Tensor:
     """Inverse of :func:`lengths_to_mask` for right-padded masks: number of True per row."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != bool or m.ndim != 2:
         raise op_error("mask_to_lengths", f"expected a 2-D bool mask, got shape {m.shape} {m.dtype}",
                        TypeError)
@@ -136,7 +136,7 @@ def masked_mean(x: Tensor, mask: Any, dim: int = 0) -> Tensor:
     ``mask`` has ``x``'s leading shape (e.g. ``(T, B)`` for ``x (T, B, F)``); rows with no
     valid position give 0.
     """
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.shape != tuple(x.shape[:m.ndim]):
         raise op_error("masked_mean", f"mask of shape {m.shape} does not match the leading dims "
                        f"of x {tuple(x.shape)}")
@@ -258,7 +258,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
                            f"longest sequence ({T})")
         if total_length > T:
             x = x.pad_nd(((0, total_length - T),) + ((0, 0),) * (x.ndim - 1))
-    mask = lengths_to_mask(sequence.lengths, x.shape[0], batch_first=False).data
+    mask = lengths_to_mask(sequence.lengths, x.shape[0], batch_first=False).array
     m = mask.reshape(mask.shape + (1,) * (x.ndim - 2))
     x = x * Tensor._make(m.astype(x.dtype), False)
     if padding_value != 0:

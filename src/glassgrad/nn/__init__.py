@@ -16,4 +16,5 @@ from .modules.pooling import *
 from .modules.rnn import *
 from .modules.sparse import *
 from .modules.spatial import *
+from .modules.transformer import *
 from .parameter import Buffer, Parameter

@@ -91,7 +91,7 @@ class MultiheadAttention(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         from ... import dtypes as _dt
-        from .. import Linear
+        from .linear import NonDynamicallyQuantizableLinear
 
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be > 0, got "
@@ -126,7 +126,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=d))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias, dtype=d)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, dtype=d)
         if bias:
             self.out_proj.bias.data[...] = 0
         self.bias_k = self.bias_v = None

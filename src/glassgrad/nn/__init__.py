@@ -1,6 +1,6 @@
 """Neural-network building blocks: ``Module``, layers, losses (PyTorch's names)."""
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .module import Module, RemovableHandle
 from .modules.activation import *
 from .modules.attention import *
@@ -16,4 +16,6 @@ from .modules.pooling import *
 from .modules.rnn import *
 from .modules.sparse import *
 from .modules.spatial import *
+from .modules.transformer import *
+from .parallel import DataParallel
 from .parameter import Buffer, Parameter

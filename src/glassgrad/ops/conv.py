@@ -1223,19 +1223,61 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
 # channel dropout
 # =====================================================================================
 def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool,
-                generator: Any) -> Any:
+                generator: Any, stacklevel: int = 3) -> Any:
+    """Channel dropout as PyTorch's ``dropout1d/2d/3d``, input ranks included.
+
+    The mask has one draw per ``(N, C)`` (batched) or per ``C`` (unbatched) and is
+    broadcast over the rest. Which axes are ``N`` and ``C`` depends on the rank as in
+    PyTorch 2.13:
+
+    - ``dropout1d``: ``(N, C, L)`` or unbatched ``(C, L)``; any other rank is an error.
+    - ``dropout2d``: ``(N, C, H, W)``; *every* other rank is read as batched ``(N, C, …)``
+      (a 3-D input as ``(N, C, L)``, not as an unbatched ``(C, H, W)``, so a 2-D input
+      gets one draw per element), with PyTorch's warnings for ranks other than 4.
+    - ``dropout3d``: ``(N, C, D, H, W)``; every other rank is read as unbatched
+      ``(C, …)`` (one draw per slice along the first axis), warning for ranks other than
+      4 and 5.
+    """
+    import warnings
+
     _check_tensor(x, "input", op)
     if not 0.0 <= p <= 1.0:
         raise op_error(op, f"dropout probability has to be between 0 and 1, got {p}")
-    if x.ndim not in (k + 1, k + 2):
-        raise op_error(op, f"expected a {k + 2}-D input (N, C, *spatial) or a {k + 1}-D "
-                       f"unbatched input (C, *spatial), got shape {_shape(x)}")
-    if not training or p == 0.0:
+    nd = x.ndim
+    if k == 1:
+        if nd not in (2, 3):
+            raise op_error(op, f"Expected 2D or 3D input, but received a {nd}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 "
+                           "spatial dimension, a channel dimension, and an optional batch "
+                           "dimension (i.e. 2D or 3D inputs).", RuntimeError)
+    elif nd not in (k + 1, k + 2):
+        warnings.warn(f"{op}: Received a {nd}-D input to {op}, which is deprecated and will "
+                      f"result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that {op} exists "
+                      f"to provide channel-wise dropout on inputs with {k} spatial dimensions, a "
+                      f"channel dimension, and an optional batch dimension (i.e. {k + 1}D or "
+                      f"{k + 2}D inputs).", UserWarning, stacklevel=stacklevel)
+    if k == 2 and nd == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape "
+                      "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch "
+                      "to using dropout1d instead.", UserWarning, stacklevel=stacklevel)
+    if not training or p == 0.0 or math.prod(_shape(x)) == 0:
         return x
+    shape = _shape(x)
+    batched = k == 2 or nd == k + 2
+    full = shape if batched else (1,) + shape
+    if len(full) < 2:
+        raise op_error(op, "Feature dropout requires at least 2 dimensions in the input",
+                       RuntimeError)
+    mshape = full[:2] + (1,) * (len(full) - 2)
+    if not batched:
+        mshape = mshape[1:]
     from ..tensor import Tensor
     from .nn import Dropout, dropout_mask
 
-    mshape = _shape(x)[:-k] + (1,) * k
     if not inplace:
         return Dropout.apply(x, float(p), mshape, generator)
     return x.mul_(Tensor._make(dropout_mask(x.array, p, mshape, generator), False))
@@ -1243,14 +1285,19 @@ def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool
 
 def dropout1d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Any:
-    """Zero whole channels of ``(N, C, L)`` with probability ``p``, see :func:`dropout2d`."""
+    """Zero whole channels of ``(N, C, L)`` (or unbatched ``(C, L)``) with probability ``p``,
+    see :func:`dropout2d`; other ranks are a RuntimeError, as in PyTorch."""
     return _dropout_nd("dropout1d", 1, input, p, training, inplace, generator)
 
 
 def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Any:
-    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``) with probability ``p``
-    and scale the kept ones by ``1/(1 − p)`` (identity when ``training`` is False).
+    """Zero whole channels of ``(N, C, H, W)`` with probability ``p`` and scale the kept
+    ones by ``1/(1 − p)`` (identity when ``training`` is False).
+
+    As in PyTorch 2.13 a 3-D input is read as ``(N, C, L)`` (not as an unbatched
+    ``(C, H, W)``) with a UserWarning, and other ranks than 3 and 4 warn that they are
+    deprecated (the first two axes are still ``N`` and ``C``).
 
     Parameters
     ----------
@@ -1262,7 +1309,8 @@ def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool =
 
 def dropout3d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Any:
-    """Zero whole channels of ``(N, C, D, H, W)``, see :func:`dropout2d`."""
+    """Zero whole channels of ``(N, C, D, H, W)`` or of an unbatched ``(C, D, H, W)``, see
+    :func:`dropout2d`; other ranks warn (as PyTorch) and are read as unbatched ``(C, …)``."""
     return _dropout_nd("dropout3d", 3, input, p, training, inplace, generator)
 
 

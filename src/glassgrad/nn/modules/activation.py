@@ -1,4 +1,5 @@
-"""Activation modules; each calls the Tensor op of the same name (``glassgrad.ops``)."""
+"""Activation modules; each calls the Tensor op of the same name (``glassgrad.ops``).
+``MultiheadAttention`` (in :mod:`.attention`) is importable from here, as in PyTorch."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
+from .attention import MultiheadAttention
 
 __all__ = [
     "ReLU", "ReLU6", "PReLU", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
     "Hardtanh", "Softplus", "Softsign", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
     "Hardsigmoid", "Hardswish", "GLU", "CELU", "Threshold", "Tanhshrink", "Softshrink",
-    "Hardshrink",
+    "Hardshrink", "MultiheadAttention",
 ]
 
 

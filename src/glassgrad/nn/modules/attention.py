@@ -1,5 +1,5 @@
-"""Attention layers with PyTorch's API: MultiheadAttention, TransformerEncoderLayer and
-TransformerEncoder.
+"""Multi-head attention with PyTorch's API (``nn.MultiheadAttention``; the transformer
+layers built on it are in :mod:`glassgrad.nn.modules.transformer`).
 
 Multi-head attention (``E`` = embed_dim, ``h`` heads of ``d = E/h`` features)::
 
@@ -17,9 +17,8 @@ masks are added to the scores.
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import Any, Callable
+from typing import Any
 
 from ...backend import np, xp_of
 from ...random import _rng
@@ -27,8 +26,20 @@ from ...tensor import Tensor
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
-           "TransformerDecoderLayer", "TransformerDecoder"]
+__all__ = ["MultiheadAttention"]
+
+_MOVED = ("TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+          "TransformerDecoder", "Transformer")
+
+
+def __getattr__(name: str) -> Any:
+    """The transformer classes, importable from here as before (they live in
+    :mod:`.transformer`, imported on first use: it imports this module)."""
+    if name in _MOVED:
+        from . import transformer
+
+        return getattr(transformer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _xavier_uniform(shape: tuple, dtype: Any) -> Any:
@@ -80,7 +91,7 @@ class MultiheadAttention(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         from ... import dtypes as _dt
-        from .. import Linear
+        from .linear import NonDynamicallyQuantizableLinear
 
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be > 0, got "
@@ -115,7 +126,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=d))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias, dtype=d)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, dtype=d)
         if bias:
             self.out_proj.bias.array[...] = 0
         self.bias_k = self.bias_v = None
@@ -263,184 +274,3 @@ class MultiheadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}" + (
             f", dropout={self.dropout}" if self.dropout else "") + (
             ", batch_first=True" if self.batch_first else "")
-
-
-def _activation(act: Any) -> Callable:
-    from .. import functional as F
-
-    if callable(act):
-        return act
-    if act == "relu":
-        return F.relu
-    if act == "gelu":
-        return F.gelu
-    raise ValueError(f"TransformerEncoderLayer: activation should be relu/gelu or a callable, "
-                     f"not {act!r}")
-
-
-class _TransformerLayer(Module):
-    """What the encoder and decoder layers share: the sub-layers (built in PyTorch's order,
-    so that ``state_dict`` keys match), the self-attention block and the feed-forward
-    block (whose output dropout is the layer's last one: ``dropout2`` / ``dropout3``)."""
-
-    def _build(self, cross: bool, d_model: int, nhead: int, dim_feedforward: int,
-               dropout: float, activation: Any, eps: float, batch_first: bool,
-               norm_first: bool, bias: bool, dtype: Any) -> None:
-        from .. import Dropout, LayerNorm, Linear
-
-        def attn() -> MultiheadAttention:
-            return MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                      batch_first=batch_first, dtype=dtype)
-
-        n = 3 if cross else 2
-        self.self_attn = attn()
-        if cross:
-            self.multihead_attn = attn()
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        for i in range(1, n + 1):
-            setattr(self, f"norm{i}", LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype))
-        for i in range(1, n + 1):
-            setattr(self, f"dropout{i}", Dropout(dropout))
-        self.activation = _activation(activation)
-        self.batch_first = batch_first
-        self._ff_dropout = f"dropout{n}"
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return getattr(self, self._ff_dropout)(x)
-
-
-class TransformerEncoderLayer(_TransformerLayer):
-    """Self-attention + feed-forward block (PyTorch's names: ``self_attn``, ``linear1``,
-    ``linear2``, ``norm1``, ``norm2``, ``dropout``, ``dropout1``, ``dropout2``)::
-
-        post-norm (default):  x = norm1(x + SA(x));  x = norm2(x + FF(x))
-        pre-norm (norm_first): x = x + SA(norm1(x)); x = x + FF(norm2(x))
-        SA(x) = dropout1(self_attn(x, x, x))
-        FF(x) = dropout2(linear2(dropout(activation(linear1(x)))))
-    """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self._build(False, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                    batch_first, norm_first, bias, dtype)
-
-    def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
-                is_causal: bool = False) -> Tensor:
-        """``src`` ``(S, N, E)`` (``(N, S, E)`` with batch_first) or ``(S, E)``; masks as in
-        :meth:`MultiheadAttention.forward`."""
-        x = src
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
-        return x
-
-
-
-class TransformerEncoder(Module):
-    """A stack of ``num_layers`` copies of ``encoder_layer`` (``layers.0``, ``layers.1``,
-    ...) and an optional final ``norm``, like PyTorch's."""
-
-    def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int,
-                 norm: Module | None = None, enable_nested_tensor: bool = True) -> None:
-        super().__init__()
-        from .. import ModuleList
-
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.norm = norm
-
-    def forward(self, src: Tensor, mask: Any = None, src_key_padding_mask: Any = None,
-                is_causal: bool | None = None) -> Tensor:
-        x = src
-        for layer in self.layers:
-            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                      is_causal=bool(is_causal))
-        return self.norm(x) if self.norm is not None else x
-
-
-class TransformerDecoderLayer(_TransformerLayer):
-    """Self-attention, cross-attention over the encoder's output (``memory``) and a
-    feed-forward block (PyTorch's names: ``self_attn``, ``multihead_attn``, ``linear1``,
-    ``linear2``, ``norm1..3``, ``dropout``, ``dropout1..3``)::
-
-        post-norm (default):  x = norm1(x + SA(x)); x = norm2(x + CA(x, m)); x = norm3(x + FF(x))
-        pre-norm (norm_first): x = x + SA(norm1(x)); x = x + CA(norm2(x), m); x = x + FF(norm3(x))
-
-    For a decoder-only (GPT-style) model use ``TransformerEncoderLayer`` with a causal mask.
-    """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self._build(True, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                    batch_first, norm_first, bias, dtype)
-
-    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None,
-                memory_mask: Any = None, tgt_key_padding_mask: Any = None,
-                memory_key_padding_mask: Any = None, tgt_is_causal: bool = False,
-                memory_is_causal: bool = False) -> Tensor:
-        """``tgt`` ``(T, N, E)`` and ``memory`` ``(S, N, E)`` (batch first: ``(N, T, E)``,
-        ``(N, S, E)``); masks as in :meth:`MultiheadAttention.forward`."""
-        x = tgt
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
-            x = x + self._mha_block(self.norm2(x), memory, memory_mask,
-                                    memory_key_padding_mask, memory_is_causal)
-            x = x + self._ff_block(self.norm3(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
-            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
-                                               memory_is_causal))
-            x = self.norm3(x + self._ff_block(x))
-        return x
-
-    def _mha_block(self, x: Tensor, mem: Tensor, attn_mask: Any, key_padding_mask: Any,
-                   is_causal: bool) -> Tensor:
-        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
-                                key_padding_mask=key_padding_mask, need_weights=False,
-                                is_causal=is_causal)[0]
-        return self.dropout2(x)
-
-
-
-class TransformerDecoder(Module):
-    """A stack of ``num_layers`` copies of ``decoder_layer`` and an optional final
-    ``norm``, like PyTorch's."""
-
-    def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int,
-                 norm: Module | None = None) -> None:
-        super().__init__()
-        from .. import ModuleList
-
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
-        self.norm = norm
-
-    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None,
-                memory_mask: Any = None, tgt_key_padding_mask: Any = None,
-                memory_key_padding_mask: Any = None, tgt_is_causal: bool | None = None,
-                memory_is_causal: bool = False) -> Tensor:
-        x = tgt
-        for layer in self.layers:
-            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
-                      tgt_key_padding_mask=tgt_key_padding_mask,
-                      memory_key_padding_mask=memory_key_padding_mask,
-                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
-        return self.norm(x) if self.norm is not None else x

@@ -1,12 +1,14 @@
-"""``Dropout``: inverted dropout in training, identity in evaluation."""
+"""``Dropout``: inverted dropout in training, identity in evaluation (the channel dropouts
+``Dropout1d/2d/3d`` live in :mod:`.spatial` and are importable from here, as in PyTorch)."""
 
 from __future__ import annotations
 
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
+from .spatial import Dropout1d, Dropout2d, Dropout3d
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 class Dropout(Module):

@@ -1,4 +1,5 @@
-"""``Linear`` (and ``Bilinear``): ``y = x·Wᵀ + b`` (fused op :class:`glassgrad.ops.nn.Linear`)."""
+"""``Linear`` (and ``Bilinear``): ``y = x·Wᵀ + b`` (fused op :class:`glassgrad.ops.nn.Linear`).
+``Identity`` (in :mod:`.flatten`) is importable from here, as in PyTorch."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from .flatten import Identity
 
-__all__ = ["Linear", "Bilinear", "LazyLinear"]
+__all__ = ["Linear", "Bilinear", "LazyLinear", "Identity", "NonDynamicallyQuantizableLinear"]
 
 
 def _empty(shape: tuple, dtype: Any, device: Any = None) -> Parameter:
@@ -95,6 +97,12 @@ class LazyLinear(Linear):
                 self.bias = _empty((self.out_features,), dtype or input.dtype, device)
             self.reset_parameters()
         return _LinearFn.apply(input, self.weight, self.bias)
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A ``Linear`` under PyTorch's other name (the type of ``MultiheadAttention.out_proj``,
+    which PyTorch's quantization tools skip); glassgrad has no quantization, so it is
+    exactly a ``Linear``."""
 
 
 class Bilinear(Module):

@@ -63,15 +63,18 @@ class _DropoutNd(Module):
         self.inplace = inplace
 
     def forward(self, input: Any) -> Any:
-        return C._dropout_nd(type(self).__name__, self._k, input, self.p, self.training,
-                             self.inplace, None)
+        # the warnings point at the line that called the module (_dropout_nd <- forward <-
+        # Module.__call__ <- caller)
+        return C._dropout_nd(f"dropout{self._k}d", self._k, input, self.p, self.training,
+                             self.inplace, None, stacklevel=4)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout1d(_DropoutNd):
-    """Zero whole channels of ``(N, C, L)``, see :class:`Dropout2d`."""
+    """Zero whole channels of ``(N, C, L)`` or of an unbatched ``(C, L)`` (whole rows), see
+    :class:`Dropout2d`; other ranks are a RuntimeError, as in PyTorch."""
 
     _k = 1
 
@@ -79,6 +82,10 @@ class Dropout1d(_DropoutNd):
 class Dropout2d(_DropoutNd):
     """Zero each channel of ``(N, C, H, W)`` with probability ``p`` during training
     (kept channels are scaled by ``1/(1 − p)``); the identity in ``eval()`` mode.
+
+    Other ranks behave as in PyTorch 2.13 (see :func:`glassgrad.nn.functional.dropout2d`):
+    a 3-D input is read as ``(N, C, L)`` with a UserWarning, other ranks than 3 and 4 warn
+    that they are deprecated.
 
     Parameters
     ----------
@@ -90,7 +97,8 @@ class Dropout2d(_DropoutNd):
 
 
 class Dropout3d(_DropoutNd):
-    """Zero whole channels of ``(N, C, D, H, W)``, see :class:`Dropout2d`."""
+    """Zero whole channels of ``(N, C, D, H, W)`` or of an unbatched ``(C, D, H, W)``, see
+    :class:`Dropout2d`; other ranks warn (as PyTorch) and are read as unbatched ``(C, …)``."""
 
     _k = 3
 

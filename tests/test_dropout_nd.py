@@ -1,0 +1,102 @@
+"""Dropout1d/2d/3d (modules and functions) for every input rank as PyTorch 2.13: which axes
+share one draw (whole channels), the 1/(1-p) scaling, the identity in eval mode, the
+errors and the UserWarnings (same text) for the ranks PyTorch calls deprecated."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from glassgrad import nn
+from glassgrad.nn import functional as F
+
+torch = pytest.importorskip("torch")
+
+SHAPE = (16, 12, 5, 4, 3, 2)      # large leading axes: a per-element mask is never constant
+P = 0.25
+
+
+def _shared_axes(y: np.ndarray) -> list:
+    """The axes along which the output is constant (the axes the mask is broadcast over)."""
+    return [d for d in range(y.ndim) if np.all(y.max(axis=d) == y.min(axis=d))]
+
+
+def _run(fn, x):
+    """(output as an array or the error (type, message), [(category, message)])."""
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            y = fn(x)
+            out = y.detach().numpy()
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            out = (type(e), str(e))
+    return out, [(r.category, str(r.message)) for r in w]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("nd", range(0, 7))
+@pytest.mark.parametrize("module", [True, False])
+def test_dropout_nd_matches_torch_for_every_rank(k, nd, module):
+    shape = SHAPE[:nd]
+    if module:
+        gfn, tfn = getattr(nn, f"Dropout{k}d")(P), getattr(torch.nn, f"Dropout{k}d")(P)
+    else:
+        gfn = lambda x: getattr(F, f"dropout{k}d")(x, P)           # noqa: E731
+        tfn = lambda x: getattr(torch.nn.functional, f"dropout{k}d")(x, P)  # noqa: E731
+    gg.manual_seed(0)
+    torch.manual_seed(0)
+    g, gw = _run(gfn, gg.ones(*shape, dtype=gg.float64))
+    t, tw = _run(tfn, torch.ones(shape, dtype=torch.float64))
+    assert gw == tw
+    if isinstance(t, tuple):
+        assert isinstance(g, tuple) and issubclass(g[0], t[0])
+        assert t[1].split(":")[-1].strip()[:40] in g[1]
+        return
+    assert not isinstance(g, tuple), g
+    assert g.shape == t.shape
+    assert set(np.unique(g)) <= {0.0, 1 / (1 - P)}
+    assert _shared_axes(g) == _shared_axes(t)
+    if nd >= 2:
+        assert (g == 0).any() and (g != 0).any()
+
+
+def test_dropout_nd_warnings_point_at_the_caller():
+    for call in (lambda x: nn.Dropout2d()(x), lambda x: F.dropout2d(x)):
+        with pytest.warns(UserWarning, match="interpreted as shape \\(N, C, L\\)") as rec:
+            call(gg.ones(2, 3, 4))
+        assert rec[0].filename == __file__
+    with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input to dropout3d, which is"):
+        nn.Dropout3d()(gg.ones(2, 3, 4))
+
+
+def test_dropout_nd_unbatched_drops_whole_rows_and_scales():
+    gg.manual_seed(1)
+    x = gg.randn(64, 7, dtype=gg.float64, requires_grad=True)
+    y = nn.Dropout1d(P)(x)                     # (C, L): a row is one channel
+    m = y.detach().numpy() / x.detach().numpy()
+    rows = m[:, 0]
+    assert np.allclose(m, rows[:, None])
+    assert set(np.round(rows, 12)) == {0.0, round(1 / (1 - P), 12)}
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), m)
+    x3 = gg.ones(40, 3, 2, 2)                  # Dropout3d: unbatched (C, D, H, W)
+    y3 = nn.Dropout3d(0.5)(x3).numpy()
+    assert _shared_axes(y3) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("k,shape", [(1, (3, 4)), (1, (2, 3, 4)), (2, (2, 3, 4)),
+                                     (2, (2, 3, 4, 5)), (3, (3, 4, 5, 2)), (3, (2, 3, 4, 5, 2))])
+def test_dropout_nd_eval_is_identity(k, shape):
+    d = getattr(nn, f"Dropout{k}d")(0.5).eval()
+    x = gg.randn(*shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert d(x) is x
+        assert getattr(F, f"dropout{k}d")(x, 0.5, training=False) is x
+
+
+def test_dropout1d_rank_error_even_in_eval():
+    d = nn.Dropout1d().eval()
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input, but received a 4D"):
+        d(gg.ones(2, 3, 4, 5))

@@ -331,6 +331,8 @@ def _fetch(url: str, out, timeout: float, max_bytes: int, watchdog: _Watchdog) -
                 out.write(chunk)
                 n += len(chunk)
                 watchdog.nbytes = n
+                if watchdog.reason:  # also ends a transfer whose socket it could not shut (ftp://)
+                    raise _Permanent(watchdog.reason)
         except http.client.IncompleteRead as e:
             if watchdog.reason:
                 raise _Permanent(watchdog.reason) from None

@@ -302,7 +302,7 @@ def test_connect_timeout_moves_on_without_retrying(tmp_path, monkeypatch):
         calls.append(req.full_url)
         raise urllib.error.URLError(TimeoutError("timed out"))
 
-    monkeypatch.setattr(dl.urllib.request, "urlopen", blackhole)
+    monkeypatch.setattr(dl, "_open", lambda req, timeout, watchdog: blackhole(req, timeout))
     with pytest.raises(DownloadError, match=r"cannot connect \(timed out after 0.5 s\)"):
         MNIST(tmp_path, mirrors=["http://a.invalid/", "http://b.invalid/"], timeout=0.5, retries=3,
               backoff=0.0)

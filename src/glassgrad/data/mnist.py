@@ -31,7 +31,7 @@ from ._download import DownloadError, download_verified
 from ._image import ImageClassificationDataset
 
 __all__ = ["MNIST", "read_idx", "load_mnist", "mnist_dir", "MNIST_MIRRORS", "MNIST_SHA256",
-           "MNIST_FILES", "DownloadError", "IDXError"]
+           "MNIST_SIZES", "MNIST_FILES", "DownloadError", "IDXError"]
 
 #: The usual public mirrors of the original gzipped IDX files, tried in order.
 #: Override with ``MNIST(mirrors=[...])`` or ``GLASSGRAD_MNIST_MIRRORS`` (comma or space
@@ -48,6 +48,14 @@ MNIST_SHA256: dict[str, str] = {
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+#: Sizes in bytes of the decompressed IDX files (they bound what a download may write).
+MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte": 47040016,
+    "train-labels-idx1-ubyte": 60008,
+    "t10k-images-idx3-ubyte": 7840016,
+    "t10k-labels-idx1-ubyte": 10008,
 }
 
 MNIST_FILES: dict[str, tuple[str, str]] = {
@@ -218,8 +226,9 @@ def _load_checked(path: Path, name: str, magic: int, verify: bool) -> np.ndarray
 
 def load_mnist(root: str | os.PathLike | None = None, train: bool = True, download: bool = True, *,
                mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 20.0,
-               retries: int = 2, backoff: float = 1.0, log: Callable[[str], Any] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               retries: int = 2, backoff: float = 1.0, deadline: float | None = None,
+               min_rate: float | None = None, rate_window: float | None = None,
+               log: Callable[[str], Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read (downloading if needed) one MNIST split as arrays.
 
     Returns
@@ -244,11 +253,12 @@ def load_mnist(root: str | os.PathLike | None = None, train: bool = True, downlo
             ms = _mirrors(mirrors)
             try:
                 p = download_verified(name + ".gz", d / name, ms,
-                                      MNIST_SHA256.get(name) if verify else None, timeout=timeout,
-                                      retries=retries, backoff=backoff,
+                                      MNIST_SHA256.get(name) if verify else None, size=MNIST_SIZES.get(name),
+                                      timeout=timeout, deadline=deadline, min_rate=min_rate,
+                                      rate_window=rate_window, retries=retries, backoff=backoff,
                                       log=log if log is not None else _stderr_log)
             except DownloadError as e:
-                raise DownloadError(f"MNIST: {e}\n{_where_to_put(d)}") from None
+                raise DownloadError(f"MNIST: {e}\n{_where_to_put(d)}", e.failures) from None
             except OSError as e:
                 raise DownloadError(f"MNIST: cannot write {name} into {d} ({e}).\n"
                                     + _where_to_put(d)) from None
@@ -298,6 +308,13 @@ class MNIST(ImageClassificationDataset):
         Check the SHA-256 of each file (downloaded or found on disk) against the known sums.
     timeout, retries, backoff :
         Per-request socket timeout (s), extra attempts per mirror, first back-off delay (s).
+    deadline, min_rate, rate_window :
+        Limits of each download attempt: seconds in all (default 600, or
+        ``$GLASSGRAD_DOWNLOAD_DEADLINE``), and the minimum average bytes/s over the last
+        ``rate_window`` seconds (default 1024 over 30, or ``$GLASSGRAD_DOWNLOAD_MIN_RATE`` /
+        ``$GLASSGRAD_DOWNLOAD_RATE_WINDOW``; ``min_rate=0`` turns it off). A download is also
+        cut off past the file's known size (plus a small margin). See
+        :func:`glassgrad.data._download.download_verified`.
 
     Attributes
     ----------
@@ -325,12 +342,14 @@ class MNIST(ImageClassificationDataset):
                  transform: Callable | None = None, target_transform: Callable | None = None, *,
                  flatten: bool = False, normalize: bool | tuple[float, float] = False,
                  mirrors: Sequence[str] | str | None = None, verify: bool = True, timeout: float = 20.0,
-                 retries: int = 2, backoff: float = 1.0) -> None:
+                 retries: int = 2, backoff: float = 1.0, deadline: float | None = None,
+                 min_rate: float | None = None, rate_window: float | None = None) -> None:
         self.root = mnist_dir(root)
         self.train = bool(train)
         self._setup(transform, target_transform, flatten, normalize)
         images, labels = load_mnist(root, train, download, mirrors=mirrors, verify=verify,
-                                    timeout=timeout, retries=retries, backoff=backoff)
+                                    timeout=timeout, retries=retries, backoff=backoff, deadline=deadline,
+                                    min_rate=min_rate, rate_window=rate_window)
         self.data = Tensor._make(images, False)
         self.targets = Tensor._make(labels, False)
 

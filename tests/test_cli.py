@@ -333,3 +333,26 @@ def test_progress_bar_on_a_terminal_and_no_progress(tmp_path, monkeypatch, capsy
     assert "\r" in capsys.readouterr().out          # tqdm redraws its bar
     assert main(["train", "--epochs", "2", "--no-plots", "--no-progress", "--out", str(tmp_path / "b")]) == 0
     assert "\r" not in capsys.readouterr().out
+
+
+def test_digits_plot_title_gives_the_real_error_and_says_examples_are_picked(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sklearn")
+    from glassgrad import viz
+
+    titles = []
+    orig = viz.plot_digits
+
+    def spy(*a, **k):
+        titles.append(k.get("title"))
+        return orig(*a, **k)
+
+    monkeypatch.setattr(viz, "plot_digits", spy)
+    out = tmp_path / "d"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "-q", "--out", str(out)]) == 0
+    acc = float(re.search(r"val accuracy ([\d.]+)%", capsys.readouterr().out).group(1))
+    m = re.match(r"val error ([\d.]+)% \((\d+) of (\d+) wrong\); shown: (\d+) picked mistakes \(red\) "
+                 r"and (\d+) correct examples$", titles[0])
+    assert m, titles
+    assert abs(float(m.group(1)) - (100 - acc)) < 0.06 and int(m.group(3)) == 359
+    assert int(m.group(4)) == min(20, int(m.group(2))) and int(m.group(4)) + int(m.group(5)) == 40
+    assert _png_ok(out / "digits.png")

@@ -384,9 +384,10 @@ def _draw_plots(out: str, model: Any, cfg: dict, history: Any, Xva: np.ndarray, 
 
     written = []
     name = cfg["dataset"]
+    split = "test" if name == "mnist" else "val"
     if history is not None and len(history):
-        written.append(viz.save_figure(viz.plot_history(history, title=f"{name}: {_arch(cfg)}"),
-                                       os.path.join(out, "loss.png")))
+        fig = viz.plot_history(history, title=f"{name}: {_arch(cfg)}", val_name=split)
+        written.append(viz.save_figure(fig, os.path.join(out, "loss.png")))
     if cfg["in_features"] == 2:
         X = np.concatenate([Xtr, Xva])
         y = np.concatenate([ytr, yva])
@@ -397,8 +398,12 @@ def _draw_plots(out: str, model: Any, cfg: dict, history: Any, Xva: np.ndarray, 
         written.append(viz.save_figure(viz.plot_confusion_matrix(yva, pred, num_classes=cfg["num_classes"]),
                                        os.path.join(out, "confusion_matrix.png")))
         wrong = np.flatnonzero(pred != yva)
-        pick = np.concatenate([wrong[:20], np.flatnonzero(pred == yva)[:max(0, 40 - min(20, len(wrong)))]])
-        written.append(viz.save_figure(viz.plot_digits(Xva[pick], yva[pick], pred[pick]),
+        right = np.flatnonzero(pred == yva)
+        n_wrong = min(20, len(wrong))
+        pick = np.concatenate([wrong[:n_wrong], right[:40 - n_wrong]])
+        title = (f"{split} error {len(wrong) / max(len(yva), 1):.1%} ({len(wrong)} of {len(yva)} wrong); "
+                 f"shown: {n_wrong} picked mistakes (red) and {len(pick) - n_wrong} correct examples")
+        written.append(viz.save_figure(viz.plot_digits(Xva[pick], yva[pick], pred[pick], title=title),
                                        os.path.join(out, "digits.png")))
     return written
 
@@ -558,7 +563,8 @@ def cmd_plot(a: argparse.Namespace) -> int:
     elif history is not None:
         from . import viz
 
-        written = [viz.save_figure(viz.plot_history(history), os.path.join(a.dir, "loss.png"))]
+        fig = viz.plot_history(history, val_name="val")
+        written = [viz.save_figure(fig, os.path.join(a.dir, "loss.png"))]
     print(f"wrote {', '.join(os.path.basename(p) for p in written)} to {a.dir}")
     return 0
 

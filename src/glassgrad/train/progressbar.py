@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
-__all__ = ["progress", "progress_enabled", "make_bar"]
+__all__ = ["progress", "progress_enabled", "progress_write", "make_bar"]
 
 
 def progress_enabled(enabled: bool = True, file: IO[str] | None = None) -> bool:
@@ -76,3 +76,16 @@ def make_bar(iterable: Iterable, desc: str | None = None, total: int | None = No
             total = None
     return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True,
                 file=sys.stdout if file is None else file, **tqdm_kwargs)
+
+
+def progress_write(line: str, file: IO[str] | None = None) -> None:
+    """Print ``line`` without breaking a progress bar that is on the screen (``tqdm.write``:
+    the bar is cleared, the line printed, the bar drawn again); a plain ``print`` otherwise."""
+    stream = sys.stdout if file is None else file
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        print(line, file=stream, flush=True)
+        return
+    tqdm.write(line, file=stream)
+    stream.flush()

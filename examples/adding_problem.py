@@ -13,7 +13,7 @@ with ``nn.utils.clip_grad_norm_``.
     python examples/adding_problem.py --length 100 --steps 2000 --out runs/adding
 
 Writes ``adding_losses.csv`` and, with matplotlib, ``adding_losses.png`` (the three loss
-curves) to ``--out``.
+curves) to ``--out`` (default ``runs/examples/adding_problem``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import glassgrad as gg  # noqa: E402
 from glassgrad import nn, optim  # noqa: E402
 from glassgrad.nn.utils.rnn import pad_sequence  # noqa: E402
+from glassgrad.train import progress, progress_write  # noqa: E402
 
 
 def make_batch(rng: np.random.Generator, batch: int, t_min: int, t_max: int) -> tuple:
@@ -67,7 +68,7 @@ def train(kind: str, a: argparse.Namespace) -> list[float]:
     rng = np.random.default_rng(a.seed)
     losses = []
     t0 = time.perf_counter()
-    for step in range(1, a.steps + 1):
+    for step in progress(range(1, a.steps + 1), desc=kind, enabled=not a.no_progress):
         x, lengths, y = make_batch(rng, a.batch_size, a.min_length, a.length)
         loss = nn.functional.mse_loss(model(x, lengths), y)
         opt.zero_grad()
@@ -76,7 +77,7 @@ def train(kind: str, a: argparse.Namespace) -> list[float]:
         opt.step()
         losses.append(loss.item())
         if step % max(a.steps // 8, 1) == 0:
-            print(f"  {kind:4s} step {step:5d}  mse (last 50) {np.mean(losses[-50:]):.4f}", flush=True)
+            progress_write(f"  {kind:4s} step {step:5d}  mse (last 50) {np.mean(losses[-50:]):.4f}")
     print(f"{kind}: final mse {np.mean(losses[-50:]):.4f} ({time.perf_counter() - t0:.0f} s)")
     return losses
 
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--models", default="RNN,LSTM,GRU")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=".")
+    ap.add_argument("--out", default=os.path.join("runs", "examples", "adding_problem"))
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
     a.min_length = a.min_length or max(a.length // 2, 2)
     if not 2 <= a.min_length <= a.length:

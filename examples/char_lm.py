@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import glassgrad as gg  # noqa: E402
 from glassgrad import nn, optim  # noqa: E402
 from glassgrad.nn import functional as F  # noqa: E402
+from glassgrad.train import progress, progress_write  # noqa: E402
 
 
 def load_text(path: str | None) -> str:
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-chars", type=int, default=400)
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=".")
+    ap.add_argument("--out", default=os.path.join("runs", "examples", "char_lm"))
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
 
     text = load_text(a.text)
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     val_batch = batch(val_data, vrng, 64, a.seq_len)
     rows = []
     t0 = time.perf_counter()
-    for step in range(1, a.steps + 1):
+    for step in progress(range(1, a.steps + 1), desc=a.arch, enabled=not a.no_progress):
         x, y = batch(train_data, rng, a.batch_size, a.seq_len)
         logits, _ = model(x)
         loss = F.cross_entropy(logits.reshape(-1, len(itos)), y.reshape(-1))
@@ -158,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                 vl, _ = model(val_batch[0])
                 val = F.cross_entropy(vl.reshape(-1, len(itos)), val_batch[1].reshape(-1)).item()
             model.train()
-            print(f"step {step:5d}  train {loss.item():.3f}  val {val:.3f} nats/char "
-                  f"({val / math.log(2):.2f} bits)  {time.perf_counter() - t0:.0f} s", flush=True)
+            progress_write(f"step {step:5d}  train {loss.item():.3f}  val {val:.3f} nats/char "
+                           f"({val / math.log(2):.2f} bits)  {time.perf_counter() - t0:.0f} s")
         rows.append((step, loss.item(), val))
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, f"char_lm_{a.arch}_loss.csv")

@@ -6,7 +6,7 @@ DOT text otherwise).
 
 Run::
 
-    python examples/glassbox_trace.py [--out-dir /tmp/glassbox]
+    python examples/glassbox_trace.py [--out-dir runs/examples/glassbox_trace]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ F = gg.nn.functional
 
 def main(argv: list | None = None) -> gg.glassbox.Trace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out-dir", default="glassbox_out")
+    ap.add_argument("--out-dir", default=os.path.join("runs", "examples", "glassbox_trace"))
     args = ap.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
 

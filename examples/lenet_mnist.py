@@ -32,6 +32,7 @@ import numpy as np
 import glassgrad as gg
 import glassgrad.nn as nn
 import glassgrad.nn.functional as F
+from glassgrad.train import progress
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _mnist import default_root  # noqa: E402
@@ -86,6 +87,7 @@ def main() -> None:
                    help="use only the first N training images (quick runs)")
     p.add_argument("--checkpoint", default=None,
                    help="save after every epoch here; resume from it if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args()
 
     gg.manual_seed(args.seed)
@@ -121,7 +123,8 @@ def main() -> None:
         t0 = time.perf_counter()
         perm = rng.permutation(len(X))
         total, n = 0.0, 0
-        for i in range(0, len(X), bs):
+        for i in progress(range(0, len(X), bs), desc=f"epoch {epoch + 1}/{args.epochs}",
+                          enabled=not args.no_progress, unit="batch"):
             idx = perm[i:i + bs]
             loss = F.cross_entropy(model(gg.from_numpy(X[idx])), gg.from_numpy(y[idx]))
             opt.zero_grad()

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import glassgrad as gg  # noqa: E402
 from glassgrad import nn, optim  # noqa: E402
+from glassgrad.train import progress, progress_enabled  # noqa: E402
 
 
 class RowLSTM(nn.Module):
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
     ap.add_argument("--download", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
 
     from glassgrad.data import MNIST
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         perm = rng.permutation(len(Xtr))
         tot, n, clipped = 0.0, 0, 0
-        for k, i in enumerate(range(0, len(perm), a.batch_size)):
+        batches = range(0, len(perm), a.batch_size)
+        bar = progress_enabled(not a.no_progress)
+        for k, i in enumerate(progress(batches, desc=f"epoch {epoch}/{a.epochs}", enabled=bar, unit="batch")):
             idx = perm[i:i + a.batch_size]
             loss = nn.functional.cross_entropy(model(gg.from_numpy(Xtr[idx])), gg.from_numpy(ytr[idx]))
             opt.zero_grad()
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             opt.step()
             tot += loss.item() * len(idx)
             n += len(idx)
-            if k % 100 == 0:
+            if k % 100 == 0 and not bar:  # the bar shows the progress on a terminal
                 print(f"  epoch {epoch} batch {k:4d}  loss {loss.item():.4f}", flush=True)
         if epoch >= 2:
             sched.step()

@@ -7,7 +7,7 @@ Adam (lr 1e-3, cosine-annealed to 0 over the run), mini-batches of 128, the
     python examples/mnist_mlp.py --epochs 2                    # a quicker look
 
 Writes metrics.csv, loss.png, confusion_matrix.png and digits.png (mistakes in red) and a
-checkpoint after every epoch (last.ckpt) to ``--out`` (default runs/mnist_mlp). A run can be
+checkpoint after every epoch (last.ckpt) to ``--out`` (default runs/examples/mnist_mlp). A run can be
 split into pieces and continued exactly where it stopped::
 
     python examples/mnist_mlp.py --time-limit 150            # stops after the epoch that passes 150 s
@@ -39,11 +39,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=os.path.join("runs", "mnist_mlp"))
+    ap.add_argument("--out", default=os.path.join("runs", "examples", "mnist_mlp"))
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt if it exists")
     ap.add_argument("--time-limit", type=float, default=None,
                     help="stop (after a full epoch, checkpoint saved) once this many seconds have passed")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     callbacks = [ModelCheckpoint(a.out, every_n_epochs=0, save_last=True),
                  LambdaCallback(on_epoch_end=time_limit)]
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, scheduler=sched, callbacks=callbacks,
-                      verbose=0 if a.quiet else 1)
+                      verbose=0 if a.quiet else 1, progress=not a.no_progress)
     last = os.path.join(a.out, "last.ckpt")
     if a.resume and os.path.exists(last):
         trainer.load_checkpoint(last)
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         pred = trainer.predict(Xte).argmax(1)
         wrong = np.flatnonzero(pred != yte)[:30]
         files = [
-            viz.save_figure(viz.plot_history(hist, title="MNIST 784-300-100-10 ReLU"),
+            viz.save_figure(viz.plot_history(hist, title="MNIST 784-300-100-10 ReLU", val_name="test"),
                             os.path.join(a.out, "loss.png")),
             viz.save_figure(viz.plot_confusion_matrix(yte, pred, num_classes=10),
                             os.path.join(a.out, "confusion_matrix.png")),

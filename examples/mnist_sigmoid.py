@@ -22,6 +22,7 @@ import time
 import glassgrad as gg
 from glassgrad import nn, optim
 from glassgrad.data import DataLoader
+from glassgrad.train import progress
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _mnist import add_data_args, load_mnist  # noqa: E402
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--hidden", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
 
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
         te = time.perf_counter()
-        for x, y in loader:
+        for x, y in progress(loader, desc=f"epoch {epoch}/{a.epochs}", enabled=not (a.quiet or a.no_progress),
+                             unit="batch"):
             opt.zero_grad()
             quadratic_cost(model(x), y).backward()
             opt.step()

@@ -7,7 +7,7 @@
 4. Train a 2-8-2 tanh network on the 2-D points and draw its decision boundary over the
    projected *test* images.
 
-    python examples/mnist_svd.py --data /path/to/mnist     # writes runs/mnist_svd/*.png
+    python examples/mnist_svd.py --data /path/to/mnist     # writes runs/examples/mnist_svd/*.png
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--digits", default="0,1", help="two digits to separate")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=os.path.join("runs", "mnist_svd"))
+    ap.add_argument("--out", default=os.path.join("runs", "examples", "mnist_svd"))
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     train = DataLoader(TensorDataset(gg.tensor(Z), gg.tensor(y)), batch_size=128, shuffle=True,
                        generator=gg.Generator(a.seed))
     test = DataLoader(TensorDataset(gg.tensor(Zt), gg.tensor(yt)), batch_size=4096)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0 if a.quiet else 1)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0 if a.quiet else 1,
+                      progress=not a.no_progress)
     hist = trainer.fit(train, test, epochs=a.epochs)
     acc = hist.last("val_acc")
     if not a.quiet:

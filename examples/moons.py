@@ -4,7 +4,7 @@
 plain SGD with learning rate 0.05. Uses :class:`glassgrad.train.Trainer` and saves the
 loss curve and the decision boundary::
 
-    python examples/moons.py                       # writes runs/moons_example/*.png
+    python examples/moons.py                       # writes runs/examples/moons/*.png
     python examples/moons.py --out /tmp/moons --epochs 2000
 
 With this small learning rate and sigmoid units, training first sits on a plateau (about
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target-acc", type=float, default=None,
                     help="stop once the test accuracy reaches this (e.g. 0.995)")
-    ap.add_argument("--out", default=os.path.join("runs", "moons_example"))
+    ap.add_argument("--out", default=os.path.join("runs", "examples", "moons"))
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
                 trainer.stop_training = True
         callbacks.append(LambdaCallback(on_epoch_end=stop_at_target))
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, callbacks=callbacks, verbose=0 if a.quiet else 1,
-                      log_every=max(1, a.epochs // 15))
+                      log_every=max(1, a.epochs // 15), progress=not a.no_progress)
     t0 = time.perf_counter()
     hist = trainer.fit(train, test, epochs=a.epochs)
     secs = time.perf_counter() - t0
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
         from glassgrad import viz
 
         os.makedirs(a.out, exist_ok=True)
-        files.append(viz.save_figure(viz.plot_history(hist, title="two moons, 2-4-4-2 sigmoid, SGD lr 0.05"),
-                                     os.path.join(a.out, "loss.png")))
+        fig = viz.plot_history(hist, title=f"two moons, 2-4-4-2 sigmoid, SGD lr {a.lr:g}", val_name="test")
+        files.append(viz.save_figure(fig, os.path.join(a.out, "loss.png")))
         title = f"two moons: test accuracy {100 * res['acc']:.1f}%"
         fig = viz.plot_decision_boundary(model, Xt, yt, title=title)
         files.append(viz.save_figure(fig, os.path.join(a.out, "decision_boundary.png")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -91,6 +92,8 @@ BAD = [
     (["train", "--lr", "-0.1"], "--lr must be a positive number"),
     (["train", "--hidden", "64,abc"], "--hidden must be comma-separated positive integers"),
     (["train", "--hidden", "64,-3"], "--hidden sizes must be positive"),
+    (["train", "--hidden", "0"], "use --hidden none for a linear model"),
+    (["train", "--hidden", "0,5"], "use --hidden none for a linear model"),
     (["train", "--epochs", "0"], "--epochs must be a positive integer"),
     (["train", "--batch-size", "x"], "invalid int value"),
     (["train", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
@@ -160,6 +163,11 @@ def test_mnist_missing_gives_one_line_error(tmp_path, capsys):
                  str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "cannot load MNIST" in err and len(err.strip().splitlines()) == 1
+    # advice in command-line terms, not the Python API's
+    assert "--data DIR" in err and "GLASSGRAD_DATA" in err and "--no-download" in err
+    assert "download=" not in err and "root=" not in err
+    assert str(tmp_path) in err and "train-images-idx3-ubyte" in err
+    assert not (tmp_path / "o").exists()  # the failed run left no folder
 
 
 def test_mnist_offline_error_says_where_to_put_the_files(tmp_path, capsys, monkeypatch):
@@ -176,3 +184,175 @@ def test_mnist_offline_error_says_where_to_put_the_files(tmp_path, capsys, monke
     assert str(tmp_path / "cache") in err
     for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert name in err
+    assert "--data DIR" in err and "download=" not in err and "root=" not in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"glassgrad {gg.__version__}"
+
+
+def test_hidden_none_is_a_linear_model(tmp_path, capsys):
+    for spec in ("none", ""):
+        out = tmp_path / (spec or "empty")
+        assert main(["train", "--hidden", spec, "--epochs", "1", "--no-plots", "-q", "--out", str(out)]) == 0
+        assert list(gg.load(out / "model.ckpt")["model"]) == ["0.weight", "0.bias"]
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch, capsys):
+    import glassgrad.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt, *a: "20260101-120000")
+    (tmp_path / "runs" / "moons-20260101-120000").mkdir(parents=True)  # taken by an earlier run
+    (tmp_path / "runs" / "moons-20260101-120000" / "mine.txt").write_text("keep")
+    for _ in range(2):
+        assert main(["train", "--epochs", "1", "--no-plots", "-q"]) == 0
+    assert sorted(os.listdir("runs")) == ["moons-20260101-120000", "moons-20260101-120000-2",
+                                          "moons-20260101-120000-3"]
+    assert os.listdir("runs/moons-20260101-120000") == ["mine.txt"]
+    for d in ("moons-20260101-120000-2", "moons-20260101-120000-3"):
+        assert (tmp_path / "runs" / d / "model.ckpt").exists()
+
+
+def test_failed_run_removes_its_folder(tmp_path, monkeypatch, capsys):
+    import glassgrad.train as T
+
+    def boom(self, *a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(T.Trainer, "fit", boom)
+    assert main(["train", "--no-plots"]) == 1            # default folder under a new runs/
+    assert "boom" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "runs").mkdir()
+    assert main(["train", "--no-plots"]) == 1            # runs/ existed: only the run folder goes
+    assert os.listdir(tmp_path / "runs") == []
+    assert main(["train", "--no-plots", "--out", "a/b/c"]) == 1
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "mine").mkdir()
+    assert main(["train", "--no-plots", "--out", "mine"]) == 1  # a folder the user made stays
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_failed_run_keeps_a_folder_with_checkpoints(tmp_path, monkeypatch, capsys):
+    import glassgrad.train as T
+
+    def fail_at_epoch_2(trainer, epoch, logs):
+        if epoch == 2:
+            raise RuntimeError("failed at epoch 2")
+
+    orig = T.Trainer.__init__
+
+    def init(self, *a, callbacks=(), **k):
+        orig(self, *a, callbacks=[*callbacks, T.LambdaCallback(on_epoch_end=fail_at_epoch_2)], **k)
+
+    monkeypatch.setattr(T.Trainer, "__init__", init)
+    out = tmp_path / "o"
+    assert main(["train", "--epochs", "3", "--checkpoint-every", "1", "--no-plots", "--out", str(out)]) == 1
+    assert (out / "epoch001.ckpt").exists()
+
+
+class _FakeMNIST:
+    """Stands in for data.MNIST: 60 random 784-pixel images, records where it was read from."""
+
+    roots: list = []
+
+    def __init__(self, root=None, train=True, download=True, **kw):
+        from glassgrad.data.mnist import mnist_dir
+
+        self.roots.append(str(mnist_dir(root)))
+        rng = np.random.default_rng(0 if train else 1)
+        self.X = rng.random((60, 784), dtype=np.float32)
+        self.y = np.arange(60, dtype=np.int64) % 10
+
+    def arrays(self):
+        return self.X, self.y
+
+
+def test_evaluate_reads_mnist_from_where_train_read_it(tmp_path, monkeypatch, capsys):
+    import glassgrad.data as D
+
+    monkeypatch.setattr(D, "MNIST", _FakeMNIST)
+    _FakeMNIST.roots = []
+    data = tmp_path / "mnist_files"
+    data.mkdir()
+    monkeypatch.setenv("GLASSGRAD_DATA", str(data))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--epochs", "1", "--no-plots", "-q", "--out", str(out)]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data_root"] == str(data)
+    assert gg.load(out / "model.ckpt")["extra"]["config"]["data_root"] == str(data)
+    monkeypatch.delenv("GLASSGRAD_DATA")         # a new shell without the variable
+    monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+    _FakeMNIST.roots = []
+    assert main(["evaluate", str(out)]) == 0
+    assert _FakeMNIST.roots and set(_FakeMNIST.roots) == {str(data)}
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    _FakeMNIST.roots = []
+    assert main(["evaluate", str(out), "--data", str(other)]) == 0  # --data still wins
+    assert set(_FakeMNIST.roots) == {str(other)}
+
+
+def test_digits_without_sklearn_says_it_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert main(["train", "--dataset", "digits", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'glassgrad[sklearn]'" in err
+    assert err.count("scikit-learn") == 1 and err.count("pip install") == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_sgd_defaults_learn_xor_with_sigmoid_and_squared_loss(tmp_path, capsys):
+    assert main(["train", "--dataset", "xor", "--loss", "mse", "--activation", "sigmoid",
+                 "--optimizer", "sgd", "--no-plots", "-q", "--out", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"val accuracy ([\d.]+)%", out).group(1)) >= 90 and "hint" not in out
+
+
+def test_a_run_that_did_not_learn_says_so_and_what_to_try(tmp_path, capsys):
+    assert main(["train", "--dataset", "circles", "--activation", "sigmoid", "--optimizer", "sgd",
+                 "--epochs", "2", "--no-plots", "-q", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    hint = [ln for ln in out.splitlines() if ln.startswith("hint:")]
+    assert len(hint) == 1 and "did not learn" in hint[0]
+    for tip in ("--activation tanh or relu", "--lr", "--optimizer adam", "--epochs"):
+        assert tip in hint[0]
+
+
+def test_progress_bar_on_a_terminal_and_no_progress(tmp_path, monkeypatch, capsys):
+    import glassgrad.train.trainer as T
+
+    monkeypatch.setattr(T, "_isatty", lambda: True)
+    assert main(["train", "--epochs", "2", "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    assert "\r" in capsys.readouterr().out          # tqdm redraws its bar
+    assert main(["train", "--epochs", "2", "--no-plots", "--no-progress", "--out", str(tmp_path / "b")]) == 0
+    assert "\r" not in capsys.readouterr().out
+
+
+def test_digits_plot_title_gives_the_real_error_and_says_examples_are_picked(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sklearn")
+    from glassgrad import viz
+
+    titles = []
+    orig = viz.plot_digits
+
+    def spy(*a, **k):
+        titles.append(k.get("title"))
+        return orig(*a, **k)
+
+    monkeypatch.setattr(viz, "plot_digits", spy)
+    out = tmp_path / "d"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "-q", "--out", str(out)]) == 0
+    acc = float(re.search(r"val accuracy ([\d.]+)%", capsys.readouterr().out).group(1))
+    m = re.match(r"val error ([\d.]+)% \((\d+) of (\d+) wrong\); shown: (\d+) picked mistakes \(red\) "
+                 r"and (\d+) correct examples$", titles[0])
+    assert m, titles
+    assert abs(float(m.group(1)) - (100 - acc)) < 0.06 and int(m.group(3)) == 359
+    assert int(m.group(4)) == min(20, int(m.group(2))) and int(m.group(4)) + int(m.group(5)) == 40
+    assert _png_ok(out / "digits.png")

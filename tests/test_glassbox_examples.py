@@ -43,3 +43,32 @@ def test_vanishing_example_short(tmp_path):
     assert any("vanishing gradients in layer '0'" in w for w in r["sigmoid"]["warnings"])
     with open(tmp_path / "v.png", "rb") as f:
         assert f.read(4) == b"\x89PNG"
+
+
+def test_examples_write_under_runs_examples_by_default(tmp_path, monkeypatch, capsys):
+    """Run from a checkout, the examples write into git-ignored runs/examples/<name>, never over
+    tracked files (docs/img/vanishing.png) or loose folders in the checkout."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    docs_png = os.path.join(ROOT, "docs", "img", "vanishing.png")
+    before = open(docs_png, "rb").read()
+    _example("glassbox_trace").main([])
+    _example("glassbox_vanishing").main(["--steps", "2", "--width", "8", "--depth", "3"])
+    assert sorted(os.listdir(tmp_path)) == ["runs"]
+    assert sorted(os.listdir(tmp_path / "runs" / "examples")) == ["glassbox_trace", "glassbox_vanishing"]
+    assert (tmp_path / "runs" / "examples" / "glassbox_trace" / "trace.html").exists()
+    assert (tmp_path / "runs" / "examples" / "glassbox_vanishing" / "vanishing.png").exists()
+    assert open(docs_png, "rb").read() == before
+
+
+def test_every_example_output_option_defaults_under_runs_examples():
+    import re
+
+    for fn in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+        if not fn.endswith(".py"):
+            continue
+        src = open(os.path.join(ROOT, "examples", fn), encoding="utf-8").read()
+        for m in re.finditer(r'add_argument\("(--out[-a-z]*)",\s*default=([^\n]*)', src):
+            default = m.group(2)
+            want = f'os.path.join("runs", "examples", "{fn[:-3]}"'
+            assert default.startswith(want), (fn, m.group(1), default)

@@ -237,11 +237,13 @@ def test_flow_plot(tmp_path):
         flow = _train(model, 3)
     p = tmp_path / "flow.png"
     fig = flow.plot(p)
-    assert p.read_bytes()[:4] == b"\x89PNG" and len(fig.axes) == 3
+    assert p.read_bytes()[:4] == b"\x89PNG" and len(fig.axes) == 4  # 3 panels + the layer colour key
+    key = fig.axes[3]
+    assert [t.get_text() for t in key.get_yticklabels()] == list(flow.layers)
     from glassgrad.viz import compare_gradient_flow
 
     fig = compare_gradient_flow({"a": flow, "b": flow}, path=tmp_path / "cmp.png")
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 8
 
 
 def test_gradient_flow_and_checker_as_trainer_callbacks():

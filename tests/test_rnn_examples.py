@@ -32,6 +32,14 @@ def test_adding_problem_smoke(tmp_path, capsys):
     assert rows[0] == "step,RNN,LSTM,GRU" and len(rows) == 4
 
 
+def test_adding_problem_default_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _load("adding_problem").main(["--steps", "2", "--length", "6", "--hidden", "4",
+                                         "--batch-size", "4", "--models", "RNN"]) == 0
+    assert os.listdir(tmp_path) == ["runs"]
+    assert (tmp_path / "runs" / "examples" / "adding_problem" / "adding_losses.csv").exists()
+
+
 @pytest.mark.parametrize("arch", ["lstm", "transformer"])
 def test_char_lm_smoke(tmp_path, capsys, arch):
     mod = _load("char_lm")

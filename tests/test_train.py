@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -380,3 +381,37 @@ def test_progress_bar_on_a_terminal(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "\r" in out and "epoch 1/2" in out  # tqdm's bar, then the summary lines
     assert sum(line.startswith("epoch 2/2  train_loss") for line in out.replace("\r", "\n").splitlines()) == 1
+
+
+def test_trainer_progress_false_draws_no_bar(monkeypatch, capsys):
+    import glassgrad.train.trainer as T
+
+    monkeypatch.setattr(T, "_isatty", lambda: True)
+    model = _model()
+    tr, va = _loaders()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    Trainer(model, nn.CrossEntropyLoss(), opt, progress=False).fit(tr, va, epochs=2)
+    out = capsys.readouterr().out
+    assert "\r" not in out and "epoch 2/2  train_loss" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_helper_only_on_a_terminal():
+    from glassgrad.train import progress, progress_enabled, progress_write
+
+    items = [1, 2, 3]
+    assert progress(items) is items                      # pytest's stdout is not a terminal
+    assert progress(items, file=io.StringIO()) is items
+    assert progress(items, file=_Terminal(), enabled=False) is items
+    assert not progress_enabled(file=io.StringIO()) and progress_enabled(file=_Terminal())
+    term = _Terminal()
+    bar = progress(items, desc="work", file=term)
+    assert bar is not items and list(bar) == items       # iterates the same
+    assert "work:" in term.getvalue() and "/3 " in term.getvalue()  # desc and total on the bar
+    plain = io.StringIO()
+    progress_write("a line", file=plain)
+    assert plain.getvalue() == "a line\n"

@@ -34,8 +34,15 @@ def test_history_from_history_dict_and_csv(tmp_path):
     h = _history()
     fig = plots.plot_history(h, tmp_path / "loss.png", title="t")
     assert _png(tmp_path / "loss.png") and len(fig.axes) == 2
-    labels = sorted(ln.get_label() for ln in fig.axes[0].lines)
-    assert labels == ["train_loss", "val_loss"]
+    labels = [ln.get_label() for ln in fig.axes[0].lines]
+    assert labels == ["train", "validation"]
+    assert [ln.get_label() for ln in fig.axes[1].lines] == ["train", "validation"]
+    for ax in fig.axes:  # whole epochs only on the x axis
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    fig = plots.plot_history(h, val_name="test")
+    assert [ln.get_label() for ln in fig.axes[0].lines] == ["train", "test"]
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), h["train_loss"])
     h.to_csv(tmp_path / "m.csv")
     fig = plots.plot_history(str(tmp_path / "m.csv"), tmp_path / "again.svg")
@@ -54,6 +61,12 @@ def test_decision_boundary_binary_and_multiclass(tmp_path):
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
     fig = plots.plot_decision_boundary(model, X, y, tmp_path / "b.png", resolution=60)
     assert _png(tmp_path / "b.png") and "accuracy" in fig.axes[0].get_title()
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x₁", "x₂")
+    # the legend sits outside the axes: it covers no part of the decision regions
+    r = fig.canvas.get_renderer()
+    leg, box = ax.get_legend().get_window_extent(r), ax.get_window_extent(r)
+    assert leg.y1 <= box.y0 and [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
     # a model that returns one probability column (sigmoid output) works too
     m1 = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
     plots.plot_decision_boundary(m1, X.numpy(), y.numpy(), tmp_path / "p.png", resolution=40)
@@ -94,7 +107,9 @@ def test_digits_grid_highlights_wrong(tmp_path):
     titles = [(ax.get_title(), ax.title.get_color()) for ax in fig.axes[:12]]
     assert titles[1] == ("p:0 t:1", "red") and titles[0] == ("p:0 t:0", "black")
     assert sum(c == "red" for _, c in titles) == 2
-    assert "2 of 12 wrong" in fig._suptitle.get_text()
+    assert fig._suptitle.get_text() == "2 of the 12 images shown are wrong (red)"
+    fig = plots.plot_digits(imgs, true, pred, title="picked examples")
+    assert fig._suptitle.get_text() == "picked examples"
     fig = plots.plot_digits(gg.tensor(imgs.reshape(12, 1, 28, 28)))  # images only, no labels
     assert fig.axes[0].get_title() == ""
     with pytest.raises(ValueError, match="square number"):

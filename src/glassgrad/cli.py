@@ -12,8 +12,11 @@
 ``model.ckpt`` (a glassgrad checkpoint: model, optimizer, history, RNG state and the
 run's configuration), ``config.json``, ``loss.png`` and, for 2-D datasets,
 ``decision_boundary.png`` (for digit datasets ``confusion_matrix.png`` and
-``digits.png``). Bad arguments give a one-line error and exit status 2; other failures
-exit 1 (set ``GLASSGRAD_DEBUG=1`` to see the traceback).
+``digits.png``). Without ``--out`` each run gets a new folder ``runs/<dataset>-<time>``
+(with a ``-2``, ``-3``, ... suffix when two runs start in the same second); a run that
+fails before its first checkpoint removes the folder it created. A progress bar shows each
+epoch on a terminal (``--no-progress`` turns it off). Bad arguments give a one-line error
+and exit status 2; other failures exit 1 (set ``GLASSGRAD_DEBUG=1`` to see the traceback).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -36,15 +40,16 @@ __all__ = ["main", "build_parser", "DATASETS"]
 TOY = ("xor", "moons", "circles", "spirals", "blobs")
 DATASETS = TOY + ("digits", "mnist")
 
-# per-dataset defaults: (hidden, activation, epochs, batch size, Adam learning rate, generator kwargs)
+# per-dataset defaults: hidden, activation, epochs, batch size, Adam learning rate (lr), plain SGD
+# learning rate where it differs from _LR_SGD (lr_sgd), generator kwargs
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "xor": dict(hidden="8", activation="tanh", epochs=60, batch_size=16, lr=0.03,
+    "xor": dict(hidden="8", activation="tanh", epochs=60, batch_size=16, lr=0.03, lr_sgd=0.5,
                 data=dict(n_samples=400, noise=0.15)),
-    "moons": dict(hidden="16,16", activation="relu", epochs=25, batch_size=32, lr=0.01,
+    "moons": dict(hidden="16,16", activation="relu", epochs=25, batch_size=32, lr=0.01, lr_sgd=0.5,
                   data=dict(n_samples=1000, noise=0.1)),
-    "circles": dict(hidden="16,16", activation="relu", epochs=40, batch_size=32, lr=0.01,
+    "circles": dict(hidden="16,16", activation="relu", epochs=40, batch_size=32, lr=0.01, lr_sgd=0.5,
                     data=dict(n_samples=1000, noise=0.05, factor=0.5)),
-    "spirals": dict(hidden="64,64", activation="relu", epochs=60, batch_size=32, lr=0.01,
+    "spirals": dict(hidden="64,64", activation="relu", epochs=60, batch_size=32, lr=0.01, lr_sgd=0.5,
                     data=dict(n_samples=1500, noise=0.03, n_classes=3)),
     "blobs": dict(hidden="16", activation="relu", epochs=20, batch_size=32, lr=0.01,
                   data=dict(n_samples=1000, centers=4, cluster_std=1.0)),
@@ -53,6 +58,12 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # learning rate when --lr is not given, for the optimizers other than Adam/AdamW
 _LR_SGD = {"sgd": 0.1, "momentum": 0.05}
+
+
+def _default_lr(dataset: str, optimizer: str) -> float:
+    """The learning rate of a run without ``--lr``."""
+    d = _DEFAULTS[dataset]
+    return float(d.get(f"lr_{optimizer}", _LR_SGD.get(optimizer, d["lr"])))
 
 
 class CLIError(Exception):
@@ -66,14 +77,18 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``glassgrad`` command."""
+    from . import __version__
+
     p = _Parser(prog="glassgrad", description="Train, evaluate and plot small glassgrad networks.")
+    p.add_argument("--version", action="version", version=f"glassgrad {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train an MLP classifier (default: two moons)",
                        description="Train an MLP classifier and write metrics, a checkpoint and plots.")
     t.add_argument("--dataset", default="moons", choices=DATASETS, help="default: moons")
     t.add_argument("--hidden", default=None,
-                   help="hidden layer sizes, comma separated (e.g. 64,64; 'none' for a linear model)")
+                   help="hidden layer sizes, comma separated (e.g. 64,64; 'none' for a linear model "
+                        "without hidden layers)")
     t.add_argument("--activation", default=None, choices=("relu", "sigmoid", "tanh"))
     t.add_argument("--loss", default="ce", choices=("ce", "mse"),
                    help="ce: softmax + cross-entropy; mse: squared error on one-hot targets")
@@ -92,10 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=0,
                    help="also save epochNNN.ckpt every N epochs (0: only the final model.ckpt)")
     t.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
-    t.add_argument("--data", default=None, help="MNIST folder (default $GLASSGRAD_DATA)")
+    t.add_argument("--data", default=None, help="MNIST folder (default $GLASSGRAD_DATA, else the "
+                   "user cache); recorded in the run so that evaluate/plot read the same files")
     t.add_argument("--no-download", action="store_true", help="never download MNIST")
-    t.add_argument("--out", default=None, help="output folder (default ./runs/<dataset>-<time>)")
+    t.add_argument("--out", default=None, help="output folder (default: a new ./runs/<dataset>-<time>)")
     t.add_argument("--no-plots", action="store_true")
+    t.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none anyway when stdout is not a terminal)")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the final result")
 
     e = sub.add_parser("evaluate", help="loss and accuracy of a checkpoint on its dataset",
@@ -117,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------- helpers
 def _parse_hidden(s: str) -> list[int]:
     s = s.strip()
-    if s.lower() in ("", "none", "0"):
+    if s.lower() in ("", "none"):
         return []
     out = []
     for part in s.split(","):
@@ -128,7 +146,8 @@ def _parse_hidden(s: str) -> list[int]:
             raise CLIError(f"--hidden must be comma-separated positive integers like 64,64; got {s!r}") \
                 from None
         if v <= 0:
-            raise CLIError(f"--hidden sizes must be positive, got {v} in {s!r}")
+            raise CLIError(f"--hidden sizes must be positive, got {v} in {s!r} (use --hidden none for a "
+                           "linear model without hidden layers)")
         out.append(v)
     return out
 
@@ -140,17 +159,99 @@ def _check_positive(name: str, v: float | None, integer: bool = False) -> None:
         raise CLIError(f"{name} must be a positive {'integer' if integer else 'number'}, got {v}")
 
 
-def _prepare_out(out: str | None, dataset: str) -> str:
-    if out is None:
-        out = os.path.join("runs", f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+def _missing_dirs(path: str) -> list[str]:
+    """The folders ``os.makedirs(path)`` would create, deepest first."""
+    missing = []
+    d = os.path.abspath(path)
+    while d and not os.path.exists(d):
+        missing.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return missing
+
+
+def _prepare_out(out: str | None, dataset: str) -> tuple[str, list[str]]:
+    """Create the output folder; returns it and the folders this call created (deepest first).
+
+    Without ``out`` the folder is a new ``runs/<dataset>-<time>``, taken with ``os.mkdir`` (atomic:
+    two runs started in the same second get ``...-<time>`` and ``...-<time>-2``)."""
+    created: list[str] = []
     try:
-        os.makedirs(out, exist_ok=True)
+        if out is None:
+            created += _missing_dirs("runs")
+            os.makedirs("runs", exist_ok=True)
+            base = os.path.join("runs", f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+            k = 1
+            while True:
+                cand = base if k == 1 else f"{base}-{k}"
+                try:
+                    os.mkdir(cand)
+                except FileExistsError:
+                    k += 1
+                    continue
+                out = cand
+                created.insert(0, os.path.abspath(cand))
+                break
+        else:
+            created = _missing_dirs(out)
+            os.makedirs(out, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
+        _remove_created(created)
         raise CLIError(f"cannot write to output folder {out!r}: {e.strerror or e}") from None
-    return out
+    return out, created
+
+
+def _remove_created(created: Sequence[str]) -> None:
+    """Remove the run folder (``created[0]``) and the empty parents this run made; keep it if it
+    holds a checkpoint (something worth keeping after a failure)."""
+    if not created:
+        return
+    run = created[0]
+    try:
+        if any(f.endswith(".ckpt") for f in os.listdir(run)):
+            return
+    except OSError:
+        return
+    shutil.rmtree(run, ignore_errors=True)
+    for d in created[1:]:
+        try:
+            os.rmdir(d)  # only when empty (another run may have put its folder there meanwhile)
+        except OSError:
+            break
+
+
+def _resolve_data_root(dataset: str, data: str | None) -> str | None:
+    """The folder a run reads its data from, as an absolute path (recorded in the run so that
+    ``evaluate``/``plot`` later read the same files whatever the environment then says)."""
+    if dataset == "mnist":
+        from .data.mnist import mnist_dir
+
+        return str(mnist_dir(data).absolute())
+    return os.path.abspath(data) if data else None
+
+
+def _mnist_error(e: BaseException, root: str | None, download: bool) -> CLIError:
+    """A one-line message in command-line terms (``--data``, ``GLASSGRAD_DATA``) for a failed load."""
+    from .data.mnist import _ALL_FILES, DownloadError, mnist_dir
+
+    d = str(mnist_dir(root))
+    names = ", ".join(f"{n}.gz" for n in _ALL_FILES)
+    put = (f"put the four files {names} (gzipped or not) in {d}, or pass --data DIR (or set "
+           "GLASSGRAD_DATA=DIR) naming a folder that has them")
+    first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), repr(e))
+    if first.startswith("MNIST: "):
+        first = first[len("MNIST: "):]
+    if isinstance(e, FileNotFoundError) and not download:
+        return CLIError(f"cannot load MNIST: the files are not in {d} and --no-download was given; "
+                        f"{put}, or leave out --no-download to download them")
+    if isinstance(e, DownloadError):
+        return CLIError(f"cannot load MNIST: the download into {d} failed ({first}); {put}")
+    return CLIError(f"cannot load MNIST from {d}: {first}; {put}")
 
 
 # ---------------------------------------------------------------------------- data and model
@@ -170,21 +271,16 @@ def load_data(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     if name == "digits":
         try:
             X, y = D.load_digits().arrays()
-        except ImportError as e:
-            raise CLIError(f"the digits dataset needs scikit-learn: pip install 'glassgrad[sklearn]' ({e})") \
-                from None
+        except ImportError:
+            raise CLIError("--dataset digits needs scikit-learn, which is not installed: "
+                           "pip install 'glassgrad[sklearn]'") from None
         return _split(X, y, cfg["val_fraction"], cfg["seed"])
     root = cfg.get("data_root")
     try:
         tr = D.MNIST(root, train=True, download=cfg.get("download", True))
         te = D.MNIST(root, train=False, download=cfg.get("download", True))
     except Exception as e:  # missing files, failed download, corrupt files
-        where = root or os.environ.get("GLASSGRAD_DATA") or "the default cache"
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [repr(e)]
-        # first line says what failed; the data module's last line says where to put the files
-        msg = lines[0] if len(lines) == 1 else f"{lines[0].rstrip(':')}; {lines[-1]}"
-        raise CLIError(f"cannot load MNIST from {where}: {msg} "
-                       "(pass --data DIR with the IDX files)") from None
+        raise _mnist_error(e, root, cfg.get("download", True)) from None
     return (*tr.arrays(), *te.arrays())
 
 
@@ -288,9 +384,10 @@ def _draw_plots(out: str, model: Any, cfg: dict, history: Any, Xva: np.ndarray, 
 
     written = []
     name = cfg["dataset"]
+    split = "test" if name == "mnist" else "val"
     if history is not None and len(history):
-        written.append(viz.save_figure(viz.plot_history(history, title=f"{name}: {_arch(cfg)}"),
-                                       os.path.join(out, "loss.png")))
+        fig = viz.plot_history(history, title=f"{name}: {_arch(cfg)}", val_name=split)
+        written.append(viz.save_figure(fig, os.path.join(out, "loss.png")))
     if cfg["in_features"] == 2:
         X = np.concatenate([Xtr, Xva])
         y = np.concatenate([ytr, yva])
@@ -301,8 +398,12 @@ def _draw_plots(out: str, model: Any, cfg: dict, history: Any, Xva: np.ndarray, 
         written.append(viz.save_figure(viz.plot_confusion_matrix(yva, pred, num_classes=cfg["num_classes"]),
                                        os.path.join(out, "confusion_matrix.png")))
         wrong = np.flatnonzero(pred != yva)
-        pick = np.concatenate([wrong[:20], np.flatnonzero(pred == yva)[:max(0, 40 - min(20, len(wrong)))]])
-        written.append(viz.save_figure(viz.plot_digits(Xva[pick], yva[pick], pred[pick]),
+        right = np.flatnonzero(pred == yva)
+        n_wrong = min(20, len(wrong))
+        pick = np.concatenate([wrong[:n_wrong], right[:40 - n_wrong]])
+        title = (f"{split} error {len(wrong) / max(len(yva), 1):.1%} ({len(wrong)} of {len(yva)} wrong); "
+                 f"shown: {n_wrong} picked mistakes (red) and {len(pick) - n_wrong} correct examples")
+        written.append(viz.save_figure(viz.plot_digits(Xva[pick], yva[pick], pred[pick], title=title),
                                        os.path.join(out, "digits.png")))
     return written
 
@@ -314,10 +415,6 @@ def _arch(cfg: dict) -> str:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(a: argparse.Namespace) -> int:
-    import glassgrad as gg
-
-    from .train import EarlyStopping, ModelCheckpoint, Trainer
-
     d = _DEFAULTS[a.dataset]
     hidden = _parse_hidden(a.hidden if a.hidden is not None else d["hidden"])
     _check_positive("--lr", a.lr)
@@ -342,16 +439,30 @@ def cmd_train(a: argparse.Namespace) -> int:
     activation = a.activation or d["activation"]
     epochs = a.epochs or d["epochs"]
     batch_size = a.batch_size or d["batch_size"]
-    lr = a.lr if a.lr is not None else (_LR_SGD.get(a.optimizer) or d["lr"])
+    lr = a.lr if a.lr is not None else _default_lr(a.dataset, a.optimizer)
     data_kwargs = dict(d["data"])
     if a.n_samples is not None:
         data_kwargs["n_samples"] = a.n_samples
     if a.noise is not None:
         data_kwargs["noise"] = a.noise
-    out = _prepare_out(a.out, a.dataset)
+    data_root = _resolve_data_root(a.dataset, a.data)
+    out, created = _prepare_out(a.out, a.dataset)
+    try:
+        return _train(a, out, hidden, activation, epochs, batch_size, lr, data_kwargs, data_root)
+    except BaseException:
+        _remove_created(created)  # a failed run leaves no empty folder behind
+        raise
+
+
+def _train(a: argparse.Namespace, out: str, hidden: list[int], activation: str, epochs: int,
+           batch_size: int, lr: float, data_kwargs: dict, data_root: str | None) -> int:
+    import glassgrad as gg
+
+    from .train import EarlyStopping, ModelCheckpoint, Trainer
+
     cfg: dict[str, Any] = {
         "dataset": a.dataset, "data_kwargs": data_kwargs, "seed": a.seed, "val_fraction": a.val_fraction,
-        "data_root": os.path.abspath(a.data) if a.data else None, "download": not a.no_download,
+        "data_root": data_root, "download": not a.no_download,
         "hidden": hidden, "activation": activation,
         "loss": a.loss, "optimizer": a.optimizer, "lr": lr, "weight_decay": a.weight_decay,
         "epochs": epochs, "batch_size": batch_size, "grad_clip": a.grad_clip,
@@ -370,14 +481,14 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.patience is not None:
         callbacks.append(EarlyStopping("val_loss", patience=a.patience, restore_best_weights=True))
     verbose = 0 if a.quiet else 1
+    split = "test" if a.dataset == "mnist" else "val"
     if verbose:
-        print(f"glassgrad train: {a.dataset} ({len(Xtr)} train / {len(Xva)} "
-              f"{'test' if a.dataset == 'mnist' else 'val'}), MLP {_arch(cfg)}, loss {a.loss}, "
-              f"{a.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, seed {a.seed}")
+        print(f"glassgrad train: {a.dataset} ({len(Xtr)} train / {len(Xva)} {split}), MLP {_arch(cfg)}, "
+              f"loss {a.loss}, {a.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, seed {a.seed}")
         print(f"writing to {os.path.abspath(out)}")
     atomic_write(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
     trainer = Trainer(model, loss_fn, opt, callbacks=callbacks, grad_clip=a.grad_clip, verbose=verbose,
-                      extra={"config": cfg})
+                      extra={"config": cfg}, progress=not a.no_progress)
     t0 = time.perf_counter()
     history = trainer.fit(train_loader, val_loader, epochs=epochs)
     secs = time.perf_counter() - t0
@@ -391,11 +502,33 @@ def cmd_train(a: argparse.Namespace) -> int:
         except ImportError as e:
             print(f"glassgrad train: skipping plots: {e}", file=sys.stderr)
     res = trainer.evaluate(val_loader)
-    split = "test" if a.dataset == "mnist" else "val"
     print(f"final: {split} accuracy {100 * res['acc']:.2f}%  {split} loss {res['loss']:.4f}  "
           f"train accuracy {100 * history.last('train_acc'):.2f}%  ({trainer.epoch} epochs, {secs:.1f}s)")
     print(f"wrote {', '.join(written)} to {out}")
+    hint = _did_not_learn(res["acc"], yva, cfg, a)
+    if hint:
+        print(hint)
     return 0
+
+
+def _did_not_learn(acc: float, y: np.ndarray, cfg: dict, a: argparse.Namespace) -> str | None:
+    """A hint when the accuracy is close to always answering the most frequent class."""
+    if not len(y):
+        return None
+    base = float(np.bincount(y).max()) / len(y)
+    if acc > base + 0.25 * (1.0 - base):
+        return None
+    tips = []
+    if cfg["activation"] == "sigmoid":
+        tips.append("--activation tanh or relu (sigmoid layers pass small gradients and learn slowly)")
+    if cfg["optimizer"] in ("sgd", "momentum"):
+        tips.append(f"a larger --lr (it was {cfg['lr']:g}; plain SGD is sensitive to it) or --optimizer adam")
+    else:
+        tips.append(f"another --lr (it was {cfg['lr']:g})")
+    tips.append(f"more --epochs (it was {cfg['epochs']})")
+    split = "test" if cfg["dataset"] == "mnist" else "val"
+    return (f"hint: the model did not learn: {split} accuracy {100 * acc:.2f}% is close to the "
+            f"{100 * base:.2f}% of always answering the most frequent class. Try " + "; ".join(tips) + ".")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
@@ -430,7 +563,8 @@ def cmd_plot(a: argparse.Namespace) -> int:
     elif history is not None:
         from . import viz
 
-        written = [viz.save_figure(viz.plot_history(history), os.path.join(a.dir, "loss.png"))]
+        fig = viz.plot_history(history, val_name="val")
+        written = [viz.save_figure(fig, os.path.join(a.dir, "loss.png"))]
     print(f"wrote {', '.join(os.path.basename(p) for p in written)} to {a.dir}")
     return 0
 

@@ -6,6 +6,7 @@ The utility is a convenience; the hand-written loop stays a few lines (see
 
 from .callbacks import Callback, CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint
 from .history import History
+from .progressbar import progress, progress_enabled, progress_write
 from .trainer import (
     CHECKPOINT_KIND,
     Trainer,
@@ -18,5 +19,6 @@ from .trainer import (
 
 __all__ = [
     "Trainer", "fit", "evaluate", "accuracy", "History", "Callback", "LambdaCallback", "EarlyStopping",
-    "ModelCheckpoint", "CSVLogger", "save_checkpoint", "load_checkpoint", "CHECKPOINT_KIND",
+    "ModelCheckpoint", "CSVLogger", "save_checkpoint", "load_checkpoint", "CHECKPOINT_KIND", "progress",
+    "progress_enabled", "progress_write",
 ]

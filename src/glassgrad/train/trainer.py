@@ -44,6 +44,7 @@ from ..autograd.capture import capture
 from ..tensor import Tensor
 from .callbacks import Callback
 from .history import History
+from .progressbar import make_bar
 
 __all__ = ["Trainer", "fit", "evaluate", "accuracy", "save_checkpoint", "load_checkpoint",
            "CHECKPOINT_KIND"]
@@ -318,9 +319,8 @@ class Trainer:
         or ``()`` for regression.
     scheduler_interval : {'epoch', 'step'}
     verbose : int
-        0: silent. 1: a progress bar while an epoch runs (tqdm, only when stdout is a
-        terminal and tqdm is installed) and one summary line per epoch (every
-        ``log_every`` epochs).
+        0: silent. 1: a progress bar while an epoch runs (when ``progress`` is on and stdout
+        is a terminal) and one summary line per epoch (every ``log_every`` epochs).
     log_every : int, optional
         Print every this many epochs (default: about 10 lines per ``fit``; first, last and
         early-stopped epochs always print).
@@ -331,6 +331,9 @@ class Trainer:
         :func:`glassgrad.capture` and replay them on the next batches: the same arithmetic
         with less bookkeeping per op (see ``bench/bench_mnist_mlp.py``). A model that does
         something a replay cannot reproduce raises ``CaptureError`` on the first batch.
+    progress : bool
+        Show a tqdm bar over each epoch's batches (only with ``verbose >= 1`` and when stdout
+        is a terminal; see :func:`glassgrad.train.progress`). ``False``: never.
 
     Attributes
     ----------
@@ -345,7 +348,7 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), grad_clip: float | None = None,
                  metrics: Any = ("accuracy",), scheduler_interval: str = "epoch", verbose: int = 1,
                  log_every: int | None = None, extra: dict | None = None,
-                 capture: bool = False) -> None:
+                 capture: bool = False, progress: bool = True) -> None:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got "
                              f"{scheduler_interval!r}")
@@ -366,6 +369,7 @@ class Trainer:
         self.log_every = log_every
         self.extra = dict(extra or {})
         self.capture = bool(capture)
+        self.progress = bool(progress)
         self._captured: Any = None
         self.epoch = 0
         self.global_step = 0
@@ -563,18 +567,10 @@ class Trainer:
                 fn(*args)
 
     def _bar(self, loader: Any, epoch: int, last: int) -> Any:
-        if self.verbose < 1 or not _isatty():
+        if self.verbose < 1 or not self.progress or not _isatty():
             return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-        try:
-            total = len(loader)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-        return tqdm(loader, total=total, desc=f"epoch {epoch}/{last}", leave=False, dynamic_ncols=True,
-                    file=sys.stdout)
+        bar = make_bar(loader, desc=f"epoch {epoch}/{last}", file=sys.stdout)
+        return None if bar is loader else bar
 
     def _print(self, line: str) -> None:
         print(line, flush=True)

@@ -65,8 +65,25 @@ def _panels(flow: Any, axes: Any, label: str = "") -> None:
     ax2.set_ylabel("mean ‖∂L/∂W‖")
     ax2.set_title(f"{label}mean gradient norm by depth", fontsize=10)
     ax2.set_xlabel("layer (input → output)")
-    if len(names) <= 12:
-        ax0.legend(fontsize=6, ncol=2)
+    _layer_key(ax2, names, cmap)
+
+
+def _layer_key(ax: Any, names: list, colors: list) -> None:
+    """A colour bar beside ``ax`` naming the layer of each line colour (all three panels share
+    the colours); it reads for any number of layers, unlike a legend."""
+    if not names:
+        return
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    n = len(names)
+    sm = ScalarMappable(norm=BoundaryNorm(range(n + 1), n), cmap=ListedColormap(colors))
+    cb = ax.figure.colorbar(sm, ax=ax, fraction=0.06, pad=0.02)
+    step = max(1, -(-n // 16))  # at most ~16 labels
+    ticks = list(range(0, n, step))
+    cb.set_ticks([i + 0.5 for i in ticks])
+    cb.set_ticklabels([names[i] for i in ticks], fontsize=7)
+    cb.set_label("layer (colour of its line)", fontsize=8)
 
 
 def _cmap(n: int) -> list:

@@ -111,8 +111,11 @@ def _history_dict(history: Any) -> dict[str, list]:
     )
 
 
-def plot_history(history: Any, path: str | os.PathLike | None = None, title: str | None = None) -> Any:
+def plot_history(history: Any, path: str | os.PathLike | None = None, title: str | None = None,
+                 val_name: str = "validation") -> Any:
     """Loss (and accuracy, when recorded) per epoch, train vs validation.
+
+    The x axis has whole-number epoch ticks; the legend says ``train`` and ``val_name``.
 
     Parameters
     ----------
@@ -122,6 +125,9 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, title: str
     path : str or path-like, optional
         Where to save the figure.
     title : str, optional
+    val_name : str
+        What the ``val_*`` curves are called in the legend, e.g. ``"test"`` when the held-out
+        set is a test set.
 
     Returns
     -------
@@ -136,6 +142,8 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, title: str
         )
     panels = [p for p in (loss_keys, acc_keys) if p]
     fig = _mpl_figure((5.2 * len(panels), 3.8))
+    from matplotlib.ticker import MaxNLocator
+
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, keys in zip(axes, panels):
         for k in keys:
@@ -143,7 +151,9 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, title: str
             xs = np.asarray(h["epoch"], dtype=float) if len(h.get("epoch", [])) == len(ys) else \
                 np.arange(1, len(ys) + 1)
             style = "--" if k.startswith("val") else "-"
-            ax.plot(xs, ys, style, marker="o" if len(ys) <= 30 else None, ms=3, label=k)
+            label = "train" if k.startswith("train") else val_name if k.startswith("val") else k
+            ax.plot(xs, ys, style, marker="o" if len(ys) <= 30 else None, ms=3, label=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         is_loss = keys is loss_keys
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss" if is_loss else "accuracy")
@@ -216,7 +226,8 @@ def predict_proba(model: Callable[[Any], Any], X: Any, output: str = "auto",
 def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
                            path: str | os.PathLike | None = None, resolution: int = 200,
                            output: str = "auto", title: str | None = None, ax: Any = None,
-                           margin: float = 0.5, class_names: Sequence[str] | None = None) -> Any:
+                           margin: float = 0.5, class_names: Sequence[str] | None = None,
+                           xlabel: str = "x₁", ylabel: str = "x₂") -> Any:
     """A 2-D dataset with the model's decision regions and probability contours.
 
     Two classes: the background is ``P(class 1)`` (blue→red), thin contours at 0.1, 0.3,
@@ -240,7 +251,10 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
     margin : float
         Padding around the data, in data units.
     class_names : sequence of str, optional
-        Legend labels (default ``class 0``, ``class 1``, ...).
+        Legend labels (default ``class 0``, ``class 1``, ...). The legend sits below the axes,
+        off the decision regions.
+    xlabel, ylabel : str
+        Axis labels (the two input features).
 
     Returns
     -------
@@ -297,7 +311,9 @@ def plot_decision_boundary(model: Callable[[Any], Any], X: Any, y: Any,
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_title(title or f"decision boundary (accuracy {acc:.1%})")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(C, 5), fontsize=8, frameon=False)
     if own_fig:
         fig.tight_layout()
     return _finish(fig, path)
@@ -331,6 +347,8 @@ def plot_digits(images: Any, labels: Any = None, preds: Any = None,
     max_images : int
         Show at most this many (the first ones).
     title : str, optional
+        Default (with labels and predictions): how many of the images shown are wrong. Say
+        how the images were picked when they are not a random sample (e.g. mistakes first).
 
     Returns
     -------
@@ -377,7 +395,7 @@ def plot_digits(images: Any, labels: Any = None, preds: Any = None,
             s.set_color("red" if wrong else "0.7")
             s.set_linewidth(2.5 if wrong else 0.5)
     if title is None and lab is not None and pr is not None:
-        title = f"{int((pr != lab).sum())} of {n} wrong (red)"
+        title = f"{int((pr != lab).sum())} of the {n} images shown are wrong (red)"
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -51,8 +51,13 @@ class Tensor:
         ``'cpu'`` (default) or ``'cuda'`` (needs CuPy).
     """
 
+    # ``_strided`` is set (and only then read, with getattr's default) on the outputs of
+    # the view ops — permute/transpose, expand, basic indexing, split — whose memory layout
+    # is PyTorch's too; ``view`` refuses to reshape those where it would need a copy.
+    # Other ops may return arrays in another memory order for speed (the convolution's
+    # batch-last output): those are contiguous as far as PyTorch programs can tell.
     __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_out_idx", "_version", "_hooks",
-                 "_name", "__weakref__")
+                 "_name", "_strided", "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
     __array_priority__ = 1000
     __hash__ = object.__hash__
@@ -388,10 +393,16 @@ class Tensor:
         """A copy that stays in the graph (its gradient flows back to ``self``)."""
         return Clone.apply(self)
 
-    def contiguous(self) -> Tensor:
-        if self.array.flags["C_CONTIGUOUS"]:
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        if self.is_contiguous():
             return self
         return Clone.apply(self)
+
+    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
+        """False for a view (a transpose, an expand, a slice) whose elements are not in
+        row-major order, as in PyTorch."""
+        return not getattr(self, "_strided", False) or builtins.bool(
+            self.array.flags["C_CONTIGUOUS"])
 
     def new_zeros(self, shape: Any) -> Tensor:
         return Tensor._make(xp_of(self.array).zeros(shape, dtype=self.dtype), False)
@@ -1248,7 +1259,10 @@ class Tensor:
         shp = shape_tuple(shape)
         if shp == self.shape:
             return self
-        return M.Reshape.apply(self, shp)
+        out = M.Reshape.apply(self, shp)
+        if getattr(self, "_strided", False) and not out.array.flags["C_CONTIGUOUS"]:
+            out._strided = True  # still a strided view of the same memory
+        return out
 
     def view(self, *shape: Any) -> Tensor:
         """``view(shape)``: a reshape; ``view(dtype)``: the same bytes read as another dtype
@@ -1268,10 +1282,18 @@ class Tensor:
                                f"{self.dtype} as {d}: {e}") from None
             t._version = self._version
             return t
+        shp = shape_tuple(shape)
+        arr = self.array
+        if not self.is_contiguous() and _needs_copy(arr, shp):
+            raise RuntimeError(
+                f"view: size {shp} is not compatible with the input tensor's shape "
+                f"{tuple(self.shape)} and strides {tuple(s // arr.itemsize for s in arr.strides)} "
+                "(at least one dimension spans across two contiguous subspaces); use "
+                ".reshape(...) instead, which copies when it must")
         return self.reshape(*shape)
 
     def view_as(self, other: Tensor) -> Tensor:
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
     def reshape_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
@@ -1300,7 +1322,9 @@ class Tensor:
         perm = tuple(d % max(self.ndim, 1) for d in shape_tuple(dims))
         if perm == tuple(range(self.ndim)):
             return self
-        return M.Permute.apply(self, perm)
+        out = M.Permute.apply(self, perm)
+        out._strided = True
+        return out
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         nd = self.ndim
@@ -1334,7 +1358,9 @@ class Tensor:
         )
         if full == self.shape:
             return self
-        return M.Expand.apply(self, full)
+        out = M.Expand.apply(self, full)
+        out._strided = True
+        return out
 
     def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
@@ -1408,6 +1434,7 @@ class Tensor:
         out = out if isinstance(out, tuple) else (out,)
         for o in out:
             o._version = self._version  # the pieces are views of self's memory
+            o._strided = True
         return out
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
@@ -1595,6 +1622,7 @@ class Tensor:
             out = I.GetItem.apply(self, key[0] if len(key) == 1 else key)
         if not builtins.any(is_array(k) for k in key):
             out._version = self._version  # basic indexing gives a view of self's memory
+            out._strided = True
         return out
 
     def __iter__(self) -> Iterator[Tensor]:
@@ -1730,6 +1758,25 @@ for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):
 
 
 # ---------------------------------------------------------------------- construction
+def _needs_copy(arr: Any, shape: tuple) -> builtins.bool:
+    """Whether ``arr`` can only take ``shape`` by copying (PyTorch's ``view`` refuses then)."""
+    try:
+        xp_of(arr).reshape(arr, shape, copy=False)
+    except ValueError as e:
+        if "copy" in str(e) or "Incompatible" in str(e):
+            return True
+        return False  # a wrong size: reshape gives the error message
+    except TypeError:  # NumPy < 2.1 has no copy= in reshape
+        v = arr.view()
+        try:
+            v.shape = shape
+        except AttributeError:
+            return True
+        except ValueError:
+            return False
+    return False
+
+
 def _to_array(data: Any, dtype: Any) -> Any:
     """Convert ``data`` to an array: Python floats -> default float, ints -> int64."""
     if isinstance(data, Tensor):

@@ -599,6 +599,8 @@ class Tensor:
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return E.Pow.apply(o, a)
+        if a.data.dtype.kind in "iu" and isinstance(o, _PyInt):  # int ** int tensor stays integer
+            return a._int_scalar_op("pow", o, lambda x, c: c**x)
         if a.data.dtype.kind in "biu":
             a = a.to(_dt.get_default_dtype())
         return E.RPow.apply(a, o)
@@ -646,13 +648,52 @@ class Tensor:
         return self._cmp(o, lambda a, b: a != b)
 
     def __and__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a & b)
+        return self._bitwise("bitwise_and", o, operator.and_)
 
     def __or__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a | b)
+        return self._bitwise("bitwise_or", o, operator.or_)
 
     def __xor__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a ^ b)
+        return self._bitwise("bitwise_xor", o, operator.xor)
+
+    # ------------------------------------------------------------------ reflected integer ops
+    def _bitwise(self, op: str, o: Any, fn: Callable) -> Tensor:
+        """``&``, ``|``, ``^`` on bool/integer tensors with PyTorch's result dtype."""
+        a, b = self._operands(o)
+        if isinstance(b, _PyFloat) or builtins.any(
+                isinstance(v, Tensor) and v.dtype.kind not in "biu" for v in (a, b)):
+            other = b.dtype if isinstance(b, Tensor) else type(b).__name__
+            raise op_error(op, f"needs bool or integer operands, got {a.dtype} and {other}", TypeError)
+        bd = b.data if isinstance(b, Tensor) else b
+        try:
+            return Tensor._make(xp_of(a.data).asarray(fn(a.data, bd)), False)
+        except ValueError as e:
+            raise op_error(op, f"shapes {tuple(a.shape)} and {tuple(np.shape(bd))} do not "
+                           f"broadcast: {e}") from None
+
+    def __rand__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_and", o, operator.and_)
+
+    def __ror__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_or", o, operator.or_)
+
+    def __rxor__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_xor", o, operator.xor)
+
+    def __rfloordiv__(self, o: Any) -> Tensor:
+        """``number // tensor``, PyTorch's result dtype."""
+        return self._other_t(o).__floordiv__(self)
+
+    def __rmod__(self, o: Any) -> Tensor:
+        """``number % tensor``: the remainder with the sign of the tensor (Python's ``%``)."""
+        return self._other_t(o).remainder(self)
+
+    def _int_scalar_op(self, op: str, c: Any, fn: Callable) -> Tensor:
+        """``fn(integer array, Python int)`` as an integer tensor (no gradient)."""
+        try:
+            return Tensor._make(xp_of(self.data).asarray(fn(self.data, c)), False)
+        except ValueError as e:  # e.g. integers to negative integer powers
+            raise op_error(op, f"on integer tensor {self.dtype} with {c!r}: {e}") from None
 
     def __invert__(self) -> Tensor:
         return Tensor._make(~self.data, False)
@@ -999,6 +1040,8 @@ class Tensor:
         return self - self.trunc()
 
     def sign(self) -> Tensor:
+        if self.dtype.kind == "b":  # sign of a bool is itself (as PyTorch)
+            return Tensor._make(self.data.copy(), False)
         return Tensor._make(xp_of(self.data).sign(self.data), False)
 
     def square(self) -> Tensor:

@@ -89,6 +89,8 @@ def test_device_objects_are_accepted_wherever_a_device_is():
     lambda: gg.zeros(2, device="cuda"), lambda: gg.tensor([1.0], device=gg.device("cuda")),
     lambda: gg.randn(2, device=gg.device("cuda", 0)), lambda: gg.zeros(2).to("cuda"),
     lambda: gg.zeros(2).to(gg.device("cuda:0")), lambda: gg.zeros(2).cuda(),
+    lambda: gg.zeros(2).cuda(gg.device("cuda", 1)), lambda: gg.zeros(2).cuda(1),
+    lambda: gg.nn.Linear(2, 2).cuda(gg.device("cuda:0")),
     lambda: gg.zeros(2).to("cuda", gg.float64), lambda: gg.nn.Linear(2, 2).to("cuda"),
     lambda: gg.FloatTensor(2, device="cuda"), lambda: gg.cuda.FloatTensor(2),
     lambda: gg.zeros(2).new_zeros(2, device="cuda"), lambda: gg.zeros(1).type("torch.cuda.FloatTensor"),

@@ -378,8 +378,8 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Tensor:
-        return self.to("cuda" if device is None else f"cuda:{device}")
+    def cuda(self, device: Any = None) -> Tensor:
+        return self.to("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
 
     def clone(self) -> Tensor:
         """A copy that stays in the graph (its gradient flows back to ``self``)."""

@@ -469,8 +469,8 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Module:
-        return self.to("cuda" if device is None else f"cuda:{device}")
+    def cuda(self, device: Any = None) -> Module:
+        return self.to("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self, destination: dict | None = None, prefix: str = "",

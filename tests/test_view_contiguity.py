@@ -78,7 +78,6 @@ def test_x_t_view_raises_and_the_view_shares_memory():
 
 
 def _layers():
-    gn, tn = gg.nn, torch.nn
     return [
         ("Linear", lambda n: n.Linear(12, 5), (4, 12)),
         ("Conv1d", lambda n: n.Conv1d(3, 4, 3, padding=1), (2, 3, 10)),

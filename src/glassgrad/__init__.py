@@ -32,6 +32,7 @@ from .autograd import (
     set_grad_enabled,
     vjp,
 )
+from .backend import device, get_default_device, set_default_device
 from .creation import *
 from .dtypes import (
     bool,
@@ -47,6 +48,7 @@ from .dtypes import (
     int64,
     long,
     set_default_dtype,
+    short,
     uint8,
 )
 from .dtypes import float as float  # noqa: PLC0414
@@ -54,6 +56,17 @@ from .dtypes import int as int  # noqa: PLC0414
 from .functional_api import *
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Tensor, cat, stack, tensor
+from .tensortypes import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 
 __version__ = "0.1.0"
 
@@ -62,7 +75,7 @@ __version__ = "0.1.0"
 allocator._auto()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
-               "linalg"}
+               "linalg", "utils", "cuda", "accelerator", "backends"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import dtypes as _dt
+from ._sizes import size_arg
 from .autograd.grad_mode import STATE
-from .backend import normalize_device, np, to_device
-from .ops._util import shape_tuple
+from .backend import device_of, get_default_device, normalize_device, np, to_device
 from .random import Generator, _rng
 from .tensor import Tensor, tensor
 
@@ -25,24 +25,47 @@ def _float_dtype(op: str, dtype: Any) -> Any:
     return d
 
 
-def _shape(op: str, size: Any) -> tuple:
-    shp = shape_tuple(size)
-    if any(s < 0 for s in shp):
-        raise ValueError(f"{op}: negative dimension in size {shp}")
-    return shp
+def _out_dtype(op: str, dtype: Any, out: Tensor | None) -> Any:
+    """The dtype of a factory call: ``dtype``, else ``out``'s (as PyTorch), else None."""
+    if out is None:
+        return dtype
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: argument 'out' must be a Tensor, got {type(out).__name__}")
+    if dtype is not None and _dt.to_dtype(dtype) != out.dtype:
+        raise TypeError(f"{op}: dtype {_dt.to_dtype(dtype)} does not match the dtype of out= "
+                        f"({out.dtype})")
+    return out.dtype
 
 
-def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool, const: bool = True) -> Tensor:
+def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool, const: bool = True,
+            out: Tensor | None = None, op: str = "") -> Tensor:
     if dtype is not None:
         arr = arr.astype(_dt.to_dtype(dtype), copy=False)
-    if device is not None and normalize_device(device) != "cpu":
+    if device is None:
+        device = get_default_device() if out is None else out.device
+    if normalize_device(device) != "cpu":
         arr = to_device(arr, normalize_device(device))
+    if out is not None:
+        return _write_out(op, out, arr, requires_grad)
     t = Tensor._make(arr, False)
     if requires_grad:
         t.requires_grad_(True)
     if const and STATE.recorder is not None:
         STATE.recorder.constant(t)  # gg.capture may use it: same values on every call
     return t
+
+
+def _write_out(op: str, out: Tensor, arr: Any, requires_grad: bool) -> Tensor:
+    """Put a factory's result into ``out`` (resized when the shape differs, as PyTorch)."""
+    if requires_grad or (out.requires_grad and STATE.grad_enabled):
+        raise RuntimeError(f"{op}: functions with out= do not support automatic "
+                           "differentiation, but out (or requires_grad=True) asks for it")
+    if out.shape == arr.shape and out.device == device_of(arr):
+        out.array[...] = arr
+    else:
+        out.array = arr.astype(out.dtype, copy=False)
+    out._version[0] += 1
+    return out
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -61,132 +84,188 @@ def from_numpy(a: np.ndarray) -> Tensor:
     return Tensor._make(a, False)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.zeros(_shape("zeros", size), dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+def zeros(*size: Any, out: Tensor | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, **kw: Any) -> Tensor:
+    """Zeros of the given size: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(size=(2, 3))``."""
+    shp = size_arg("zeros", size, _size_kw("zeros", kw))
+    d = _out_dtype("zeros", dtype, out)
+    return _finish(np.zeros(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
+                   out=out, op="zeros")
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.ones(_shape("ones", size), dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+def ones(*size: Any, out: Tensor | None = None, dtype: Any = None,
+         device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
+    """Ones of the given size (the same size forms as :func:`zeros`)."""
+    shp = size_arg("ones", size, _size_kw("ones", kw))
+    d = _out_dtype("ones", dtype, out)
+    return _finish(np.ones(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
+                   out=out, op="ones")
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.empty(_shape("empty", size), dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+def empty(*size: Any, out: Tensor | None = None, dtype: Any = None,
+          device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
+    """An uninitialized tensor of the given size (the same size forms as :func:`zeros`)."""
+    shp = size_arg("empty", size, _size_kw("empty", kw))
+    d = _out_dtype("empty", dtype, out)
+    return _finish(np.empty(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
+                   out=out, op="empty")
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def _size_kw(op: str, kw: dict) -> Any:
+    """``size=`` passed by keyword to a ``*size`` function arrives in ``kw``."""
+    size = kw.pop("size", None)
+    if kw:
+        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(kw)}")
+    return size
+
+
+def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = None,
+         device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value (float ->
+    default float, int -> int64, bool -> bool) unless given."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dtype = _out_dtype("full", dtype, out)
     if dtype is None:
         dtype = (_dt.get_default_dtype() if isinstance(fill_value, float) else
                  _dt.bool if isinstance(fill_value, bool) else
                  _dt.int64 if isinstance(fill_value, int) else None)
-    shp = (size,) if isinstance(size, int) else tuple(size)
+    shp = size_arg("full", (size,))
     return _finish(np.full(shp, fill_value, dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+                   requires_grad, out=out, op="full")
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
-    return _finish(np.eye(n, m, dtype=_dt.to_dtype(dtype)), None, device, requires_grad)
+def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any = None,
+        device: Any = None, requires_grad: bool = False) -> Tensor:
+    size_arg("eye", (n,) if m is None else (n, m))
+    dtype = _out_dtype("eye", dtype, out)
+    return _finish(np.eye(n, m, dtype=_dt.to_dtype(dtype)), None, device, requires_grad,
+                   out=out, op="eye")
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(start: Any, end: Any = None, step: Any = 1, *, out: Tensor | None = None,
+           dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """``arange(5)``, ``arange(1, 4)``, ``arange(0, 1, 0.25)``: int64 for integer
     arguments, the default float dtype otherwise (as PyTorch)."""
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    dtype = _out_dtype("arange", dtype, out)
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dt.int64 if ints else _dt.get_default_dtype()
     return _finish(np.arange(start, end, step, dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+                   requires_grad, out=out, op="arange")
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(start: float, end: float, steps: int, *, out: Tensor | None = None,
+             dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    size_arg("linspace", (steps,))
+    dtype = _out_dtype("linspace", dtype, out)
     return _finish(np.linspace(start, end, steps, dtype=_dt.to_dtype(dtype)), None, device,
-                   requires_grad)
+                   requires_grad, out=out, op="linspace")
 
 
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1)."""
-    d = _float_dtype("rand", dtype)
-    arr = _rng(generator).random(shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64)
+def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
+         dtype: Any = None, device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
+    """Uniform on [0, 1) (the same size forms as :func:`zeros`)."""
+    shp = size_arg("rand", size, _size_kw("rand", kw))
+    d = _float_dtype("rand", _out_dtype("rand", dtype, out))
+    arr = _rng(generator).random(shp, dtype=d if d in (_dt.float32, _dt.float64)
                                  else np.float64).astype(d, copy=False)
-    return _finish(arr, None, device, requires_grad, const=False)
+    return _finish(arr, None, device, requires_grad, const=False, out=out, op="rand")
 
 
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
-    """Standard normal."""
-    d = _float_dtype("randn", dtype)
+def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
+          dtype: Any = None, device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
+    """Standard normal (the same size forms as :func:`zeros`)."""
+    shp = size_arg("randn", size, _size_kw("randn", kw))
+    d = _float_dtype("randn", _out_dtype("randn", dtype, out))
     arr = _rng(generator).standard_normal(
-        shape_tuple(size), dtype=d if d in (_dt.float32, _dt.float64) else np.float64
+        shp, dtype=d if d in (_dt.float32, _dt.float64) else np.float64
     ).astype(d, copy=False)
-    return _finish(arr, None, device, requires_grad, const=False)
+    return _finish(arr, None, device, requires_grad, const=False, out=out, op="randn")
 
 
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
-           dtype: Any = None) -> Tensor:
+           dtype: Any = None, *, out: Tensor | None = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
     """Normal with the given mean and standard deviation."""
-    d = _float_dtype("normal", dtype)
-    shp = (size,) if isinstance(size, int) else tuple(size)
-    return _finish((_rng(generator).normal(mean, std, shp)).astype(d), None, None, False, const=False)
+    d = _float_dtype("normal", _out_dtype("normal", dtype, out))
+    shp = size_arg("normal", (size,))
+    return _finish((_rng(generator).normal(mean, std, shp)).astype(d), None, device,
+                   requires_grad, const=False, out=out, op="normal")
 
 
-def randint(low: int, high: int | None = None, size: Any = None,
-            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
-    """Integers uniform in [low, high); ``randint(high, size)`` also works."""
-    if high is None or (size is None and isinstance(high, (tuple, list))):
-        if size is None and isinstance(high, (tuple, list)):
-            size = high
+def randint(low: int, high: Any = None, size: Any = None,
+            generator: Generator | None = None, dtype: Any = None, device: Any = None, *,
+            out: Tensor | None = None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high): ``randint(low, high, size)``; ``randint(high, size)``
+    also works (as PyTorch). int64 unless ``dtype`` says otherwise."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
-    arr = _rng(generator).integers(low, high, size=tuple(size) if size is not None else ())
+    if size is None:
+        raise TypeError("randint: missing the argument 'size' (a tuple such as (2, 3))")
+    shp = size_arg("randint", (size,))
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    dtype = _out_dtype("randint", dtype, out)
+    arr = _rng(generator).integers(low, high, size=shp)
     return _finish(arr.astype(_dt.to_dtype(dtype) if dtype is not None else np.int64), None,
-                   device, False, const=False)
+                   device, requires_grad, const=False, out=out, op="randint")
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None,
-             device: Any = None) -> Tensor:
+             device: Any = None, *, out: Tensor | None = None,
+             requires_grad: bool = False) -> Tensor:
+    size_arg("randperm", (n,))
+    dtype = _out_dtype("randperm", dtype, out)
     arr = _rng(generator).permutation(n).astype(np.int64)
-    return _finish(arr, dtype, device, False, const=False)
+    return _finish(arr, dtype, device, requires_grad, const=False, out=out, op="randperm")
 
 
-def _like(t: Tensor, dtype: Any) -> tuple:
-    return t.shape, (dtype if dtype is not None else t.dtype)
+def _like(op: str, t: Tensor, dtype: Any, device: Any) -> tuple:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    return t.shape, (dtype if dtype is not None else t.dtype), (device if device is not None
+                                                               else t.device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    s, d = _like(t, dtype)
-    return zeros(s, dtype=d, device=t.device, requires_grad=requires_grad)
+def zeros_like(input: Tensor, dtype: Any = None, device: Any = None,  # noqa: A002
+               requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("zeros_like", input, dtype, device)
+    return zeros(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    s, d = _like(t, dtype)
-    return ones(s, dtype=d, device=t.device, requires_grad=requires_grad)
+def ones_like(input: Tensor, dtype: Any = None, device: Any = None,  # noqa: A002
+              requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("ones_like", input, dtype, device)
+    return ones(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    s, d = _like(t, dtype)
-    return empty(s, dtype=d, device=t.device, requires_grad=requires_grad)
+def empty_like(input: Tensor, dtype: Any = None, device: Any = None,  # noqa: A002
+               requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("empty_like", input, dtype, device)
+    return empty(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    s, d = _like(t, dtype)
-    return full(s, fill_value, dtype=d, device=t.device, requires_grad=requires_grad)
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
+              requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("full_like", input, dtype, device)
+    return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def rand_like(t: Tensor, dtype: Any = None, generator: Generator | None = None) -> Tensor:
-    s, d = _like(t, dtype)
-    return rand(s, dtype=d, generator=generator)
+def rand_like(input: Tensor, dtype: Any = None, generator: Generator | None = None,  # noqa: A002
+              device: Any = None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("rand_like", input, dtype, device)
+    return rand(s, dtype=d, generator=generator, device=dev, requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, generator: Generator | None = None) -> Tensor:
-    s, d = _like(t, dtype)
-    return randn(s, dtype=d, generator=generator)
+def randn_like(input: Tensor, dtype: Any = None, generator: Generator | None = None,  # noqa: A002
+               device: Any = None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like("randn_like", input, dtype, device)
+    return randn(s, dtype=d, generator=generator, device=dev, requires_grad=requires_grad)

@@ -80,5 +80,37 @@ def result_type(a: np.dtype, a_ndim: int, b: np.dtype, b_ndim: int) -> np.dtype:
     return dim
 
 
+# PyTorch's legacy tensor type names ('torch.FloatTensor' ...), which programs compare with
+# Tensor.type()
+LEGACY_NAMES = {
+    float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+    int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor",
+    uint8: "ByteTensor", bool: "BoolTensor",
+}
+_FROM_LEGACY = {v: k for k, v in LEGACY_NAMES.items()}
+
+
+def legacy_type_name(dtype: np.dtype) -> str:
+    """``'torch.FloatTensor'`` for float32, ... (the string ``torch.Tensor.type()`` returns)."""
+    try:
+        return "torch." + LEGACY_NAMES[np.dtype(dtype)]
+    except KeyError:
+        raise TypeError(f"type(): no PyTorch tensor type name for dtype {dtype}") from None
+
+
+def from_legacy_type(t: Any) -> np.dtype:
+    """The dtype meant by ``'torch.LongTensor'``, ``gg.LongTensor`` or any dtype spelling."""
+    if isinstance(t, str):
+        name = t.rsplit(".", 1)[-1]
+        if name in _FROM_LEGACY and (t == name or t.startswith(("torch.", "glassgrad."))):
+            return _FROM_LEGACY[name]
+        raise TypeError(f"type(): invalid type {t!r}: expected a tensor type name such as "
+                        "'torch.FloatTensor' or 'torch.LongTensor', or a dtype")
+    legacy = getattr(t, "_legacy_dtype", None)
+    if legacy is not None:
+        return legacy
+    return to_dtype(t)
+
+
 def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f"

@@ -19,7 +19,17 @@ from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
 from .autograd.grad_mode import STATE
-from .backend import device_of, is_array, normalize_device, np, to_device, to_numpy, xp_of
+from .backend import (
+    device_of,
+    get_default_device,
+    is_array,
+    is_device_arg,
+    normalize_device,
+    np,
+    to_device,
+    to_numpy,
+    xp_of,
+)
 from .ops import elementwise as E
 from .ops import indexing as I
 from .ops import linalg as L
@@ -346,8 +356,7 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
-            elif isinstance(a, str) and (a.startswith("cpu") or a.startswith("cuda")
-                                         or a == "gpu"):
+            elif is_device_arg(a):
                 device = a
             else:
                 dtype = a
@@ -386,8 +395,8 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Tensor:
-        return self.to("cuda" if device is None else f"cuda:{device}")
+    def cuda(self, device: Any = None) -> Tensor:
+        return self.to("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
 
     def clone(self) -> Tensor:
         """A copy that stays in the graph (its gradient flows back to ``self``)."""
@@ -404,14 +413,87 @@ class Tensor:
         return not getattr(self, "_strided", False) or builtins.bool(
             self.array.flags["C_CONTIGUOUS"])
 
-    def new_zeros(self, shape: Any) -> Tensor:
-        return Tensor._make(xp_of(self.array).zeros(shape, dtype=self.dtype), False)
+    # ------------------------------------------------------------------ new_* (torch's forms)
+    def _new(self, op: str, fill: Any, size: tuple, dtype: Any, device: Any,
+             requires_grad: builtins.bool, size_kw: Any = None) -> Tensor:
+        """A new tensor of ``size`` (varargs or one tuple) filled with ``fill`` (None: left
+        uninitialized), with this tensor's dtype and device unless given."""
+        from ._sizes import size_arg
 
-    def new_ones(self, shape: Any) -> Tensor:
-        return Tensor._make(xp_of(self.array).ones(shape, dtype=self.dtype), False)
+        shp = size_arg(op, size, size_kw)
+        d = self.dtype if dtype is None else _dt.to_dtype(dtype)
+        xp = xp_of(self.array)
+        arr = xp.empty(shp, dtype=d) if fill is None else xp.full(shp, fill, dtype=d)
+        if device is not None and normalize_device(device) != self.device:
+            arr = to_device(arr, device)
+        t = Tensor._make(arr, False)
+        return t.requires_grad_(True) if requires_grad else t
 
-    def new_tensor(self, data: Any) -> Tensor:
-        return Tensor(data, dtype=self.dtype)
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: builtins.bool = False, **kw: Any) -> Tensor:
+        """Zeros of ``size`` (``new_zeros(2, 3)`` or ``new_zeros((2, 3))``), this tensor's
+        dtype and device unless given."""
+        return self._new("new_zeros", 0, size, dtype, device, requires_grad, kw.pop("size", None))
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: builtins.bool = False, **kw: Any) -> Tensor:
+        """Ones of ``size``, this tensor's dtype and device unless given."""
+        return self._new("new_ones", 1, size, dtype, device, requires_grad, kw.pop("size", None))
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: builtins.bool = False, **kw: Any) -> Tensor:
+        """An uninitialized tensor of ``size``, this tensor's dtype and device unless given."""
+        return self._new("new_empty", None, size, dtype, device, requires_grad,
+                         kw.pop("size", None))
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: builtins.bool = False) -> Tensor:
+        """``fill_value`` everywhere, this tensor's dtype and device unless given."""
+        if isinstance(fill_value, Tensor):
+            fill_value = fill_value.item()
+        return self._new("new_full", fill_value, (size,), dtype, device, requires_grad)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: builtins.bool = False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        return Tensor(data.detach() if isinstance(data, Tensor) else data,
+                      dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device,
+                      requires_grad=requires_grad)
+
+    # ------------------------------------------------------------------ device flags, type()
+    @property
+    def is_cpu(self) -> builtins.bool:
+        return self.device == "cpu"
+
+    @property
+    def is_xpu(self) -> builtins.bool:
+        """Always False: glassgrad has no Intel GPU backend."""
+        return False
+
+    @property
+    def is_mps(self) -> builtins.bool:
+        """Always False: glassgrad has no Apple GPU backend."""
+        return False
+
+    @property
+    def is_meta(self) -> builtins.bool:
+        """Always False: every glassgrad tensor holds data."""
+        return False
+
+    def type(self, dtype: Any = None, non_blocking: builtins.bool = False) -> Any:
+        """Without argument: the type name as PyTorch spells it (``'torch.FloatTensor'``,
+        ``'torch.cuda.LongTensor'``); with a dtype, a name such as ``'torch.LongTensor'`` or
+        a legacy type such as ``gg.LongTensor``: this tensor converted to it."""
+        if dtype is None:
+            name = _dt.legacy_type_name(self.dtype)
+            return name if self.device == "cpu" else name.replace("torch.", "torch.cuda.", 1)
+        dev = None
+        if isinstance(dtype, str) and dtype.startswith("torch.cuda."):
+            dev, dtype = "cuda", dtype.replace("torch.cuda.", "torch.", 1)
+        d = _dt.from_legacy_type(dtype)
+        out = self if d == self.dtype else self.to(d)
+        return out if dev is None else out.to(dev)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
@@ -540,6 +622,8 @@ class Tensor:
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return E.Pow.apply(o, a)
+        if a.array.dtype.kind in "iu" and isinstance(o, _PyInt):  # int ** int tensor stays integer
+            return a._int_scalar_op("pow", o, lambda x, c: c**x)
         if a.array.dtype.kind in "biu":
             a = a.to(_dt.get_default_dtype())
         return E.RPow.apply(a, o)
@@ -587,13 +671,52 @@ class Tensor:
         return self._cmp(o, lambda a, b: a != b)
 
     def __and__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a & b)
+        return self._bitwise("bitwise_and", o, operator.and_)
 
     def __or__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a | b)
+        return self._bitwise("bitwise_or", o, operator.or_)
 
     def __xor__(self, o: Any) -> Tensor:
-        return self._cmp(o, lambda a, b: a ^ b)
+        return self._bitwise("bitwise_xor", o, operator.xor)
+
+    # ------------------------------------------------------------------ reflected integer ops
+    def _bitwise(self, op: str, o: Any, fn: Callable) -> Tensor:
+        """``&``, ``|``, ``^`` on bool/integer tensors with PyTorch's result dtype."""
+        a, b = self._operands(o)
+        if isinstance(b, _PyFloat) or builtins.any(
+                isinstance(v, Tensor) and v.dtype.kind not in "biu" for v in (a, b)):
+            other = b.dtype if isinstance(b, Tensor) else type(b).__name__
+            raise op_error(op, f"needs bool or integer operands, got {a.dtype} and {other}", TypeError)
+        bd = b.array if isinstance(b, Tensor) else b
+        try:
+            return Tensor._make(xp_of(a.array).asarray(fn(a.array, bd)), False)
+        except ValueError as e:
+            raise op_error(op, f"shapes {tuple(a.shape)} and {tuple(np.shape(bd))} do not "
+                           f"broadcast: {e}") from None
+
+    def __rand__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_and", o, operator.and_)
+
+    def __ror__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_or", o, operator.or_)
+
+    def __rxor__(self, o: Any) -> Tensor:
+        return self._bitwise("bitwise_xor", o, operator.xor)
+
+    def __rfloordiv__(self, o: Any) -> Tensor:
+        """``number // tensor``, PyTorch's result dtype."""
+        return self._other_t(o).__floordiv__(self)
+
+    def __rmod__(self, o: Any) -> Tensor:
+        """``number % tensor``: the remainder with the sign of the tensor (Python's ``%``)."""
+        return self._other_t(o).remainder(self)
+
+    def _int_scalar_op(self, op: str, c: Any, fn: Callable) -> Tensor:
+        """``fn(integer array, Python int)`` as an integer tensor (no gradient)."""
+        try:
+            return Tensor._make(xp_of(self.array).asarray(fn(self.array, c)), False)
+        except ValueError as e:  # e.g. integers to negative integer powers
+            raise op_error(op, f"on integer tensor {self.dtype} with {c!r}: {e}") from None
 
     def __invert__(self) -> Tensor:
         return Tensor._make(~self.array, False)
@@ -940,6 +1063,8 @@ class Tensor:
         return self - self.trunc()
 
     def sign(self) -> Tensor:
+        if self.dtype.kind == "b":  # sign of a bool is itself (as PyTorch)
+            return Tensor._make(self.array.copy(), False)
         return Tensor._make(xp_of(self.array).sign(self.array), False)
 
     def square(self) -> Tensor:
@@ -1834,6 +1959,8 @@ def tensor(data: Any, dtype: Any = None, device: Any = None,
     """
     if is_array(data):
         data = data.copy()
+    if device is None and get_default_device() != "cpu":
+        device = get_default_device()
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 

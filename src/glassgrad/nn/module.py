@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
-from ..backend import normalize_device, np, to_device
+from ..backend import is_device_arg, normalize_device, np, to_device
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
 
@@ -440,7 +440,7 @@ class Module:
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
-            elif isinstance(a, str) and (a.startswith("cpu") or a.startswith("cuda") or a == "gpu"):
+            elif is_device_arg(a):
                 device = a
             else:
                 dtype = a
@@ -469,8 +469,8 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Module:
-        return self.to("cuda" if device is None else f"cuda:{device}")
+    def cuda(self, device: Any = None) -> Module:
+        return self.to("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self, destination: dict | None = None, prefix: str = "",

@@ -15,6 +15,7 @@ from collections import namedtuple
 from typing import Any, Callable, Iterator, Sequence
 
 from . import dtypes as _dt
+from ._tensor_extra import TensorExtras
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
@@ -47,7 +48,7 @@ _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
 
 
-class Tensor:
+class Tensor(TensorExtras):
     """A multi-dimensional array that records how it was computed (reverse-mode autodiff).
 
     Parameters

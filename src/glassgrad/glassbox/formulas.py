@@ -327,6 +327,15 @@ _SPEC.update({
         doc=_EW),
 })
 
+# ops of ops/extra.py (PyTorch-compatibility ops that are not compositions)
+_SPEC.update({
+    ("glassgrad.ops.extra", "Asinh"): _f("X", ("dX = dZ / √(X² + 1)",), doc="extra.md#asinh"),
+    ("glassgrad.ops.extra", "Acosh"): _f("X", ("dX = dZ / √(X² − 1)",), doc="extra.md#acosh"),
+    ("glassgrad.ops.extra", "Atanh"): _f("X", ("dX = dZ / (1 − X²)",), doc="extra.md#atanh"),
+    ("glassgrad.ops.extra", "ScatterPut"): _f("S, index, dim, shape", (
+        "dS = gather(dZ, index, dim)", None, None, None), doc="extra.md#scatter"),
+})
+
 # The section of the chapter that derives each op (links become ``file.md#anchor``).
 _SECTIONS = {
     "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "

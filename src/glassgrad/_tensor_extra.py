@@ -79,7 +79,7 @@ class TensorExtras:
                                "in-place operation; wrap it in gg.no_grad()")
         new = compute()
         # the one place here that re-points the tensor's array slot (as Tensor._inplace)
-        self.data, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
+        self.array, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
         if new.grad_fn is not None:
             self._version = new._version
         return self
@@ -287,10 +287,6 @@ class TensorExtras:
 
     def is_signed(self) -> builtins.bool:
         return self.array.dtype.kind in "if"
-
-    def is_contiguous(self) -> builtins.bool:
-        """True when the elements are laid out in row-major order without gaps."""
-        return builtins.bool(self.array.flags.c_contiguous)
 
     def is_same_size(self, other: Any) -> builtins.bool:
         return tuple(self.shape) == tuple(other.shape)

@@ -227,8 +227,8 @@ def read_npy(zf: zipfile.ZipFile, zi: zipfile.ZipInfo, what: str, expect_dtype: 
                     f"{what}: its header declares shape {shape} of {dtype} ({_gib(nbytes)}), which does "
                     f"not match the member's size ({zi.file_size} bytes); the array is damaged or forged")
             if expect_dtype is not None and dtype.str != expect_dtype:
-                raise CheckpointError(f"{what} has dtype {dtype.str!r} ({dtype}) but {np.dtype(expect_dtype)} "
-                                      f"({expect_dtype!r}) was saved; wrong dtype")
+                raise CheckpointError(f"{what} has dtype {dtype.str!r} ({dtype}) but "
+                                      f"{np.dtype(expect_dtype)} ({expect_dtype!r}) was saved; wrong dtype")
             if expect_shape is not None and shape != expect_shape:
                 raise CheckpointError(f"{what} has shape {shape} but shape {expect_shape} was saved; "
                                       "wrong shape")

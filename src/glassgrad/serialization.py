@@ -88,8 +88,15 @@ from typing import Any, BinaryIO, Callable, Union
 import numpy as np
 
 from ._atomic import atomic_open, is_temp_file, remove_stale_temp_files
-from ._checkpoint_io import (ALLOWED_KINDS, CheckpointError, check_json_depth, describe_non_zip,
-                             open_archive, read_npy, sha256_of)
+from ._checkpoint_io import (
+    ALLOWED_KINDS,
+    CheckpointError,
+    check_json_depth,
+    describe_non_zip,
+    open_archive,
+    read_npy,
+    sha256_of,
+)
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION", "is_checkpoint", "MAX_BYTES",
            "MAX_DEPTH", "MAX_MANIFEST_BYTES", "add_safe_globals", "safe_globals", "get_safe_globals",

@@ -280,23 +280,24 @@ def test_npy_header_declaring_8_tib():
     assert "8.19e+03 GiB" in msg and "fc1.weight" in msg
 
 
+def _forge_size(mems, index: int, size: int, compression=zipfile.ZIP_STORED) -> bytes:
+    b = io.BytesIO()
+    z = zipfile.ZipFile(b, "w", compression)
+    for name, payload in mems:
+        z.writestr(name, payload)
+    z.infolist()[index].file_size = size  # written into the central directory (zip64 when large)
+    z.close()
+    return b.getvalue()
+
+
 def test_directory_declaring_huge_sizes():
     mems = _members(_valid())
-    b = io.BytesIO()
-    z = zipfile.ZipFile(b, "w")
-    for name, payload in mems:
-        z.writestr(name, payload)
-    z.infolist()[1].file_size = 8 << 40  # written into the central directory (zip64)
-    z.close()
-    msg = _refused(b.getvalue(), "declares 8.19e\\+03 GiB.*more than the limit.*nothing was read")
-    assert "max_bytes" in msg
-    # a forged size under the limit is caught by the .npy size check, before allocating
-    z = zipfile.ZipFile(b := io.BytesIO(), "w")
-    for name, payload in mems:
-        z.writestr(name, payload)
-    z.infolist()[1].file_size = 3 << 30
-    z.close()
-    _refused(b.getvalue(), "does not match the member's size")
+    for size in (8 << 40, 3 << 30, 10_000):
+        msg = _refused(_forge_size(mems, 1, size), f"'a0.npy' declares {size} bytes from 224 stored bytes")
+        assert "forged" in msg
+    # deflated: a size the compressed bytes could produce but do not; caught by the .npy size
+    # check before anything is allocated for the array
+    _refused(_forge_size(mems, 1, 20_000, zipfile.ZIP_DEFLATED), "does not match the member's size")
 
 
 def _bomb(n_refs: int) -> bytes:
@@ -615,3 +616,82 @@ def test_old_style_and_foreign_temp_files_are_removed_by_age(tmp_path):
     assert sorted(remove_stale_temp_files(tmp_path, names=["other.ckpt"])) == []
     assert sorted(remove_stale_temp_files(tmp_path)) == sorted([str(old), str(foreign)])
     assert unrelated.exists()
+
+
+def test_depth_beyond_the_recursion_limit_is_a_checkpoint_error():
+    nested: list = []
+    cur = nested
+    for _ in range(5000):
+        cur.append([])
+        cur = cur[0]
+    with pytest.raises(CheckpointError, match="recursion limit"):
+        gg.save(nested, io.BytesIO(), max_depth=10**6)
+    # a manifest that deep, loaded with a limit that allows it
+    text = (b'{"format": "glassgrad-checkpoint", "version": 2, "root": ' + b'{"t": "list", "v": [' * 5000
+            + b'{"t": "none"}' + b"]}" * 5000 + b"}")
+    data = _build([(MANIFEST, _npy(np.frombuffer(text, np.uint8)))])
+    _refused(data, "nested deeper than 132 levels")
+    _refused(data, "recursion limit|corrupt", max_depth=10**6)
+
+
+_TRAIN = """
+import os, signal, sys
+import numpy as np
+import glassgrad as gg
+from glassgrad import nn, optim
+from glassgrad.data import DataLoader, TensorDataset
+from glassgrad.train import ModelCheckpoint, Trainer
+
+folder, epochs, kill_at, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+write = gg.serialization._write_archive
+calls = [0]
+
+
+def dying_write(fh, entries):  # SIGKILL in the middle of the kill_at-th checkpoint write
+    calls[0] += 1
+    if calls[0] == kill_at:
+        fh.write(b"PK\\x03\\x04 half a checkpoint")
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    write(fh, entries)
+
+
+gg.serialization._write_archive = dying_write
+gg.manual_seed(7)
+rng = np.random.default_rng(0)
+X = rng.normal(size=(96, 4)).astype(np.float32)
+y = (X[:, 0] > X[:, 1]).astype(np.int64)
+train = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True, generator=gg.Generator(3))
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Tanh(), nn.Linear(8, 2))
+opt = optim.Adam(model.parameters(), lr=0.01)
+t = Trainer(model, nn.CrossEntropyLoss(), opt, callbacks=[ModelCheckpoint(folder)], verbose=0)
+last = os.path.join(folder, "last.ckpt")
+if os.path.exists(last):
+    t.load_checkpoint(last)
+t.fit(train, epochs=epochs - t.epoch)
+np.save(out, np.concatenate([p.detach().numpy().ravel() for p in model.parameters()]))
+"""
+
+
+def _train(folder, epochs: int, kill_at: int, out) -> int:
+    env = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", _TRAIN, str(folder), str(epochs), str(kill_at), str(out)],
+                          env=env, timeout=300).returncode
+
+
+def test_sigkill_during_checkpoint_writes_then_resume(tmp_path):
+    """Killed in the middle of a checkpoint write 4 times: each orphaned temp file is cleaned up
+    by the next run, and the resumed result equals an uninterrupted run bit for bit."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    straight.mkdir()
+    resumed.mkdir()
+    assert _train(straight, 6, 0, tmp_path / "a.npy") == 0
+    for _ in range(4):
+        # writes: epochNNN.ckpt then last.ckpt per epoch; the 3rd write of each run is killed
+        assert _train(resumed, 6, 3, tmp_path / "b.npy") == -signal.SIGKILL
+        orphans = _temps(resumed)
+        assert len(orphans) == 1 and orphans[0].startswith(".tmp-epoch")  # the last run's only
+    assert _train(resumed, 6, 0, tmp_path / "b.npy") == 0
+    assert _temps(resumed) == []
+    assert sorted(os.listdir(resumed)) == [f"epoch{e:03d}.ckpt" for e in range(1, 7)] + ["last.ckpt"]
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

@@ -24,6 +24,7 @@ __all__ = ["CheckpointError", "open_archive", "read_npy", "check_json_depth", "s
 ALLOWED_KINDS = "biufc"
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_NPY_HEADER = 64 * 1024
+_MAX_DEFLATE_RATIO = 1100
 _COMPRESSION_NAMES = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
                       zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
 # protocol-2 pickle of the magic number that the pre-1.6 ``torch.save`` format starts with
@@ -135,7 +136,9 @@ def open_archive(fh: BinaryIO, name: str, max_bytes: int, manifest: str,
     manifest, and a total declared (decompressed) size above ``max_bytes``.
     """
     try:
-        zf = zipfile.ZipFile(_BoundedFile(fh))
+        bounded = _BoundedFile(fh)
+        size = bounded.size
+        zf = zipfile.ZipFile(bounded)
         infos = zf.infolist()
     except Exception as e:  # zipfile raises many kinds on a damaged directory
         raise CheckpointError(f"load: {name}: the zip directory is damaged; not a readable "
@@ -167,6 +170,18 @@ def open_archive(fh: BinaryIO, name: str, max_bytes: int, manifest: str,
             zf.close()
             raise CheckpointError(f"load: {name}: member {zi.filename!r} uses compression method "
                                   f"{zi.compress_type} ({method}); checkpoints use stored or deflate")
+        # a declared size that the stored bytes cannot produce is forged (deflate expands at
+        # most ~1032:1); checked here so that nothing is allocated for it
+        if zi.compress_type == zipfile.ZIP_STORED:
+            plausible = zi.file_size == zi.compress_size
+        else:
+            plausible = zi.file_size <= _MAX_DEFLATE_RATIO * zi.compress_size + 1024
+        if not plausible or zi.header_offset + zi.compress_size > size:
+            zf.close()
+            raise CheckpointError(
+                f"load: {name}: member {zi.filename!r} declares {zi.file_size} bytes from "
+                f"{zi.compress_size} stored bytes at offset {zi.header_offset} of a {size}-byte file; "
+                "the zip directory is damaged or forged")
         total += zi.file_size
     if total > max_bytes:
         zf.close()
@@ -190,6 +205,22 @@ def _read_exact(fp: Any, n: int, what: str) -> bytearray:
         view[got:got + len(chunk)] = chunk
         got += len(chunk)
     return buf
+
+
+def _read_data(fp: Any, n: int, what: str) -> np.ndarray:
+    """Read exactly ``n`` bytes into a new array; memory is committed only as data arrives."""
+    try:
+        out = np.empty(n, dtype=np.uint8)
+    except MemoryError:
+        raise CheckpointError(f"{what}: cannot allocate {_gib(n)} for it") from None
+    got = 0
+    while got < n:
+        chunk = fp.read(min(n - got, 1 << 24))
+        if not chunk:
+            raise CheckpointError(f"{what} is truncated ({got} of {n} bytes)")
+        out[got:got + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        got += len(chunk)
+    return out
 
 
 def read_npy(zf: zipfile.ZipFile, zi: zipfile.ZipInfo, what: str, expect_dtype: str | None = None,
@@ -232,14 +263,14 @@ def read_npy(zf: zipfile.ZipFile, zi: zipfile.ZipInfo, what: str, expect_dtype: 
             if expect_shape is not None and shape != expect_shape:
                 raise CheckpointError(f"{what} has shape {shape} but shape {expect_shape} was saved; "
                                       "wrong shape")
-            buf = _read_exact(fp, nbytes, what)
+            buf = _read_data(fp, nbytes, what)
             if fp.read(1):
                 raise CheckpointError(f"{what} has trailing data")  # pragma: no cover - size checked
     except CheckpointError:
         raise
     except Exception as e:  # BadZipFile (CRC, header mismatch), zlib.error, OSError, ...
         raise CheckpointError(f"{what} is damaged ({type(e).__name__}: {e})") from None
-    arr = np.frombuffer(buf, dtype=dtype)
+    arr = buf.view(dtype)
     if fortran and len(shape) > 1:
         return arr.reshape(shape[::-1]).T
     return arr.reshape(shape)

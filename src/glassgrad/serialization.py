@@ -240,14 +240,8 @@ class _Manifest:
         if not isinstance(node, dict) or not isinstance(node.get("t"), str):
             raise self.err(f"corrupt manifest: unexpected node {node!r:.80} at {_where(path)}")
         t, v = node["t"], node.get("v")
-        ok = {"none": lambda: True,
-              "bool": lambda: isinstance(v, bool),
-              "int": lambda: isinstance(v, int) and not isinstance(v, bool),
-              "float": lambda: isinstance(v, str) and _is_float(v),
-              "str": lambda: isinstance(v, str),
-              "dtype": lambda: isinstance(v, str) and _is_safe_dtype(v)}.get(t)
-        if ok is not None:
-            if not ok():
+        if t in _SCALAR_CHECKS:
+            if not _SCALAR_CHECKS[t](v):
                 raise self.err(f"corrupt manifest: bad {t!r} node {node!r:.80} at {_where(path)}")
             return
         if t in ("list", "tuple"):
@@ -298,6 +292,16 @@ class _Manifest:
             if "dev" in node and not isinstance(node["dev"], str):
                 raise self.err(f"corrupt manifest: bad device at {where}")
         self.refs.append((key, node, where))
+
+
+_SCALAR_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "none": lambda v: True,
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, str) and _is_float(v),
+    "str": lambda v: isinstance(v, str),
+    "dtype": lambda v: isinstance(v, str) and _is_safe_dtype(v),
+}
 
 
 def _key_repr(k: dict, i: int) -> Any:
@@ -404,12 +408,16 @@ def save(obj: Any, f: PathLike | BinaryIO, max_depth: int | None = None) -> None
         names where in the structure it is.
     """
     enc = _Encoder(MAX_DEPTH if max_depth is None else int(max_depth))
-    root = enc.encode(obj, [])
+    try:
+        root = enc.encode(obj, [])
+    except RecursionError:
+        raise CheckpointError("save: the object nests too deeply for Python's recursion limit; lower "
+                              "max_depth") from None
     manifest = {"format": FORMAT, "version": VERSION, "root": root}
     try:
         mbytes = json.dumps(manifest, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except ValueError as e:  # e.g. an int with more digits than Python converts to text
-        raise CheckpointError(f"save: cannot encode the object ({e})") from None
+    except (ValueError, RecursionError) as e:  # e.g. an int with more digits than Python prints
+        raise CheckpointError(f"save: cannot encode the object ({type(e).__name__}: {e})") from None
     entries = {_MANIFEST: np.frombuffer(mbytes, dtype=np.uint8)}
     entries.update(enc.arrays)
     if hasattr(f, "write"):
@@ -524,7 +532,11 @@ def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, li
         manifest = _read_manifest(zf, members[_MEMBER], name, depth, err)
         ver = manifest["version"]
         plan = _Manifest(ver, depth, err)
-        plan.check(manifest.get("root"), [])
+        try:
+            plan.check(manifest.get("root"), [])
+        except RecursionError:
+            raise err(f"the saved object nests too deeply for Python's recursion limit (max_depth={depth} "
+                      "is larger than this interpreter can walk)") from None
         referenced = {k for k, _, _ in plan.refs}
         for k, _, where in plan.refs:
             if k + ".npy" not in members:
@@ -544,7 +556,11 @@ def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, li
             if node["t"] == "npscalar" and arr.ndim != 0:
                 raise err(f"corrupt checkpoint: scalar at {where} is stored with shape {arr.shape}")
             arrays[k] = arr
-    return _Builder(arrays, map_location).build(manifest["root"])
+    try:
+        return _Builder(arrays, map_location).build(manifest["root"])
+    except RecursionError:
+        raise err(f"the saved object nests too deeply for Python's recursion limit (max_depth={depth} "
+                  "is larger than this interpreter can walk)") from None
 
 
 def _read_manifest(zf: Any, zi: Any, name: str, depth: int, err: Callable[[str], CheckpointError]) -> dict:
@@ -572,6 +588,8 @@ def _read_manifest(zf: Any, zi: Any, name: str, depth: int, err: Callable[[str],
 
 def is_checkpoint(path: PathLike) -> bool:
     """True when ``path`` is a file that :func:`load` accepts (reads only the manifest)."""
+    if is_temp_file(os.path.basename(os.fspath(path))):
+        return False
     try:
         with open(os.fspath(path), "rb") as fh:
             if fh.read(4) != b"PK\x03\x04":
@@ -581,7 +599,7 @@ def is_checkpoint(path: PathLike) -> bool:
             with zf:
                 _read_manifest(zf, members[_MEMBER], repr(path), MAX_DEPTH, CheckpointError)
         return True
-    except (OSError, CheckpointError):
+    except Exception:  # a predicate: any failure to read means "no"
         return False
 
 

@@ -695,3 +695,20 @@ def test_sigkill_during_checkpoint_writes_then_resume(tmp_path):
     assert _temps(resumed) == []
     assert sorted(os.listdir(resumed)) == [f"epoch{e:03d}.ckpt" for e in range(1, 7)] + ["last.ckpt"]
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_repeated_dict_key_and_oversized_stream():
+    mems = _members(_valid())
+    m = _manifest(mems)
+    m["root"]["k"][3] = dict(m["root"]["k"][2])  # "name" -> a second "epoch"
+    _refused(_build(_with_manifest(mems, m)), "same key twice")
+
+    class Stream:  # no seek: copied in chunks, refused past the limit
+        def __init__(self, data):
+            self.b = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self.b.read(n)
+
+    with pytest.raises(CheckpointError, match="larger than max_bytes=0"):
+        gg.load(Stream(b"PK\x03\x04" + b"\0" * (65 << 20)), max_bytes=0)

@@ -35,6 +35,9 @@ class CheckpointError(ValueError):
     """A file is not a valid glassgrad checkpoint (or an object cannot be saved in one)."""
 
 
+CheckpointError.__module__ = "glassgrad.serialization"  # where users import it from
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n} bytes"
 

@@ -328,9 +328,11 @@ def _is_safe_dtype(v: str, kinds: str = "biufcmMUSV") -> bool:
 class _Builder:
     """Pass 3: build the object from a checked manifest and the checked arrays."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], map_location: Any) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], map_location: Any,
+                 err: Callable[[str], CheckpointError]) -> None:
         self.arrays = arrays
         self.map_location = map_location
+        self.err = err
 
     def build(self, node: dict) -> Any:
         t = node["t"]
@@ -347,7 +349,10 @@ class _Builder:
         if t == "tuple":
             return tuple(self.build(c) for c in node["v"])
         if t == "dict":
-            return {self.build(k): self.build(c) for k, c in zip(node["k"], node["v"])}
+            out = {self.build(k): self.build(c) for k, c in zip(node["k"], node["v"])}
+            if len(out) != len(node["k"]):
+                raise self.err("corrupt manifest: a dict has the same key twice")
+            return out
         arr = self.arrays[node["k"]]
         if t == "ndarray":
             return arr
@@ -508,11 +513,19 @@ def _stream_copy(f: Any, limit: int, name: str) -> Iterator[BinaryIO]:
     if seekable:
         yield f
         return
-    data = f.read(limit + MAX_MANIFEST_BYTES + 1)
-    if not isinstance(data, bytes):
-        raise TypeError(f"load: {name} must be opened in binary mode ('rb')")
-    if len(data) > limit + MAX_MANIFEST_BYTES:
-        raise CheckpointError(f"load: {name} is larger than max_bytes={limit}; nothing was loaded")
+    # a stream without seek (a pipe, a socket): copy it, in chunks, up to the size limit
+    buf = io.BytesIO()
+    cap = limit + MAX_MANIFEST_BYTES
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            break
+        if not isinstance(chunk, bytes):
+            raise TypeError(f"load: {name} must be opened in binary mode ('rb')")
+        buf.write(chunk)
+        if buf.tell() > cap:
+            raise CheckpointError(f"load: {name} is larger than max_bytes={limit}; nothing was loaded")
+    data = buf.getvalue()
     yield io.BytesIO(data)
 
 
@@ -557,7 +570,7 @@ def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, li
                 raise err(f"corrupt checkpoint: scalar at {where} is stored with shape {arr.shape}")
             arrays[k] = arr
     try:
-        return _Builder(arrays, map_location).build(manifest["root"])
+        return _Builder(arrays, map_location, err).build(manifest["root"])
     except RecursionError:
         raise err(f"the saved object nests too deeply for Python's recursion limit (max_depth={depth} "
                   "is larger than this interpreter can walk)") from None

@@ -31,8 +31,10 @@ What load checks (and refuses with a :class:`CheckpointError` naming the problem
 parsed as literals, and only numeric and bool dtypes are accepted (no object, string,
 datetime or structured arrays). Before anything is read, the zip directory must be intact,
 without duplicate member names, encrypted members or compression other than stored/deflate,
-and the total declared decompressed size must be at most ``max_bytes`` (default
-:data:`MAX_BYTES`, 16 GiB). The manifest (at most :data:`MAX_MANIFEST_BYTES`) must be JSON
+with member sizes that the stored bytes can produce (equal for stored members, at most
+~1100:1 for deflate), and the total declared decompressed size must be at most
+``max_bytes`` (default :data:`MAX_BYTES`, 16 GiB; set ``glassgrad.serialization.MAX_BYTES``
+to change it for the process). The manifest (at most :data:`MAX_MANIFEST_BYTES`) must be JSON
 nested no deeper than the object limit allows (``max_depth``, default :data:`MAX_DEPTH` = 64
 levels of the saved object); its nodes must be well formed; every array member must be
 referenced exactly once, in the order :func:`save` numbers them (a reference moved to
@@ -56,10 +58,11 @@ Files are written atomically: to a temporary file ``.tmp-<name>-<host>-<pid>-<ra
 the same folder, fsynced, then ``os.replace``-d onto the name — a crash mid-write never
 leaves a half-written checkpoint. A process killed mid-write leaves its temporary file
 behind; the next :func:`save` to the same name (and :class:`~glassgrad.train.ModelCheckpoint`
-when training starts) removes such orphans, and :func:`load` refuses to read a temporary
-file.
+when training starts) removes such orphans — temporary files whose writer on this host no
+longer runs, or that nobody has touched for an hour — and :func:`load` refuses to read a
+temporary file.
 
-What can be stored: ``None``, ``bool``, ``int`` (any size), ``float`` (also nan/inf),
+What can be stored: ``None``, ``bool``, ``int`` (up to 4300 digits), ``float`` (nan/inf too),
 ``str``, NumPy scalars and arrays (numeric or bool dtypes), :class:`~glassgrad.Tensor`,
 ``dtype`` objects, and ``dict`` (keys: str/int/float/bool/None), ``list`` and ``tuple`` of
 these, nested at most ``MAX_DEPTH`` levels. That covers ``module.state_dict()``,

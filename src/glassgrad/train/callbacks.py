@@ -19,6 +19,8 @@ import math
 import os
 from typing import Any, Callable
 
+from .._atomic import remove_stale_temp_files
+
 __all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ModelCheckpoint", "CSVLogger"]
 
 
@@ -146,6 +148,8 @@ class ModelCheckpoint(Callback):
 
     Each file holds what :meth:`Trainer.save_checkpoint` writes (model, optimizer, scheduler,
     epoch, history, RNG and DataLoader-generator states), so training can be resumed exactly.
+    Files are written atomically; temporary files left in ``dirpath`` by a run that was
+    killed while saving are removed when training starts (and by each later save).
 
     Parameters
     ----------
@@ -178,6 +182,8 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         os.makedirs(self.dirpath, exist_ok=True)
+        # temporary files of saves killed mid-write (a resumed run starts here)
+        remove_stale_temp_files(self.dirpath)
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         if self.every_n_epochs and epoch % self.every_n_epochs == 0:

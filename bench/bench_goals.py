@@ -1,10 +1,10 @@
-"""Issue 7's goals in one table: runs the bench scripts (each in its own process, the
+"""The speed goals in one table: runs the bench scripts (each in its own process, the
 environment as it is) and prints every measured figure next to its goal.
 
     GLASSGRAD_DATA=../shared/data/mnist python bench/bench_goals.py            # ~15 minutes
     GLASSGRAD_DATA=../shared/data/mnist python bench/bench_goals.py --quick    # smoke run
 
-Goals (issue 7): MLP 784-256-10 and 784-300-100-10 at batch 128 and 32 ≤ 0.9× PyTorch and
+Goals: MLP 784-256-10 and 784-300-100-10 at batch 128 and 32 ≤ 0.9× PyTorch and
 ≤ 1.1× the hand-written NumPy loop; LeNet-5 (batch 64, Adam) ≤ 1.3× PyTorch; LSTM 128
 ≤ 1.5× PyTorch; training memory ≤ PyTorch's; ≥ 70 % of the GEMM peak at batch 1024 and
 width 4096. Ratios are of epoch medians (the scripts print the median of per-turn ratios

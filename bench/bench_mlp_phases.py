@@ -5,7 +5,7 @@ SGD step separately, inside the running training loop, over one MNIST epoch of a
 ReLU MLP, for glassgrad and for the same arithmetic written by hand in NumPy (the "no
 framework" bar), alternating. The difference per phase is the framework overhead of that
 phase as it shows in the running step, where the work of each Python call runs with
-caches cold from the GEMMs around it (issue 7). Same initial weights and batch order.
+caches cold from the GEMMs around it. Same initial weights and batch order.
 
     GLASSGRAD_DATA=../shared/data/mnist python bench/bench_mlp_phases.py --batch-size 32
 """

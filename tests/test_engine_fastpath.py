@@ -1,5 +1,5 @@
 """The engine's fast path: leaf gradients taken without a copy when nobody else holds
-them, and never when somebody does (issue 7's speed work must not change any value)."""
+them, and never when somebody does (speed work must not change any value)."""
 
 import numpy as np
 

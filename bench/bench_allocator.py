@@ -67,6 +67,7 @@ def _child(case: str, steps: int) -> None:
         X = rng.standard_normal((batch, 784)).astype(np.float32)
         y = rng.integers(0, 10, batch)
         opt = gg.optim.SGD(model.parameters(), lr=0.01)
+    gg.allocator.tune_for_training()  # as Trainer.fit does; GLASSGRAD_MALLOC_TUNING=0 stops it
     xb, yb = gg.from_numpy(X), gg.from_numpy(y)
 
     def step() -> None:

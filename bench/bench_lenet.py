@@ -105,6 +105,7 @@ class Runner:
         else:
             import glassgrad as gg
 
+            gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
             self.gg = gg
             self.model = gg_lenet()
             self.model.load_state_dict({k: gg.tensor(v) for k, v in state.items()})

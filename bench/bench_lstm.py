@@ -86,6 +86,8 @@ def make_glassgrad(weights: dict, hidden: int, fused: bool) -> Callable:
     import glassgrad as gg
     from glassgrad import nn, optim
 
+    gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+
     model = gg_lstm_classifier(hidden)
     model.lstm.fused = fused
 

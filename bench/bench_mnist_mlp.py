@@ -141,6 +141,8 @@ class GlassgradLoop:
         import glassgrad as gg
         from glassgrad import nn
 
+        gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+
         self.gg, self.nn, self.init = gg, nn, weights
         layers: list[Any] = []
         for i, (W, _b) in enumerate(weights):

@@ -42,13 +42,14 @@ def saved_state():
     ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000"}, "GLIBC_TUNABLES"),
 ])
 def test_user_settings_win(saved_state, env, reason):
-    allocator._auto(env)
+    allocator._state["tuned"] = False
+    allocator.tune_for_training(env)
     st = allocator.malloc_tuning()
     assert st["tuned"] is False and reason in st["reason"]
 
 
 def test_unrelated_tunables_do_not_stop_tuning(saved_state):
-    allocator._auto({"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F"})
+    allocator.tune_for_training({"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F"})
     assert allocator.malloc_tuning()["tuned"] is GLIBC
 
 
@@ -65,10 +66,19 @@ def test_status_is_a_copy():
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc tuning applies to glibc only")
-def test_import_tunes_and_opt_out_does_not():
-    code = "import glassgrad as gg; print(gg.allocator.malloc_tuning()['tuned'])"
-    assert _run(code) == "True"
-    assert _run(code, GLASSGRAD_MALLOC_TUNING="0") == "False"
+def test_import_leaves_the_allocator_alone_and_training_tunes_it():
+    state = "print(gg.allocator.malloc_tuning()['tuned'])"
+    code = "import glassgrad as gg; " + state
+    assert _run(code) == "False"  # no process-wide change on import
+    assert _run(code, GLASSGRAD_MALLOC_TUNING="1") == "True"  # opted in
+    fit = ("import glassgrad as gg; nn = gg.nn; m = nn.Linear(2, 1); "
+           "t = gg.train.Trainer(m, lambda o, y: ((o - y) ** 2).mean(), "
+           "gg.optim.SGD(m.parameters(), lr=0.1), progress=False); "
+           "t.fit([(gg.ones(4, 2), gg.zeros(4, 1))]); " + state)
+    assert _run(fit).splitlines()[-1] == "True"  # the Trainer tunes when it starts
+    assert _run(fit, GLASSGRAD_MALLOC_TUNING="0").splitlines()[-1] == "False"  # opt-out holds
+    loop = "import glassgrad as gg; print(gg.allocator.tune_for_training())"
+    assert _run(loop) == "True" and _run(loop, MALLOC_TRIM_THRESHOLD_="1000") == "False"
 
 
 BENCH = os.path.join(os.path.dirname(SRC), "bench", "bench_allocator.py")
@@ -103,6 +113,7 @@ def test_release_memory_returns_kept_memory():
     code = """
         import numpy as np
         import glassgrad as gg
+        gg.allocator.tune_for_training()
         def rss():
             return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
         a = [np.ones(2**20, np.float32) for _ in range(40)]   # 160 MiB in 4 MiB blocks

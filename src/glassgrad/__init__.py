@@ -71,9 +71,9 @@ from .tensortypes import (
 
 __version__ = "0.1.0"
 
-# keep training memory in the process between steps (see glassgrad.allocator; opt out with
-# GLASSGRAD_MALLOC_TUNING=0)
-allocator._auto()
+# the allocator setting for training is applied by the Trainer, not by this import, unless
+# GLASSGRAD_MALLOC_TUNING=1 (see glassgrad.allocator)
+allocator._on_import()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
                "linalg", "utils", "cuda", "accelerator", "backends"}

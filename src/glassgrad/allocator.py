@@ -18,13 +18,20 @@ process (``bench/bench_allocator.py``): LeNet-5 batch 64 with Adam 18.4 → 9.5 
 
 What it does
 ------------
-On import, glassgrad sets two ``mallopt`` parameters of glibc: blocks below 32 MiB come
-from the heap (glibc's largest allowed mmap threshold) and up to 256 MiB of free heap is
-kept instead of returned. A training process then reuses its memory from step to step.
-The resident memory (RSS) high-water mark is unchanged — the memory is used anyway
-within each step — but RSS no longer shrinks after a peak.
+It sets two ``mallopt`` parameters of glibc: blocks below 32 MiB come from the heap
+(glibc's largest allowed mmap threshold) and up to 256 MiB of free heap is kept instead of
+returned. A training process then reuses its memory from step to step. The resident
+memory (RSS) high-water mark is unchanged — the memory is used anyway within each step —
+but RSS no longer shrinks after a peak.
 
-It is process-wide, so it is skipped when the user has chosen otherwise:
+When
+----
+It is process-wide, so ``import glassgrad`` does not do it. Training does:
+:meth:`glassgrad.train.Trainer.fit` (and so ``glassgrad train``) calls
+:func:`tune_for_training` when it starts. A hand-written training loop opts in with one
+line, ``gg.allocator.tune_for_training()``, or with ``GLASSGRAD_MALLOC_TUNING=1`` in the
+environment (then ``import glassgrad`` applies it). It is skipped when the user has chosen
+otherwise:
 
 * ``GLASSGRAD_MALLOC_TUNING=0`` (or ``off``/``false``/``no``) in the environment;
 * ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or a
@@ -43,7 +50,8 @@ import ctypes
 import os
 from typing import Any
 
-__all__ = ["malloc_tuning", "tune_malloc", "reset_malloc", "release_memory"]
+__all__ = ["malloc_tuning", "tune_for_training", "tune_malloc", "reset_malloc",
+           "release_memory"]
 
 _M_TRIM_THRESHOLD = -1  # glibc's <malloc.h> parameter numbers
 _M_MMAP_THRESHOLD = -3
@@ -124,16 +132,33 @@ def malloc_tuning() -> dict:
     return dict(_state)
 
 
-def _auto(environ: Any = None) -> None:
-    """Called once on ``import glassgrad``: tune unless the user said otherwise."""
+_OFF = ("0", "off", "false", "no")
+_ON = ("1", "on", "true", "yes")
+
+
+def tune_for_training(environ: Any = None) -> bool:
+    """Tune the allocator for a training loop (see the module docstring) unless the user
+    said otherwise (``GLASSGRAD_MALLOC_TUNING=0``, or their own ``MALLOC_*`` settings);
+    True when it is tuned. Idempotent: the Trainer calls it every time it starts."""
     env = os.environ if environ is None else environ
-    if env.get("GLASSGRAD_MALLOC_TUNING", "").strip().lower() in ("0", "off", "false", "no"):
+    if _state["tuned"] and environ is None:
+        return True
+    if env.get("GLASSGRAD_MALLOC_TUNING", "").strip().lower() in _OFF:
         _state.update(tuned=False, reason="GLASSGRAD_MALLOC_TUNING=0")
-        return
+        return False
     user = [v for v in _USER_VARS if v in env]
     if "glibc.malloc." in env.get("GLIBC_TUNABLES", ""):
         user.append("GLIBC_TUNABLES")
     if user:
         _state.update(tuned=False, reason=f"left to the user's {', '.join(user)}")
-        return
-    tune_malloc()
+        return False
+    return tune_malloc()
+
+
+def _on_import(environ: Any = None) -> None:
+    """Called once on ``import glassgrad``: tunes only with ``GLASSGRAD_MALLOC_TUNING=1``."""
+    env = os.environ if environ is None else environ
+    if env.get("GLASSGRAD_MALLOC_TUNING", "").strip().lower() in _ON:
+        tune_for_training(env)
+    else:
+        _state.update(reason="not yet: training (Trainer.fit) or tune_for_training() tunes")

@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..allocator import tune_for_training
 from ..autograd.capture import capture
 from ..tensor import Tensor
 from .callbacks import Callback
@@ -391,6 +392,9 @@ class Trainer:
         """
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
+        # keep a step's memory for the next step (glibc; see glassgrad.allocator): LeNet-5
+        # 18.4 -> 9.5 ms per step measured, no effect where nothing is returned to the OS
+        tune_for_training()
         self._loaders = [train_loader, val_loader]
         if self._pending_generators is not None:
             _restore_generators(self._loaders, self._pending_generators)

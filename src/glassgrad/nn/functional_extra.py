@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..backend import np, xp_of
 from ..ops import conv as _conv
 from ..ops._util import op_error
+from ..ops.ctc import CTCLoss as _CTCLoss
 from ..random import Generator, _rng
 from ..tensor import Tensor, stack
 from . import functional as F
@@ -27,7 +28,7 @@ __all__ = [
     "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
     "multi_margin_loss", "multilabel_margin_loss", "triplet_margin_with_distance_loss",
-    "embedding_bag", "pdist", "channel_shuffle", "conv_tbc",
+    "embedding_bag", "pdist", "channel_shuffle", "conv_tbc", "ctc_loss",
 ]
 
 
@@ -617,3 +618,85 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
                        f"{tuple(weight.shape)}, bias {tuple(bias.shape)}")
     y = _conv.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, 1, int(pad))
     return y.permute(2, 0, 1)
+
+
+def _lengths(op: str, name: str, v: Any, n: int) -> list:
+    a = v.array if isinstance(v, Tensor) else np.asarray(v)
+    a = np.asarray(a.get() if hasattr(a, "get") else a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must hold integers, got {a.dtype}")
+    a = a.reshape(-1)
+    if a.size != n:
+        raise op_error(op, f"{name} must have one entry per sequence ({n}), got {a.size}")
+    if (a < 0).any():
+        raise op_error(op, f"{name} must be non-negative, got {a.tolist()}")
+    return [int(v) for v in a]
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
+
+    Parameters
+    ----------
+    log_probs : Tensor
+        ``(T, N, C)`` (or unbatched ``(T, C)``) log-probabilities, e.g. ``log_softmax``.
+    targets : Tensor
+        ``(N, S)`` padded class indices, or 1-D: all targets concatenated.
+    input_lengths, target_lengths : Tensor or sequence of int
+        ``(N,)`` each (scalars when unbatched).
+    blank : int
+    reduction : {'mean', 'sum', 'none'}
+        ``'mean'`` divides each loss by its target length (at least 1), then averages.
+    zero_infinity : bool
+        Impossible alignments (infinite loss) give loss 0 and zero gradient.
+
+    The op (:class:`glassgrad.ops.ctc.CTCLoss`) computes the loss by the alpha recursion
+    and PyTorch's gradient by the beta recursion (``docs/derivations/ctc.md``).
+    """
+    op = "ctc_loss"
+    F._check_reduction(reduction, op)
+    _check_float(op, log_probs, "log_probs")
+    if log_probs.ndim not in (2, 3):
+        raise op_error(op, f"log_probs must be (T, N, C) or unbatched (T, C), got shape "
+                       f"{tuple(log_probs.shape)}")
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    T, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise op_error(op, f"blank {blank} must be a class index in [0, {C})")
+    tg = targets.array if isinstance(targets, Tensor) else np.asarray(targets)
+    tg = np.asarray(tg.get() if hasattr(tg, "get") else tg)
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must hold integer class indices, got {tg.dtype}")
+    il = _lengths(op, "input_lengths", input_lengths, N)
+    tl = _lengths(op, "target_lengths", target_lengths, N)
+    if max(il, default=0) > T:
+        raise op_error(op, f"input_lengths {il} must be at most the time steps T = {T}")
+    if unbatched and tg.ndim != 1:
+        raise op_error(op, f"unbatched targets must be 1-D, got shape {tuple(tg.shape)}")
+    if tg.ndim == 2 and not unbatched:
+        if tg.shape[0] != N or max(tl, default=0) > tg.shape[1]:
+            raise op_error(op, f"targets of shape {tuple(tg.shape)} do not fit {N} sequences "
+                           f"of target_lengths {tl}")
+        seqs = [tg[n, :tl[n]] for n in range(N)]
+    elif tg.ndim == 1:
+        if sum(tl) > tg.size:
+            raise op_error(op, f"1-D targets hold {tg.size} labels but target_lengths sum to "
+                           f"{sum(tl)}")
+        ends = np.cumsum(tl)
+        seqs = [tg[e - n:e] for e, n in zip(ends, tl)]
+    else:
+        raise op_error(op, f"targets must be (N, S) or 1-D, got shape {tuple(tg.shape)}")
+    for s in seqs:
+        if s.size and (int(s.min()) < 0 or int(s.max()) >= C or (s == blank).any()):
+            raise IndexError(f"{op}: target labels must be in [0, {C}) and differ from the "
+                             f"blank {blank}, got {s.tolist()}")
+    loss = _CTCLoss.apply(lp, [s.astype(np.int64) for s in seqs], il, tl, int(blank),
+                          bool(zero_infinity))
+    if unbatched:
+        loss = loss.reshape(())
+    if reduction == "mean":
+        div = _const(lp, np.maximum(np.asarray(tl, dtype=np.float64), 1.0))
+        return (loss / (div.reshape(()) if unbatched else div)).mean()
+    return F._reduce(loss, reduction, op)

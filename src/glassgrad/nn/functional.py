@@ -750,3 +750,8 @@ from . import functional_extra as _extra  # noqa: E402
 from .functional_extra import *  # noqa: E402, F403
 
 __all__ += list(_extra.__all__)
+
+from . import functional_grid as _grid  # noqa: E402
+from .functional_grid import *  # noqa: E402, F403
+
+__all__ += list(_grid.__all__)

@@ -354,7 +354,7 @@ def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any,
 
 
 # ============================================================================ losses
-def _class_indices(op: str, input: Tensor, target: Any, n_lead: int) -> Any:
+def _class_indices(op: str, target: Any) -> Any:
     y = target.array if isinstance(target, Tensor) else np.asarray(target)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got {y.dtype}")
@@ -375,7 +375,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise op_error(op, f"expected input of shape (N, C) or (C,), got {tuple(input.shape)}")
     x = input if input.ndim == 2 else input.unsqueeze(0)
     N, C = x.shape
-    y = _class_indices(op, input, target, 1).reshape(-1)
+    y = _class_indices(op, target).reshape(-1)
     if y.shape != (N,):
         raise op_error(op, f"target of shape {tuple(np.shape(target))} does not match input of "
                        f"shape {tuple(input.shape)}: expected ({N},) class indices")
@@ -412,7 +412,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Any = No
         raise op_error(op, f"expected input of shape (N, C) or (C,), got {tuple(input.shape)}")
     x = input.reshape(1, -1) if input.ndim < 2 else input
     N, C = x.shape
-    y = _class_indices(op, input, target, 1)
+    y = _class_indices(op, target)
     if y.size != N * C or (input.ndim == 2 and tuple(y.shape) != (N, C)):
         raise op_error(op, f"target of shape {tuple(y.shape)} must have the input's shape "
                        f"{tuple(input.shape)}")

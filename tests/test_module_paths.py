@@ -15,9 +15,10 @@ from glassgrad import nn
 torch = pytest.importorskip("torch")
 import torch.nn.modules as tmodules  # noqa: E402
 
-FAMILIES = ["activation", "batchnorm", "container", "conv", "distance", "dropout", "flatten",
-            "fold", "instancenorm", "linear", "loss", "module", "normalization", "padding",
-            "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling"]
+FAMILIES = ["activation", "batchnorm", "channelshuffle", "container", "conv", "distance",
+            "dropout", "flatten", "fold", "instancenorm", "linear", "loss", "module",
+            "normalization", "padding", "pixelshuffle", "pooling", "rnn", "sparse", "transformer",
+            "upsampling"]
 
 
 def test_every_torch_family_with_a_glassgrad_class_has_a_module():

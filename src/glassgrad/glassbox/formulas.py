@@ -293,6 +293,10 @@ _SPEC.update({
         "dX = −dL ⊙ T  (log_target: −dL ⊙ eᵀ)",
         "dT = dL ⊙ (log T + 1 − X)  (log_target: dL ⊙ eᵀ(T − X + 1))", None),
         output="L", doc=_NN),
+    ("glassgrad.ops.ctc", "CTCLoss"): _f("lp, targets, input_lengths, target_lengths, blank, zero_infinity", (
+        "dlp[t, n, c] = dL_n ⊙ (exp(lp) − exp(lse_{s: l'_s = c}(α_t(s) + β_t(s)) + L_n − lp))"
+        "  (t < input_length; PyTorch's logits-gradient convention)", None, None, None, None, None),
+        output="L", doc="ctc.md#the-ctc-loss"),
     # ------------------------------------------------------------------ convolution (ops/conv.py)
     ("glassgrad.ops.conv", "ConvNd"): _f("X, W, b, stride, pads, dilation, groups, out_sp", (
         "dX = conv_transpose(dY, W) = col2im(Wᵀ @ dY)", "dW = Σ_n dY[n] @ cols(X)[n]ᵀ",

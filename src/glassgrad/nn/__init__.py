@@ -4,6 +4,8 @@ from . import functional, init, parallel, utils
 from .module import Module, RemovableHandle
 from .modules.activation import *
 from .modules.attention import *
+from .modules.batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d
+from .modules.channelshuffle import *
 from .modules.container import *
 from .modules.conv import *
 from .modules.dropout import *
@@ -18,4 +20,4 @@ from .modules.sparse import *
 from .modules.spatial import *
 from .modules.transformer import *
 from .parallel import DataParallel
-from .parameter import Buffer, Parameter
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter

@@ -745,3 +745,13 @@ from ..ops.conv import *  # noqa: E402, F403
 from ..ops.rnn import *  # noqa: E402, F403
 
 __all__ += list(_conv.__all__) + list(_attention.__all__) + list(_rnn.__all__)
+
+from . import functional_extra as _extra  # noqa: E402
+from .functional_extra import *  # noqa: E402, F403
+
+__all__ += list(_extra.__all__)
+
+from . import functional_grid as _grid  # noqa: E402
+from .functional_grid import *  # noqa: E402, F403
+
+__all__ += list(_grid.__all__)

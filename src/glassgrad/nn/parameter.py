@@ -7,7 +7,7 @@ from typing import Any
 from ..backend import is_array, np
 from ..tensor import Tensor
 
-__all__ = ["Parameter", "Buffer"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
 
 class Parameter(Tensor):
@@ -92,3 +92,66 @@ class Buffer(Tensor):
         self._name = None
         self.requires_grad = False
         self.persistent = persistent
+
+
+class UninitializedTensorMixin:
+    """A parameter or buffer whose shape is not known yet (the lazy modules'): it has no
+    shape until :meth:`materialize`, which gives it one and turns it into
+    ``cls_to_become`` in place (so references held elsewhere, e.g. by an optimizer, see
+    the materialized tensor)."""
+
+    __slots__ = ()
+    cls_to_become: type = Tensor
+
+    def materialize(self, shape: Any, device: Any = None, dtype: Any = None) -> None:
+        """Allocate (uninitialized) storage of ``shape`` and become ``cls_to_become``."""
+        from ..creation import empty
+
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        t = empty(shape, dtype=dtype if dtype is not None else self.array.dtype, device=device)
+        self.array = t.array
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self) -> tuple:
+        raise RuntimeError("Can't access the shape of an uninitialized parameter or buffer. "
+                           "This error usually happens in `load_state_dict` when trying to "
+                           "load an uninitialized parameter into an initialized one. Call "
+                           "`forward` to initialize the parameters before accessing their "
+                           "attributes.")
+
+    def numel(self) -> int:
+        raise RuntimeError("Can't access the shape of an uninitialized parameter or buffer; "
+                           "run a forward pass first (a lazy module infers it from its input)")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A :class:`Parameter` without a shape yet; see :class:`UninitializedTensorMixin`."""
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad: bool = True, device: Any = None, dtype: Any = None) -> None:
+        from ..dtypes import get_default_dtype, to_dtype
+
+        super().__init__(np.empty((0,), dtype=to_dtype(dtype) if dtype is not None
+                                  else get_default_dtype()), requires_grad)
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer (plain Tensor) without a shape yet; see :class:`UninitializedTensorMixin`."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad: bool = False, device: Any = None, dtype: Any = None) -> None:
+        from ..dtypes import get_default_dtype, to_dtype
+
+        t = Tensor._make(np.empty((0,), dtype=to_dtype(dtype) if dtype is not None
+                                  else get_default_dtype()), False)
+        for k in ("array", "grad", "grad_fn", "_out_idx", "_version", "_hooks", "_name",
+                  "requires_grad"):
+            object.__setattr__(self, k, getattr(t, k))

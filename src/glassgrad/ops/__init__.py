@@ -13,5 +13,6 @@
 ``conv.py``               convolution, transposed convolution, pooling
 ``rnn.py``                fused LSTM/GRU cells and layers
 ``attention.py``          scaled dot-product attention
+``ctc.py``                CTC loss (alpha/beta recursions)
 ========================  =====================================================
 """

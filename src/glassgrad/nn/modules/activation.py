@@ -329,3 +329,8 @@ class Hardshrink(Module):
 
     def extra_repr(self) -> str:
         return str(self.lambd)
+
+
+from .activation_extra import RReLU, Softmax2d  # noqa: E402 - importable here as in PyTorch
+
+__all__ += ["RReLU", "Softmax2d"]

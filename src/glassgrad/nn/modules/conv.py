@@ -243,3 +243,17 @@ class ConvTranspose3d(_ConvTransposeNd):
     """3-D transposed convolution, see :class:`ConvTranspose2d`."""
 
     _k = 3
+
+
+# the lazy variants live in .lazy (which imports this module); importable here as in PyTorch
+_LAZY = ("LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+         "LazyConvTranspose3d")
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import lazy
+
+        return getattr(lazy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,3 +28,33 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class AlphaDropout(Module):
+    """Alpha dropout for SELU networks (keeps mean 0 and variance 1), see
+    :func:`~glassgrad.nn.functional.alpha_dropout`; identity after ``model.eval()``."""
+
+    _fn = staticmethod(F.alpha_dropout)
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class FeatureAlphaDropout(AlphaDropout):
+    """Alpha dropout of whole channels, see
+    :func:`~glassgrad.nn.functional.feature_alpha_dropout`."""
+
+    _fn = staticmethod(F.feature_alpha_dropout)
+
+
+__all__ += ["AlphaDropout", "FeatureAlphaDropout"]

@@ -255,3 +255,8 @@ class InstanceNorm3d(_InstanceNorm):
     """Instance normalization of ``(N, C, D, H, W)``."""
 
     _spatial = 3
+
+
+from .lrn import CrossMapLRN2d, LocalResponseNorm  # noqa: E402 - importable here as in PyTorch
+
+__all__ += ["LocalResponseNorm", "CrossMapLRN2d"]

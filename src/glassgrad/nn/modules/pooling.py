@@ -188,3 +188,17 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     ``[⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉)``; ``return_indices`` also returns flat arg-max indices."""
 
     _k = 2
+
+
+from .pooling_extra import (  # noqa: E402 - defined there, importable here as in PyTorch
+    AdaptiveMaxPool3d,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
+
+__all__ += ["AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d", "MaxUnpool2d",
+            "MaxUnpool3d"]

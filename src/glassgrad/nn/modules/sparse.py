@@ -77,3 +77,8 @@ class Embedding(Module):
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s
+
+
+from .embedding_bag import EmbeddingBag  # noqa: E402 - importable here as in PyTorch
+
+__all__ += ["EmbeddingBag"]

@@ -268,6 +268,13 @@ def test_damaged_torch_archives(tmp_path):
     i = raw.index(b"K\x02K\x04\x85")  # offset 2, size (4,)
     with pytest.raises(CheckpointError, match="reaches past the end"):
         gg.load(rewrite(**{pkl: raw[:i] + b"K\x02K\x09\x85" + raw[i + 5:]}))
+    # a stride-0 view claiming 2**40 elements of a 6-element storage: refused before allocating
+    i = raw.index(b"K\x04\x85")
+    j = raw.index(b"K\x01\x85", i)
+    huge = (raw[:i] + b"\x8a\x06" + (2**40).to_bytes(6, "little") + b"\x85" + raw[i + 3:j]
+            + b"K\x00\x85" + raw[j + 3:])
+    with pytest.raises(CheckpointError, match="more than max_bytes"):
+        gg.load(rewrite(**{pkl: huge}))
     # every truncation of the pickle
     for cut in range(1, len(raw) - 1, 5):
         with pytest.raises(CheckpointError):

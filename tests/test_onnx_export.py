@@ -74,6 +74,29 @@ class Decoderish(nn.Module):
         return z.softmax(-1)[:, ::2, 3:30].unsqueeze(1)
 
 
+class Misc(nn.Module):
+    """Adaptive pooling, padding, chunk, flip, expand, where, clamp, amax, stack, an index
+    array, a vanilla RNN and cross-attention with causal mask and returned weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d((2, 3))
+        self.rnn = nn.RNN(6, 5, nonlinearity="relu")
+        self.attn = nn.MultiheadAttention(6, 2, batch_first=True)
+        self.register_buffer("mask", gg.tensor(np.arange(12) % 3 == 0).reshape(1, 12))
+
+    def forward(self, x):                                   # (N, 2, 6, 6)
+        p = self.pool(gg.nn.functional.pad(x, (1, 1, 0, 2)))  # (N, 2, 2, 3)
+        a, b = p.chunk(2, dim=1)
+        s = gg.stack([a.flip(3), b.clamp(-0.5, 0.5)], dim=-1).reshape(x.shape[0], 12).double().float()
+        s = gg.where(self.mask, s, s * 0.1) + s.amax(1, keepdim=True).expand(-1, 12)
+        seq = x[:, 0, :, :]                                   # (N, 6, 6) as (batch, time, feat)
+        h, _ = self.rnn(seq.transpose(0, 1))
+        o, w = self.attn(seq, h.transpose(0, 1)[:, :, [0, 1, 2, 3, 4, 0]] * 1.0, seq, is_causal=True,
+                         attn_mask=None)
+        return gg.cat([s, o.reshape(x.shape[0], -1), w.reshape(x.shape[0], -1)], dim=1)
+
+
 def _x(shape, kind="float"):
     rng = np.random.default_rng(sum(shape))
     if kind == "int":
@@ -90,6 +113,7 @@ MODELS = {
     "transformer": (Encoder, lambda b: _x((b, 5, 16))),
     "transformer_seq_first_prenorm_gelu": (lambda: Encoder(False, True, "gelu"), lambda b: _x((5, b, 16))),
     "convtranspose_misc": (Decoderish, lambda b: _x((b, 3, 4, 4))),
+    "misc_ops_rnn_cross_attention": (Misc, lambda b: _x((b, 2, 6, 6))),
 }
 
 
@@ -155,6 +179,16 @@ def test_unsupported_op_names_the_op_and_the_module():
     model = nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), Block()))
     with pytest.raises(ExportError, match=r"op CumSum \(called in 1\.1 \(Block\)\) has no ONNX converter"):
         gg.onnx.export(model, _x((2, 3)), io.BytesIO())
+
+
+def test_values_computed_outside_the_ops_are_refused():
+    class Gate(nn.Module):
+        def forward(self, x):
+            return x * (x > 0)
+
+    with pytest.raises(ExportError,
+                       match=r"(Cast|Mul) in 1 \(Gate\) reads a tensor of shape \(2, 3\).*comparison"):
+        gg.onnx.export(nn.Sequential(nn.Linear(3, 3), Gate()), _x((2, 3)), io.BytesIO())
 
 
 def test_bad_arguments():

@@ -103,7 +103,7 @@ def _global(module: Any, name: Any, err: Any) -> _Global:
               "read: save its state_dict() in PyTorch")
 
 
-def _rebuild_tensor(args: tuple, err: Any) -> Any:
+def _rebuild_tensor(args: tuple, err: Any, budget: list) -> Any:
     from .tensor import Tensor
 
     if len(args) not in (6, 7) or not isinstance(args[0], _Storage):
@@ -120,6 +120,10 @@ def _rebuild_tensor(args: tuple, err: Any) -> Any:
     n = 1
     for s in size:
         n *= s
+    budget[0] -= n * base.itemsize
+    if budget[0] < 0:
+        raise err(f"its tensors (one of size {size} with stride {stride}) add up to more than "
+                  "max_bytes; nothing was loaded (pass a larger max_bytes= if the file is trusted)")
     if n:
         last = offset + sum((s - 1) * st for s, st in zip(size, stride))
         if last >= base.size:
@@ -139,7 +143,7 @@ def _rebuild_tensor(args: tuple, err: Any) -> Any:
     return t
 
 
-def read_torch_archive(zf: zipfile.ZipFile, members: dict, pkl: str, name: str) -> Any:
+def read_torch_archive(zf: zipfile.ZipFile, members: dict, pkl: str, name: str, max_bytes: int) -> Any:
     """Read the object of a ``torch.save`` zip archive (see the module docstring)."""
     def err(why: str) -> CheckpointError:
         return CheckpointError(f"load: {name} is a PyTorch checkpoint that glassgrad will not read: {why}. "
@@ -157,6 +161,7 @@ def read_torch_archive(zf: zipfile.ZipFile, members: dict, pkl: str, name: str) 
             raise err(f"an unknown byte order {bo[:20]!r}")
         order = "<" if bo == b"little" else ">"
     storages: dict[str, _Storage] = {}
+    budget = [max_bytes]  # bytes of tensor data still allowed (views with stride 0 can inflate)
 
     def storage(pid: Any) -> _Storage:
         if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage"
@@ -260,7 +265,7 @@ def read_torch_archive(zf: zipfile.ZipFile, members: dict, pkl: str, name: str) 
                 stack.append(storage(stack.pop()))
             elif nm == "REDUCE":
                 args, fn = stack.pop(), stack.pop()
-                stack.append(_reduce(fn, args, err))
+                stack.append(_reduce(fn, args, err, budget))
             elif nm == "BUILD":
                 state = stack.pop()
                 if not stack or type(stack[-1]) is not _ODict or not isinstance(state, dict):
@@ -299,7 +304,7 @@ def _key(k: Any, err: Any) -> Any:
     raise err(f"a dict key of type {type(k).__name__}")
 
 
-def _reduce(fn: Any, args: Any, err: Any) -> Any:
+def _reduce(fn: Any, args: Any, err: Any, budget: list) -> Any:
     if not isinstance(fn, _Global) or not isinstance(args, tuple):
         raise err(f"a call (REDUCE) of {fn!r:.60}; only tensor rebuilds and OrderedDict are accepted")
     if fn.name == "OrderedDict":
@@ -307,7 +312,7 @@ def _reduce(fn: Any, args: Any, err: Any) -> Any:
             raise err("an OrderedDict call with arguments")
         return _ODict()
     if fn.name == "_rebuild_tensor_v2":
-        return _rebuild_tensor(args, err)
+        return _rebuild_tensor(args, err, budget)
     if fn.name == "_rebuild_parameter":
         from .tensor import Tensor
 

@@ -570,7 +570,7 @@ def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, li
 
         pkl = next(n for n in members if n.endswith("data.pkl"))
         with zf:
-            obj = read_torch_archive(zf, members, pkl, name)
+            obj = read_torch_archive(zf, members, pkl, name, limit)
         return _map_tensors(obj, map_location)
 
     def err(msg: str) -> CheckpointError:

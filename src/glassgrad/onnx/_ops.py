@@ -85,6 +85,13 @@ def _where(g: Graph, c: Call, c2: Call) -> None:
     g.node("Where", [cond, _operand(g, c, 1, like), _operand(g, c, 2, like)], c.outs[0])
 
 
+@_reg("Cast")
+def _cast(g: Graph, c: Call, c2: Call) -> None:
+    from onnx import helper
+
+    g.node("Cast", [c.ins[0]], c.outs[0], to=int(helper.np_dtype_to_tensor_dtype(c.out_dtypes[0])))
+
+
 @_reg("LeakyRelu")
 def _leaky(g: Graph, c: Call, c2: Call) -> None:
     g.node("LeakyRelu", [c.ins[0]], c.outs[0], alpha=float(c.args[1] if len(c.args) > 1 else 0.01))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.grad_mode import STATE
-from ..backend import to_numpy
+from ..backend import is_array, to_numpy
 
 __all__ = ["ExportError", "Call", "Trace", "trace"]
 
@@ -73,6 +73,7 @@ class _Recorder:
         self.tr = Trace()
         self.names: dict[int, str] = {}
         self.keep: list = []
+        self.made: dict[int, Any] = {}   # tensors made in forward by something other than an op
         self.n = 0
         self.params = {}
         for k, v in list(model.state_dict(keep_vars=True).items()):
@@ -91,11 +92,18 @@ class _Recorder:
         self.tr.shapes[name] = tuple(arr.shape)
         self.tr.dtypes[name] = np.dtype(arr.dtype)
 
-    def value(self, t: Any) -> str:
+    def value(self, t: Any, op: str = "") -> str:
         arr = t.array
         nm = self.names.get(id(arr))
         if nm is not None:
             return nm
+        if id(t) in self.made:
+            raise ExportError(
+                f"onnx.export: {op or 'an op'} in {self.path(STATE.scope)} reads a tensor of shape "
+                f"{tuple(t.shape)} that forward made by something other than a glassgrad op (a "
+                "comparison such as x > 0, gg.tensor(array), a conversion from NumPy): the exporter "
+                "cannot follow how it was computed and would freeze its value. Compute it with ops "
+                "(e.g. relu, clamp, gg.where on op results) or make it outside forward as a buffer")
         nm = self.params.get(id(arr))
         if nm is None:
             nm = f"const_{len(self.tr.inits)}"
@@ -116,7 +124,7 @@ class _Recorder:
 
     # ---- the recorder interface Function.apply, Module and Tensor use ----------------------
     def constant(self, t: Any) -> None:
-        pass
+        self.made.pop(id(t), None)
 
     def module(self, m: Any) -> None:
         pass
@@ -132,7 +140,13 @@ class _Recorder:
             if isinstance(v, Tensor):
                 raise ExportError(f"onnx.export: {cls.__name__} in {self.path(STATE.scope)} got a tensor "
                                   "keyword argument, which the exporter does not follow")
-        ins = [self.value(a) if isinstance(a, Tensor) else None for a in args]
+        ins = [self.value(a, cls.__name__) if isinstance(a, Tensor) else None for a in args]
+        for k, a in enumerate(args):
+            if is_array(a) and id(a) not in self.params and any(t.array is a for t in self.made.values()):
+                raise ExportError(f"onnx.export: {cls.__name__} in {self.path(STATE.scope)} got argument {k} "
+                                  f"(shape {tuple(a.shape)}) from a tensor that forward made by something "
+                                  "other than a glassgrad op (e.g. a comparison such as x > 0); the "
+                                  "exporter cannot follow how it was computed and would freeze its value")
         in_shapes = [tuple(a.shape) if isinstance(a, Tensor) else None for a in args]
         self.busy = True
         try:
@@ -153,7 +167,7 @@ class _Recorder:
             if isinstance(v, (tuple, list)) and any(isinstance(e, Tensor) for e in v):
                 raise ExportError(f"onnx.export: {self.path(m)} was given an initial state; the "
                                   "exporter supports recurrent layers that start from zeros")
-        ins = [self.value(a) if isinstance(a, Tensor) else None for a in args]
+        ins = [self.value(a, type(m).__name__) if isinstance(a, Tensor) else None for a in args]
         kw = {}
         for k, v in kwargs.items():
             if isinstance(v, Tensor):
@@ -197,12 +211,32 @@ def trace(model: Any, args: tuple) -> Trace:
             patched.append(m)
     if STATE.recorder is not None:
         raise ExportError("onnx.export: cannot export inside gg.capture or another export")
+    orig_make = Tensor.__dict__["_make"]
+    orig_init = Tensor.__init__
+    made = rec.made
+
+    def make(cls: Any, arr: Any, requires_grad: bool) -> Any:
+        t = orig_make.__func__(cls, arr, requires_grad)
+        if not rec.busy:
+            made[id(t)] = t
+        return t
+
+    def init(self: Any, *a: Any, **kw: Any) -> None:
+        orig_init(self, *a, **kw)
+        data = a[0] if a else kw.get("data")
+        if not rec.busy and (isinstance(data, Tensor) or is_array(data)):  # Python numbers: constants
+            made[id(self)] = self
+
     STATE.recorder = rec
+    Tensor._make = classmethod(make)
+    Tensor.__init__ = init
     try:
         with no_grad():
             out = model(*args)
     finally:
         STATE.recorder = None
+        Tensor._make = orig_make
+        Tensor.__init__ = orig_init
         for m in patched:
             del m.__dict__["forward"]
     outs = out if isinstance(out, (tuple, list)) else (out,)

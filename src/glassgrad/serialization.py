@@ -43,9 +43,8 @@ header must declare the saved dtype and shape and exactly the member's size (che
 memory is allocated), the zip CRC must match, and the SHA-256 of the data must match the
 manifest — a flipped bit or two swapped members are detected. Every other failure (a
 truncated file, a damaged zip directory, bad UTF-8 ...) is a :class:`CheckpointError` too;
-files that are not checkpoints at all — a pickle, a ``torch.save`` archive (zip with
-``data.pkl`` or the legacy pickle format), a single ``.npy``, a plain ``.npz`` — are named as
-such.
+files that are not checkpoints at all — a bare pickle (the legacy ``torch.save`` format
+too), a single ``.npy``, a plain ``.npz`` — are named as such.
 
 Version 1 files (written before checksums existed) still load: they get every check above
 except the per-array dtype/shape/SHA-256 comparison, which they carry no data for (only
@@ -68,6 +67,17 @@ What can be stored: ``None``, ``bool``, ``int`` (up to 4300 digits), ``float`` (
 these, nested at most ``MAX_DEPTH`` levels. That covers ``module.state_dict()``,
 ``optimizer.state_dict()``, scheduler state, ``gg.get_rng_state()`` and training metadata.
 A whole ``nn.Module`` is refused (that would need pickle): save ``model.state_dict()``.
+
+Other formats
+-------------
+:func:`load` decides by the file's content: a ``.safetensors`` file (8-byte header length,
+then ``{``) is read by :mod:`glassgrad._safetensors_io` (header checked as hostile input,
+then the ``safetensors`` package's NumPy API) and gives ``{name: Tensor}``; a ``torch.save``
+zip archive (``data.pkl`` instead of the manifest) is read by
+:mod:`glassgrad._torch_pickle`, a pickle-*opcode* parser that accepts tensors and plain
+containers and refuses everything else without executing anything (no :mod:`pickle`
+anywhere). :func:`save` writes ``.safetensors`` when the path ends with that extension (a
+flat dict of named tensors only). See ``docs/interop.md``.
 
 PyTorch names
 -------------

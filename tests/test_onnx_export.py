@@ -218,3 +218,22 @@ def test_cli_export_of_a_trained_run(tmp_path, capsys):
         got = sess.run(None, {"input": x.numpy()})[0]
         np.testing.assert_allclose(got, model(x).detach().numpy(), atol=TOL, rtol=0)
     assert main(["export", str(tmp_path / "nothing"), str(tmp_path / "x.onnx")]) == 2
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False), (2, 8, 8)),
+    (lambda: nn.AvgPool2d(3, 2, padding=1, count_include_pad=True), (2, 8, 8)),
+    (lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=True), (2, 8, 8)),
+    (lambda: nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, divisor_override=5), (2, 8, 8)),
+    (lambda: nn.AvgPool2d(2, ceil_mode=True), (2, 7, 7)),
+    (lambda: nn.MaxPool2d(3, 2, padding=1, ceil_mode=True), (2, 8, 8)),
+    (lambda: nn.MaxPool2d(2, dilation=2), (2, 8, 8)),
+    (lambda: nn.AvgPool1d(3, 2, padding=1), (2, 8)),
+    (lambda: nn.Conv1d(2, 3, 3, padding=2, dilation=2, bias=False), (2, 8)),
+    (lambda: nn.Conv3d(2, 3, 2, stride=2, groups=1), (2, 4, 4, 4)),
+    (lambda: nn.ConvTranspose1d(2, 4, 3, stride=3, groups=2), (2, 8)),
+], ids=lambda v: "" if callable(v) else "x".join(map(str, v)))
+def test_pooling_and_convolution_variants(layer, shape):
+    gg.manual_seed(3)
+    diff = export_and_compare(layer().eval(), lambda b: _x((b,) + shape))
+    assert diff <= TOL

@@ -228,16 +228,22 @@ def _maxpool(g: Graph, c: Call, c2: Call) -> None:
 @_reg("AvgPoolNd")
 def _avgpool(g: Graph, c: Call, c2: Call) -> None:
     _, ks, stride, pads, inv, out_sp = c.args
-    ceil = _ceil_mode(c.in_shapes[0][2:], ks, stride, pads, (1,) * len(ks), out_sp)
-    inv = np.asarray(inv, dtype=np.float64)
-    full = 1.0 / float(np.prod(ks))
-    include = bool(np.allclose(inv, full))
-    if any(p[0] or p[1] for p in pads) and not include:
-        include = False
-    elif not include and not ceil:
-        raise _refuse(g, c, "average pooling with a divisor_override is not supported")
-    g.node("AveragePool", [c.ins[0]], c.outs[0], kernel_shape=list(ks), strides=list(stride),
-           pads=_spatial_pads(pads), ceil_mode=ceil or None, count_include_pad=int(include))
+    in_sp = c.in_shapes[0][2:]
+    ceil = _ceil_mode(in_sp, ks, stride, pads, (1,) * len(ks), out_sp)
+    # ONNX's count_include_pad=0 divides each window's sum by its in-bounds element count;
+    # glassgrad's divisor (padding counted or not, ceil-mode overhang, divisor_override) is
+    # the recorded 1/divisor array: rescale by divisor_onnx / divisor where they differ
+    counts = np.ones((), dtype=np.float64)
+    for n, k, s, p, o in zip(in_sp, ks, stride, pads, out_sp):
+        start = np.arange(o) * s - p[0]
+        cnt = np.minimum(start + k, n) - np.maximum(start, 0)
+        counts = np.multiply.outer(counts, cnt.astype(np.float64))
+    factor = np.broadcast_to(np.asarray(inv, dtype=np.float64), tuple(out_sp)) * counts
+    y = g.node("AveragePool", [c.ins[0]], None if not np.allclose(factor, 1.0) else c.outs[0],
+               kernel_shape=list(ks), strides=list(stride), pads=_spatial_pads(pads), ceil_mode=ceil or None,
+               count_include_pad=0)
+    if not np.allclose(factor, 1.0):
+        g.node("Mul", [y, g.const(factor.astype(g.dtypes[c.ins[0]]))], c.outs[0])
 
 
 @_reg("BatchNorm")

@@ -429,3 +429,18 @@ def test_indexing_with_a_tensor_while_recording_is_a_copy_not_a_view():
 
     gg.capture(fn)(gg.tensor([0, 2]))
     assert seen == [False]
+
+
+def test_adaptive_avg_pool_with_uneven_windows_is_captured():
+    # its averaging matrices are made inside the op: constants of the shapes, not refused
+    pool = gg.nn.AdaptiveAvgPool2d((2, 3))
+    x = gg.randn(2, 3, 5, 7, requires_grad=True)
+    step = gg.capture(lambda t: pool(t).sum())
+    for _ in range(2):
+        x.grad = None
+        loss = step(x)
+        loss.backward()
+    x2 = x.detach().requires_grad_(True)
+    pool(x2).sum().backward()
+    assert abs(loss.item() - pool(x2).sum().item()) < 1e-5
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-6)

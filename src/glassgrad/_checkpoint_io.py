@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["CheckpointError", "open_archive", "read_npy", "check_json_depth", "sha256_of",
+__all__ = ["CheckpointError", "open_archive", "read_npy", "read_member", "check_json_depth", "sha256_of",
            "describe_non_zip", "ALLOWED_KINDS"]
 
 # numeric and bool dtypes only: anything else (object, datetime, strings, structured) is refused
@@ -131,12 +131,14 @@ class _BoundedFile(io.RawIOBase):
 
 
 def open_archive(fh: BinaryIO, name: str, max_bytes: int, manifest: str,
-                 weights_only: Any) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+                 weights_only: Any, torch_ok: bool = False
+                 ) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     """Open ``fh`` as a zip archive and check its directory (before reading any member).
 
     Refuses: a damaged directory, duplicate member names, encrypted members, compression
-    methods other than stored/deflate, a PyTorch pickle archive, a zip without the glassgrad
-    manifest, and a total declared (decompressed) size above ``max_bytes``.
+    methods other than stored/deflate, a PyTorch pickle archive (unless ``torch_ok``: then
+    the caller finds ``*data.pkl`` among the members instead of the manifest), a zip without
+    the glassgrad manifest, and a total declared (decompressed) size above ``max_bytes``.
     """
     try:
         bounded = _BoundedFile(fh)
@@ -154,10 +156,11 @@ def open_archive(fh: BinaryIO, name: str, max_bytes: int, manifest: str,
                                   "(a duplicate member name: refused, it is ambiguous which one is meant)")
         members[zi.filename] = zi
     pkl = [n for n in members if n.endswith(".pkl")]
-    if pkl and manifest not in members:
+    torch_archive = bool(pkl) and manifest not in members
+    if torch_archive and not (torch_ok and len(pkl) == 1 and pkl[0].endswith("data.pkl")):
         zf.close()
         raise CheckpointError(_torch_message(name, pkl[0], weights_only))
-    if manifest not in members:
+    if manifest not in members and not torch_archive:
         zf.close()
         raise CheckpointError(
             f"load: {name} is a zip/.npz archive but not a glassgrad checkpoint (no "
@@ -197,6 +200,20 @@ def open_archive(fh: BinaryIO, name: str, max_bytes: int, manifest: str,
 
 
 # ---------------------------------------------------------------------------- .npy members
+def read_member(zf: zipfile.ZipFile, zi: zipfile.ZipInfo, what: str) -> np.ndarray:
+    """The bytes of one member whose declared size :func:`open_archive` has checked (CRC too)."""
+    try:
+        with zf.open(zi) as fp:
+            buf = _read_data(fp, zi.file_size, what)
+            if fp.read(1):
+                raise CheckpointError(f"{what} has trailing data")  # pragma: no cover
+    except CheckpointError:
+        raise
+    except Exception as e:
+        raise CheckpointError(f"{what} is damaged ({type(e).__name__}: {e})") from None
+    return buf
+
+
 def _read_exact(fp: Any, n: int, what: str) -> bytearray:
     buf = bytearray(n)
     view = memoryview(buf)

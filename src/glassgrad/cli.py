@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="glassgrad", description="Train, evaluate and plot small glassgrad networks.")
     p.add_argument("--version", action="version", version=f"glassgrad {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot,export}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train an MLP classifier (default: two moons)",
                        description="Train an MLP classifier and write metrics, a checkpoint and plots.")
@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(from model.ckpt) of a run folder.")
     pl.add_argument("dir")
     pl.add_argument("--data", default=None)
+
+    x = sub.add_parser("export", help="export a trained model to ONNX",
+                       description="Export the model of a 'glassgrad train' run folder (or checkpoint) "
+                                   "to an ONNX file with a dynamic batch axis (needs glassgrad[interop]).")
+    x.add_argument("run", metavar="RUN_DIR", help="run folder (its model.ckpt) or a checkpoint file")
+    x.add_argument("output", metavar="OUT.onnx")
+    x.add_argument("--opset", type=int, default=None, help="ONNX opset version (default 17)")
     return p
 
 
@@ -569,6 +576,22 @@ def cmd_plot(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    model, cfg, _ = _model_from_checkpoint(a.run)
+    from . import onnx as gg_onnx
+    from . import zeros
+
+    try:
+        gg_onnx.export(model, zeros(2, cfg["in_features"]), a.output, input_names=["input"],
+                       output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                       opset_version=a.opset)
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    print(f"wrote {a.output}: MLP {_arch(cfg)}, input 'input' (batch, {cfg['in_features']}) -> output "
+          f"'logits' (batch, {cfg['num_classes']})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glassgrad`` command (``python -m glassgrad`` too)."""
     parser = build_parser()
@@ -577,7 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.command is None:
         parser.print_help()
         return 2
-    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot}[a.command]
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot,
+               "export": cmd_export}[a.command]
     try:
         return handler(a)
     except CLIError as e:

@@ -43,9 +43,8 @@ header must declare the saved dtype and shape and exactly the member's size (che
 memory is allocated), the zip CRC must match, and the SHA-256 of the data must match the
 manifest — a flipped bit or two swapped members are detected. Every other failure (a
 truncated file, a damaged zip directory, bad UTF-8 ...) is a :class:`CheckpointError` too;
-files that are not checkpoints at all — a pickle, a ``torch.save`` archive (zip with
-``data.pkl`` or the legacy pickle format), a single ``.npy``, a plain ``.npz`` — are named as
-such.
+files that are not checkpoints at all — a bare pickle (the legacy ``torch.save`` format
+too), a single ``.npy``, a plain ``.npz`` — are named as such.
 
 Version 1 files (written before checksums existed) still load: they get every check above
 except the per-array dtype/shape/SHA-256 comparison, which they carry no data for (only
@@ -68,6 +67,17 @@ What can be stored: ``None``, ``bool``, ``int`` (up to 4300 digits), ``float`` (
 these, nested at most ``MAX_DEPTH`` levels. That covers ``module.state_dict()``,
 ``optimizer.state_dict()``, scheduler state, ``gg.get_rng_state()`` and training metadata.
 A whole ``nn.Module`` is refused (that would need pickle): save ``model.state_dict()``.
+
+Other formats
+-------------
+:func:`load` decides by the file's content: a ``.safetensors`` file (8-byte header length,
+then ``{``) is read by :mod:`glassgrad._safetensors_io` (header checked as hostile input,
+then the ``safetensors`` package's NumPy API) and gives ``{name: Tensor}``; a ``torch.save``
+zip archive (``data.pkl`` instead of the manifest) is read by
+:mod:`glassgrad._torch_pickle`, a pickle-*opcode* parser that accepts tensors and plain
+containers and refuses everything else without executing anything (no :mod:`pickle`
+anywhere). :func:`save` writes ``.safetensors`` when the path ends with that extension (a
+flat dict of named tensors only). See ``docs/interop.md``.
 
 PyTorch names
 -------------
@@ -100,6 +110,7 @@ from ._checkpoint_io import (
     read_npy,
     sha256_of,
 )
+from ._safetensors_io import looks_like_safetensors
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION", "is_checkpoint", "MAX_BYTES",
            "MAX_DEPTH", "MAX_MANIFEST_BYTES", "add_safe_globals", "safe_globals", "get_safe_globals",
@@ -370,6 +381,18 @@ class _Builder:
         return out
 
 
+def _map_tensors(obj: Any, ml: Any) -> Any:
+    if ml is None:
+        return obj
+    if isinstance(obj, dict):
+        return {k: _map_tensors(v, ml) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tensors(v, ml) for v in obj)
+    if hasattr(obj, "requires_grad_"):
+        return _apply_map_location(obj, "cpu", ml)
+    return obj
+
+
 def _apply_map_location(t: Any, saved: str, ml: Any) -> Any:
     """PyTorch's ``map_location``: None (CPU here), a device, a dict {saved: target} or a
     callable ``(tensor, saved_location) -> tensor or None``."""
@@ -415,6 +438,11 @@ def save(obj: Any, f: PathLike | BinaryIO, max_depth: int | None = None) -> None
         ``nn.Module``: save ``model.state_dict()`` instead) or nests too deeply; the message
         names where in the structure it is.
     """
+    if isinstance(f, (str, os.PathLike)) and os.fspath(f).lower().endswith(".safetensors"):
+        from ._safetensors_io import save_safetensors
+
+        save_safetensors(obj, f)
+        return
     enc = _Encoder(MAX_DEPTH if max_depth is None else int(max_depth))
     try:
         root = enc.encode(obj, [])
@@ -505,7 +533,7 @@ def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool | 
         raise CheckpointError(f"load: {path!r} is a temporary file of an interrupted or ongoing save, "
                               "not a checkpoint; load the file it was being written to")
     with open(path, "rb") as fh:
-        return _load_from(fh, name, map_location, weights_only, limit, depth)
+        return _load_from(fh, name, map_location, weights_only, limit, depth, path)
 
 
 @contextlib.contextmanager
@@ -533,13 +561,27 @@ def _stream_copy(f: Any, limit: int, name: str) -> Iterator[BinaryIO]:
 
 
 def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, limit: int,
-               depth: int) -> Any:
+               depth: int, path: str | None = None) -> Any:
     start = fh.tell()
     head = fh.read(16)
     fh.seek(start)
+    if looks_like_safetensors(head):
+        from ._safetensors_io import load_safetensors
+        from .tensor import Tensor
+
+        arrays = load_safetensors(fh, name, path, limit)
+        return {k: _apply_map_location(Tensor._make(a, False), "cpu", map_location)
+                for k, a in arrays.items()}
     if head[:4] != b"PK\x03\x04" and head[:4] != b"PK\x05\x06":
         raise CheckpointError(describe_non_zip(head, name, weights_only))
-    zf, members = open_archive(fh, name, limit, _MEMBER, weights_only)
+    zf, members = open_archive(fh, name, limit, _MEMBER, weights_only, torch_ok=True)
+    if _MEMBER not in members:  # a torch.save archive: read by the opcode parser, never unpickled
+        from ._torch_pickle import read_torch_archive
+
+        pkl = next(n for n in members if n.endswith("data.pkl"))
+        with zf:
+            obj = read_torch_archive(zf, members, pkl, name, limit)
+        return _map_tensors(obj, map_location)
 
     def err(msg: str) -> CheckpointError:
         return CheckpointError(f"load: {name}: {msg}")

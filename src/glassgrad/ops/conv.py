@@ -49,6 +49,7 @@ import math
 from typing import Any, Sequence
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
 from ..backend import np, xp_of
 from ._util import op_error
 
@@ -1098,6 +1099,8 @@ def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
     y = x
     for ax in range(k):
         P = Tensor._make(xp.asarray(_adaptive_matrix(sp[ax], osz[ax], x.dtype)), False)
+        if STATE.recorder is not None:
+            STATE.recorder.constant(P)  # the same matrix on every call (gg.capture, ONNX export)
         # contract spatial axis ax with P: move it last, multiply by Pᵀ, move it back
         dim = len(lead) + ax
         last = y.ndim - 1

@@ -76,7 +76,7 @@ __version__ = "0.1.0"
 allocator._auto()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
-               "linalg", "utils", "cuda", "accelerator", "backends"}
+               "linalg", "utils", "cuda", "accelerator", "backends", "func"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 
@@ -89,6 +89,8 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     if name in _GLASSBOX:
         return getattr(importlib.import_module(".glassbox", __name__), name)
+    if name in ("per_sample_grads", "PerSampleGrads"):
+        return getattr(importlib.import_module(".per_sample", __name__), name)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")

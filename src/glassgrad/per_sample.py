@@ -177,9 +177,9 @@ class _Recorder:
     def add(self, mod: Any, rule: Callable, rec: dict, outs: list) -> None:
         idx = []
         for t in outs:
-            if isinstance(t, Tensor) and t.requires_grad and t.grad_fn is not None:
+            if isinstance(t, Tensor) and t.requires_grad:
                 idx.append(len(self.taps))
-                self.taps.append(_Tap(t))
+                self.taps.append(_Tap(t) if t.grad_fn is not None else t)
             else:
                 idx.append(None)
         rec["shapes"] = [tuple(t.shape) for t in outs]
@@ -188,13 +188,24 @@ class _Recorder:
 
 
 def _simple_hook(rec_: _Recorder, rule: Callable, axis: int = 0) -> Callable:
-    def hook(mod: Any, args: tuple, out: Any) -> None:
+    def hook(mod: Any, args: tuple, out: Any) -> Any:
         x = args[0] if args else None
         if isinstance(out, Tensor) and isinstance(x, Tensor):
+            out = _tap_leaf(out)
             rec_.add(mod, rule, {"x": x.array, "axis": axis}, [out])
-        else:
-            rec_.add(mod, _unsupported("called with non-Tensor input or output"), {}, [])
+            return out
+        rec_.add(mod, _unsupported("called with non-Tensor input or output"), {}, [])
+        return None
     return hook
+
+
+def _tap_leaf(t: Tensor) -> Tensor:
+    """The parameters are frozen during the pass (their batch gradients are not needed), so
+    the output of a layer whose input needs no gradient (the first layer) would not require
+    grad: it becomes a leaf that does, and the backward stops there."""
+    if t.requires_grad or t.dtype.kind != "f":
+        return t
+    return Tensor._make(t.array, True)
 
 
 def _unsupported(why: str) -> Callable:
@@ -207,7 +218,7 @@ def _patch_mha(m: Any, rec_: _Recorder) -> Callable:
     orig = type(m)._proj
 
     def _proj(query: Tensor, key: Tensor, value: Tensor) -> tuple:
-        q, k, v = orig(m, query, key, value)
+        q, k, v = (_tap_leaf(t) for t in orig(m, query, key, value))
         rec_.add(m, R.mha, {"qkv": (query.array, key.array, value.array)}, [q, k, v])
         return q, k, v
 
@@ -231,6 +242,7 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
         h0 = h.array
         b = None if not m.bias else (b_ih if mode == "GRU" else b_ih + b_hh)
         xp = LinearFn.apply(x.reshape(T * B, n_in), w_ih, b).reshape(T, B, w_ih.shape[0])
+        xp = _tap_leaf(xp)
         if masks is not None or T == 0:
             rec_.add(m, _unsupported("sequences with lengths / padding"), {}, [])
             return type(m)._run_direction(m, x, layer, d, h, c, masks)
@@ -332,22 +344,30 @@ def per_sample_grads(model: Any, loss_fn: Callable, inputs: Any, targets: Any = 
     for m in model.modules():
         if type(m).__name__ == "MultiheadAttention":
             seq_first.add(id(m.out_proj))
+    frozen: list = []
     try:
         for m in model.modules():
             own = [p for p in m._parameters.values() if p is not None and id(p) in names]
+            if not own:
+                continue
             kind, rule = _rule_for(m)
             if kind == "hook":
                 ax = 1 if id(m) in seq_first else 0
                 handles.append(m.register_forward_hook(_simple_hook(rec_, rule, ax)).remove)
             elif kind == "patch":
                 handles.append(rule(m, rec_))
-            if not own:
-                continue
             for p in own:
                 if kind is None:
                     loop_params[id(p)] = (type(m).__name__, "no per-sample rule")
                 else:
                     owner.setdefault(id(p), m)
+        # the batched pass needs no parameter gradient of the covered layers: freeze them,
+        # so that the backward computes only the layers' output gradients
+        for m in model.modules():
+            for p in m._parameters.values():
+                if p is not None and id(p) in owner and id(p) not in loop_params and p.requires_grad:
+                    p.requires_grad = False
+                    frozen.append(p)
         with enable_grad():
             out = model(*args)
             if not isinstance(out, Tensor):
@@ -357,6 +377,8 @@ def per_sample_grads(model: Any, loss_fn: Callable, inputs: Any, targets: Any = 
     finally:
         for h in handles:
             h()
+        for p in frozen:
+            p.requires_grad = True
     result = PerSampleGrads()
     result.losses = losses.array.copy()
     if losses.requires_grad and rec_.taps:

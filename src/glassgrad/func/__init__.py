@@ -1,9 +1,11 @@
 """``glassgrad.func``: composable function transforms shaped like ``torch.func``.
 
 * :func:`functional_call` — call a module with parameters/buffers swapped for given tensors.
-* :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jacrev`, :func:`jacfwd`,
-  :func:`hessian` — reverse-mode derivatives as functions (``jacfwd`` is computed in
-  reverse mode: glassgrad has no forward-mode autodiff).
+* :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jvp`, :func:`jacrev`,
+  :func:`jacfwd`, :func:`hessian` — derivatives as functions, all by reverse mode
+  (glassgrad has no forward-mode autodiff: ``jacfwd`` is ``jacrev``, ``jvp`` the
+  double-vjp trick).
+* :func:`stack_module_state` — an ensemble's parameters stacked for ``vmap``.
 * :func:`vmap` — a loop over the mapped axis (warns once); per-sample gradients of a model
   have their own fast path, :func:`glassgrad.per_sample_grads`.
 
@@ -16,8 +18,9 @@ Example, per-sample gradients the ``torch.func`` way::
     ps = vmap(grad(loss), in_dims=(None, 0, 0))(params, xb, yb)   # {name: (N, *shape)}
 """
 
-from ._transforms import functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, vjp
+from ._transforms import (functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, jvp,
+                          stack_module_state, vjp)
 from ._vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian",
-           "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
+           "hessian", "vmap", "stack_module_state"]

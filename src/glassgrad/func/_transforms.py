@@ -23,7 +23,8 @@ from ._pytree import flatten
 
 
 # ----------------------------------------------------------------------------- functional_call
-def functional_call(module: Any, params_and_buffers: Any, args: Any = (), kwargs: dict | None = None,
+def functional_call(module: Any, parameter_and_buffer_dicts: Any, args: Any = (),
+                    kwargs: dict | None = None,
                     *, tie_weights: bool = True, strict: bool = False) -> Any:
     """Call ``module(*args, **kwargs)`` with some parameters/buffers replaced by the given
     tensors (a dict ``{dotted name: Tensor}``, or a tuple of such dicts); the module is
@@ -37,11 +38,12 @@ def functional_call(module: Any, params_and_buffers: Any, args: Any = (), kwargs
 
     if not isinstance(module, Module):
         raise TypeError(f"functional_call: module must be an nn.Module, got {type(module).__name__}")
-    dicts = params_and_buffers if isinstance(params_and_buffers, (tuple, list)) else (params_and_buffers,)
+    pb = parameter_and_buffer_dicts
+    dicts = pb if isinstance(pb, (tuple, list)) else (pb,)
     given: dict = {}
     for d in dicts:
         if not isinstance(d, dict):
-            raise TypeError("functional_call: params_and_buffers must be a dict (or a tuple of "
+            raise TypeError("functional_call: parameter_and_buffer_dicts must be a dict (or a tuple of "
                             f"dicts) of name -> Tensor, got {type(d).__name__}")
         for k, v in d.items():
             if k in given:
@@ -121,12 +123,14 @@ def _prepare(args: tuple, argnums: Any, what: str) -> tuple:
     return tuple(args), groups, tracked
 
 
-def _split_aux(out: Any, has_aux: bool, what: str) -> tuple:
+def _split_aux(out: Any, has_aux: bool, what: str, tracked: bool = False) -> tuple:
+    """``(output, aux)``; aux is returned as data (detached) unless an outer transform
+    differentiates through this one."""
     if not has_aux:
         return out, None
     if not (isinstance(out, tuple) and len(out) == 2):
         raise ValueError(f"{what}(has_aux=True): the function must return (output, aux)")
-    return out
+    return out[0], (out[1] if tracked else _detach_tree(out[1]))
 
 
 def _grads(out: Tensor, groups: list, argnums: Any, tracked: bool, seed: Any = None) -> Any:
@@ -152,7 +156,7 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
         args, groups, tracked = _prepare(args, argnums, "grad")
         with enable_grad():
             out = func(*args, **kwargs)
-        out, aux = _split_aux(out, has_aux, "grad")
+        out, aux = _split_aux(out, has_aux, "grad", tracked)
         if not isinstance(out, Tensor) or out.array.size != 1:
             raise RuntimeError("grad: the function must return a scalar Tensor, got "
                                f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}")
@@ -185,7 +189,7 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     args, groups, tracked = _prepare(primals, tuple(range(len(primals))), "vjp")
     with enable_grad():
         out = func(*args)
-    out, aux = _split_aux(out, has_aux, "vjp")
+    out, aux = _split_aux(out, has_aux, "vjp", tracked)
     outs, _ = flatten(out)
     for o in outs:
         if not isinstance(o, Tensor):
@@ -224,15 +228,17 @@ def _detach_tree(t: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- Jacobians
-def jacrev(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
+def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable:
     """The Jacobian ``∂func/∂args[argnums]`` (shape ``output.shape + arg.shape``) by reverse
     mode: one vector-Jacobian product (backward pass) per output element, on one recorded
-    graph. ``func`` returns one Tensor."""
+    graph. ``func`` returns one Tensor. ``chunk_size`` is accepted for compatibility (the
+    rows are always computed one at a time)."""
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         args, groups, tracked = _prepare(args, argnums, "jacrev")
         with enable_grad():
             out = func(*args, **kwargs)
-        out, aux = _split_aux(out, has_aux, "jacrev")
+        out, aux = _split_aux(out, has_aux, "jacrev", tracked)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacrev: the function must return one Tensor, got {type(out).__name__}")
         leaves = [x for g in groups for x in g[0]]
@@ -272,9 +278,69 @@ def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False,
     one backward per *output* element instead of one forward per input element)."""
     if randomness not in ("error", "different", "same"):
         raise ValueError(f"jacfwd: randomness must be 'error', 'different' or 'same', got {randomness!r}")
-    return jacrev(func, argnums, has_aux)
+    return jacrev(func, argnums, has_aux=has_aux)
 
 
 def hessian(func: Callable, argnums: int | tuple = 0) -> Callable:
     """``jacfwd(jacrev(func))``: the Hessian of a scalar function (double backward)."""
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+def jvp(func: Callable, primals: tuple, tangents: tuple, *, strict: bool = False,
+        has_aux: bool = False) -> tuple:
+    """``(func(*primals), J·tangents)``: the Jacobian-vector product (``torch.func.jvp``).
+
+    glassgrad has no forward mode; this is the double-vjp trick: with ``u`` a dummy
+    cotangent, ``g(u) = uᵀJ`` is linear in ``u``, and ``∂(g(u)·t)/∂u = J·t`` — two
+    backward passes, the first recorded (``create_graph``). ``func`` returns one Tensor.
+    ``strict`` is accepted for compatibility (an output independent of the primals gives a
+    zero product).
+    """
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple) or \
+            len(primals) != len(tangents):
+        raise ValueError("jvp: primals and tangents must be tuples of the same length")
+    for p, t in zip(primals, tangents):
+        if not isinstance(t, Tensor) or tuple(t.shape) != tuple(p.shape):
+            raise ValueError(f"jvp: each tangent must be a Tensor of its primal's shape "
+                             f"{tuple(p.shape)}")
+    args, groups, tracked = _prepare(primals, tuple(range(len(primals))), "jvp")
+    with enable_grad():
+        out = func(*args)
+        out, aux = _split_aux(out, has_aux, "jvp", tracked)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"jvp: the function must return one Tensor, got {type(out).__name__}")
+        leaves = [x for g in groups for x in g[0]]
+        zero = Tensor._make(np.zeros(out.shape, out.dtype), False)
+        jv = None
+        if out.requires_grad:
+            u = Tensor._make(np.zeros(out.shape, out.dtype), True)
+            gs = _ag_grad(out, leaves, u, retain_graph=True, create_graph=True,
+                          allow_unused=True, materialize_grads=True)
+            s = None
+            for g, t in zip(gs, tangents):
+                if g.requires_grad:
+                    term = (g * t).sum()
+                    s = term if s is None else s + term
+            if s is not None:
+                (jv,) = _ag_grad(s, [u], create_graph=tracked, allow_unused=True,
+                                 materialize_grads=True)
+    jv = zero if jv is None else jv
+    shown = out if tracked else out.detach()
+    return (shown, jv, aux) if has_aux else (shown, jv)
+
+
+def stack_module_state(models: Any) -> tuple:
+    """``(params, buffers)``: each parameter/buffer of the same-shaped ``models`` stacked
+    along a new axis 0 (for ``vmap`` over an ensemble with :func:`functional_call`)."""
+    models = list(models)
+    if not models:
+        raise ValueError("stack_module_state: expected at least one model")
+    names = [k for k, _ in models[0].named_parameters()]
+    for m in models[1:]:
+        if [k for k, _ in m.named_parameters()] != names:
+            raise ValueError("stack_module_state: the models must have the same parameters")
+    params = {k: stack([dict(m.named_parameters())[k].detach() for m in models], 0)
+              .requires_grad_(True) for k in names}
+    bnames = [k for k, _ in models[0].named_buffers()]
+    buffers = {k: stack([dict(m.named_buffers())[k] for m in models], 0) for k in bnames}
+    return params, buffers

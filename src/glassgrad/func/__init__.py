@@ -18,8 +18,17 @@ Example, per-sample gradients the ``torch.func`` way::
     ps = vmap(grad(loss), in_dims=(None, 0, 0))(params, xb, yb)   # {name: (N, *shape)}
 """
 
-from ._transforms import (functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, jvp,
-                          stack_module_state, vjp)
+from ._transforms import (
+                          functional_call,
+                          grad,
+                          grad_and_value,
+                          hessian,
+                          jacfwd,
+                          jacrev,
+                          jvp,
+                          stack_module_state,
+                          vjp,
+)
 from ._vmap import vmap
 
 __all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",

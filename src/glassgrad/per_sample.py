@@ -268,32 +268,31 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
     return lambda: m.__dict__.pop("_run_direction", None)
 
 
+_RULES: dict = {}
+
+
 def _rule_for(m: Any) -> tuple:
     """``(kind, rule)``: kind 'hook' (forward hook + rule), 'patch' (patch function), or
     None for a module type without a rule."""
-    from . import nn
+    if not _RULES:
+        from . import nn
+        from .nn.modules.linear import NonDynamicallyQuantizableLinear
 
-    t = type(m)
-    if t in (nn.Linear, nn.modules.linear.NonDynamicallyQuantizableLinear):
-        return "hook", R.linear
-    if t in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
-        return "hook", R.conv
-    if t is nn.Embedding:
-        return "hook", R.embedding
-    if t is nn.LayerNorm:
-        return "hook", R.layer_norm
-    if t is nn.GroupNorm:
-        return "hook", R.group_norm
-    if t is getattr(nn, "RMSNorm", None):
-        return "hook", R.rms_norm
-    if t in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        for t in (nn.Linear, NonDynamicallyQuantizableLinear):
+            _RULES[t] = ("hook", R.linear)
+        for t in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+            _RULES[t] = ("hook", R.conv)
+        for t in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+            _RULES[t] = ("hook", R.batch_norm)
+        for t in (nn.RNN, nn.LSTM, nn.GRU):
+            _RULES[t] = ("patch", _patch_rnn)
+        _RULES.update({nn.Embedding: ("hook", R.embedding), nn.LayerNorm: ("hook", R.layer_norm),
+                       nn.GroupNorm: ("hook", R.group_norm), nn.RMSNorm: ("hook", R.rms_norm),
+                       nn.MultiheadAttention: ("patch", _patch_mha)})
+    kind, rule = _RULES.get(type(m), (None, None))
+    if rule is R.batch_norm:
         R.batch_norm_check(m)
-        return "hook", R.batch_norm
-    if t is nn.MultiheadAttention:
-        return "patch", _patch_mha
-    if t in (nn.RNN, nn.LSTM, nn.GRU):
-        return "patch", _patch_rnn
-    return None, None
+    return kind, rule
 
 
 # ------------------------------------------------------------------------------ main
@@ -320,6 +319,16 @@ def per_sample_grads(model: Any, loss_fn: Callable, inputs: Any, targets: Any = 
         ``{name: array (N, *param.shape)}`` where row ``i`` equals the gradient of
         ``loss_fn(model(inputs[i:i+1]), targets[i:i+1])``; ``.losses`` holds ``lᵢ`` and
         ``.aggregate(f)`` the gradient of any function of the losses.
+
+    Notes
+    -----
+    What the one-pass rules assume (the torch.func recipe assumes the same): samples do not
+    interact (checked for BatchNorm); each parameter is used only inside the forward of the
+    module that owns it (a weight also used directly elsewhere, e.g. tied through a
+    functional call in a parent's forward, would miss that use); the layers see the batch on
+    axis 0 (a supported layer whose input does not have the batch size there falls back to
+    the loop). Parameters with ``requires_grad=False`` are left out. Dropout in training
+    mode draws one mask for the batch, not the masks single-sample calls would draw.
     """
     from .nn import Module
 

@@ -342,3 +342,54 @@ def test_aggregate_bad_f():
                              gg.tensor(labels()))
     with pytest.raises(ValueError, match="aggregate: f must return a scalar"):
         ps.aggregate(lambda l: l * 2)
+
+
+def test_seq_first_linear_falls_back_to_the_loop():
+    """A Linear on a (T, N, F) tensor does not see the batch on axis 0: looped, still right."""
+    def net(nn):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Linear(4, 5)
+                self.b = nn.Linear(5, 3)
+
+            def forward(self, x):                    # x (N, T, 4)
+                h = self.a(x.transpose(0, 1)).tanh()  # (T, N, 5)
+                return self.b(h.sum(0))
+        return M()
+
+    from glassgrad import per_sample
+
+    per_sample._WARNED.discard("Linear")
+    with pytest.warns(UserWarning, match="Linear.*batch"):
+        check(net(gg.nn), net(torch.nn), *ce(), rng.normal(size=(N, 3, 4)), labels())
+    per_sample._WARNED.discard("Linear")
+
+
+def test_partial_loss_with_sum_reduction():
+    import functools
+
+    gl = functools.partial(gg.nn.functional.cross_entropy, reduction="sum")
+    tl = functools.partial(torch.nn.functional.cross_entropy, reduction="sum")
+    check(mlp(gg.nn), mlp(torch.nn), gl, tl, rng.normal(size=(N, 7)), labels())
+
+
+def test_tuple_inputs_and_rms_norm():
+    class M(gg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = gg.nn.Linear(4, 6)
+            self.n = gg.nn.RMSNorm(6)
+            self.b = gg.nn.Linear(6, 3)
+
+        def forward(self, x, z):
+            return self.b(self.n(self.a(x) * z))
+
+    m = M()
+    x, z, y = gg.randn(N, 4), gg.randn(N, 6), gg.tensor(labels())
+    got = gg.per_sample_grads(m, gg.nn.CrossEntropyLoss(), (x, z), y)
+    for i in range(N):
+        m.zero_grad()
+        gg.nn.CrossEntropyLoss()(m(x[i:i + 1], z[i:i + 1]), y[i:i + 1]).backward()
+        for k, p in m.named_parameters():
+            np.testing.assert_allclose(got[k][i], p.grad.numpy(), **TOL, err_msg=k)

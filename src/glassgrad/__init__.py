@@ -89,6 +89,8 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     if name in _GLASSBOX:
         return getattr(importlib.import_module(".glassbox", __name__), name)
+    if name == "vmap":  # torch.vmap is torch.func.vmap
+        return importlib.import_module(".func", __name__).vmap
     if name in ("per_sample_grads", "PerSampleGrads"):
         return getattr(importlib.import_module(".per_sample", __name__), name)
     if name in ("save", "load"):

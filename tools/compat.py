@@ -54,6 +54,7 @@ NAMESPACES: list[tuple[str, tuple[str, ...]]] = [
     ("torch.optim.lr_scheduler", ("glassgrad.optim.lr_scheduler",)),
     ("torch.utils.data", ("glassgrad.utils.data", "glassgrad.data")),
     ("torch.autograd", ("glassgrad.autograd",)),
+    ("torch.func", ("glassgrad.func",)),
 ]
 
 # ---------------------------------------------------------------------------------------

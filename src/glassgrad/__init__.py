@@ -76,7 +76,7 @@ __version__ = "0.1.0"
 allocator._on_import()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
-               "linalg", "utils", "cuda", "accelerator", "backends", "onnx"}
+               "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 
@@ -89,6 +89,10 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     if name in _GLASSBOX:
         return getattr(importlib.import_module(".glassbox", __name__), name)
+    if name == "vmap":  # torch.vmap is torch.func.vmap
+        return importlib.import_module(".func", __name__).vmap
+    if name in ("per_sample_grads", "PerSampleGrads"):
+        return getattr(importlib.import_module(".per_sample", __name__), name)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import nn, optim
+from .. import optim
 from ..autograd import capture, no_grad
 from ..creation import from_numpy
 from ..random import get_rng_state, manual_seed, set_rng_state

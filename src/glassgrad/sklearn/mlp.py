@@ -132,15 +132,16 @@ class _MLP(BaseNet):
         check_is_fitted(self, "module_")
         layers = [m for m in self.module_ if isinstance(m, nn.Linear)]
         if len(values) != len(layers):
-            raise ValueError(f"{type(self).__name__}.{name}: expected {len(layers)} arrays, got {len(values)}")
+            raise ValueError(f"{type(self).__name__}.{name}: expected {len(layers)} arrays, "
+                             f"got {len(values)}")
         for m, v in zip(layers, values):
             p = get(m)
             v = np.asarray(v)
-            v = v.T if transpose else v
-            if v.shape != p.array.shape:
-                raise ValueError(f"{type(self).__name__}.{name}: expected shape "
-                                 f"{p.array.T.shape if transpose else p.array.shape}, got {v.T.shape if transpose else v.shape}")
-            p.array[...] = v
+            want = p.array.T.shape if transpose else p.array.shape
+            if v.shape != want:
+                raise ValueError(f"{type(self).__name__}.{name}: expected an array of shape {want}, "
+                                 f"got {v.shape}")
+            p.array[...] = v.T if transpose else v
 
 
 class MLPClassifier(ClassifierMixin, _MLP):

@@ -217,14 +217,14 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNet):
         return (lambda out, t: F.mse_loss(out, t) * (0.5 * k)), 1.0 / k
 
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
-        out = self._forward_array(X)
+        out = self._forward_array(X).astype(np.float64)  # scikit-learn's regressors return float64
         return out.ravel() if out.shape[1] == 1 else out
 
     def _score(self, X: np.ndarray, y: np.ndarray) -> float:
         return float(r2_score(y, self._predict_array(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted values, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
+        """Predicted values (float64), shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
         check_is_fitted(self, "module_")
         return self._predict_array(self._validate_X(X, reset=False))
 

@@ -302,6 +302,14 @@ def test_neural_net_classifier_with_a_cnn_on_digits(digits):
     np.testing.assert_array_equal(clf.classify(X_te[:5]), clf.predict(X_te[:5]))
 
 
+def test_neural_net_lbfgs_on_a_float32_module():
+    X, y = make_classification(n_samples=200, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    with _quiet():
+        clf = NeuralNetClassifier(net, solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    assert clf.n_iter_ > 20 and clf.score(X, y) > 0.85
+
+
 def test_neural_net_module_instance_is_copied_not_trained():
     X, y = make_classification(n_samples=100, n_features=4, random_state=0)
     net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))

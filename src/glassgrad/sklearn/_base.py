@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import optim
+from .. import allocator, optim
 from ..autograd import capture, no_grad
 from ..creation import from_numpy
 from ..random import get_rng_state, manual_seed, set_rng_state
@@ -35,6 +35,9 @@ from ..random import get_rng_state, manual_seed, set_rng_state
 __all__ = ["BaseNet"]
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+# lbfgs stops when the loss changes by less than this: SciPy's default ftol (factr 1e7 times
+# float64's machine epsilon), whatever the dtype
+_FTOL = 1e7 * float(np.finfo(np.float64).eps)
 
 
 def _check_number(owner: str, name: str, value: Any, kind: type, low: float | None = None,
@@ -148,6 +151,11 @@ class BaseNet(BaseEstimator):
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         X, y, targets = self._validate_input(X, y, incremental, reset=first_pass)
         self._random_state = check_random_state(self.random_state)
+        # keep a step's memory for the next step, as Trainer.fit does (see glassgrad.allocator;
+        # where the allocator has no such entry point, importing glassgrad already tuned it)
+        tune = getattr(allocator, "tune_for_training", None)
+        if tune is not None:
+            tune()
         if first_pass:
             self._initialize(X, targets)
         elif self._n_outputs(targets) != self.n_outputs_:
@@ -396,9 +404,8 @@ class BaseNet(BaseEstimator):
         step = capture(objective)
         xt, tt = from_numpy(np.ascontiguousarray(X)), from_numpy(np.ascontiguousarray(targets))
         params = list(module.parameters())
-        eps = float(np.finfo(self._param_dtype()).eps)
         opt = optim.LBFGS(params, lr=1.0, max_iter=int(self.max_iter), max_eval=int(self.max_fun),
-                          tolerance_grad=float(self.tol), tolerance_change=1e7 * eps,
+                          tolerance_grad=float(self.tol), tolerance_change=_FTOL,
                           history_size=10, line_search_fn="strong_wolfe")
 
         def closure() -> Any:

@@ -69,8 +69,7 @@ def setup(batch: int, seed: int, threads: int) -> dict:
     import glassgrad as gg
 
     torch.set_num_threads(threads)
-    if hasattr(gg.allocator, "tune_for_training"):
-        gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+    gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)

@@ -151,11 +151,8 @@ class BaseNet(BaseEstimator):
         first_pass = not hasattr(self, "module_") or (not self.warm_start and not incremental)
         X, y, targets = self._validate_input(X, y, incremental, reset=first_pass)
         self._random_state = check_random_state(self.random_state)
-        # keep a step's memory for the next step, as Trainer.fit does (see glassgrad.allocator;
-        # where the allocator has no such entry point, importing glassgrad already tuned it)
-        tune = getattr(allocator, "tune_for_training", None)
-        if tune is not None:
-            tune()
+        # keep a step's memory for the next step, as Trainer.fit does (see glassgrad.allocator)
+        allocator.tune_for_training()
         if first_pass:
             self._initialize(X, targets)
         elif self._n_outputs(targets) != self.n_outputs_:

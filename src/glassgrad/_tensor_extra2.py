@@ -210,7 +210,10 @@ class TensorExtras2:
         x, o = self._float_pair("copysign", other)
         neg = _wrap(xp_of(o.array).signbit(o.array))
         a = x.abs()
-        return a.masked_fill(neg, 0.0) - a.masked_fill(~neg, 0.0)
+        out = a.masked_fill(neg, 0.0) - a.masked_fill(~neg, 0.0)
+        if o.requires_grad:  # PyTorch gives `other` a zero gradient (not none)
+            out = out + o.masked_fill(_wrap(xp_of(o.array).ones(o.shape, dtype=bool)), 0.0)
+        return out
 
     def fmax(self, other: Any) -> Any:
         """Elementwise maximum that ignores NaN (NaN only where both are)."""

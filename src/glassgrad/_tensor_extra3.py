@@ -370,7 +370,7 @@ class TensorExtras3:
             cnt = np.zeros(r.shape)
             eq_self = (xs == r) & (include_self | (hit == 0))
             eq_src = sv == rg
-            cnt += eq_self
+            cnt += xs == r  # PyTorch counts an equal self value even with include_self=False
             np.add.at(cnt, where, eq_src)
             w_self = np.where(eq_self, 1 / np.maximum(cnt, 1), 0)
             w_src = np.where(eq_src, 1 / np.maximum(np.take_along_axis(cnt, idx, d), 1), 0)

@@ -207,7 +207,7 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
     if isinstance(dims, (int, _np.integer)):
         if dims < 0:
             raise op_error("tensordot", f"dims must be non-negative, got {dims}")
-        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+        da, db = list(builtins.range(a.ndim - dims, a.ndim)), list(builtins.range(dims))
     else:
         da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
     da = [d % a.ndim for d in da]
@@ -215,8 +215,8 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
     if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
         raise op_error("tensordot", f"contracted dims {da} of {tuple(a.shape)} and {db} of "
                        f"{tuple(b.shape)} do not match")
-    fa = [i for i in range(a.ndim) if i not in da]
-    fb = [j for j in range(b.ndim) if j not in db]
+    fa = [i for i in builtins.range(a.ndim) if i not in da]
+    fb = [j for j in builtins.range(b.ndim) if j not in db]
     k = int(_np.prod([a.shape[i] for i in da]))
     am = a.permute(*(fa + da)).reshape(-1, k)
     bm = b.permute(*(db + fb)).reshape(k, -1)
@@ -262,9 +262,9 @@ def combinations(input: Any, r: int = 2, with_replacement: bool = False) -> Tens
     if x.ndim != 1:
         raise op_error("combinations", f"expects a 1-D tensor, got shape {tuple(x.shape)}")
     gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
-    idx = _np.array(list(gen(range(x.shape[0]), r)), dtype=_np.int64).reshape(-1, r)
+    idx = _np.array(list(gen(builtins.range(x.shape[0]), r)), dtype=_np.int64).reshape(-1, r)
     if idx.shape[0] == 0:
-        return x.new_zeros((0,) if r else (0,))
+        return x.new_zeros((0, r))
     return x[Tensor._make(idx, False)]
 
 
@@ -361,7 +361,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:
     if x.ndim != 1:
         raise op_error("vander", f"expects a 1-D tensor, got shape {tuple(x.shape)}")
     n = x.shape[0] if N is None else N
-    pw = range(n) if increasing else range(n - 1, -1, -1)
+    pw = builtins.range(n) if increasing else builtins.range(n - 1, -1, -1)
     cols = [x ** p if p else x * 0 + 1 for p in pw]
     return stack(cols, 1) if cols else x.new_zeros((x.shape[0], 0))
 

@@ -80,15 +80,15 @@ def test_index_put():
     i0 = np.array([0, 2, 0])
     i1 = np.array([1, 1, 1])
     for acc in (False, True):
-        check_op(lambda x, v: x.index_put((gg.tensor(i0), gg.tensor(i1)), v, accumulate=acc),
+        check_op(lambda x, v: x.index_put((gg.tensor(i0), gg.tensor(i1)), v, accumulate=acc),  # noqa: B023 - called within the loop
                  inputs=[x, np.array([1.0, 2.0, 3.0])] if acc else [x, np.array([1.0, 2.0, 3.0])],
                  torch_fn=lambda x, v: x.index_put((torch.tensor(i0), torch.tensor(i1)), v,
-                                                   accumulate=acc),
+                                                   accumulate=acc),  # noqa: B023 - called within the loop
                  gradcheck=acc)
-        check_op(lambda x, v: x.index_put((gg.tensor(np.array([3, 1])),), v, accumulate=acc),
+        check_op(lambda x, v: x.index_put((gg.tensor(np.array([3, 1])),), v, accumulate=acc),  # noqa: B023 - called within the loop
                  inputs=[x, np.array([0.5, -1.0, 2.0])],
                  torch_fn=lambda x, v: x.index_put((torch.tensor(np.array([3, 1])),), v,
-                                                   accumulate=acc))
+                                                   accumulate=acc))  # noqa: B023 - called within the loop
     m = x > 0
     _same(gg.tensor(x).index_put((gg.tensor(m),), gg.tensor(0.0, dtype=gg.float64)),
           torch.tensor(x).index_put((torch.tensor(m),), torch.tensor(0.0, dtype=torch.float64)))
@@ -192,8 +192,8 @@ def test_stacking_functions():
     m = rng.standard_normal((2, 3))
     for name in ("hstack", "vstack", "dstack", "column_stack", "row_stack"):
         for args in ([a, b], [m, m], [a, m] if name in ("vstack", "row_stack") else [a, b]):
-            check_op(lambda *xs: getattr(gg, name)(list(xs)), inputs=args,
-                     torch_fn=lambda *xs: getattr(torch, name)(list(xs)))
+            check_op(lambda *xs: getattr(gg, name)(list(xs)), inputs=args,  # noqa: B023 - called within the loop
+                     torch_fn=lambda *xs: getattr(torch, name)(list(xs)))  # noqa: B023 - called within the loop
     for name in ("atleast_1d", "atleast_2d", "atleast_3d"):
         for shape in [(), (3,), (2, 3), (2, 3, 4)]:
             x = np.ones(shape)
@@ -220,8 +220,8 @@ def test_block_diag_cartesian_combinations():
     check_op(lambda a, b: gg.cartesian_prod(a, b), shapes=[(3,), (2,)],
              torch_fn=lambda a, b: torch.cartesian_prod(a, b))
     for r, rep in [(2, False), (3, False), (2, True)]:
-        check_op(lambda a: gg.combinations(a, r, rep), shapes=[(4,)],
-                 torch_fn=lambda a: torch.combinations(a, r, rep))
+        check_op(lambda a: gg.combinations(a, r, rep), shapes=[(4,)],  # noqa: B023 - called within the loop
+                 torch_fn=lambda a: torch.combinations(a, r, rep))  # noqa: B023 - called within the loop
     _same(gg.combinations(gg.tensor([1, 2]), 3), torch.combinations(torch.tensor([1, 2]), 3))
     for args in [(3, 3), (4, 2, 1), (2, 5, -1)]:
         _same(gg.tril_indices(*args), torch.tril_indices(*args))

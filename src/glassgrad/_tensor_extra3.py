@@ -437,8 +437,10 @@ class TensorExtras3:
 
     def matrix_exp(self) -> Any:
         """``exp(A)`` by scaling and squaring of a degree-18 Taylor polynomial (built from
-        matmuls, so the gradient is exact)."""
-        x = _matrix("matrix_exp", self)
+        matmuls, so the gradient is exact). Lower-precision inputs are computed in float64
+        (the squarings amplify rounding) and the result is cast back."""
+        x0 = _matrix("matrix_exp", self)
+        x = x0.double() if x0.dtype != _dt.float64 else x0
         n = x.shape[-1]
         if x.shape[-2] != n:
             raise op_error("matrix_exp", f"expects square matrices, got shape {tuple(x.shape)}")
@@ -452,7 +454,7 @@ class TensorExtras3:
             t = eye + (b @ t) / float(k)
         for _ in range(s):
             t = t @ t
-        return t
+        return t.to(x0.dtype)
 
     def logdet(self) -> Any:
         """``log det A`` (NaN for a negative determinant, ``-inf`` for 0)."""

@@ -15,9 +15,10 @@ from typing import Any, Callable, Sequence
 import numpy as _np
 
 from . import dtypes as _dt
-from ._printopts import set_printoptions
+from ._printopts import set_printoptions  # noqa: F401 - re-exported
 from .functional_extra import _make
 from .ops._util import op_error
+from .random import default_generator
 from .tensor import Tensor, cat, stack
 
 pi = math.pi
@@ -576,7 +577,7 @@ class finfo:
         i = _np.finfo(d)
         self.bits, self.eps, self.max, self.min = i.bits, float(i.eps), float(i.max), float(i.min)
         self.tiny = self.smallest_normal = float(i.smallest_normal)
-        self.resolution = float(i.resolution)
+        self.resolution = 10.0 ** -int(i.precision)
         self.dtype = str(d)
 
     def __repr__(self) -> str:
@@ -721,9 +722,7 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 def initial_seed() -> int:
     """The seed of the default generator (set by ``manual_seed`` or ``seed``)."""
-    from .random import _rng
-
-    s = _rng().initial_seed()
+    s = default_generator.initial_seed()
     return 0 if s is None else int(s)
 
 
@@ -750,4 +749,4 @@ __all__ = sorted(set(_METHODS) | set(_BINARY) | set(_INPLACE_FNS) | {
     "is_deterministic_algorithms_warn_only_enabled", "set_deterministic_debug_mode",
     "get_deterministic_debug_mode", "set_warn_always", "is_warn_always_enabled",
     "is_inference_mode_enabled", "is_anomaly_enabled", "set_anomaly_enabled",
-    "is_anomaly_check_nan_enabled", "initial_seed"})
+    "is_anomaly_check_nan_enabled", "initial_seed", "default_generator"})

@@ -179,3 +179,37 @@ def test_vector_norm_vecdot_multi_dot_frobenius():
     check_op(lambda x, y, z: gg.linalg.multi_dot([x, y, z]), shapes=[(3,), (3, 4), (4,)],
              torch_fn=lambda x, y, z: torch.linalg.multi_dot([x, y, z]))
     check_op(lambda x: gg.frobenius_norm(x), inputs=[a], torch_fn=lambda x: torch.norm(x, "fro"))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (4, 3), (3, 5), (1, 1)])
+def test_lu_family(shape):
+    a = np.random.default_rng(10).standard_normal(shape)
+    check_op(lambda x: tuple(gg.linalg.lu_factor(x)), inputs=[a],
+             torch_fn=lambda x: tuple(torch.linalg.lu_factor(x)))
+    check_op(lambda x: tuple(gg.linalg.lu(x)), inputs=[a],
+             torch_fn=lambda x: tuple(torch.linalg.lu(x)))
+    lu, piv = gg.tensor(a).lu()
+    tlu, tpiv = torch.tensor(a).lu()
+    assert piv.dtype == gg.int32 and piv.tolist() == tpiv.tolist()
+    for u, v in zip(gg.lu_unpack(lu, piv), torch.lu_unpack(tlu, tpiv)):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), atol=1e-12)
+    if shape[-1] == shape[-2]:
+        b = np.random.default_rng(11).standard_normal(shape[:-1] + (2,))
+        check_op(lambda x, b: gg.linalg.lu_solve(*gg.linalg.lu_factor(x), b), inputs=[a, b],
+                 torch_fn=lambda x, b: torch.linalg.lu_solve(*torch.linalg.lu_factor(x), b))
+        check_op(lambda x, b: b.lu_solve(*x.lu()), inputs=[a, b],
+                 torch_fn=lambda x, b: b.lu_solve(*torch.linalg.lu_factor(x)))
+        check_op(lambda x, b: gg.linalg.lu_solve(*gg.linalg.lu_factor(x), b.mT, left=False,
+                                                  adjoint=True), inputs=[a, b],
+                 torch_fn=lambda x, b: torch.linalg.lu_solve(*torch.linalg.lu_factor(x), b.mT,
+                                                             left=False, adjoint=True))
+
+
+def test_lu_singular_and_infos():
+    s = np.array([[1.0, 2.0], [2.0, 4.0]])
+    a, p, info = gg.tensor(s).lu(get_infos=True)
+    ta, tp, tinfo = torch.tensor(s).lu(get_infos=True)
+    np.testing.assert_allclose(a.numpy(), ta.numpy())
+    assert info.tolist() == tinfo.tolist() == 2
+    z = gg.zeros(2, 2).lu()[0]
+    assert np.all(z.numpy() == 0)

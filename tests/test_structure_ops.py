@@ -244,3 +244,79 @@ def test_misc_functions():
     for u, v in zip(gg.unravel_index(gg.tensor([5, 7]), (2, 4)),
                     torch.unravel_index(torch.tensor([5, 7]), (2, 4))):
         _same(u, v)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce(reduce, include_self):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 3))
+    idx = np.array([0, 2, 0])
+    check_op(lambda x, s: x.index_reduce(1, gg.tensor(np.array([1, 1, 0, 2, 1])), s, reduce,
+                                         include_self=include_self),
+             inputs=[x, rng.standard_normal((4, 5))],
+             torch_fn=lambda x, s: x.index_reduce(1, torch.tensor([1, 1, 0, 2, 1]), s, reduce,
+                                                  include_self=include_self))
+    check_op(lambda x, s: gg.index_reduce(x, 0, gg.tensor(idx), s, reduce,
+                                          include_self=include_self),
+             inputs=[x, rng.standard_normal((3, 3))],
+             torch_fn=lambda x, s: torch.index_reduce(x, 0, torch.tensor(idx), s, reduce,
+                                                      include_self=include_self))
+    g, t = gg.zeros(4, 3), torch.zeros(4, 3)
+    g.index_reduce_(0, gg.tensor(idx), gg.ones(3, 3) * 2, reduce, include_self=include_self)
+    t.index_reduce_(0, torch.tensor(idx), torch.ones(3, 3) * 2, reduce, include_self=include_self)
+    _same(g, t)
+
+
+def test_put_renorm_inplace_prelu():
+    check_op(lambda x, s: x.put(gg.tensor(np.array([0, 5, 2])), s), shapes=[(2, 3), (3,)],
+             torch_fn=lambda x, s: x.put(torch.tensor([0, 5, 2]), s))
+    check_op(lambda x, s: gg.put(x, gg.tensor(np.array([0, 0, 2])), s, accumulate=True),
+             shapes=[(2, 3), (3,)],
+             torch_fn=lambda x, s: torch.put(x, torch.tensor([0, 0, 2]), s, accumulate=True))
+    g, t = gg.tensor(np.arange(6.0).reshape(2, 3)), torch.arange(6.0, dtype=torch.float64).reshape(2, 3)
+    g.renorm_(2, 0, 1.5)
+    t.renorm_(2, 0, 1.5)
+    _same(g, t)
+    check_op(lambda x, w: x.prelu(w), shapes=[(2, 3, 4), (3,)])
+    check_op(lambda x, w: gg.prelu(x, w), shapes=[(5,), (1,)],
+             torch_fn=lambda x, w: torch.prelu(x, w))
+    with pytest.raises(ValueError, match="prelu"):
+        gg.ones(2, 3).prelu(gg.ones(2))
+
+
+def test_histogram_nonzero_static_new_empty_strided():
+    a = np.array([1.0, 2.0, 1.0, 0.5, 3.0], dtype=np.float32)
+    for kw in ({"bins": 4}, {"bins": 3, "range": (0.0, 2.0)}, {"bins": 4, "density": True}):
+        for u, v in zip(gg.tensor(a).histogram(**kw), torch.tensor(a).histogram(**kw)):
+            _same(u, v, rtol=1e-6)
+    e = np.array([0.0, 1.5, 4.0], dtype=np.float32)
+    for u, v in zip(gg.histogram(gg.tensor(a), gg.tensor(e), weight=gg.tensor(a)),
+                    torch.histogram(torch.tensor(a), torch.tensor(e), weight=torch.tensor(a))):
+        _same(u, v)
+    m = np.array([[0, 1], [2, 0.0]])
+    for size in (1, 2, 4):
+        _same(gg.tensor(m).nonzero_static(size=size),
+              torch.tensor(m).nonzero_static(size=size))
+    _same(gg.nonzero_static(gg.tensor(m), size=3, fill_value=9),
+          torch.nonzero_static(torch.tensor(m), size=3, fill_value=9))
+    n = gg.ones(2, dtype=gg.float64).new_empty_strided((2, 3), (3, 1))
+    assert n.shape == (2, 3) and n.dtype == gg.float64
+
+
+def test_multinomial():
+    gg.manual_seed(0)
+    w = gg.tensor([[0.0, 1.0, 3.0], [1.0, 1.0, 0.0]])
+    s = w.multinomial(2)
+    assert s.shape == (2, 2) and s.dtype == gg.int64
+    for row, ws in zip(s.tolist(), w.tolist()):
+        assert len(set(row)) == 2 and all(ws[i] > 0 for i in row)
+    r = gg.multinomial(gg.tensor([0.2, 0.8]), 4000, replacement=True)
+    frac = float((r == 1).float().mean())
+    assert 0.76 < frac < 0.84
+    with pytest.raises(ValueError, match="multinomial"):
+        gg.tensor([1.0, 0.0]).multinomial(2)
+    with pytest.raises(ValueError, match="multinomial"):
+        gg.tensor([-1.0, 2.0]).multinomial(1)
+    g1, g2 = gg.Generator(5), gg.Generator(5)
+    assert w.multinomial(2, generator=g1).tolist() == w.multinomial(2, generator=g2).tolist()

@@ -518,6 +518,120 @@ class TensorExtras2:
         return stack(res, 0) if res else self.new_zeros((0,) + out_shape)
 
 
+class TensorExtras2b:
+    """LU, index_reduce, histogram, sampling and other small methods (mixin)."""
+
+    __slots__ = ()
+
+    def lu(self, pivot: builtins.bool = True, get_infos: builtins.bool = False) -> Any:
+        """``(LU, pivots)`` (``get_infos``: and a zero ``infos`` tensor, or the 1-based
+        index of the first zero pivot)."""
+        from ._lu import lu_factor
+
+        a, p = lu_factor(self, pivot)
+        if not get_infos:
+            return a, p
+        d = np.abs(_np(a).diagonal(0, -2, -1)) == 0
+        info = np.where(d.any(-1), np.argmax(d, -1) + 1, 0).astype(np.int32)
+        return a, p, _wrap(info)
+
+    def lu_solve(self, LU_data: Any, LU_pivots: Any) -> Any:
+        """``X`` with ``A X = self`` given ``A``'s :meth:`lu` factorization."""
+        from ._lu import lu_solve
+
+        return lu_solve(self, LU_data, LU_pivots)
+
+    def renorm_(self, p: float, dim: int, maxnorm: float) -> Any:
+        return self._inplace_from("renorm_", lambda: self.renorm(p, dim, maxnorm))
+
+    def put(self, index: Any, source: Any, accumulate: builtins.bool = False) -> Any:
+        """Out-of-place :meth:`put_`."""
+        out = self.clone()
+        return out.put_(index, source, accumulate)
+
+    def index_reduce(self, dim: int, index: Any, source: Any, reduce: str, *,
+                     include_self: builtins.bool = True) -> Any:
+        """``scatter_reduce`` of whole slices: slice ``i`` of ``source`` along ``dim`` goes
+        to slice ``index[i]`` (``reduce``: ``'prod'``, ``'mean'``, ``'amax'``, ``'amin'``)."""
+        if reduce not in ("prod", "mean", "amax", "amin"):
+            raise op_error("index_reduce", f"reduce must be 'prod', 'mean', 'amax' or 'amin', "
+                           f"got {reduce!r}")
+        d = norm_dim(dim, self.ndim, "index_reduce")
+        idx = _np(index)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise op_error("index_reduce", "index must be a 1-D integer tensor", TypeError)
+        src = source if isinstance(source, _T()) else self._other_t(source)
+        shape = [1] * src.ndim
+        shape[d] = -1
+        full = np.broadcast_to(idx.reshape(shape), tuple(src.shape)).copy()
+        return self.scatter_reduce(d, _const(self, full), src, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim: int, index: Any, source: Any, reduce: str, *,
+                      include_self: builtins.bool = True) -> Any:
+        return self._inplace_from("index_reduce_", lambda: self.index_reduce(
+            dim, index, source, reduce, include_self=include_self), source)
+
+    def new_empty_strided(self, size: Any, stride: Any, *, dtype: Any = None, **_: Any) -> Any:
+        """A new (zero-filled) tensor of ``size``; NumPy chooses the strides."""
+        return _wrap(xp_of(self.array).zeros(tuple(size), dtype=_dt.to_dtype(dtype or self.dtype)))
+
+    def histogram(self, bins: Any = 100, *, range: Any = None, weight: Any = None,  # noqa: A002
+                  density: builtins.bool = False) -> Any:
+        """``(hist, bin_edges)``: ``bins`` equal bins over ``range`` (the data's by
+        default) or the given bin edges. No gradient."""
+        a = _np(self).reshape(-1)
+        b = _np(bins) if isinstance(bins, _T()) else bins
+        w = None if weight is None else _np(weight).reshape(-1)
+        h, edges = np.histogram(a, bins=b, range=range, weights=w, density=density)
+        HE = namedtuple("histogram", ["hist", "bin_edges"])
+        return HE(_const(self, h.astype(self.dtype)), _const(self, edges.astype(self.dtype)))
+
+    def nonzero_static(self, *, size: int, fill_value: int = -1) -> Any:
+        """:meth:`nonzero` padded (with ``fill_value``) or cut to exactly ``size`` rows."""
+        nz = np.argwhere(_np(self))
+        out = np.full((size, self.ndim), fill_value, dtype=np.int64)
+        k = builtins.min(size, nz.shape[0])
+        out[:k] = nz[:k]
+        return _const(self, out)
+
+    def multinomial(self, num_samples: int, replacement: builtins.bool = False, *,
+                    generator: Any = None) -> Any:
+        """Indices drawn with probability proportional to each row's (non-negative)
+        weights; without replacement each index appears at most once per row."""
+        from .random import _rng
+
+        p = _np(self).astype(np.float64)
+        if p.ndim not in (1, 2) or np.any(p < 0) or not np.all(np.isfinite(p)):
+            raise op_error("multinomial", "expects a 1-D or 2-D tensor of non-negative finite "
+                           "weights")
+        rows = p.reshape(-1, p.shape[-1])
+        if np.any(rows.sum(-1) <= 0):
+            raise op_error("multinomial", "each row must have a positive sum")
+        if not replacement and num_samples > rows.shape[1]:
+            raise op_error("multinomial", f"cannot draw {num_samples} samples without "
+                           f"replacement from {rows.shape[1]} categories")
+        if not replacement and num_samples > (rows > 0).sum(-1).min():
+            raise op_error("multinomial", "not enough categories with non-zero weight to draw "
+                           "without replacement")
+        g = _rng(generator)
+        out = np.stack([g.choice(rows.shape[1], num_samples, replace=replacement,
+                                 p=r / r.sum()) for r in rows]).astype(np.int64)
+        return _const(self, out.reshape(p.shape[:-1] + (num_samples,)))
+
+    def prelu(self, weight: Any) -> Any:
+        """``max(0, x) + weight · min(0, x)`` with one weight per channel (dim 1) or one
+        shared weight."""
+        w = weight if isinstance(weight, _T()) else self._other_t(weight)
+        if w.numel() != 1 and (self.ndim < 2 or w.numel() != self.shape[1]):
+            raise op_error("prelu", f"weight has {w.numel()} elements; expected 1 or the "
+                           f"number of channels {self.shape[1] if self.ndim > 1 else 1}")
+        if w.numel() != 1:
+            w = w.reshape(-1, *([1] * (self.ndim - 2)))
+        else:
+            w = w.reshape(())
+        return self.clamp_min(0) + (self.clamp_max(0) * w)
+
+
 def _make_inplace(name: str) -> Callable:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         other = next((a for a in args if isinstance(a, _T())), None)
@@ -538,4 +652,4 @@ for _name in _INPLACE2:
     setattr(TensorExtras2, _name + "_", _make_inplace(_name))
 del _name
 
-__all__ = ["TensorExtras2", "norm_axis"]
+__all__ = ["TensorExtras2", "TensorExtras2b", "norm_axis"]

@@ -40,7 +40,8 @@ _METHODS = (
     "mvlgamma nan_to_num nan_to_num_ nanmean nanmedian nanquantile nansum pinverse qr "
     "quantile renorm rot90 scatter_reduce select select_scatter signbit sinc slice_scatter "
     "split_with_sizes svd triangular_solve unique_consecutive vdot hardshrink cholesky "
-    "unflatten is_same_size get_device"
+    "unflatten is_same_size get_device histogram put index_reduce multinomial prelu "
+    "nonzero_static"
 ).split()
 _BINARY = ("bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift "
            "copysign cross dist float_power fmax fmin gcd lcm heaviside ldexp logaddexp2 "
@@ -114,6 +115,19 @@ def std_mean(input: Any, dim: Any = None, *args: Any, **kwargs: Any) -> tuple:
     x = _t(input)
     keep = kwargs.get("keepdim", args[1] if len(args) > 1 else False)
     return x.std(dim, *args, **kwargs), x._f().mean(dim, keep)
+
+
+def lu_unpack(LU_data: Any, LU_pivots: Any, unpack_data: bool = True,
+              unpack_pivots: bool = True) -> tuple:
+    """``(P, L, U)`` with ``A = P L U`` from :meth:`Tensor.lu`'s output."""
+    from ._lu import lu_unpack as f
+
+    return f(_t(LU_data), _t(LU_pivots), unpack_data, unpack_pivots)
+
+
+def lu_solve(b: Any, LU_data: Any, LU_pivots: Any) -> Tensor:
+    """``X`` with ``A X = b`` from ``A``'s LU factorization."""
+    return _t(b).lu_solve(LU_data, LU_pivots)
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -749,4 +763,5 @@ __all__ = sorted(set(_METHODS) | set(_BINARY) | set(_INPLACE_FNS) | {
     "is_deterministic_algorithms_warn_only_enabled", "set_deterministic_debug_mode",
     "get_deterministic_debug_mode", "set_warn_always", "is_warn_always_enabled",
     "is_inference_mode_enabled", "is_anomaly_enabled", "set_anomaly_enabled",
-    "is_anomaly_check_nan_enabled", "initial_seed", "default_generator"})
+    "is_anomaly_check_nan_enabled", "initial_seed", "default_generator", "lu_unpack",
+    "lu_solve"})

@@ -16,7 +16,7 @@ from .tensor import Tensor
 
 __all__ = ["inv", "det", "slogdet", "solve", "cross", "cholesky", "qr", "svd", "svdvals",
            "pinv", "matrix_power", "matrix_exp", "vector_norm", "matrix_norm", "norm",
-           "multi_dot", "vecdot", "solve_triangular"]
+           "multi_dot", "vecdot", "solve_triangular", "lu_factor", "lu", "lu_solve"]
 
 
 def _t(x: Any) -> Tensor:
@@ -182,3 +182,38 @@ def _L_decomp() -> Any:
     from .ops import decomp
 
     return decomp
+
+
+def lu_factor(A: Any, *, pivot: bool = True) -> Any:
+    """``(LU, pivots)``: ``L`` (unit diagonal) and ``U`` packed in one matrix, and the
+    1-based row swaps (LAPACK's convention)."""
+    from collections import namedtuple
+
+    from ._lu import lu_factor as f
+
+    return namedtuple("LUFactor", ["LU", "pivots"])(*f(_t(A), pivot))
+
+
+def lu(A: Any, *, pivot: bool = True) -> Any:
+    """``(P, L, U)`` with ``A = P L U``."""
+    from collections import namedtuple
+
+    from ._lu import lu_factor as f
+    from ._lu import lu_unpack
+
+    return namedtuple("LU", ["P", "L", "U"])(*lu_unpack(*f(_t(A), pivot)))
+
+
+def lu_solve(LU: Any, pivots: Any, B: Any, *, left: bool = True,
+             adjoint: bool = False) -> Tensor:
+    """``X`` with ``A X = B`` (``left=False``: ``X A = B``; ``adjoint``: ``Aᵀ``) from
+    ``A``'s :func:`lu_factor`."""
+    from ._lu import lu_unpack
+
+    P, L, U = lu_unpack(_t(LU), _t(pivots))
+    a = P @ L @ U
+    if adjoint:
+        a = a.mT
+    if left:
+        return solve(a, B)
+    return solve(a.mT, _t(B).mT).mT

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import dtypes as _dt
 from ._tensor_extra import TensorExtras
-from ._tensor_extra2 import TensorExtras2
+from ._tensor_extra2 import TensorExtras2, TensorExtras2b
 from ._tensor_extra3 import TensorExtras3
 from .autograd import engine as _engine
 from .autograd import function as _function
@@ -50,7 +50,7 @@ _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
 
 
-class Tensor(TensorExtras, TensorExtras2, TensorExtras3):
+class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     """A multi-dimensional array that records how it was computed (reverse-mode autodiff).
 
     Parameters

@@ -138,3 +138,41 @@ def test_edge_shapes():
         x = gg.ones(*shape) if shape else gg.tensor(1.5)
         for name in ("lgamma", "digamma", "erfc", "erfinv", "i0", "sinc", "logit"):
             assert getattr(x, name)().shape == x.shape
+
+
+@pytest.mark.parametrize("name,positive,kw", [
+    ("erf", False, {}), ("erfc", False, {}), ("erfinv", False, {"scale": 0.4}),
+    ("erfcx", False, {}), ("gammaln", True, {}), ("digamma", True, {"tol": 1e-8}),
+    ("psi", True, {"tol": 1e-8}), ("i0", False, {}), ("i1", False, {}), ("sinc", False, {}),
+    ("expit", False, {}), ("log1p", True, {}), ("expm1", False, {}), ("exp2", False, {}),
+    ("ndtr", False, {}), ("ndtri", True, {"scale": 0.3}), ("log_ndtr", False, {}),
+    ("entr", True, {}),
+])
+def test_special_namespace(name, positive, kw):
+    s = kw.get("scale", 1.0)
+    tol = kw.get("tol")
+    check_op(lambda x: getattr(gg.special, name)(x * s), shapes=[(3, 4)], positive=positive,
+             torch_fn=lambda x: getattr(torch.special, name)(x * s), atol=tol, rtol=tol)
+
+
+def test_special_namespace_more():
+    check_op(lambda x: gg.special.polygamma(2, x), shapes=[(4,)], positive=True,
+             torch_fn=lambda x: torch.special.polygamma(2, x), rtol=1e-9, atol=1e-9)
+    check_op(lambda x: gg.special.multigammaln(x + 2, 2), shapes=[(4,)], positive=True,
+             torch_fn=lambda x: torch.special.multigammaln(x + 2, 2))
+    check_op(lambda x, y: gg.special.xlog1py(x, y), shapes=[(4,), (4,)], positive=True,
+             torch_fn=lambda x, y: torch.special.xlog1py(x, y))
+    check_op(lambda x: gg.special.logit(x.sigmoid(), eps=0.2), shapes=[(4,)],
+             torch_fn=lambda x: torch.special.logit(x.sigmoid(), eps=0.2))
+    check_op(lambda x: gg.special.logsumexp(x, 1) + (gg.special.softmax(x, 0) ** 2).sum(1)
+             + gg.special.log_softmax(x, 1).sum(1), shapes=[(3, 4)],
+             torch_fn=lambda x: torch.special.logsumexp(x, 1)
+             + (torch.special.softmax(x, 0) ** 2).sum(1) + torch.special.log_softmax(x, 1).sum(1))
+    a = np.array([-3.0, 0.0, 0.0, 2.0])
+    _cmp(gg.special.entr(gg.tensor(a)), torch.special.entr(torch.tensor(a)))
+    _cmp(gg.special.xlog1py(gg.tensor([0.0, 1.0], dtype=gg.float64),
+                            gg.tensor([-1.0, 1.0], dtype=gg.float64)),
+         torch.special.xlog1py(torch.tensor([0.0, 1.0], dtype=torch.float64),
+                               torch.tensor([-1.0, 1.0], dtype=torch.float64)))
+    _cmp(gg.special.round(gg.tensor([1.25, 2.5], dtype=gg.float64), decimals=1),
+         torch.special.round(torch.tensor([1.25, 2.5], dtype=torch.float64), decimals=1))

@@ -55,6 +55,7 @@ from .dtypes import float as float  # noqa: PLC0414
 from .dtypes import int as int  # noqa: PLC0414
 from .functional_api import *
 from .functional_extra import *
+from .functional_extra2 import *
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Tensor, cat, stack, tensor
 from .tensortypes import (
@@ -76,7 +77,8 @@ __version__ = "0.1.0"
 allocator._on_import()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
-               "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func"}
+               "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func",
+               "special"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

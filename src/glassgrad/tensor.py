@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import dtypes as _dt
 from ._tensor_extra import TensorExtras
+from ._tensor_extra2 import TensorExtras2, TensorExtras2b
+from ._tensor_extra3 import TensorExtras3
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
@@ -48,7 +50,7 @@ _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
 
 
-class Tensor(TensorExtras):
+class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     """A multi-dimensional array that records how it was computed (reverse-mode autodiff).
 
     Parameters
@@ -499,8 +501,9 @@ class Tensor(TensorExtras):
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
         arr = to_numpy(self.array)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
+        from ._printopts import array2string_kwargs
+
+        body = np.array2string(arr, separator=", ", prefix="tensor(", **array2string_kwargs())
         extras = []
         if arr.dtype != _dt.get_default_dtype() and arr.dtype != np.int64 and arr.dtype != bool:
             extras.append(f"dtype={arr.dtype}")

@@ -340,6 +340,36 @@ _SPEC.update({
         "dS = gather(dZ, index, dim)", None, None, None), doc="extra.md#scatter"),
 })
 
+# special functions (ops/special.py)
+_SPEC.update({
+    ("glassgrad.ops.special", "Lgamma"): _f("X", ("dX = dZ ⊙ ψ(X)",), doc="special.md#lgamma"),
+    ("glassgrad.ops.special", "Digamma"): _f("X", ("dX = dZ ⊙ ψ⁽¹⁾(X)",),
+                                             doc="special.md#digamma"),
+    ("glassgrad.ops.special", "Polygamma"): _f("X, n", ("dX = dZ ⊙ ψ⁽ⁿ⁺¹⁾(X)", None),
+                                               doc="special.md#polygamma"),
+    ("glassgrad.ops.special", "Erfc"): _f("X", ("dX = −dZ ⊙ (2/√π) e^(−X²)",),
+                                          doc="special.md#erfc"),
+    ("glassgrad.ops.special", "Erfinv"): _f("X", ("dX = dZ ⊙ (√π/2) e^(Z²)",),
+                                            doc="special.md#erfinv"),
+    ("glassgrad.ops.special", "I0"): _f("X", ("dX = dZ ⊙ I₁(X)",), doc="special.md#i0-and-i1"),
+    ("glassgrad.ops.special", "I1"): _f("X", ("dX = dZ ⊙ (I₀(X) − I₁(X)/X)",),
+                                        doc="special.md#i0-and-i1"),
+})
+
+# a log-space scan and the matrix decompositions (ops/decomp.py)
+_SPEC.update({
+    ("glassgrad.ops.decomp", "LogCumSumExp"): _f("X, dim", (
+        "dX_j = Σ_{i≥j} dZ_i e^(X_j − Z_i)", None), doc="decompositions.md#logcumsumexp"),
+    ("glassgrad.ops.decomp", "Cholesky"): _f("A", (
+        "dA = sym(L⁻ᵀ Φ(Lᵀ dL) L⁻¹)",), output="L", doc="decompositions.md#cholesky"),
+    ("glassgrad.ops.decomp", "QR"): _f("A", (
+        "dA = (dQ + Q copyltu(R dRᵀ − dQᵀ Q)) R⁻ᵀ",), output="Q, R", doc="decompositions.md#qr"),
+    ("glassgrad.ops.decomp", "SVD"): _f("A", (
+        "dA = U[(F∘(UᵀdU − dUᵀU))S + diag(dS) + S(F∘(VᵀdV − dVᵀV))]Vᵀ "
+        "+ (I − UUᵀ)dU S⁻¹Vᵀ + U S⁻¹dVᵀ(I − VVᵀ)",), output="U, S, Vh",
+        doc="decompositions.md#svd"),
+})
+
 # The section of the chapter that derives each op (links become ``file.md#anchor``).
 _SECTIONS = {
     "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "

@@ -390,3 +390,55 @@ def test_no_warning_on_normal_use():
         warnings.simplefilter("error")
         for _ in DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True):
             pass
+
+
+def test_chain_and_stack_datasets_and_worker_info_match_torch():
+    torch = pytest.importorskip("torch")
+    tud = torch.utils.data
+    from glassgrad.utils import data as gud
+
+    class Count(gud.IterableDataset):
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+        def __iter__(self):
+            return iter(range(self.a, self.b))
+
+        def __len__(self):
+            return self.b - self.a
+
+    class TCount(tud.IterableDataset):
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+        def __iter__(self):
+            return iter(range(self.a, self.b))
+
+        def __len__(self):
+            return self.b - self.a
+
+    g = gud.ChainDataset([Count(0, 3), Count(10, 12)])
+    t = tud.ChainDataset([TCount(0, 3), TCount(10, 12)])
+    assert list(g) == list(t) and len(g) == len(t) == 5
+    assert [int(b[0]) for b in gud.DataLoader(g, batch_size=2)] == [0, 2, 11]
+    with pytest.raises(TypeError, match="ChainDataset: dataset 1 is a TensorDataset"):
+        list(gud.ChainDataset([Count(0, 1), gud.TensorDataset(gg.zeros(2))]))
+
+    x, y = np.arange(6.0).reshape(3, 2), np.array([1, 0, 1])
+    gs = gud.StackDataset(gud.TensorDataset(gg.tensor(x)), gud.TensorDataset(gg.tensor(y)))
+    ts = tud.StackDataset(tud.TensorDataset(torch.tensor(x)), tud.TensorDataset(torch.tensor(y)))
+    assert len(gs) == len(ts) == 3
+    np.testing.assert_array_equal(gs[1][0][0].numpy(), ts[1][0][0].numpy())
+    gd = gud.StackDataset(img=gud.TensorDataset(gg.tensor(x)), label=gud.TensorDataset(gg.tensor(y)))
+    assert set(gd[2]) == {"img", "label"} and int(gd[2]["label"][0]) == 1
+    batch = next(iter(gud.DataLoader(gd, batch_size=3)))
+    assert tuple(batch["img"][0].shape) == (3, 2)
+    with pytest.raises(ValueError, match="same length"):
+        gud.StackDataset(gud.TensorDataset(gg.zeros(2)), gud.TensorDataset(gg.zeros(3)))
+    with pytest.raises(ValueError, match="not both"):
+        gud.StackDataset(gud.TensorDataset(gg.zeros(2)), y=gud.TensorDataset(gg.zeros(2)))
+    with pytest.raises(ValueError, match="at least one"):
+        gud.StackDataset()
+    with pytest.raises(IndexError):
+        gs[3]
+    assert gud.get_worker_info() is None and tud.get_worker_info() is None

@@ -301,3 +301,53 @@ def test_resume_with_last_epoch():
     sa = S.CosineAnnealingLR(a, T_max=20, last_epoch=7)
     sb = TS.CosineAnnealingLR(b, T_max=20, last_epoch=7)
     _step_both(a, b, sa, sb, n=30)
+
+
+CYCLIC = [
+    dict(base_lr=0.01, max_lr=0.1, step_size_up=7),
+    dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=5, step_size_down=11,
+         mode="triangular2"),
+    dict(base_lr=0.01, max_lr=0.2, step_size_up=6, mode="exp_range", gamma=0.99),
+    dict(base_lr=0.01, max_lr=0.2, step_size_up=4, scale_fn=lambda x: 0.5 ** x,
+         scale_mode="iterations", base_momentum=0.7, max_momentum=0.95),
+    dict(base_lr=0.01, max_lr=0.2, step_size_up=4, cycle_momentum=False),
+]
+
+
+@pytest.mark.parametrize("kw", CYCLIC, ids=["triangular", "triangular2-groups", "exp_range",
+                                            "custom", "no-momentum"])
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_cyclic_lr_and_momentum_match_torch(kw, opt):
+    extra = dict(momentum=0.9) if opt == "SGD" else {}
+    a, b = _opts((opt,), **extra)
+    sa, sb = S.CyclicLR(a, **kw), TS.CyclicLR(b, **kw)
+
+    def moms(x, y):
+        key = "momentum" if opt == "SGD" else "betas"
+        for ga, gb in zip(x.param_groups, y.param_groups):
+            _close(np.ravel(ga[key]), np.ravel(gb[key]))
+
+    moms(a, b)
+    _step_both(a, b, sa, sb, extra=moms)
+
+
+def test_cyclic_lr_errors_and_state():
+    a, _ = _opts(("Adagrad",))
+    with pytest.raises(ValueError, match="CyclicLR: cycle_momentum=True needs"):
+        S.CyclicLR(a, base_lr=0.01, max_lr=0.1)
+    a, _ = _opts(momentum=0.9)
+    with pytest.raises(ValueError, match="CyclicLR: mode must be one of"):
+        S.CyclicLR(a, base_lr=0.01, max_lr=0.1, mode="sawtooth")
+    with pytest.raises(ValueError, match="one per param group"):
+        S.CyclicLR(a, base_lr=[0.01, 0.02, 0.03], max_lr=0.1)
+    s = S.CyclicLR(a, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    for _ in range(4):
+        a.step()
+        s.step()
+    a2, _ = _opts(momentum=0.9)
+    s2 = S.CyclicLR(a2, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    s2.load_state_dict(s.state_dict())
+    a.step()
+    s.step()
+    s2.step()
+    assert s2.get_last_lr() == s.get_last_lr()

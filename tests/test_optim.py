@@ -112,6 +112,12 @@ EXTRA_CASES = (
     + [(optim.RAdam, torch.optim.RAdam, c) for c in _grid(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.9)],
                                                           weight_decay=[0.0, 0.1],
                                                           decoupled_weight_decay=[False, True])]
+    + [(optim.Rprop, torch.optim.Rprop, c) for c in _grid(lr=[0.01, 0.3], etas=[(0.5, 1.2), (0.3, 1.5)],
+                                                          step_sizes=[(1e-6, 50), (0.05, 0.2)],
+                                                          maximize=[False, True])]
+    + [(optim.ASGD, torch.optim.ASGD, c) for c in _grid(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75],
+                                                        t0=[1e6, 3.0], weight_decay=[0.0, 0.1],
+                                                        maximize=[False, True])]
 )
 
 
@@ -183,7 +189,7 @@ def test_scratch_buffers_growing_shapes():
 
 def test_defaults_match_torch():
     for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam",
-                 "NAdam"]:
+                 "NAdam", "Rprop", "ASGD"]:
         ours, theirs = _make([(2,)], np.float64)
         a, b = getattr(optim, name)(ours), getattr(torch.optim, name)(theirs)
         for k, v in a.defaults.items():
@@ -567,3 +573,28 @@ def test_plain_sgd_large_params_through_scratch(dtype):
             assert np.array_equal(p.array, r)
             assert p._version[0] == v + 1
             assert np.array_equal(p.grad.array, g)  # the gradient is left as it was
+
+
+@pytest.mark.parametrize("cls,t_cls,kw", [(optim.Rprop, torch.optim.Rprop, dict(lr=0.1)),
+                                          (optim.ASGD, torch.optim.ASGD, dict(lr=0.05, t0=2))])
+def test_rprop_asgd_float32_and_state_round_trip(cls, t_cls, kw, tmp_path):
+    a, ours = _compare(cls, t_cls, kw, dtype=np.float32, tol=1e-5)
+    gg.save(a.state_dict(), tmp_path / "opt.ckpt")
+    b = cls(ours, **kw)
+    b.load_state_dict(gg.load(tmp_path / "opt.ckpt"))
+    for p in ours:
+        for k, v in a.state[p].items():
+            np.testing.assert_array_equal(np.asarray(b.state[p][k]), np.asarray(v), err_msg=k)
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(etas=(1.2, 0.5)), "eta_minus < 1 < eta_plus"),
+                                    (dict(step_sizes=(1.0, 0.1)), "min <= max"),
+                                    (dict(etas=0.5), "pair of floats")])
+def test_rprop_rejects_bad_options(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        optim.Rprop([gg.zeros(2, requires_grad=True)], **kw)
+
+
+def test_asgd_rejects_negative_decay():
+    with pytest.raises(ValueError, match="ASGD: invalid weight_decay"):
+        optim.ASGD([gg.zeros(2, requires_grad=True)], weight_decay=-1)

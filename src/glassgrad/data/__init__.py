@@ -10,8 +10,17 @@ batched fast path, samplers, 2-D toy datasets (``make_moons`` ...), :class:`MNIS
 ...     pass
 """
 
-from .dataloader import DataLoader, default_collate, default_convert
-from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
+from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from .digits import Digits, load_digits
 from .mnist import MNIST, MNIST_MIRRORS, MNIST_SHA256, DownloadError, IDXError, load_mnist, read_idx
 from .sampler import (
@@ -26,7 +35,8 @@ from .toy import make_blobs, make_circles, make_moons, make_spirals, make_xor, t
 
 __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
-    "DataLoader", "default_collate", "default_convert",
+    "ChainDataset", "StackDataset", "DataLoader", "default_collate", "default_convert",
+    "get_worker_info",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
     "BatchSampler",
     "make_xor", "make_moons", "make_circles", "make_spirals", "make_blobs", "toy_dataset",

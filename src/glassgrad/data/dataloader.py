@@ -146,6 +146,13 @@ def default_convert(data: Any) -> Any:
     return data
 
 
+def get_worker_info() -> None:
+    """``None``, as PyTorch's ``get_worker_info()`` returns in the main process: glassgrad
+    loads every batch in the main process (``num_workers`` is accepted and ignored), so an
+    ``IterableDataset`` that splits its stream by worker sees a single worker."""
+    return None
+
+
 class DataLoader:
     """Iterate over a dataset in (optionally shuffled) mini-batches, like ``torch.utils.data``.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from ..random import Generator, _rng
 from ..tensor import Tensor
 
 __all__ = [
-    "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+    "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
+    "StackDataset", "random_split",
 ]
 
 T_co = TypeVar("T_co", covariant=True)
@@ -299,6 +300,64 @@ class ConcatDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"ConcatDataset({len(self)} samples from {len(self.datasets)} datasets)"
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after the other (``torch.utils.data.ChainDataset``): iterating
+    yields every sample of the first, then of the second, ...
+
+    Parameters
+    ----------
+    datasets : iterable of IterableDataset
+    """
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for k, d in enumerate(self.datasets):
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: dataset {k} is a {type(d).__name__}, not an "
+                                "IterableDataset (use ConcatDataset for map-style datasets)")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for k, d in enumerate(self.datasets):
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: dataset {k} is a {type(d).__name__}, not an "
+                                "IterableDataset")
+            total += len(d)  # type: ignore[arg-type]
+        return total
+
+
+class StackDataset(Dataset):
+    """Several datasets of the same length side by side (``torch.utils.data.StackDataset``):
+    ``StackDataset(a, b)[i] == (a[i], b[i])``, ``StackDataset(x=a, y=b)[i] == {"x": a[i],
+    "y": b[i]}`` — e.g. images, masks and labels kept in separate datasets.
+    """
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: give the datasets either as positional arguments "
+                             "(samples are tuples) or as keywords (samples are dicts), not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset is needed")
+        self.datasets: Any = args if args else kwargs
+        items = list(enumerate(args)) if args else list(kwargs.items())
+        lengths = {k: len(d) for k, d in items}  # type: ignore[arg-type]
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"StackDataset: the datasets must have the same length, got {lengths}")
+        self._length = next(iter(lengths.values()))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> Any:
+        i = _check_index("StackDataset", index, self._length)
+        if isinstance(self.datasets, dict):
+            return {k: d[i] for k, d in self.datasets.items()}
+        return tuple(d[i] for d in self.datasets)
 
 
 def _concat_reorder(pieces: list, inverse: np.ndarray) -> Any:

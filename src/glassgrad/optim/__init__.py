@@ -5,7 +5,7 @@ out in the module docstring: :mod:`~glassgrad.optim.sgd`, :mod:`~glassgrad.optim
 :mod:`~glassgrad.optim.adamw`, :mod:`~glassgrad.optim.rmsprop`,
 :mod:`~glassgrad.optim.adagrad`, :mod:`~glassgrad.optim.adadelta`,
 :mod:`~glassgrad.optim.adamax`, :mod:`~glassgrad.optim.radam`, :mod:`~glassgrad.optim.nadam`,
-:mod:`~glassgrad.optim.lbfgs`.
+:mod:`~glassgrad.optim.lbfgs`, :mod:`~glassgrad.optim.rprop`, :mod:`~glassgrad.optim.asgd`.
 Schedules are in :mod:`~glassgrad.optim.lr_scheduler`.
 
 >>> import glassgrad as gg
@@ -23,12 +23,14 @@ from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
+from .asgd import ASGD
 from .lbfgs import LBFGS
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "RAdam",
-           "NAdam", "LBFGS", "lr_scheduler"]
+           "NAdam", "LBFGS", "Rprop", "ASGD", "lr_scheduler"]

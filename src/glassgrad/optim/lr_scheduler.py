@@ -62,6 +62,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "SequentialLR",
     "ChainedScheduler",
+    "CyclicLR",
 ]
 
 
@@ -952,3 +953,6 @@ class ChainedScheduler(LRScheduler):
         self.__dict__.update(sd)
         for s, st in zip(self._schedulers, subs):
             s.load_state_dict(st)
+
+
+from ._cyclic import CyclicLR  # noqa: E402  (it subclasses LRScheduler, defined above)

@@ -9,6 +9,7 @@ import sys as _sys
 
 from ...data import (
     BatchSampler,
+    ChainDataset,
     ConcatDataset,
     DataLoader,
     Dataset,
@@ -16,6 +17,7 @@ from ...data import (
     RandomSampler,
     Sampler,
     SequentialSampler,
+    StackDataset,
     Subset,
     SubsetRandomSampler,
     TensorDataset,
@@ -24,6 +26,7 @@ from ...data import (
     dataset,
     default_collate,
     default_convert,
+    get_worker_info,
     random_split,
     sampler,
 )
@@ -36,4 +39,5 @@ __all__ = [
     "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
     "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "random_split",
+    "ChainDataset", "StackDataset", "get_worker_info",
 ]

@@ -76,7 +76,7 @@ __version__ = "0.1.0"
 allocator._auto()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
-               "linalg", "utils", "cuda", "accelerator", "backends"}
+               "linalg", "utils", "cuda", "accelerator", "backends", "distributed"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

@@ -16,6 +16,7 @@ from .digits import Digits, load_digits
 from .mnist import MNIST, MNIST_MIRRORS, MNIST_SHA256, DownloadError, IDXError, load_mnist, read_idx
 from .sampler import (
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -28,7 +29,7 @@ __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
     "DataLoader", "default_collate", "default_convert",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-    "BatchSampler",
+    "BatchSampler", "DistributedSampler",
     "make_xor", "make_moons", "make_circles", "make_spirals", "make_blobs", "toy_dataset",
     "MNIST", "load_mnist", "read_idx", "MNIST_MIRRORS", "MNIST_SHA256", "DownloadError", "IDXError",
     "Digits", "load_digits",

@@ -166,9 +166,45 @@ def main() -> None:
             if not np.array_equal(t.array, v):
                 raise AssertionError(f"{case}: rank {dist.get_rank()} differs from rank 0 in {k}")
         results.update({f"{case}/{k}": v for k, v in st.items()})
+    results.update(_trainer_resume(os.path.dirname(out)))
     if dist.get_rank() == 0:
         np.savez(out, world=dist.get_world_size(), **results)
     dist.destroy_process_group()
+
+
+def _trainer_resume(folder: str) -> dict[str, np.ndarray]:
+    """The Trainer on DDP: 3 epochs straight, and 2 epochs + checkpoint (rank 0 writes) +
+    a fresh model, optimizer and loader on every rank resuming for 1 more epoch."""
+    import glassgrad.distributed as dist
+    from glassgrad.nn.parallel import DistributedDataParallel as DDP
+
+    def setup():
+        model, X, y = make("adam64")
+        ddp = DDP(model)
+        ds = TensorDataset(X, y)
+        loader = DataLoader(ds, batch_size=BATCH, sampler=DistributedSampler(ds, seed=3))
+        tr = gg.train.Trainer(ddp, nn.CrossEntropyLoss(), optimizer("adam64", ddp.parameters()),
+                              verbose=0)
+        return model, loader, tr
+
+    model, loader, tr = setup()
+    hist = tr.fit(loader, epochs=3)
+    straight = state(model)
+    model, loader, tr = setup()
+    tr.fit(loader, epochs=2)
+    path = os.path.join(folder, "ddp.ckpt")
+    tr.save_checkpoint(path)
+    model, loader, tr = setup()
+    tr.load_checkpoint(path)
+    tr.fit(loader, epochs=1)
+    resumed = state(model)
+    plain = Net(False, False).double()
+    plain.load_state_dict(gg.load(path)["model"])        # written without the wrapper's prefix
+    loss = gg.tensor(hist.last("train_loss"), dtype=gg.float64)
+    dist.broadcast(loss, src=0)
+    assert loss.item() == hist.last("train_loss"), ("ranks log different epoch losses", loss.item())
+    return {**{f"straight/{k}": v for k, v in straight.items()},
+            **{f"resumed/{k}": v for k, v in resumed.items()}}
 
 
 def _kill_run() -> None:

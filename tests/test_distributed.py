@@ -75,6 +75,27 @@ def test_ddp_matches_one_process_on_full_batches(tmp_path, world):
                 np.testing.assert_allclose(d, v, rtol=1e-12, atol=1e-12, err_msg=f"{case} {k}")
             else:
                 np.testing.assert_allclose(d, v, rtol=2e-6, atol=2e-6, err_msg=f"{case} {k}")
+    # the Trainer: a run resumed from rank 0's checkpoint on every rank ends where a straight one does
+    keys = [k[len("straight/"):] for k in got.files if k.startswith("straight/")]
+    assert keys
+    for k in keys:
+        np.testing.assert_array_equal(got[f"resumed/{k}"], got[f"straight/{k}"])
+
+
+@needs_mpi
+def test_cli_train_nproc(tmp_path):
+    from glassgrad.cli import main
+
+    env = dict(os.environ, PYTHONPATH=SRC)
+    p = subprocess.run([sys.executable, "-m", "glassgrad", "train", "--nproc", "2", "--epochs", "2",
+                        "--no-plots", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                       timeout=120, env=env, start_new_session=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "data-parallel on 2 processes, 16 samples per process" in p.stdout
+    assert p.stdout.count("epoch 2/2") == 1                    # rank 0 prints, the others do not
+    assert sorted(os.listdir(tmp_path / "run")) == ["config.json", "metrics.csv", "model.ckpt"]
+    assert main(["evaluate", str(tmp_path / "run" / "model.ckpt")]) == 0
+    assert main(["train", "--nproc", "3", "--batch-size", "32", "--out", str(tmp_path / "x")]) == 2
 
 
 @needs_mpi

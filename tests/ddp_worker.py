@@ -167,6 +167,7 @@ def main() -> None:
                 raise AssertionError(f"{case}: rank {dist.get_rank()} differs from rank 0 in {k}")
         results.update({f"{case}/{k}": v for k, v in st.items()})
     results.update(_trainer_resume(os.path.dirname(out)))
+    results.update(_traced())
     if dist.get_rank() == 0:
         np.savez(out, world=dist.get_world_size(), **results)
     dist.destroy_process_group()
@@ -205,6 +206,25 @@ def _trainer_resume(folder: str) -> dict[str, np.ndarray]:
     assert loss.item() == hist.last("train_loss"), ("ranks log different epoch losses", loss.item())
     return {**{f"straight/{k}": v for k, v in straight.items()},
             **{f"resumed/{k}": v for k, v in resumed.items()}}
+
+
+def _traced() -> dict[str, np.ndarray]:
+    """gg.trace() of a DDP backward records each bucket's all-reduce."""
+    from glassgrad.nn.parallel import DistributedDataParallel as DDP
+
+    model, X, y = make("sgd64")
+    ddp = DDP(model, bucket_cap_mb=0.001)
+    with gg.trace(model=ddp) as t:
+        nn.functional.cross_entropy(ddp(X[:8]), y[:8]).backward()
+    table = t.table()
+    assert "gradient all-reduce (DistributedDataParallel" in table, table
+    assert t.to_dict()["communication"] == t.communication
+    ev = t.communication
+    return {"trace/bytes": np.array([e["bytes"] for e in ev]),
+            "trace/params": np.array([e["params"] for e in ev]),
+            "trace/bucket_sizes": np.array(ddp.bucket_sizes),
+            "trace/times": np.array([[e["start"], e["seconds"], e["overlap"], e["backward_seconds"]]
+                                     for e in ev])}
 
 
 def _kill_run() -> None:

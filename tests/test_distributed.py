@@ -75,6 +75,13 @@ def test_ddp_matches_one_process_on_full_batches(tmp_path, world):
                 np.testing.assert_allclose(d, v, rtol=1e-12, atol=1e-12, err_msg=f"{case} {k}")
             else:
                 np.testing.assert_allclose(d, v, rtol=2e-6, atol=2e-6, err_msg=f"{case} {k}")
+    # gg.trace(): one all-reduce per bucket, with its size and times
+    np.testing.assert_array_equal(got["trace/bytes"], got["trace/bucket_sizes"])
+    assert got["trace/bytes"].sum() == sum(v.nbytes for k, v in w.make("sgd64")[0].state_dict().items())
+    np.testing.assert_array_equal(got["trace/params"], [3, 1])      # 1 KB buckets: fc2 + fc1.bias, fc1.weight
+    start, secs, overlap, bwd = got["trace/times"].T
+    assert (start >= 0).all() and (secs >= 0).all() and (overlap <= secs + 1e-12).all()
+    assert (overlap >= 0).all() and (start <= bwd).all()
     # the Trainer: a run resumed from rank 0's checkpoint on every rank ends where a straight one does
     keys = [k[len("straight/"):] for k in got.files if k.startswith("straight/")]
     assert keys

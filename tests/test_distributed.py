@@ -89,6 +89,24 @@ def test_ddp_matches_one_process_on_full_batches(tmp_path, world):
         np.testing.assert_array_equal(got[f"resumed/{k}"], got[f"straight/{k}"])
 
 
+MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or "/work/shared/data/mnist"
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.exists(os.path.join(MNIST_DIR, "train-images-idx3-ubyte.gz")),
+                    reason="MNIST files not found")
+def test_ddp_mnist_example(tmp_path):
+    example = os.path.join(os.path.dirname(HERE), "examples", "ddp_mnist.py")
+    args = [example, "--data", MNIST_DIR, "--no-download", "--limit", "3000", "--epochs", "1",
+            "--out", str(tmp_path)]
+    rc, so, se = _launch(2, args, timeout=120)
+    assert rc == 0, so + se
+    assert "2 process(es) x 64 samples per step" in so and so.count("test accuracy") == 1
+    acc = float(so.split("test accuracy ")[1].split("%")[0])
+    assert acc > 80
+    assert os.listdir(tmp_path) == ["last.ckpt"]
+
+
 @needs_mpi
 def test_cli_train_nproc(tmp_path):
     from glassgrad.cli import main
@@ -205,6 +223,24 @@ def test_world_of_one_without_launcher():
         m = gg.nn.Linear(3, 2); ddp = DDP(m)
         ddp(gg.ones(4, 3)).sum().backward()
         assert m.weight.grad is not None and list(ddp.state_dict())[0].startswith("module.")
+        # a parameter without a gradient leaves the reduction unfinished: PyTorch's error
+        two = gg.nn.ModuleDict({"a": gg.nn.Linear(3, 2), "b": gg.nn.Linear(3, 2)})
+        class Net(gg.nn.Module):
+            def __init__(self):
+                super().__init__(); self.two = two
+            def forward(self, x):
+                return self.two["a"](x)
+        d = DDP(Net())
+        d(gg.ones(2, 3)).sum().backward()
+        try:
+            d(gg.ones(2, 3))
+            raise SystemExit("no error")
+        except RuntimeError as e:
+            assert "finished reduction in the prior iteration" in str(e)
+        d = DDP(Net(), find_unused_parameters=True)
+        d(gg.ones(2, 3)).sum().backward()
+        d(gg.ones(2, 3)).sum().backward()
+        assert two["b"].weight.grad is None
         print("ok")
     ''')
     env = dict(os.environ, PYTHONPATH=SRC)

@@ -272,16 +272,28 @@ class Work:
         return True
 
 
+SPIN_S = 0.005   # wait by polling this long (as MPI's blocking calls do), then sleep between polls
+
+
 def _wait_request(g: _Group, req: Any, what: str, secs: float) -> None:
-    """``req.Test()`` until it completes; spin briefly, then back off (up to 1 ms sleeps)."""
-    deadline = time.monotonic() + secs
+    """``req.Test()`` until it completes: polling for the first :data:`SPIN_S` seconds (as
+    fast as MPI's own blocking wait), then sleeping between polls (up to 1 ms) so that a
+    long wait for a slow rank leaves the CPU to others; past ``secs`` it raises."""
+    if req.Test():
+        return
+    t0 = time.monotonic()
+    deadline = t0 + secs
+    spin_until = t0 + SPIN_S
     spins = 0
     pause = 2e-5
     while not req.Test():
         spins += 1
-        if spins < 200:
+        if spins & 63:
             continue
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now < spin_until:
+            continue
+        if now > deadline:
             g.broken = True
             raise DistBackendError(
                 f"{what}: did not complete within {secs:g} s on rank {g.rank} of {g.size}; another "

@@ -201,6 +201,7 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        self._expect_hooks = False
         if self._in_progress:
             self._in_progress = False
             raise RuntimeError(

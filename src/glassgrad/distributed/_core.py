@@ -272,7 +272,9 @@ class Work:
         return True
 
 
-SPIN_S = 0.005   # wait by polling this long (as MPI's blocking calls do), then sleep between polls
+# wait by polling this long (as MPI's blocking calls do: MPI moves a request forward only
+# inside its calls, so a sleeping rank stalls the transfer), then sleep between polls
+SPIN_S = 1.0
 
 
 def _wait_request(g: _Group, req: Any, what: str, secs: float) -> None:

@@ -148,6 +148,7 @@ class DistributedDataParallel(Module):
         self._in_progress = False
         self._bwd_started = 0.0
         self.last_reduction: list[dict] = []   # per bucket, from the last synchronised backward
+        self.last_wait_seconds = 0.0           # how long its end waited for the all-reduces
 
     # ------------------------------------------------------------------ setup
     def _verify_across_ranks(self, g: Any, params: list[Tensor]) -> None:
@@ -299,6 +300,7 @@ class DistributedDataParallel(Module):
         if self._used_work is not None:
             self._used_work.wait()
             used = self._global_used
+        self.last_wait_seconds = time.perf_counter() - t_end
         w = g.size
         report = []
         for b in self._buckets:

@@ -5,6 +5,7 @@
     glassgrad train                                  # two moons, a few seconds
     glassgrad train --dataset spirals --hidden 64,64 --epochs 200 --out runs/spirals
     glassgrad train --dataset mnist --data /path/to/mnist --hidden 300,100 --epochs 10
+    glassgrad train --dataset mnist --nproc 4 ...    # data-parallel on 4 processes (MPI)
     glassgrad evaluate runs/spirals/model.ckpt
     glassgrad plot runs/spirals
 
@@ -17,6 +18,13 @@ run's configuration), ``config.json``, ``loss.png`` and, for 2-D datasets,
 fails before its first checkpoint removes the folder it created. A progress bar shows each
 epoch on a terminal (``--no-progress`` turns it off). Bad arguments give a one-line error
 and exit status 2; other failures exit 1 (set ``GLASSGRAD_DEBUG=1`` to see the traceback).
+
+``--nproc N`` trains data-parallel on ``N`` processes: the command starts itself again
+under ``mpiexec -n N`` (needs ``pip install 'glassgrad[distributed]'``), each process trains
+a :class:`~glassgrad.nn.parallel.DistributedDataParallel` replica on its share of every
+batch (``--batch-size`` stays the global batch and must be divisible by ``N``), and rank 0
+prints and writes the output folder. Started by a launcher directly (``mpiexec -n N
+glassgrad train ...`` or ``srun``), the command joins the launcher's processes instead.
 """
 
 from __future__ import annotations
@@ -111,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "user cache); recorded in the run so that evaluate/plot read the same files")
     t.add_argument("--no-download", action="store_true", help="never download MNIST")
     t.add_argument("--out", default=None, help="output folder (default: a new ./runs/<dataset>-<time>)")
+    t.add_argument("--nproc", type=int, default=None,
+                   help="data-parallel processes on this machine (via mpiexec; needs glassgrad[distributed])")
     t.add_argument("--no-plots", action="store_true")
     t.add_argument("--no-progress", action="store_true",
                    help="no progress bar (there is none anyway when stdout is not a terminal)")
@@ -345,12 +355,16 @@ def build_optimizer(kind: str, params: Any, lr: float, weight_decay: float) -> A
 
 
 def _loaders(Xtr: np.ndarray, ytr: np.ndarray, Xva: np.ndarray, yva: np.ndarray, batch_size: int,
-             seed: int) -> tuple[Any, Any]:
+             seed: int, world: int = 1, rank: int = 0) -> tuple[Any, Any]:
     from . import Generator, tensor
-    from .data import DataLoader, TensorDataset
+    from .data import DataLoader, DistributedSampler, TensorDataset
 
-    train = DataLoader(TensorDataset(tensor(Xtr), tensor(ytr)), batch_size=batch_size, shuffle=True,
-                       generator=Generator(seed))
+    ds = TensorDataset(tensor(Xtr), tensor(ytr))
+    if world > 1:     # each process takes its share of every global batch
+        train = DataLoader(ds, batch_size=batch_size // world,
+                           sampler=DistributedSampler(ds, world, rank, shuffle=True, seed=seed))
+    else:
+        train = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=Generator(seed))
     val = DataLoader(TensorDataset(tensor(Xva), tensor(yva)), batch_size=max(batch_size, 1024))
     return train, val
 
@@ -443,9 +457,18 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise CLIError(f"--n-samples/--noise apply to the 2-D datasets {', '.join(TOY)}, not {a.dataset}")
     if a.data is not None and not os.path.isdir(a.data):
         raise CLIError(f"--data {a.data!r} is not a folder")
+    _check_positive("--nproc", a.nproc, True)
     activation = a.activation or d["activation"]
     epochs = a.epochs or d["epochs"]
     batch_size = a.batch_size or d["batch_size"]
+    world = _launched_world()
+    nproc = a.nproc or 1
+    if world > 1 or nproc > 1:
+        w = world if world > 1 else nproc
+        if batch_size % w:
+            raise CLIError(f"--batch-size {batch_size} must be divisible by the number of processes ({w})")
+    if nproc > 1 and world == 1:
+        return _relaunch(a, nproc)
     lr = a.lr if a.lr is not None else _default_lr(a.dataset, a.optimizer)
     data_kwargs = dict(d["data"])
     if a.n_samples is not None:
@@ -461,11 +484,60 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise
 
 
+def _launched_world() -> int:
+    """The number of processes when started by an MPI launcher (1 otherwise)."""
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"):
+        v = os.environ.get(var)
+        if v and v.isdigit():
+            return int(v)
+    return 1
+
+
+def _relaunch(a: argparse.Namespace, nproc: int) -> int:
+    """Run this command again under ``mpiexec -n nproc`` (one output folder, made here)."""
+    import subprocess
+
+    from . import distributed
+
+    exe = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    if exe is None or not distributed.is_mpi_available():
+        raise CLIError("--nproc needs MPI: pip install 'glassgrad[distributed]' (mpi4py and an MPI "
+                       "library with mpiexec)")
+    out, created = _prepare_out(a.out, a.dataset)
+    argv = [*a.argv, "--out", out]
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")      # one thread per process: the processes are the parallelism
+    cmd = [exe, "-n", str(nproc)]
+    out_v = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" in out_v or "OpenRTE" in out_v:
+        cmd.append("--oversubscribe")
+    try:
+        rc = subprocess.run([*cmd, sys.executable, "-m", "glassgrad", *argv], env=env).returncode
+    except BaseException:
+        _remove_created(created)
+        raise
+    if rc != 0 and not os.path.exists(os.path.join(out, "model.ckpt")):
+        _remove_created(created)
+    return rc
+
+
 def _train(a: argparse.Namespace, out: str, hidden: list[int], activation: str, epochs: int,
            batch_size: int, lr: float, data_kwargs: dict, data_root: str | None) -> int:
     import glassgrad as gg
 
     from .train import EarlyStopping, ModelCheckpoint, Trainer
+
+    world = _launched_world()
+    ddp = None
+    if world > 1:
+        from . import distributed as dist
+
+        dist.init_process_group("mpi")
+        world = dist.get_world_size()
+        rank = dist.get_rank()
+    else:
+        rank = 0
 
     cfg: dict[str, Any] = {
         "dataset": a.dataset, "data_kwargs": data_kwargs, "seed": a.seed, "val_fraction": a.val_fraction,
@@ -480,27 +552,38 @@ def _train(a: argparse.Namespace, out: str, hidden: list[int], activation: str, 
     cfg["num_classes"] = int(max(ytr.max(), yva.max() if len(yva) else 0)) + 1
     model = build_model(cfg["in_features"], hidden, cfg["num_classes"], activation)
     loss_fn = build_loss(a.loss, cfg["num_classes"])
+    train_loader, val_loader = _loaders(Xtr, ytr, Xva, yva, batch_size, a.seed, world, rank)
+    if world > 1:
+        from .nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(model)
     opt = build_optimizer(a.optimizer, model.parameters(), lr, a.weight_decay)
-    train_loader, val_loader = _loaders(Xtr, ytr, Xva, yva, batch_size, a.seed)
     callbacks: list[Any] = []
     if a.checkpoint_every:
         callbacks.append(ModelCheckpoint(out, every_n_epochs=a.checkpoint_every, save_last=False))
     if a.patience is not None:
         callbacks.append(EarlyStopping("val_loss", patience=a.patience, restore_best_weights=True))
-    verbose = 0 if a.quiet else 1
+    verbose = 0 if a.quiet or rank else 1
     split = "test" if a.dataset == "mnist" else "val"
+    if world > 1 and verbose:
+        print(f"glassgrad train: data-parallel on {world} processes, {batch_size // world} samples per "
+              f"process per step")
     if verbose:
         print(f"glassgrad train: {a.dataset} ({len(Xtr)} train / {len(Xva)} {split}), MLP {_arch(cfg)}, "
               f"loss {a.loss}, {a.optimizer} lr {lr:g}, batch {batch_size}, {epochs} epochs, seed {a.seed}")
         print(f"writing to {os.path.abspath(out)}")
-    atomic_write(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
-    trainer = Trainer(model, loss_fn, opt, callbacks=callbacks, grad_clip=a.grad_clip, verbose=verbose,
-                      extra={"config": cfg}, progress=not a.no_progress)
+    if rank == 0:
+        atomic_write(os.path.join(out, "config.json"), json.dumps(cfg, indent=2) + "\n")
+    trainer = Trainer(ddp if ddp is not None else model, loss_fn, opt, callbacks=callbacks,
+                      grad_clip=a.grad_clip, verbose=verbose, extra={"config": cfg},
+                      progress=not a.no_progress)
     t0 = time.perf_counter()
     history = trainer.fit(train_loader, val_loader, epochs=epochs)
     secs = time.perf_counter() - t0
-    history.to_csv(os.path.join(out, "metrics.csv"))
     trainer.save_checkpoint(os.path.join(out, "model.ckpt"))
+    if rank != 0:
+        return 0
+    history.to_csv(os.path.join(out, "metrics.csv"))
     written = ["metrics.csv", "model.ckpt", "config.json"]
     if not a.no_plots:
         try:
@@ -597,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = list(sys.argv[1:] if argv is None else argv)
     a = parser.parse_args(args)
+    a.argv = args
     if a.command is None:
         parser.print_help()
         return 2

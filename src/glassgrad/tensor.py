@@ -297,6 +297,17 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
         return remove
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Callable[[], None]:
+        """Call ``hook(tensor)`` during ``backward`` as soon as this leaf's ``.grad`` holds the
+        backward's complete gradient (before the rest of the backward runs, as PyTorch).
+        Returns a function that removes the hook."""
+        if not self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "
+                               "grad accumulate a gradient")
+        from .autograd.engine import add_post_accumulate_hook
+
+        return add_post_accumulate_hook(self, hook)
+
     @property
     def name(self) -> str | None:
         """Optional label shown by traces and graph drawings."""

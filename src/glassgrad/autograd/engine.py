@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import time
+import weakref
 from heapq import heappop, heappush
 from typing import Any, Sequence
 
@@ -32,6 +33,39 @@ from .function import Function, NonDifferentiableBackward, _freed_message, _new_
 from .grad_mode import STATE
 
 _Tensor: Any = None
+
+
+# leaf tensor -> hooks called with the tensor once its ``.grad`` holds this backward's
+# complete gradient (``Tensor.register_post_accumulate_grad_hook``; used by
+# DistributedDataParallel to start communicating while the backward goes on)
+# (keyed by id, holding a weak reference: tensors compare elementwise, so they cannot be
+# keys of a WeakKeyDictionary)
+POST_ACCUMULATE: dict[int, tuple[Any, list]] = {}
+
+
+def add_post_accumulate_hook(t: Any, hook: Any) -> Any:
+    """Register ``hook`` for leaf ``t``; returns a function that removes it."""
+    key = id(t)
+    ent = POST_ACCUMULATE.get(key)
+    if ent is None or ent[0]() is not t:
+        ent = POST_ACCUMULATE[key] = (weakref.ref(t, lambda _r: _drop(key, _r)), [])
+    lst = ent[1]
+    lst.append(hook)
+
+    def remove() -> None:
+        if hook in lst:
+            lst.remove(hook)
+        cur = POST_ACCUMULATE.get(key)
+        if cur is ent and not lst:
+            del POST_ACCUMULATE[key]
+
+    return remove
+
+
+def _drop(key: int, ref: Any) -> None:
+    cur = POST_ACCUMULATE.get(key)
+    if cur is not None and cur[0] is ref:
+        del POST_ACCUMULATE[key]
 
 
 def _set_tensor_class(cls: Any) -> None:
@@ -106,6 +140,10 @@ def run_backward(
         i = t._out_idx
         buf[i] = g if buf[i] is None else buf[i] + g
 
+    # leaves with post-accumulate hooks: how many graph edges still have to deliver to
+    # each (a walk of the graph, only when such hooks exist)
+    post = _post_counts(heap) if POST_ACCUMULATE and accumulate and capture is None else None
+
     # ---- 2. run the nodes newest first, delivering gradients to their inputs ------------
     observers = STATE.observers
     plain = not (create_graph or observers or STATE.anomaly)  # the common, fast path
@@ -168,6 +206,8 @@ def run_backward(
                 idx = e[1]
                 old = buf[idx]
                 buf[idx] = g if old is None else old + g
+            if post:
+                _post_step(post, edges, in_grads, leaves, create_graph)
 
         # ---- 3. leaves: hooks, then capture or accumulate into .grad --------------------
         e = g = in_grads = grads = None  # drop loop references (see the stealing below)
@@ -184,6 +224,13 @@ def run_backward(
             # before the call: as an argument of _accumulate g would count once more)
             steal = sys.getrefcount(g) <= 2
             _accumulate(leaf, g, create_graph, steal)
+            if post is not None and id(leaf) in POST_ACCUMULATE:
+                post.pop(key_id, None)
+                _post_fire(leaf)
+        if post:  # leaves some edge never delivered to (a branch no gradient reached)
+            for leaf, _, got in list(post.values()):
+                if got:
+                    _post_fire(leaf)
     finally:
         STATE.grad_enabled = prev_mode
         for _, node in heap:  # only after an error: drop the partial buffers
@@ -191,6 +238,67 @@ def run_backward(
     if capture is not None:
         return captured
     return None
+
+
+def _post_counts(heap: list) -> dict:
+    """id(leaf) -> [leaf, edges still to run, received a gradient] for the leaves with
+    post-accumulate hooks reachable from the seeded nodes."""
+    counts: dict[int, list] = {}
+    seen: set[int] = set()
+    stack = [node for _, node in heap]
+    Tensor = _Tensor
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for e in node._edges:
+            if e is None:
+                continue
+            u = e[0]
+            if isinstance(u, Tensor):
+                pe = POST_ACCUMULATE.get(id(u))
+                if pe is not None and pe[0]() is u:
+                    ent = counts.get(id(u))
+                    if ent is None:
+                        counts[id(u)] = [u, 1, False]
+                    else:
+                        ent[1] += 1
+            elif id(u) not in seen:
+                stack.append(u)
+    return counts
+
+
+def _post_step(post: dict, edges: Any, in_grads: Any, leaves: dict, create_graph: bool) -> None:
+    """After a node ran: count down its edges into hooked leaves; a leaf whose last edge
+    ran has its complete gradient, which is accumulated now and its hooks called."""
+    for e, g in zip(edges, in_grads):
+        if e is None:
+            continue
+        ent = post.get(id(e[0]))
+        if ent is None:
+            continue
+        if g is not None:
+            ent[2] = True
+        ent[1] -= 1
+        if ent[1] == 0:
+            leaf = ent[0]
+            del post[id(leaf)]
+            pend = leaves.pop(id(leaf), None)
+            if pend is not None:
+                gl = pend[1]
+                if leaf._hooks:
+                    gl = _run_tensor_hooks(leaf._hooks, gl, create_graph)
+                _accumulate(leaf, gl, create_graph, False)
+            if ent[2]:
+                _post_fire(leaf)
+
+
+def _post_fire(leaf: Any) -> None:
+    ent = POST_ACCUMULATE.get(id(leaf))
+    if ent is not None and ent[0]() is leaf:
+        for h in list(ent[1]):
+            h(leaf)
 
 
 def _leaf_add(leaves: dict, leaf: Any, g: Any) -> None:

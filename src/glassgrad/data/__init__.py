@@ -25,6 +25,7 @@ from .digits import Digits, load_digits
 from .mnist import MNIST, MNIST_MIRRORS, MNIST_SHA256, DownloadError, IDXError, load_mnist, read_idx
 from .sampler import (
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -38,7 +39,7 @@ __all__ = [
     "ChainDataset", "StackDataset", "DataLoader", "default_collate", "default_convert",
     "get_worker_info",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-    "BatchSampler",
+    "BatchSampler", "DistributedSampler",
     "make_xor", "make_moons", "make_circles", "make_spirals", "make_blobs", "toy_dataset",
     "MNIST", "load_mnist", "read_idx", "MNIST_MIRRORS", "MNIST_SHA256", "DownloadError", "IDXError",
     "Digits", "load_digits",

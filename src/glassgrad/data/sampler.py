@@ -24,7 +24,7 @@ def _check_generator(name: str, generator: Any) -> Generator | None:
 
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler"]
+           "WeightedRandomSampler", "BatchSampler", "DistributedSampler"]
 
 
 class Sampler:
@@ -189,3 +189,83 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class DistributedSampler(_ArraySampler):
+    """Each rank's share of the dataset for data-parallel training (PyTorch's rules).
+
+    Every epoch the indices (a permutation drawn from ``seed + epoch`` when ``shuffle``,
+    the same on every rank) are cut to a multiple of ``num_replicas`` — by dropping the tail
+    when ``drop_last``, otherwise by repeating indices from the start — and rank ``r`` takes
+    every ``num_replicas``-th one from position ``r``. All ranks get the same number of
+    samples, so they run the same number of steps. Call ``set_epoch(e)`` at the start of
+    every epoch, or every epoch has the same order.
+
+    Parameters
+    ----------
+    dataset : Sized
+    num_replicas, rank : int, optional
+        Default: the world size and rank of the initialized process group
+        (:mod:`glassgrad.distributed`).
+    shuffle : bool
+        Default True.
+    seed : int
+        Must be the same on every rank (default 0).
+    drop_last : bool
+        Drop the tail instead of padding (default False).
+    """
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        name = "DistributedSampler"
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError(f"{name}: pass num_replicas and rank, or call "
+                                   f"glassgrad.distributed.init_process_group() first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        for arg, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name}: {arg} must be an int, got {v!r}")
+        if num_replicas < 1:
+            raise ValueError(f"{name}: num_replicas must be at least 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"{name}: invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.epoch = 0
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.drop_last = bool(drop_last)
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Seed the next epoch's shuffle with ``seed + epoch`` (call it on every rank)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise TypeError(f"DistributedSampler.set_epoch: epoch must be an int, got {epoch!r}")
+        self.epoch = int(epoch)
+
+    def epoch_indices(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            idx = np.random.default_rng(self.seed + self.epoch).permutation(n).astype(np.int64)
+        else:
+            idx = np.arange(n, dtype=np.int64)
+        if self.drop_last:
+            idx = idx[:self.total_size]
+        elif self.total_size > n:
+            pad = self.total_size - n
+            idx = np.concatenate([idx, np.resize(idx, pad)]) if n else idx
+        return idx[self.rank:self.total_size:self.num_replicas]
+
+    def __len__(self) -> int:
+        return self.num_samples

@@ -18,6 +18,11 @@ the module that created the node (``node.scope``), input/output shapes and dtype
 gradient received per output (the layer's δ), the gradient sent to each input with the
 formula that computed it (:mod:`glassgrad.glassbox.formulas`), norm/mean/max|g|/fraction
 of zeros, broadcast sums (:mod:`glassgrad.glassbox.broadcast`) and time spent.
+
+Under :class:`~glassgrad.nn.parallel.DistributedDataParallel` the trace also records the
+communication: one :attr:`Trace.communication` entry per gradient bucket's all-reduce
+(bytes, parameters, when it started after the backward began, how long it was in flight
+and how much of that overlapped the rest of the backward), printed under the table.
 """
 
 from __future__ import annotations
@@ -232,6 +237,7 @@ class Trace:
                 self._param_names[id(p)] = name
                 self._keep.append(p)
         self._active = False
+        self.communication: list[dict] = []
 
     # ---- context manager -------------------------------------------------------------------
     def __enter__(self) -> Trace:
@@ -239,6 +245,9 @@ class Trace:
             raise RuntimeError("trace: this trace is already recording")
         self._active = True
         STATE.observers.append(self._observe)
+        from ..distributed import _core as dist_core
+
+        dist_core.COMM_OBSERVERS.append(self._observe_comm)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -248,6 +257,16 @@ class Trace:
             if obs[i] == self._observe:
                 del obs[i]
                 break
+        from ..distributed import _core as dist_core
+
+        comm = dist_core.COMM_OBSERVERS
+        for i in range(len(comm) - 1, -1, -1):
+            if comm[i] == self._observe_comm:
+                del comm[i]
+                break
+
+    def _observe_comm(self, event: dict) -> None:
+        self.communication.append(dict(event))
 
     # ---- recording ----------------------------------------------------------------------------
     def _module_label(self, scope: Any) -> str | None:
@@ -429,6 +448,29 @@ class Trace:
         out.append("")
         out.append(f"{len(self.records)} nodes, {self.total_seconds * 1e3:.3f} ms in backward "
                    f"formulas, {n_b} broadcast sum(s)")
+        if self.communication:
+            out.append("")
+            out.append(self.communication_table())
+        return "\n".join(out)
+
+    def communication_table(self) -> str:
+        """DistributedDataParallel's bucket all-reduces: one row per bucket and backward."""
+        if not self.communication:
+            return "no communication recorded (no DistributedDataParallel backward in the trace)"
+        w = self.communication[0].get("world_size", "?")
+        out = [f"gradient all-reduce (DistributedDataParallel, {w} ranks; times from the start of "
+               f"the backward, in ms)",
+               f"{'bucket':>6}  {'params':>6}  {'bytes':>10}  {'start':>8}  {'in flight':>9}  "
+               f"{'overlap':>8}  {'backward':>8}"]
+        for ev in self.communication:
+            out.append(f"{ev['bucket']:>6}  {ev['params']:>6}  {ev['bytes']:>10}  {ev['start'] * 1e3:8.3f}  "
+                       f"{ev['seconds'] * 1e3:9.3f}  {ev['overlap'] * 1e3:8.3f}  "
+                       f"{ev['backward_seconds'] * 1e3:8.3f}")
+        tot = sum(ev["bytes"] for ev in self.communication)
+        ov = sum(ev["overlap"] for ev in self.communication)
+        fl = sum(ev["seconds"] for ev in self.communication)
+        out.append(f"{len(self.communication)} all-reduce(s), {tot} bytes; {ov * 1e3:.3f} of "
+                   f"{fl * 1e3:.3f} ms in flight overlapped the backward")
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -441,7 +483,8 @@ class Trace:
     def to_dict(self, values: bool = False) -> dict:
         return {"format": "glassgrad-trace", "version": 1,
                 "nodes": [r.to_dict(values) for r in self.records],
-                "total_seconds": self.total_seconds}
+                "total_seconds": self.total_seconds,
+                "communication": [dict(ev) for ev in self.communication]}
 
     def to_json(self, path: str | os.PathLike | None = None, values: bool = False) -> str:
         """The trace as JSON text; written atomically to ``path`` when given.

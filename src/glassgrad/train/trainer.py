@@ -336,6 +336,15 @@ class Trainer:
         Show a tqdm bar over each epoch's batches (only with ``verbose >= 1`` and when stdout
         is a terminal; see :func:`glassgrad.train.progress`). ``False``: never.
 
+    Notes
+    -----
+    Data-parallel training: wrap the model in
+    :class:`~glassgrad.nn.parallel.DistributedDataParallel` and give the train loader a
+    :class:`~glassgrad.data.DistributedSampler` (its ``set_epoch`` is called before every
+    epoch). The logged training loss and metrics are means over all ranks' samples, only
+    rank 0 prints and writes checkpoints (of the wrapped module, so that they load without
+    the wrapper), and every rank resumes from them with :meth:`load_checkpoint`.
+
     Attributes
     ----------
     epoch : int
@@ -400,6 +409,9 @@ class Trainer:
             _restore_generators(self._loaders, self._pending_generators)
             self._pending_generators = None
         self.stop_training = False
+        if self.capture and self._dist() is not None:
+            raise ValueError("Trainer: capture=True cannot replay DistributedDataParallel's "
+                             "communication; leave capture off in data-parallel training")
         params = list(self.model.parameters()) if hasattr(self.model, "parameters") else []
         first, last = self.epoch + 1, self.epoch + epochs
         every = self.log_every or max(1, math.ceil(epochs / 10))
@@ -407,6 +419,9 @@ class Trainer:
         try:
             for epoch in range(first, last + 1):
                 t0 = time.perf_counter()
+                sampler = getattr(train_loader, "sampler", None)
+                if callable(getattr(sampler, "set_epoch", None)):
+                    sampler.set_epoch(epoch - 1)      # DistributedSampler: a new shuffle per epoch
                 self._call("on_epoch_begin", self, epoch)
                 lr = self._lr()
                 logs = {f"train_{k}": v for k, v in
@@ -425,8 +440,9 @@ class Trainer:
                 row = {"epoch": epoch, **logs, "lr": lr, "time": time.perf_counter() - t0}
                 self.history.append(**row)
                 self._call("on_epoch_end", self, epoch, logs)
-                if self.verbose and ((epoch - first) % every == 0 or epoch == last or self.stop_training
-                                     or epoch == first):
+                if self.verbose and self._rank() == 0 and (
+                        (epoch - first) % every == 0 or epoch == last or self.stop_training
+                        or epoch == first):
                     self._print(self._line(epoch, last, row))
                 if self.stop_training:
                     break
@@ -493,9 +509,37 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        dist = self._dist()
+        if dist is not None and dist.get_world_size() > 1:
+            # every rank reports the epoch's means over all ranks' samples (so that logs,
+            # early stopping and checkpoints agree)
+            tot = Tensor(np.array([tot_loss, n, *tot_m.values()], dtype=np.float64))
+            dist.all_reduce(tot)
+            tot_loss, n = float(tot.array[0]), int(tot.array[1])
+            tot_m = {k: float(v) for k, v in zip(tot_m, tot.array[2:])}
         if n == 0:
             raise ValueError("Trainer.fit: the training loader produced no batches")
         return {"loss": tot_loss / n, **{k: v / n for k, v in tot_m.items()}}
+
+    # ------------------------------------------------------------------ distributed
+    def _dist(self) -> Any:
+        """:mod:`glassgrad.distributed` when the model is a DistributedDataParallel, else None."""
+        from ..nn.parallel.distributed import DistributedDataParallel
+
+        if isinstance(self.model, DistributedDataParallel):
+            from .. import distributed
+
+            return distributed
+        return None
+
+    def _rank(self) -> int:
+        d = self._dist()
+        return d.get_rank() if d is not None else 0
+
+    def _plain_model(self) -> Any:
+        """The model checkpoints hold: the wrapped module of a DistributedDataParallel (so that
+        a checkpoint loads into the model without the wrapper)."""
+        return self.model.module if self._dist() is not None else self.model
 
     @property
     def _has_batch_end(self) -> bool:
@@ -536,8 +580,12 @@ class Trainer:
         """Write everything needed to resume exactly (see :func:`save_checkpoint`)."""
         extra = dict(self.extra)
         extra["trainer"] = self.state_dict()
-        save_checkpoint(path, self.model, self.optimizer, self.scheduler, self.epoch, self._loaders,
-                        self.history, extra)
+        dist = self._dist()
+        if dist is None or dist.get_rank() == 0:    # in data-parallel training rank 0 writes
+            save_checkpoint(path, self._plain_model(), self.optimizer, self.scheduler, self.epoch,
+                            self._loaders, self.history, extra)
+        if dist is not None:
+            dist.barrier()                            # the file exists for every rank after this
 
     def load_checkpoint(self, path: Any, restore_rng: bool = True) -> dict:
         """Restore model, optimizer, scheduler, epoch, history and RNG state from ``path``.
@@ -546,7 +594,7 @@ class Trainer:
         (train loader first, then validation), so ``trainer.load_checkpoint(p);
         trainer.fit(train_loader, epochs=k)`` continues as if never interrupted.
         """
-        ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler, (), restore_rng)
+        ckpt = load_checkpoint(path, self._plain_model(), self.optimizer, self.scheduler, (), restore_rng)
         self.epoch = int(ckpt["epoch"])
         self.history = History()
         if ckpt.get("history"):
@@ -571,7 +619,7 @@ class Trainer:
                 fn(*args)
 
     def _bar(self, loader: Any, epoch: int, last: int) -> Any:
-        if self.verbose < 1 or not self.progress or not _isatty():
+        if self.verbose < 1 or not self.progress or not _isatty() or self._rank() != 0:
             return None
         bar = make_bar(loader, desc=f"epoch {epoch}/{last}", file=sys.stdout)
         return None if bar is loader else bar

@@ -13,6 +13,7 @@ from ...data import (
     ConcatDataset,
     DataLoader,
     Dataset,
+    DistributedSampler,
     IterableDataset,
     RandomSampler,
     Sampler,
@@ -36,7 +37,8 @@ for _m in (dataloader, dataset, sampler):
 
 __all__ = [
     "dataloader", "dataset", "sampler",
-    "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
+    "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
+    "RandomSampler",
     "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "random_split",
     "ChainDataset", "StackDataset", "get_worker_info",

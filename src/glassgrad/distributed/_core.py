@@ -1,0 +1,546 @@
+"""The process group and the collectives (see the package docstring)."""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import enum
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["DistBackendError", "ReduceOp", "Work", "init_process_group", "destroy_process_group",
+           "is_available", "is_mpi_available", "is_initialized", "get_rank", "get_world_size",
+           "get_backend", "barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter"]
+
+DEFAULT_TIMEOUT_S = 1800.0   # PyTorch's default for its CPU backends: 30 minutes
+
+_INSTALL = ("install MPI for Python and an MPI library with pip install 'glassgrad[distributed]' "
+            "(mpi4py and the mpich wheel)")
+
+# the environment variables MPI launchers (mpiexec of MPICH or Open MPI, Slurm's srun) set
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "HYDRA_CONTROL_FD")
+
+
+class DistBackendError(RuntimeError):
+    """A collective did not complete: another rank died, hangs, or stopped calling
+    collectives (raised after the process group's ``timeout``)."""
+
+
+class ReduceOp(enum.Enum):
+    """How :func:`all_reduce` and :func:`reduce_scatter` combine the ranks' tensors."""
+
+    SUM = "sum"
+    AVG = "avg"
+    PRODUCT = "product"
+    MAX = "max"
+    MIN = "min"
+
+    def __repr__(self) -> str:
+        return f"ReduceOp.{self.name}"
+
+
+# dtypes the collectives accept (MPI has a datatype for each); the index is sent in checks
+_DTYPES = [np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32", "int64", "uint8")]
+
+
+class _Group:
+    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken")
+
+    def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str) -> None:
+        self.comm = comm
+        self.rank = rank
+        self.size = size
+        self.timeout = timeout
+        self.backend = backend
+        self.broken = False
+
+
+_GROUP: _Group | None = None
+# callables told about the communication DDP does (see glassgrad.glassbox.trace)
+COMM_OBSERVERS: list[Callable[[dict], None]] = []
+_EXIT_HOOKED = False
+
+
+def _mpi() -> Any:
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise RuntimeError(f"glassgrad.distributed: MPI is not available ({e}); {_INSTALL}") from None
+    return MPI
+
+
+def is_mpi_available() -> bool:
+    """True when ``mpi4py`` (and so an MPI library) can be imported."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_available() -> bool:
+    """True: the package is always importable (the MPI backend needs :func:`is_mpi_available`)."""
+    return True
+
+
+def is_initialized() -> bool:
+    """Whether :func:`init_process_group` was called (and not destroyed since)."""
+    return _GROUP is not None
+
+
+def _group(name: str) -> _Group:
+    if _GROUP is None:
+        raise RuntimeError(f"{name}: the default process group has not been initialized; call "
+                           f"glassgrad.distributed.init_process_group() first")
+    return _GROUP
+
+
+def _timeout_seconds(name: str, timeout: Any) -> float:
+    if timeout is None:
+        env = os.environ.get("GLASSGRAD_DIST_TIMEOUT")
+        if env is None:
+            return DEFAULT_TIMEOUT_S
+        try:
+            timeout = float(env)
+        except ValueError:
+            raise ValueError(f"{name}: GLASSGRAD_DIST_TIMEOUT must be a number of seconds, got "
+                             f"{env!r}") from None
+    if isinstance(timeout, datetime.timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"{name}: timeout must be a positive datetime.timedelta or number of "
+                         f"seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def init_process_group(backend: str | None = "mpi", init_method: str | None = None,
+                       timeout: datetime.timedelta | float | None = None, world_size: int = -1,
+                       rank: int = -1, store: Any = None, group_name: str = "") -> None:
+    """Join the processes started by the MPI launcher into the default group.
+
+    Parameters
+    ----------
+    backend : str
+        ``"mpi"`` (or None): the only backend. Rank and world size come from the launcher;
+        a process started without one is rank 0 of a world of 1.
+    init_method, store, group_name
+        Accepted for PyTorch's signature; MPI needs no rendezvous (must be None / empty).
+    timeout : datetime.timedelta or float, optional
+        How long a collective may wait for the other ranks before raising
+        :class:`DistBackendError` (default 30 minutes, or ``GLASSGRAD_DIST_TIMEOUT`` seconds).
+    world_size, rank : int
+        ``-1`` (default), or the values the launcher gives (checked).
+    """
+    global _GROUP, _EXIT_HOOKED
+    name = "init_process_group"
+    if _GROUP is not None:
+        raise RuntimeError(f"{name}: the default process group is already initialized (call "
+                           f"destroy_process_group() first)")
+    if backend is not None and str(backend).lower() != "mpi":
+        raise ValueError(f"{name}: backend must be 'mpi' (glassgrad communicates through MPI), "
+                         f"got {backend!r}")
+    if init_method not in (None, "", "env://") or store is not None:
+        raise ValueError(f"{name}: init_method and store are not used with MPI (the launcher, "
+                         f"mpiexec or srun, connects the processes); leave them out")
+    secs = _timeout_seconds(name, timeout)
+    MPI = _mpi()
+    comm = MPI.COMM_WORLD.Dup()
+    r, w = comm.Get_rank(), comm.Get_size()
+    if world_size not in (-1, None) and world_size != w:
+        raise ValueError(f"{name}: world_size={world_size} but the launcher started {w} processes")
+    if rank not in (-1, None) and rank != r:
+        raise ValueError(f"{name}: rank={rank} but the launcher made this process rank {r}")
+    _GROUP = _Group(comm, r, w, secs, "mpi")
+    if not _EXIT_HOOKED:
+        atexit.register(_exit_if_broken)
+        if w > 1:
+            _install_abort_on_error()
+        _EXIT_HOOKED = True
+
+
+def _install_abort_on_error() -> None:
+    """An uncaught exception on one rank aborts the whole job (after printing it): otherwise
+    its exit would wait for ranks that wait for it (as ``python -m mpi4py`` does)."""
+    prev = sys.excepthook
+
+    def hook(tp: Any, value: Any, tb: Any) -> None:
+        prev(tp, value, tb)
+        g = _GROUP
+        if g is not None and g.size > 1 and not issubclass(tp, KeyboardInterrupt):
+            for s in (sys.stdout, sys.stderr):
+                try:
+                    s.flush()
+                except Exception:  # pragma: no cover - closed stream
+                    pass
+            if g.broken:
+                os._exit(1)
+            _mpi().COMM_WORLD.Abort(1)
+
+    sys.excepthook = hook
+
+
+def _exit_if_broken() -> None:
+    """After a timed-out collective MPI cannot shut down cleanly (its finalize would wait for
+    the missing rank): leave at once, with a failure status."""
+    g = _GROUP
+    if g is not None and g.broken:
+        for s in (sys.stdout, sys.stderr):
+            try:
+                s.flush()
+            except Exception:  # pragma: no cover - closed stream
+                pass
+        os._exit(1)
+
+
+def destroy_process_group(group: Any = None) -> None:
+    """Leave the default group (``is_initialized()`` is False again)."""
+    global _GROUP
+    _check_group("destroy_process_group", group)
+    g = _group("destroy_process_group")
+    if g.broken:
+        return   # keep it: the exit handler must not finalize MPI
+    try:
+        g.comm.Free()
+    finally:
+        _GROUP = None
+
+
+def get_rank(group: Any = None) -> int:
+    """This process's rank, 0 ... world size - 1."""
+    _check_group("get_rank", group)
+    return _group("get_rank").rank
+
+
+def get_world_size(group: Any = None) -> int:
+    """The number of processes."""
+    _check_group("get_world_size", group)
+    return _group("get_world_size").size
+
+
+def get_backend(group: Any = None) -> str:
+    """``"mpi"``."""
+    _check_group("get_backend", group)
+    return _group("get_backend").backend
+
+
+def _check_group(name: str, group: Any) -> None:
+    if group is not None:
+        raise ValueError(f"{name}: only the default group (group=None) is supported, got {group!r}")
+
+
+# ------------------------------------------------------------------------------ waiting
+class Work:
+    """A collective in flight (``async_op=True``): ``wait()`` blocks until it is done, up to
+    the group's timeout; ``is_completed()`` asks without blocking."""
+
+    def __init__(self, req: Any, what: str, done: Callable[[], None] | None = None) -> None:
+        self._req = req
+        self._what = what
+        self._done = done
+        self._completed = req is None
+        self.t_start = time.perf_counter()
+        self.t_end: float | None = self.t_start if req is None else None
+        if req is None and done is not None:
+            done()
+            self._done = None
+
+    def is_completed(self) -> bool:
+        if not self._completed and self._req.Test():
+            self._finish()
+        return self._completed
+
+    def _finish(self) -> None:
+        self._completed = True
+        self.t_end = time.perf_counter()
+        if self._done is not None:
+            done, self._done = self._done, None
+            done()
+
+    def wait(self, timeout: datetime.timedelta | float | None = None) -> bool:
+        if self._completed:
+            return True
+        g = _group(self._what)
+        secs = g.timeout if timeout is None else _timeout_seconds(self._what, timeout)
+        _wait_request(g, self._req, self._what, secs)
+        self._finish()
+        return True
+
+
+# wait by polling this long (as MPI's blocking calls do: MPI moves a request forward only
+# inside its calls, so a sleeping rank stalls the transfer), then sleep between polls
+SPIN_S = 1.0
+
+
+def _wait_request(g: _Group, req: Any, what: str, secs: float) -> None:
+    """``req.Test()`` until it completes: polling for the first :data:`SPIN_S` seconds (as
+    fast as MPI's own blocking wait), then sleeping between polls (up to 1 ms) so that a
+    long wait for a slow rank leaves the CPU to others; past ``secs`` it raises."""
+    if req.Test():
+        return
+    t0 = time.monotonic()
+    deadline = t0 + secs
+    spin_until = t0 + SPIN_S
+    spins = 0
+    pause = 2e-5
+    while not req.Test():
+        spins += 1
+        if spins & 63:
+            continue
+        now = time.monotonic()
+        if now < spin_until:
+            continue
+        if now > deadline:
+            g.broken = True
+            raise DistBackendError(
+                f"{what}: did not complete within {secs:g} s on rank {g.rank} of {g.size}; another "
+                f"rank has probably died or stopped calling collectives (the wait limit is "
+                f"init_process_group(timeout=...))")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 1e-3)
+
+
+# ----------------------------------------------------------------------------- checks
+def _array(name: str, arg: str, t: Any) -> np.ndarray:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: {arg} must be a glassgrad Tensor, got {type(t).__name__}")
+    a = t.array
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: {arg} is on {t.device}; the MPI backend works on CPU tensors")
+    return a
+
+
+def _describe(a: np.ndarray) -> str:
+    return f"{a.dtype} {tuple(a.shape)}"
+
+
+_META_LEN = 16
+
+
+def _meta(a: np.ndarray | None, extra: int, local_error: str | None) -> np.ndarray:
+    m = np.full(_META_LEN, -1, np.int64)
+    m[0] = 1 if local_error else 0
+    m[1] = extra
+    if a is not None:
+        m[2] = _DTYPES.index(a.dtype) if a.dtype in _DTYPES else 99
+        m[3] = a.ndim
+        dims = list(a.shape)
+        if len(dims) > _META_LEN - 5:   # fold the trailing dimensions into one number
+            head = dims[:_META_LEN - 6]
+            dims = head + [int(np.prod(dims[len(head):]))]
+        m[4:4 + len(dims)] = dims
+        m[_META_LEN - 1] = a.size
+    return m
+
+
+def _agree(g: _Group, name: str, a: np.ndarray | None, extra: int = 0, extra_name: str = "",
+           local_error: str | None = None) -> None:
+    """All ranks exchange (dtype, shape, ``extra``, whether their arguments were valid);
+    every rank raises the same error when they differ, so that none is left waiting."""
+    mine = _meta(a, extra, local_error)
+    if g.size == 1:
+        allm = mine[None]
+    else:
+        allm = np.empty((g.size, _META_LEN), np.int64)
+        _wait_request(g, g.comm.Iallgather(mine, allm), f"{name} (argument check)", g.timeout)
+    if local_error:
+        raise ValueError(f"{name}: {local_error}")
+    bad = [int(r) for r in np.flatnonzero(allm[:, 0])]
+    if bad:
+        raise ValueError(f"{name}: rank(s) {bad} passed invalid arguments (see the error there)")
+    if (allm != allm[0]).any():
+        rows = []
+        for r in range(g.size):
+            m = allm[r]
+            dt = _DTYPES[m[2]] if 0 <= m[2] < len(_DTYPES) else "unsupported dtype"
+            shape = tuple(int(d) for d in m[4:4 + min(int(m[3]), _META_LEN - 5)])
+            s = f"rank {r}: {dt} {shape}"
+            if extra_name:
+                s += f", {extra_name}={int(m[1])}"
+            rows.append(s)
+        raise ValueError(f"{name}: the tensors must have the same dtype and shape on every rank"
+                         f"{' (and the same ' + extra_name + ')' if extra_name else ''}; got "
+                         + "; ".join(rows))
+
+
+def _check_dtype(name: str, a: np.ndarray) -> str | None:
+    if a.dtype not in _DTYPES:
+        return (f"dtype {a.dtype} is not supported (use one of "
+                f"{', '.join(str(d) for d in _DTYPES)})")
+    return None
+
+
+def _check_op(name: str, op: Any, a: np.ndarray) -> ReduceOp:
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"{name}: op must be a ReduceOp (SUM, AVG, PRODUCT, MAX, MIN), got {op!r}")
+    if op is ReduceOp.AVG and a.dtype.kind != "f":
+        raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {a.dtype}")
+    return op
+
+
+def _mpi_op(op: ReduceOp) -> Any:
+    MPI = _mpi()
+    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
+            ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN}[op]
+
+
+def _contig(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A C-contiguous array to communicate from (a copy when ``a`` is not one)."""
+    if a.flags.c_contiguous:
+        return a, False
+    return np.ascontiguousarray(a), True
+
+
+# -------------------------------------------------------------------------- collectives
+def barrier(group: Any = None, async_op: bool = False) -> Work | None:
+    """Wait until every rank has called ``barrier``."""
+    _check_group("barrier", group)
+    g = _group("barrier")
+    w = Work(g.comm.Ibarrier() if g.size > 1 else None, "barrier")
+    if async_op:
+        return w
+    w.wait()
+    return None
+
+
+def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = False) -> Work | None:
+    """Copy ``tensor`` of rank ``src`` into ``tensor`` on every other rank (in place)."""
+    name = "broadcast"
+    _check_group(name, group)
+    g = _group(name)
+    a = _array(name, "tensor", tensor)
+    err = _check_dtype(name, a)
+    if err is None and (isinstance(src, bool) or not isinstance(src, (int, np.integer))
+                        or not 0 <= src < g.size):
+        err = f"src must be a rank in 0 ... {g.size - 1}, got {src!r}"
+    _agree(g, name, a, int(src) if isinstance(src, (int, np.integer)) else -1, "src", err)
+    return _start_broadcast(g, a, int(src), name, async_op)
+
+
+def _start_broadcast(g: _Group, a: np.ndarray, src: int, name: str, async_op: bool) -> Work | None:
+    if g.size == 1:
+        w = Work(None, name)
+    else:
+        buf, copied = _contig(a)
+        done = (lambda: np.copyto(a, buf)) if copied else None
+        w = Work(g.comm.Ibcast(buf, root=src), name, done)
+    if async_op:
+        return w
+    w.wait()
+    return None
+
+
+def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
+               async_op: bool = False) -> Work | None:
+    """Combine ``tensor`` over all ranks with ``op``; every rank gets the result in place."""
+    name = "all_reduce"
+    _check_group(name, group)
+    g = _group(name)
+    a = _array(name, "tensor", tensor)
+    op = _check_op(name, op, a)
+    _agree(g, name, a, list(ReduceOp).index(op), "op", _check_dtype(name, a))
+    return _start_all_reduce(g, a, op, name, async_op)
+
+
+def _start_all_reduce(g: _Group, a: np.ndarray, op: ReduceOp, name: str, async_op: bool) -> Work | None:
+    buf, copied = _contig(a)
+    n = g.size
+
+    def done() -> None:
+        if op is ReduceOp.AVG:
+            np.divide(buf, n, out=buf)
+        if copied:
+            np.copyto(a, buf)
+
+    if n == 1:
+        w = Work(None, name, done)
+    else:
+        w = Work(g.comm.Iallreduce(_mpi().IN_PLACE, buf, op=_mpi_op(op)), name, done)
+    if async_op:
+        return w
+    w.wait()
+    return None
+
+
+def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
+               async_op: bool = False) -> Work | None:
+    """Every rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
+    name = "all_gather"
+    _check_group(name, group)
+    g = _group(name)
+    a = _array(name, "tensor", tensor)
+    err = _check_dtype(name, a)
+    outs: list[np.ndarray] = []
+    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
+        err = err or (f"tensor_list must be a list of world size ({g.size}) tensors, got "
+                      f"{len(tensor_list) if isinstance(tensor_list, (list, tuple)) else tensor_list!r}")
+    else:
+        for i, t in enumerate(tensor_list):
+            o = _array(name, f"tensor_list[{i}]", t)
+            if o.shape != a.shape or o.dtype != a.dtype:
+                err = err or (f"tensor_list[{i}] is {_describe(o)}, tensor is {_describe(a)}; they "
+                              f"must match")
+            outs.append(o)
+    _agree(g, name, a, 0, "", err)
+    src, _ = _contig(a)
+    flat = np.empty((g.size,) + a.shape, a.dtype)
+
+    def done() -> None:
+        for o, part in zip(outs, flat):
+            np.copyto(o, part)
+
+    if g.size == 1:
+        flat[0] = src
+        w = Work(None, name, done)
+    else:
+        w = Work(g.comm.Iallgather(src, flat), name, done)
+    if async_op:
+        return w
+    w.wait()
+    return None
+
+
+def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = ReduceOp.SUM,
+                   group: Any = None, async_op: bool = False) -> Work | None:
+    """``output`` on rank ``r`` becomes ``input_list[r]`` combined over all ranks with ``op``."""
+    name = "reduce_scatter"
+    _check_group(name, group)
+    g = _group(name)
+    a = _array(name, "output", output)
+    op = _check_op(name, op, a)
+    err = _check_dtype(name, a)
+    ins: list[np.ndarray] = []
+    if not isinstance(input_list, (list, tuple)) or len(input_list) != g.size:
+        err = err or (f"input_list must be a list of world size ({g.size}) tensors, got "
+                      f"{len(input_list) if isinstance(input_list, (list, tuple)) else input_list!r}")
+    else:
+        for i, t in enumerate(input_list):
+            x = _array(name, f"input_list[{i}]", t)
+            if x.shape != a.shape or x.dtype != a.dtype:
+                err = err or (f"input_list[{i}] is {_describe(x)}, output is {_describe(a)}; they "
+                              f"must match")
+            ins.append(x)
+    _agree(g, name, a, list(ReduceOp).index(op), "op", err)
+    send = np.stack(ins) if ins else np.empty((0,) + a.shape, a.dtype)
+    recv = np.empty(a.shape, a.dtype)
+    n = g.size
+
+    def done() -> None:
+        if op is ReduceOp.AVG:
+            np.divide(recv, n, out=recv)
+        np.copyto(a, recv)
+
+    if n == 1:
+        recv[...] = send[0]
+        w = Work(None, name, done)
+    else:
+        w = Work(g.comm.Ireduce_scatter_block(send, recv, op=_mpi_op(op)), name, done)
+    if async_op:
+        return w
+    w.wait()
+    return None

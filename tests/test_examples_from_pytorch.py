@@ -124,7 +124,8 @@ def test_dcgan_runs(framework, tmp_path):
 def test_transformer_reverse_runs(framework, tmp_path):
     mod = load_program("transformer_reverse", framework)
     history, out = run_main(mod, ["--epochs", "2", "--train-size", "32", "--val-size", "8",
-                                  "--batch-size", "16", "--emsize", "16", "--nhid", "16", "--nlayers", "1", "--save-model", "--save", str(tmp_path / "tr.pt")])
+                                  "--batch-size", "16", "--emsize", "16", "--nhid", "16", "--nlayers", "1",
+                                  "--save-model", "--save", str(tmp_path / "tr.pt")])
     assert len(history) == 2 and "end of epoch   2" in out and "sampled at temperature 1.0:" in out
     assert os.path.exists(tmp_path / "tr.pt")
 
@@ -133,7 +134,7 @@ def test_transformer_reverse_runs(framework, tmp_path):
 
 
 def test_mnist_cnn_same_losses_as_pytorch():
-    """Two epochs of SGD with momentum and StepLR, dropout p=0: the same loss at every batch."""
+    """Two epochs of Adadelta and StepLR, dropout p=0: the same loss at every batch."""
     tm, gm = load_program("mnist_cnn", "torch"), load_program("mnist_cnn", "glassgrad")
     args = tm.get_args(["--log-interval", "1000"])
     torch.manual_seed(0)
@@ -144,7 +145,7 @@ def test_mnist_cnn_same_losses_as_pytorch():
         train_loader = loaders(mod, mod.SyntheticDigits(96, seed=5), 32)
         test_loader = loaders(mod, mod.SyntheticDigits(40, seed=6), 20)
         device = mod.torch.device("cpu")
-        optimizer = mod.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
+        optimizer = mod.optim.Adadelta(net.parameters(), lr=args.lr)
         scheduler = mod.StepLR(optimizer, step_size=1, gamma=args.gamma)
         losses, tests = [], []
         with redirect_stdout(io.StringIO()):
@@ -262,8 +263,8 @@ def test_transformer_reverse_same_losses_as_pytorch():
 
 @pytest.mark.slow
 def test_mnist_cnn_learns_synthetic_digits():
-    history, _ = run_main(load_program("mnist_cnn", "glassgrad"), ["--epochs", "2", "--no-accel"])
-    assert history[-1][2] >= 95.0
+    history, _ = run_main(load_program("mnist_cnn", "glassgrad"), ["--epochs", "3", "--no-accel"])
+    assert history[-1][2] >= 90.0
 
 
 @pytest.mark.slow
@@ -272,7 +273,7 @@ def test_mnist_cnn_learns_synthetic_digits():
 def test_mnist_cnn_reads_mnist():
     history, _ = run_main(load_program("mnist_cnn", "glassgrad"),
                           ["--epochs", "1", "--no-accel", "--data", MNIST_DIR])
-    assert history[-1][2] >= 95.0
+    assert history[-1][2] >= 97.0
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """A convolutional digit classifier, written as a PyTorch program.
 
-Trains a two-convolution network with dropout on 28x28 grey digits and reports the test
-accuracy after every epoch, with the learning rate cut by ``--gamma`` each epoch (StepLR).
+Trains a two-convolution network with dropout on 28x28 grey digits with Adadelta and
+reports the test accuracy after every epoch, with the learning rate cut by ``--gamma``
+each epoch (StepLR).
 
 By default the digits are drawn here with NumPy (seven-segment figures at random sizes,
 places and stroke widths, plus noise), so nothing has to be downloaded. ``--data DIR``
@@ -115,11 +116,12 @@ class Net(nn.Module):
         self.conv2 = nn.Conv2d(16, 32, 3, 1)
         self.dropout1 = nn.Dropout(dropout1)
         self.dropout2 = nn.Dropout(dropout2)
-        self.fc1 = nn.Linear(4608, 64)
+        self.fc1 = nn.Linear(800, 64)
         self.fc2 = nn.Linear(64, 10)
 
     def forward(self, x):
         x = F.relu(self.conv1(x))
+        x = F.max_pool2d(x, 2)
         x = F.relu(self.conv2(x))
         x = F.max_pool2d(x, 2)
         x = self.dropout1(x)
@@ -177,10 +179,8 @@ def get_args(argv=None):
                         help="input batch size for testing (default: 500)")
     parser.add_argument("--epochs", type=int, default=4, metavar="N",
                         help="number of epochs to train (default: 4)")
-    parser.add_argument("--lr", type=float, default=0.05, metavar="LR",
-                        help="learning rate (default: 0.05)")
-    parser.add_argument("--momentum", type=float, default=0.9, metavar="M",
-                        help="SGD momentum (default: 0.9)")
+    parser.add_argument("--lr", type=float, default=1.0, metavar="LR",
+                        help="learning rate (default: 1.0)")
     parser.add_argument("--gamma", type=float, default=0.7, metavar="M",
                         help="learning rate step gamma (default: 0.7)")
     parser.add_argument("--no-accel", action="store_true", help="disables accelerator")
@@ -227,7 +227,7 @@ def main(argv=None):
     test_loader = DataLoader(dataset2, **test_kwargs)
 
     model = Net().to(device)
-    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
 
     scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
     history = []

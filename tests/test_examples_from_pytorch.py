@@ -215,6 +215,15 @@ def test_dcgan_same_losses_as_pytorch():
     np.testing.assert_allclose(runs[gm], runs[tm], rtol=RTOL)
     for tnet, gnet in zip(nets[tm], nets[gm]):
         assert_same_state(tnet, gnet)
+    # samples in eval mode (batch norm from its running statistics), as main() writes them
+    z = np.random.default_rng(12).standard_normal((4, args.nz, 1, 1)).astype(np.float32)
+    samples = {}
+    for mod in (tm, gm):
+        netG = nets[mod][0]
+        netG.eval()
+        with mod.torch.no_grad():
+            samples[mod] = netG(mod.torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(samples[gm], samples[tm], rtol=1e-3, atol=1e-5)
 
 
 def test_transformer_reverse_same_losses_as_pytorch():

@@ -401,6 +401,13 @@ class TensorExtras:
         out = _T()._make(xp_of(self.array).zeros(self.shape, dtype=self.dtype), False)
         return out.bernoulli_(probs, generator=generator)
 
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Generator | None = None) -> Any:
+        """Category indices drawn with the weights in each row (:func:`glassgrad.multinomial`)."""
+        from .creation import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     def random_(self, from_: int = 0, to: int | None = None, *,
                 generator: Generator | None = None) -> Any:
         """Fill with integers uniform on ``[from_, to)`` (``random_(to)``: ``[0, to)``;

@@ -594,30 +594,6 @@ class TensorExtras2b:
         out[:k] = nz[:k]
         return _const(self, out)
 
-    def multinomial(self, num_samples: int, replacement: builtins.bool = False, *,
-                    generator: Any = None) -> Any:
-        """Indices drawn with probability proportional to each row's (non-negative)
-        weights; without replacement each index appears at most once per row."""
-        from .random import _rng
-
-        p = _np(self).astype(np.float64)
-        if p.ndim not in (1, 2) or np.any(p < 0) or not np.all(np.isfinite(p)):
-            raise op_error("multinomial", "expects a 1-D or 2-D tensor of non-negative finite "
-                           "weights")
-        rows = p.reshape(-1, p.shape[-1])
-        if np.any(rows.sum(-1) <= 0):
-            raise op_error("multinomial", "each row must have a positive sum")
-        if not replacement and num_samples > rows.shape[1]:
-            raise op_error("multinomial", f"cannot draw {num_samples} samples without "
-                           f"replacement from {rows.shape[1]} categories")
-        if not replacement and num_samples > (rows > 0).sum(-1).min():
-            raise op_error("multinomial", "not enough categories with non-zero weight to draw "
-                           "without replacement")
-        g = _rng(generator)
-        out = np.stack([g.choice(rows.shape[1], num_samples, replace=replacement,
-                                 p=r / r.sum()) for r in rows]).astype(np.int64)
-        return _const(self, out.reshape(p.shape[:-1] + (num_samples,)))
-
     def prelu(self, weight: Any) -> Any:
         """``max(0, x) + weight · min(0, x)`` with one weight per channel (dim 1) or one
         shared weight."""

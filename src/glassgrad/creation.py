@@ -7,13 +7,13 @@ from typing import Any
 from . import dtypes as _dt
 from ._sizes import size_arg
 from .autograd.grad_mode import STATE
-from .backend import device_of, get_default_device, normalize_device, np, to_device
+from .backend import device_of, get_default_device, normalize_device, np, to_device, to_numpy
 from .random import Generator, _rng
 from .tensor import Tensor, tensor
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange",
-    "linspace", "rand", "randn", "randint", "randperm", "normal", "zeros_like", "ones_like",
+    "linspace", "rand", "randn", "randint", "randperm", "multinomial", "normal", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like",
 ]
 
@@ -226,6 +226,75 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = None,
     dtype = _out_dtype("randperm", dtype, out)
     arr = _rng(generator).permutation(n).astype(np.int64)
     return _finish(arr, dtype, device, requires_grad, const=False, out=out, op="randperm")
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  # noqa: A002
+                generator: Generator | None = None, out: Tensor | None = None) -> Tensor:
+    """Draw category indices with probabilities proportional to the weights in ``input``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Non-negative, finite floating weights: one distribution (1-D, ``n`` categories) or
+        one per row (2-D, ``m x n``). They need not sum to 1; each row must have a positive sum.
+    num_samples : int
+        Draws per distribution (at least 1).
+    replacement : bool
+        Draw with replacement. Without it the draws of a row are distinct categories (drawn
+        one after the other, each time from the categories left); ``num_samples`` may not
+        exceed the number of categories, and once the categories of positive weight are used
+        up the rest are zero-weight ones in random order (what PyTorch does too).
+    generator : Generator, optional
+        Source of randomness (the default generator otherwise).
+
+    Returns
+    -------
+    Tensor
+        int64 indices of shape ``(num_samples,)`` or ``(m, num_samples)``, on ``input``'s
+        device. Same distribution as ``torch.multinomial``; not the same numbers (glassgrad's
+        generator is NumPy's PCG64).
+    """
+    op = "multinomial"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor of weights, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: only supports floating-point dtypes for input, got {input.dtype}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: prob_dist must be 1 or 2 dim, got shape {tuple(input.shape)}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"{op}: num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples <= 0:
+        raise ValueError(f"{op}: cannot sample num_samples={num_samples} <= 0 samples")
+    w = np.asarray(to_numpy(input.array), dtype=np.float64)
+    rows = w.reshape(-1, w.shape[-1]) if w.ndim == 2 else w[None]
+    n = rows.shape[1]
+    if n == 0:
+        raise ValueError(f"{op}: the distribution has no categories (shape {tuple(input.shape)})")
+    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
+        raise ValueError(f"{op}: probability tensor contains either inf, nan or element < 0")
+    sums = rows.sum(axis=1)
+    if np.any(sums <= 0):
+        raise ValueError(f"{op}: invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > n:
+        raise ValueError(f"{op}: cannot sample num_samples={num_samples} > {n} categories "
+                         "without replacement (pass replacement=True)")
+    rng = _rng(generator)
+    if replacement:
+        draws = np.stack([rng.choice(n, size=num_samples, p=r / r.sum()) for r in rows])
+    else:
+        draws = np.stack([_draw_distinct(rng, r, num_samples) for r in rows])
+    draws = draws.astype(np.int64)
+    arr = draws if input.ndim == 2 else draws[0]
+    return _finish(arr, None, input.device, False, const=False, out=out, op=op)
+
+
+def _draw_distinct(rng: Any, w: Any, k: int) -> Any:
+    """``k`` distinct categories, successively drawn with weights ``w`` (zero weights last)."""
+    pos = np.flatnonzero(w > 0)
+    first = rng.choice(pos, size=min(k, pos.size), replace=False, p=w[pos] / w[pos].sum())
+    if k <= pos.size:
+        return first
+    return np.concatenate([first, rng.permutation(np.flatnonzero(w == 0))[:k - pos.size]])
 
 
 def _like(op: str, t: Tensor, dtype: Any, device: Any) -> tuple:

@@ -10,6 +10,7 @@
 """
 
 from . import allocator, autograd, backend
+from ._compile import compile
 from .autograd import (
     AnomalyError,
     CaptureError,

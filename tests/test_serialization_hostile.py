@@ -419,24 +419,28 @@ def _v1_file(tmp_path, root, arrays):
     return p
 
 
-def test_version_1_files_still_load(tmp_path):
+def test_version_1_files_load_only_when_trusted(tmp_path):
     w = np.arange(6, dtype=np.float32).reshape(2, 3)
     root = {"t": "dict", "k": [{"t": "str", "v": "w"}, {"t": "str", "v": "b"}, {"t": "str", "v": "n"}],
             "v": [{"t": "tensor", "k": "a0", "rg": True}, {"t": "ndarray", "k": "a1"}, {"t": "int", "v": 3}]}
     p = _v1_file(tmp_path, root, {"a0": w, "a1": np.asfortranarray(np.ones((2, 3)))})
-    out = gg.load(p)
+    with pytest.raises(CheckpointError, match="version 1 stores no dtype, shape or checksum.*"
+                                              "allow_unverified=True"):
+        gg.load(p)
+    out = gg.load(p, allow_unverified=True)
     assert out["w"].requires_grad and np.array_equal(out["w"].detach().numpy(), w) and out["n"] == 3
     assert out["b"].shape == (2, 3)
     # the structural checks apply to version 1 too
     root["v"][0]["k"], root["v"][1]["k"] = "a1", "a0"
     with pytest.raises(CheckpointError, match="refers to member 'a1' where 'a0' was written"):
-        gg.load(_v1_file(tmp_path, root, {"a0": w, "a1": np.ones(3)}))
+        gg.load(_v1_file(tmp_path, root, {"a0": w, "a1": np.ones(3)}), allow_unverified=True)
     root["v"][0]["k"] = "a0"
     root["v"][1]["k"] = "a0"
     with pytest.raises(CheckpointError, match="referenced twice"):
-        gg.load(_v1_file(tmp_path, root, {"a0": w}))
+        gg.load(_v1_file(tmp_path, root, {"a0": w}), allow_unverified=True)
     with pytest.raises(CheckpointError, match="datetime64"):
-        gg.load(_v1_file(tmp_path, {"t": "ndarray", "k": "a0"}, {"a0": np.ones(2, "datetime64[D]")}))
+        gg.load(_v1_file(tmp_path, {"t": "ndarray", "k": "a0"}, {"a0": np.ones(2, "datetime64[D]")}),
+                allow_unverified=True)
 
 
 # ---------------------------------------------------------------------------- PyTorch files and names

@@ -46,10 +46,11 @@ truncated file, a damaged zip directory, bad UTF-8 ...) is a :class:`CheckpointE
 files that are not checkpoints at all — a bare pickle (the legacy ``torch.save`` format
 too), a single ``.npy``, a plain ``.npz`` — are named as such.
 
-Version 1 files (written before checksums existed) still load: they get every check above
-except the per-array dtype/shape/SHA-256 comparison, which they carry no data for (only
-numeric/bool dtypes are still enforced). Re-save one to upgrade it:
-``gg.save(gg.load("old.ckpt"), "new.ckpt")``.
+Version 1 files (written before checksums existed) carry no dtype, shape or SHA-256 per
+array, so swapped or altered arrays cannot be detected in them: :func:`load` refuses them
+unless told to trust the file with ``allow_unverified=True`` (they then get every other
+check above; only numeric/bool dtypes are still enforced). Re-save one to upgrade it:
+``gg.save(gg.load("old.ckpt", allow_unverified=True), "new.ckpt")``.
 
 Saving
 ------
@@ -481,7 +482,8 @@ def _write_archive(fh: BinaryIO, entries: dict[str, np.ndarray]) -> None:
 
 
 def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool | None = None, *,
-         max_bytes: int | None = None, max_depth: int | None = None) -> Any:
+         max_bytes: int | None = None, max_depth: int | None = None,
+         allow_unverified: bool = False) -> Any:
     """Load what :func:`save` wrote; never runs code from the file.
 
     Parameters
@@ -499,6 +501,9 @@ def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool | 
         anything (default :data:`MAX_BYTES`, 16 GiB).
     max_depth : int, optional
         Refuse objects nested deeper than this (default :data:`MAX_DEPTH`).
+    allow_unverified : bool
+        Load a version-1 checkpoint, whose arrays carry no checksums (default False: refused
+        with a :class:`CheckpointError` saying how to upgrade it).
 
     Returns
     -------
@@ -520,7 +525,8 @@ def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool | 
     if hasattr(f, "read"):
         name = "the file object"
         with _stream_copy(f, limit, name) as fh:
-            return _load_from(fh, name, map_location, weights_only, limit, depth)
+            return _load_from(fh, name, map_location, weights_only, limit, depth,
+                              allow_unverified=allow_unverified)
     if not isinstance(f, (str, os.PathLike)):
         raise TypeError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
     path = os.fspath(f)
@@ -533,7 +539,8 @@ def load(f: PathLike | BinaryIO, map_location: Any = None, weights_only: bool | 
         raise CheckpointError(f"load: {path!r} is a temporary file of an interrupted or ongoing save, "
                               "not a checkpoint; load the file it was being written to")
     with open(path, "rb") as fh:
-        return _load_from(fh, name, map_location, weights_only, limit, depth, path)
+        return _load_from(fh, name, map_location, weights_only, limit, depth, path,
+                          allow_unverified=allow_unverified)
 
 
 @contextlib.contextmanager
@@ -561,7 +568,7 @@ def _stream_copy(f: Any, limit: int, name: str) -> Iterator[BinaryIO]:
 
 
 def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, limit: int,
-               depth: int, path: str | None = None) -> Any:
+               depth: int, path: str | None = None, *, allow_unverified: bool = False) -> Any:
     start = fh.tell()
     head = fh.read(16)
     fh.seek(start)
@@ -589,6 +596,10 @@ def _load_from(fh: BinaryIO, name: str, map_location: Any, weights_only: Any, li
     with zf:
         manifest = _read_manifest(zf, members[_MEMBER], name, depth, err)
         ver = manifest["version"]
+        if ver < 2 and not allow_unverified:
+            raise err(f"checkpoint format version {ver} stores no dtype, shape or checksum per "
+                      "array, so swapped or altered arrays cannot be detected; if you trust the "
+                      "file, load it with allow_unverified=True and re-save it to upgrade it")
         plan = _Manifest(ver, depth, err)
         try:
             plan.check(manifest.get("root"), [])

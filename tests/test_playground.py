@@ -69,7 +69,8 @@ def test_session_state_has_every_panel(server):
     sid = r["id"]
     cfg = {"dataset": "spirals", "samples": "300", "noise": "0.05", "hidden": "8, 5", "activation": "tanh",
            "loss": "mse", "optimizer": "sgd", "lr": "0.5", "batch_size": "20"}
-    assert call(server, "POST", f"/api/session/{sid}/config", {"config": cfg}) == (200, {"ok": True, "step": 0})
+    r = call(server, "POST", f"/api/session/{sid}/config", {"config": cfg})
+    assert r == (200, {"ok": True, "step": 0})
     assert call(server, "POST", f"/api/session/{sid}/control", {"action": "step", "n": 3})[0] == 200
     s = server.sessions[sid].latest
     assert s["step"] == 3 and s["classes"] == 3 and s["config"]["hidden"] == "8,5"
@@ -139,7 +140,8 @@ def test_linear_model_without_hidden_layers(server):
     assert call(server, "POST", f"/api/session/{sid}/config", {"config": {"hidden": ""}})[0] == 200
     assert call(server, "POST", f"/api/session/{sid}/control", {"action": "step"})[0] == 200
     s = server.sessions[sid].latest
-    assert s["neurons"]["layers"] == [] and [g["shape"] for g in s["layers"][0]["grads"]] == [[32, 2], [2, 2], [2]]
+    assert s["neurons"]["layers"] == []
+    assert [g["shape"] for g in s["layers"][0]["grads"]] == [[32, 2], [2, 2], [2]]
 
 
 def test_bad_requests_never_stop_the_server(server):
@@ -272,3 +274,17 @@ def test_cli_playground_bad_arguments():
 
     assert main(["playground", "--port", "70000"]) == 2
     assert main(["playground", "--max-width", "0"]) == 2
+
+
+def test_a_diverging_run_stops_with_a_message(server):
+    sid = call(server, "POST", "/api/session", {})[1]["id"]
+    sess = server.sessions[sid]
+    with sess.lock:
+        sess.model[0].weight.array[...] = np.nan
+    assert call(server, "POST", f"/api/session/{sid}/control", {"action": "step", "n": 5})[0] == 200
+    s = sess.latest
+    assert s["step"] == 1 and "training diverged at step 1" in s["message"] and not s["running"]
+    assert s["metrics"]["train_loss"] is None and all(g["norm"] is None for g in s["layers"][0]["grads"])
+    json.dumps(s, allow_nan=False)
+    assert call(server, "POST", f"/api/session/{sid}/control", {"action": "reset"})[0] == 200
+    assert sess.latest["message"] == "" and sess.latest["metrics"]["train_loss"] is not None

@@ -112,8 +112,8 @@ def test_train_pause_step_and_gradient_panels(page, server):
     assert pg.inner_text("#stepn") == "0"
     # change the architecture: two tanh layers of 6 and 4 neurons
     _apply(pg, hidden="6,4", activation="tanh", lr="0.03")
-    pg.wait_for_function("document.querySelectorAll('#neurons .nrow').length === 2 && "
-                         "document.querySelectorAll('#neurons .nrow')[0].querySelectorAll('canvas').length === 6")
+    pg.wait_for_function("document.querySelectorAll('#neurons .nrow').length === 2 && document"
+                         ".querySelectorAll('#neurons .nrow')[0].querySelectorAll('canvas').length === 6")
     assert pg.locator("#neurons .nrow").nth(1).locator("canvas").count() == 4
     assert pg.inner_text("#message") == ""
     before = _boundary(pg)
@@ -173,8 +173,8 @@ def test_screenshot_matches_reference(page, server):
 
 def test_bad_input_gets_a_message_on_the_page(page, server):
     pg = page
-    for fields, text in (({"hidden": "0"}, "hidden layer 1 width must be between 1 and 64 neurons, got 0"),
-                         ({"hidden": "10000"}, "hidden layer 1 width must be between 1 and 64 neurons, got 10000"),
+    width = "hidden layer 1 width must be between 1 and 64 neurons, got "
+    for fields, text in (({"hidden": "0"}, width + "0"), ({"hidden": "10000"}, width + "10000"),
                          ({"hidden": "8", "lr": "abc"}, "learning rate must be a number, got 'abc'")):
         _apply(pg, **fields)
         pg.wait_for_function(f"document.getElementById('message').textContent.includes({text!r})")
@@ -222,7 +222,8 @@ def test_too_many_tabs_get_a_message(browser):
         a.goto(srv.url)
         a.wait_for_selector("body[data-session]")
         b.goto(srv.url)
-        b.wait_for_function("document.getElementById('message').textContent.includes('too many open sessions')")
+        b.wait_for_function("document.getElementById('message').textContent"
+                            ".includes('too many open sessions')")
         a.close()
         deadline = time.monotonic() + 10
         while srv.sessions and time.monotonic() < deadline:
@@ -244,6 +245,7 @@ def test_server_stopped_under_the_page(browser):
         pg.wait_for_selector("body[data-session]")
         srv.stop()
         t.join(5)
-        pg.wait_for_function("document.getElementById('message').textContent.includes('reload')", timeout=15000)
+        pg.wait_for_function("document.getElementById('message').textContent.includes('reload')",
+                             timeout=15000)
     finally:
         ctx.close()

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="glassgrad", description="Train, evaluate and plot small glassgrad networks.")
     p.add_argument("--version", action="version", version=f"glassgrad {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot,export,playground}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot,export,playground}",
+                           parser_class=_Parser)
 
     t = sub.add_parser("train", help="train an MLP classifier (default: two moons)",
                        description="Train an MLP classifier and write metrics, a checkpoint and plots.")

@@ -272,12 +272,21 @@ class Session:
         self.opt.step()
         self.step_count += 1
         self.batch_loss = float(loss.item())
+        if not math.isfinite(self.batch_loss):
+            self.running = False
+            self.message = (f"training diverged at step {self.step_count} (the batch loss is "
+                            f"{self.batch_loss}): lower the learning rate and reset")
 
     def step(self, n: int = 1) -> None:
         """Run ``n`` steps now and publish a snapshot (the last step is traced)."""
         with self.lock, COMPUTE_LOCK:
-            for i in range(n):
-                self._step(traced=i == n - 1)
+            try:
+                for i in range(n):
+                    self._step(traced=i == n - 1)
+                    if self.message:
+                        break
+            except Exception as e:
+                self.message = f"training stopped: {type(e).__name__}: {e}"
             self._publish()
 
     def _run(self) -> None:
@@ -364,7 +373,7 @@ class Session:
                     neurons.append([{"data": _u8(a[:, j], signed)[0], "signed": signed}
                                     for j in range(a.shape[1])])
         cls = probs.argmax(1)
-        conf = probs.max(1)
+        conf = np.nan_to_num(probs.max(1), nan=0.0)
         k = self.classes
         conf_n = (conf - 1.0 / k) / (1 - 1.0 / k)
         boundary = (cls * 64 + np.clip(np.round(conf_n * 63), 0, 63)).astype(np.uint8)

@@ -5,7 +5,7 @@
 const CLASS_RGB = [[21, 101, 192], [239, 108, 0], [46, 125, 50], [142, 36, 170], [0, 131, 143]];
 const FIELDS = ["dataset", "noise", "samples", "hidden", "activation", "loss", "optimizer", "lr", "batch_size"];
 const $ = (id) => document.getElementById(id);
-let sid = null, source = null, last = null, structure = "", selectedLayer = null;
+let sid = null, source = null, last = null, structure = "", selectedLayer = null, stateMessage = false;
 
 function showMessage(text, kind) {
   const m = $("message");
@@ -238,7 +238,8 @@ function render(s) {
   const m = s.metrics;
   $("metrics").textContent = `train loss ${fmt(m.train_loss)} · test loss ${fmt(m.test_loss)} · ` +
     `train acc ${(100 * m.train_acc).toFixed(1)}% · test acc ${(100 * m.test_acc).toFixed(1)}%`;
-  if (s.message) showMessage(s.message, "error");
+  if (s.message) { showMessage(s.message, "error"); stateMessage = true; }
+  else if (stateMessage) { showMessage(""); stateMessage = false; }
   drawBoundary(s); drawLoss(s); drawNeurons(s); drawGrads(s); drawFlow(s);
   if (selectedLayer !== null && !s.running) showTrace(selectedLayer, true);
 }

@@ -26,7 +26,8 @@ def test_pyproject_dependencies_and_extras():
     assert any(d.startswith("numpy") for d in deps) and any(d.startswith("tqdm") for d in deps)
     extras = meta["project"]["optional-dependencies"]
     assert "progress" in extras  # old name still installs
-    assert meta["tool"]["setuptools"]["package-data"]["glassgrad"] == ["py.typed"]
+    assert meta["tool"]["setuptools"]["package-data"]["glassgrad"] == ["py.typed", "playground/static/*"]
+    assert any(d.startswith("playwright") for d in extras["test"])  # the playground's browser tests
 
 
 def test_wheel_has_py_typed_license_and_tqdm(tmp_path):
@@ -48,5 +49,10 @@ def test_wheel_has_py_typed_license_and_tqdm(tmp_path):
         names = z.namelist()
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "glassgrad/py.typed" in names
+    # the playground's page ships in the wheel (it is served offline, nothing from a CDN)
+    static = os.path.join(ROOT, "src", "glassgrad", "playground", "static")
+    for f in ("index.html", "app.js", "style.css"):
+        assert os.path.exists(os.path.join(static, f))
+        assert f"glassgrad/playground/static/{f}" in names
     assert any(n.endswith("LICENSE") for n in names)
     assert "Requires-Dist: tqdm" in meta and "Provides-Extra: progress" in meta

@@ -8,6 +8,7 @@
     glassgrad train --dataset mnist --nproc 4 ...    # data-parallel on 4 processes (MPI)
     glassgrad evaluate runs/spirals/model.ckpt
     glassgrad plot runs/spirals
+    glassgrad playground                             # train in the browser, every gradient shown
 
 ``train`` writes into its output folder: ``metrics.csv`` (one row per epoch),
 ``model.ckpt`` (a glassgrad checkpoint: model, optimizer, history, RNG state and the
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="glassgrad", description="Train, evaluate and plot small glassgrad networks.")
     p.add_argument("--version", action="version", version=f"glassgrad {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot,export}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,plot,export,playground}",
+                           parser_class=_Parser)
 
     t = sub.add_parser("train", help="train an MLP classifier (default: two moons)",
                        description="Train an MLP classifier and write metrics, a checkpoint and plots.")
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no progress bar (there is none anyway when stdout is not a terminal)")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the final result")
 
+    _add_playground(sub)
     e = sub.add_parser("evaluate", help="loss and accuracy of a checkpoint on its dataset",
                        description="Print loss and accuracy of a checkpoint written by glassgrad train, "
                                    "on the dataset recorded in it.")
@@ -150,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _add_playground(sub: Any) -> None:
+    g = sub.add_parser("playground", help="watch a network and all its gradients learn, in the browser",
+                       description="Start the playground's local web server on 127.0.0.1 and print its "
+                                   "URL; Ctrl-C stops it.")
+    g.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    g.add_argument("--max-sessions", type=int, default=8, help="open tabs at most (default 8)")
+    g.add_argument("--max-width", type=int, default=64, help="neurons per layer at most (default 64)")
+    g.add_argument("--max-layers", type=int, default=6, help="hidden layers at most (default 6)")
+
+
 def _parse_hidden(s: str) -> list[int]:
     s = s.strip()
     if s.lower() in ("", "none"):
@@ -675,6 +688,21 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(a: argparse.Namespace) -> int:
+    for name in ("max_sessions", "max_width", "max_layers"):
+        _check_positive("--" + name.replace("_", "-"), getattr(a, name), integer=True)
+    if not 0 <= a.port <= 65535:
+        raise CLIError(f"--port must be between 0 and 65535, got {a.port}")
+    from .playground import Limits, serve
+
+    try:
+        serve("127.0.0.1", a.port, max_sessions=a.max_sessions,
+              limits=Limits(max_width=a.max_width, max_layers=a.max_layers))
+    except OSError as e:
+        raise CLIError(f"cannot listen on 127.0.0.1:{a.port}: {e.strerror or e}") from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glassgrad`` command (``python -m glassgrad`` too)."""
     parser = build_parser()
@@ -685,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "plot": cmd_plot,
-               "export": cmd_export}[a.command]
+               "export": cmd_export, "playground": cmd_playground}[a.command]
     try:
         return handler(a)
     except CLIError as e:

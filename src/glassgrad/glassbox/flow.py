@@ -187,6 +187,26 @@ class GradientFlow:
         self._snap = None
         return out
 
+    def status(self) -> dict:
+        """The latest step's verdict per layer: ``"exploding"`` (norm above ``explode_abs``
+        or not finite), ``"vanishing"`` (below ``vanish_abs`` or ``vanish_ratio`` × the
+        largest layer's), ``"ok"``, or ``""`` when the layer got no gradient. The same
+        thresholds as the warnings; nothing is warned."""
+        last = {k: v[-1] for k, v in self.grad_norm.items() if v and not math.isnan(v[-1])}
+        top = max((v for v in last.values() if math.isfinite(v)), default=0.0)
+        out = {}
+        for name in self.layers:
+            g = last.get(name)
+            if g is None:
+                out[name] = ""
+            elif not math.isfinite(g) or g > self.explode_abs:
+                out[name] = "exploding"
+            elif g < self.vanish_abs or (top > 0 and g < self.vanish_ratio * top):
+                out[name] = "vanishing"
+            else:
+                out[name] = "ok"
+        return out
+
     def _check(self, step: int) -> None:
         if not self.warn:
             return
@@ -194,11 +214,12 @@ class GradientFlow:
         if not last:
             return
         top = max((v for v in last.values() if math.isfinite(v)), default=0.0)
+        verdict = self.status()
         for name, g in last.items():
-            if not math.isfinite(g) or g > self.explode_abs:
+            if verdict[name] == "exploding":
                 self._warn(name, "explode", f"exploding gradients in layer '{name}' at step {step}: "
                            f"gradient norm {g:.3g} (> {self.explode_abs:g})")
-            elif g < self.vanish_abs or (top > 0 and g < self.vanish_ratio * top):
+            elif verdict[name] == "vanishing":
                 self._warn(name, "vanish", f"vanishing gradients in layer '{name}' at step {step}: "
                            f"gradient norm {g:.3g}, {g / top if top else 0:.1e} × the largest "
                            f"layer's ({top:.3g})")

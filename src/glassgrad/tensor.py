@@ -25,7 +25,8 @@ from .ops import indexing as I
 from .ops import linalg as L
 from .ops import movement as M
 from .ops import reduce as R
-from .ops._util import norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops._util import check_index, dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops.rounding import Rounded
 
 __all__ = ["Tensor", "tensor"]
 
@@ -434,6 +435,7 @@ class Tensor:
             return o
         if is_array(o):
             return Tensor._make(o, False)
+        _check_operand(o)
         return Tensor(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
 
     def _operands(self, o: Any) -> tuple:
@@ -892,10 +894,9 @@ class Tensor:
         return E.Fmod.apply(a, b, True)
 
     def _rounded(self, fn: str, *args: Any) -> Tensor:
-        """Rounding is piecewise constant (derivative 0 almost everywhere): like ``sign``,
-        the result is a constant, not part of the graph."""
-        d = self.data
-        return Tensor._make(getattr(xp_of(d), fn)(d, *args), False)
+        """Rounding is piecewise constant: derivative 0 almost everywhere (a zero gradient,
+        as PyTorch)."""
+        return Rounded.apply(self, fn, *args)
 
     def floor(self) -> Tensor:
         return self._rounded("floor")
@@ -910,14 +911,14 @@ class Tensor:
 
     def round(self, decimals: int = 0) -> Tensor:
         """Round half to even (as PyTorch and NumPy), to ``decimals`` places."""
-        return self._rounded("round", int(decimals))
+        return self._rounded("round", dim_int(decimals, "round", "decimals"))
 
     def frac(self) -> Tensor:
         """``x − trunc(x)`` (gradient 1)."""
         return self - self.trunc()
 
     def sign(self) -> Tensor:
-        return Tensor._make(xp_of(self.data).sign(self.data), False)
+        return self._rounded("sign")
 
     def square(self) -> Tensor:
         return self * self
@@ -977,6 +978,7 @@ class Tensor:
         if isinstance(o, _SCALARS):
             a, o = self._operands(o)  # the dtype a Python number would give
             return Tensor._make(np.asarray(o, dtype=a.dtype), False)
+        _check_operand(o)
         return Tensor(np.asarray(o, dtype=self.dtype) if np.asarray(o).dtype.kind == "f" else o)
 
     # ------------------------------------------------------------------ reductions
@@ -1042,7 +1044,7 @@ class Tensor:
         if d is None:
             self._nonempty("max", None)
             return R.Amax.apply(self, None, kd)
-        d = norm_dim(int(d), self.ndim, "max")
+        d = norm_dim(d, self.ndim, "max")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("max", (d,))
@@ -1058,7 +1060,7 @@ class Tensor:
         if d is None:
             self._nonempty("min", None)
             return R.Amin.apply(self, None, kd)
-        d = norm_dim(int(d), self.ndim, "min")
+        d = norm_dim(d, self.ndim, "min")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("min", (d,))
@@ -1085,7 +1087,7 @@ class Tensor:
             if keepdim:
                 r = r.reshape((1,) * self.ndim)
             return Tensor._make(r, False)
-        d = norm_dim(int(dim), self.ndim, op)
+        d = norm_dim(dim, self.ndim, op)
         self._nonempty(op, (d,) if self.ndim else None)
         if self.ndim == 0:
             return Tensor._make(xp.zeros((), dtype=np.int64), False)
@@ -1111,7 +1113,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if dtype is None and x.dtype.kind in "biu":
             x = x.to(_dt.int64)
-        return x, norm_dim(int(dim), builtins.max(self.ndim, 1), op)
+        return x, norm_dim(dim, builtins.max(self.ndim, 1), op)
 
     def cumsum(self, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
         """Cumulative sum along ``dim``: ``z_k = Σ_{j ≤ k} x_j``."""
@@ -1149,7 +1151,7 @@ class Tensor:
         """``(values, indices)`` sorted along ``dim``. Always stable (ties keep their
         order); NaN sorts as the largest value, as PyTorch. The gradient of ``values``
         goes back to the positions the values came from."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "sort")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "sort")
         if self.ndim == 0:
             return ValuesIndices(Clone.apply(self),
                                  Tensor._make(np.zeros((), dtype=np.int64), False))
@@ -1159,7 +1161,7 @@ class Tensor:
     def argsort(self, dim: int = -1, descending: builtins.bool = False,
                 stable: builtins.bool = False) -> Tensor:
         """Indices that sort ``dim`` (stable; NaN largest), as int64; no gradient."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "argsort")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "argsort")
         if self.ndim == 0:
             return Tensor._make(np.zeros((), dtype=np.int64), False)
         idx = R.sort_indices(self.data, d, builtins.bool(descending))
@@ -1169,7 +1171,7 @@ class Tensor:
              sorted: builtins.bool = True) -> Any:
         """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) entries
         along ``dim``, in sorted order (also when ``sorted=False``); ties by position."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "topk")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "topk")
         n = self.shape[d] if self.ndim else 1
         try:
             k = operator.index(k)
@@ -1233,7 +1235,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape: Any) -> Tensor:
-        shp = shape_tuple(shape)
+        shp = shape_tuple(shape, "reshape", "shape")
         if shp == self.shape:
             return self
         return M.Reshape.apply(self, shp)
@@ -1285,7 +1287,11 @@ class Tensor:
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
-        perm = tuple(d % max(self.ndim, 1) for d in shape_tuple(dims))
+        dims = shape_tuple(dims, "permute", "dims")
+        if len(dims) != self.ndim:
+            raise op_error("permute", f"dims {dims} are not a permutation of 0..{self.ndim - 1} "
+                           f"for a tensor of shape {tuple(self.shape)}")
+        perm = tuple(norm_dim(d, self.ndim, "permute", "dims") for d in dims)
         if perm == tuple(range(self.ndim)):
             return self
         return M.Permute.apply(self, perm)
@@ -1309,7 +1315,7 @@ class Tensor:
         return self.T
 
     def expand(self, *shape: Any) -> Tensor:
-        shp = shape_tuple(shape)
+        shp = shape_tuple(shape, "expand")
         nd = len(shp)
         if nd < self.ndim:
             raise op_error("expand", f"cannot expand shape {tuple(self.shape)} to {shp}: the "
@@ -1343,7 +1349,7 @@ class Tensor:
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tile the tensor (PyTorch's ``repeat``; NumPy calls it ``tile``)."""
-        reps = shape_tuple(sizes)
+        reps = shape_tuple(sizes, "repeat", "repeats")
         if len(reps) < self.ndim:
             raise op_error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller "
                            f"than the number of tensor dims ({self.ndim})")
@@ -1351,7 +1357,7 @@ class Tensor:
         return M.Tile.apply(x, reps)
 
     def tile(self, *reps: Any) -> Tensor:
-        r = shape_tuple(reps)
+        r = shape_tuple(reps, "tile", "dims")
         r = (1,) * (self.ndim - len(r)) + r
         return self.repeat(*r)
 
@@ -1374,19 +1380,23 @@ class Tensor:
                                                                      "repeat_interleave"))
 
     def flip(self, *dims: Any) -> Tensor:
-        ax = norm_axis(shape_tuple(dims), self.ndim, "flip")
+        ax = norm_axis(shape_tuple(dims, "flip", "dims"), self.ndim, "flip", "dims")
         return M.Flip.apply(self, ax)
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("split", "expects at least a 1-dimensional tensor", RuntimeError)
         d = norm_dim(dim, self.ndim, "split")
         n = self.shape[d]
-        if isinstance(split_size_or_sections, _PyInt):
-            s = split_size_or_sections
-            if s <= 0:
+        if not isinstance(split_size_or_sections, (list, tuple)):
+            s = dim_int(split_size_or_sections, "split", "split_size_or_sections")
+            if s < 0 or (s == 0 and n):
                 raise op_error("split", f"split_size must be positive, got {s}")
-            sizes = [s] * (n // s) + ([n % s] if n % s else [])
+            sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
         else:
-            sizes = [int(v) for v in split_size_or_sections]
+            sizes = [dim_int(v, "split", "split_size_or_sections") for v in split_size_or_sections]
+            if builtins.any(v < 0 for v in sizes):
+                raise op_error("split", f"sizes {sizes} must not be negative")
             if builtins.sum(sizes) != n:
                 raise op_error("split", f"sizes {sizes} do not add up to {n} (dim {d} of shape "
                                f"{tuple(self.shape)})")
@@ -1399,7 +1409,10 @@ class Tensor:
         return out
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("chunk", "expects at least a 1-dimensional tensor", RuntimeError)
         d = norm_dim(dim, self.ndim, "chunk")
+        chunks = dim_int(chunks, "chunk", "chunks")
         if chunks <= 0:
             raise op_error("chunk", f"number of chunks must be positive, got {chunks}")
         n = self.shape[d]
@@ -1407,6 +1420,9 @@ class Tensor:
         return self.split(s, d)
 
     def unbind(self, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("unbind", "dimension specified as 0 but tensor has no dimensions",
+                           IndexError)
         d = norm_dim(dim, self.ndim, "unbind")
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 
@@ -1445,6 +1461,7 @@ class Tensor:
             raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")
         d = norm_dim(dim, self.ndim, "gather")
+        check_index(idx, self.shape[d] if self.ndim else 1, "gather", d)
         x = self
         if idx.shape != self.shape and builtins.any(
                 i != d and idx.shape[i] != self.shape[i] for i in range(self.ndim)):
@@ -1477,10 +1494,7 @@ class Tensor:
         if idx.dtype.kind not in "iu" or idx.ndim > 1:
             raise op_error("index_select", f"index must be a 1-D integer tensor, got "
                            f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
-        n = self.shape[d] if self.ndim else 1
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise op_error("index_select", f"index out of range for dim {d} of size {n}",
-                           IndexError)
+        check_index(idx, self.shape[d] if self.ndim else 1, "index_select", d)
         # the index as a tensor: gg.capture then reads it anew on every replay
         it = (index if isinstance(index, Tensor) else Tensor._make(idx, False)).reshape(-1)
         if self.ndim == 0:
@@ -1551,6 +1565,7 @@ class Tensor:
         if idx.dtype.kind not in "iu" or idx.shape != tuple(src.shape):
             raise op_error("scatter_add", f"index must be an integer tensor of src's shape "
                            f"{tuple(src.shape)}, got {idx.dtype} {tuple(idx.shape)}", TypeError)
+        check_index(idx, self.shape[d] if self.ndim else 1, "scatter_add", d)
         it = index if isinstance(index, Tensor) else Tensor._make(idx, False)
         return self + I.ScatterAlong.apply(self._other_t(src), it, d, tuple(self.shape))
 
@@ -1561,6 +1576,7 @@ class Tensor:
         if it.dtype.kind not in "iu" or it.ndim != 1:
             raise op_error("index_add", f"index must be a 1-D integer tensor, got {it.dtype} "
                            f"of shape {tuple(it.shape)}", TypeError)
+        check_index(it.data, self.shape[d] if self.ndim else 1, "index_add", d)
         src = self._other_t(source) * alpha if alpha != 1 else self._other_t(source)
         shape = [1] * src.ndim
         shape[d] = -1
@@ -1628,6 +1644,31 @@ class Tensor:
 
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)
+
+
+_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand"})
+
+
+def _check_operand(o: Any) -> None:
+    """Refuse an operand that is not a Tensor, a number or an array (a str, None, a list:
+    PyTorch's operators refuse them too) with a TypeError naming the op (the method that
+    called the operand helpers, e.g. ``add`` for ``__add__``)."""
+    bad = o is None or isinstance(o, (str, bytes, list, tuple, dict, set))
+    if not bad:
+        try:
+            bad = np.asarray(o).dtype.kind not in "biufc"
+        except Exception:
+            bad = True
+    if not bad:
+        return
+    import sys
+
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_name in _OPERAND_HELPERS:
+        f = f.f_back
+    op = f.f_code.co_name.strip("_") if f is not None else "operator"
+    raise op_error(op, f"unsupported operand of type {type(o).__name__} ({o!r:.40}); expected a "
+                   "Tensor, a Python number or a NumPy array", TypeError)
 
 
 def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
@@ -1790,9 +1831,7 @@ def as_tensor_like(x: Any, ref: Tensor) -> Tensor:
 
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Concatenate along an existing axis."""
-    ts = list(tensors)
-    if not ts:
-        raise op_error("cat", "expected a non-empty list of tensors")
+    ts = _tensor_list(tensors, "cat")
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     nd = ts[0].ndim
     if nd == 0:
@@ -1807,9 +1846,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Stack along a new axis."""
-    ts = list(tensors)
-    if not ts:
-        raise op_error("stack", "expected a non-empty list of tensors")
+    ts = _tensor_list(tensors, "stack")
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
@@ -1817,6 +1854,22 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tenso
                            f"{tuple(ts[0].shape)}, tensor {i} has {tuple(t.shape)}")
     d = norm_dim(d, ts[0].ndim + 1, "stack")
     return M.Stack.apply(d, *_same_dtype(ts))
+
+
+def _tensor_list(tensors: Any, op: str) -> list:
+    """The ``tensors`` argument of cat/stack as a non-empty list of Tensors (a TypeError
+    naming the op and the first element that is not one)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise op_error(op, "argument 'tensors' must be a tuple or list of Tensors, not "
+                       f"{type(tensors).__name__}", TypeError)
+    ts = list(tensors)
+    if not ts:
+        raise op_error(op, "expected a non-empty list of tensors")
+    for i, t in enumerate(ts):
+        if not isinstance(t, Tensor):
+            raise op_error(op, f"expected a Tensor as element {i} of 'tensors', got "
+                           f"{type(t).__name__}", TypeError)
+    return ts
 
 
 def _same_dtype(ts: list) -> list:

@@ -21,6 +21,7 @@ from ..ops.elementwise import where
 from ..ops.indexing import one_hot
 from ..random import Generator
 from ..tensor import Tensor
+from ._checks import require_tensors
 
 __all__ = [
     "linear", "bilinear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
@@ -736,6 +737,11 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, (cos - margin).relu(), 0.0)
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
+
+# tensor arguments must be tensors (a TypeError naming the function and the argument)
+for _name in __all__:
+    if _name in globals() and _name != "one_hot":
+        globals()[_name] = require_tensors(globals()[_name], Tensor)
 
 from ..ops import attention as _attention  # noqa: E402
 from ..ops import conv as _conv  # noqa: E402

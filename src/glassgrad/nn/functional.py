@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from ..backend import np, xp_of
 from ..ops import loss as _loss
 from ..ops import nn as _nn
-from ..ops._util import op_error
+from ..ops._util import op_error, scaled_sum_sq
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
 from ..random import Generator
@@ -345,7 +345,13 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tenso
                        f"normalized_shape {ns}")
     e = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
     dims = tuple(range(input.ndim - len(ns), input.ndim))
-    y = input * ((input * input).mean(dims, keepdim=True) + e).rsqrt()
+    t, s = scaled_sum_sq(input, dims)  # Σx² = t·s², scaled where x² would overflow
+    n = math.prod(input.shape[d] for d in dims)
+    if isinstance(s, float):
+        y = input * (t * (1.0 / n) + e).rsqrt()
+    else:  # near 1e30 in float32: x/√(mean x² + ε) = (x/s)/√(t/n + ε/s²)
+        with np.errstate(over="ignore", under="ignore"):
+            y = (input / s) * (t * (1.0 / n) + e / (s * s)).rsqrt()
     return y * weight if weight is not None else y
 
 

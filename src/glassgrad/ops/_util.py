@@ -6,7 +6,7 @@ import math
 import operator
 from typing import Any, Sequence
 
-from ..backend import np
+from ..backend import np, xp_of
 
 _ONES: dict = {}
 
@@ -184,3 +184,28 @@ def shape_tuple(shape: Sequence[Any], op: str = "shape", arg: str = "size") -> t
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(dim_int(s, op, arg) for s in shape)
+
+
+def scaled_sum_sq(d: Any, axes: Any) -> tuple:
+    """``(t, s)`` with ``Σ_axes d² = t·s²`` (keepdims), computed without overflow.
+
+    The plain ``Σ d²`` overflows in float32 once ``|d|`` passes about 1e19 (1e30 squared
+    is inf), even where the variance or the norm it feeds is finite (a std of 1e30, or a
+    layer norm's ``x̂`` of order 1). When the plain sum is not finite, it is redone on
+    ``d/s`` with ``s = max|d|`` over ``axes`` (``s = 1`` where that is not finite or is
+    below 1), which is exact up to rounding; otherwise ``s = 1.0``. ``d`` may be an array
+    or a Tensor (double backward): ``s`` is then a constant, which is right because the
+    results built from ``t·s²`` do not depend on the choice of ``s``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = (d * d).sum(axis=axes, keepdims=True)
+    arr = d.data if hasattr(d, "grad_fn") else d
+    tarr = t.data if hasattr(t, "grad_fn") else t
+    xp = xp_of(arr)
+    if arr.size == 0 or bool(xp.isfinite(tarr).all()):
+        return t, 1.0
+    with np.errstate(invalid="ignore"):
+        m = xp.abs(arr).max(axis=axes, keepdims=True)
+        s = xp.where(xp.isfinite(m) & (m > 1), m, 1).astype(arr.dtype)
+        u = d / s
+        return (u * u).sum(axis=axes, keepdims=True), s

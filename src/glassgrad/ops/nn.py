@@ -30,7 +30,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
-from ._util import cached_constant, cached_ones, op_error, sum_rows
+from ._util import cached_constant, cached_ones, op_error, scaled_sum_sq, sum_rows
 
 __all__ = ["Linear", "CrossEntropy", "BatchNorm", "LayerNorm", "Embedding", "LogSigmoid"]
 
@@ -232,6 +232,8 @@ class CrossEntropy(Function):
         lse = xp.log(se)  # log Σ exp(s)
         p /= se  # softmax, computed once (in place), kept for backward
         nll = lse[:, 0] - s_y  # −logp at the target, (M,)
+        if valid is not None:  # ignored rows count for nothing, even if they hold nan/inf
+            nll = xp.where(valid, nll, 0)
         # coefficient of the one-hot part per row, and of the softmax part
         if weight is not None:
             wy = weight[yi]
@@ -247,7 +249,7 @@ class CrossEntropy(Function):
             # −Σ_c w_c logp_ic = lse·Σ_c w_c − Σ_c w_c s_ic
             sm = lse[:, 0] * (weight.sum() if weight is not None else C) - s_w
             if valid is not None:
-                sm = sm * valid
+                sm = xp.where(valid, sm, 0)
             loss = loss + (eps / C) * sm
         if reduction == "mean":
             denom = (wy.sum() if wy is not None else M)
@@ -349,6 +351,8 @@ class CrossEntropy(Function):
                                   else valid[:, None]) * wv
             a_col = a[:, None] if not isinstance(a, float) else a
             G = (p * a_col - q) * scale
+            if valid is not None:  # ignored rows: 0, also where they hold nan
+                G = D.where(valid[:, None], G, D.zeros_like(G))
             return _from_rows(G, shape), None
         xp = xp_of(ctx.p)
         p = ctx.p
@@ -365,6 +369,8 @@ class CrossEntropy(Function):
                 G -= (eps / C) * wv
             else:
                 G -= (eps / C) * valid[:, None] * wv
+        if valid is not None:
+            G[~valid] = 0  # ignored rows do not depend on x (and may hold nan)
         G *= scale
         return _from_rows(G, shape), None
 
@@ -375,8 +381,18 @@ def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
     works on arrays and on Tensors. ``full`` adds the mean and the variance."""
     mean = x.mean(axis=axes, keepdims=True)
     xc = x - mean
-    var = (xc * xc).mean(axis=axes, keepdims=True)
-    inv = (var + eps) ** -0.5
+    t, s = scaled_sum_sq(xc, axes)  # Σ(x − μ)² = t·s², scaled where it would overflow
+    n = 1
+    for a in axes:
+        n *= xc.shape[a]
+    if isinstance(s, float):
+        var = t * (1.0 / n)
+        inv = (var + eps) ** -0.5
+    else:  # var = s²·t/n overflows (near 1e30 in float32) but x̂ = (x − μ)/s · (t/n + eps/s²)^-½
+        with np.errstate(over="ignore", under="ignore"):
+            v = t * (1.0 / n)
+            inv = (v + eps / (s * s)) ** -0.5 / s
+            var = v * (s * s)
     if full:
         return xc * inv, inv, mean, var
     return xc * inv, inv

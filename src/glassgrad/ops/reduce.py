@@ -15,6 +15,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
+from ._util import scaled_sum_sq
 
 
 def _expand_back(g: Any, in_shape: tuple, axes: tuple | None, keepdims: bool) -> Any:
@@ -79,8 +80,12 @@ class Var(Function):
         n = _count(x.shape, axes)
         mu = x.mean(axis=axes, keepdims=True)
         d = x - mu
-        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf/nan, as torch
-            return (d * d).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
+        t, s = scaled_sum_sq(d, axes)  # Σd² = t·s² (scaled where d² would overflow)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # n <= correction: inf/nan, as torch
+            z = (t * (s * s) if not isinstance(s, float) else t) / max(n - correction, 0)
+        z = z.astype(x.dtype, copy=False)
+        return z if keepdims else (z.reshape(()) if axes is None else z.squeeze(axis=axes))
 
     @staticmethod
     def backward(ctx, g):
@@ -105,8 +110,9 @@ class Std(Function):
         ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
         n = _count(x.shape, axes)
         d = x - x.mean(axis=axes, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.sqrt((d * d).sum(axis=axes, keepdims=True) / max(n - correction, 0))
+        t, sc = scaled_sum_sq(d, axes)  # Σd² = t·sc²: a std of 1e30 does not overflow
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            s = xp_of(x).sqrt(t / max(n - correction, 0)) * sc
         ctx.s = s  # keepdims form, for the backward
         z = s.astype(x.dtype, copy=False)
         if not keepdims:
@@ -145,8 +151,12 @@ class PNorm(Function):
         ctx.save_for_backward(x)
         ctx.p, ctx.axes, ctx.keepdims = p, axes, keepdims
         a = np.abs(x)
-        nk = np.sqrt((x * x).sum(axis=axes, keepdims=True)) if p == 2 else \
-            ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+        if p == 2:  # ‖x‖ = s·√t with Σx² = t·s² (no overflow of x² near 1e30 in float32)
+            t, s = scaled_sum_sq(x, axes)
+            with np.errstate(over="ignore"):
+                nk = np.sqrt(t) * s
+        else:
+            nk = ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
         nk = np.asarray(nk, dtype=x.dtype)
         ctx.nk = nk
         z = nk

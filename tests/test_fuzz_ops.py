@@ -128,7 +128,7 @@ def one_dim(d: Any, nd: int, bad: bool = True) -> Any:
     n = max(nd, 1)
     opts = [st.integers(-n, n - 1)] * 6 + [st.sampled_from([n, n + 1, -n - 1, -n - 2])]
     if bad:
-        opts.append(st.sampled_from([1.0, "1", True, None]))
+        opts.append(st.sampled_from([1.0, "1", True]))
     return d.draw(st.one_of(*opts))
 
 
@@ -217,6 +217,8 @@ for _n, _f in BINARY.items():
 def _maximum(d: Any) -> tuple:
     x = tensor_arg(d)
     o = other_operand(d, x)
+    if isinstance(o, (int, float)):  # glassgrad also takes a number here (PyTorch refuses)
+        o = tensor_arg(d, shape=())
     if isinstance(o, Arg):
         return [x, o], lambda ns, a, b: ns.maximum(a, b)
     return [x], lambda ns, a: ns.maximum(a, o)
@@ -236,14 +238,20 @@ REDUCE = {
     "sum": lambda x, dim, kd: x.sum(**kw(dim=dim, keepdim=kd)),
     "mean": lambda x, dim, kd: x.mean(**kw(dim=dim, keepdim=kd)),
     "amax": lambda x, dim, kd: x.amax(**kw(dim=dim, keepdim=kd)),
-    "logsumexp": lambda x, dim, kd: x.logsumexp(**kw(dim=(0,) if dim is ABSENT else dim,
-                                                     keepdim=kd)),
+    # (PyTorch fails on logsumexp(dim=[]): not drawn)
+    "logsumexp": lambda x, dim, kd: x.logsumexp(**kw(
+        dim=(0,) if dim is ABSENT or dim is None or (isinstance(dim, (list, tuple)) and not dim)
+        else dim,
+        keepdim=kd)),
     "norm": lambda x, dim, kd: x.norm(**kw(dim=dim, keepdim=kd)),
 }
+REF64.add("norm")  # PyTorch's float32 2-norm of values near 1e30 overflows to inf
 for _n, _f in REDUCE.items():
     def _make(d: Any, _f: Callable = _f) -> tuple:
         x = tensor_arg(d)
-        dim, kd = many_dims(d, x.arr.ndim), d.draw(st.sampled_from([ABSENT, True, False]))
+        dim = many_dims(d, x.arr.ndim)
+        # (PyTorch refuses keepdim without dim in sum; glassgrad accepts it)
+        kd = ABSENT if dim is ABSENT else d.draw(st.sampled_from([ABSENT, True, False]))
         return [x], lambda ns, x: _f(x, dim, kd)
     op(_n)(_make)
 
@@ -261,9 +269,10 @@ ONE_DIM = {
 for _n, _f in ONE_DIM.items():
     def _make(d: Any, _f: Callable = _f) -> tuple:
         x = tensor_arg(d)
-        dim = d.draw(st.sampled_from([ABSENT, None])) if d.draw(
-            st.integers(0, 4)) == 0 else one_dim(d, x.arr.ndim)
-        kd = d.draw(st.sampled_from([ABSENT, True, False]))
+        # (dim=None and keepdim without dim: PyTorch refuses them in some of these ops,
+        # glassgrad reads None as its default)
+        dim = ABSENT if d.draw(st.integers(0, 4)) == 0 else one_dim(d, x.arr.ndim)
+        kd = ABSENT if dim is ABSENT else d.draw(st.sampled_from([ABSENT, True, False]))
         return [x], lambda ns, x: _f(x, dim, kd)
     op(_n)(_make)
 
@@ -309,7 +318,8 @@ def _reshape(d: Any) -> tuple:
     elif kind == "random":
         shp = list(shapes(d))
     elif kind == "bad":
-        shp = shp + [d.draw(st.sampled_from([1.0, True, -2, "2"]))]
+        # (True: PyTorch reads a bool in a shape as 1; glassgrad refuses it)
+        shp = shp + [d.draw(st.sampled_from([1.0, -2, "2"]))]
     name = d.draw(st.sampled_from(["reshape", "view"]))
     return [x], lambda ns, x: getattr(x, name)(*shp)
 
@@ -327,7 +337,11 @@ def _expand(d: Any) -> tuple:
     shp = [s if s != 1 or d.draw(st.booleans()) else d.draw(SIZES) for s in x.arr.shape]
     shp = [d.draw(SIZES) for _ in range(d.draw(st.integers(0, 2)))] + shp
     if shp and d.draw(st.integers(0, 3)) == 0:
-        shp[d.draw(st.integers(0, len(shp) - 1))] = d.draw(st.sampled_from([-1, 5, 1.0]))
+        pos, v = d.draw(st.integers(0, len(shp) - 1)), d.draw(st.sampled_from([-1, 5, 1.0]))
+        # (-1 in a new leading dim: PyTorch 2.13 returns a shape holding -1 when the result
+        # is empty, and refuses otherwise; not drawn)
+        if not (v == -1 and pos < len(shp) - x.arr.ndim):
+            shp[pos] = v
     return [x], lambda ns, x: x.expand(*shp)
 
 
@@ -428,7 +442,7 @@ def _getitem(d: Any) -> tuple:
         k = tuple(d.draw(st.sampled_from([0, -1, slice(None), None, Ellipsis, slice(1, None)]))
                   for _ in range(d.draw(st.integers(1, 3))))
         return [x], lambda ns, x: x[k]
-    k = d.draw(st.sampled_from([1.5, "a", [0.5]]))
+    k = d.draw(st.sampled_from([1.5, "a"]))
     return [x], lambda ns, x: x[k]
 
 
@@ -462,7 +476,8 @@ def _layer_norm(d: Any) -> tuple:
     x = float_arg(d, min_nd=1)
     k = d.draw(st.integers(1, x.arr.ndim))
     ns_shape = x.arr.shape[-k:]
-    w = float_arg(d, shape=ns_shape, special=None) if d.draw(st.booleans()) else None
+    w = tensor_arg(d, shape=ns_shape, dtype=str(x.arr.dtype), special=None) if d.draw(
+        st.booleans()) else None
     name = d.draw(st.sampled_from(["layer_norm", "rms_norm"]))
     if w is None:
         return [x], lambda ns, x: getattr(ns.F, name)(x, ns_shape)
@@ -587,7 +602,7 @@ def compare(name: str, args: list, call: Callable) -> str:
             if str(a.dtype) != want:
                 raise Mismatch(f"output {i}: dtype {a.dtype} vs torch {want}")
             _same_values(_np(a), _np(b).astype(want) if ref64 else _np(b), f"output {i}")
-        elif a != b and not (a != a and b != b):
+        elif isinstance(a, gg.Tensor) or (a != b and not (a != a and b != b)):
             raise Mismatch(f"output {i}: {a!r} vs torch {b!r}")
     # gradients of Σ w ⊙ out over the float outputs
     grads_t = [t for t, a in zip(tt, args) if a.rg]
@@ -606,7 +621,10 @@ def compare(name: str, args: list, call: Callable) -> str:
         lg = lg + (a * gg.tensor(w.astype(a.dtype))).sum()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lt.backward()
+        try:
+            lt.backward()
+        except RuntimeError:  # PyTorch cannot differentiate it (e.g. float ** bool)
+            return "ok"
         try:
             lg.backward()
         except Exception as e:  # noqa: BLE001
@@ -621,6 +639,11 @@ def compare(name: str, args: list, call: Callable) -> str:
         if name == "cross_entropy":  # rows with ignore_index: 0 (exact), PyTorch may give nan
             rows = args[1].arr == -100
             tg, ggr = tg[~rows], ggr[~rows]
+        if name == "prod" and not np.isfinite(a.arr).all():
+            # PyTorch's prod backward divides the product by each input (inf/inf = nan where
+            # an input is ±inf or nan); glassgrad takes the product of the others (exact)
+            keep = ~np.isnan(tg)
+            tg, ggr = tg[keep], ggr[keep]
         _same_values(ggr, tg, f"gradient of input {k}")
     return "ok"
 
@@ -655,6 +678,8 @@ def report() -> str:
         lines.append(f"{name:16s}" + "".join(f"{c[k]:16d}" for k in cols))
     lines.append(f"{'total':16s}" + "".join(f"{tot[k]:16d}" for k in cols))
     if FOUND:
+        lines.append("examples:")
+        lines += sorted({f[:400] for f in FOUND})[:40]
         kinds = collections.Counter(f.split(" at ")[0][:110] for f in FOUND)
         lines.append(f"{len(FOUND)} mismatches, by kind:")
         lines += [f"{n:6d}  {k}" for k, n in kinds.most_common(60)]

@@ -470,10 +470,12 @@ class Tensor:
         return E.Add.apply(a, o)
 
     def __sub__(self, o: Any) -> Tensor:
+        _no_bool_sub(self, o)
         a, o = self._operands(o)
         return E.Sub.apply(a, o)
 
     def __rsub__(self, o: Any) -> Tensor:
+        _no_bool_sub(self, o)
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return E.Sub.apply(o, a)
@@ -512,6 +514,8 @@ class Tensor:
         return self.remainder(o)
 
     def __pow__(self, o: Any) -> Tensor:
+        if isinstance(o, Tensor) and o.data.dtype.kind == "b":
+            _no_dtype(self, "pow", "b", "bool ** bool")
         a, o = self._operands(o)
         return E.Pow.apply(a, o)
 
@@ -524,6 +528,7 @@ class Tensor:
         return E.RPow.apply(a, o)
 
     def __neg__(self) -> Tensor:
+        _no_dtype(self, "neg", "b", "use ~ or logical_not() to invert a mask")
         return E.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
@@ -540,6 +545,8 @@ class Tensor:
 
     # comparisons: results carry no gradient
     def _cmp(self, o: Any, fn: Callable) -> Tensor:
+        if not isinstance(o, (Tensor, np.generic) + _SCALARS) and not is_array(o):
+            _check_operand(o)
         od = o.data if isinstance(o, Tensor) else o
         try:
             return Tensor._make(xp_of(self.data).asarray(fn(self.data, od)), False)
@@ -560,9 +567,13 @@ class Tensor:
         return self._cmp(o, lambda a, b: a >= b)
 
     def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        if _not_operand(o):
+            return NotImplemented  # x == "a" is False, x != None is True (as PyTorch)
         return self._cmp(o, lambda a, b: a == b)
 
     def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        if _not_operand(o):
+            return NotImplemented
         return self._cmp(o, lambda a, b: a != b)
 
     def __and__(self, o: Any) -> Tensor:
@@ -800,6 +811,7 @@ class Tensor:
         return self.sqrt().reciprocal()
 
     def abs(self) -> Tensor:
+        _no_dtype(self, "abs", "b", "a bool has no sign")
         if self.dtype.kind != "f":
             return Tensor._make(abs(self.data), False)
         return E.Abs.apply(self)
@@ -817,6 +829,7 @@ class Tensor:
         return E.Sigmoid.apply(self._f())
 
     def relu(self) -> Tensor:
+        _no_dtype(self, "relu", "b", "use .to(dtype) first")
         return E.Relu.apply(self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
@@ -896,6 +909,8 @@ class Tensor:
     def _rounded(self, fn: str, *args: Any) -> Tensor:
         """Rounding is piecewise constant: derivative 0 almost everywhere (a zero gradient,
         as PyTorch)."""
+        if fn != "sign":
+            _no_dtype(self, fn, "b", "use .to(dtype) first")
         return Rounded.apply(self, fn, *args)
 
     def floor(self) -> Tensor:
@@ -921,7 +936,8 @@ class Tensor:
         return self._rounded("sign")
 
     def square(self) -> Tensor:
-        return self * self
+        x = self.to(_dt.int64) if self.data.dtype.kind == "b" else self  # bool -> int64 (torch)
+        return x * x
 
     def reciprocal(self) -> Tensor:
         return E.RDiv.apply(self._f(), 1.0)
@@ -961,7 +977,14 @@ class Tensor:
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """Elements where ``mask`` is true replaced by ``value``."""
         m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        return E.where(m, Tensor(np.asarray(value, dtype=self.dtype)), self)
+        if m.dtype.kind != "b":
+            raise op_error("masked_fill", f"mask must be a bool tensor, got {m.dtype}", TypeError)
+        try:
+            v = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self.dtype)
+        except (OverflowError, ValueError, TypeError) as e:
+            raise op_error("masked_fill", f"value {value!r} cannot be converted to {self.dtype} "
+                           f"without overflow ({e})", RuntimeError) from None
+        return E.where(m, Tensor._make(v, False) if not isinstance(value, Tensor) else value, self)
 
     def where(self, condition: Any, other: Any) -> Tensor:
         return E.where(condition, self, other)
@@ -1007,6 +1030,7 @@ class Tensor:
             ddof: Any = None) -> Tensor:
         """Variance with ``correction`` (1 = unbiased, the default, as PyTorch)."""
         c = _correction(unbiased, correction, ddof)
+        _no_dtype(self, "var", "biu", "needs a floating tensor: use .float()")
         ax = norm_axis(pick(dim, axis), self.ndim, "var")
         kd = keepdim if keepdims is None else keepdims
         return R.Var.apply(self._f(), ax, c, builtins.bool(kd))
@@ -1016,6 +1040,7 @@ class Tensor:
             ddof: Any = None) -> Tensor:
         """Standard deviation with ``correction`` (1 = unbiased, the default, as PyTorch)."""
         c = _correction(unbiased, correction, ddof)
+        _no_dtype(self, "std", "biu", "needs a floating tensor: use .float()")
         ax = norm_axis(pick(dim, axis), self.ndim, "std")
         kd = keepdim if keepdims is None else keepdims
         return R.Std.apply(self._f(), ax, c, builtins.bool(kd))
@@ -1079,6 +1104,7 @@ class Tensor:
                            "(the operation has no identity)", IndexError)
 
     def _arg(self, op: str, dim: Any, keepdim: Any, largest: builtins.bool) -> Tensor:
+        _no_dtype(self, op, "b", "use .to(dtype) first")
         xp = xp_of(self.data)
         if dim is None:
             self._nonempty(op, None)
@@ -1209,15 +1235,20 @@ class Tensor:
 
     def softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
         d = pick(dim, axis, -1)
-        return R.Softmax.apply(self._f(), norm_dim(d, self.ndim, "softmax"))
+        if self.data.size:
+            _no_dtype(self, "softmax", "biu", "needs a floating tensor: use .float()")
+        return R.Softmax.apply(self, norm_dim(d, self.ndim, "softmax"))
 
     def log_softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
         d = pick(dim, axis, -1)
-        return R.LogSoftmax.apply(self._f(), norm_dim(d, self.ndim, "log_softmax"))
+        if self.data.size:
+            _no_dtype(self, "log_softmax", "biu", "needs a floating tensor: use .float()")
+        return R.LogSoftmax.apply(self, norm_dim(d, self.ndim, "log_softmax"))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         """Vector p-norm over ``dim`` (all elements by default); its gradient is 0 where the
         norm is 0, as in PyTorch."""
+        _no_dtype(self, "norm", "biu", "needs a floating tensor: use .float()")
         if p == "fro":
             p = 2
         if p == math.inf or p == "inf":
@@ -1235,7 +1266,12 @@ class Tensor:
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape: Any) -> Tensor:
+        if not shape:
+            raise op_error("reshape", "missing the argument 'shape'", TypeError)
         shp = shape_tuple(shape, "reshape", "shape")
+        if builtins.any(s < -1 for s in shp):
+            raise op_error("reshape", f"invalid shape dimension {builtins.min(shp)} in {shp}",
+                           RuntimeError)
         if shp == self.shape:
             return self
         return M.Reshape.apply(self, shp)
@@ -1267,10 +1303,10 @@ class Tensor:
         return self.reshape(other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        s = norm_dim(start_dim, self.ndim, "flatten", "start_dim")
+        e = norm_dim(end_dim, self.ndim, "flatten", "end_dim")
         if self.ndim == 0:
             return self.reshape(1)
-        s = norm_dim(start_dim, self.ndim, "flatten")
-        e = norm_dim(end_dim, self.ndim, "flatten")
         if s > e:
             raise op_error("flatten", f"start_dim {start_dim} comes after end_dim {end_dim} "
                            f"(shape {tuple(self.shape)})")
@@ -1287,6 +1323,8 @@ class Tensor:
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
+        if not dims:
+            raise op_error("permute", "missing the argument 'dims'", TypeError)
         dims = shape_tuple(dims, "permute", "dims")
         if len(dims) != self.ndim:
             raise op_error("permute", f"dims {dims} are not a permutation of 0..{self.ndim - 1} "
@@ -1315,6 +1353,8 @@ class Tensor:
         return self.T
 
     def expand(self, *shape: Any) -> Tensor:
+        if not shape:
+            raise op_error("expand", "missing the argument 'size'", TypeError)
         shp = shape_tuple(shape, "expand")
         nd = len(shp)
         if nd < self.ndim:
@@ -1457,11 +1497,15 @@ class Tensor:
         if idx.dtype.kind not in "iu":
             raise op_error("gather", f"index must be an integer tensor, got {idx.dtype}",
                            TypeError)
-        if idx.ndim != self.ndim:
+        if idx.ndim != self.ndim and idx.size:
             raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")
         d = norm_dim(dim, self.ndim, "gather")
         check_index(idx, self.shape[d] if self.ndim else 1, "gather", d)
+        if idx.ndim != self.ndim or not idx.size:  # an empty index: an empty result (as torch)
+            return self.reshape(-1)[:0].reshape(idx.shape)
+        if self.ndim == 0:  # (index 0 checked above)
+            return self.reshape(1)[Tensor._make(idx.reshape(1), False)].reshape(())
         x = self
         if idx.shape != self.shape and builtins.any(
                 i != d and idx.shape[i] != self.shape[i] for i in range(self.ndim)):
@@ -1495,10 +1539,13 @@ class Tensor:
             raise op_error("index_select", f"index must be a 1-D integer tensor, got "
                            f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
         check_index(idx, self.shape[d] if self.ndim else 1, "index_select", d)
+        if self.ndim == 0 and idx.size != 1:
+            raise op_error("index_select", f"the index into a 0-d tensor must hold one value, "
+                           f"got {idx.size}", IndexError)
         # the index as a tensor: gg.capture then reads it anew on every replay
         it = (index if isinstance(index, Tensor) else Tensor._make(idx, False)).reshape(-1)
-        if self.ndim == 0:
-            return self.reshape(1)[it].reshape(idx.shape)
+        if self.ndim == 0:  # a 0-d result, as PyTorch
+            return self.reshape(1)[it].reshape(())
         return self[(slice(None),) * d + (it,)]
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
@@ -1649,17 +1696,38 @@ class Tensor:
 _OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand"})
 
 
+def _not_operand(o: Any) -> builtins.bool:
+    """True for what cannot be an operand of a tensor op (str, None, containers, objects)."""
+    if isinstance(o, (Tensor, np.generic) + _SCALARS) or is_array(o):
+        return False
+    if o is None or isinstance(o, (str, bytes, list, tuple, dict, set)):
+        return True
+    try:
+        return np.asarray(o).dtype.kind not in "biufc"
+    except Exception:
+        return True
+
+
+def _no_bool_sub(a: Tensor, o: Any) -> None:
+    """PyTorch refuses ``-`` when either side is bool (a tensor or a Python bool)."""
+    if a.data.dtype.kind == "b" or isinstance(o, (_PyBool, np.bool_)) or (
+            isinstance(o, Tensor) and o.data.dtype.kind == "b"):
+        raise op_error("sub", "subtraction with a bool tensor is not supported; use ^ "
+                       "(logical_xor) instead, or ~ (logical_not) to invert a mask", RuntimeError)
+
+
+def _no_dtype(t: Tensor, op: str, kinds: str, what: str) -> None:
+    """PyTorch refuses some dtypes in some ops (``floor`` of bool, ``softmax`` of int64,
+    ``var`` of int64...): a TypeError naming the op and the dtype."""
+    if t.data.dtype.kind in kinds:
+        raise op_error(op, f"not supported for {t.dtype} tensors ({what})", TypeError)
+
+
 def _check_operand(o: Any) -> None:
     """Refuse an operand that is not a Tensor, a number or an array (a str, None, a list:
     PyTorch's operators refuse them too) with a TypeError naming the op (the method that
     called the operand helpers, e.g. ``add`` for ``__add__``)."""
-    bad = o is None or isinstance(o, (str, bytes, list, tuple, dict, set))
-    if not bad:
-        try:
-            bad = np.asarray(o).dtype.kind not in "biufc"
-        except Exception:
-            bad = True
-    if not bad:
+    if not _not_operand(o):
         return
     import sys
 
@@ -1832,6 +1900,8 @@ def as_tensor_like(x: Any, ref: Tensor) -> Tensor:
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Concatenate along an existing axis."""
     ts = _tensor_list(tensors, "cat")
+    if dim is None and axis is None:
+        raise op_error("cat", "argument 'dim' must be int, not NoneType", TypeError)
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     nd = ts[0].ndim
     if nd == 0:
@@ -1847,6 +1917,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Stack along a new axis."""
     ts = _tensor_list(tensors, "stack")
+    if dim is None and axis is None:
+        raise op_error("stack", "argument 'dim' must be int, not NoneType", TypeError)
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:

@@ -127,6 +127,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise op_error("group_norm", f"input of shape {tuple(input.shape)}: the channels (dim 1) "
                        f"must be divisible by num_groups={num_groups}")
     N, C = input.shape[0], input.shape[1]
+    if N * (C // num_groups) * math.prod(input.shape[2:]) == 1:  # as PyTorch's check
+        raise op_error("group_norm", "expected more than 1 value per channel when training, got "
+                       f"input of shape {tuple(input.shape)} with num_groups={num_groups}")
     y = _nn.LayerNorm.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps))
     y = y.reshape(input.shape)
     shp = (1, C) + (1,) * (input.ndim - 2)
@@ -346,7 +349,7 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tenso
     e = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
     dims = tuple(range(input.ndim - len(ns), input.ndim))
     t, s = scaled_sum_sq(input, dims)  # Σx² = t·s², scaled where x² would overflow
-    n = math.prod(input.shape[d] for d in dims)
+    n = max(math.prod(input.shape[d] for d in dims), 1)
     if isinstance(s, float):
         y = input * (t * (1.0 / n) + e).rsqrt()
     else:  # near 1e30 in float32: x/√(mean x² + ε) = (x/s)/√(t/n + ε/s²)
@@ -367,6 +370,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if input.ndim < 3:
         raise op_error("instance_norm", f"expects (N, C, *spatial) input, got shape "
                        f"{tuple(input.shape)}")
+    if math.prod(input.shape[2:]) == 1:
+        raise op_error("instance_norm", "expected more than 1 spatial element per channel, got "
+                       f"input of shape {tuple(input.shape)}")
     return group_norm(input, input.shape[1], weight, bias, eps)
 
 

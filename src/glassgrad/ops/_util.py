@@ -85,6 +85,7 @@ def op_error(op: str, msg: str, kind: type = ValueError) -> Exception:
 
 # reductions that read an empty list of dims as "all dims" (as PyTorch does)
 _EMPTY_DIMS_MEAN_ALL = frozenset({"sum", "mean", "var", "std", "amax", "amin", "norm", "nansum",
+                                  "logsumexp",
                                   "nanmean", "var_mean", "std_mean"})
 
 
@@ -186,14 +187,17 @@ def shape_tuple(shape: Sequence[Any], op: str = "shape", arg: str = "size") -> t
     return tuple(dim_int(s, op, arg) for s in shape)
 
 
-def scaled_sum_sq(d: Any, axes: Any) -> tuple:
+def scaled_sum_sq(d: Any, axes: Any, small: bool = False) -> tuple:
     """``(t, s)`` with ``Σ_axes d² = t·s²`` (keepdims), computed without overflow.
 
     The plain ``Σ d²`` overflows in float32 once ``|d|`` passes about 1e19 (1e30 squared
     is inf), even where the variance or the norm it feeds is finite (a std of 1e30, or a
     layer norm's ``x̂`` of order 1). When the plain sum is not finite, it is redone on
     ``d/s`` with ``s = max|d|`` over ``axes`` (``s = 1`` where that is not finite or is
-    below 1), which is exact up to rounding; otherwise ``s = 1.0``. ``d`` may be an array
+    below 1), which is exact up to rounding; otherwise ``s = 1.0``. With ``small`` the sum
+    is also redone where it underflows (``|d|`` near 1e-20 in float32, whose squares are
+    subnormal or 0: a norm or a std of 1e-30 is representable), with ``s = max|d|``
+    there. ``d`` may be an array
     or a Tensor (double backward): ``s`` is then a constant, which is right because the
     results built from ``t·s²`` do not depend on the choice of ``s``.
     """
@@ -202,10 +206,13 @@ def scaled_sum_sq(d: Any, axes: Any) -> tuple:
     arr = d.data if hasattr(d, "grad_fn") else d
     tarr = t.data if hasattr(t, "grad_fn") else t
     xp = xp_of(arr)
-    if arr.size == 0 or bool(xp.isfinite(tarr).all()):
+    if arr.size == 0 or arr.dtype.kind != "f":
+        return t, 1.0
+    fi = np.finfo(arr.dtype)
+    if bool(xp.isfinite(tarr).all()) and not (small and bool((tarr < fi.tiny / fi.eps).any())):
         return t, 1.0
     with np.errstate(invalid="ignore"):
         m = xp.abs(arr).max(axis=axes, keepdims=True)
-        s = xp.where(xp.isfinite(m) & (m > 1), m, 1).astype(arr.dtype)
+        s = xp.where(xp.isfinite(m) & ((m > 1) | (small & (m > 0))), m, 1).astype(arr.dtype)
         u = d / s
         return (u * u).sum(axis=axes, keepdims=True), s

@@ -44,6 +44,15 @@ def _perm(x: Any, perm: tuple) -> Any:
 
 
 # ---------------------------------------------------------------------------- linear
+def _lead(shape: tuple) -> int:
+    """The number of rows when the leading dims are folded (``-1`` is ambiguous when a
+    dim is 0)."""
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    return n
+
+
 class Linear(Function):
     """``Z = X·Wᵀ + b`` with ``X: (..., in)``, ``W: (out, in)``, ``b: (out,)``, ``Z: (..., out)``.
 
@@ -69,7 +78,7 @@ class Linear(Function):
         if x.ndim == 2:
             z = x @ w.T
         else:
-            z = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+            z = (x.reshape(_lead(x.shape), x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
             z += b
         return z
@@ -89,8 +98,8 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         k, o = w.shape[1], w.shape[0]
         need = ctx.needs_input_grad
-        x2 = x if x.ndim == 2 else x.reshape((-1, k))
-        g2 = g if g.ndim == 2 else g.reshape((-1, o))
+        x2 = x if x.ndim == 2 else x.reshape((_lead(x.shape), k))
+        g2 = g if g.ndim == 2 else g.reshape((_lead(g.shape), o))
         dx = dw = db = None
         if need[0]:
             dx = g2 @ w
@@ -386,7 +395,7 @@ def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
     for a in axes:
         n *= xc.shape[a]
     if isinstance(s, float):
-        var = t * (1.0 / n)
+        var = t * (1.0 / n) if n else t  # (no elements: an empty result)
         inv = (var + eps) ** -0.5
     else:  # var = s²·t/n overflows (near 1e30 in float32) but x̂ = (x − μ)/s · (t/n + eps/s²)^-½
         with np.errstate(over="ignore", under="ignore"):
@@ -413,7 +422,7 @@ def _norm_backward(dxh: Any, xh: Any, inv: Any, axes: tuple, n: int) -> Any:
     """
     s1 = dxh.sum(axis=axes, keepdims=True)
     s2 = (dxh * xh).sum(axis=axes, keepdims=True)
-    return (dxh * n - s1 - xh * s2) * (inv * (1.0 / n))
+    return (dxh * n - s1 - xh * s2) * (inv * (1.0 / max(n, 1)))
 
 
 class BatchNorm(Function):
@@ -452,9 +461,11 @@ class BatchNorm(Function):
         _same_dtype("batch_norm", x, weight, bias)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, C) + (1,) * (x.ndim - 2)
-        n = x.size // C if C else 0
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
         if use_batch_stats:
-            if n <= 1:
+            if n == 1:
                 raise op_error("batch_norm", "expected more than 1 value per channel when "
                                f"training, got input of shape {tuple(x.shape)}")
             xh, inv, mean, var = _stats(x, axes, eps, full=True)

@@ -83,7 +83,8 @@ class Var(Function):
         t, s = scaled_sum_sq(d, axes)  # Σd² = t·s² (scaled where d² would overflow)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # n <= correction: inf/nan, as torch
-            z = (t * (s * s) if not isinstance(s, float) else t) / max(n - correction, 0)
+            z = (t * (s * s) if not isinstance(s, float) else t) / (max(n - correction, 0)
+                                                                     if n else 0)  # empty: nan
         z = z.astype(x.dtype, copy=False)
         return z if keepdims else (z.reshape(()) if axes is None else z.squeeze(axis=axes))
 
@@ -110,9 +111,9 @@ class Std(Function):
         ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
         n = _count(x.shape, axes)
         d = x - x.mean(axis=axes, keepdims=True)
-        t, sc = scaled_sum_sq(d, axes)  # Σd² = t·sc²: a std of 1e30 does not overflow
+        t, sc = scaled_sum_sq(d, axes, small=True)  # Σd² = t·sc²: a std of 1e30 (or 1e-30)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            s = xp_of(x).sqrt(t / max(n - correction, 0)) * sc
+            s = xp_of(x).sqrt(t / (max(n - correction, 0) if n else 0)) * sc  # empty: nan
         ctx.s = s  # keepdims form, for the backward
         z = s.astype(x.dtype, copy=False)
         if not keepdims:
@@ -152,7 +153,7 @@ class PNorm(Function):
         ctx.p, ctx.axes, ctx.keepdims = p, axes, keepdims
         a = np.abs(x)
         if p == 2:  # ‖x‖ = s·√t with Σx² = t·s² (no overflow of x² near 1e30 in float32)
-            t, s = scaled_sum_sq(x, axes)
+            t, s = scaled_sum_sq(x, axes, small=True)
             with np.errstate(over="ignore"):
                 nk = np.sqrt(t) * s
         else:
@@ -261,8 +262,11 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
         xp = xp_of(x)
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        if x.size:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+        else:  # an empty axis: log 0 = -inf (as torch)
+            m = x.sum(axis=axes, keepdims=True)
         with np.errstate(divide="ignore"):  # all -inf: log 0 = -inf, as torch
             z = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         ctx.save_for_backward(x)
@@ -290,6 +294,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
+        if not x.size:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -310,6 +318,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
+        if not x.size:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         s = x - x.max(axis=axis, keepdims=True)
         y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(y)

@@ -20,7 +20,12 @@ class Rounded(Function):
 
     @staticmethod
     def forward(ctx, x, fn, *args):
-        return getattr(xp_of(x), fn)(x, *args)
+        xp = xp_of(x)
+        if x.dtype.kind == "b":  # sign of a bool is itself (as PyTorch)
+            return x.copy()
+        if fn == "sign" and x.dtype.kind == "f":  # sign(nan) = 0, as PyTorch
+            return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))
+        return getattr(xp, fn)(x, *args)
 
     @staticmethod
     def backward(ctx, g):

@@ -89,7 +89,8 @@ def test_selection_errors_are_clear():
         gg.ones(3, 5).narrow(1, 4, 3)
     with pytest.raises(TypeError, match="index_select: index must be a 1-D integer tensor"):
         gg.ones(3).index_select(0, gg.tensor([0.5]))
-    with pytest.raises(IndexError, match="index_select: index 3 is out of bounds for dimension 0 with size 3"):
+    with pytest.raises(IndexError, match="index_select: index 3 is out of bounds for dimension 0 "
+                       "with size 3"):
         gg.ones(3).index_select(0, gg.tensor([3]))
     with pytest.raises(ValueError, match="roll: shifts"):
         gg.ones(3, 2).roll((1, 2), (0,))

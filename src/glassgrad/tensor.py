@@ -1280,7 +1280,11 @@ class Tensor:
         """``view(shape)``: a reshape; ``view(dtype)``: the same bytes read as another dtype
         (as PyTorch; not differentiable — use ``.to(dtype)`` to convert values)."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, _PyInt)):
-            d = _dt.to_dtype(shape[0])
+            try:
+                d = _dt.to_dtype(shape[0])
+            except (TypeError, ValueError) as e:
+                raise op_error("view", f"expects a shape (ints) or a dtype, got "
+                               f"{type(shape[0]).__name__} {shape[0]!r} ({e})", TypeError) from None
             if d == self.dtype:
                 return self
             if self.requires_grad:

@@ -332,7 +332,8 @@ _SPEC.update({
 # The section of the chapter that derives each op (links become ``file.md#anchor``).
 _SECTIONS = {
     "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "
-                           "Softplus Clamp LogSigmoid Rounded Expm1 Exp2 LogBase Tan Sinh Cosh Asin Acos Atan",
+                           "Softplus Clamp LogSigmoid Rounded Expm1 Exp2 LogBase Tan Sinh Cosh Asin "
+                           "Acos Atan",
     "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum Atan2 Hypot "
                          "LogAddExp Fmod",
     "where": "Where",

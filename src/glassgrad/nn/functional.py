@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from ..backend import np, xp_of
 from ..ops import loss as _loss
 from ..ops import nn as _nn
-from ..ops._util import op_error, scaled_sum_sq
+from ..ops._util import norm_dim, op_error, scaled_sum_sq
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
 from ..random import Generator
@@ -201,6 +201,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """``x / max(‖x‖_p, eps)`` along ``dim``."""
+    dim = norm_dim(dim, input.ndim, "normalize")
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 

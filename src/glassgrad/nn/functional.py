@@ -355,7 +355,7 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tenso
         y = input * (t * (1.0 / n) + e).rsqrt()
     else:  # near 1e30 in float32: x/√(mean x² + ε) = (x/s)/√(t/n + ε/s²)
         with np.errstate(over="ignore", under="ignore"):
-            y = (input / s) * (t * (1.0 / n) + e / (s * s)).rsqrt()
+            y = (input / s) * (t * (1.0 / n) + e / s / s).rsqrt()
     return y * weight if weight is not None else y
 
 

@@ -400,8 +400,8 @@ def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
     else:  # var = s²·t/n overflows (near 1e30 in float32) but x̂ = (x − μ)/s · (t/n + eps/s²)^-½
         with np.errstate(over="ignore", under="ignore"):
             v = t * (1.0 / n)
-            inv = (v + eps / (s * s)) ** -0.5 / s
-            var = v * (s * s)
+            inv = (v + eps / s / s) ** -0.5 / s
+            var = v * s * s
     if full:
         return xc * inv, inv, mean, var
     return xc * inv, inv

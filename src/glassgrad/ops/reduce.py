@@ -83,8 +83,9 @@ class Var(Function):
         t, s = scaled_sum_sq(d, axes)  # Σd² = t·s² (scaled where d² would overflow)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # n <= correction: inf/nan, as torch
-            z = (t * (s * s) if not isinstance(s, float) else t) / (max(n - correction, 0)
-                                                                     if n else 0)  # empty: nan
+            z = t / (max(n - correction, 0) if n else 0)  # empty: nan
+            if not isinstance(s, float):
+                z = z * s * s  # (s² alone may overflow where the variance does not)
         z = z.astype(x.dtype, copy=False)
         return z if keepdims else (z.reshape(()) if axes is None else z.squeeze(axis=axes))
 

@@ -94,7 +94,7 @@ def test_operands_that_are_not_tensors_raise_a_type_error_naming_the_op():
     with pytest.raises(TypeError, match="sub: unsupported operand of type list"):
         x - [1.0, 2.0, 3.0]
     with pytest.raises(TypeError, match="lt: unsupported operand of type str"):
-        x < "a"
+        _ = x < "a"
     assert (x == "a") is False and (x != None) is True  # noqa: E711 - as PyTorch
     assert (torch.ones(3) == "a") is False
 

@@ -516,6 +516,8 @@ class Tensor:
     def __pow__(self, o: Any) -> Tensor:
         if isinstance(o, Tensor) and o.data.dtype.kind == "b":
             _no_dtype(self, "pow", "b", "bool ** bool")
+        if type(o) is _PyInt and o < 0:  # (also for an empty tensor, as PyTorch)
+            _no_dtype(self, "pow", "biu", "integers to negative integer powers are not allowed")
         a, o = self._operands(o)
         return E.Pow.apply(a, o)
 

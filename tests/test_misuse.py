@@ -183,13 +183,14 @@ def test_norms_and_variances_of_huge_and_tiny_float32_values(scale):
         "normalize": lambda F_, x: F_.normalize(x, dim=1),
         "std": lambda F_, x: x.std(dim=-1),
         "norm": lambda F_, x: x.norm(dim=-1),
+        "norm3": lambda F_, x: x.norm(p=3, dim=-1),
     }
     for name, call in calls.items():
         a = gg.tensor(x, requires_grad=True)
         t = torch.tensor(x.astype(np.float64), requires_grad=True)
         ya, yt = call(F, a), call(TF, t)
         assert np.isfinite(ya.detach().numpy()).all(), name
-        same(ya, yt.float(), rtol=1e-4, atol=1e-5 * (scale if name in ("std", "norm") else 1))
+        same(ya, yt.float(), rtol=1e-4, atol=1e-5 * (scale if name in ("std", "norm", "norm3") else 1))
         wy = w.reshape(-1)[: ya.numel()].reshape(ya.shape)
         (ya * gg.tensor(wy.astype(np.float32))).sum().backward()
         (yt * torch.tensor(wy)).sum().backward()

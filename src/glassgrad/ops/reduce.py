@@ -158,7 +158,14 @@ class PNorm(Function):
             with np.errstate(over="ignore"):
                 nk = np.sqrt(t) * s
         else:
-            nk = ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+            with np.errstate(over="ignore", under="ignore"):
+                nk = ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+            if a.size and not (np.isfinite(nk).all() and (nk > 0).all()):
+                # |x|^p overflowed (or underflowed): ‖x‖_p = m·‖x/m‖_p with m = max|x|
+                with np.errstate(invalid="ignore", divide="ignore", under="ignore"):
+                    m = a.max(axis=axes, keepdims=True)
+                    m = np.where(np.isfinite(m) & (m > 0), m, 1).astype(x.dtype)
+                    nk = ((a / m) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p) * m
         nk = np.asarray(nk, dtype=x.dtype)
         ctx.nk = nk
         z = nk
@@ -179,9 +186,9 @@ class PNorm(Function):
         gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
         if p == 2:
             dx = gb * x / safe
-        else:
-            ax = D.where(D.data(x) == 0, D.zeros_like(x) + 1, x * D.sign(x))  # |x| (safe at 0)
-            dx = gb * x * ax ** (p - 2) / safe ** (p - 1)
+        else:  # x|x|^(p−2)/‖x‖^(p−1) = sign(x)·(|x|/‖x‖)^(p−1): no power of x overflows
+            with np.errstate(under="ignore"):
+                dx = gb * D.sign(D.data(x)) * (x * D.sign(D.data(x)) / safe) ** (p - 1)
         if zero.any():
             dx = D.where(np.broadcast_to(zero, shape), D.zeros_like(dx), dx)
         return dx, None, None, None

@@ -23,12 +23,14 @@ Size of a run: ``GLASSGRAD_FUZZ_EXAMPLES`` (default 1500, deterministic:
 ``-s`` shows the counts per op (calls, both raised, both succeeded, mismatches).
 ``GLASSGRAD_FUZZ_SURVEY=1`` records mismatches instead of failing on the first one and
 prints them (to count what a run finds); ``GLASSGRAD_FUZZ_SEED`` picks another
-deterministic sequence (the database is off, so every run is reproducible).
+deterministic sequence (the database is off, so every run is reproducible);
+``GLASSGRAD_FUZZ_OPS=var,max_dim`` draws only those entries of the table.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 import warnings
 from types import SimpleNamespace
@@ -210,9 +212,13 @@ BINARY = {
     "eq": lambda a, b: a == b, "pow": lambda a, b: a**b,
 }
 for _n, _f in BINARY.items():
-    def _make(d: Any, _f: Callable = _f) -> tuple:
+    def _make(d: Any, _f: Callable = _f, _n: str = _n) -> tuple:
         x = tensor_arg(d)
         o = other_operand(d, x)
+        if _n == "mul" and isinstance(o, (str, list, tuple)):
+            # (PyTorch returns NotImplemented, and Python repeats the sequence when the
+            # tensor is a 0-d integer; glassgrad raises a TypeError)
+            o = None
         if isinstance(o, Arg):
             return [x, o], lambda ns, a, b: _f(a, b)
         return [x], lambda ns, a: _f(a, o)
@@ -287,8 +293,20 @@ for _n, _f in ONE_DIM.items():
 def _var(d: Any) -> tuple:
     x = tensor_arg(d, dtype=d.draw(st.sampled_from(["float32", "float64"])))
     dim = many_dims(d, x.arr.ndim)
+    if isinstance(dim, (list, tuple)) and not dim:
+        dim = ABSENT  # (PyTorch's var/std backward for dim=[] counts one element: not drawn)
     c = d.draw(st.sampled_from([ABSENT, 0, 1, 2, 3, 5, -1, 0.5]))
     kd = d.draw(st.sampled_from([ABSENT, True, False]))
+    sh = x.arr.shape
+    try:
+        n = math.prod(sh[a] for a in ((dim,) if isinstance(dim, int) else dim)) if isinstance(
+            dim, (int, list, tuple)) and not isinstance(dim, bool) else x.arr.size
+    except (IndexError, TypeError):
+        n = x.arr.size
+    if (1 if c is ABSENT else c) >= n:
+        # no degrees of freedom: the value is inf/nan (compared); its gradient is not defined
+        # (PyTorch gives ±inf, nan or 0 by the order of its operations): not compared
+        x.rg = False
     name = d.draw(st.sampled_from(["var", "std"]))
     return [x], lambda ns, x: getattr(x, name)(**kw(dim=dim, correction=c, keepdim=kd))
 
@@ -354,6 +372,8 @@ def _expand(d: Any) -> tuple:
 @op("cat")
 def _cat(d: Any) -> tuple:
     x = tensor_arg(d)
+    if x.arr.shape == (0,):  # (PyTorch's cat skips 1-d empty tensors, a legacy rule)
+        x = tensor_arg(d, shape=(1,))
     kind = d.draw(st.sampled_from(["same", "same", "any", "list"]))
     dim = one_dim(d, x.arr.ndim + (d.draw(st.booleans())))
     name = d.draw(st.sampled_from(["cat", "stack"]))
@@ -440,6 +460,8 @@ def _getitem(d: Any) -> tuple:
         return [x], lambda ns, x: x[s]
     if kind == "tensor":
         idx = Arg(_index_array(d, (d.draw(st.integers(0, 3)),), n0))
+        if x.arr.size == 0:  # (PyTorch does not bound-check indices into an empty tensor)
+            idx.arr = idx.arr.clip(-n0, n0 - 1) if n0 else idx.arr[:0]
         return [x, idx], lambda ns, x, i: x[i]
     if kind == "mask":
         m = Arg(values(d, x.arr.shape[: d.draw(st.integers(0, nd))], "bool"))
@@ -447,6 +469,8 @@ def _getitem(d: Any) -> tuple:
     if kind == "tuple":
         k = tuple(d.draw(st.sampled_from([0, -1, slice(None), None, Ellipsis, slice(1, None)]))
                   for _ in range(d.draw(st.integers(1, 3))))
+        if k.count(Ellipsis) > 1:  # (PyTorch 2.13 accepts several; NumPy and glassgrad refuse)
+            k = tuple(v for v in k if v is not Ellipsis) + (Ellipsis,)
         return [x], lambda ns, x: x[k]
     k = d.draw(st.sampled_from([1.5, "a"]))
     return [x], lambda ns, x: x[k]
@@ -482,6 +506,10 @@ def _layer_norm(d: Any) -> tuple:
     x = float_arg(d, min_nd=1)
     k = d.draw(st.integers(1, x.arr.ndim))
     ns_shape = x.arr.shape[-k:]
+    if math.prod(ns_shape) == 1:
+        # one element normalized: x̂ = 0 exactly; PyTorch's float64 x − mean is not 0 for
+        # values near 1e30, and its error, divided by √eps, shows in the weight's gradient
+        x = float_arg(d, shape=x.arr.shape, special=None)
     w = tensor_arg(d, shape=ns_shape, dtype=str(x.arr.dtype), special=None) if d.draw(
         st.booleans()) else None
     name = d.draw(st.sampled_from(["layer_norm", "rms_norm"]))
@@ -550,11 +578,16 @@ def _build(ns: Any, args: list, ref64: bool) -> list:
     return out
 
 
-def _same_values(g: np.ndarray, t: np.ndarray, what: str) -> None:
+def _same_values(g: np.ndarray, t: np.ndarray, what: str, f32: bool = False,
+                 ref64: bool = False) -> None:
     if g.shape != t.shape:
         raise Mismatch(f"{what}: shape {g.shape} vs torch {t.shape}")
     if g.dtype.kind == "f" and t.dtype.kind == "f":
-        tol = 2e-4 if np.float32 in (g.dtype, t.dtype) else 1e-9
+        tol = 2e-4 if f32 or np.float32 in (g.dtype, t.dtype) else 1e-9
+        if ref64 and tol == 2e-4:
+            # float32 normalization: x − mean loses what the float64 reference keeps where
+            # the values are close (|x|/σ large)
+            tol = 1e-3
         ok = np.isclose(g.astype(np.float64), t.astype(np.float64), rtol=tol, atol=tol,
                         equal_nan=True)
         # float32 results that PyTorch gets as subnormals/zeros (flush): an absolute slack
@@ -600,6 +633,9 @@ def compare(name: str, args: list, call: Callable) -> str:
         raise Mismatch(f"glassgrad raised {type(eg).__name__}: {eg} where torch returned a "
                        "result") from eg
     og, ot = _flat_outputs(rg, GG), _flat_outputs(rt, TT)
+    # computed in float32 somewhere (an input or an output): float32 tolerance throughout
+    f32 = any(a.arr.dtype == np.float32 for a in args) or any(
+        isinstance(o, gg.Tensor) and o.dtype == np.float32 for o in og)
     if len(og) != len(ot):
         raise Mismatch(f"{len(og)} outputs vs torch {len(ot)}")
     for i, (a, b) in enumerate(zip(og, ot)):
@@ -612,7 +648,8 @@ def compare(name: str, args: list, call: Callable) -> str:
                     x.arr.dtype == np.float32 for x in args) else want
             if str(a.dtype) != want:
                 raise Mismatch(f"output {i}: dtype {a.dtype} vs torch {want}")
-            _same_values(_np(a), _np(b).astype(want) if ref64 else _np(b), f"output {i}")
+            _same_values(_np(a), _np(b).astype(want) if ref64 else _np(b), f"output {i}", f32,
+                         ref64)
         elif isinstance(a, gg.Tensor) or (a != b and not (a != a and b != b)):
             raise Mismatch(f"output {i}: {a!r} vs torch {b!r}")
     # gradients of Σ w ⊙ out over the float outputs
@@ -650,12 +687,18 @@ def compare(name: str, args: list, call: Callable) -> str:
         if name == "cross_entropy":  # rows with ignore_index: 0 (exact), PyTorch may give nan
             rows = args[1].arr == -100
             tg, ggr = tg[~rows], ggr[~rows]
-        if name == "prod" and not np.isfinite(a.arr).all():
+        if name == "prod":
             # PyTorch's prod backward divides the product by each input (inf/inf = nan where
-            # an input is ±inf or nan); glassgrad takes the product of the others (exact)
-            keep = ~np.isnan(tg)
+            # an input is ±inf or nan, and ±inf where the product overflows); glassgrad
+            # takes the product of the others (exact)
+            keep = np.isfinite(tg) if np.isfinite(a.arr).all() else np.zeros(tg.shape, bool)
             tg, ggr = tg[keep], ggr[keep]
-        _same_values(ggr, tg, f"gradient of input {k}")
+        elif tg.shape == a.arr.shape:
+            # at a non-finite input where PyTorch's gradient is nan (pow at -inf, ...), the
+            # gradient is not defined: either answer passes
+            keep = ~(np.isnan(tg) & ~np.isfinite(a.arr))
+            tg, ggr = tg[keep], ggr[keep]
+        _same_values(ggr, tg, f"gradient of input {k}", f32, ref64)
     return "ok"
 
 
@@ -665,7 +708,8 @@ FOUND: list = []
 
 
 def _one(data: Any) -> None:
-    name = data.draw(st.sampled_from(sorted(OPS)), label="op")
+    only = os.environ.get("GLASSGRAD_FUZZ_OPS")  # e.g. "var,max_dim": only these table entries
+    name = data.draw(st.sampled_from(sorted(only.split(",") if only else OPS)), label="op")
     args, call = OPS[name](data)
     try:
         res = compare(name, args, call)
@@ -673,7 +717,9 @@ def _one(data: Any) -> None:
         COUNTS[name]["mismatch"] += 1
         COUNTS[name]["calls"] += 1
         if SURVEY:
-            FOUND.append(f"{name}: {e}")
+            FOUND.append(f"{name}: {e} | inputs: " + "; ".join(
+                f"{a.arr.dtype}{list(a.arr.shape)}" + (f"={a.arr.tolist()}" if a.arr.size <= 6 else "")
+                for a in args))
             return
         raise
     COUNTS[name]["calls"] += 1
@@ -694,7 +740,7 @@ def report() -> str:
         lines += sorted(set(UNNAMED))[:40]
     if FOUND:
         lines.append("examples:")
-        lines += sorted({f[:400] for f in FOUND})[:40]
+        lines += sorted({f[:600] for f in FOUND})[:40]
         kinds = collections.Counter(f.split(" at ")[0][:110] for f in FOUND)
         lines.append(f"{len(FOUND)} mismatches, by kind:")
         lines += [f"{n:6d}  {k}" for k, n in kinds.most_common(60)]

@@ -516,6 +516,9 @@ class Tensor:
     def __pow__(self, o: Any) -> Tensor:
         if isinstance(o, Tensor) and o.data.dtype.kind == "b":
             _no_dtype(self, "pow", "b", "bool ** bool")
+        if type(o) is _PyBool and self.data.dtype.kind == "b":  # bool ** True/False: bool
+            return Tensor._make(self.data.copy() if o else xp_of(self.data).ones_like(self.data),
+                                False)
         if type(o) is _PyInt and o < 0:  # (also for an empty tensor, as PyTorch)
             _no_dtype(self, "pow", "biu", "integers to negative integer powers are not allowed")
         a, o = self._operands(o)
@@ -1443,6 +1446,8 @@ class Tensor:
             sizes = [dim_int(v, "split", "split_size_or_sections") for v in split_size_or_sections]
             if builtins.any(v < 0 for v in sizes):
                 raise op_error("split", f"sizes {sizes} must not be negative")
+            if not sizes and n == 0:
+                return ()  # no sections of an empty dim: no pieces (as PyTorch)
             if builtins.sum(sizes) != n:
                 raise op_error("split", f"sizes {sizes} do not add up to {n} (dim {d} of shape "
                                f"{tuple(self.shape)})")
@@ -1462,6 +1467,8 @@ class Tensor:
         if chunks <= 0:
             raise op_error("chunk", f"number of chunks must be positive, got {chunks}")
         n = self.shape[d]
+        if n == 0:  # an empty dim: `chunks` empty pieces (as PyTorch)
+            return self.split([0] * chunks, d)
         s = max(-(-n // chunks), 1)
         return self.split(s, d)
 
@@ -1503,6 +1510,10 @@ class Tensor:
         if idx.dtype.kind not in "iu":
             raise op_error("gather", f"index must be an integer tensor, got {idx.dtype}",
                            TypeError)
+        if idx.ndim <= 1 and self.ndim <= 1 and idx.ndim != self.ndim:
+            # PyTorch treats 0-d and 1-element 1-d alike here: gather as 1-d, keep index's shape
+            return self.reshape(-1).gather(dim, index.reshape(-1) if isinstance(index, Tensor)
+                                           else idx.reshape(-1)).reshape(idx.shape)
         if idx.ndim != self.ndim and idx.size:
             raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")

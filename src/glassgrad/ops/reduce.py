@@ -80,7 +80,7 @@ class Var(Function):
         n = _count(x.shape, axes)
         mu = x.mean(axis=axes, keepdims=True)
         d = x - mu
-        t, s = scaled_sum_sq(d, axes)  # Σd² = t·s² (scaled where d² would overflow)
+        t, s = scaled_sum_sq(d, axes, small=True)  # Σd² = t·s² (scaled where d² over/underflows)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # n <= correction: inf/nan, as torch
             z = t / (max(n - correction, 0) if n else 0)  # empty: nan
@@ -231,7 +231,11 @@ class Amin(Function):
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
     shape = ctx._in_meta[0][0]
     zd = _expand_back(D.data(z), shape, ctx.axes, ctx.keepdims)
-    mask = D.data(x) == zd
+    xd = D.data(x)
+    mask = xd == zd
+    if xd.dtype.kind == "f":  # a nan extremum: the gradient goes to the nans (as PyTorch)
+        xp = xp_of(xd)
+        mask |= xp.isnan(xd) & xp.isnan(zd)
     cnt = mask.sum(axis=ctx.axes, keepdims=True)
     w = (mask / cnt).astype(D.data(x).dtype)
     return _expand_back(g, shape, ctx.axes, ctx.keepdims) * w

@@ -230,3 +230,21 @@ def test_division_gradient_for_tiny_divisors_and_integer_pow():
     assert np.isfinite(a.grad.numpy()).all()
     i, e = [0, 1, -1, 2, -2, 3], [-1, -1, -3, -1, 2, -2]
     assert (gg.tensor(i) ** gg.tensor(e)).tolist() == (torch.tensor(i) ** torch.tensor(e)).tolist()
+
+
+def test_max_of_nan_and_comparison_promotion_as_torch():
+    x = [NAN, 1.0, NAN]
+    for op in ("max", "amax", "min", "amin"):
+        a, t = gg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        getattr(a, op)().backward()
+        getattr(t, op)().backward()
+        same(a.grad, t.grad)  # max: the nans share the gradient; amax: 0/0 = nan (as torch)
+    v = np.float32(-1.5279619)
+    r = gg.tensor([v, 1.0]) == gg.tensor(float(v), dtype=gg.float64)  # compared in float32
+    assert r.tolist() == (torch.tensor([v, 1.0]) == torch.tensor(float(v), dtype=torch.float64)
+                          ).tolist() == [True, False]
+    assert gg.tensor([True, False]) ** True is not None
+    assert (gg.tensor([True, False]) ** False).dtype == gg.bool
+    assert len(gg.zeros(0).chunk(2)) == len(torch.zeros(0).chunk(2)) == 2
+    assert len(gg.zeros(0).split([])) == len(torch.zeros(0).split([])) == 0
+    assert gg.zeros(3).gather(0, gg.tensor(1)).shape == ()

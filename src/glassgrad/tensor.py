@@ -553,8 +553,12 @@ class Tensor:
         if not isinstance(o, (Tensor, np.generic) + _SCALARS) and not is_array(o):
             _check_operand(o)
         od = o.data if isinstance(o, Tensor) else o
+        a = self.data
+        if isinstance(o, Tensor) and od.dtype != a.dtype:  # compared in the promoted dtype
+            d = _dt.result_type(a.dtype, a.ndim, od.dtype, od.ndim)
+            a, od = a.astype(d, copy=False), od.astype(d, copy=False)
         try:
-            return Tensor._make(xp_of(self.data).asarray(fn(self.data, od)), False)
+            return Tensor._make(xp_of(self.data).asarray(fn(a, od)), False)
         except ValueError as e:
             raise op_error("compare", f"shapes {tuple(self.shape)} and "
                            f"{tuple(np.shape(od))} do not broadcast: {e}") from None
@@ -1073,7 +1077,7 @@ class Tensor:
         kd = builtins.bool(keepdim if keepdims is None else keepdims)
         if d is None:
             self._nonempty("max", None)
-            return R.Amax.apply(self, None, kd)
+            return R.Amax.apply(self, None, kd, True)
         d = norm_dim(d, self.ndim, "max")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
@@ -1089,7 +1093,7 @@ class Tensor:
         kd = builtins.bool(keepdim if keepdims is None else keepdims)
         if d is None:
             self._nonempty("min", None)
-            return R.Amin.apply(self, None, kd)
+            return R.Amin.apply(self, None, kd, True)
         d = norm_dim(d, self.ndim, "min")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))

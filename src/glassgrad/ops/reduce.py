@@ -198,34 +198,34 @@ class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
 
     @staticmethod
-    def forward(ctx, x, axes=None, keepdims=False):
+    def forward(ctx, x, axes=None, keepdims=False, nans=False):
         z = x.max(axis=axes, keepdims=keepdims)
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
         return z
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = max] / (number of maxima)``."""
         x, z = ctx.saved_tensors
-        return _extremum_backward(ctx, g, x, z), None, None
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
 
 
 class Amin(Function):
     """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``)."""
 
     @staticmethod
-    def forward(ctx, x, axes=None, keepdims=False):
+    def forward(ctx, x, axes=None, keepdims=False, nans=False):
         z = x.min(axis=axes, keepdims=keepdims)
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
         return z
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = min] / (number of minima)``."""
         x, z = ctx.saved_tensors
-        return _extremum_backward(ctx, g, x, z), None, None
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
@@ -233,7 +233,9 @@ def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
     zd = _expand_back(D.data(z), shape, ctx.axes, ctx.keepdims)
     xd = D.data(x)
     mask = xd == zd
-    if xd.dtype.kind == "f":  # a nan extremum: the gradient goes to the nans (as PyTorch)
+    if ctx.nans and xd.dtype.kind == "f":
+        # x.max() of a tensor holding nan: the gradient goes to the nans (PyTorch's max);
+        # amax/amin leave 0/0 = nan there, as PyTorch's amax/amin
         xp = xp_of(xd)
         mask |= xp.isnan(xd) & xp.isnan(zd)
     cnt = mask.sum(axis=ctx.axes, keepdims=True)

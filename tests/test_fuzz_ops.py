@@ -15,7 +15,7 @@ on glassgrad and on PyTorch:
 The norms and variances are compared with PyTorch run in float64 and rounded (PyTorch's
 float32 ``layer_norm`` of inputs near 1e30 overflows to nan; the exact answer is finite).
 
-Size of a run: ``GLASSGRAD_FUZZ_EXAMPLES`` (default 1500, deterministic:
+Size of a run: ``GLASSGRAD_FUZZ_EXAMPLES`` (default 3000, deterministic:
 ``derandomize=True``). The slow run (``-m slow``) draws 100,000 examples::
 
     GLASSGRAD_FUZZ_EXAMPLES=100000 pytest -m slow -s tests/test_fuzz_ops.py
@@ -50,7 +50,7 @@ from oracle import needs_torch, torch  # noqa: E402
 pytestmark = needs_torch
 
 ALLOWED = (TypeError, ValueError, IndexError, RuntimeError)
-N_DEFAULT = int(os.environ.get("GLASSGRAD_FUZZ_EXAMPLES", "1500"))
+N_DEFAULT = int(os.environ.get("GLASSGRAD_FUZZ_EXAMPLES", "3000"))
 SURVEY = os.environ.get("GLASSGRAD_FUZZ_SURVEY", "") not in ("", "0")
 SEED = int(os.environ.get("GLASSGRAD_FUZZ_SEED", "0"))
 ABSENT = object()  # an argument left out of the call

@@ -248,3 +248,11 @@ def test_max_of_nan_and_comparison_promotion_as_torch():
     assert len(gg.zeros(0).chunk(2)) == len(torch.zeros(0).chunk(2)) == 2
     assert len(gg.zeros(0).split([])) == len(torch.zeros(0).split([])) == 0
     assert gg.zeros(3).gather(0, gg.tensor(1)).shape == ()
+
+
+def test_sqrt_power_gradient_at_negative_zero_as_torch():
+    a = gg.tensor([-0.0, 0.25], requires_grad=True)
+    t = torch.tensor([-0.0, 0.25], requires_grad=True)
+    (a**0.5).sum().backward()
+    (t**0.5).sum().backward()
+    assert a.grad.tolist() == t.grad.tolist() == [-INF, 1.0]

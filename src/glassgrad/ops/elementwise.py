@@ -168,8 +168,12 @@ class Pow(Function):
         a, b, z = ctx.saved_tensors
         da = db = None
         if _need(ctx, 0):
-            if isinstance(b, (int, float)):
-                da = g * 0 if b == 0 else g * b * a ** (b - 1)
+            if isinstance(b, (int, float)) and b == 0.5:  # √a: g/(2√a) (−inf at a = −0.0, as torch)
+                with np.errstate(divide="ignore"):
+                    da = g / (2 * z)
+            elif isinstance(b, (int, float)):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    da = g * 0 if b == 0 else g * b * a ** (b - 1)
             else:
                 b0 = D.data(b) == 0
                 da = g * b * a ** (b - 1)

@@ -1254,11 +1254,15 @@ class Tensor:
             _no_dtype(self, "log_softmax", "biu", "needs a floating tensor: use .float()")
         return R.LogSoftmax.apply(self, norm_dim(d, self.ndim, "log_softmax"))
 
-    def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         """Vector p-norm over ``dim`` (all elements by default); its gradient is 0 where the
         norm is 0, as in PyTorch."""
         _no_dtype(self, "norm", "biu", "needs a floating tensor: use .float()")
         if p == "fro":
+            if isinstance(dim, (list, tuple)) and len(dim) > 2:
+                raise op_error("norm", f"the Frobenius norm (the default p) takes at most 2 dims, "
+                               f"got dim={tuple(dim)}; pass p=2 for the 2-norm over more",
+                               RuntimeError)
             p = 2
         if p == math.inf or p == "inf":
             return self.abs().amax(dim, keepdim)

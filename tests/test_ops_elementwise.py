@@ -398,10 +398,16 @@ def test_rounding_is_constant_and_matches_numpy():
     x = gg.tensor([-2.5, -1.5, -0.4, 0.5, 1.5, 2.7], requires_grad=True)
     for name in ("floor", "ceil", "trunc", "round"):
         r = getattr(x, name)()
-        assert not r.requires_grad and r.dtype == gg.float32
-        np.testing.assert_array_equal(r.numpy(), getattr(np, name)(x.detach().numpy()))
+        assert r.requires_grad and r.dtype == gg.float32  # a zero gradient, as PyTorch
+        np.testing.assert_array_equal(r.detach().numpy(), getattr(np, name)(x.detach().numpy()))
         np.testing.assert_array_equal(
-            r.numpy(), getattr(torch, name)(torch.tensor(x.detach().numpy())).numpy())
+            r.detach().numpy(), getattr(torch, name)(torch.tensor(x.detach().numpy())).numpy())
+    for name in ("floor", "ceil", "trunc", "round", "sign"):
+        xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+        getattr(xt, name)().sum().backward()
+        x.grad = None
+        getattr(x, name)().sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())  # zeros
     assert gg.tensor([1.234, 5.678]).round(1).numpy().tolist() == pytest.approx([1.2, 5.7])
     assert (gg.tensor([7, -7]) % 3).numpy().tolist() == [1, 2]       # Python's sign rule
     assert gg.tensor([7, -7]).fmod(3).numpy().tolist() == [1, -1]    # C's sign rule

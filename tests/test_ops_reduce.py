@@ -211,7 +211,8 @@ def test_norm():
 
 def test_reduction_dim_out_of_range():
     x = gg.randn(2, 3)
-    with pytest.raises(IndexError, match=r"sum: dim 2 is out of range"):
+    with pytest.raises(IndexError, match=r"sum: Dimension out of range \(expected to be in range "
+                       r"of \[-2, 1\], but got 2\)"):
         x.sum(2)
     with pytest.raises(IndexError, match="softmax"):
         x.softmax(3)

@@ -18,11 +18,28 @@ def test_narrow(dim, start, length):
     check_op(lambda x: x.narrow(dim, start, length), shapes=[(3, 5)])
 
 
-@pytest.mark.parametrize("dim,index", [(0, [2, 0, 2]), (1, [4, 1]), (-1, []), (1, [-1, 0])])
+@pytest.mark.parametrize("dim,index", [(0, [2, 0, 2]), (1, [4, 1]), (-1, []), (1, [4, 0])])
 def test_index_select(dim, index):
     idx = np.array(index, dtype=np.int64)
     check_op(lambda x: x.index_select(dim, gg.tensor(idx)), shapes=[(3, 5)],
-             torch_fn=lambda x: x.index_select(dim, torch.tensor(idx % x.shape[dim])))
+             torch_fn=lambda x: x.index_select(dim, torch.tensor(idx)))
+
+
+@pytest.mark.parametrize("op", ["index_select", "gather", "scatter_add", "index_add"])
+def test_negative_indices_are_refused_as_torch(op):
+    """gather/scatter/index_select/index_add refuse negative indices (PyTorch does; x[i]
+    with a negative tensor index counts from the end, as PyTorch's)."""
+    x, t = gg.zeros(2, 3), torch.zeros(2, 3)
+    calls = {"index_select": lambda x, T: x.index_select(1, T.tensor([-1])),
+             "gather": lambda x, T: x.gather(1, T.tensor([[-1]])),
+             "scatter_add": lambda x, T: x.scatter_add(1, T.tensor([[-1]]), T.ones(1, 1)),
+             "index_add": lambda x, T: x.index_add(1, T.tensor([-1]), T.ones(2, 1))}
+    with pytest.raises((IndexError, RuntimeError)):
+        calls[op](t, torch)
+    with pytest.raises(IndexError, match=rf"{op}: index -1 is out of bounds for dimension 1 "
+                       "with size 3"):
+        calls[op](x, gg)
+    assert x[gg.tensor([-1])].shape == tuple(t[torch.tensor([-1])].shape) == (1, 3)
 
 
 @pytest.mark.parametrize("shifts,dims", [(2, 1), ((1, -2), (0, 1)), (7, 0), (3, None), (0, 1)])
@@ -72,7 +89,8 @@ def test_selection_errors_are_clear():
         gg.ones(3, 5).narrow(1, 4, 3)
     with pytest.raises(TypeError, match="index_select: index must be a 1-D integer tensor"):
         gg.ones(3).index_select(0, gg.tensor([0.5]))
-    with pytest.raises(IndexError, match="index_select: index out of range for dim 0 of size 3"):
+    with pytest.raises(IndexError, match="index_select: index 3 is out of bounds for dimension 0 "
+                       "with size 3"):
         gg.ones(3).index_select(0, gg.tensor([3]))
     with pytest.raises(ValueError, match="roll: shifts"):
         gg.ones(3, 2).roll((1, 2), (0,))

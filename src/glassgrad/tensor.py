@@ -38,7 +38,8 @@ from .ops import indexing as I
 from .ops import linalg as L
 from .ops import movement as M
 from .ops import reduce as R
-from .ops._util import norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops._util import check_index, dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops.rounding import Rounded
 
 __all__ = ["Tensor", "tensor"]
 
@@ -554,6 +555,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
             return o
         if is_array(o):
             return Tensor._make(o, False)
+        _check_operand(o)
         return Tensor(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
 
     def _operands(self, o: Any) -> tuple:
@@ -588,10 +590,12 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.Add.apply(a, o)
 
     def __sub__(self, o: Any) -> Tensor:
+        _no_bool_sub(self, o)
         a, o = self._operands(o)
         return E.Sub.apply(a, o)
 
     def __rsub__(self, o: Any) -> Tensor:
+        _no_bool_sub(self, o)
         a, o = self._operands(o)
         if isinstance(o, Tensor):
             return E.Sub.apply(o, a)
@@ -630,6 +634,13 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self.remainder(o)
 
     def __pow__(self, o: Any) -> Tensor:
+        if isinstance(o, Tensor) and o.array.dtype.kind == "b":
+            _no_dtype(self, "pow", "b", "bool ** bool")
+        if type(o) is _PyBool and self.array.dtype.kind == "b":  # bool ** True/False: bool
+            return Tensor._make(self.array.copy() if o else xp_of(self.array).ones_like(self.array),
+                                False)
+        if type(o) is _PyInt and o < 0:  # (also for an empty tensor, as PyTorch)
+            _no_dtype(self, "pow", "biu", "integers to negative integer powers are not allowed")
         a, o = self._operands(o)
         return E.Pow.apply(a, o)
 
@@ -644,6 +655,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.RPow.apply(a, o)
 
     def __neg__(self) -> Tensor:
+        _no_dtype(self, "neg", "b", "use ~ or logical_not() to invert a mask")
         return E.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
@@ -660,9 +672,15 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     # comparisons: results carry no gradient
     def _cmp(self, o: Any, fn: Callable) -> Tensor:
+        if not isinstance(o, (Tensor, np.generic) + _SCALARS) and not is_array(o):
+            _check_operand(o)
         od = o.array if isinstance(o, Tensor) else o
+        a = self.array
+        if isinstance(o, Tensor) and od.dtype != a.dtype:  # compared in the promoted dtype
+            d = _dt.result_type(a.dtype, a.ndim, od.dtype, od.ndim)
+            a, od = a.astype(d, copy=False), od.astype(d, copy=False)
         try:
-            return Tensor._make(xp_of(self.array).asarray(fn(self.array, od)), False)
+            return Tensor._make(xp_of(self.array).asarray(fn(a, od)), False)
         except ValueError as e:
             raise op_error("compare", f"shapes {tuple(self.shape)} and "
                            f"{tuple(np.shape(od))} do not broadcast: {e}") from None
@@ -680,9 +698,13 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self._cmp(o, lambda a, b: a >= b)
 
     def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        if _not_operand(o):
+            return NotImplemented  # x == "a" is False, x != None is True (as PyTorch)
         return self._cmp(o, lambda a, b: a == b)
 
     def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        if _not_operand(o):
+            return NotImplemented
         return self._cmp(o, lambda a, b: a != b)
 
     def __and__(self, o: Any) -> Tensor:
@@ -959,6 +981,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self.sqrt().reciprocal()
 
     def abs(self) -> Tensor:
+        _no_dtype(self, "abs", "b", "a bool has no sign")
         if self.dtype.kind != "f":
             return Tensor._make(abs(self.array), False)
         return E.Abs.apply(self)
@@ -976,6 +999,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.Sigmoid.apply(self._f())
 
     def relu(self) -> Tensor:
+        _no_dtype(self, "relu", "b", "use .to(dtype) first")
         return E.Relu.apply(self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
@@ -1053,10 +1077,11 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.Fmod.apply(a, b, True)
 
     def _rounded(self, fn: str, *args: Any) -> Tensor:
-        """Rounding is piecewise constant (derivative 0 almost everywhere): like ``sign``,
-        the result is a constant, not part of the graph."""
-        d = self.array
-        return Tensor._make(getattr(xp_of(d), fn)(d, *args), False)
+        """Rounding is piecewise constant: derivative 0 almost everywhere (a zero gradient,
+        as PyTorch)."""
+        if fn != "sign":
+            _no_dtype(self, fn, "b", "use .to(dtype) first")
+        return Rounded.apply(self, fn, *args)
 
     def floor(self) -> Tensor:
         return self._rounded("floor")
@@ -1071,7 +1096,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     def round(self, decimals: int = 0) -> Tensor:
         """Round half to even (as PyTorch and NumPy), to ``decimals`` places."""
-        return self._rounded("round", int(decimals))
+        return self._rounded("round", dim_int(decimals, "round", "decimals"))
 
     def frac(self) -> Tensor:
         """``x − trunc(x)`` (gradient 1)."""
@@ -1080,10 +1105,11 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     def sign(self) -> Tensor:
         if self.dtype.kind == "b":  # sign of a bool is itself (as PyTorch)
             return Tensor._make(self.array.copy(), False)
-        return Tensor._make(xp_of(self.array).sign(self.array), False)
+        return self._rounded("sign")
 
     def square(self) -> Tensor:
-        return self * self
+        x = self.to(_dt.int64) if self.array.dtype.kind == "b" else self  # bool -> int64 (torch)
+        return x * x
 
     def reciprocal(self) -> Tensor:
         return E.RDiv.apply(self._f(), 1.0)
@@ -1123,7 +1149,14 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """Elements where ``mask`` is true replaced by ``value``."""
         m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-        return E.where(m, Tensor(np.asarray(value, dtype=self.dtype)), self)
+        if m.dtype.kind != "b":
+            raise op_error("masked_fill", f"mask must be a bool tensor, got {m.dtype}", TypeError)
+        try:
+            v = np.asarray(value.array if isinstance(value, Tensor) else value, dtype=self.dtype)
+        except (OverflowError, ValueError, TypeError) as e:
+            raise op_error("masked_fill", f"value {value!r} cannot be converted to {self.dtype} "
+                           f"without overflow ({e})", RuntimeError) from None
+        return E.where(m, Tensor._make(v, False) if not isinstance(value, Tensor) else value, self)
 
     def where(self, condition: Any, other: Any) -> Tensor:
         return E.where(condition, self, other)
@@ -1140,6 +1173,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if isinstance(o, _SCALARS):
             a, o = self._operands(o)  # the dtype a Python number would give
             return Tensor._make(np.asarray(o, dtype=a.dtype), False)
+        _check_operand(o)
         return Tensor(np.asarray(o, dtype=self.dtype) if np.asarray(o).dtype.kind == "f" else o)
 
     # ------------------------------------------------------------------ reductions
@@ -1168,6 +1202,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
             ddof: Any = None) -> Tensor:
         """Variance with ``correction`` (1 = unbiased, the default, as PyTorch)."""
         c = _correction(unbiased, correction, ddof)
+        _no_dtype(self, "var", "biu", "needs a floating tensor: use .float()")
         ax = norm_axis(pick(dim, axis), self.ndim, "var")
         kd = keepdim if keepdims is None else keepdims
         return R.Var.apply(self._f(), ax, c, builtins.bool(kd))
@@ -1177,6 +1212,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
             ddof: Any = None) -> Tensor:
         """Standard deviation with ``correction`` (1 = unbiased, the default, as PyTorch)."""
         c = _correction(unbiased, correction, ddof)
+        _no_dtype(self, "std", "biu", "needs a floating tensor: use .float()")
         ax = norm_axis(pick(dim, axis), self.ndim, "std")
         kd = keepdim if keepdims is None else keepdims
         return R.Std.apply(self._f(), ax, c, builtins.bool(kd))
@@ -1204,8 +1240,8 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         kd = builtins.bool(keepdim if keepdims is None else keepdims)
         if d is None:
             self._nonempty("max", None)
-            return R.Amax.apply(self, None, kd)
-        d = norm_dim(int(d), self.ndim, "max")
+            return R.Amax.apply(self, None, kd, True)
+        d = norm_dim(d, self.ndim, "max")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("max", (d,))
@@ -1220,8 +1256,8 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         kd = builtins.bool(keepdim if keepdims is None else keepdims)
         if d is None:
             self._nonempty("min", None)
-            return R.Amin.apply(self, None, kd)
-        d = norm_dim(int(d), self.ndim, "min")
+            return R.Amin.apply(self, None, kd, True)
+        d = norm_dim(d, self.ndim, "min")
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), Tensor._make(np.zeros((), dtype=np.int64), False))
         self._nonempty("min", (d,))
@@ -1240,6 +1276,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
                            "(the operation has no identity)", IndexError)
 
     def _arg(self, op: str, dim: Any, keepdim: Any, largest: builtins.bool) -> Tensor:
+        _no_dtype(self, op, "b", "use .to(dtype) first")
         xp = xp_of(self.array)
         if dim is None:
             self._nonempty(op, None)
@@ -1248,7 +1285,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
             if keepdim:
                 r = r.reshape((1,) * self.ndim)
             return Tensor._make(r, False)
-        d = norm_dim(int(dim), self.ndim, op)
+        d = norm_dim(dim, self.ndim, op)
         self._nonempty(op, (d,) if self.ndim else None)
         if self.ndim == 0:
             return Tensor._make(xp.zeros((), dtype=np.int64), False)
@@ -1274,7 +1311,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         x = self if dtype is None else self.to(dtype)
         if dtype is None and x.dtype.kind in "biu":
             x = x.to(_dt.int64)
-        return x, norm_dim(int(dim), builtins.max(self.ndim, 1), op)
+        return x, norm_dim(dim, builtins.max(self.ndim, 1), op)
 
     def cumsum(self, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
         """Cumulative sum along ``dim``: ``z_k = Σ_{j ≤ k} x_j``."""
@@ -1312,7 +1349,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         """``(values, indices)`` sorted along ``dim``. Always stable (ties keep their
         order); NaN sorts as the largest value, as PyTorch. The gradient of ``values``
         goes back to the positions the values came from."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "sort")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "sort")
         if self.ndim == 0:
             return ValuesIndices(Clone.apply(self),
                                  Tensor._make(np.zeros((), dtype=np.int64), False))
@@ -1322,7 +1359,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     def argsort(self, dim: int = -1, descending: builtins.bool = False,
                 stable: builtins.bool = False) -> Tensor:
         """Indices that sort ``dim`` (stable; NaN largest), as int64; no gradient."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "argsort")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "argsort")
         if self.ndim == 0:
             return Tensor._make(np.zeros((), dtype=np.int64), False)
         idx = R.sort_indices(self.array, d, builtins.bool(descending))
@@ -1332,7 +1369,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
              sorted: builtins.bool = True) -> Any:
         """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) entries
         along ``dim``, in sorted order (also when ``sorted=False``); ties by position."""
-        d = norm_dim(int(dim), builtins.max(self.ndim, 1), "topk")
+        d = norm_dim(dim, builtins.max(self.ndim, 1), "topk")
         n = self.shape[d] if self.ndim else 1
         try:
             k = operator.index(k)
@@ -1370,16 +1407,25 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     def softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
         d = pick(dim, axis, -1)
-        return R.Softmax.apply(self._f(), norm_dim(d, self.ndim, "softmax"))
+        if self.array.size:
+            _no_dtype(self, "softmax", "biu", "needs a floating tensor: use .float()")
+        return R.Softmax.apply(self, norm_dim(d, self.ndim, "softmax"))
 
     def log_softmax(self, dim: Any = None, *, axis: Any = None) -> Tensor:
         d = pick(dim, axis, -1)
-        return R.LogSoftmax.apply(self._f(), norm_dim(d, self.ndim, "log_softmax"))
+        if self.array.size:
+            _no_dtype(self, "log_softmax", "biu", "needs a floating tensor: use .float()")
+        return R.LogSoftmax.apply(self, norm_dim(d, self.ndim, "log_softmax"))
 
-    def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         """Vector p-norm over ``dim`` (all elements by default); its gradient is 0 where the
         norm is 0, as in PyTorch."""
+        _no_dtype(self, "norm", "biu", "needs a floating tensor: use .float()")
         if p == "fro":
+            if isinstance(dim, (list, tuple)) and len(dim) > 2:
+                raise op_error("norm", f"the Frobenius norm (the default p) takes at most 2 dims, "
+                               f"got dim={tuple(dim)}; pass p=2 for the 2-norm over more",
+                               RuntimeError)
             p = 2
         if p == math.inf or p == "inf":
             return self.abs().amax(dim, keepdim)
@@ -1396,7 +1442,12 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape: Any) -> Tensor:
-        shp = shape_tuple(shape)
+        if not shape:
+            raise op_error("reshape", "missing the argument 'shape'", TypeError)
+        shp = shape_tuple(shape, "reshape", "shape")
+        if builtins.any(s < -1 for s in shp):
+            raise op_error("reshape", f"invalid shape dimension {builtins.min(shp)} in {shp}",
+                           RuntimeError)
         if shp == self.shape:
             return self
         out = M.Reshape.apply(self, shp)
@@ -1408,7 +1459,11 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         """``view(shape)``: a reshape; ``view(dtype)``: the same bytes read as another dtype
         (as PyTorch; not differentiable — use ``.to(dtype)`` to convert values)."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, _PyInt)):
-            d = _dt.to_dtype(shape[0])
+            try:
+                d = _dt.to_dtype(shape[0])
+            except (TypeError, ValueError) as e:
+                raise op_error("view", f"expects a shape (ints) or a dtype, got "
+                               f"{type(shape[0]).__name__} {shape[0]!r} ({e})", TypeError) from None
             if d == self.dtype:
                 return self
             if self.requires_grad:
@@ -1439,10 +1494,10 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self.reshape(other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        s = norm_dim(start_dim, self.ndim, "flatten", "start_dim")
+        e = norm_dim(end_dim, self.ndim, "flatten", "end_dim")
         if self.ndim == 0:
             return self.reshape(1)
-        s = norm_dim(start_dim, self.ndim, "flatten")
-        e = norm_dim(end_dim, self.ndim, "flatten")
         if s > e:
             raise op_error("flatten", f"start_dim {start_dim} comes after end_dim {end_dim} "
                            f"(shape {tuple(self.shape)})")
@@ -1459,7 +1514,13 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
-        perm = tuple(d % max(self.ndim, 1) for d in shape_tuple(dims))
+        if not dims:
+            raise op_error("permute", "missing the argument 'dims'", TypeError)
+        dims = shape_tuple(dims, "permute", "dims")
+        if len(dims) != self.ndim:
+            raise op_error("permute", f"dims {dims} are not a permutation of 0..{self.ndim - 1} "
+                           f"for a tensor of shape {tuple(self.shape)}")
+        perm = tuple(norm_dim(d, self.ndim, "permute", "dims") for d in dims)
         if perm == tuple(range(self.ndim)):
             return self
         out = M.Permute.apply(self, perm)
@@ -1485,7 +1546,9 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return self.T
 
     def expand(self, *shape: Any) -> Tensor:
-        shp = shape_tuple(shape)
+        if not shape:
+            raise op_error("expand", "missing the argument 'size'", TypeError)
+        shp = shape_tuple(shape, "expand")
         nd = len(shp)
         if nd < self.ndim:
             raise op_error("expand", f"cannot expand shape {tuple(self.shape)} to {shp}: the "
@@ -1521,7 +1584,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tile the tensor (PyTorch's ``repeat``; NumPy calls it ``tile``)."""
-        reps = shape_tuple(sizes)
+        reps = shape_tuple(sizes, "repeat", "repeats")
         if len(reps) < self.ndim:
             raise op_error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller "
                            f"than the number of tensor dims ({self.ndim})")
@@ -1529,7 +1592,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return M.Tile.apply(x, reps)
 
     def tile(self, *reps: Any) -> Tensor:
-        r = shape_tuple(reps)
+        r = shape_tuple(reps, "tile", "dims")
         r = (1,) * (self.ndim - len(r)) + r
         return self.repeat(*r)
 
@@ -1552,19 +1615,25 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
                                                                      "repeat_interleave"))
 
     def flip(self, *dims: Any) -> Tensor:
-        ax = norm_axis(shape_tuple(dims), self.ndim, "flip")
+        ax = norm_axis(shape_tuple(dims, "flip", "dims"), self.ndim, "flip", "dims")
         return M.Flip.apply(self, ax)
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("split", "expects at least a 1-dimensional tensor", RuntimeError)
         d = norm_dim(dim, self.ndim, "split")
         n = self.shape[d]
-        if isinstance(split_size_or_sections, _PyInt):
-            s = split_size_or_sections
-            if s <= 0:
+        if not isinstance(split_size_or_sections, (list, tuple)):
+            s = dim_int(split_size_or_sections, "split", "split_size_or_sections")
+            if s < 0 or (s == 0 and n):
                 raise op_error("split", f"split_size must be positive, got {s}")
-            sizes = [s] * (n // s) + ([n % s] if n % s else [])
+            sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
         else:
-            sizes = [int(v) for v in split_size_or_sections]
+            sizes = [dim_int(v, "split", "split_size_or_sections") for v in split_size_or_sections]
+            if builtins.any(v < 0 for v in sizes):
+                raise op_error("split", f"sizes {sizes} must not be negative")
+            if not sizes and n == 0:
+                return ()  # no sections of an empty dim: no pieces (as PyTorch)
             if builtins.sum(sizes) != n:
                 raise op_error("split", f"sizes {sizes} do not add up to {n} (dim {d} of shape "
                                f"{tuple(self.shape)})")
@@ -1578,14 +1647,22 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return out
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("chunk", "expects at least a 1-dimensional tensor", RuntimeError)
         d = norm_dim(dim, self.ndim, "chunk")
+        chunks = dim_int(chunks, "chunk", "chunks")
         if chunks <= 0:
             raise op_error("chunk", f"number of chunks must be positive, got {chunks}")
         n = self.shape[d]
+        if n == 0:  # an empty dim: `chunks` empty pieces (as PyTorch)
+            return self.split([0] * chunks, d)
         s = max(-(-n // chunks), 1)
         return self.split(s, d)
 
     def unbind(self, dim: int = 0) -> tuple:
+        if self.ndim == 0:
+            raise op_error("unbind", "dimension specified as 0 but tensor has no dimensions",
+                           IndexError)
         d = norm_dim(dim, self.ndim, "unbind")
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 
@@ -1620,10 +1697,19 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if idx.dtype.kind not in "iu":
             raise op_error("gather", f"index must be an integer tensor, got {idx.dtype}",
                            TypeError)
-        if idx.ndim != self.ndim:
+        if idx.ndim <= 1 and self.ndim <= 1 and idx.ndim != self.ndim:
+            # PyTorch treats 0-d and 1-element 1-d alike here: gather as 1-d, keep index's shape
+            return self.reshape(-1).gather(dim, index.reshape(-1) if isinstance(index, Tensor)
+                                           else idx.reshape(-1)).reshape(idx.shape)
+        if idx.ndim != self.ndim and idx.size:
             raise op_error("gather", f"index has {idx.ndim} dims but input has {self.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(self.shape)})")
         d = norm_dim(dim, self.ndim, "gather")
+        check_index(idx, self.shape[d] if self.ndim else 1, "gather", d)
+        if idx.ndim != self.ndim or not idx.size:  # an empty index: an empty result (as torch)
+            return self.reshape(-1)[:0].reshape(idx.shape)
+        if self.ndim == 0:  # (index 0 checked above)
+            return self.reshape(1)[Tensor._make(idx.reshape(1), False)].reshape(())
         x = self
         if idx.shape != self.shape and builtins.any(
                 i != d and idx.shape[i] != self.shape[i] for i in range(self.ndim)):
@@ -1656,14 +1742,14 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if idx.dtype.kind not in "iu" or idx.ndim > 1:
             raise op_error("index_select", f"index must be a 1-D integer tensor, got "
                            f"{idx.dtype} of shape {tuple(idx.shape)}", TypeError)
-        n = self.shape[d] if self.ndim else 1
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise op_error("index_select", f"index out of range for dim {d} of size {n}",
-                           IndexError)
+        check_index(idx, self.shape[d] if self.ndim else 1, "index_select", d)
+        if self.ndim == 0 and idx.size != 1:
+            raise op_error("index_select", f"the index into a 0-d tensor must hold one value, "
+                           f"got {idx.size}", IndexError)
         # the index as a tensor: gg.capture then reads it anew on every replay
         it = (index if isinstance(index, Tensor) else Tensor._make(idx, False)).reshape(-1)
-        if self.ndim == 0:
-            return self.reshape(1)[it].reshape(idx.shape)
+        if self.ndim == 0:  # a 0-d result, as PyTorch
+            return self.reshape(1)[it].reshape(())
         return self[(slice(None),) * d + (it,)]
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
@@ -1730,6 +1816,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if idx.dtype.kind not in "iu" or idx.shape != tuple(src.shape):
             raise op_error("scatter_add", f"index must be an integer tensor of src's shape "
                            f"{tuple(src.shape)}, got {idx.dtype} {tuple(idx.shape)}", TypeError)
+        check_index(idx, self.shape[d] if self.ndim else 1, "scatter_add", d)
         it = index if isinstance(index, Tensor) else Tensor._make(idx, False)
         return self + I.ScatterAlong.apply(self._other_t(src), it, d, tuple(self.shape))
 
@@ -1740,6 +1827,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if it.dtype.kind not in "iu" or it.ndim != 1:
             raise op_error("index_add", f"index must be a 1-D integer tensor, got {it.dtype} "
                            f"of shape {tuple(it.shape)}", TypeError)
+        check_index(it.array, self.shape[d] if self.ndim else 1, "index_add", d)
         src = self._other_t(source) * alpha if alpha != 1 else self._other_t(source)
         shape = [1] * src.ndim
         shape[d] = -1
@@ -1808,6 +1896,52 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
 
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)
+
+
+_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand"})
+
+
+def _not_operand(o: Any) -> builtins.bool:
+    """True for what cannot be an operand of a tensor op (str, None, containers, objects)."""
+    if isinstance(o, (Tensor, np.generic) + _SCALARS) or is_array(o):
+        return False
+    if o is None or isinstance(o, (str, bytes, list, tuple, dict, set)):
+        return True
+    try:
+        return np.asarray(o).dtype.kind not in "biufc"
+    except Exception:
+        return True
+
+
+def _no_bool_sub(a: Tensor, o: Any) -> None:
+    """PyTorch refuses ``-`` when either side is bool (a tensor or a Python bool)."""
+    if a.array.dtype.kind == "b" or isinstance(o, (_PyBool, np.bool_)) or (
+            isinstance(o, Tensor) and o.array.dtype.kind == "b"):
+        raise op_error("sub", "subtraction with a bool tensor is not supported; use ^ "
+                       "(logical_xor) instead, or ~ (logical_not) to invert a mask", RuntimeError)
+
+
+def _no_dtype(t: Tensor, op: str, kinds: str, what: str) -> None:
+    """PyTorch refuses some dtypes in some ops (``floor`` of bool, ``softmax`` of int64,
+    ``var`` of int64...): a TypeError naming the op and the dtype."""
+    if t.array.dtype.kind in kinds:
+        raise op_error(op, f"not supported for {t.dtype} tensors ({what})", TypeError)
+
+
+def _check_operand(o: Any) -> None:
+    """Refuse an operand that is not a Tensor, a number or an array (a str, None, a list:
+    PyTorch's operators refuse them too) with a TypeError naming the op (the method that
+    called the operand helpers, e.g. ``add`` for ``__add__``)."""
+    if not _not_operand(o):
+        return
+    import sys
+
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_name in _OPERAND_HELPERS:
+        f = f.f_back
+    op = f.f_code.co_name.strip("_") if f is not None else "operator"
+    raise op_error(op, f"unsupported operand of type {type(o).__name__} ({o!r:.40}); expected a "
+                   "Tensor, a Python number or a NumPy array", TypeError)
 
 
 def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
@@ -1991,9 +2125,9 @@ def as_tensor_like(x: Any, ref: Tensor) -> Tensor:
 
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Concatenate along an existing axis."""
-    ts = list(tensors)
-    if not ts:
-        raise op_error("cat", "expected a non-empty list of tensors")
+    ts = _tensor_list(tensors, "cat")
+    if dim is None and axis is None:
+        raise op_error("cat", "argument 'dim' must be int, not NoneType", TypeError)
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     nd = ts[0].ndim
     if nd == 0:
@@ -2008,9 +2142,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tensor:
     """Stack along a new axis."""
-    ts = list(tensors)
-    if not ts:
-        raise op_error("stack", "expected a non-empty list of tensors")
+    ts = _tensor_list(tensors, "stack")
+    if dim is None and axis is None:
+        raise op_error("stack", "argument 'dim' must be int, not NoneType", TypeError)
     d = pick(dim if dim != 0 or axis is None else None, axis, 0)
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
@@ -2018,6 +2152,22 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: Any = None) -> Tenso
                            f"{tuple(ts[0].shape)}, tensor {i} has {tuple(t.shape)}")
     d = norm_dim(d, ts[0].ndim + 1, "stack")
     return M.Stack.apply(d, *_same_dtype(ts))
+
+
+def _tensor_list(tensors: Any, op: str) -> list:
+    """The ``tensors`` argument of cat/stack as a non-empty list of Tensors (a TypeError
+    naming the op and the first element that is not one)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise op_error(op, "argument 'tensors' must be a tuple or list of Tensors, not "
+                       f"{type(tensors).__name__}", TypeError)
+    ts = list(tensors)
+    if not ts:
+        raise op_error(op, "expected a non-empty list of tensors")
+    for i, t in enumerate(ts):
+        if not isinstance(t, Tensor):
+            raise op_error(op, f"expected a Tensor as element {i} of 'tensors', got "
+                           f"{type(t).__name__}", TypeError)
+    return ts
 
 
 def _same_dtype(ts: list) -> list:

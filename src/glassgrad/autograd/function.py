@@ -356,7 +356,9 @@ def _shape_str(a: Any) -> str:
 def _op_error(cls: type, args: tuple, e: Exception) -> Exception:
     op = cls.__name__.lower()
     shapes = ", ".join(_shape_str(a) for a in args)
-    err = type(e)(f"{op}: invalid inputs ({shapes}): {e}")
+    # the builtin class (a NumPy subclass such as AxisError may need other arguments)
+    kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(e, k))
+    err = kind(f"{op}: invalid inputs ({shapes}): {e}")
     err._glassgrad = True  # type: ignore[attr-defined]
     return err
 

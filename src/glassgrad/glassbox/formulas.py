@@ -127,6 +127,8 @@ _SPEC: dict[tuple[str, str], Formula] = {
     ("glassgrad.ops.elementwise", "Tanh"): _f("X", ("dX = dZ ⊙ (1 − Z²)",), doc=_EW),
     ("glassgrad.ops.elementwise", "Sigmoid"): _f("X", ("dX = dZ ⊙ Z ⊙ (1 − Z)",), doc=_EW),
     ("glassgrad.ops.elementwise", "Relu"): _f("X", ("dX = dZ ⊙ [Z > 0]",), doc=_EW),
+    ("glassgrad.ops.rounding", "Rounded"): _f("X", ("dX = 0 (floor/ceil/trunc/round/sign: "
+                                                    "piecewise constant)",), doc=_EW),
     ("glassgrad.ops.elementwise", "LeakyRelu"): _f("X, slope", (
         "dX = dZ ⊙ (1 if X > 0 else slope)", None), doc=_EW),
     ("glassgrad.ops.elementwise", "Elu"): _f("X, alpha", (
@@ -373,7 +375,8 @@ _SPEC.update({
 # The section of the chapter that derives each op (links become ``file.md#anchor``).
 _SECTIONS = {
     "Pointwise functions": "Exp Log Log1p Sqrt Abs Sin Cos Tanh Sigmoid Relu LeakyRelu Elu Erf Gelu "
-                           "Softplus Clamp LogSigmoid Expm1 Exp2 LogBase Tan Sinh Cosh Asin Acos Atan",
+                           "Softplus Clamp LogSigmoid Rounded Expm1 Exp2 LogBase Tan Sinh Cosh Asin "
+                           "Acos Atan",
     "Binary arithmetic": "Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum Atan2 Hypot "
                          "LogAddExp Fmod",
     "where": "Where",

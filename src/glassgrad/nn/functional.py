@@ -16,11 +16,12 @@ from typing import Any, Sequence
 from ..backend import np, xp_of
 from ..ops import loss as _loss
 from ..ops import nn as _nn
-from ..ops._util import op_error
+from ..ops._util import norm_dim, op_error, scaled_sum_sq
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
 from ..random import Generator
 from ..tensor import Tensor
+from ._checks import require_tensors
 
 __all__ = [
     "linear", "bilinear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
@@ -126,6 +127,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise op_error("group_norm", f"input of shape {tuple(input.shape)}: the channels (dim 1) "
                        f"must be divisible by num_groups={num_groups}")
     N, C = input.shape[0], input.shape[1]
+    if N * (C // num_groups) * math.prod(input.shape[2:]) == 1:  # as PyTorch's check
+        raise op_error("group_norm", "expected more than 1 value per channel when training, got "
+                       f"input of shape {tuple(input.shape)} with num_groups={num_groups}")
     y = _nn.LayerNorm.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps))
     y = y.reshape(input.shape)
     shp = (1, C) + (1,) * (input.ndim - 2)
@@ -197,6 +201,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """``x / max(‖x‖_p, eps)`` along ``dim``."""
+    dim = norm_dim(dim, input.ndim, "normalize")
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
@@ -344,7 +349,13 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tenso
                        f"normalized_shape {ns}")
     e = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
     dims = tuple(range(input.ndim - len(ns), input.ndim))
-    y = input * ((input * input).mean(dims, keepdim=True) + e).rsqrt()
+    t, s = scaled_sum_sq(input, dims)  # Σx² = t·s², scaled where x² would overflow
+    n = max(math.prod(input.shape[d] for d in dims), 1)
+    if isinstance(s, float):
+        y = input * (t * (1.0 / n) + e).rsqrt()
+    else:  # near 1e30 in float32: x/√(mean x² + ε) = (x/s)/√(t/n + ε/s²)
+        with np.errstate(over="ignore", under="ignore"):
+            y = (input / s) * (t * (1.0 / n) + e / s / s).rsqrt()
     return y * weight if weight is not None else y
 
 
@@ -360,6 +371,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if input.ndim < 3:
         raise op_error("instance_norm", f"expects (N, C, *spatial) input, got shape "
                        f"{tuple(input.shape)}")
+    if math.prod(input.shape[2:]) == 1:
+        raise op_error("instance_norm", "expected more than 1 spatial element per channel, got "
+                       f"input of shape {tuple(input.shape)}")
     return group_norm(input, input.shape[1], weight, bias, eps)
 
 
@@ -736,6 +750,11 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, (cos - margin).relu(), 0.0)
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
+
+# tensor arguments must be tensors (a TypeError naming the function and the argument)
+for _name in __all__:
+    if _name in globals() and _name != "one_hot":
+        globals()[_name] = require_tensors(globals()[_name], Tensor)
 
 from ..ops import attention as _attention  # noqa: E402
 from ..ops import conv as _conv  # noqa: E402

@@ -68,7 +68,11 @@ def erf(x: Any) -> Any:
 
 def sign(x: Any) -> Any:
     """sign(x) is piecewise constant: its derivative is 0, so arrays suffice."""
-    return xp_of(x).sign(x) if _arr(x) else x.sign()
+    if not _arr(x):
+        return x.sign()
+    xp = xp_of(x)
+    s = xp.sign(x)
+    return xp.where(xp.isnan(x), x.dtype.type(0), s) if x.dtype.kind == "f" else s  # sign(nan) = 0
 
 
 def where(c: Any, a: Any, b: Any) -> Any:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Sequence
 
-from ..backend import np
+from ..backend import np, xp_of
 
 _ONES: dict = {}
 
@@ -82,32 +83,93 @@ def op_error(op: str, msg: str, kind: type = ValueError) -> Exception:
     return e
 
 
-def norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
-    """Normalize ``axis`` (None, int, or sequence; negatives allowed) to a sorted tuple."""
+# reductions that read an empty list of dims as "all dims" (as PyTorch does)
+_EMPTY_DIMS_MEAN_ALL = frozenset({"sum", "mean", "var", "std", "amax", "amin", "norm", "nansum",
+                                  "logsumexp",
+                                  "nanmean", "var_mean", "std_mean"})
+
+
+def dim_int(d: Any, op: str, arg: str = "dim") -> int:
+    """``d`` as a Python int, or a TypeError naming ``op`` and ``arg``.
+
+    Accepted: ints, NumPy integers and one-element integer tensors (anything with
+    ``__index__``); refused as PyTorch does: bool, float, str, None and the rest.
+    """
+    if isinstance(d, int) and not isinstance(d, bool):
+        return d
+    if not isinstance(d, (bool, np.bool_)):
+        try:
+            return operator.index(d)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise op_error(op, f"argument '{arg}' must be int, not {type(d).__name__} ({d!r})", TypeError)
+
+
+def dim_out_of_range(op: str, d: int, ndim: int) -> IndexError:
+    n = max(ndim, 1)
+    return op_error(op, f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but "
+                    f"got {d})", IndexError)
+
+
+def dim_list(axis: Any, op: str, arg: str = "dim") -> tuple:
+    """``axis`` (an int or a sequence of ints) as a tuple of Python ints (types checked)."""
+    if isinstance(axis, (list, tuple)):
+        return tuple(dim_int(a, op, arg) for a in axis)
+    if hasattr(axis, "__index__") and not isinstance(axis, (bool, np.bool_)) and not (
+            hasattr(axis, "ndim") and axis.ndim > 0):
+        return (dim_int(axis, op, arg),)
+    raise op_error(op, f"argument '{arg}' must be an int or a tuple of ints, not "
+                   f"{type(axis).__name__} ({axis!r})", TypeError)
+
+
+def norm_axis(axis: Any, ndim: int, op: str, arg: str = "dim") -> tuple | None:
+    """Normalize ``axis`` (None, int, or sequence; negatives allowed) to a sorted tuple.
+
+    Types and ranges are checked as PyTorch does (an IndexError "Dimension out of range"
+    naming ``op``; a TypeError for bool/float/str dims). An empty sequence means all dims
+    for the reductions that PyTorch reads so (sum, mean, var, std, amax, amin, norm), no
+    dim for the others.
+    """
     if axis is None:
         return None
-    if isinstance(axis, int) or hasattr(axis, "__index__"):
-        axis = (int(axis),)
+    dims = dim_list(axis, op, arg)
+    if not dims and op in _EMPTY_DIMS_MEAN_ALL:
+        return None
+    n = max(ndim, 1)
     out = []
-    for a in axis:
-        a = int(a)
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise op_error(
-                op, f"dim {a} is out of range for a tensor of {ndim} dimensions", IndexError
-            )
-        out.append(a % max(ndim, 1) if ndim else 0)
+    for a in dims:
+        if not -n <= a < n:
+            raise dim_out_of_range(op, a, ndim)
+        out.append(a % n)
     if len(set(out)) != len(out):
-        raise op_error(op, f"dim {tuple(axis)} repeats an axis")
+        raise op_error(op, f"dim {min(a for a in out if out.count(a) > 1)} appears multiple "
+                       f"times in the list of dims {dims}", RuntimeError)
     if ndim == 0:
         return ()  # dim 0 / -1 of a 0-d tensor (allowed by PyTorch) reduces nothing
     return tuple(sorted(out))
 
 
-def norm_dim(dim: int, ndim: int, op: str) -> int:
+def norm_dim(dim: Any, ndim: int, op: str, arg: str = "dim") -> int:
+    """One dim (an int, negatives counting from the end) checked against ``ndim`` dims
+    (a 0-d tensor accepts 0 and -1, as PyTorch)."""
+    dim = dim_int(dim, op, arg)
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise op_error(op, f"dim {dim} is out of range for a tensor of {ndim} dimensions", IndexError)
+        raise dim_out_of_range(op, dim, ndim)
     return dim % n
+
+
+def check_index(idx: Any, size: int, op: str, dim: int | None = None, negative: bool = False) -> None:
+    """Refuse indices outside ``[0, size)`` (``[-size, size)`` with ``negative``) as PyTorch's
+    gather/scatter/index_select/embedding do: an IndexError naming ``op`` and the first bad
+    index. ``idx`` is an integer array."""
+    if not idx.size:
+        return
+    lo, hi = idx.min(), idx.max()
+    if lo < (-size if negative else 0) or hi >= size:
+        bad = int(lo) if lo < (-size if negative else 0) else int(hi)
+        where = f" for dimension {dim}" if dim is not None else ""
+        raise op_error(op, f"index {bad} is out of bounds{where} with size {size}", IndexError)
 
 
 def pick(dim: Any, axis: Any, default: Any = None) -> Any:
@@ -117,8 +179,40 @@ def pick(dim: Any, axis: Any, default: Any = None) -> Any:
     return dim if dim is not None else (axis if axis is not None else default)
 
 
-def shape_tuple(shape: Sequence[Any]) -> tuple:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
+def shape_tuple(shape: Sequence[Any], op: str = "shape", arg: str = "size") -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3); every entry must be an int
+    (a TypeError naming ``op`` otherwise, as PyTorch refuses ``reshape(2.0, 3)``)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return tuple(dim_int(s, op, arg) for s in shape)
+
+
+def scaled_sum_sq(d: Any, axes: Any, small: bool = False) -> tuple:
+    """``(t, s)`` with ``Σ_axes d² = t·s²`` (keepdims), computed without overflow.
+
+    The plain ``Σ d²`` overflows in float32 once ``|d|`` passes about 1e19 (1e30 squared
+    is inf), even where the variance or the norm it feeds is finite (a std of 1e30, or a
+    layer norm's ``x̂`` of order 1). When the plain sum is not finite, it is redone on
+    ``d/s`` with ``s = max|d|`` over ``axes`` (``s = 1`` where that is not finite or is
+    below 1), which is exact up to rounding; otherwise ``s = 1.0``. With ``small`` the sum
+    is also redone where it underflows (``|d|`` near 1e-20 in float32, whose squares are
+    subnormal or 0: a norm or a std of 1e-30 is representable), with ``s = max|d|``
+    there. ``d`` may be an array
+    or a Tensor (double backward): ``s`` is then a constant, which is right because the
+    results built from ``t·s²`` do not depend on the choice of ``s``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = (d * d).sum(axis=axes, keepdims=True)
+    arr = d.array if hasattr(d, "grad_fn") else d
+    tarr = t.array if hasattr(t, "grad_fn") else t
+    xp = xp_of(arr)
+    if arr.size == 0 or arr.dtype.kind != "f":
+        return t, 1.0
+    fi = np.finfo(arr.dtype)
+    if bool(xp.isfinite(tarr).all()) and not (small and bool((tarr < fi.tiny / fi.eps).any())):
+        return t, 1.0
+    with np.errstate(invalid="ignore"):
+        m = xp.abs(arr).max(axis=axes, keepdims=True)
+        s = xp.where(xp.isfinite(m) & ((m > 1) | (small & (m > 0))), m, 1).astype(arr.dtype)
+        u = d / s
+        return (u * u).sum(axis=axes, keepdims=True), s

@@ -102,11 +102,12 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``da = unbroadcast(g / b)``, ``db = unbroadcast(-g ⊙ a / b²)``."""
+        """VJP: ``da = unbroadcast(g / b)``, ``db = unbroadcast(-g ⊙ (a / b) / b)`` (``a/b²``
+        divided in two steps: ``b²`` underflows to 0 for ``|b|`` near 1e-30 in float32)."""
         a, b = ctx.saved_tensors
         return (
             unbroadcast(g / b, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * a / (b * b), _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(-g * (a / b) / b, _shape(ctx, 1)) if _need(ctx, 1) else None,
         )
 
 
@@ -121,9 +122,9 @@ class RDiv(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``da = -g ⊙ c / a²``."""
+        """VJP: ``da = -g ⊙ (c / a) / a`` (not ``/ a²``, which underflows near 1e-30)."""
         (a,) = ctx.saved_tensors
-        return -g * ctx.c / (a * a), None
+        return -g * (ctx.c / a) / a, None
 
 
 class Neg(Function):
@@ -144,7 +145,15 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        z = a**b
+        if a.dtype.kind in "iu" and not isinstance(b, (int, float)) and b.dtype.kind in "iu" \
+                and (b < 0).any():
+            # integer ** negative integer tensor (PyTorch): 1 → 1, −1 → ±1, the rest → 0
+            xp = xp_of(a)
+            one = xp.where(b % 2 == 0, 1, -1).astype(a.dtype)
+            z = xp.where(b < 0, xp.where(a == 1, 1, xp.where(a == -1, one, 0)).astype(a.dtype),
+                         a ** xp.maximum(b, 0))
+        else:
+            z = a**b
         ctx.save_for_backward(a, b, z)
         return z
 
@@ -152,14 +161,19 @@ class Pow(Function):
     def backward(ctx, g):
         """VJP: ``da = unbroadcast(g ⊙ b ⊙ a^(b-1))``, ``db = unbroadcast(g ⊙ z ⊙ log a)``.
 
-        ``db`` is taken as 0 where ``a == 0`` (PyTorch's convention, avoiding 0·log 0), and
+        ``db`` is taken as 0 where ``a == 0`` and ``b ≥ 0`` (PyTorch's convention, avoiding
+        0·log 0; for ``b < 0`` it is ``∞·(−∞) = −∞``), and
         ``da`` as 0 where ``b == 0`` (``a⁰ = 1`` is constant, even at ``a = 0``).
         """
         a, b, z = ctx.saved_tensors
         da = db = None
         if _need(ctx, 0):
-            if isinstance(b, (int, float)):
-                da = g * 0 if b == 0 else g * b * a ** (b - 1)
+            if isinstance(b, (int, float)) and b == 0.5:  # √a: g/(2√a) (−inf at a = −0.0, as torch)
+                with np.errstate(divide="ignore"):
+                    da = g / (2 * z)
+            elif isinstance(b, (int, float)):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    da = g * 0 if b == 0 else g * b * a ** (b - 1)
             else:
                 b0 = D.data(b) == 0
                 da = g * b * a ** (b - 1)
@@ -168,7 +182,10 @@ class Pow(Function):
             da = unbroadcast(da, _shape(ctx, 0))
         if _need(ctx, 1):
             nz = D.data(a) != 0
-            logs = D.where(nz, D.log(D.where(nz, a, D.zeros_like(a) + 1)), D.zeros_like(a))
+            if not isinstance(b, (int, float)):
+                nz = nz | (D.data(b) < 0)
+            with np.errstate(divide="ignore"):
+                logs = D.where(nz, D.log(D.where(nz, a, D.zeros_like(a) + 1)), D.zeros_like(a))
             db = unbroadcast(g * z * logs, _shape(ctx, 1))
         return da, db
 
@@ -205,15 +222,9 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``da = g ⊙ ([a > b] + ½[a = b])``, ``db = g ⊙ ([b > a] + ½[a = b])``."""
-        a, b = ctx.saved_tensors
-        ad, bd = D.data(a), D.data(b)
-        wa = (ad > bd) + 0.5 * (ad == bd)
-        wa = wa.astype(g.dtype)
-        return (
-            unbroadcast(g * wa, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * (1 - wa), _shape(ctx, 1)) if _need(ctx, 1) else None,
-        )
+        """VJP: ``da = g ⊙ (1 − [a < b] − ½[a = b])``, ``db = g ⊙ (1 − [b < a] − ½[a = b])``
+        (where a nan is compared, both get ``g``, as PyTorch)."""
+        return _minmax_backward(ctx, g, 1)
 
 
 class Minimum(Function):
@@ -226,14 +237,22 @@ class Minimum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``da = g ⊙ ([a < b] + ½[a = b])``, ``db = g ⊙ ([b < a] + ½[a = b])``."""
-        a, b = ctx.saved_tensors
-        ad, bd = D.data(a), D.data(b)
-        wa = ((ad < bd) + 0.5 * (ad == bd)).astype(g.dtype)
-        return (
-            unbroadcast(g * wa, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * (1 - wa), _shape(ctx, 1)) if _need(ctx, 1) else None,
-        )
+        """VJP: ``da = g ⊙ (1 − [a > b] − ½[a = b])``, ``db = g ⊙ (1 − [b > a] − ½[a = b])``
+        (where a nan is compared, both get ``g``, as PyTorch)."""
+        return _minmax_backward(ctx, g, -1)
+
+
+def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:
+    """Gradients of maximum (``sign = 1``) / minimum (``-1``): the loser gets 0, a tie
+    splits ``g`` in halves, and an unordered pair (a nan) gives ``g`` to both."""
+    a, b = ctx.saved_tensors
+    ad, bd = D.data(a), D.data(b)
+    lose_a, lose_b = (ad < bd, ad > bd) if sign > 0 else (ad > bd, ad < bd)
+    tie = 0.5 * (ad == bd)
+    return (
+        unbroadcast(g * (1 - lose_a - tie).astype(g.dtype), _shape(ctx, 0)) if _need(ctx, 0) else None,
+        unbroadcast(g * (1 - lose_b - tie).astype(g.dtype), _shape(ctx, 1)) if _need(ctx, 1) else None,
+    )
 
 
 class Where(Function):
@@ -350,9 +369,9 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``dx = g ⊙ sign(x)``."""
+        """VJP: ``dx = g ⊙ sign(x)`` (0 where ``x`` is nan, as PyTorch)."""
         (x,) = ctx.saved_tensors
-        return g * xp_of(D.data(x)).sign(D.data(x))
+        return g * D.sign(D.data(x))
 
 
 class Sin(Function):
@@ -435,9 +454,10 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """VJP: ``dx = g ⊙ [x > 0] = g ⊙ [z > 0]``."""
+        """VJP: ``dx = g ⊙ [x > 0] = g ⊙ [z > 0]`` (``g`` where ``x`` is nan, as PyTorch's
+        ``[z ≤ 0] → 0``)."""
         (z,) = ctx.saved_tensors
-        return g * (D.data(z) > 0)
+        return g * ~(D.data(z) <= 0)
 
 
 class LeakyRelu(Function):

@@ -159,7 +159,12 @@ class ScatterAlong(Function):
 
     @staticmethod
     def backward(ctx, gg):
-        """VJP: ``dg = take_along_axis(gg, index, dim)``."""
+        """VJP: ``dg = take_along_axis(gg, index, dim)`` (``gg`` cut to the index's extent
+        outside ``dim``: PyTorch lets the index be smaller than the output there)."""
+        index, dim = ctx.index, ctx.dim
+        if any(a != dim and s != gg.shape[a] for a, s in enumerate(index.shape)):
+            gg = gg[tuple(slice(None) if a == dim else slice(0, s)
+                          for a, s in enumerate(index.shape))]
         if hasattr(gg, "grad_fn"):
             return TakeAlong.apply(gg, ctx.index, ctx.dim), None, None, None
         return xp_of(gg).take_along_axis(gg, ctx.index, axis=ctx.dim), None, None, None

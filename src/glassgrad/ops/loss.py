@@ -109,6 +109,8 @@ class NLLLoss(Function):
         yi, valid = class_targets("nll_loss", y.reshape(-1), C, ignore_index, shape)
         rows = _arange(xp_of(x), M)
         picked = x2[rows, yi]
+        if valid is not None:  # ignored rows count for nothing, even if they hold nan/inf
+            picked = xp_of(x).where(valid, picked, 0)
         if weight is not None:
             coef = weight[yi] if valid is None else weight[yi] * valid
         else:

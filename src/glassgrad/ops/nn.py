@@ -30,7 +30,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
-from ._util import cached_constant, cached_ones, op_error, sum_rows
+from ._util import cached_constant, cached_ones, op_error, scaled_sum_sq, sum_rows
 
 __all__ = ["Linear", "CrossEntropy", "BatchNorm", "LayerNorm", "Embedding", "LogSigmoid"]
 
@@ -44,6 +44,15 @@ def _perm(x: Any, perm: tuple) -> Any:
 
 
 # ---------------------------------------------------------------------------- linear
+def _lead(shape: tuple) -> int:
+    """The number of rows when the leading dims are folded (``-1`` is ambiguous when a
+    dim is 0)."""
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    return n
+
+
 class Linear(Function):
     """``Z = X·Wᵀ + b`` with ``X: (..., in)``, ``W: (out, in)``, ``b: (out,)``, ``Z: (..., out)``.
 
@@ -69,7 +78,7 @@ class Linear(Function):
         if x.ndim == 2:
             z = x @ w.T
         else:
-            z = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+            z = (x.reshape(_lead(x.shape), x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
             z += b
         return z
@@ -89,8 +98,8 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         k, o = w.shape[1], w.shape[0]
         need = ctx.needs_input_grad
-        x2 = x if x.ndim == 2 else x.reshape((-1, k))
-        g2 = g if g.ndim == 2 else g.reshape((-1, o))
+        x2 = x if x.ndim == 2 else x.reshape((_lead(x.shape), k))
+        g2 = g if g.ndim == 2 else g.reshape((_lead(g.shape), o))
         dx = dw = db = None
         if need[0]:
             dx = g2 @ w
@@ -232,6 +241,8 @@ class CrossEntropy(Function):
         lse = xp.log(se)  # log Σ exp(s)
         p /= se  # softmax, computed once (in place), kept for backward
         nll = lse[:, 0] - s_y  # −logp at the target, (M,)
+        if valid is not None:  # ignored rows count for nothing, even if they hold nan/inf
+            nll = xp.where(valid, nll, 0)
         # coefficient of the one-hot part per row, and of the softmax part
         if weight is not None:
             wy = weight[yi]
@@ -247,7 +258,7 @@ class CrossEntropy(Function):
             # −Σ_c w_c logp_ic = lse·Σ_c w_c − Σ_c w_c s_ic
             sm = lse[:, 0] * (weight.sum() if weight is not None else C) - s_w
             if valid is not None:
-                sm = sm * valid
+                sm = xp.where(valid, sm, 0)
             loss = loss + (eps / C) * sm
         if reduction == "mean":
             denom = (wy.sum() if wy is not None else M)
@@ -349,6 +360,8 @@ class CrossEntropy(Function):
                                   else valid[:, None]) * wv
             a_col = a[:, None] if not isinstance(a, float) else a
             G = (p * a_col - q) * scale
+            if valid is not None:  # ignored rows: 0, also where they hold nan
+                G = D.where(valid[:, None], G, D.zeros_like(G))
             return _from_rows(G, shape), None
         xp = xp_of(ctx.p)
         p = ctx.p
@@ -365,6 +378,8 @@ class CrossEntropy(Function):
                 G -= (eps / C) * wv
             else:
                 G -= (eps / C) * valid[:, None] * wv
+        if valid is not None:
+            G[~valid] = 0  # ignored rows do not depend on x (and may hold nan)
         G *= scale
         return _from_rows(G, shape), None
 
@@ -375,8 +390,18 @@ def _stats(x: Any, axes: tuple, eps: float, full: bool = False) -> tuple:
     works on arrays and on Tensors. ``full`` adds the mean and the variance."""
     mean = x.mean(axis=axes, keepdims=True)
     xc = x - mean
-    var = (xc * xc).mean(axis=axes, keepdims=True)
-    inv = (var + eps) ** -0.5
+    t, s = scaled_sum_sq(xc, axes)  # Σ(x − μ)² = t·s², scaled where it would overflow
+    n = 1
+    for a in axes:
+        n *= xc.shape[a]
+    if isinstance(s, float):
+        var = t * (1.0 / n) if n else t  # (no elements: an empty result)
+        inv = (var + eps) ** -0.5
+    else:  # var = s²·t/n overflows (near 1e30 in float32) but x̂ = (x − μ)/s · (t/n + eps/s²)^-½
+        with np.errstate(over="ignore", under="ignore"):
+            v = t * (1.0 / n)
+            inv = (v + eps / s / s) ** -0.5 / s
+            var = v * s * s
     if full:
         return xc * inv, inv, mean, var
     return xc * inv, inv
@@ -397,7 +422,7 @@ def _norm_backward(dxh: Any, xh: Any, inv: Any, axes: tuple, n: int) -> Any:
     """
     s1 = dxh.sum(axis=axes, keepdims=True)
     s2 = (dxh * xh).sum(axis=axes, keepdims=True)
-    return (dxh * n - s1 - xh * s2) * (inv * (1.0 / n))
+    return (dxh * n - s1 - xh * s2) * (inv * (1.0 / max(n, 1)))
 
 
 class BatchNorm(Function):
@@ -436,9 +461,11 @@ class BatchNorm(Function):
         _same_dtype("batch_norm", x, weight, bias)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, C) + (1,) * (x.ndim - 2)
-        n = x.size // C if C else 0
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
         if use_batch_stats:
-            if n <= 1:
+            if n == 1:
                 raise op_error("batch_norm", "expected more than 1 value per channel when "
                                f"training, got input of shape {tuple(x.shape)}")
             xh, inv, mean, var = _stats(x, axes, eps, full=True)

@@ -15,6 +15,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
+from ._util import scaled_sum_sq
 
 
 def _expand_back(g: Any, in_shape: tuple, axes: tuple | None, keepdims: bool) -> Any:
@@ -79,8 +80,14 @@ class Var(Function):
         n = _count(x.shape, axes)
         mu = x.mean(axis=axes, keepdims=True)
         d = x - mu
-        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf/nan, as torch
-            return (d * d).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
+        t, s = scaled_sum_sq(d, axes, small=True)  # Σd² = t·s² (scaled where d² over/underflows)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # n <= correction: inf/nan, as torch
+            z = t / (max(n - correction, 0) if n else 0)  # empty: nan
+            if not isinstance(s, float):
+                z = z * s * s  # (s² alone may overflow where the variance does not)
+        z = z.astype(x.dtype, copy=False)
+        return z if keepdims else (z.reshape(()) if axes is None else z.squeeze(axis=axes))
 
     @staticmethod
     def backward(ctx, g):
@@ -105,8 +112,9 @@ class Std(Function):
         ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
         n = _count(x.shape, axes)
         d = x - x.mean(axis=axes, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.sqrt((d * d).sum(axis=axes, keepdims=True) / max(n - correction, 0))
+        t, sc = scaled_sum_sq(d, axes, small=True)  # Σd² = t·sc²: a std of 1e30 (or 1e-30)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            s = xp_of(x).sqrt(t / (max(n - correction, 0) if n else 0)) * sc  # empty: nan
         ctx.s = s  # keepdims form, for the backward
         z = s.astype(x.dtype, copy=False)
         if not keepdims:
@@ -145,8 +153,19 @@ class PNorm(Function):
         ctx.save_for_backward(x)
         ctx.p, ctx.axes, ctx.keepdims = p, axes, keepdims
         a = np.abs(x)
-        nk = np.sqrt((x * x).sum(axis=axes, keepdims=True)) if p == 2 else \
-            ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+        if p == 2:  # ‖x‖ = s·√t with Σx² = t·s² (no overflow of x² near 1e30 in float32)
+            t, s = scaled_sum_sq(x, axes, small=True)
+            with np.errstate(over="ignore"):
+                nk = np.sqrt(t) * s
+        else:
+            with np.errstate(over="ignore", under="ignore"):
+                nk = ((a ** p).sum(axis=axes, keepdims=True)) ** (1.0 / p)
+            if a.size and not (np.isfinite(nk).all() and (nk > 0).all()):
+                # |x|^p overflowed (or underflowed): ‖x‖_p = m·‖x/m‖_p with m = max|x|
+                with np.errstate(invalid="ignore", divide="ignore", under="ignore"):
+                    m = a.max(axis=axes, keepdims=True)
+                    m = np.where(np.isfinite(m) & (m > 0), m, 1).astype(x.dtype)
+                    nk = ((a / m) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p) * m
         nk = np.asarray(nk, dtype=x.dtype)
         ctx.nk = nk
         z = nk
@@ -167,9 +186,9 @@ class PNorm(Function):
         gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
         if p == 2:
             dx = gb * x / safe
-        else:
-            ax = D.where(D.data(x) == 0, D.zeros_like(x) + 1, x * D.sign(x))  # |x| (safe at 0)
-            dx = gb * x * ax ** (p - 2) / safe ** (p - 1)
+        else:  # x|x|^(p−2)/‖x‖^(p−1) = sign(x)·(|x|/‖x‖)^(p−1): no power of x overflows
+            with np.errstate(under="ignore"):
+                dx = gb * D.sign(D.data(x)) * (x * D.sign(D.data(x)) / safe) ** (p - 1)
         if zero.any():
             dx = D.where(np.broadcast_to(zero, shape), D.zeros_like(dx), dx)
         return dx, None, None, None
@@ -179,40 +198,46 @@ class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
 
     @staticmethod
-    def forward(ctx, x, axes=None, keepdims=False):
+    def forward(ctx, x, axes=None, keepdims=False, nans=False):
         z = x.max(axis=axes, keepdims=keepdims)
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
         return z
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = max] / (number of maxima)``."""
         x, z = ctx.saved_tensors
-        return _extremum_backward(ctx, g, x, z), None, None
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
 
 
 class Amin(Function):
     """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``)."""
 
     @staticmethod
-    def forward(ctx, x, axes=None, keepdims=False):
+    def forward(ctx, x, axes=None, keepdims=False, nans=False):
         z = x.min(axis=axes, keepdims=keepdims)
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
         return z
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = min] / (number of minima)``."""
         x, z = ctx.saved_tensors
-        return _extremum_backward(ctx, g, x, z), None, None
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
     shape = ctx._in_meta[0][0]
     zd = _expand_back(D.data(z), shape, ctx.axes, ctx.keepdims)
-    mask = D.data(x) == zd
+    xd = D.data(x)
+    mask = xd == zd
+    if ctx.nans and xd.dtype.kind == "f":
+        # x.max() of a tensor holding nan: the gradient goes to the nans (PyTorch's max);
+        # amax/amin leave 0/0 = nan there, as PyTorch's amax/amin
+        xp = xp_of(xd)
+        mask |= xp.isnan(xd) & xp.isnan(zd)
     cnt = mask.sum(axis=ctx.axes, keepdims=True)
     w = (mask / cnt).astype(D.data(x).dtype)
     return _expand_back(g, shape, ctx.axes, ctx.keepdims) * w
@@ -251,8 +276,11 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
         xp = xp_of(x)
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        if x.size:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+        else:  # an empty axis: log 0 = -inf (as torch)
+            m = x.sum(axis=axes, keepdims=True)
         with np.errstate(divide="ignore"):  # all -inf: log 0 = -inf, as torch
             z = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         ctx.save_for_backward(x)
@@ -280,6 +308,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
+        if not x.size:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -300,6 +332,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
+        if not x.size:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return x.copy()
         s = x - x.max(axis=axis, keepdims=True)
         y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(y)

@@ -98,3 +98,24 @@ def test_writes_through_data_are_not_seen_by_autograd_version_checks():
     tw.data.mul_(10)
     ty.backward()
     np.testing.assert_array_equal(tw.grad.numpy(), [20.0, 40.0])
+
+
+@pytest.mark.parametrize("args", [(), (5,), (2, 3), (2, 3, 4), (1, 2, 1, 2, 3), ([1, 2],),
+                                  ([[1.5, 2], [3, 4]],), ((1, 0),), ([True, False],)])
+def test_legacy_tensor_constructor_as_pytorch(args):
+    # nn.Parameter(torch.Tensor(out, in)) then reset_parameters(): the custom-layer idiom
+    g, t = gg.Tensor(*args), torch.Tensor(*args)
+    assert tuple(g.shape) == tuple(t.shape) and g.dtype == gg.float32
+    if args and not isinstance(args[0], int):
+        np.testing.assert_array_equal(g.numpy(), t.numpy())
+    p = nn.Parameter(gg.Tensor(3, 4))
+    assert p.shape == (3, 4) and p.requires_grad
+
+
+def test_legacy_tensor_constructor_errors_and_scalars_stay_data():
+    with pytest.raises(TypeError, match="Tensor: sizes must be non-negative ints"):
+        gg.Tensor(2, -3)
+    assert gg.tensor(5).shape == () and gg.tensor(5).dtype == gg.int64
+    assert gg.Tensor(np.array([1, 2])).dtype == gg.int64  # an array keeps its dtype
+    assert gg.Tensor(2.5).shape == ()
+    np.testing.assert_array_equal(gg.where(gg.tensor([True, False]), 1, 0).numpy(), [1, 0])

@@ -79,7 +79,7 @@ allocator._on_import()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
                "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func",
-               "special", "distributed"}
+               "special", "distributed", "sparse"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 
@@ -98,4 +98,6 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(".per_sample", __name__), name)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)
+    if name == "sparse_coo_tensor":
+        return importlib.import_module(".sparse", __name__).sparse_coo_tensor
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")

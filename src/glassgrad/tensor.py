@@ -18,6 +18,7 @@ from . import dtypes as _dt
 from ._tensor_extra import TensorExtras
 from ._tensor_extra2 import TensorExtras2, TensorExtras2b
 from ._tensor_extra3 import TensorExtras3
+from ._tensor_sparse import SparseMethods
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
@@ -51,13 +52,21 @@ _PyFloat, _PyInt, _PyBool = builtins.float, builtins.int, builtins.bool
 _SCALARS = (_PyFloat, _PyInt, _PyBool)
 
 
-class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
+_SIZES: Any = object()  # Tensor() called without data (PyTorch's legacy size form)
+
+
+class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3, SparseMethods):
     """A multi-dimensional array that records how it was computed (reverse-mode autodiff).
 
     Parameters
     ----------
     data : array_like
-        Values. Python floats become float32 (the default dtype), ints int64.
+        Values. A list or tuple becomes the default float dtype (float32), as with PyTorch's
+        ``torch.Tensor``; a NumPy array keeps its dtype; a Python float becomes float32, an
+        int int64 only through :func:`glassgrad.tensor` (see below). PyTorch's legacy size
+        form is accepted too: ``Tensor(3, 4)`` is a float tensor of shape ``(3, 4)`` (zeros;
+        PyTorch leaves it uninitialized), ``Tensor(5)`` one of shape ``(5,)``, ``Tensor()``
+        an empty one. For data with an explicit dtype, prefer ``gg.tensor(data, dtype=...)``.
     dtype : dtype, optional
     requires_grad : bool
         Track operations on this tensor so that ``backward`` fills ``.grad``.
@@ -76,8 +85,22 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
     __array_priority__ = 1000
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
-                 device: Any = None) -> None:
+    def __init__(self, data: Any = _SIZES, dtype: Any = None, requires_grad: bool = False,
+                 device: Any = None, *sizes: int) -> None:
+        if data is _SIZES or (dtype is None and type(data) is _PyInt and not sizes
+                              and requires_grad is False and device is None) or sizes \
+                or (type(data) is _PyInt and type(dtype) is _PyInt):
+            # PyTorch's legacy constructor: Tensor() is empty, Tensor(3, 4) is a float tensor
+            # of that size (zeros here; PyTorch leaves it uninitialized)
+            shape = tuple(a for a in (data, dtype, requires_grad, device) + sizes
+                          if a is not _SIZES and a is not None and a is not False)
+            if not builtins.all(type(n) is _PyInt and n >= 0 for n in shape):
+                raise TypeError(f"Tensor: sizes must be non-negative ints, got {shape}; for data "
+                                "use gg.tensor(data, dtype=...)")
+            data, dtype, requires_grad, device = np.zeros(shape or (0,), _dt.get_default_dtype()), \
+                None, False, None
+        elif dtype is None and isinstance(data, (list, tuple)):
+            dtype = _dt.get_default_dtype()  # Tensor([1, 2]) is float, as in PyTorch
         arr = _to_array(data, dtype)
         if device is not None:
             arr = to_device(arr, normalize_device(device))
@@ -556,7 +579,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         if is_array(o):
             return Tensor._make(o, False)
         _check_operand(o)
-        return Tensor(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
+        return _from_data(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
 
     def _operands(self, o: Any) -> tuple:
         """Both operands of a binary op, converted to PyTorch's result dtype.
@@ -2110,7 +2133,17 @@ def tensor(data: Any, dtype: Any = None, device: Any = None,
         data = data.copy()
     if device is None and get_default_device() != "cpu":
         device = get_default_device()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    return _from_data(data, dtype, requires_grad, device)
+
+
+def _from_data(data: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+               device: Any = None) -> Tensor:
+    """A tensor from data, never PyTorch's legacy size form (``_from_data(3)`` is the 0-d 3)."""
+    arr = _to_array(data, dtype)
+    if device is not None:
+        arr = to_device(arr, normalize_device(device))
+    t = Tensor._make(arr, False)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def as_tensor_like(x: Any, ref: Tensor) -> Tensor:

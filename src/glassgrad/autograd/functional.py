@@ -206,7 +206,9 @@ def _fresh(x: Any) -> Any:
     """A leaf copy of ``x`` that requires grad (so the user's tensor is left alone)."""
     Tensor = _T()
     if not isinstance(x, Tensor):
-        x = Tensor(x)
+        from ..tensor import _from_data
+
+        x = _from_data(x)
     t = Tensor._make(x.array, False)
     if t.dtype.kind == "f":
         t.requires_grad_(True)

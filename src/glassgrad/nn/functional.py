@@ -20,7 +20,7 @@ from ..ops._util import norm_dim, op_error, scaled_sum_sq
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
 from ..random import Generator
-from ..tensor import Tensor
+from ..tensor import Tensor, _from_data
 from ._checks import require_tensors
 
 __all__ = [
@@ -47,7 +47,7 @@ def _t(x: Any, like: Tensor | None = None, op: str = "") -> Tensor:
         if arr.dtype.kind == "f" or arr.dtype.kind in "iub" and not isinstance(x, np.ndarray):
             arr = arr.astype(like.dtype)
         return Tensor._make(arr, False)
-    return Tensor(x)
+    return _from_data(x)
 
 
 # ============================================================================ layers

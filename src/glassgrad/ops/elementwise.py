@@ -277,13 +277,13 @@ class Where(Function):
 
 def where(cond: Any, a: Any, b: Any) -> Any:
     """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b``."""
-    from ..tensor import Tensor
+    from ..tensor import Tensor, _from_data
 
     c = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)  # Python floats -> default float dtype, as torch.where(c, 1.0, 0.0)
+        a = _from_data(a)  # Python floats -> default float dtype, as torch.where(c, 1.0, 0.0)
     # both branches in PyTorch's result dtype (a Python number takes the tensor's dtype)
     if isinstance(a, Tensor):
         a, b = a._operands(b)

@@ -79,7 +79,8 @@ allocator._on_import()
 
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
                "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func",
-               "special", "distributed", "sparse"}
+               "special", "distributed", "sparse",
+               "distributions"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

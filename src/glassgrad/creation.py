@@ -9,7 +9,7 @@ from ._sizes import size_arg
 from .autograd.grad_mode import STATE
 from .backend import device_of, get_default_device, normalize_device, np, to_device, to_numpy
 from .random import Generator, _rng
-from .tensor import Tensor, tensor
+from .tensor import Tensor, _from_data, tensor
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange",
@@ -74,7 +74,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data
     if isinstance(data, np.ndarray):
         return _finish(data, dtype, device, False, const=False)
-    return Tensor(data, dtype=dtype, device=device)
+    return _from_data(data, dtype=dtype, device=device)
 
 
 def from_numpy(a: np.ndarray) -> Tensor:

@@ -1197,7 +1197,7 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3, SparseM
             a, o = self._operands(o)  # the dtype a Python number would give
             return Tensor._make(np.asarray(o, dtype=a.dtype), False)
         _check_operand(o)
-        return Tensor(np.asarray(o, dtype=self.dtype) if np.asarray(o).dtype.kind == "f" else o)
+        return _from_data(np.asarray(o, dtype=self.dtype) if np.asarray(o).dtype.kind == "f" else o)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import is_array, np
-from ..tensor import Tensor
+from ..tensor import Tensor, _from_data
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
@@ -38,7 +38,7 @@ class Parameter(Tensor):
         elif is_array(data):
             arr = data
         else:
-            arr = Tensor(data).array
+            arr = _from_data(data).array
         self.array = arr
         self.grad = None
         self.grad_fn = None

@@ -1957,6 +1957,8 @@ def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
 # ---------------------------------------------------------------------- small ops used above
 class Cast(_function.Function):
     """``z = x.astype(dtype)``."""
+    formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
     def forward(ctx, x, dtype):
@@ -1971,6 +1973,8 @@ class Cast(_function.Function):
 
 class ToDevice(_function.Function):
     """Move data between CPU and GPU."""
+    formulas = {"inputs": "X, device", "grads": ("dX = dZ moved to X.device", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
     def forward(ctx, x, device):
@@ -1987,6 +1991,8 @@ class ToDevice(_function.Function):
 
 class Clone(_function.Function):
     """``z = copy(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ",)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
     def forward(ctx, x):
@@ -2000,6 +2006,15 @@ class Clone(_function.Function):
 
 class IndexPut(_function.Function):
     """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
+    formulas = {
+        "inputs": "X, idx, V",
+        "grads": (
+            "dX = dZ with zeros at idx",
+            None,
+            "dV = unbroadcast(dZ[idx], V.shape)",
+        ),
+    }
+    derivation = "docs/derivations/indexing.md#writing-xidx--v-out-of-place"
 
     @staticmethod
     def forward(ctx, x, idx, v):

@@ -266,6 +266,17 @@ class ConvNd(Function):
     Called as ``ConvNd.apply(x, w, b, stride, pads, dilation, groups, out_sp)`` with
     per-axis tuples; ``pads`` holds ``(lo, hi)`` pairs; ``out_sp`` the output size.
     """
+    formulas = {
+        "inputs": "X, W, b, stride, pads, dilation, groups, out_sp",
+        "grads": (
+            "dX = conv_transpose(dY, W) = col2im(Wᵀ @ dY)",
+            "dW = Σ_n dY[n] @ cols(X)[n]ᵀ",
+            "db = sum over (n, spatial) of dY",
+            None, None, None, None, None,
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/conv.md#backward"
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, out_sp):
@@ -314,6 +325,17 @@ class ConvTransposeNd(Function):
     the layout of the convolution being transposed), ``y: out_shape = (N, Cout, *out)``.
     Called as ``ConvTransposeNd.apply(x, w, b, out_shape, stride, pads, dilation, groups)``.
     """
+    formulas = {
+        "inputs": "X, W, b, out_shape, stride, pads, dilation, groups",
+        "grads": (
+            "dX = conv(dY, W)",
+            "dW = Σ_n X[n] @ cols(dY)[n]ᵀ",
+            "db = sum over (n, spatial) of dY",
+            None, None, None, None, None,
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/conv.md#backward"
 
     @staticmethod
     def forward(ctx, x, w, b, out_shape, stride, pads, dilation, groups):
@@ -363,6 +385,16 @@ class ConvWeightGrad(Function):
     """``dw = Σ_n δ[n] @ cols(x)[n]ᵀ``: the weight gradient of a convolution as an op
     (needed to differentiate a convolution's backward). Called as
     ``ConvWeightGrad.apply(x, δ, w_shape, stride, pads, dilation, groups)``."""
+    formulas = {
+        "inputs": "X, G, w_shape, stride, pads, dilation, groups",
+        "grads": (
+            "dX = conv_transpose(G, dZ)",
+            "dG = conv(X, dZ)",
+            None, None, None, None, None,
+        ),
+        "output": "dW",
+    }
+    derivation = "docs/derivations/conv.md#backward"
 
     @staticmethod
     def forward(ctx, x, g, w_shape, stride, pads, dilation, groups):
@@ -781,6 +813,15 @@ class MaxPoolNd(Function):
     The forward is a running ``maximum`` over the ``K`` strided slices (no copy of the
     windows); the arg-max is found in the backward by comparing each slice with ``y``.
     """
+    formulas = {
+        "inputs": "X, ks, stride, pads, dil, out_sp, with_indices",
+        "grads": (
+            "dX = scatter_add(dZ → arg-max of each window)",
+            None, None, None, None, None, None,
+        ),
+        "output": "Z, idx",
+    }
+    derivation = "docs/derivations/conv.md#pooling"
 
     @staticmethod
     def forward(ctx, x, ks, stride, pads, dil, out_sp, with_indices=False):
@@ -840,6 +881,8 @@ class MaxPoolNd(Function):
 class MaxUnpoolScatter(Function):
     """The max-pool VJP as an op: ``dx = scatter(g → arg-max positions)``; its own VJP is
     the gather ``dg = gg[arg-max positions]`` (so max pooling is twice differentiable)."""
+    formulas = {"inputs": "G, arg, x_shape, geom", "grads": ("dG = dZ[arg-max positions]", None, None, None)}
+    derivation = "docs/derivations/conv.md#pooling"
 
     @staticmethod
     def forward(ctx, g, arg, x_shape, geom):
@@ -856,6 +899,8 @@ class MaxUnpoolScatter(Function):
 
 class MaxPoolGather(Function):
     """``y = x[arg-max positions]`` with fixed positions (VJP: the scatter)."""
+    formulas = {"inputs": "X, arg, geom", "grads": ("dX = scatter_add(dZ → positions)", None, None)}
+    derivation = "docs/derivations/conv.md#pooling"
 
     @staticmethod
     def forward(ctx, x, arg, geom):
@@ -950,6 +995,14 @@ def _avg_spread(g: Any, x_shape: tuple, ks: tuple, stride: tuple, pads: tuple) -
 class AvgPoolNd(Function):
     """``y = (Σ over each window) · inv_div`` where ``inv_div`` holds 1/divisor per output
     position. Called as ``AvgPoolNd.apply(x, ks, stride, pads, inv_div, out_sp)``."""
+    formulas = {
+        "inputs": "X, ks, stride, pads, inv_div, out_sp",
+        "grads": (
+            "dX[window] += dZ / divisor (each window spreads dZ evenly)",
+            None, None, None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/conv.md#pooling"
 
     @staticmethod
     def forward(ctx, x, ks, stride, pads, inv_div, out_sp):
@@ -971,6 +1024,8 @@ class AvgPoolNd(Function):
 
 class AvgPoolTranspose(Function):
     """The average-pool VJP as an op (its own VJP is the average pool)."""
+    formulas = {"inputs": "G, x_shape, geom", "grads": ("dG = avg_pool(dZ)", None, None)}
+    derivation = "docs/derivations/conv.md#pooling"
 
     @staticmethod
     def forward(ctx, g, x_shape, geom):

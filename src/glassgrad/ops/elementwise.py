@@ -31,6 +31,8 @@ def _need(ctx: Any, i: int) -> bool:
 # ----------------------------------------------------------------------------- arithmetic
 class Add(Function):
     """``z = a + b``."""
+    formulas = {"inputs": "A, B", "grads": ("dA = unbroadcast(dZ, A.shape)", "dB = unbroadcast(dZ, B.shape)")}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -47,6 +49,14 @@ class Add(Function):
 
 class Sub(Function):
     """``z = a - b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ, A.shape)",
+            "dB = −unbroadcast(dZ, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -63,6 +73,8 @@ class Sub(Function):
 
 class RSub(Function):
     """``z = b - a`` with ``b`` a constant (for ``2 - x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = −dZ", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -76,6 +88,14 @@ class RSub(Function):
 
 class Mul(Function):
     """``z = a * b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ B, A.shape)",
+            "dB = unbroadcast(dZ ⊙ A, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -94,6 +114,14 @@ class Mul(Function):
 
 class Div(Function):
     """``z = a / b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ / B, A.shape)",
+            "dB = unbroadcast(−dZ ⊙ A / B², B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -113,6 +141,8 @@ class Div(Function):
 
 class RDiv(Function):
     """``z = c / a`` with ``c`` a constant (for ``1 / x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = −dZ ⊙ c / A²", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, c):
@@ -129,6 +159,8 @@ class RDiv(Function):
 
 class Neg(Function):
     """``z = -a``."""
+    formulas = {"inputs": "A", "grads": ("dA = −dZ",)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a):
@@ -142,6 +174,14 @@ class Neg(Function):
 
 class Pow(Function):
     """``z = a ** b`` (``b`` a tensor or a constant)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ B ⊙ A^(B−1), A.shape)",
+            "dB = unbroadcast(dZ ⊙ Z ⊙ log A, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -192,6 +232,8 @@ class Pow(Function):
 
 class RPow(Function):
     """``z = c ** a`` with ``c`` a constant base (``2 ** x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = dZ ⊙ Z ⊙ log c", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, c):
@@ -214,6 +256,14 @@ class RPow(Function):
 
 class Maximum(Function):
     """``z = maximum(a, b)``; where ``a == b`` each gets half the gradient (as PyTorch)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ ([A > B] + ½[A = B]), A.shape)",
+            "dB = unbroadcast(dZ ⊙ ([B > A] + ½[A = B]), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -229,6 +279,14 @@ class Maximum(Function):
 
 class Minimum(Function):
     """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ ([A < B] + ½[A = B]), A.shape)",
+            "dB = unbroadcast(dZ ⊙ ([B < A] + ½[A = B]), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -257,6 +315,15 @@ def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:
 
 class Where(Function):
     """``z = where(cond, a, b)``."""
+    formulas = {
+        "inputs": "cond, A, B",
+        "grads": (
+            None,
+            "dA = unbroadcast(dZ ⊙ [cond], A.shape)",
+            "dB = unbroadcast(dZ ⊙ [¬cond], B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#where"
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -299,6 +366,8 @@ def where(cond: Any, a: Any, b: Any) -> Any:
 # ----------------------------------------------------------------------------- pointwise
 class Exp(Function):
     """``z = exp(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -315,6 +384,8 @@ class Exp(Function):
 
 class Log(Function):
     """``z = log(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -330,6 +401,8 @@ class Log(Function):
 
 class Log1p(Function):
     """``z = log(1 + x)``, accurate for small ``x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 + X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -345,6 +418,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     """``z = √x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (2Z)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -361,6 +436,8 @@ class Sqrt(Function):
 
 class Abs(Function):
     """``z = |x|``; the gradient at 0 is 0 (sign(0) = 0, as PyTorch)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ sign(X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -376,6 +453,8 @@ class Abs(Function):
 
 class Sin(Function):
     """``z = sin(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ cos X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -391,6 +470,8 @@ class Sin(Function):
 
 class Cos(Function):
     """``z = cos(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = −dZ ⊙ sin X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -406,6 +487,8 @@ class Cos(Function):
 
 class Tanh(Function):
     """``z = tanh(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (1 − Z²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -429,6 +512,8 @@ def _sigmoid(x: Any) -> Any:
 
 class Sigmoid(Function):
     """``z = σ(x) = 1 / (1 + e^(-x))``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ (1 − Z)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -445,6 +530,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """``z = max(x, 0)``; the gradient at 0 is 0 (as PyTorch)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ [Z > 0]",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -462,6 +549,8 @@ class Relu(Function):
 
 class LeakyRelu(Function):
     """``z = x if x > 0 else slope·x``."""
+    formulas = {"inputs": "X, slope", "grads": ("dX = dZ ⊙ (1 if X > 0 else slope)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
@@ -479,6 +568,8 @@ class LeakyRelu(Function):
 
 class Elu(Function):
     """``z = x if x > 0 else α(eˣ - 1)``."""
+    formulas = {"inputs": "X, alpha", "grads": ("dX = dZ ⊙ (1 if X > 0 else α·eˣ)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, alpha=1.0):
@@ -511,6 +602,8 @@ def _erf(x: Any) -> Any:
 
 class Erf(Function):
     """``z = erf(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (2/√π)·e^(−X²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -531,6 +624,8 @@ _K = math.sqrt(2.0 / math.pi)
 
 class Gelu(Function):
     """``z = x Φ(x)`` (exact) or its tanh approximation (``approximate='tanh'``)."""
+    formulas = {"inputs": "X, approximate", "grads": ("dX = dZ ⊙ (Φ(X) + X·φ(X))", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -558,6 +653,8 @@ class Gelu(Function):
 
 class Softplus(Function):
     """``z = (1/β) log(1 + e^(βx))``; linear (``z = x``) where ``βx > threshold``."""
+    formulas = {"inputs": "X, beta, threshold", "grads": ("dX = dZ ⊙ σ(βX)", None, None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
@@ -578,6 +675,8 @@ class Softplus(Function):
 
 class Clamp(Function):
     """``z = min(max(x, lo), hi)``; the gradient passes where ``lo <= x <= hi`` (as PyTorch)."""
+    formulas = {"inputs": "X, lo, hi", "grads": ("dX = dZ ⊙ [lo ≤ X ≤ hi]", None, None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, lo=None, hi=None):
@@ -601,6 +700,8 @@ class Clamp(Function):
 # ----------------------------------------------------------------------------- more pointwise
 class Expm1(Function):
     """``z = eˣ − 1``, accurate for small ``x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (Z + 1)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -617,6 +718,8 @@ class Expm1(Function):
 
 class Exp2(Function):
     """``z = 2ˣ``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ ln 2",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -633,6 +736,8 @@ class Exp2(Function):
 
 class LogBase(Function):
     """``z = log_b(x) = ln x / ln b`` for ``b`` = 2 (``log2``) or 10 (``log10``)."""
+    formulas = {"inputs": "X, base", "grads": ("dX = dZ / (X ⊙ ln base)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, base):
@@ -650,6 +755,8 @@ class LogBase(Function):
 
 class Tan(Function):
     """``z = tan(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (1 + Z²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -666,6 +773,8 @@ class Tan(Function):
 
 class Sinh(Function):
     """``z = sinh(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ cosh X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -681,6 +790,8 @@ class Sinh(Function):
 
 class Cosh(Function):
     """``z = cosh(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ sinh X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -696,6 +807,8 @@ class Cosh(Function):
 
 class Asin(Function):
     """``z = arcsin(x)`` for ``x`` in [−1, 1]."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / √(1 − X²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -712,6 +825,8 @@ class Asin(Function):
 
 class Acos(Function):
     """``z = arccos(x)`` for ``x`` in [−1, 1]."""
+    formulas = {"inputs": "X", "grads": ("dX = −dZ / √(1 − X²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -728,6 +843,8 @@ class Acos(Function):
 
 class Atan(Function):
     """``z = arctan(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 + X²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -743,6 +860,14 @@ class Atan(Function):
 
 class Atan2(Function):
     """``z = atan2(a, b)``: the angle of the point ``(b, a)`` (``a`` = y, ``b`` = x)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ B / (A² + B²), A.shape)",
+            "dB = unbroadcast(−dZ ⊙ A / (A² + B²), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -763,6 +888,14 @@ class Atan2(Function):
 
 class Hypot(Function):
     """``z = √(a² + b²)`` without overflow."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ A / Z, A.shape)",
+            "dB = unbroadcast(dZ ⊙ B / Z, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -782,6 +915,14 @@ class Hypot(Function):
 
 class LogAddExp(Function):
     """``z = log(eᵃ + eᵇ)`` without overflow."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
+            "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -802,6 +943,15 @@ class LogAddExp(Function):
 class Fmod(Function):
     """``z = a − b·q`` with the quotient ``q`` rounded toward zero (``fmod``, the sign of
     ``a``) or toward −∞ (``remainder``, Python's ``%``, the sign of ``b``)."""
+    formulas = {
+        "inputs": "A, B, floor",
+        "grads": (
+            "dA = unbroadcast(dZ, A.shape)",
+            "dB = unbroadcast(−dZ ⊙ q, B.shape), q = trunc(A/B) (remainder: floor(A/B))",
+            None,
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b, floor=False):

@@ -49,6 +49,8 @@ class GetItem(Function):
 
     ``apply(x, idx, *index_arrays)``: entries of ``idx`` equal to :data:`INDEX_ARG` are
     taken, in order, from ``index_arrays`` (how ``gg.capture`` records tensor indices)."""
+    formulas = {"inputs": "X, idx", "grads": ("dX = zeros(X.shape); dX[idx] += dZ", None)}
+    derivation = "docs/derivations/indexing.md#reading-z--xidx"
 
     @staticmethod
     def forward(ctx, x, idx, *index_arrays):
@@ -76,6 +78,8 @@ class GetItem(Function):
 
 class IndexScatter(Function):
     """``z = zeros(shape); z[idx] += g`` — the VJP of indexing, as an op of its own."""
+    formulas = {"inputs": "G, idx, shape", "grads": ("dG = dZ[idx]", None, None)}
+    derivation = "docs/derivations/indexing.md#reading-z--xidx"
 
     @staticmethod
     def forward(ctx, g, idx, shape):
@@ -124,6 +128,8 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
 
 class TakeAlong(Function):
     """``z = take_along_axis(x, index, dim)`` (``torch.gather``)."""
+    formulas = {"inputs": "X, index, dim", "grads": ("dX = scatter_add(dZ at index along dim)", None, None)}
+    derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
 
     @staticmethod
     def forward(ctx, x, index, dim):
@@ -144,6 +150,8 @@ class TakeAlong(Function):
 
 class ScatterAlong(Function):
     """``z = zeros(shape)`` with ``g`` added at ``index`` along ``dim`` (VJP of gather)."""
+    formulas = {"inputs": "G, index, dim, shape", "grads": ("dG = gather(dZ, index, dim)", None, None, None)}
+    derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
 
     @staticmethod
     def forward(ctx, g, index, dim, shape):
@@ -202,6 +210,8 @@ def scatter_along(g: Any, index: Any, dim: int, shape: tuple) -> Any:
 class Tri(Function):
     """``z = tril(x, k)`` (``upper=False``: keep ``j − i ≤ k``) or ``triu(x, k)`` (keep
     ``j − i ≥ k``) over the last two axes; the other elements become 0."""
+    formulas = {"inputs": "X, k, upper", "grads": ("dX = tril(dZ, k)  (triu: triu(dZ, k))", None, None)}
+    derivation = "docs/derivations/indexing.md#tril-and-triu"
 
     @staticmethod
     def forward(ctx, x, k, upper):

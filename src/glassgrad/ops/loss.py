@@ -46,6 +46,16 @@ class Huber(Function):
     (Huber with ``δ = β`` is ``β`` times smooth L1.) ``x`` and ``t`` have one shape and
     dtype; the output has it too (the reduction is a separate ``mean``/``sum``).
     """
+    formulas = {
+        "inputs": "X, T, β, huber",
+        "grads": (
+            "dX = dL ⊙ (D/β if |D| < β else sign(D))  (Huber: D, β·sign(D)), D = X − T",
+            "dT = −dX",
+            None, None,
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/nn.md#smooth-l1-and-huber"
 
     @staticmethod
     def forward(ctx, x, t, beta, huber=False):
@@ -99,6 +109,15 @@ class NLLLoss(Function):
     PyTorch's definition, including its weighted mean (every target ignored: ``nan``).
     Target values are checked here: each must be in ``[0, C)`` or equal ``ignore_index``.
     """
+    formulas = {
+        "inputs": "X, y, weight, ignore_index, reduction",
+        "grads": (
+            "dX = −onehot(y) ⊙ w_y ⊙ dL / Σ w_y  (mean)",
+            None, None, None, None,
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/nn.md#negative-log-likelihood"
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, reduction="mean"):
@@ -161,6 +180,15 @@ class BinaryCrossEntropy(Function):
 
     The logs are clamped at −100 (as PyTorch), so ``x = 0`` or ``1`` gives a finite loss.
     """
+    formulas = {
+        "inputs": "X, T",
+        "grads": (
+            "dX = dL ⊙ (X − T) / max(X(1 − X), 1e-12)",
+            "dT = dL ⊙ (log(1 − X) − log X)",
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/nn.md#binary-cross-entropy"
 
     @staticmethod
     def forward(ctx, x, t):
@@ -206,6 +234,16 @@ class KLDiv(Function):
 
     The reduction (``mean``/``sum``/``batchmean``) is a separate op.
     """
+    formulas = {
+        "inputs": "X, T, log_target",
+        "grads": (
+            "dX = −dL ⊙ T  (log_target: −dL ⊙ eᵀ)",
+            "dT = dL ⊙ (log T + 1 − X)  (log_target: dL ⊙ eᵀ(T − X + 1))",
+            None,
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/nn.md#kl-divergence"
 
     @staticmethod
     def forward(ctx, x, t, log_target=False):

@@ -20,6 +20,8 @@ from ._util import op_error, unbroadcast
 
 class Reshape(Function):
     """``z = x.reshape(shape)`` (a view when the layout allows it)."""
+    formulas = {"inputs": "X, shape", "grads": ("dX = dZ.reshape(X.shape)", None)}
+    derivation = "docs/derivations/movement.md#reshape"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -40,6 +42,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """``z = x.transpose(perm)``."""
+    formulas = {"inputs": "X, perm", "grads": ("dX = dZ.permute(inverse(perm))", None)}
+    derivation = "docs/derivations/movement.md#permute-and-transpose"
 
     @staticmethod
     def forward(ctx, x, perm):
@@ -62,6 +66,8 @@ class Permute(Function):
 
 class Expand(Function):
     """``z = broadcast_to(x, shape)`` (a read-only view)."""
+    formulas = {"inputs": "X, shape", "grads": ("dX = unbroadcast(dZ, X.shape)", None)}
+    derivation = "docs/derivations/movement.md#expand-broadcast_to"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -80,6 +86,8 @@ class Expand(Function):
 
 class Cat(Function):
     """``z = concatenate(xs, axis)``; called as ``Cat.apply(axis, *xs)``."""
+    formulas = {"inputs": "axis, X_i*", "grads": (None, "dX_i = dZ[slice of X_i along axis]")}
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -102,6 +110,8 @@ class Cat(Function):
 
 class Stack(Function):
     """``z = stack(xs, axis)``; called as ``Stack.apply(axis, *xs)``."""
+    formulas = {"inputs": "axis, X_i*", "grads": (None, "dX_i = dZ.select(axis, i)")}
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -118,6 +128,15 @@ class Stack(Function):
 
 class Split(Function):
     """``xs = split(x, sizes, axis)``: several outputs."""
+    formulas = {
+        "inputs": "X, sizes, axis",
+        "grads": (
+            "dX = cat(dZ_0, dZ_1, …; axis)",
+            None, None,
+        ),
+        "output": "Z_i",
+    }
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, x, sizes, axis):
@@ -141,6 +160,8 @@ class Split(Function):
 
 class Pad(Function):
     """Constant padding; ``pad_width`` is NumPy's ((before, after), ...) per axis."""
+    formulas = {"inputs": "X, pad_width, value", "grads": ("dX = dZ[interior]", None, None)}
+    derivation = "docs/derivations/movement.md#pad"
 
     @staticmethod
     def forward(ctx, x, pad_width, value=0.0):
@@ -156,6 +177,8 @@ class Pad(Function):
 
 class Tile(Function):
     """``z = tile(x, reps)`` (``len(reps) == x.ndim``; torch's ``repeat``)."""
+    formulas = {"inputs": "X, reps", "grads": ("dX = sum over the copies of dZ", None)}
+    derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
 
     @staticmethod
     def forward(ctx, x, reps):
@@ -175,6 +198,8 @@ class Tile(Function):
 
 class RepeatInterleave(Function):
     """``z = repeat(x, k, axis)``: each element repeated ``k`` times in place."""
+    formulas = {"inputs": "X, repeats, axis", "grads": ("dX = sum of each run of k copies of dZ", None, None)}
+    derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
 
     @staticmethod
     def forward(ctx, x, repeats, axis):
@@ -192,6 +217,8 @@ class RepeatInterleave(Function):
 
 class Flip(Function):
     """``z = flip(x, axes)``."""
+    formulas = {"inputs": "X, axes", "grads": ("dX = flip(dZ, axes)", None)}
+    derivation = "docs/derivations/movement.md#flip"
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -214,6 +241,14 @@ class SlidingWindow(Function):
     ``z[..., i, j, p, q] = x[..., i·sh + p·dh, j·sw + q·dw]`` — no copy. Convolution is
     this view followed by one matrix product.
     """
+    formulas = {
+        "inputs": "X, window, stride, dilation",
+        "grads": (
+            "dX = col2im(dZ): scatter-add every window back",
+            None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/movement.md#sliding-windows-im2col-as-a-view"
 
     @staticmethod
     def forward(ctx, x, window, stride, dilation):

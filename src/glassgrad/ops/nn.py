@@ -59,6 +59,16 @@ class Linear(Function):
     Leading dimensions of ``X`` are folded into the rows of one matrix ``X₂: (N, in)``
     (a view, no copy), so the forward is a single GEMM plus an in-place bias add.
     """
+    formulas = {
+        "inputs": "X, W, b",
+        "grads": (
+            "dX = dY @ W",
+            "dW = dYᵀ @ X",
+            "db = sum_rows(dY)",
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/nn.md#linear"
 
     @staticmethod
     def forward(ctx, x, w, b=None):
@@ -214,6 +224,15 @@ class CrossEntropy(Function):
     which is PyTorch's definition, including its weighted mean. The forward computes the
     softmax once (max-shifted, so logits of size 1e4 are fine) and keeps it for backward.
     """
+    formulas = {
+        "inputs": "X, y, weight, ignore_index, label_smoothing, reduction",
+        "grads": (
+            "dX = dL ⊙ (softmax(X) − onehot(y)) / N",
+            None, None, None, None, None,
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/softmax_cross_entropy.md#why-softmax--cross-entropy-collapses-to-p--y"
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -437,6 +456,17 @@ class BatchNorm(Function):
     ``r_σ² ← (1−m)·r_σ² + m·σ²·n/(n−1)`` (unbiased, as PyTorch). Evaluation uses
     ``r_μ``, ``r_σ²`` (constants) instead of the batch statistics.
     """
+    formulas = {
+        "inputs": "X, γ, β, running_mean, running_var, use_batch_stats, momentum, eps, num_batches",
+        "grads": (
+            "dX = γ/(Nσ) ⊙ (N·dY − sum(dY) − X̂ ⊙ sum(dY ⊙ X̂))",
+            "dγ = sum(dY ⊙ X̂)",
+            "dβ = sum(dY)",
+            None, None, None, None, None, None,
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/nn.md#batch-normalization-training-mode"
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
@@ -525,6 +555,17 @@ class LayerNorm(Function):
         x̂ = (x − μ)/√(σ² + eps)   (μ, σ² over the last k axes; biased variance)
         y = γ ⊙ x̂ + β            γ, β: x.shape[-k:]
     """
+    formulas = {
+        "inputs": "X, γ, β, k, eps",
+        "grads": (
+            "dX = 1/(nσ) ⊙ (n·dX̂ − sum(dX̂) − X̂ ⊙ sum(dX̂ ⊙ X̂)), dX̂ = dY ⊙ γ",
+            "dγ = sum_rows(dY ⊙ X̂)",
+            "dβ = sum_rows(dY)",
+            None, None,
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/nn.md#layer-normalization"
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
@@ -578,6 +619,8 @@ class LayerNorm(Function):
 class Embedding(Function):
     """``Z = W[idx]``: row lookup, ``W: (num_embeddings, dim)``, ``idx`` integers of any
     shape, ``Z: idx.shape + (dim,)``."""
+    formulas = {"inputs": "W, idx, padding_idx", "grads": ("dW = zeros(W.shape); dW[idx] += dZ", None, None)}
+    derivation = "docs/derivations/indexing.md#embedding"
 
     @staticmethod
     def forward(ctx, w, idx, padding_idx):
@@ -646,6 +689,15 @@ class Dropout(Function):
     ``p = 1`` gives a zero mask (nothing drawn). ``generator`` is a ``gg.Generator`` or
     None (the default one), looked up on every call.
     """
+    formulas = {
+        "inputs": "X, p, mask_shape, generator",
+        "grads": (
+            "dX = dY ⊙ m  (m = [u ≥ p]/(1−p), the mask the forward drew)",
+            None, None, None,
+        ),
+        "output": "Y",
+    }
+    derivation = "docs/derivations/nn.md#dropout"
 
     @staticmethod
     def forward(ctx, x, p, mask_shape=None, generator=None):
@@ -662,6 +714,8 @@ class Dropout(Function):
 # ---------------------------------------------------------------------------- log-sigmoid
 class LogSigmoid(Function):
     """``z = log σ(x) = −softplus(−x) = −(max(−x, 0) + log1p(e^{−|x|}))`` (no overflow)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ σ(−X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):

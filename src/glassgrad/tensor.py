@@ -38,6 +38,7 @@ from .ops import indexing as I
 from .ops import linalg as L
 from .ops import movement as M
 from .ops import reduce as R
+from .ops import trig as TG
 from .ops._util import check_index, dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
 from .ops.rounding import Rounded
 
@@ -987,13 +988,13 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.Abs.apply(self)
 
     def sin(self) -> Tensor:
-        return E.Sin.apply(self._f())
+        return TG.Sin.apply(self._f())
 
     def cos(self) -> Tensor:
-        return E.Cos.apply(self._f())
+        return TG.Cos.apply(self._f())
 
     def tanh(self) -> Tensor:
-        return E.Tanh.apply(self._f())
+        return TG.Tanh.apply(self._f())
 
     def sigmoid(self) -> Tensor:
         return E.Sigmoid.apply(self._f())
@@ -1032,35 +1033,35 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3):
         return E.LogBase.apply(self._f(), 10)
 
     def tan(self) -> Tensor:
-        return E.Tan.apply(self._f())
+        return TG.Tan.apply(self._f())
 
     def sinh(self) -> Tensor:
-        return E.Sinh.apply(self._f())
+        return TG.Sinh.apply(self._f())
 
     def cosh(self) -> Tensor:
-        return E.Cosh.apply(self._f())
+        return TG.Cosh.apply(self._f())
 
     def asin(self) -> Tensor:
-        return E.Asin.apply(self._f())
+        return TG.Asin.apply(self._f())
 
     def acos(self) -> Tensor:
-        return E.Acos.apply(self._f())
+        return TG.Acos.apply(self._f())
 
     def atan(self) -> Tensor:
-        return E.Atan.apply(self._f())
+        return TG.Atan.apply(self._f())
 
     arcsin, arccos, arctan = asin, acos, atan
 
     def atan2(self, other: Any) -> Tensor:
         """Angle of the point ``(other, self)``, i.e. ``atan2(y=self, x=other)``."""
         a, b = self._f()._operands(self._other_t(other))
-        return E.Atan2.apply(a, b)
+        return TG.Atan2.apply(a, b)
 
     arctan2 = atan2
 
     def hypot(self, other: Any) -> Tensor:
         a, b = self._f()._operands(self._other_t(other))
-        return E.Hypot.apply(a, b)
+        return TG.Hypot.apply(a, b)
 
     def logaddexp(self, other: Any) -> Tensor:
         a, b = self._f()._operands(self._other_t(other))

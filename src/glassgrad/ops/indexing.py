@@ -16,7 +16,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..backend import is_array, np, xp_of
-from ._util import op_error
+from ._util import is_tensor, op_error
 
 
 def _has_advanced(idx: Any) -> bool:
@@ -245,3 +245,43 @@ def one_hot(indices: Any, num_classes: int = -1) -> Any:
                        f"[{int(y.min())}, {int(y.max())}]")
     out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
     return Tensor(out)
+
+
+# ---------------------------------------------------------------------------- embedding
+class Embedding(Function):
+    """``Z = W[idx]``: row lookup, ``W: (num_embeddings, dim)``, ``idx`` integers of any
+    shape, ``Z: idx.shape + (dim,)``."""
+    formulas = {"inputs": "W, idx, padding_idx", "grads": ("dW = zeros(W.shape); dW[idx] += dZ", None, None)}
+    derivation = "docs/derivations/indexing.md#embedding"
+
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx):
+        if idx.dtype.kind not in "iu":
+            raise op_error("embedding", f"indices must be an integer tensor, got {idx.dtype}",
+                           TypeError)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= w.shape[0]):
+            raise op_error("embedding", f"index out of range: indices in [{int(idx.min())}, "
+                           f"{int(idx.max())}] for num_embeddings={w.shape[0]}", IndexError)
+        ctx.idx, ctx.padding_idx = idx, padding_idx
+        return w[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δW = zeros; δW[idx] += δZ`` (rows read several times add up); the
+        ``padding_idx`` row gets no gradient (it stays fixed, as in PyTorch)."""
+        shape = ctx._in_meta[0][0]
+        idx, pad = ctx.idx, ctx.padding_idx
+        if is_tensor(g):
+
+            dw = IndexScatter.apply(g.reshape((-1, shape[1])), idx.reshape(-1), shape)
+            if pad is not None:
+                mask = np.ones((shape[0], 1), dtype=g.dtype)
+                mask[pad] = 0
+                dw = dw * mask
+            return dw, None, None
+        xp = xp_of(g)
+        dw = xp.zeros(shape, dtype=g.dtype)
+        xp.add.at(dw, idx.reshape(-1), g.reshape(-1, shape[1]))  # repeated rows add up
+        if pad is not None:
+            dw[pad] = 0
+        return dw, None, None

@@ -40,6 +40,8 @@ from .ops import movement as M
 from .ops import reduce as R
 from .ops import trig as TG
 from .ops._util import check_index, dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops.indexing import IndexPut
+from .ops.movement import Cast, Clone, ToDevice
 from .ops.rounding import Rounded
 
 __all__ = ["Tensor", "tensor"]
@@ -1953,94 +1955,6 @@ def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
     if unbiased is None:
         return 1
     return 1 if unbiased else 0
-
-
-# ---------------------------------------------------------------------- small ops used above
-class Cast(_function.Function):
-    """``z = x.astype(dtype)``."""
-    formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
-    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
-
-    @staticmethod
-    def forward(ctx, x, dtype):
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` cast back to ``x``'s dtype."""
-        d = ctx._in_meta[0][1]
-        return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
-
-
-class ToDevice(_function.Function):
-    """Move data between CPU and GPU."""
-    formulas = {"inputs": "X, device", "grads": ("dX = dZ moved to X.device", None)}
-    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
-
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.src = device_of(x)
-        return to_device(x, device)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` moved back to ``x``'s device."""
-        if hasattr(g, "grad_fn"):
-            return g.to(ctx.src), None
-        return to_device(g, ctx.src), None
-
-
-class Clone(_function.Function):
-    """``z = copy(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ",)}
-    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g``."""
-        return g
-
-
-class IndexPut(_function.Function):
-    """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
-    formulas = {
-        "inputs": "X, idx, V",
-        "grads": (
-            "dX = dZ with zeros at idx",
-            None,
-            "dV = unbroadcast(dZ[idx], V.shape)",
-        ),
-    }
-    derivation = "docs/derivations/indexing.md#writing-xidx--v-out-of-place"
-
-    @staticmethod
-    def forward(ctx, x, idx, v):
-        z = x.copy()
-        z[idx] = v
-        ctx.idx = idx
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` with zeros at ``idx``; ``dv = unbroadcast(g[idx], v.shape)``."""
-        from .ops._util import unbroadcast
-
-        dx = dv = None
-        if ctx.needs_input_grad[0]:
-            if hasattr(g, "grad_fn"):
-                mask = np.ones(g.shape, dtype=bool)
-                mask[ctx.idx] = False
-                dx = g * mask
-            else:
-                dx = g.copy()
-                dx[ctx.idx] = 0
-        if ctx.needs_input_grad[2]:
-            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
-        return dx, None, dv
 
 
 for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):

@@ -14,8 +14,10 @@ beside the text of its formulas (``formulas``) and the link to its derivation
                           cumsum/cumprod, sort, topk, logsumexp, softmax
 ``decomp.py``             logcumsumexp, Cholesky, QR, SVD
 ``movement.py``           reshape, permute, expand, cat, stack, split, pad, tile,
-                          repeat_interleave, flip, sliding windows
-``indexing.py``           ``x[idx]``, gather/scatter, tril/triu, one_hot, embedding
+                          repeat_interleave, flip, sliding windows; cast,
+                          to(device), clone
+``indexing.py``           ``x[idx]``, ``x[idx] = v``, gather/scatter, tril/triu,
+                          one_hot, embedding
 ``linalg.py``             matmul, einsum, inverse, determinant, solve
 ``linear.py``             the fused linear layer
 ``norm.py``               fused batch and layer normalization

@@ -1,4 +1,5 @@
-"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot.
+"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot, the
+embedding lookup and the out-of-place write ``x[idx] = v`` (``IndexPut``).
 
 Reading ``z = x[idx]`` copies some elements of ``x`` (maybe several times, with integer
 array indices). Its VJP therefore *scatters* ``g`` back into a zero array of ``x``'s
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..backend import is_array, np, xp_of
-from ._util import is_tensor, op_error
+from ._util import is_tensor, op_error, unbroadcast
 
 
 def _has_advanced(idx: Any) -> bool:
@@ -285,3 +286,39 @@ class Embedding(Function):
         if pad is not None:
             dw[pad] = 0
         return dw, None, None
+
+
+class IndexPut(Function):
+    """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
+    formulas = {
+        "inputs": "X, idx, V",
+        "grads": (
+            "dX = dZ with zeros at idx",
+            None,
+            "dV = unbroadcast(dZ[idx], V.shape)",
+        ),
+    }
+    derivation = "docs/derivations/indexing.md#writing-xidx--v-out-of-place"
+
+    @staticmethod
+    def forward(ctx, x, idx, v):
+        z = x.copy()
+        z[idx] = v
+        ctx.idx = idx
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` with zeros at ``idx``; ``dv = unbroadcast(g[idx], v.shape)``."""
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            if hasattr(g, "grad_fn"):
+                mask = np.ones(g.shape, dtype=bool)
+                mask[ctx.idx] = False
+                dx = g * mask
+            else:
+                dx = g.copy()
+                dx[ctx.idx] = 0
+        if ctx.needs_input_grad[2]:
+            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
+        return dx, None, dv

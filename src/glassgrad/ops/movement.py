@@ -1,5 +1,6 @@
-"""Movement ops: reshape, permute, expand, cat/stack/split, pad, repeat/tile, and the
-sliding-window view used by convolution.
+"""Movement ops: reshape, permute, expand, cat/stack/split, pad, repeat/tile, the
+sliding-window view used by convolution, and the copies that change dtype, device or
+nothing (``Cast``, ``ToDevice``, ``Clone``).
 
 These ops move numbers around without changing them, so each VJP moves the gradient
 back the opposite way: reshape back, permute by the inverse permutation, sum over
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import device_of, to_device, xp_of
 from . import _dual as D
 from ._util import op_error, unbroadcast
 
@@ -333,3 +334,53 @@ def _dilate(t: Any, axis: int, s: int) -> Any:
     shp = t.shape[:axis] + (n * s,) + t.shape[axis + 1 :]
     st = st.reshape(shp)
     return st[(slice(None),) * axis + (slice(0, (n - 1) * s + 1),)]
+
+
+# ---------------------------------------------------------------------------- dtype, device, copy
+class Cast(Function):
+    """``z = x.astype(dtype)``."""
+    formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` cast back to ``x``'s dtype."""
+        d = ctx._in_meta[0][1]
+        return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
+
+
+class ToDevice(Function):
+    """Move data between CPU and GPU."""
+    formulas = {"inputs": "X, device", "grads": ("dX = dZ moved to X.device", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.src = device_of(x)
+        return to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` moved back to ``x``'s device."""
+        if hasattr(g, "grad_fn"):
+            return g.to(ctx.src), None
+        return to_device(g, ctx.src), None
+
+
+class Clone(Function):
+    """``z = copy(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ",)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g``."""
+        return g

@@ -5,26 +5,26 @@ import numpy as np
 
 import glassgrad as gg
 from glassgrad import nn
-from glassgrad.ops import nn as ops_nn
+from glassgrad.ops import linear as ops_linear
 
 
 def test_weight_gradient_is_the_array_backward_returned():
     # The fused Linear's backward makes dW with one GEMM; .grad must be that very array
     # (a copy of a 784x256 gradient per step was the main framework cost at batch 32).
     made = []
-    orig = ops_nn.Linear.backward
+    orig = ops_linear.Linear.backward
 
     def spy(ctx, g):
         res = orig(ctx, g)
         made.append(id(res[1]))  # an id only: holding the array would (rightly) prevent taking it
         return res
 
-    ops_nn.Linear.backward = staticmethod(spy)
+    ops_linear.Linear.backward = staticmethod(spy)
     try:
         lin = nn.Linear(5, 3)
         lin(gg.randn(4, 5)).sum().backward()
     finally:
-        ops_nn.Linear.backward = staticmethod(orig)
+        ops_linear.Linear.backward = staticmethod(orig)
     assert id(lin.weight.grad.array) == made[0]  # the copy would be made while dW is alive
 
 

@@ -385,8 +385,11 @@ def test_call_sets_scope_and_restores_on_error():
 def test_functional_has_other_ops_reexported():
     import glassgrad.ops.attention as A
     import glassgrad.ops.conv as C
+    import glassgrad.ops.dropout as D
+    import glassgrad.ops.pool as P
+    import glassgrad.ops.resample as RS
     import glassgrad.ops.rnn as R
 
-    for mod in (A, C, R):
+    for mod in (A, C, D, P, RS, R):
         for name in mod.__all__:
             assert getattr(F, name) is getattr(mod, name)

@@ -1,5 +1,5 @@
-"""Fused nn ops (glassgrad.ops.nn): values and gradients equal the composition of primitive
-glassgrad ops and PyTorch's; double backward; clear errors."""
+"""Fused nn ops (glassgrad.ops.linear, norm, loss, dropout, indexing): values and gradients
+equal the composition of primitive glassgrad ops and PyTorch's; double backward; clear errors."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def conv(m: Any, rec: dict, grads: list, n: int) -> dict:
     """Convolution as a GEMM on unfolded patches (im2col), per sample:
     ``∂lᵢ/∂W[o, c, κ] = Σ_p δᵢ[o, p] · X̃ᵢ[c, p, κ]`` where ``X̃ᵢ[c, p, κ]`` is the input
     value that kernel tap ``κ`` sees at output position ``p``; groups split ``o`` and ``c``."""
-    from .ops import conv as C
+    from .ops import resample as RS
     from .tensor import Tensor
 
     k = m._k
@@ -74,7 +74,7 @@ def conv(m: Any, rec: dict, grads: list, n: int) -> dict:
             pads = [0] * k if m.padding == "valid" else [p[0] for p in _same_pads(m)]
         else:
             pads = list(m.padding)
-        x = C.pad_spatial(Tensor._make(x, False), pads, m.padding_mode, type(m).__name__).array
+        x = RS.pad_spatial(Tensor._make(x, False), pads, m.padding_mode, type(m).__name__).array
         pw = [(0, 0)] * k
     elif isinstance(m.padding, str):
         pw = [(0, 0)] * k if m.padding == "valid" else _same_pads(m)

@@ -228,7 +228,7 @@ def _patch_mha(m: Any, rec_: _Recorder) -> Callable:
 
 def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
     from .ops import rnn as OR
-    from .ops.nn import Linear as LinearFn
+    from .ops.linear import Linear as LinearFn
     from .tensor import stack
 
     def run(x: Tensor, layer: int, d: int, h: Tensor, c: Any, masks: Any) -> tuple:

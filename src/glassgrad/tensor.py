@@ -39,7 +39,10 @@ from .ops import indexing as I
 from .ops import linalg as L
 from .ops import movement as M
 from .ops import reduce as R
+from .ops import trig as TG
 from .ops._util import check_index, dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
+from .ops.indexing import IndexPut
+from .ops.movement import Cast, Clone, ToDevice
 from .ops.rounding import Rounded
 
 __all__ = ["Tensor", "tensor"]
@@ -1010,13 +1013,13 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3, SparseM
         return E.Abs.apply(self)
 
     def sin(self) -> Tensor:
-        return E.Sin.apply(self._f())
+        return TG.Sin.apply(self._f())
 
     def cos(self) -> Tensor:
-        return E.Cos.apply(self._f())
+        return TG.Cos.apply(self._f())
 
     def tanh(self) -> Tensor:
-        return E.Tanh.apply(self._f())
+        return TG.Tanh.apply(self._f())
 
     def sigmoid(self) -> Tensor:
         return E.Sigmoid.apply(self._f())
@@ -1055,35 +1058,35 @@ class Tensor(TensorExtras, TensorExtras2, TensorExtras2b, TensorExtras3, SparseM
         return E.LogBase.apply(self._f(), 10)
 
     def tan(self) -> Tensor:
-        return E.Tan.apply(self._f())
+        return TG.Tan.apply(self._f())
 
     def sinh(self) -> Tensor:
-        return E.Sinh.apply(self._f())
+        return TG.Sinh.apply(self._f())
 
     def cosh(self) -> Tensor:
-        return E.Cosh.apply(self._f())
+        return TG.Cosh.apply(self._f())
 
     def asin(self) -> Tensor:
-        return E.Asin.apply(self._f())
+        return TG.Asin.apply(self._f())
 
     def acos(self) -> Tensor:
-        return E.Acos.apply(self._f())
+        return TG.Acos.apply(self._f())
 
     def atan(self) -> Tensor:
-        return E.Atan.apply(self._f())
+        return TG.Atan.apply(self._f())
 
     arcsin, arccos, arctan = asin, acos, atan
 
     def atan2(self, other: Any) -> Tensor:
         """Angle of the point ``(other, self)``, i.e. ``atan2(y=self, x=other)``."""
         a, b = self._f()._operands(self._other_t(other))
-        return E.Atan2.apply(a, b)
+        return TG.Atan2.apply(a, b)
 
     arctan2 = atan2
 
     def hypot(self, other: Any) -> Tensor:
         a, b = self._f()._operands(self._other_t(other))
-        return E.Hypot.apply(a, b)
+        return TG.Hypot.apply(a, b)
 
     def logaddexp(self, other: Any) -> Tensor:
         a, b = self._f()._operands(self._other_t(other))
@@ -1975,79 +1978,6 @@ def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:
     if unbiased is None:
         return 1
     return 1 if unbiased else 0
-
-
-# ---------------------------------------------------------------------- small ops used above
-class Cast(_function.Function):
-    """``z = x.astype(dtype)``."""
-
-    @staticmethod
-    def forward(ctx, x, dtype):
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` cast back to ``x``'s dtype."""
-        d = ctx._in_meta[0][1]
-        return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
-
-
-class ToDevice(_function.Function):
-    """Move data between CPU and GPU."""
-
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.src = device_of(x)
-        return to_device(x, device)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` moved back to ``x``'s device."""
-        if hasattr(g, "grad_fn"):
-            return g.to(ctx.src), None
-        return to_device(g, ctx.src), None
-
-
-class Clone(_function.Function):
-    """``z = copy(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g``."""
-        return g
-
-
-class IndexPut(_function.Function):
-    """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
-
-    @staticmethod
-    def forward(ctx, x, idx, v):
-        z = x.copy()
-        z[idx] = v
-        ctx.idx = idx
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g`` with zeros at ``idx``; ``dv = unbroadcast(g[idx], v.shape)``."""
-        from .ops._util import unbroadcast
-
-        dx = dv = None
-        if ctx.needs_input_grad[0]:
-            if hasattr(g, "grad_fn"):
-                mask = np.ones(g.shape, dtype=bool)
-                mask[ctx.idx] = False
-                dx = g * mask
-            else:
-                dx = g.copy()
-                dx[ctx.idx] = 0
-        if ctx.needs_input_grad[2]:
-            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
-        return dx, None, dv
 
 
 for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):

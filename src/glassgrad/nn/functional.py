@@ -3,7 +3,8 @@
 Layers: :func:`linear`, :func:`batch_norm`, :func:`layer_norm`, :func:`embedding`,
 :func:`dropout`; activations; losses. The fused ones (linear, cross_entropy,
 batch_norm, layer_norm, embedding) are single graph nodes whose forward and hand-derived
-backward sit side by side in :mod:`glassgrad.ops.nn`; the others are compositions of
+backward sit side by side in :mod:`glassgrad.ops` (``linear.py``, ``norm.py``, ``loss.py``,
+``indexing.py``, ``dropout.py``); the others are compositions of
 primitive ops. Convolution, pooling, attention and recurrent ops are re-exported at the
 end of this file from their own modules.
 """
@@ -14,8 +15,12 @@ import math
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
+from ..ops import dropout as _dropout
+from ..ops import elementwise as _ew
+from ..ops import indexing as _indexing
+from ..ops import linear as _linear
 from ..ops import loss as _loss
-from ..ops import nn as _nn
+from ..ops import norm as _norm
 from ..ops._util import norm_dim, op_error, scaled_sum_sq
 from ..ops.elementwise import where
 from ..ops.indexing import one_hot
@@ -53,7 +58,7 @@ def _t(x: Any, like: Tensor | None = None, op: str = "") -> Tensor:
 # ============================================================================ layers
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y = x·Wᵀ + b`` for ``x: (..., in)``, ``W: (out, in)``, ``b: (out,)`` (fused op)."""
-    return _nn.Linear.apply(input, weight, bias)
+    return _linear.Linear.apply(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -76,7 +81,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    return _nn.Dropout.apply(input, float(p), None, generator)
+    return _dropout.Dropout.apply(input, float(p), None, generator)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -103,7 +108,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                        f"{tuple(input.shape)}")
     w = weight
     b = bias
-    return _nn.BatchNorm.apply(input, w, b, running_mean, running_var, use_batch,
+    return _norm.BatchNorm.apply(input, w, b, running_mean, running_var, use_batch,
                                None if momentum is None else float(momentum), float(eps),
                                num_batches_tracked if training else None)
 
@@ -115,7 +120,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
     if tuple(input.shape[input.ndim - len(ns):]) != ns or input.ndim < len(ns):
         raise op_error("layer_norm", f"input of shape {tuple(input.shape)} does not end with "
                        f"normalized_shape {ns}")
-    return _nn.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
+    return _norm.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -130,7 +135,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if N * (C // num_groups) * math.prod(input.shape[2:]) == 1:  # as PyTorch's check
         raise op_error("group_norm", "expected more than 1 value per channel when training, got "
                        f"input of shape {tuple(input.shape)} with num_groups={num_groups}")
-    y = _nn.LayerNorm.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps))
+    y = _norm.LayerNorm.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps))
     y = y.reshape(input.shape)
     shp = (1, C) + (1,) * (input.ndim - 2)
     if weight is not None:
@@ -196,7 +201,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
                              f"num_embeddings {n}")
         padding_idx %= n
     # the index tensor itself (not its array), so that gg.capture reads it on every call
-    return _nn.Embedding.apply(weight, input if isinstance(input, Tensor) else idx, padding_idx)
+    return _indexing.Embedding.apply(weight, input if isinstance(input, Tensor) else idx, padding_idx)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
@@ -289,7 +294,7 @@ def softsign(input: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """``log σ(x)``, stable for large ``|x|``."""
-    return _nn.LogSigmoid.apply(input)
+    return _ew.LogSigmoid.apply(input)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -541,7 +546,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         x, t = input.array, target.array
         if (x.ndim == 2 and t.dtype.kind in "iu" and x.dtype.kind == "f"
                 and t.shape == x.shape[:1]):
-            return _nn.CrossEntropy.apply(input, target, ignore_index=ignore_index,
+            return _loss.CrossEntropy.apply(input, target, ignore_index=ignore_index,
                                           reduction=reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -551,7 +556,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if t.dtype.kind == "f" and isinstance(input, Tensor) and tuple(t.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, _t(target, input), weight, reduction, label_smoothing)
     y, w, C = _class_target("cross_entropy", input, target, weight)
-    return _nn.CrossEntropy.apply(input, y, w, ignore_index=ignore_index,
+    return _loss.CrossEntropy.apply(input, y, w, ignore_index=ignore_index,
                                   label_smoothing=float(label_smoothing), reduction=reduction)
 
 
@@ -612,7 +617,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     x, t = _pair(input, target, "binary_cross_entropy_with_logits")
-    ls = _nn.LogSigmoid.apply(x)
+    ls = _ew.LogSigmoid.apply(x)
     if pos_weight is not None:
         pw = _t(pos_weight, x)
         lw = (pw - 1) * t + 1
@@ -704,8 +709,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     multi-label targets ``(N, C)``."""
     _check_reduction(reduction, "multilabel_soft_margin_loss")
     y = _t(target, input)
-    ls = _nn.LogSigmoid.apply(input)
-    ls_neg = _nn.LogSigmoid.apply(-input)
+    ls = _ew.LogSigmoid.apply(input)
+    ls_neg = _ew.LogSigmoid.apply(-input)
     loss = -(y * ls + (1 - y) * ls_neg)
     if weight is not None:
         loss = loss * _t(weight, input)
@@ -758,12 +763,19 @@ for _name in __all__:
 
 from ..ops import attention as _attention  # noqa: E402
 from ..ops import conv as _conv  # noqa: E402
+from ..ops import dropout as _dropout_nd  # noqa: E402
+from ..ops import pool as _pool  # noqa: E402
+from ..ops import resample as _resample  # noqa: E402
 from ..ops import rnn as _rnn  # noqa: E402
 from ..ops.attention import *  # noqa: E402, F403
 from ..ops.conv import *  # noqa: E402, F403
+from ..ops.dropout import *  # noqa: E402, F403
+from ..ops.pool import *  # noqa: E402, F403
+from ..ops.resample import *  # noqa: E402, F403
 from ..ops.rnn import *  # noqa: E402, F403
 
-__all__ += list(_conv.__all__) + list(_attention.__all__) + list(_rnn.__all__)
+__all__ += (list(_conv.__all__) + list(_pool.__all__) + list(_dropout_nd.__all__)
+            + list(_resample.__all__) + list(_attention.__all__) + list(_rnn.__all__))
 
 from . import functional_extra as _extra  # noqa: E402
 from .functional_extra import *  # noqa: E402, F403

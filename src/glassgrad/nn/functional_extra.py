@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..backend import np, xp_of
 from ..ops import conv as _conv
+from ..ops import pool as _pool
 from ..ops._util import op_error
 from ..ops.ctc import CTCLoss as _CTCLoss
 from ..random import Generator, _rng
@@ -209,7 +210,7 @@ def _lp_pool(op: str, k: int, x: Tensor, norm_type: float, kernel_size: Any, str
              ceil_mode: bool) -> Tensor:
     _check_float(op, x)
     ks = _conv._ntuple(kernel_size, k, "kernel_size", op, 1)
-    avg = (_conv.avg_pool1d, _conv.avg_pool2d, _conv.avg_pool3d)[k - 1]
+    avg = (_pool.avg_pool1d, _pool.avg_pool2d, _pool.avg_pool3d)[k - 1]
     out = avg(x ** norm_type, ks, stride, 0, ceil_mode)
     # sign(out)·relu(|out|) (as PyTorch: zero gradient where a window sums to exactly 0)
     return (out.sign() * out.abs().relu() * float(math.prod(ks))) ** (1.0 / norm_type)
@@ -305,7 +306,7 @@ def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
                             dilation: Any = 1, ceil_mode: bool = False,
                             return_indices: bool = False) -> tuple:
     """:func:`max_pool1d` that always returns ``(output, indices)``."""
-    return _conv._max_pool_nd("max_pool1d_with_indices", 1, input, kernel_size, stride, padding,
+    return _pool._max_pool_nd("max_pool1d_with_indices", 1, input, kernel_size, stride, padding,
                               dilation, ceil_mode, True)
 
 
@@ -313,7 +314,7 @@ def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
                             dilation: Any = 1, ceil_mode: bool = False,
                             return_indices: bool = False) -> tuple:
     """:func:`max_pool2d` that always returns ``(output, indices)``."""
-    return _conv._max_pool_nd("max_pool2d_with_indices", 2, input, kernel_size, stride, padding,
+    return _pool._max_pool_nd("max_pool2d_with_indices", 2, input, kernel_size, stride, padding,
                               dilation, ceil_mode, True)
 
 
@@ -321,35 +322,35 @@ def max_pool3d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
                             dilation: Any = 1, ceil_mode: bool = False,
                             return_indices: bool = False) -> tuple:
     """:func:`max_pool3d` that always returns ``(output, indices)``."""
-    return _conv._max_pool_nd("max_pool3d_with_indices", 3, input, kernel_size, stride, padding,
+    return _pool._max_pool_nd("max_pool3d_with_indices", 3, input, kernel_size, stride, padding,
                               dilation, ceil_mode, True)
 
 
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling of ``(N, C, D, H, W)`` to ``output_size``, see
     :func:`~glassgrad.nn.functional.adaptive_max_pool2d`."""
-    return _conv._adaptive_max_pool_nd("adaptive_max_pool3d", 3, input, output_size,
+    return _pool._adaptive_max_pool_nd("adaptive_max_pool3d", 3, input, output_size,
                                        return_indices)
 
 
 def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
                                      return_indices: bool = False) -> tuple:
     """:func:`adaptive_max_pool1d` that always returns ``(output, indices)``."""
-    return _conv._adaptive_max_pool_nd("adaptive_max_pool1d_with_indices", 1, input,
+    return _pool._adaptive_max_pool_nd("adaptive_max_pool1d_with_indices", 1, input,
                                        output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any,
                                      return_indices: bool = False) -> tuple:
     """:func:`adaptive_max_pool2d` that always returns ``(output, indices)``."""
-    return _conv._adaptive_max_pool_nd("adaptive_max_pool2d_with_indices", 2, input,
+    return _pool._adaptive_max_pool_nd("adaptive_max_pool2d_with_indices", 2, input,
                                        output_size, True)
 
 
 def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any,
                                      return_indices: bool = False) -> tuple:
     """:func:`adaptive_max_pool3d` that always returns ``(output, indices)``."""
-    return _conv._adaptive_max_pool_nd("adaptive_max_pool3d_with_indices", 3, input,
+    return _pool._adaptive_max_pool_nd("adaptive_max_pool3d_with_indices", 3, input,
                                        output_size, True)
 
 

@@ -684,6 +684,15 @@ def _unwrap(g: Any, create_graph: bool) -> Any:
 class _ModuleInputsHook(Function):
     """Identity on a hooked module's inputs; its backward sees ``dL/d(inputs)`` and runs
     the module's full backward hooks."""
+    formulas = {
+        "inputs": "state, X_i*",
+        "grads": (
+            None,
+            "dX_i = dZ_i (identity; runs the module's backward hooks)",
+        ),
+        "output": "Z_i",
+    }
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
     def forward(ctx, state, *xs):
@@ -699,6 +708,15 @@ class _ModuleInputsHook(Function):
 
 class _ModuleOutputsHook(Function):
     """Identity on a hooked module's outputs; its backward sees ``dL/d(outputs)``."""
+    formulas = {
+        "inputs": "state, Y_i*",
+        "grads": (
+            None,
+            "dY_i = dZ_i (identity; records dL/d(outputs) for the hooks)",
+        ),
+        "output": "Z_i",
+    }
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
     def forward(ctx, state, *ys):

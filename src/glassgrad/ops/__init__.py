@@ -1,18 +1,39 @@
-"""All differentiable ops, one file per family; each op's backward sits under its forward.
+"""All differentiable ops, one file per family; each op's backward sits under its forward,
+beside the text of its formulas (``formulas``) and the link to its derivation
+(``derivation``). ``docs/derivations/INDEX.md`` lists every op with its file and tests.
 
 ========================  =====================================================
-``elementwise.py``        + − × ÷ ** neg, exp, log, sqrt, tanh, sigmoid, relu, ...
-``reduce.py``             sum, mean, var, amax/amin, max(dim), logsumexp, softmax
+``elementwise.py``        + − × ÷ ** neg, max/min, where, exp, log, sqrt, abs,
+                          sigmoid, relu, elu, gelu, softplus, log-sigmoid, clamp
+``trig.py``               sin, cos, tan, asin, acos, atan, atan2, hypot,
+                          sinh, cosh, tanh
+``rounding.py``           floor, ceil, trunc, round, sign (zero gradient)
+``special.py``            lgamma, digamma, polygamma, erfc, erfinv, i0, i1
+``extra.py``              asinh, acosh, atanh, scatter
+``reduce.py``             sum, mean, var, std, norm, amax/amin, max(dim), prod,
+                          cumsum/cumprod, sort, topk, logsumexp, softmax
+``decomp.py``             logcumsumexp, Cholesky, QR, SVD
 ``movement.py``           reshape, permute, expand, cat, stack, split, pad, tile,
-                          sliding windows
-``indexing.py``           ``x[idx]``, gather/scatter, one_hot
-``linalg.py``             matmul
-``nn.py``                 fused layers: linear, cross-entropy, batch/layer norm,
-                          embedding, dropout, log-sigmoid
-``loss.py``               fused losses: smooth L1/Huber, NLL, binary CE, KL divergence
-``conv.py``               convolution, transposed convolution, pooling
+                          repeat_interleave, flip, sliding windows; cast,
+                          to(device), clone
+``indexing.py``           ``x[idx]``, ``x[idx] = v``, gather/scatter, tril/triu,
+                          one_hot, embedding
+``linalg.py``             matmul, einsum, inverse, determinant, solve
+``linear.py``             the fused linear layer
+``norm.py``               fused batch and layer normalization
+``dropout.py``            dropout, channel dropout (dropout1d/2d/3d)
+``loss.py``               fused losses: cross-entropy, smooth L1/Huber, NLL,
+                          binary CE, KL divergence
+``ctc.py``                CTC loss (alpha/beta recursions)
+``conv.py``               convolution, transposed convolution (and the argument
+                          checks and window view the next two share)
+``pool.py``               max, average and adaptive pooling
+``resample.py``           interpolate/upsample, fold/unfold, pixel_shuffle,
+                          padding modes
 ``rnn.py``                fused LSTM/GRU cells and layers
 ``attention.py``          scaled dot-product attention
-``ctc.py``                CTC loss (alpha/beta recursions)
 ========================  =====================================================
+
+Helpers: ``_util.py`` (unbroadcast, argument checks), ``_dual.py`` (backward formulas
+that run on arrays or, under ``create_graph=True``, on Tensors).
 """

@@ -11,6 +11,11 @@ from ..backend import np, xp_of
 _ONES: dict = {}
 
 
+def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a Tensor (ops may not import the Tensor class: it duck-types)."""
+    return hasattr(x, "grad_fn")
+
+
 def cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any) -> Any:
     """``make(*args, **kwargs)`` built once per ``key`` and kept read-only in ``table``
     (a small per-process cache of constant arrays; cleared when it grows past 64 entries)."""

@@ -57,6 +57,18 @@ class ScaledDotProductAttention(Function):
     float mask, a boolean one (``True`` = may attend, turned into 0/−inf here) or None.
     The dropout multiplier ``D/(1−p)`` is drawn here, in the op, from ``generator`` (a
     ``gg.Generator`` or None for the default one), so that a captured call draws anew."""
+    formulas = {
+        "inputs": "Q, K, V, M, scale, dropout_p, generator",
+        "grads": (
+            "dQ = dS @ K·scale  (dS = P ⊙ (dP − sum_row(dP ⊙ P)), dP = dO @ Vᵀ)",
+            "dK = dSᵀ @ Q·scale",
+            "dV = Pᵀ @ dO",
+            "dM = dS",
+            None, None, None,
+        ),
+        "output": "O",
+    }
+    derivation = "docs/derivations/attention.md#backward"
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p=0.0, generator=None):

@@ -92,6 +92,16 @@ class CTCLoss(Function):
     zero_infinity)`` with ``log_probs: (T, N, C)``, ``targets`` a list of ``N`` integer
     arrays and the lengths as lists of ints; returns ``(N,)`` losses.
     """
+    formulas = {
+        "inputs": "lp, targets, input_lengths, target_lengths, blank, zero_infinity",
+        "grads": (
+            "dlp[t, n, c] = dL_n ⊙ (exp(lp) − exp(lse_{s: l'_s = c}(α_t(s) + β_t(s)) + L_n − lp))  (t < "
+            "input_length; PyTorch's logits-gradient convention)",
+            None, None, None, None, None,
+        ),
+        "output": "L",
+    }
+    derivation = "docs/derivations/ctc.md#the-ctc-loss"
 
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):

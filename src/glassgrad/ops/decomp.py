@@ -19,6 +19,8 @@ def _mT(a):
 
 class LogCumSumExp(Function):
     """``zᵢ = log Σ_{j ≤ i} exp(xⱼ)`` along ``dim`` (a running ``logaddexp``)."""
+    formulas = {"inputs": "X, dim", "grads": ("dX_j = Σ_{i≥j} dZ_i e^(X_j − Z_i)", None)}
+    derivation = "docs/derivations/decompositions.md#logcumsumexp"
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -58,6 +60,8 @@ def _linalg(op, fn, *a):
 
 class Cholesky(Function):
     """``L`` lower-triangular with ``A = L Lᵀ`` (``U = Lᵀ`` if ``upper``)."""
+    formulas = {"inputs": "A", "grads": ("dA = sym(L⁻ᵀ Φ(Lᵀ dL) L⁻¹)",), "output": "L"}
+    derivation = "docs/derivations/decompositions.md#cholesky"
 
     @staticmethod
     def forward(ctx, a, upper=False):
@@ -81,6 +85,8 @@ class Cholesky(Function):
 
 class QR(Function):
     """``A = Q R`` (reduced: ``Q`` has orthonormal columns, ``R`` upper-triangular)."""
+    formulas = {"inputs": "A", "grads": ("dA = (dQ + Q copyltu(R dRᵀ − dQᵀ Q)) R⁻ᵀ",), "output": "Q, R"}
+    derivation = "docs/derivations/decompositions.md#qr"
 
     @staticmethod
     def forward(ctx, a, mode="reduced"):
@@ -109,6 +115,15 @@ class QR(Function):
 
 class SVD(Function):
     """``A = U diag(S) Vh`` (reduced)."""
+    formulas = {
+        "inputs": "A",
+        "grads": (
+            "dA = U[(F∘(UᵀdU − dUᵀU))S + diag(dS) + S(F∘(VᵀdV − dVᵀV))]Vᵀ + (I − UUᵀ)dU S⁻¹Vᵀ + U S⁻¹dVᵀ(I "
+            "− VVᵀ)",
+        ),
+        "output": "U, S, Vh",
+    }
+    derivation = "docs/derivations/decompositions.md#svd"
 
     @staticmethod
     def forward(ctx, a, full_matrices=False):

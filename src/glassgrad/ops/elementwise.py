@@ -31,6 +31,8 @@ def _need(ctx: Any, i: int) -> bool:
 # ----------------------------------------------------------------------------- arithmetic
 class Add(Function):
     """``z = a + b``."""
+    formulas = {"inputs": "A, B", "grads": ("dA = unbroadcast(dZ, A.shape)", "dB = unbroadcast(dZ, B.shape)")}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -47,6 +49,14 @@ class Add(Function):
 
 class Sub(Function):
     """``z = a - b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ, A.shape)",
+            "dB = −unbroadcast(dZ, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -63,6 +73,8 @@ class Sub(Function):
 
 class RSub(Function):
     """``z = b - a`` with ``b`` a constant (for ``2 - x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = −dZ", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -76,6 +88,14 @@ class RSub(Function):
 
 class Mul(Function):
     """``z = a * b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ B, A.shape)",
+            "dB = unbroadcast(dZ ⊙ A, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -94,6 +114,14 @@ class Mul(Function):
 
 class Div(Function):
     """``z = a / b``."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ / B, A.shape)",
+            "dB = unbroadcast(−dZ ⊙ A / B², B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -113,6 +141,8 @@ class Div(Function):
 
 class RDiv(Function):
     """``z = c / a`` with ``c`` a constant (for ``1 / x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = −dZ ⊙ c / A²", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, c):
@@ -129,6 +159,8 @@ class RDiv(Function):
 
 class Neg(Function):
     """``z = -a``."""
+    formulas = {"inputs": "A", "grads": ("dA = −dZ",)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a):
@@ -142,6 +174,14 @@ class Neg(Function):
 
 class Pow(Function):
     """``z = a ** b`` (``b`` a tensor or a constant)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ B ⊙ A^(B−1), A.shape)",
+            "dB = unbroadcast(dZ ⊙ Z ⊙ log A, B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -192,6 +232,8 @@ class Pow(Function):
 
 class RPow(Function):
     """``z = c ** a`` with ``c`` a constant base (``2 ** x``)."""
+    formulas = {"inputs": "A, c", "grads": ("dA = dZ ⊙ Z ⊙ log c", None)}
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, c):
@@ -214,6 +256,14 @@ class RPow(Function):
 
 class Maximum(Function):
     """``z = maximum(a, b)``; where ``a == b`` each gets half the gradient (as PyTorch)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ ([A > B] + ½[A = B]), A.shape)",
+            "dB = unbroadcast(dZ ⊙ ([B > A] + ½[A = B]), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -229,6 +279,14 @@ class Maximum(Function):
 
 class Minimum(Function):
     """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch)."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ ([A < B] + ½[A = B]), A.shape)",
+            "dB = unbroadcast(dZ ⊙ ([B < A] + ½[A = B]), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -257,6 +315,15 @@ def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:
 
 class Where(Function):
     """``z = where(cond, a, b)``."""
+    formulas = {
+        "inputs": "cond, A, B",
+        "grads": (
+            None,
+            "dA = unbroadcast(dZ ⊙ [cond], A.shape)",
+            "dB = unbroadcast(dZ ⊙ [¬cond], B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#where"
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -299,6 +366,8 @@ def where(cond: Any, a: Any, b: Any) -> Any:
 # ----------------------------------------------------------------------------- pointwise
 class Exp(Function):
     """``z = exp(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -315,6 +384,8 @@ class Exp(Function):
 
 class Log(Function):
     """``z = log(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / X",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -330,6 +401,8 @@ class Log(Function):
 
 class Log1p(Function):
     """``z = log(1 + x)``, accurate for small ``x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 + X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -345,6 +418,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     """``z = √x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (2Z)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -361,6 +436,8 @@ class Sqrt(Function):
 
 class Abs(Function):
     """``z = |x|``; the gradient at 0 is 0 (sign(0) = 0, as PyTorch)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ sign(X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -374,50 +451,10 @@ class Abs(Function):
         return g * D.sign(D.data(x))
 
 
-class Sin(Function):
-    """``z = sin(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).sin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ cos(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.cos(x)
 
 
-class Cos(Function):
-    """``z = cos(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).cos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = -g ⊙ sin(x)``."""
-        (x,) = ctx.saved_tensors
-        return -g * D.sin(x)
 
 
-class Tanh(Function):
-    """``z = tanh(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).tanh(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (1 - tanh²x) = g ⊙ (1 - z²)``."""
-        (z,) = ctx.saved_tensors
-        return g * (1 - z * z)
 
 
 def _sigmoid(x: Any) -> Any:
@@ -429,6 +466,8 @@ def _sigmoid(x: Any) -> Any:
 
 class Sigmoid(Function):
     """``z = σ(x) = 1 / (1 + e^(-x))``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ (1 − Z)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -445,6 +484,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """``z = max(x, 0)``; the gradient at 0 is 0 (as PyTorch)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ [Z > 0]",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -462,6 +503,8 @@ class Relu(Function):
 
 class LeakyRelu(Function):
     """``z = x if x > 0 else slope·x``."""
+    formulas = {"inputs": "X, slope", "grads": ("dX = dZ ⊙ (1 if X > 0 else slope)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
@@ -479,6 +522,8 @@ class LeakyRelu(Function):
 
 class Elu(Function):
     """``z = x if x > 0 else α(eˣ - 1)``."""
+    formulas = {"inputs": "X, alpha", "grads": ("dX = dZ ⊙ (1 if X > 0 else α·eˣ)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, alpha=1.0):
@@ -511,6 +556,8 @@ def _erf(x: Any) -> Any:
 
 class Erf(Function):
     """``z = erf(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (2/√π)·e^(−X²)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -531,6 +578,8 @@ _K = math.sqrt(2.0 / math.pi)
 
 class Gelu(Function):
     """``z = x Φ(x)`` (exact) or its tanh approximation (``approximate='tanh'``)."""
+    formulas = {"inputs": "X, approximate", "grads": ("dX = dZ ⊙ (Φ(X) + X·φ(X))", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -558,6 +607,8 @@ class Gelu(Function):
 
 class Softplus(Function):
     """``z = (1/β) log(1 + e^(βx))``; linear (``z = x``) where ``βx > threshold``."""
+    formulas = {"inputs": "X, beta, threshold", "grads": ("dX = dZ ⊙ σ(βX)", None, None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
@@ -578,6 +629,8 @@ class Softplus(Function):
 
 class Clamp(Function):
     """``z = min(max(x, lo), hi)``; the gradient passes where ``lo <= x <= hi`` (as PyTorch)."""
+    formulas = {"inputs": "X, lo, hi", "grads": ("dX = dZ ⊙ [lo ≤ X ≤ hi]", None, None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, lo=None, hi=None):
@@ -601,6 +654,8 @@ class Clamp(Function):
 # ----------------------------------------------------------------------------- more pointwise
 class Expm1(Function):
     """``z = eˣ − 1``, accurate for small ``x``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (Z + 1)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -617,6 +672,8 @@ class Expm1(Function):
 
 class Exp2(Function):
     """``z = 2ˣ``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ ln 2",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x):
@@ -633,6 +690,8 @@ class Exp2(Function):
 
 class LogBase(Function):
     """``z = log_b(x) = ln x / ln b`` for ``b`` = 2 (``log2``) or 10 (``log10``)."""
+    formulas = {"inputs": "X, base", "grads": ("dX = dZ / (X ⊙ ln base)", None)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, base):
@@ -648,140 +707,32 @@ class LogBase(Function):
         return g / (x * math.log(ctx.base)), None
 
 
-class Tan(Function):
-    """``z = tan(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).tan(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (1 + tan²x) = g ⊙ (1 + z²)``."""
-        (z,) = ctx.saved_tensors
-        return g * (1 + z * z)
 
 
-class Sinh(Function):
-    """``z = sinh(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).sinh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ cosh(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.cosh(x)
 
 
-class Cosh(Function):
-    """``z = cosh(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).cosh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ sinh(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.sinh(x)
 
 
-class Asin(Function):
-    """``z = arcsin(x)`` for ``x`` in [−1, 1]."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arcsin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / √(1 − x²)`` (±inf at x = ±1)."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return g / D.sqrt(1 - x * x)
 
 
-class Acos(Function):
-    """``z = arccos(x)`` for ``x`` in [−1, 1]."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arccos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = −g / √(1 − x²)``."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return -g / D.sqrt(1 - x * x)
 
 
-class Atan(Function):
-    """``z = arctan(x)``."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arctan(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / (1 + x²)``."""
-        (x,) = ctx.saved_tensors
-        return g / (1 + x * x)
 
 
-class Atan2(Function):
-    """``z = atan2(a, b)``: the angle of the point ``(b, a)`` (``a`` = y, ``b`` = x)."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return xp_of(a).arctan2(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP, with ``r² = a² + b²``: ``da = g ⊙ b / r²``, ``db = −g ⊙ a / r²``
-        (unbroadcast to each input's shape)."""
-        a, b = ctx.saved_tensors
-        r2 = a * a + b * b
-        return (
-            unbroadcast(g * b / r2, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * a / r2, _shape(ctx, 1)) if _need(ctx, 1) else None,
-        )
 
 
-class Hypot(Function):
-    """``z = √(a² + b²)`` without overflow."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        z = xp_of(a).hypot(a, b)
-        ctx.save_for_backward(a, b, z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ a / z``, ``db = g ⊙ b / z`` (unbroadcast)."""
-        a, b, z = ctx.saved_tensors
-        return (
-            unbroadcast(g * a / z, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * b / z, _shape(ctx, 1)) if _need(ctx, 1) else None,
-        )
 
 
 class LogAddExp(Function):
     """``z = log(eᵃ + eᵇ)`` without overflow."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
+            "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -802,6 +753,15 @@ class LogAddExp(Function):
 class Fmod(Function):
     """``z = a − b·q`` with the quotient ``q`` rounded toward zero (``fmod``, the sign of
     ``a``) or toward −∞ (``remainder``, Python's ``%``, the sign of ``b``)."""
+    formulas = {
+        "inputs": "A, B, floor",
+        "grads": (
+            "dA = unbroadcast(dZ, A.shape)",
+            "dB = unbroadcast(−dZ ⊙ q, B.shape), q = trunc(A/B) (remainder: floor(A/B))",
+            None,
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
 
     @staticmethod
     def forward(ctx, a, b, floor=False):
@@ -825,3 +785,22 @@ class Fmod(Function):
             if _need(ctx, 1) else None,
             None,
         )
+
+
+# ---------------------------------------------------------------------------- log-sigmoid
+class LogSigmoid(Function):
+    """``z = log σ(x) = −softplus(−x) = −(max(−x, 0) + log1p(e^{−|x|}))`` (no overflow)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ σ(−X)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        return -(xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δx = δz ⊙ (1 − σ(x)) = δz ⊙ σ(−x)``."""
+        (x,) = ctx.saved_tensors
+        return g * D.sigmoid(-x)

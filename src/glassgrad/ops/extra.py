@@ -20,6 +20,8 @@ from .indexing import TakeAlong, _along_index
 
 class Asinh(Function):
     """``z = asinh(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² + 1)",)}
+    derivation = "docs/derivations/extra.md#asinh"
 
     @staticmethod
     def forward(ctx, x):
@@ -35,6 +37,8 @@ class Asinh(Function):
 
 class Acosh(Function):
     """``z = acosh(x)`` for ``x ≥ 1`` (NaN below)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² − 1)",)}
+    derivation = "docs/derivations/extra.md#acosh"
 
     @staticmethod
     def forward(ctx, x):
@@ -52,6 +56,8 @@ class Acosh(Function):
 
 class Atanh(Function):
     """``z = atanh(x)`` for ``|x| < 1`` (±inf at ±1, NaN outside)."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 − X²)",)}
+    derivation = "docs/derivations/extra.md#atanh"
 
     @staticmethod
     def forward(ctx, x):
@@ -69,6 +75,8 @@ class Atanh(Function):
 
 class ScatterPut(Function):
     """``z = zeros(shape)``; ``z[.. index ..] = s`` along ``dim`` (the last write wins)."""
+    formulas = {"inputs": "S, index, dim, shape", "grads": ("dS = gather(dZ, index, dim)", None, None, None)}
+    derivation = "docs/derivations/extra.md#scatter"
 
     @staticmethod
     def forward(ctx, s, index, dim, shape):

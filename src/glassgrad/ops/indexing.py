@@ -1,4 +1,5 @@
-"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot.
+"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot, the
+embedding lookup and the out-of-place write ``x[idx] = v`` (``IndexPut``).
 
 Reading ``z = x[idx]`` copies some elements of ``x`` (maybe several times, with integer
 array indices). Its VJP therefore *scatters* ``g`` back into a zero array of ``x``'s
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..backend import is_array, np, xp_of
-from ._util import op_error
+from ._util import is_tensor, op_error, unbroadcast
 
 
 def _has_advanced(idx: Any) -> bool:
@@ -49,6 +50,8 @@ class GetItem(Function):
 
     ``apply(x, idx, *index_arrays)``: entries of ``idx`` equal to :data:`INDEX_ARG` are
     taken, in order, from ``index_arrays`` (how ``gg.capture`` records tensor indices)."""
+    formulas = {"inputs": "X, idx", "grads": ("dX = zeros(X.shape); dX[idx] += dZ", None)}
+    derivation = "docs/derivations/indexing.md#reading-z--xidx"
 
     @staticmethod
     def forward(ctx, x, idx, *index_arrays):
@@ -76,6 +79,8 @@ class GetItem(Function):
 
 class IndexScatter(Function):
     """``z = zeros(shape); z[idx] += g`` — the VJP of indexing, as an op of its own."""
+    formulas = {"inputs": "G, idx, shape", "grads": ("dG = dZ[idx]", None, None)}
+    derivation = "docs/derivations/indexing.md#reading-z--xidx"
 
     @staticmethod
     def forward(ctx, g, idx, shape):
@@ -124,6 +129,8 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
 
 class TakeAlong(Function):
     """``z = take_along_axis(x, index, dim)`` (``torch.gather``)."""
+    formulas = {"inputs": "X, index, dim", "grads": ("dX = scatter_add(dZ at index along dim)", None, None)}
+    derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
 
     @staticmethod
     def forward(ctx, x, index, dim):
@@ -144,6 +151,8 @@ class TakeAlong(Function):
 
 class ScatterAlong(Function):
     """``z = zeros(shape)`` with ``g`` added at ``index`` along ``dim`` (VJP of gather)."""
+    formulas = {"inputs": "G, index, dim, shape", "grads": ("dG = gather(dZ, index, dim)", None, None, None)}
+    derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
 
     @staticmethod
     def forward(ctx, g, index, dim, shape):
@@ -202,6 +211,8 @@ def scatter_along(g: Any, index: Any, dim: int, shape: tuple) -> Any:
 class Tri(Function):
     """``z = tril(x, k)`` (``upper=False``: keep ``j − i ≤ k``) or ``triu(x, k)`` (keep
     ``j − i ≥ k``) over the last two axes; the other elements become 0."""
+    formulas = {"inputs": "X, k, upper", "grads": ("dX = tril(dZ, k)  (triu: triu(dZ, k))", None, None)}
+    derivation = "docs/derivations/indexing.md#tril-and-triu"
 
     @staticmethod
     def forward(ctx, x, k, upper):
@@ -235,3 +246,79 @@ def one_hot(indices: Any, num_classes: int = -1) -> Any:
                        f"[{int(y.min())}, {int(y.max())}]")
     out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
     return Tensor(out)
+
+
+# ---------------------------------------------------------------------------- embedding
+class Embedding(Function):
+    """``Z = W[idx]``: row lookup, ``W: (num_embeddings, dim)``, ``idx`` integers of any
+    shape, ``Z: idx.shape + (dim,)``."""
+    formulas = {"inputs": "W, idx, padding_idx", "grads": ("dW = zeros(W.shape); dW[idx] += dZ", None, None)}
+    derivation = "docs/derivations/indexing.md#embedding"
+
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx):
+        if idx.dtype.kind not in "iu":
+            raise op_error("embedding", f"indices must be an integer tensor, got {idx.dtype}",
+                           TypeError)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= w.shape[0]):
+            raise op_error("embedding", f"index out of range: indices in [{int(idx.min())}, "
+                           f"{int(idx.max())}] for num_embeddings={w.shape[0]}", IndexError)
+        ctx.idx, ctx.padding_idx = idx, padding_idx
+        return w[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``δW = zeros; δW[idx] += δZ`` (rows read several times add up); the
+        ``padding_idx`` row gets no gradient (it stays fixed, as in PyTorch)."""
+        shape = ctx._in_meta[0][0]
+        idx, pad = ctx.idx, ctx.padding_idx
+        if is_tensor(g):
+
+            dw = IndexScatter.apply(g.reshape((-1, shape[1])), idx.reshape(-1), shape)
+            if pad is not None:
+                mask = np.ones((shape[0], 1), dtype=g.dtype)
+                mask[pad] = 0
+                dw = dw * mask
+            return dw, None, None
+        xp = xp_of(g)
+        dw = xp.zeros(shape, dtype=g.dtype)
+        xp.add.at(dw, idx.reshape(-1), g.reshape(-1, shape[1]))  # repeated rows add up
+        if pad is not None:
+            dw[pad] = 0
+        return dw, None, None
+
+
+class IndexPut(Function):
+    """``z = x`` with ``z[idx] = v`` (the out-of-place form of ``x[idx] = v``)."""
+    formulas = {
+        "inputs": "X, idx, V",
+        "grads": (
+            "dX = dZ with zeros at idx",
+            None,
+            "dV = unbroadcast(dZ[idx], V.shape)",
+        ),
+    }
+    derivation = "docs/derivations/indexing.md#writing-xidx--v-out-of-place"
+
+    @staticmethod
+    def forward(ctx, x, idx, v):
+        z = x.copy()
+        z[idx] = v
+        ctx.idx = idx
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` with zeros at ``idx``; ``dv = unbroadcast(g[idx], v.shape)``."""
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            if hasattr(g, "grad_fn"):
+                mask = np.ones(g.shape, dtype=bool)
+                mask[ctx.idx] = False
+                dx = g * mask
+            else:
+                dx = g.copy()
+                dx[ctx.idx] = 0
+        if ctx.needs_input_grad[2]:
+            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
+        return dx, None, dv

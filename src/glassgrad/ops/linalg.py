@@ -25,6 +25,8 @@ from ._util import op_error, unbroadcast
 
 class MatMul(Function):
     """``Z = A @ B``."""
+    formulas = {"inputs": "A, B", "grads": ("dA = dZ @ Bᵀ", "dB = Aᵀ @ dZ")}
+    derivation = "docs/derivations/linalg.md#the-2-d-case"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -161,6 +163,14 @@ class Einsum(Function):
     """``z = einsum(equation, x_1, …, x_n)``: multiply the operands elementwise along equal
     letters and sum over the letters missing from the output; called as
     ``Einsum.apply(equation, *xs)``."""
+    formulas = {
+        "inputs": "equation, X_i*",
+        "grads": (
+            None,
+            "dX_i = einsum(out, other specs -> spec_i)(dZ, other X)",
+        ),
+    }
+    derivation = "docs/derivations/linalg.md#einsum"
 
     @staticmethod
     def forward(ctx, equation, *xs):
@@ -242,6 +252,8 @@ def _singular(op: str, a: Any) -> Exception:
 
 class Inv(Function):
     """``Z = A⁻¹`` for ``A: (..., n, n)``."""
+    formulas = {"inputs": "A", "grads": ("dA = −Zᵀ @ dZ @ Zᵀ  (Z = A⁻¹)",)}
+    derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
     @staticmethod
     def forward(ctx, a):
@@ -264,6 +276,14 @@ class Inv(Function):
 
 class SLogDet(Function):
     """``sign, log|det A|`` for ``A: (..., n, n)`` (no overflow for large matrices)."""
+    formulas = {
+        "inputs": "A",
+        "grads": (
+            "dA = d(logabsdet) · A⁻ᵀ  (sign: none)",
+        ),
+        "output": "sign, logabsdet",
+    }
+    derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
     @staticmethod
     def forward(ctx, a):
@@ -298,6 +318,8 @@ def _cofactor(a: Any) -> Any:
 
 class Det(Function):
     """``z = det A`` for ``A: (..., n, n)``."""
+    formulas = {"inputs": "A", "grads": ("dA = dz · adj(A)ᵀ = dz · z · A⁻ᵀ",), "output": "z"}
+    derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
     @staticmethod
     def forward(ctx, a):
@@ -322,6 +344,15 @@ class Det(Function):
 class Solve(Function):
     """``X = A⁻¹·B``: the solution of ``A·X = B`` for ``A: (..., n, n)`` and ``B: (..., n,
     k)``, or vectors ``B: (n,)`` / ``A.shape[:-1]`` (as PyTorch); batch axes broadcast."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = −(A⁻ᵀ @ dX) @ Xᵀ",
+            "dB = A⁻ᵀ @ dX  (one solve with Aᵀ)",
+        ),
+        "output": "X",
+    }
+    derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
     @staticmethod
     def forward(ctx, a, b):

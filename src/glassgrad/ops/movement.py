@@ -1,5 +1,6 @@
-"""Movement ops: reshape, permute, expand, cat/stack/split, pad, repeat/tile, and the
-sliding-window view used by convolution.
+"""Movement ops: reshape, permute, expand, cat/stack/split, pad, repeat/tile, the
+sliding-window view used by convolution, and the copies that change dtype, device or
+nothing (``Cast``, ``ToDevice``, ``Clone``).
 
 These ops move numbers around without changing them, so each VJP moves the gradient
 back the opposite way: reshape back, permute by the inverse permutation, sum over
@@ -13,13 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import device_of, to_device, xp_of
 from . import _dual as D
 from ._util import op_error, unbroadcast
 
 
 class Reshape(Function):
     """``z = x.reshape(shape)`` (a view when the layout allows it)."""
+    formulas = {"inputs": "X, shape", "grads": ("dX = dZ.reshape(X.shape)", None)}
+    derivation = "docs/derivations/movement.md#reshape"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -40,6 +43,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """``z = x.transpose(perm)``."""
+    formulas = {"inputs": "X, perm", "grads": ("dX = dZ.permute(inverse(perm))", None)}
+    derivation = "docs/derivations/movement.md#permute-and-transpose"
 
     @staticmethod
     def forward(ctx, x, perm):
@@ -62,6 +67,8 @@ class Permute(Function):
 
 class Expand(Function):
     """``z = broadcast_to(x, shape)`` (a read-only view)."""
+    formulas = {"inputs": "X, shape", "grads": ("dX = unbroadcast(dZ, X.shape)", None)}
+    derivation = "docs/derivations/movement.md#expand-broadcast_to"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -80,6 +87,8 @@ class Expand(Function):
 
 class Cat(Function):
     """``z = concatenate(xs, axis)``; called as ``Cat.apply(axis, *xs)``."""
+    formulas = {"inputs": "axis, X_i*", "grads": (None, "dX_i = dZ[slice of X_i along axis]")}
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -102,6 +111,8 @@ class Cat(Function):
 
 class Stack(Function):
     """``z = stack(xs, axis)``; called as ``Stack.apply(axis, *xs)``."""
+    formulas = {"inputs": "axis, X_i*", "grads": (None, "dX_i = dZ.select(axis, i)")}
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -118,6 +129,15 @@ class Stack(Function):
 
 class Split(Function):
     """``xs = split(x, sizes, axis)``: several outputs."""
+    formulas = {
+        "inputs": "X, sizes, axis",
+        "grads": (
+            "dX = cat(dZ_0, dZ_1, …; axis)",
+            None, None,
+        ),
+        "output": "Z_i",
+    }
+    derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
     @staticmethod
     def forward(ctx, x, sizes, axis):
@@ -141,6 +161,8 @@ class Split(Function):
 
 class Pad(Function):
     """Constant padding; ``pad_width`` is NumPy's ((before, after), ...) per axis."""
+    formulas = {"inputs": "X, pad_width, value", "grads": ("dX = dZ[interior]", None, None)}
+    derivation = "docs/derivations/movement.md#pad"
 
     @staticmethod
     def forward(ctx, x, pad_width, value=0.0):
@@ -156,6 +178,8 @@ class Pad(Function):
 
 class Tile(Function):
     """``z = tile(x, reps)`` (``len(reps) == x.ndim``; torch's ``repeat``)."""
+    formulas = {"inputs": "X, reps", "grads": ("dX = sum over the copies of dZ", None)}
+    derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
 
     @staticmethod
     def forward(ctx, x, reps):
@@ -175,6 +199,8 @@ class Tile(Function):
 
 class RepeatInterleave(Function):
     """``z = repeat(x, k, axis)``: each element repeated ``k`` times in place."""
+    formulas = {"inputs": "X, repeats, axis", "grads": ("dX = sum of each run of k copies of dZ", None, None)}
+    derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
 
     @staticmethod
     def forward(ctx, x, repeats, axis):
@@ -192,6 +218,8 @@ class RepeatInterleave(Function):
 
 class Flip(Function):
     """``z = flip(x, axes)``."""
+    formulas = {"inputs": "X, axes", "grads": ("dX = flip(dZ, axes)", None)}
+    derivation = "docs/derivations/movement.md#flip"
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -214,6 +242,14 @@ class SlidingWindow(Function):
     ``z[..., i, j, p, q] = x[..., i·sh + p·dh, j·sw + q·dw]`` — no copy. Convolution is
     this view followed by one matrix product.
     """
+    formulas = {
+        "inputs": "X, window, stride, dilation",
+        "grads": (
+            "dX = col2im(dZ): scatter-add every window back",
+            None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/movement.md#sliding-windows-im2col-as-a-view"
 
     @staticmethod
     def forward(ctx, x, window, stride, dilation):
@@ -298,3 +334,53 @@ def _dilate(t: Any, axis: int, s: int) -> Any:
     shp = t.shape[:axis] + (n * s,) + t.shape[axis + 1 :]
     st = st.reshape(shp)
     return st[(slice(None),) * axis + (slice(0, (n - 1) * s + 1),)]
+
+
+# ---------------------------------------------------------------------------- dtype, device, copy
+class Cast(Function):
+    """``z = x.astype(dtype)``."""
+    formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` cast back to ``x``'s dtype."""
+        d = ctx._in_meta[0][1]
+        return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
+
+
+class ToDevice(Function):
+    """Move data between CPU and GPU."""
+    formulas = {"inputs": "X, device", "grads": ("dX = dZ moved to X.device", None)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.src = device_of(x)
+        return to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g`` moved back to ``x``'s device."""
+        if hasattr(g, "grad_fn"):
+            return g.to(ctx.src), None
+        return to_device(g, ctx.src), None
+
+
+class Clone(Function):
+    """``z = copy(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ",)}
+    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``dx = g``."""
+        return g

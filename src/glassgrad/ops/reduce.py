@@ -39,6 +39,8 @@ def _count(shape: tuple, axes: tuple | None) -> int:
 
 class Sum(Function):
     """``z = Σ_axes x``."""
+    formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ, X.shape)", None, None)}
+    derivation = "docs/derivations/reductions.md#sum"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -53,6 +55,8 @@ class Sum(Function):
 
 class Mean(Function):
     """``z = (1/n) Σ_axes x``."""
+    formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ, X.shape) / n", None, None)}
+    derivation = "docs/derivations/reductions.md#mean"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -72,6 +76,14 @@ class Mean(Function):
 
 class Var(Function):
     """``z = Σ (x - x̄)² / (n - correction)``."""
+    formulas = {
+        "inputs": "X, axes, correction, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ 2(X − mean(X)) / (n − correction)",
+            None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#var"
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
@@ -105,6 +117,14 @@ class Var(Function):
 
 class Std(Function):
     """``z = √var(x)``, with ``var`` as in :class:`Var`."""
+    formulas = {
+        "inputs": "X, axes, correction, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ (X − mean(X)) / ((n − correction)·Z)",
+            None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#std"
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
@@ -147,6 +167,14 @@ class Std(Function):
 
 class PNorm(Function):
     """``z = (Σ_axes |x|^p)^(1/p)`` for ``p > 1`` (``p = 2``: the Euclidean norm)."""
+    formulas = {
+        "inputs": "X, p, axes, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ X ⊙ |X|^(p−2) / Z^(p−1)",
+            None, None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#norm"
 
     @staticmethod
     def forward(ctx, x, p=2.0, axes=None, keepdims=False):
@@ -196,6 +224,14 @@ class PNorm(Function):
 
 class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
+    formulas = {
+        "inputs": "X, axes, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ [X = max] / #maxima",
+            None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#max-and-min"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -213,6 +249,14 @@ class Amax(Function):
 
 class Amin(Function):
     """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``)."""
+    formulas = {
+        "inputs": "X, axes, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ [X = min] / #minima",
+            None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#max-and-min"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -245,6 +289,15 @@ def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
 
 class MaxDim(Function):
     """``values, indices = max(x, dim)``: the gradient goes to the returned index."""
+    formulas = {
+        "inputs": "X, dim, keepdims, largest",
+        "grads": (
+            "dX = scatter(dZ at argmax, X.shape)",
+            None, None, None,
+        ),
+        "output": "Z, idx",
+    }
+    derivation = "docs/derivations/reductions.md#max-and-min"
 
     @staticmethod
     def forward(ctx, x, dim, keepdims=False, largest=True):
@@ -272,6 +325,8 @@ class MaxDim(Function):
 
 class LogSumExp(Function):
     """``z = log Σ_axes exp(x)``, computed as ``m + log Σ exp(x - m)`` (no overflow)."""
+    formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ) ⊙ softmax(X)", None, None)}
+    derivation = "docs/derivations/reductions.md#logsumexp"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -304,6 +359,8 @@ class LogSumExp(Function):
 
 class Softmax(Function):
     """``y = exp(x) / Σ_axis exp(x)`` (shifted by the max for stability)."""
+    formulas = {"inputs": "X, axis", "grads": ("dX = Z ⊙ (dZ − sum_axis(dZ ⊙ Z))", None)}
+    derivation = "docs/derivations/reductions.md#softmax"
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -328,6 +385,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """``y = x - logsumexp(x, axis)``."""
+    formulas = {"inputs": "X, axis", "grads": ("dX = dZ − exp(Z) ⊙ sum_axis(dZ)", None)}
+    derivation = "docs/derivations/reductions.md#log_softmax"
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -360,6 +419,8 @@ def _rev_cumsum(g: Any, dim: int) -> Any:
 
 class CumSum(Function):
     """``z_k = Σ_{j ≤ k} x_j`` along ``dim`` (an inclusive prefix sum)."""
+    formulas = {"inputs": "X, dim", "grads": ("dX = flip(cumsum(flip(dZ)))  (dX_j = Σ_{k≥j} dZ_k)", None)}
+    derivation = "docs/derivations/reductions.md#cumsum"
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -398,6 +459,14 @@ def _others_prod(v: Any) -> Any:
 
 class Prod(Function):
     """``z = Π x`` over all elements (``dim=None``) or along one ``dim``."""
+    formulas = {
+        "inputs": "X, dim, keepdims",
+        "grads": (
+            "dX_j = broadcast(dZ) ⊙ Π_{i≠j} X_i  (prefix × suffix products)",
+            None, None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#prod-and-cumprod"
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdims=False):
@@ -428,6 +497,14 @@ class Prod(Function):
 
 class CumProd(Function):
     """``z_k = Π_{j ≤ k} x_j`` along ``dim`` (an inclusive prefix product)."""
+    formulas = {
+        "inputs": "X, dim",
+        "grads": (
+            "dX_j = Σ_{k≥j} dZ_k·Z_k / X_j  (zeros: P_j·S_j, S_j = dZ_j + X_{j+1}·S_{j+1})",
+            None,
+        ),
+    }
+    derivation = "docs/derivations/reductions.md#prod-and-cumprod"
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -492,6 +569,15 @@ def _scatter_perm(g: Any, idx: Any, dim: int, shape: tuple) -> Any:
 
 class Sort(Function):
     """``values, indices = sort(x, dim)``: ``values = take_along(x, indices, dim)``."""
+    formulas = {
+        "inputs": "X, dim, descending",
+        "grads": (
+            "dX = scatter(dZ → idx)  (the inverse permutation)",
+            None, None,
+        ),
+        "output": "Z, idx",
+    }
+    derivation = "docs/derivations/reductions.md#sort-and-topk"
 
     @staticmethod
     def forward(ctx, x, dim, descending=False):
@@ -510,6 +596,15 @@ class Sort(Function):
 class TopK(Function):
     """``values, indices``: the ``k`` largest (or smallest) entries of ``x`` along ``dim``,
     in sorted order."""
+    formulas = {
+        "inputs": "X, k, dim, largest",
+        "grads": (
+            "dX = scatter(dZ → idx), 0 elsewhere",
+            None, None, None,
+        ),
+        "output": "Z, idx",
+    }
+    derivation = "docs/derivations/reductions.md#sort-and-topk"
 
     @staticmethod
     def forward(ctx, x, k, dim, largest=True):

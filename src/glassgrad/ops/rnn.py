@@ -141,6 +141,17 @@ class LSTMCellFused(Function):
 
     Shapes: ``xproj_t (B, 4H)``, ``h, c (B, H)``, ``W_hh (4H, H)``; outputs ``(B, H)`` twice.
     """
+    formulas = {
+        "inputs": "xproj, h, c, W_hh",
+        "grads": (
+            "dxproj = [δa_i, δa_f, δa_g, δa_o]",
+            "dh = dxproj @ W_hh",
+            "dc = (dc' + dh' ⊙ o ⊙ (1 − tanh²c')) ⊙ f",
+            "dW_hh = dxprojᵀ @ h",
+        ),
+        "output": "h', c'",
+    }
+    derivation = "docs/derivations/rnn.md#the-lstm-cell-backward"
 
     @staticmethod
     def forward(ctx, xproj, h, c, w_hh):
@@ -194,6 +205,17 @@ class LSTMLayer(Function):
     ``∂L/∂xproj`` is the ``(T, B, 4H)`` array of all ``δa_t`` as is.
     Shapes of the backward: ``dxproj (T, B, 4H)``, ``dh_0, dc_0 (B, H)``, ``dW_hh (4H, H)``.
     """
+    formulas = {
+        "inputs": "Xproj, h_0, c_0, W_hh",
+        "grads": (
+            "dXproj[t] = [δa_i, δa_f, δa_g, δa_o] at step t (BPTT, newest step first)",
+            "dh_0 = δa_first @ W_hh",
+            "dc_0 = δc*_first ⊙ f_first",
+            "dW_hh = Σ_t δa_tᵀ @ h_t−1 (one GEMM over all steps)",
+        ),
+        "output": "out, h_T, c_T",
+    }
+    derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
 
     @staticmethod
     def forward(ctx, xproj, h0, c0, w_hh, reverse=False):
@@ -324,6 +346,17 @@ class GRUCellFused(Function):
 
     Shapes: ``xproj_t (B, 3H)``, ``h (B, H)``, ``W_hh (3H, H)``, ``b_hh (3H,)`` or None.
     """
+    formulas = {
+        "inputs": "xproj, h, W_hh, b_hh",
+        "grads": (
+            "dxproj = [δa_r, δa_z, δa_n]",
+            "dh = dh' ⊙ z + δhp @ W_hh",
+            "dW_hh = δhpᵀ @ h",
+            "db_hh = sum_rows(δhp)",
+        ),
+        "output": "h'",
+    }
+    derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
 
     @staticmethod
     def forward(ctx, xproj, h, w_hh, b_hh=None):
@@ -404,6 +437,8 @@ class Unbind(Function):
     a zero array of the full ``(T, ...)`` shape (O(T²) memory traffic); here the backward
     is one ``stack``.
     """
+    formulas = {"inputs": "X", "grads": ("dX = stack(dZ_0, …, dZ_T−1)",), "output": "Z_t"}
+    derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
 
     @staticmethod
     def forward(ctx, x):

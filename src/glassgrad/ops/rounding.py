@@ -17,6 +17,8 @@ from . import _dual as D
 
 class Rounded(Function):
     """``z = fn(x)`` for ``fn`` in floor/ceil/trunc/round/sign; ``dx = 0``."""
+    formulas = {"inputs": "X", "grads": ("dX = 0 (floor/ceil/trunc/round/sign: piecewise constant)",)}
+    derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
     @staticmethod
     def forward(ctx, x, fn, *args):

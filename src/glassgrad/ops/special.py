@@ -205,6 +205,8 @@ def _is_t(x: Any) -> bool:
 
 class Lgamma(Function):
     """``z = ln|Γ(x)|``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ ψ(X)",)}
+    derivation = "docs/derivations/special.md#lgamma"
 
     @staticmethod
     def forward(ctx, x):
@@ -220,6 +222,8 @@ class Lgamma(Function):
 
 class Digamma(Function):
     """``z = ψ(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ ψ⁽¹⁾(X)",)}
+    derivation = "docs/derivations/special.md#digamma"
 
     @staticmethod
     def forward(ctx, x):
@@ -235,6 +239,8 @@ class Digamma(Function):
 
 class Polygamma(Function):
     """``z = ψ⁽ⁿ⁾(x)``."""
+    formulas = {"inputs": "X, n", "grads": ("dX = dZ ⊙ ψ⁽ⁿ⁺¹⁾(X)", None)}
+    derivation = "docs/derivations/special.md#polygamma"
 
     @staticmethod
     def forward(ctx, x, n):
@@ -252,6 +258,8 @@ class Polygamma(Function):
 
 class Erfc(Function):
     """``z = erfc(x) = 1 − erf(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = −dZ ⊙ (2/√π) e^(−X²)",)}
+    derivation = "docs/derivations/special.md#erfc"
 
     @staticmethod
     def forward(ctx, x):
@@ -267,6 +275,8 @@ class Erfc(Function):
 
 class Erfinv(Function):
     """``z = erfinv(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (√π/2) e^(Z²)",)}
+    derivation = "docs/derivations/special.md#erfinv"
 
     @staticmethod
     def forward(ctx, x):
@@ -283,6 +293,8 @@ class Erfinv(Function):
 
 class I0(Function):
     """``z = I₀(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ I₁(X)",)}
+    derivation = "docs/derivations/special.md#i0-and-i1"
 
     @staticmethod
     def forward(ctx, x):
@@ -298,6 +310,8 @@ class I0(Function):
 
 class I1(Function):
     """``z = I₁(x)``."""
+    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (I₀(X) − I₁(X)/X)",)}
+    derivation = "docs/derivations/special.md#i0-and-i1"
 
     @staticmethod
     def forward(ctx, x):

@@ -1,4 +1,4 @@
-"""Layer modules, one file per family (the fused ops they call are in ``glassgrad.ops.nn``).
+"""Layer modules, one file per family (the fused ops they call are in ``glassgrad.ops``).
 
 PyTorch's import paths ``torch.nn.modules.<family>`` exist here too (``activation``,
 ``batchnorm``, ``channelshuffle``, ``container``, ``conv``, ``distance``, ``dropout``,

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...creation import empty
 from ...ops import conv as C
+from ...ops import resample as RS
 from ...ops._util import op_error
 from .. import init
 from ..module import Module
@@ -117,7 +118,7 @@ class _ConvNd(Module):
                 pads = tuple(t // 2 for t in totals)
         else:
             pads = self.padding
-        x = C.pad_spatial(input, pads, self.padding_mode, type(self).__name__)
+        x = RS.pad_spatial(input, pads, self.padding_mode, type(self).__name__)
         return fn(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
     def forward(self, input: Any) -> Any:

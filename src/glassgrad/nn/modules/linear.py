@@ -1,4 +1,4 @@
-"""``Linear`` (and ``Bilinear``): ``y = x·Wᵀ + b`` (fused op :class:`glassgrad.ops.nn.Linear`).
+"""``Linear`` (and ``Bilinear``): ``y = x·Wᵀ + b`` (fused op :class:`glassgrad.ops.linear.Linear`).
 ``Identity`` (in :mod:`.flatten`) is importable from here, as in PyTorch."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from ... import dtypes as _dt
 from ...backend import np
-from ...ops.nn import Linear as _LinearFn
+from ...ops.linear import Linear as _LinearFn
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init

@@ -1,5 +1,5 @@
 """Normalization layers: ``BatchNorm1d`` (and the ``_BatchNorm`` base that BatchNorm2d
-builds on), ``LayerNorm``. Both are fused ops (:mod:`glassgrad.ops.nn`)."""
+builds on), ``LayerNorm``. Both are fused ops (:mod:`glassgrad.ops.norm`)."""
 
 from __future__ import annotations
 

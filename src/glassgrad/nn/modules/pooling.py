@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...ops import conv as C
+from ...ops import pool as P
 from ..module import Module
 
 __all__ = [
@@ -30,7 +30,7 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Any) -> Any:
-        return C._max_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
+        return P._max_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
                               self.stride, self.padding, self.dilation, self.ceil_mode,
                               self.return_indices)
 
@@ -85,7 +85,7 @@ class _AvgPoolNd(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input: Any) -> Any:
-        return C._avg_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
+        return P._avg_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
                               self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                               self.divisor_override)
 
@@ -136,7 +136,7 @@ class _AdaptiveAvgPoolNd(Module):
         self.output_size = output_size
 
     def forward(self, input: Any) -> Any:
-        return C._adaptive_avg_pool_nd(type(self).__name__, self._k, input, self.output_size)
+        return P._adaptive_avg_pool_nd(type(self).__name__, self._k, input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -170,7 +170,7 @@ class _AdaptiveMaxPoolNd(Module):
         self.return_indices = return_indices
 
     def forward(self, input: Any) -> Any:
-        return C._adaptive_max_pool_nd(type(self).__name__, self._k, input, self.output_size,
+        return P._adaptive_max_pool_nd(type(self).__name__, self._k, input, self.output_size,
                                        self.return_indices)
 
     def extra_repr(self) -> str:

@@ -38,7 +38,7 @@ from ...autograd.grad_mode import STATE
 from ...backend import np
 from ...ops import rnn as R
 from ...ops.elementwise import where
-from ...ops.nn import Linear as _Linear
+from ...ops.linear import Linear as _Linear
 from ...random import _rng
 from ...tensor import Tensor, cat, stack
 from ..module import Module

@@ -1,4 +1,4 @@
-"""``Embedding``: a lookup table of learnable vectors (fused op ``ops.nn.Embedding``)."""
+"""``Embedding``: a lookup table of learnable vectors (fused op ``ops.indexing.Embedding``)."""
 
 from __future__ import annotations
 

@@ -3,15 +3,17 @@
 ``PixelShuffle``/``PixelUnshuffle`` (PyTorch's API).
 
 ``BatchNorm2d`` shares ``BatchNorm1d``'s module code and the fused batch-norm node of
-:mod:`glassgrad.ops.nn` (statistics per channel over ``N, H, W``; its VJP is derived
-there); dropout and upsampling are in :mod:`glassgrad.ops.conv`.
+:mod:`glassgrad.ops.norm` (statistics per channel over ``N, H, W``; its VJP is derived
+there); dropout and upsampling are in :mod:`glassgrad.ops.dropout` and
+:mod:`glassgrad.ops.resample`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...ops import conv as C
+from ...ops import dropout as D
+from ...ops import resample as RS
 from ...ops._util import op_error
 from ..module import Module
 from .normalization import _BatchNorm
@@ -65,7 +67,7 @@ class _DropoutNd(Module):
     def forward(self, input: Any) -> Any:
         # the warnings point at the line that called the module (_dropout_nd <- forward <-
         # Module.__call__ <- caller)
-        return C._dropout_nd(f"dropout{self._k}d", self._k, input, self.p, self.training,
+        return D._dropout_nd(f"dropout{self._k}d", self._k, input, self.p, self.training,
                              self.inplace, None, stacklevel=4)
 
     def extra_repr(self) -> str:
@@ -127,7 +129,7 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input: Any) -> Any:
-        return C.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+        return RS.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
@@ -163,7 +165,7 @@ class Unfold(Module):
         self.padding, self.stride = padding, stride
 
     def forward(self, input: Any) -> Any:
-        return C.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+        return RS.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
@@ -181,7 +183,7 @@ class Fold(Module):
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def forward(self, input: Any) -> Any:
-        return C.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+        return RS.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
                       self.stride)
 
     def extra_repr(self) -> str:
@@ -197,7 +199,7 @@ class PixelShuffle(Module):
         self.upscale_factor = upscale_factor
 
     def forward(self, input: Any) -> Any:
-        return C.pixel_shuffle(input, self.upscale_factor)
+        return RS.pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
         return f"upscale_factor={self.upscale_factor}"
@@ -211,7 +213,7 @@ class PixelUnshuffle(Module):
         self.downscale_factor = downscale_factor
 
     def forward(self, input: Any) -> Any:
-        return C.pixel_unshuffle(input, self.downscale_factor)
+        return RS.pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"

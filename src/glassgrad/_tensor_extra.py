@@ -739,14 +739,15 @@ _INPLACE = (
 ).split()
 
 
-def _make_inplace(name: str) -> Callable:
+def _make_inplace(name: str, owner: str = "TensorExtras") -> Callable:
+    """``name_``: the in-place form of the method ``name`` (for the mixin class ``owner``)."""
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         other = next((a for a in args if isinstance(a, _T())), None)
         return self._inplace_from(name + "_", lambda: getattr(self, name)(*args, **kwargs),
                                   other)
 
     method.__name__ = name + "_"
-    method.__qualname__ = f"TensorExtras.{name}_"
+    method.__qualname__ = f"{owner}.{name}_"
     method.__doc__ = f"In-place :meth:`{name}` (keeps this tensor's dtype)."
     return method
 

@@ -17,6 +17,7 @@ from collections import namedtuple
 from typing import Any, Callable
 
 from . import dtypes as _dt
+from ._tensor_extra import _make_inplace
 from .backend import np, to_numpy, xp_of
 from .ops import special as S
 from .ops._util import norm_axis, norm_dim, op_error
@@ -608,24 +609,12 @@ class TensorExtras2b:
         return self.clamp_min(0) + (self.clamp_max(0) * w)
 
 
-def _make_inplace(name: str) -> Callable:
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        other = next((a for a in args if isinstance(a, _T())), None)
-        return self._inplace_from(name + "_", lambda: getattr(self, name)(*args, **kwargs),
-                                  other)
-
-    method.__name__ = name + "_"
-    method.__qualname__ = f"TensorExtras2.{name}_"
-    method.__doc__ = f"In-place :meth:`{name}` (keeps this tensor's dtype)."
-    return method
-
-
 _INPLACE2 = ("lgamma digamma polygamma mvlgamma erfc erfinv i0 sinc logit xlogy nan_to_num "
              "copysign heaviside ldexp nextafter bitwise_and bitwise_or bitwise_xor bitwise_not "
              "bitwise_left_shift bitwise_right_shift gcd lcm arctan2 hardshrink").split()
 
 for _name in _INPLACE2:
-    setattr(TensorExtras2, _name + "_", _make_inplace(_name))
+    setattr(TensorExtras2, _name + "_", _make_inplace(_name, "TensorExtras2"))
 del _name
 
 __all__ = ["TensorExtras2", "TensorExtras2b", "norm_axis"]

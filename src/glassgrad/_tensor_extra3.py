@@ -16,7 +16,8 @@ from collections import namedtuple
 from typing import Any
 
 from . import dtypes as _dt
-from .backend import np, to_numpy, xp_of
+from ._tensor_extra2 import _T, _const, _np
+from .backend import np
 from .ops import decomp as DC
 from .ops._util import norm_dim, op_error, shape_tuple
 from .ops.indexing import _along_index
@@ -24,25 +25,6 @@ from .ops.indexing import _along_index
 QRResult = namedtuple("QRResult", ["Q", "R"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
 TriangularSolve = namedtuple("TriangularSolve", ["solution", "cloned_coefficient"])
-
-
-def _T() -> type:
-    from .tensor import Tensor
-
-    return Tensor
-
-
-def _wrap(arr: Any) -> Any:
-    return _T()._make(arr, False)
-
-
-def _np(x: Any) -> np.ndarray:
-    return to_numpy(x.array) if isinstance(x, _T()) else np.asarray(x)
-
-
-def _const(like: Any, arr: Any) -> Any:
-    xp = xp_of(like.array)
-    return _wrap(xp.asarray(arr) if xp is not np else np.asarray(arr))
 
 
 def _tensor(x: Any, like: Any) -> Any:

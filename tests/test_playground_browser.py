@@ -144,8 +144,7 @@ def test_train_pause_step_and_gradient_panels(page, server):
     assert server.sessions[pg.evaluate("document.body.dataset.session")].step_count == n + 1
 
 
-def test_screenshot_matches_reference(page, server):
-    pg = page
+def _train_150_steps_and_shoot(pg):
     _apply(pg, dataset="circles", hidden="8,8", activation="relu", lr="0.03", samples="400", noise="0.05")
     pg.wait_for_function("document.querySelectorAll('#neurons .nrow').length === 2")
     pg.wait_for_function("document.getElementById('stepn').textContent === '0'")
@@ -155,16 +154,28 @@ def test_screenshot_matches_reference(page, server):
     pg.wait_for_function("document.getElementById('stepn').textContent === '150'")
     pg.click(".layer-card[data-layer='0']")
     pg.wait_for_selector("#trace table")
-    shot = pg.locator("#boundary").screenshot()
+    return pg.locator("#boundary").screenshot()
+
+
+def test_screenshot_matches_reference(page, server):
+    pg = page
+    shot = _train_150_steps_and_shoot(pg)
     if UPDATE:
         REFERENCE.parent.mkdir(parents=True, exist_ok=True)
         REFERENCE.write_bytes(shot)
         README_SHOT.parent.mkdir(parents=True, exist_ok=True)
         README_SHOT.write_bytes(pg.screenshot(full_page=True))
     assert REFERENCE.exists(), f"no reference image {REFERENCE}: run with GLASSGRAD_UPDATE_SCREENSHOTS=1"
-    got, ref = _png(shot), _png(REFERENCE.read_bytes())
-    assert got.shape == ref.shape
-    off = np.abs(got - ref).max(axis=2) > 48
+    ref = _png(REFERENCE.read_bytes())
+    got = _png(shot)
+    off = np.abs(got - ref).max(axis=2) > 48 if got.shape == ref.shape else np.ones(1, bool)
+    if off.mean() >= 0.03:
+        # one more try on a fresh page: a screenshot taken on a loaded machine has, rarely,
+        # caught the canvas in another state; a real difference shows twice
+        pg.reload()
+        got = _png(_train_150_steps_and_shoot(pg))
+        assert got.shape == ref.shape
+        off = np.abs(got - ref).max(axis=2) > 48
     assert off.mean() < 0.03, f"{100 * off.mean():.1f}% of the pixels differ from {REFERENCE.name}"
     # and the learned circles are not the untrained picture: the centre and a corner differ in class
     h, w = got.shape[:2]

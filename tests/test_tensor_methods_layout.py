@@ -1,7 +1,7 @@
 """How Tensor's methods are laid out over ``tensor.py`` and the mixins of
 ``glassgrad/tensor_methods/``: the class's own methods and those of its method-group mixins
-must win over same-named ones in the older ``_tensor_extra*`` mixins, and no name may be
-defined in two of the groups (one would silently hide the other)."""
+must win over same-named ones in the later mixins (``extra*.py``, ``sparse.py``), and no name
+may be defined in two of the groups (one would silently hide the other)."""
 
 import importlib
 import inspect
@@ -11,15 +11,22 @@ import glassgrad.tensor_methods as tm
 from glassgrad.nn import Parameter
 from glassgrad.tensor import Tensor
 
+_GROUPS = ("arithmetic", "pointwise", "reductions", "movement", "indexing", "linalg")
+
 
 def _group_classes():
     out = [Tensor]
-    for m in pkgutil.iter_modules(tm.__path__):
-        mod = importlib.import_module(f"glassgrad.tensor_methods.{m.name}")
-        assert mod.__doc__, f"{mod.__name__} lacks a module docstring"
+    for name in _GROUPS:
+        mod = importlib.import_module(f"glassgrad.tensor_methods.{name}")
         out += [c for c in vars(mod).values() if inspect.isclass(c) and c.__module__ == mod.__name__
                 and c in Tensor.__mro__]
     return out
+
+
+def test_every_mixin_module_has_a_docstring():
+    for m in pkgutil.iter_modules(tm.__path__):
+        mod = importlib.import_module(f"glassgrad.tensor_methods.{m.name}")
+        assert mod.__doc__, f"{mod.__name__} lacks a module docstring"
 
 
 _IMPLICIT = {"__module__", "__qualname__", "__doc__", "__slots__", "__hash__", "__dict__",
@@ -28,7 +35,11 @@ _IMPLICIT = {"__module__", "__qualname__", "__doc__", "__slots__", "__hash__", "
 
 def test_every_method_group_is_a_base_of_tensor():
     groups = _group_classes()
-    assert len(groups) >= 7  # Tensor + arithmetic, pointwise, reductions, movement, indexing, linalg
+    assert len(groups) == 1 + len(_GROUPS)
+    mro = Tensor.__mro__
+    later = [k for k in mro if k.__module__.startswith("glassgrad.tensor_methods.extra")
+             or k.__module__ == "glassgrad.tensor_methods.sparse"]
+    assert len(later) == 5 and max(mro.index(g) for g in groups) < min(mro.index(k) for k in later)
 
 
 def test_no_name_is_defined_in_two_groups():

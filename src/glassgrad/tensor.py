@@ -12,10 +12,6 @@ import builtins
 from typing import Any, Callable, Sequence
 
 from . import dtypes as _dt
-from ._tensor_extra import TensorExtras
-from ._tensor_extra2 import TensorExtras2, TensorExtras2b
-from ._tensor_extra3 import TensorExtras3
-from ._tensor_sparse import SparseMethods
 from .autograd import engine as _engine
 from .autograd import function as _function
 from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
@@ -42,11 +38,15 @@ from .tensor_methods._common import (
     _to_array,
 )
 from .tensor_methods.arithmetic import ArithmeticMethods
+from .tensor_methods.extra import TensorExtras
+from .tensor_methods.extra2 import TensorExtras2, TensorExtras2b
+from .tensor_methods.extra3 import TensorExtras3
 from .tensor_methods.indexing import IndexingMethods
 from .tensor_methods.linalg import LinalgMethods
 from .tensor_methods.movement import MovementMethods
 from .tensor_methods.pointwise import PointwiseMethods
 from .tensor_methods.reductions import ReductionMethods
+from .tensor_methods.sparse import SparseMethods
 
 __all__ = ["Tensor", "tensor"]
 

@@ -1,4 +1,4 @@
-"""Elementwise helpers and integer/bitwise ops (glassgrad/_tensor_extra2.py) against
+"""Elementwise helpers and integer/bitwise ops (glassgrad/tensor_methods/extra2.py) against
 PyTorch: nan_to_num, signbit, copysign, fmax/fmin, heaviside, float_power, ldexp, frexp,
 logaddexp2, nextafter, hardshrink, bitwise_*, gcd/lcm, casts and small queries."""
 

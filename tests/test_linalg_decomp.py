@@ -1,4 +1,4 @@
-"""Decompositions and matrix functions (glassgrad/ops/decomp.py, _tensor_extra3.py,
+"""Decompositions and matrix functions (glassgrad/ops/decomp.py, tensor_methods/extra3.py,
 linalg.py) against PyTorch: cholesky, qr, svd, pinverse, logdet, matrix_power,
 matrix_exp, cholesky_solve/inverse, triangular solves, cov/corrcoef, norms."""
 

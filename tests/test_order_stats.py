@@ -1,4 +1,4 @@
-"""Order statistics and NaN-aware reductions (glassgrad/_tensor_extra2.py): median,
+"""Order statistics and NaN-aware reductions (glassgrad/tensor_methods/extra2.py): median,
 nanmedian, mode, kthvalue, quantile, nanquantile, nansum, nanmean, aminmax, var_mean,
 std_mean, logcumsumexp — values, indices and gradients against PyTorch."""
 

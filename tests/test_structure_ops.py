@@ -1,4 +1,4 @@
-"""Structure methods and functions (glassgrad/_tensor_extra3.py, functional_extra2.py)
+"""Structure methods and functions (glassgrad/tensor_methods/extra3.py, functional_extra2.py)
 against PyTorch: diff, cross, kron, rot90, diag_embed, diagflat, *_scatter, as_strided,
 index_put, scatter_reduce, fill_diagonal_, stacking, tensordot, block_diag, counting."""
 

@@ -1,4 +1,4 @@
-"""Tensor methods and torch functions added for PyTorch compatibility (glassgrad/_tensor_extra.py,
+"""Tensor methods and torch functions added for PyTorch compatibility (glassgrad/tensor_methods/extra.py,
 functional_extra.py, ops/extra.py): values, dtypes and gradients against PyTorch."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """More of ``torch``'s functions (``gg.add(x, y, alpha=2)``, ``gg.scatter(...)``, ...).
 
 Each is the Tensor method of the same name applied to its first argument (see
-:mod:`glassgrad._tensor_extra`), with PyTorch's ``out=``: the result is written into the
+:mod:`glassgrad.tensor_methods.extra`), with PyTorch's ``out=``: the result is written into the
 given tensor (same shape; its dtype is kept), which is returned. As in PyTorch, ``out=``
 does not take part in autograd: a result that requires grad, or an ``out`` that does, is
 refused while gradients are being recorded.

@@ -1,5 +1,5 @@
 """Still more of ``torch``'s functions: the function forms of the methods in
-:mod:`glassgrad._tensor_extra2` / ``_tensor_extra3`` (``gg.median(x, 0)``, ...), the
+:mod:`glassgrad.tensor_methods.extra2` / ``tensor_methods.extra3`` (``gg.median(x, 0)``, ...), the
 in-place function forms (``gg.exp_(x)``), stacking helpers, index helpers, window
 functions, dtype queries and a few process-wide settings.
 """

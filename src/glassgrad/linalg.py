@@ -64,7 +64,7 @@ def cholesky(A: Any, *, upper: bool = False) -> Tensor:
 def qr(A: Any, mode: str = "reduced") -> Any:
     """``(Q, R)`` with ``A = Q R``; ``mode``: ``'reduced'``, ``'complete'`` or ``'r'``
     (``Q`` empty). The gradient needs ``'reduced'`` and rows ≥ columns."""
-    from ._tensor_extra3 import QRResult
+    from .tensor_methods.extra3 import QRResult
 
     if mode not in ("reduced", "complete", "r"):
         from .ops._util import op_error

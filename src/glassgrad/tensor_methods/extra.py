@@ -19,13 +19,13 @@ import math
 from collections import namedtuple
 from typing import Any, Callable
 
-from . import dtypes as _dt
-from .autograd.grad_mode import STATE, no_grad
-from .backend import np, to_numpy, xp_of
-from .ops import elementwise as E
-from .ops import extra as X
-from .ops._util import norm_dim, op_error, shape_tuple
-from .random import Generator, _rng
+from .. import dtypes as _dt
+from ..autograd.grad_mode import STATE, no_grad
+from ..backend import np, to_numpy, xp_of
+from ..ops import elementwise as E
+from ..ops import extra as X
+from ..ops._util import norm_dim, op_error, shape_tuple
+from ..random import Generator, _rng
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -33,7 +33,7 @@ _ROUNDING = (None, "trunc", "floor")
 
 
 def _T() -> type:
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
     return Tensor
 
@@ -404,7 +404,7 @@ class TensorExtras:
     def multinomial(self, num_samples: int, replacement: bool = False, *,
                     generator: Generator | None = None) -> Any:
         """Category indices drawn with the weights in each row (:func:`glassgrad.multinomial`)."""
-        from .creation import multinomial
+        from ..creation import multinomial
 
         return multinomial(self, num_samples, replacement, generator=generator)
 

@@ -1,4 +1,4 @@
-"""More of ``torch.Tensor``'s methods (a second mixin, as :mod:`glassgrad._tensor_extra`):
+"""More of ``torch.Tensor``'s methods (a second mixin, as :mod:`glassgrad.tensor_methods.extra`):
 special functions, bitwise and integer functions, NaN-aware reductions, order statistics
 (median, mode, kthvalue, quantile) and small elementwise helpers.
 
@@ -16,11 +16,11 @@ import operator
 from collections import namedtuple
 from typing import Any, Callable
 
-from . import dtypes as _dt
-from ._tensor_extra import _make_inplace
-from .backend import np, to_numpy, xp_of
-from .ops import special as S
-from .ops._util import norm_axis, norm_dim, op_error
+from .. import dtypes as _dt
+from ..backend import np, to_numpy, xp_of
+from ..ops import special as S
+from ..ops._util import norm_axis, norm_dim, op_error
+from .extra import _make_inplace
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 MinMaxPair = namedtuple("MinMaxPair", ["min", "max"])
@@ -28,7 +28,7 @@ MantissaExponent = namedtuple("MantissaExponent", ["mantissa", "exponent"])
 
 
 def _T() -> type:
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
     return Tensor
 
@@ -233,7 +233,7 @@ class TensorExtras2:
         take_a = better(xa, xb)
         if dt.kind == "f":
             take_a = take_a | xp_of(xb).isnan(xb)
-        from .ops.elementwise import where
+        from ..ops.elementwise import where
 
         return where(_wrap(take_a), a, b)
 
@@ -514,7 +514,7 @@ class TensorExtras2:
             res.append(r.reshape(out_shape))
         if qa.ndim == 0:
             return res[0]
-        from .tensor import stack
+        from ..tensor import stack
 
         return stack(res, 0) if res else self.new_zeros((0,) + out_shape)
 
@@ -527,7 +527,7 @@ class TensorExtras2b:
     def lu(self, pivot: builtins.bool = True, get_infos: builtins.bool = False) -> Any:
         """``(LU, pivots)`` (``get_infos``: and a zero ``infos`` tensor, or the 1-based
         index of the first zero pivot)."""
-        from ._lu import lu_factor
+        from .._lu import lu_factor
 
         a, p = lu_factor(self, pivot)
         if not get_infos:
@@ -538,7 +538,7 @@ class TensorExtras2b:
 
     def lu_solve(self, LU_data: Any, LU_pivots: Any) -> Any:
         """``X`` with ``A X = self`` given ``A``'s :meth:`lu` factorization."""
-        from ._lu import lu_solve
+        from .._lu import lu_solve
 
         return lu_solve(self, LU_data, LU_pivots)
 

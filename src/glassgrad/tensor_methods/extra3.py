@@ -15,12 +15,12 @@ import math
 from collections import namedtuple
 from typing import Any
 
-from . import dtypes as _dt
-from ._tensor_extra2 import _T, _const, _np
-from .backend import np
-from .ops import decomp as DC
-from .ops._util import norm_dim, op_error, shape_tuple
-from .ops.indexing import _along_index
+from .. import dtypes as _dt
+from ..backend import np
+from ..ops import decomp as DC
+from ..ops._util import norm_dim, op_error, shape_tuple
+from ..ops.indexing import _along_index
+from .extra2 import _T, _const, _np
 
 QRResult = namedtuple("QRResult", ["Q", "R"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
@@ -32,7 +32,7 @@ def _tensor(x: Any, like: Any) -> Any:
 
 
 def _where(c: Any, a: Any, b: Any) -> Any:
-    from .ops.elementwise import where
+    from ..ops.elementwise import where
 
     return where(c, a, b)
 
@@ -48,7 +48,7 @@ def _diag_matrix(L: int, rows: int, cols: int, offset: int, dtype: Any) -> np.nd
 
 def _embed(src: Any, offset: int, rows: int, cols: int, d1: int, d2: int) -> Any:
     """Put the last dim of ``src`` on diagonal ``offset`` of new dims ``(d1, d2)``."""
-    from .functional_api import einsum
+    from ..functional_api import einsum
 
     e = _const(src, _diag_matrix(src.shape[-1], rows, cols, offset, src.dtype))
     out = einsum("...i,irc->...rc", src, e)
@@ -77,7 +77,7 @@ class TensorExtras3:
 
     def diff(self, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Any:
         """``n``-th forward difference along ``dim`` (``prepend``/``append`` joined first)."""
-        from .tensor import cat
+        from ..tensor import cat
 
         if self.ndim == 0:
             raise op_error("diff", "expects a tensor with at least one dimension")
@@ -454,7 +454,7 @@ class TensorExtras3:
 
     def cholesky_solve(self, input2: Any, upper: builtins.bool = False) -> Any:
         """``X`` with ``A X = self``, ``A`` given by its Cholesky factor ``input2``."""
-        from .linalg import solve
+        from ..linalg import solve
 
         f = _matrix("cholesky_solve", _tensor(input2, self))
         return solve(f.mT @ f if upper else f @ f.mT, self._f())
@@ -463,7 +463,7 @@ class TensorExtras3:
                          transpose: builtins.bool = False,
                          unitriangular: builtins.bool = False) -> Any:
         """``(X, A)`` with ``op(T) X = self``, ``T`` the upper (lower) triangle of ``A``."""
-        from .linalg import solve
+        from ..linalg import solve
 
         a = _matrix("triangular_solve", _tensor(A, self))
         t = a.triu() if upper else a.tril()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from .backend import np
+from ..backend import np
 
 __all__ = ["SparseMethods"]
 
@@ -36,7 +36,7 @@ class SparseMethods:
 
     def indices(self) -> Any:
         """The ``(ndim, nnz)`` indices of the nonzero entries, as a sparse tensor's."""
-        from .tensor import Tensor
+        from ..tensor import Tensor
 
         return Tensor._make(np.argwhere(self.array).T.astype(np.int64), False)  # type: ignore
 
@@ -44,7 +44,7 @@ class SparseMethods:
 
     def values(self) -> Any:
         """The nonzero entries, in :meth:`indices` order (differentiable)."""
-        from .tensor import Tensor
+        from ..tensor import Tensor
 
         return self[tuple(Tensor._make(i, False)  # type: ignore[index]
                           for i in np.nonzero(self.array))]  # type: ignore[attr-defined]

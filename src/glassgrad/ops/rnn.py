@@ -260,15 +260,38 @@ class LSTMLayer(Function):
         need = ctx.needs_input_grad
         da_all = xp.empty_like(acts)
         dh, dc = dhT, dcT
+        # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads written
+        # with out= (same operations in the same order, so the same rounding), straight into
+        # the slices of da_all
+        dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
         steps = range(T - 1, -1, -1) if reverse else range(T)
         for k in range(T - 1, -1, -1):
             t = steps[k]
             a = acts[t]
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            dh = dout[t] + dh                       # from the output and from step t+1
+            dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
             da = da_all[t]
-            da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:], dc = _lstm_gate_grads(
-                dh, dc, i, f, g, o, cs[k], tcs[t])
+            tc = tcs[t]
+            xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+            xp.multiply(tc, tc, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            dcs *= tmp
+            dcs += dc
+            for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
+                d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
+                gate = a[:, sl]
+                xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
+                tmp *= gate
+                d *= tmp
+            d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
+            xp.multiply(g, g, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            d *= tmp
+            d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
+            xp.subtract(1, o, out=tmp)
+            tmp *= o
+            d *= tmp
+            dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
             if k or need[1]:
                 dh = da @ w_hh                      # ∂L/∂h_{t−1}
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran

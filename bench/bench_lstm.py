@@ -4,8 +4,8 @@ Both frameworks train the same model (LSTM 28→H, or GRU 28→H with ``--cell g
 the 28 rows of each image, then a Linear H→10 on the last hidden state; softmax
 cross-entropy; Adam lr 1e-3) from the same initial weights over the same batches, for
 ``--batches`` batches; the time is scaled to one epoch (60,000 images). glassgrad runs
-twice: with its fused recurrent layer (the default: one ``LSTMLayer`` / ``GRULayer`` node)
-and with the cell composed of primitive ops (``module.fused = False``).
+twice: with its fused path (the default: one ``LSTMLayer`` node, or a chain of fused GRU
+cells) and with the cell composed of primitive ops (``module.fused = False``).
 
 Timing: in this process, the variants alternate within each repetition; the median
 wall-clock time is reported, and the median CPU time of the process (``time.process_time``,

@@ -15,11 +15,12 @@ How a layer runs (read :meth:`RNNBase._run_direction`)::
 Backprop through time is autograd walking that chain backwards. The LSTM and GRU cells
 are fused ops with hand-derived backward (:mod:`glassgrad.ops.rnn`); set
 ``module.fused = False`` to run the same math as a composition of primitive ops.
-An LSTM or GRU without ``lengths`` runs the whole loop above as one node,
-:class:`glassgrad.ops.rnn.LSTMLayer` / :class:`glassgrad.ops.rnn.GRULayer` (same per-step
-formulas, BPTT in one loop, and ``dW_hh`` as one GEMM over all steps instead of T small
-ones): a trace then shows one ``LSTMLayer`` / ``GRULayer`` node per layer and direction
-instead of T cell nodes.
+An LSTM without ``lengths`` runs the whole loop above as one node,
+:class:`glassgrad.ops.rnn.LSTMLayer` (same per-step formulas, BPTT in one loop, and
+``dW_hh`` as one GEMM over all steps instead of T small ones): a trace then shows one
+``LSTMLayer`` node per layer and direction instead of T cell nodes. The GRU keeps the
+chain of fused cells: its whole-layer node (:class:`glassgrad.ops.rnn.GRULayer`) measured
+no faster (bench/README.md).
 
 Variable-length batches: pass ``lengths=`` (glassgrad's replacement for
 ``PackedSequence``). The state stops changing after a sequence's last valid step (and
@@ -312,9 +313,6 @@ class RNNBase(Module):
         if mode == "LSTM" and self.fused and masks is None and T > 0:
             # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM) ----
             return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh, reverse=d == 1)
-        if mode == "GRU" and self.fused and masks is None and T > 0:
-            out, h = R.GRULayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, w_hh, b_hh, reverse=d == 1)
-            return out, h, None
         steps = R.unbind_steps(xp.reshape(T, B, w_ih.shape[0]))
         # ---- 2. the recurrence: one GEMM + one cell per step ---------------------------
         w_hh_t = w_hh.T if mode in ("RNN_TANH", "RNN_RELU") else None

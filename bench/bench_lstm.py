@@ -1,10 +1,11 @@
-"""Row-by-row MNIST with an LSTM: glassgrad vs PyTorch (CPU), seconds per epoch-equivalent.
+"""Row-by-row MNIST with an LSTM or a GRU: glassgrad vs PyTorch (CPU), seconds per epoch-equivalent.
 
-Both frameworks train the same model (LSTM 28→H over the 28 rows of each image, then a
-Linear H→10 on the last hidden state; softmax cross-entropy; Adam lr 1e-3) from the same
-initial weights over the same batches, for ``--batches`` batches; the time is scaled to
-one epoch (60,000 images). glassgrad runs twice: with its fused LSTM cell (the default)
-and with the cell composed of primitive ops (``module.fused = False``).
+Both frameworks train the same model (LSTM 28→H, or GRU 28→H with ``--cell gru``, over
+the 28 rows of each image, then a Linear H→10 on the last hidden state; softmax
+cross-entropy; Adam lr 1e-3) from the same initial weights over the same batches, for
+``--batches`` batches; the time is scaled to one epoch (60,000 images). glassgrad runs
+twice: with its fused path (the default: one ``LSTMLayer`` node, or a chain of fused GRU
+cells) and with the cell composed of primitive ops (``module.fused = False``).
 
 Timing: in this process, the variants alternate within each repetition; the median
 wall-clock time is reported, and the median CPU time of the process (``time.process_time``,
@@ -15,6 +16,7 @@ framework and loading MNIST (VmHWM reset through /proc/self/clear_refs on Linux)
 
     python bench/bench_lstm.py --batches 40 --reps 3
     python bench/bench_lstm.py --hidden 128 --batch-size 64 --threads 2
+    python bench/bench_lstm.py --cell gru --threads 2
 
 ``--threads`` (default 1) sets both PyTorch's intra-op threads and the BLAS threads NumPy
 uses (``OPENBLAS_NUM_THREADS`` etc., set before NumPy is imported). On a shared, loaded
@@ -66,13 +68,14 @@ def load_mnist(root: str | None) -> tuple[np.ndarray, np.ndarray]:
     return X.reshape(-1, 28, 28), y
 
 
-def init_weights(hidden: int, seed: int) -> dict[str, np.ndarray]:
-    """PyTorch's default inits (U(±1/√H) for the LSTM, U(±1/√fan_in) for the Linear)."""
+def init_weights(hidden: int, seed: int, cell: str = "LSTM") -> dict[str, np.ndarray]:
+    """PyTorch's default inits (U(±1/√H) for the LSTM/GRU, U(±1/√fan_in) for the Linear)."""
     rng = np.random.default_rng(seed)
     k = 1 / np.sqrt(hidden)
+    G = (4 if cell == "LSTM" else 3) * hidden
     u = lambda b, *s: rng.uniform(-b, b, s).astype(np.float32)
-    return {"lstm.weight_ih_l0": u(k, 4 * hidden, 28), "lstm.weight_hh_l0": u(k, 4 * hidden, hidden),
-            "lstm.bias_ih_l0": u(k, 4 * hidden), "lstm.bias_hh_l0": u(k, 4 * hidden),
+    return {"rnn.weight_ih_l0": u(k, G, 28), "rnn.weight_hh_l0": u(k, G, hidden),
+            "rnn.bias_ih_l0": u(k, G), "rnn.bias_hh_l0": u(k, G),
             "fc.weight": u(k, 10, hidden), "fc.bias": u(k, 10)}
 
 
@@ -82,14 +85,14 @@ def batches(n: int, batch: int, count: int, seed: int) -> list[np.ndarray]:
     return out[:count]
 
 
-def make_glassgrad(weights: dict, hidden: int, fused: bool) -> Callable:
+def make_glassgrad(weights: dict, hidden: int, fused: bool, cell: str) -> Callable:
     import glassgrad as gg
     from glassgrad import nn, optim
 
     gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
 
-    model = gg_lstm_classifier(hidden)
-    model.lstm.fused = fused
+    model = gg_lstm_classifier(hidden, cell)
+    model.rnn.fused = fused
 
     def run(X: np.ndarray, y: np.ndarray, order: list) -> float:
         model.load_state_dict({k: gg.tensor(v) for k, v in weights.items()})
@@ -105,7 +108,7 @@ def make_glassgrad(weights: dict, hidden: int, fused: bool) -> Callable:
     return run
 
 
-def make_torch(weights: dict, hidden: int, threads: int) -> Callable:
+def make_torch(weights: dict, hidden: int, threads: int, cell: str) -> Callable:
     import torch
 
     torch.set_num_threads(threads)
@@ -113,12 +116,12 @@ def make_torch(weights: dict, hidden: int, threads: int) -> Callable:
     class Net(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = torch.nn.LSTM(28, hidden, batch_first=True)
+            self.rnn = getattr(torch.nn, cell)(28, hidden, batch_first=True)
             self.fc = torch.nn.Linear(hidden, 10)
 
         def forward(self, x: Any) -> Any:
-            _, (h, _) = self.lstm(x)
-            return self.fc(h[-1])
+            _, h = self.rnn(x)
+            return self.fc((h[0] if cell == "LSTM" else h)[-1])
 
     model = Net()
 
@@ -138,10 +141,10 @@ def make_torch(weights: dict, hidden: int, threads: int) -> Callable:
     return run
 
 
-def runner(name: str, weights: dict, hidden: int, threads: int) -> Callable:
+def runner(name: str, weights: dict, hidden: int, threads: int, cell: str = "LSTM") -> Callable:
     if name == "torch":
-        return make_torch(weights, hidden, threads)
-    return make_glassgrad(weights, hidden, fused=name == "glassgrad")
+        return make_torch(weights, hidden, threads, cell)
+    return make_glassgrad(weights, hidden, fused=name == "glassgrad", cell=cell)
 
 
 # ---------------------------------------------------------------------------- memory (child)
@@ -152,9 +155,9 @@ def _memory_child(name: str, args: dict, q: Any) -> None:
         import glassgrad.nn  # noqa: F401
         import glassgrad.optim  # noqa: F401
     X, y = load_mnist(args["data"])
-    weights = init_weights(args["hidden"], args["seed"])
+    weights = init_weights(args["hidden"], args["seed"], args["cell"])
     order = batches(len(X), args["batch"], args["count"], args["seed"])
-    run = runner(name, weights, args["hidden"], args["threads"])
+    run = runner(name, weights, args["hidden"], args["threads"], args["cell"])
     q.put(peak_above_base_mib(lambda: run(X, y, order))[0])
 
 
@@ -179,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer")
     a = ap.parse_args(argv)
+    cell = a.cell.upper()
     names = [s.strip() for s in a.variants.split(",") if s.strip()]
     for n in names:
         if n not in VARIANTS:
@@ -190,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_lstm: cannot load MNIST ({e}); pass --data DIR or set GLASSGRAD_DATA",
               file=sys.stderr)
         return 2
-    weights = init_weights(a.hidden, a.seed)
+    weights = init_weights(a.hidden, a.seed, cell)
     order = batches(len(X), a.batch_size, a.batches, a.seed)
     per_epoch = len(X) / (len(order) * a.batch_size)
-    runs = {n: runner(n, weights, a.hidden, a.threads) for n in names}
+    runs = {n: runner(n, weights, a.hidden, a.threads, cell) for n in names}
     import torch
 
-    print(f"LSTM 28->{a.hidden} over 28 rows + Linear {a.hidden}->10, batch {a.batch_size}, Adam 1e-3; "
+    print(f"{cell} 28->{a.hidden} over 28 rows + Linear {a.hidden}->10, batch {a.batch_size}, Adam 1e-3; "
           f"{len(order)} batches per run, scaled x{per_epoch:.1f} to one epoch; torch "
           f"{torch.__version__} and NumPy {np.__version__} with {a.threads} thread(s) each; {a.reps} reps "
           f"alternating")
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     mem: dict[str, float] = {}
     if not a.no_memory:
         margs = {"data": a.data, "hidden": a.hidden, "seed": a.seed, "batch": a.batch_size,
-                 "count": min(len(order), 10), "threads": a.threads}
+                 "count": min(len(order), 10), "threads": a.threads, "cell": cell}
         for n in names:
             mem[n] = measure_memory(n, margs)
     ref = statistics.median(times["torch"]) if "torch" in times else None

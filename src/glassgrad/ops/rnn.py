@@ -260,15 +260,38 @@ class LSTMLayer(Function):
         need = ctx.needs_input_grad
         da_all = xp.empty_like(acts)
         dh, dc = dhT, dcT
+        # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads written
+        # with out= (same operations in the same order, so the same rounding), straight into
+        # the slices of da_all
+        dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
         steps = range(T - 1, -1, -1) if reverse else range(T)
         for k in range(T - 1, -1, -1):
             t = steps[k]
             a = acts[t]
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            dh = dout[t] + dh                       # from the output and from step t+1
+            dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
             da = da_all[t]
-            da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:], dc = _lstm_gate_grads(
-                dh, dc, i, f, g, o, cs[k], tcs[t])
+            tc = tcs[t]
+            xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+            xp.multiply(tc, tc, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            dcs *= tmp
+            dcs += dc
+            for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
+                d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
+                gate = a[:, sl]
+                xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
+                tmp *= gate
+                d *= tmp
+            d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
+            xp.multiply(g, g, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            d *= tmp
+            d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
+            xp.subtract(1, o, out=tmp)
+            tmp *= o
+            d *= tmp
+            dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
             if k or need[1]:
                 dh = da @ w_hh                      # ∂L/∂h_{t−1}
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran
@@ -427,6 +450,125 @@ def gru_cell(xproj: Any, h: Any, w_hh: Any, b_hh: Any = None, fused: bool = True
         return GRUCellFused.apply(xproj, h, w_hh, b_hh)
     _check_cell("gru_cell", xproj, h, w_hh, 3)
     return gru_cell_composed(xproj, h, w_hh, b_hh)
+
+
+class GRULayer(Function):
+    """A whole GRU layer (one direction) in one node: ``(out, h_T) = gru(xproj, h_0, W_hh,
+    b_hh)`` with ``xproj: (T, B, 3H)`` the input projections ``x_t·W_ihᵀ + b_ih`` of every
+    step (one GEMM beforehand), ``h_0: (B, H)``, ``W_hh: (3H, H)``, ``b_hh: (3H,)`` or None;
+    ``out: (T, B, H)`` holds every step's ``h``. ``reverse=True`` runs the steps
+    t = T−1, …, 0.
+
+    The forward runs the step of :class:`GRUCellFused` T times into preallocated
+    ``(T, B, 3H)`` arrays (``hp_t = h·W_hhᵀ + b_hh`` and the gates ``r, z, n``). The
+    backward is BPTT in one loop, newest step first, with the per-step formulas of the
+    module docstring; only ``δhp_t·W_hh`` stays in the loop: ``∂L/∂W_hh = Σ_t δhp_tᵀ·h_{t−1}``
+    is one GEMM over all steps at the end, ``∂L/∂b_hh = Σ_t Σ_rows δhp_t`` one sum.
+    Shapes of the backward: ``dxproj (T, B, 3H)``, ``dh_0 (B, H)``, ``dW_hh (3H, H)``,
+    ``db_hh (3H,)``.
+    """
+    formulas = {
+        "inputs": "Xproj, h_0, W_hh, b_hh",
+        "grads": (
+            "dXproj[t] = [δa_r, δa_z, δa_n] at step t (BPTT, newest step first)",
+            "dh_0 = dh_first ⊙ z_first + δhp_first @ W_hh",
+            "dW_hh = Σ_t δhp_tᵀ @ h_t−1 (one GEMM over all steps)",
+            "db_hh = Σ_t sum_rows(δhp_t)",
+        ),
+        "output": "out, h_T",
+    }
+    derivation = "docs/derivations/rnn.md#the-whole-gru-layer-in-one-node"
+
+    @staticmethod
+    def forward(ctx, xproj, h0, w_hh, b_hh=None, reverse=False):
+        if xproj.ndim != 3 or xproj.shape[0] == 0:
+            raise op_error("gru", f"input projection must have shape (T, batch, 3·H) with T ≥ 1, "
+                           f"got {tuple(xproj.shape)}")
+        H = _check_cell("gru", xproj[0], h0, w_hh, 3)
+        if b_hh is not None and b_hh.shape != (3 * H,):
+            raise op_error("gru", f"bias_hh must have shape ({3 * H},), got {tuple(b_hh.shape)}")
+        xp = xp_of(xproj)
+        T, B, _ = xproj.shape
+        dt = xproj.dtype
+        hps = xp.empty((T, B, 3 * H), dtype=dt)     # h·W_hhᵀ + b_hh of every step
+        gates = xp.empty((T, B, 3 * H), dtype=dt)   # r, z, n of every step
+        out = xp.empty((T, B, H), dtype=dt)
+        w_t = xp.ascontiguousarray(w_hh.T)          # C order: faster small GEMMs (see LSTMLayer)
+        h = h0
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            hp, gt, x_t = hps[t], gates[t], xproj[t]
+            xp.matmul(h, w_t, out=hp)               # the only GEMM of the step
+            if b_hh is not None:
+                hp += b_hh
+            rz = gt[:, :2 * H]
+            xp.add(x_t[:, :2 * H], hp[:, :2 * H], out=rz)
+            _sigmoid_(rz)                           # r, z
+            n = gt[:, 2 * H:]
+            xp.multiply(gt[:, :H], hp[:, 2 * H:], out=n)
+            n += x_t[:, 2 * H:]
+            xp.tanh(n, out=n)                       # n = tanh(xp_n + r ⊙ hp_n)
+            h_new = xp.subtract(h, n, out=out[t])   # h' = n + z ⊙ (h − n)
+            h_new *= gt[:, H:2 * H]
+            h_new += n
+            h = h_new
+        ctx.save_for_backward(xproj, h0, w_hh, b_hh, out)
+        ctx.hps, ctx.gates, ctx.reverse = hps, gates, reverse
+        return out, h.copy()
+
+    @staticmethod
+    def backward(ctx, dout, dhT):
+        """VJP: BPTT over the saved gates (see the class docstring)."""
+        xproj, h0, w_hh, b_hh, out = ctx.saved_tensors
+        if ctx.create_graph:
+            return _gru_layer_double(ctx, xproj, h0, w_hh, b_hh, dout, dhT)
+        hps, gates, reverse = ctx.hps, ctx.gates, ctx.reverse
+        xp = xp_of(hps)
+        T, B, G = hps.shape
+        H = G // 3
+        need = ctx.needs_input_grad
+        need_b = len(need) > 3 and need[3]
+        dx_all = xp.empty_like(hps)                 # [δa_r, δa_z, δa_n] of every step
+        dhp_all = xp.empty_like(hps)                # [δa_r, δa_z, δa_n ⊙ r] of every step
+        # h_{t−1} of every step, aligned with the steps: h_0 first in the order they ran
+        h_prev = (xp.concatenate([out[1:], h0[None]]) if reverse
+                  else xp.concatenate([h0[None], out[:-1]]))
+        dh = dhT
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        for k in range(T - 1, -1, -1):
+            t = steps[k]
+            gt = gates[t]
+            r, z, n = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:]
+            dh = dout[t] + dh                       # from the output and from step t+1
+            dx, dhp = dx_all[t], dhp_all[t]
+            (dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:], dhp[:, 2 * H:],
+             dh_direct) = _gru_grads(dh, h_prev[t], r, z, n, hps[t][:, 2 * H:])
+            dhp[:, :2 * H] = dx[:, :2 * H]
+            if k or need[1]:
+                dh = dh_direct + dhp @ w_hh         # ∂L/∂h_{t−1}
+        dw = (dhp_all.reshape(T * B, G).T @ h_prev.reshape(T * B, H)) if need[2] else None
+        db = dhp_all.reshape(T * B, G).sum(axis=0) if need_b else None
+        return (dx_all if need[0] else None, dh if need[1] else None, dw, db)
+
+
+def _gru_layer_double(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, dout: Any,
+                      dhT: Any) -> tuple:
+    """Under ``create_graph``: rebuild the layer from differentiable GRU cell ops on the saved
+    inputs and take the vector-Jacobian product with ``autograd.grad``."""
+    from ..autograd.functional import grad as _grad
+    from ..tensor import stack
+
+    T = xproj.shape[0]
+    h = h0
+    outs: list = [None] * T
+    for t in (range(T - 1, -1, -1) if ctx.reverse else range(T)):
+        h = gru_cell(xproj[t], h, w_hh, b_hh, fused=True)
+        outs[t] = h
+    out = stack(outs, 0)
+    ins = [xproj, h0, w_hh, b_hh]
+    need = tuple(ctx.needs_input_grad) + (False,) * (4 - len(ctx.needs_input_grad))
+    want = [t for t, n in zip(ins, need) if n]
+    gs = iter(_grad([out, h], want, [dout, dhT], create_graph=True, allow_unused=True))
+    return tuple(next(gs) if n else None for n in need[:len(ctx.needs_input_grad)])
 
 
 # ----------------------------------------------------------------------------- sequence glue

@@ -18,7 +18,9 @@ are fused ops with hand-derived backward (:mod:`glassgrad.ops.rnn`); set
 An LSTM without ``lengths`` runs the whole loop above as one node,
 :class:`glassgrad.ops.rnn.LSTMLayer` (same per-step formulas, BPTT in one loop, and
 ``dW_hh`` as one GEMM over all steps instead of T small ones): a trace then shows one
-``LSTMLayer`` node per layer and direction instead of T cell nodes.
+``LSTMLayer`` node per layer and direction instead of T cell nodes. The GRU keeps the
+chain of fused cells: its whole-layer node (:class:`glassgrad.ops.rnn.GRULayer`) measured
+no faster (bench/README.md).
 
 Variable-length batches: pass ``lengths=`` (glassgrad's replacement for
 ``PackedSequence``). The state stops changing after a sequence's last valid step (and

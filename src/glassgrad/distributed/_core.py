@@ -467,6 +467,23 @@ def _start_all_reduce(g: _Group, a: np.ndarray, op: ReduceOp, name: str, async_o
     return None
 
 
+def _per_rank_arrays(name: str, arg: str, tensors: Any, ref_name: str, ref: np.ndarray,
+                     size: int, err: str) -> tuple[list[np.ndarray], str]:
+    """The arrays of a list of one tensor per rank, each like ``ref``; ``err`` gets the first
+    problem (reported on every rank by :func:`_agree`, so that none is left waiting)."""
+    arrays: list[np.ndarray] = []
+    if not isinstance(tensors, (list, tuple)) or len(tensors) != size:
+        got = len(tensors) if isinstance(tensors, (list, tuple)) else repr(tensors)
+        return arrays, err or f"{arg} must be a list of world size ({size}) tensors, got {got}"
+    for i, t in enumerate(tensors):
+        x = _array(name, f"{arg}[{i}]", t)
+        if x.shape != ref.shape or x.dtype != ref.dtype:
+            err = err or (f"{arg}[{i}] is {_describe(x)}, {ref_name} is {_describe(ref)}; they "
+                          f"must match")
+        arrays.append(x)
+    return arrays, err
+
+
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
@@ -475,17 +492,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
     g = _group(name)
     a = _array(name, "tensor", tensor)
     err = _check_dtype(name, a)
-    outs: list[np.ndarray] = []
-    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
-        err = err or (f"tensor_list must be a list of world size ({g.size}) tensors, got "
-                      f"{len(tensor_list) if isinstance(tensor_list, (list, tuple)) else tensor_list!r}")
-    else:
-        for i, t in enumerate(tensor_list):
-            o = _array(name, f"tensor_list[{i}]", t)
-            if o.shape != a.shape or o.dtype != a.dtype:
-                err = err or (f"tensor_list[{i}] is {_describe(o)}, tensor is {_describe(a)}; they "
-                              f"must match")
-            outs.append(o)
+    outs, err = _per_rank_arrays(name, "tensor_list", tensor_list, "tensor", a, g.size, err)
     _agree(g, name, a, 0, "", err)
     src, _ = _contig(a)
     flat = np.empty((g.size,) + a.shape, a.dtype)
@@ -514,17 +521,7 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
     a = _array(name, "output", output)
     op = _check_op(name, op, a)
     err = _check_dtype(name, a)
-    ins: list[np.ndarray] = []
-    if not isinstance(input_list, (list, tuple)) or len(input_list) != g.size:
-        err = err or (f"input_list must be a list of world size ({g.size}) tensors, got "
-                      f"{len(input_list) if isinstance(input_list, (list, tuple)) else input_list!r}")
-    else:
-        for i, t in enumerate(input_list):
-            x = _array(name, f"input_list[{i}]", t)
-            if x.shape != a.shape or x.dtype != a.dtype:
-                err = err or (f"input_list[{i}] is {_describe(x)}, output is {_describe(a)}; they "
-                              f"must match")
-            ins.append(x)
+    ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, err)
     _agree(g, name, a, list(ReduceOp).index(op), "op", err)
     send = np.stack(ins) if ins else np.empty((0,) + a.shape, a.dtype)
     recv = np.empty(a.shape, a.dtype)

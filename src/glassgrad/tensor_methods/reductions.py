@@ -98,32 +98,28 @@ class ReductionMethods:
         tensor argument: elementwise ``maximum``."""
         if isinstance(dim, _T()):
             return self.maximum(dim)
-        d = pick(dim, axis)
-        kd = builtins.bool(keepdim if keepdims is None else keepdims)
-        if d is None:
-            self._nonempty("max", None)
-            return R.Amax.apply(self, None, kd, True)
-        d = norm_dim(d, self.ndim, "max")
-        if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
-            return MinMax(Clone.apply(self), _T()._make(np.zeros((), dtype=np.int64), False))
-        self._nonempty("max", (d,))
-        v, i = R.MaxDim.apply(self, d, kd, True)
-        return MinMax(v, i)
+        return self._max_min("max", dim, keepdim, axis, keepdims)
 
     def min(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
             keepdims: Any = None) -> Any:
         if isinstance(dim, _T()):
             return self.minimum(dim)
+        return self._max_min("min", dim, keepdim, axis, keepdims)
+
+    def _max_min(self, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
+        """``max``/``min`` over everything (ties share the gradient) or along ``dim``
+        (``(values, indices)``; the gradient goes to the returned index)."""
+        largest = op == "max"
         d = pick(dim, axis)
         kd = builtins.bool(keepdim if keepdims is None else keepdims)
         if d is None:
-            self._nonempty("min", None)
-            return R.Amin.apply(self, None, kd, True)
-        d = norm_dim(d, self.ndim, "min")
+            self._nonempty(op, None)
+            return (R.Amax if largest else R.Amin).apply(self, None, kd, True)
+        d = norm_dim(d, self.ndim, op)
         if self.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor: the element, index 0
             return MinMax(Clone.apply(self), _T()._make(np.zeros((), dtype=np.int64), False))
-        self._nonempty("min", (d,))
-        v, i = R.MaxDim.apply(self, d, kd, False)
+        self._nonempty(op, (d,))
+        v, i = R.MaxDim.apply(self, d, kd, largest)
         return MinMax(v, i)
 
     def _nonempty(self, op: str, axes: Any) -> None:

@@ -681,17 +681,7 @@ def _unwrap(g: Any, create_graph: bool) -> Any:
     return g.array if isinstance(g, Tensor) else g
 
 
-class _HookIdentity(Function):
-    """Identity on some tensors of a hooked module, carrying its :class:`_BackwardHookState`
-    to the backward, where the hooks run."""
-
-    @staticmethod
-    def forward(ctx, state, *xs):
-        ctx.state = state
-        return tuple(xs)
-
-
-class _ModuleInputsHook(_HookIdentity):
+class _ModuleInputsHook(Function):
     """Identity on a hooked module's inputs; its backward sees ``dL/d(inputs)`` and runs
     the module's full backward hooks."""
     formulas = {
@@ -705,13 +695,18 @@ class _ModuleInputsHook(_HookIdentity):
     derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
 
     @staticmethod
+    def forward(ctx, state, *xs):
+        ctx.state = state
+        return tuple(xs)
+
+    @staticmethod
     def backward(ctx, *grads):
         st: _BackwardHookState = ctx.state
         gin = _call_full_hooks(st, grads, ctx.create_graph)
         return (None,) + tuple(gin)
 
 
-class _ModuleOutputsHook(_HookIdentity):
+class _ModuleOutputsHook(Function):
     """Identity on a hooked module's outputs; its backward sees ``dL/d(outputs)``."""
     formulas = {
         "inputs": "state, Y_i*",
@@ -722,6 +717,11 @@ class _ModuleOutputsHook(_HookIdentity):
         "output": "Z_i",
     }
     derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    @staticmethod
+    def forward(ctx, state, *ys):
+        ctx.state = state
+        return tuple(ys)
 
     @staticmethod
     def backward(ctx, *grads):

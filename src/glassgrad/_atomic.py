@@ -80,7 +80,8 @@ def is_temp_file(filename: str) -> bool:
     return bool(_TMP_RE.match(filename) or _OLD_TMP_RE.match(filename))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host may still run (True when it cannot be told)."""
     if pid == os.getpid():
         return True
     try:
@@ -133,7 +134,7 @@ def remove_stale_temp_files(folder: str | os.PathLike, names: Iterable[str] | No
             continue
         stale = now - st.st_mtime > max_age
         if not stale and "pid" in m.groupdict() and m.group("host") == host:
-            stale = not _pid_alive(int(m.group("pid")))
+            stale = not pid_alive(int(m.group("pid")))
         if stale:
             with contextlib.suppress(OSError):
                 os.unlink(full)

@@ -232,11 +232,7 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
     from .tensor import stack
 
     def run(x: Tensor, layer: int, d: int, h: Tensor, c: Any, masks: Any) -> tuple:
-        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-        P = m._parameters
-        w_ih, w_hh = P["weight_ih" + sfx], P["weight_hh" + sfx]
-        b_ih = P["bias_ih" + sfx] if m.bias else None
-        b_hh = P["bias_hh" + sfx] if m.bias else None
+        w_ih, w_hh, b_ih, b_hh = m._weights_of(layer, d)
         T, B, n_in = x.shape
         mode = m.mode
         h0 = h.array
@@ -261,7 +257,7 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
                 outs[t] = h
             out, hT, cT = stack(outs, 0), h, None
         rec_.add(m, R.rnn, {"x": x.array, "h0": h0, "out": out.array,
-                            "xp": xp.array, "sfx": sfx, "reverse": d == 1}, [xp])
+                            "xp": xp.array, "sfx": m._suffix(layer, d), "reverse": d == 1}, [xp])
         return out, hT, cT
 
     m.__dict__["_run_direction"] = run

@@ -105,6 +105,10 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         arr = _to_array(data, dtype)
         if device is not None:
             arr = to_device(arr, normalize_device(device))
+        self._init_leaf(arr, requires_grad)
+
+    def _init_leaf(self, arr: Any, requires_grad: bool) -> None:
+        """Make this new tensor a leaf over ``arr`` (also for ``nn.Parameter``, ``nn.Buffer``)."""
         self.array = arr
         self.grad: Tensor | None = None
         self.grad_fn: Any = None

@@ -132,6 +132,13 @@ def _scope_name(scope: Any) -> str | None:
     return scope if isinstance(scope, str) else type(scope).__name__
 
 
+def _error(msg: str, op: str, phase: str, where: str | None, frame: Any,
+           module: str | None) -> AnomalyError:
+    """An :class:`AnomalyError` located at ``frame`` (a traceback entry, or None)."""
+    return AnomalyError(msg, op, phase, where, getattr(frame, "filename", None),
+                        getattr(frame, "lineno", None), module)
+
+
 def check_forward(cls: type, args: tuple, outs: tuple) -> None:
     """Raise :class:`AnomalyError` if an output of ``cls``'s forward holds NaN/Inf."""
     if not STATE.anomaly_check_nan:
@@ -152,18 +159,16 @@ def check_forward(cls: type, args: tuple, outs: tuple) -> None:
             if len(leaf) < len(bad_in):
                 return  # the NaN came out of an earlier op, created outside anomaly mode
             i, a, k = leaf[0]
-            raise AnomalyError(
+            raise _error(
                 f"anomaly: input {i} of '{cls.__name__}'{in_mod} ({_desc(a)}, a leaf tensor: data "
                 f"or a parameter) already contains {k}; it did not come from an op "
                 f"(inputs: {shapes})\n  used at: {where}",
-                cls.__name__, "input", where, getattr(fr, "filename", None),
-                getattr(fr, "lineno", None), module)
-        raise AnomalyError(
+                cls.__name__, "input", where, fr, module)
+        raise _error(
             f"anomaly: forward of '{cls.__name__}'{in_mod} produced {kind} "
             f"(inputs: {shapes}; output {tuple(o.shape)} {o.dtype}; all inputs were finite)"
             f"\n  created at: {where}",
-            cls.__name__, "forward", where, getattr(fr, "filename", None),
-            getattr(fr, "lineno", None), module)
+            cls.__name__, "forward", where, fr, module)
 
 
 def check_backward(node: Any, grads: tuple) -> None:
@@ -181,9 +186,8 @@ def check_backward(node: Any, grads: tuple) -> None:
             in_mod = f" in module {module}" if module else ""
             shapes = ", ".join(str(tuple(m[0])) for m in node._in_meta if m is not None)
             outs = ", ".join(str(tuple(m[0])) for m in node._out_meta)
-            raise AnomalyError(
+            raise _error(
                 f"anomaly: backward of '{node.name()}'{in_mod} returned {kind} in the gradient of "
                 f"input {i} (input shapes: {shapes}; output shapes: {outs})"
                 f"\n  the op was created at: {where}",
-                type(node).__name__, "backward", where, getattr(fr, "filename", None),
-                getattr(fr, "lineno", None), module)
+                type(node).__name__, "backward", where, fr, module)

@@ -75,6 +75,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .._atomic import pid_alive
+
 __all__ = ["DownloadError", "download_verified", "sha256_of", "DEFAULT_DEADLINE", "DEFAULT_MIN_RATE",
            "DEFAULT_RATE_WINDOW", "DEFAULT_MAX_BYTES", "STALE_AGE"]
 
@@ -382,18 +384,6 @@ def _host_tag() -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, owned by someone else
-        return True
-    return True
-
-
 def _is_stale(path: Path, prefix: str, now: float, max_age: float, host: str) -> bool:
     """Whether the temporary file ``path`` (``<prefix><host>-<pid>.<random>.part|.tmp``) was left
     by a download that is over (see the module docstring)."""
@@ -406,7 +396,7 @@ def _is_stale(path: Path, prefix: str, now: float, max_age: float, host: str) ->
     m = re.fullmatch(r"(.+)-(\d+)\.[^.]+\.(?:part|tmp)", path.name[len(prefix):])
     if m is None or m.group(1) != host or os.name == "nt":  # os.kill(pid, 0) is no probe on Windows
         return False
-    return not _pid_alive(int(m.group(2)))
+    return not pid_alive(int(m.group(2)))
 
 
 def _remove_stale(dest: Path, max_age: float, log: Callable[[str], Any] | None) -> list[Path]:

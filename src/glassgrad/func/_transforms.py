@@ -123,6 +123,26 @@ def _prepare(args: tuple, argnums: Any, what: str) -> tuple:
     return tuple(args), groups, tracked
 
 
+def _leaves(groups: list) -> list:
+    """The tracked leaves of all differentiated arguments, in order."""
+    return [x for g in groups for x in g[0]]
+
+
+def _regroup(groups: list, flat: list) -> list:
+    """Split ``flat`` (one entry per leaf, in :func:`_leaves` order) back into one pytree per
+    differentiated argument."""
+    res, k = [], 0
+    for new, rebuild in groups:
+        res.append(rebuild(flat[k:k + len(new)]))
+        k += len(new)
+    return res
+
+
+def _zero_grads(leaves: list) -> list:
+    """The gradients when the output does not depend on the inputs at all: zeros."""
+    return [Tensor._make(np.zeros(x.shape, x.dtype), False) for x in leaves]
+
+
 def _split_aux(out: Any, has_aux: bool, what: str, tracked: bool = False) -> tuple:
     """``(output, aux)``; aux is returned as data (detached) unless an outer transform
     differentiates through this one."""
@@ -134,16 +154,13 @@ def _split_aux(out: Any, has_aux: bool, what: str, tracked: bool = False) -> tup
 
 
 def _grads(out: Tensor, groups: list, argnums: Any, tracked: bool, seed: Any = None) -> Any:
-    leaves = [x for g in groups for x in g[0]]
+    leaves = _leaves(groups)
     if out.requires_grad:
         gs = _ag_grad(out, leaves, seed, retain_graph=True, create_graph=tracked,
                       allow_unused=True, materialize_grads=True)
     else:
-        gs = [Tensor._make(np.zeros(x.shape, x.dtype), False) for x in leaves]
-    res, k = [], 0
-    for new, rebuild in groups:
-        res.append(rebuild(gs[k:k + len(new)]))
-        k += len(new)
+        gs = _zero_grads(leaves)
+    res = _regroup(groups, gs)
     return tuple(res) if isinstance(argnums, tuple) else res[0]
 
 
@@ -200,7 +217,7 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         if len(cts) != len(outs):
             raise ValueError(f"vjp: expected {len(outs)} cotangents (the output's structure), "
                              f"got {len(cts)}")
-        leaves = [x for g in groups for x in g[0]]
+        leaves = _leaves(groups)
         live = [(o, c) for o, c in zip(outs, cts) if o.requires_grad]
         for o, c in zip(outs, cts):
             if tuple(c.shape) != tuple(o.shape):
@@ -211,12 +228,8 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                           create_graph=tracked or any(c.requires_grad for _, c in live),
                           allow_unused=True, materialize_grads=True)
         else:
-            gs = [Tensor._make(np.zeros(x.shape, x.dtype), False) for x in leaves]
-        res, k = [], 0
-        for new, rebuild in groups:
-            res.append(rebuild(gs[k:k + len(new)]))
-            k += len(new)
-        return tuple(res)
+            gs = _zero_grads(leaves)
+        return tuple(_regroup(groups, gs))
 
     shown = out if tracked else _detach_tree(out)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
@@ -241,7 +254,7 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False,
         out, aux = _split_aux(out, has_aux, "jacrev", tracked)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacrev: the function must return one Tensor, got {type(out).__name__}")
-        leaves = [x for g in groups for x in g[0]]
+        leaves = _leaves(groups)
         n_out = out.array.size
         rows: list = [[] for _ in leaves]
         for k in range(n_out):
@@ -251,7 +264,7 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False,
                 gs = _ag_grad(out, leaves, Tensor._make(seed, False), retain_graph=True,
                               create_graph=tracked, allow_unused=True, materialize_grads=True)
             else:
-                gs = [Tensor._make(np.zeros(x.shape, x.dtype), False) for x in leaves]
+                gs = _zero_grads(leaves)
             for i, g in enumerate(gs):
                 rows[i].append(g)
         jacs = []
@@ -260,10 +273,7 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False,
                 jacs.append(Tensor._make(np.zeros(tuple(out.shape) + tuple(x.shape), x.dtype), False))
             else:
                 jacs.append(stack(rows[i], 0).reshape(tuple(out.shape) + tuple(x.shape)))
-        res, k = [], 0
-        for new, rebuild in groups:
-            res.append(rebuild(jacs[k:k + len(new)]))
-            k += len(new)
+        res = _regroup(groups, jacs)
         j = tuple(res) if isinstance(argnums, tuple) else res[0]
         return (j, aux) if has_aux else j
 
@@ -309,7 +319,7 @@ def jvp(func: Callable, primals: tuple, tangents: tuple, *, strict: bool = False
         out, aux = _split_aux(out, has_aux, "jvp", tracked)
         if not isinstance(out, Tensor):
             raise TypeError(f"jvp: the function must return one Tensor, got {type(out).__name__}")
-        leaves = [x for g in groups for x in g[0]]
+        leaves = _leaves(groups)
         zero = Tensor._make(np.zeros(out.shape, out.dtype), False)
         jv = None
         if out.requires_grad:

@@ -39,16 +39,7 @@ class Parameter(Tensor):
             arr = data
         else:
             arr = _from_data(data).array
-        self.array = arr
-        self.grad = None
-        self.grad_fn = None
-        self._out_idx = 0
-        self._version = [0]
-        self._hooks = None
-        self._name = None
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        self._init_leaf(arr, requires_grad)
 
     def __repr__(self) -> str:
         t = Tensor._make(self.array, False)
@@ -82,15 +73,7 @@ class Buffer(Tensor):
     __slots__ = ("persistent",)
 
     def __init__(self, data: Any, persistent: bool = True) -> None:
-        arr = data.array if isinstance(data, Tensor) else Tensor(data).array
-        self.array = arr
-        self.grad = None
-        self.grad_fn = None
-        self._out_idx = 0
-        self._version = [0]
-        self._hooks = None
-        self._name = None
-        self.requires_grad = False
+        self._init_leaf(data.array if isinstance(data, Tensor) else Tensor(data).array, False)
         self.persistent = persistent
 
 

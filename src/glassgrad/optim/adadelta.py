@@ -17,29 +17,30 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+from ._common import grad_with_decay, scalars, shared_doc, zeros
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adadelta"]
 
 
+@shared_doc
 class Adadelta(Optimizer):
     """Adadelta: steps scaled by RMS(past steps) / RMS(gradients).
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Scale of the step (default 1.0).
     rho : float
         Decay of the running averages, in [0, 1] (default 0.9).
     eps : float
         Added inside both square roots (default 1e-6).
-    weight_decay : float
-        L2 penalty (default 0).
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {weight_decay}
+    {maximize}
     """
+
+    _nonnegative = ("eps", "weight_decay")
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:
@@ -48,27 +49,17 @@ class Adadelta(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        rho = float(group["rho"])
-        if not 0.0 <= rho <= 1.0:
+        if not 0.0 <= float(group["rho"]) <= 1.0:
             raise ValueError(f"Adadelta: invalid rho value {group['rho']!r} (expected 0 <= rho <= 1)")
-        check_nonneg("Adadelta", "epsilon value", group["eps"])
-        check_nonneg("Adadelta", "weight_decay value", group["weight_decay"])
+
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return zeros(x, "square_avg", "acc_delta")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, rho, eps = scalar(group, "lr"), scalar(group, "rho"), scalar(group, "eps")
-        wd, maximize = scalar(group, "weight_decay"), bool(group["maximize"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["square_avg"] = np.zeros_like(x)
-                st["acc_delta"] = np.zeros_like(x)
+        lr, rho, eps, wd = scalars(group, "lr", "rho", "eps", "weight_decay")
+        maximize = bool(group["maximize"])
+        for x, g, st in self._with_grads(group):
             a, b, c = self._buffers(x, 3)
-            st["step"] += 1
             g = grad_with_decay(g, x, wd, maximize, a)
             v, u = st["square_avg"], st["acc_delta"]
             np.multiply(g, g, out=b)  # v <- rho v + (1 - rho) g^2
@@ -87,4 +78,3 @@ class Adadelta(Optimizer):
             u += b
             c *= -lr
             x += c
-            p._version[0] += 1

@@ -21,31 +21,32 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+from ._common import grad_with_decay, scalars, shared_doc
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adagrad"]
 
 
+@shared_doc
 class Adagrad(Optimizer):
     """Adaptive per-coordinate learning rates from accumulated squared gradients.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-2).
     lr_decay : float
         Learning-rate decay: step ``t`` uses ``lr / (1 + (t - 1) * lr_decay)`` (default 0).
-    weight_decay : float
-        L2 penalty (default 0).
+    {weight_decay}
     initial_accumulator_value : float
         Starting value of the sum of squared gradients (default 0).
     eps : float
         Added to the denominator (default 1e-10).
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {maximize}
     """
+
+    _nonnegative = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -55,28 +56,14 @@ class Adagrad(Optimizer):
                         maximize=maximize)
         super().__init__(params, defaults)
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        super()._validate_group(group)
-        check_nonneg("Adagrad", "lr_decay value", group["lr_decay"])
-        check_nonneg("Adagrad", "weight_decay value", group["weight_decay"])
-        check_nonneg("Adagrad", "initial_accumulator_value", group["initial_accumulator_value"])
-        check_nonneg("Adagrad", "epsilon value", group["eps"])
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return {"sum": np.full_like(x, float(group["initial_accumulator_value"]))}
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, lr_decay, eps = scalar(group, "lr"), scalar(group, "lr_decay"), scalar(group, "eps")
-        wd, maximize = scalar(group, "weight_decay"), bool(group["maximize"])
-        init = scalar(group, "initial_accumulator_value")
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["sum"] = np.full_like(x, init)
+        lr, lr_decay, eps, wd = scalars(group, "lr", "lr_decay", "eps", "weight_decay")
+        maximize = bool(group["maximize"])
+        for x, g, st in self._with_grads(group):
             a, b = self._buffers(x, 2)
-            st["step"] += 1
             g = grad_with_decay(g, x, wd, maximize, a)
             clr = lr / (1.0 + (st["step"] - 1) * lr_decay)
             s = st["sum"]
@@ -87,4 +74,3 @@ class Adagrad(Optimizer):
             np.divide(g, b, out=b)
             b *= -clr
             x += b
-            p._version[0] += 1

@@ -22,37 +22,36 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
+from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam"]
 
 
+@shared_doc
 class Adam(Optimizer):
     """Adam: per-coordinate steps scaled by running RMS of the gradient.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-3).
-    betas : tuple of float
-        Decay rates ``(beta1, beta2)`` of the running averages of the gradient and of its
-        square (default (0.9, 0.999)).
+    {betas}
     eps : float
         Added to the denominator for numerical stability (default 1e-8).
     weight_decay : float
         L2 penalty added to the gradient (default 0). See :class:`AdamW` for decoupled decay.
     amsgrad : bool
         Use the maximum of all past second moments (AMSGrad, Reddi et al. 2018).
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {maximize}
     decoupled_weight_decay : bool
         Shrink the weights directly (``p *= 1 - lr * weight_decay``) instead of adding an L2
         term to the gradient; ``True`` makes this optimizer AdamW.
     """
 
     _decoupled_default = False
+    _nonnegative = ("eps", "weight_decay")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
@@ -64,36 +63,22 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        super()._validate_group(group)
-        check_adam_group(name, group)
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        if group["amsgrad"]:
+            return zeros(x, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return zeros(x, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")
-        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
+        lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
+        b1, b2 = map(float, group["betas"])
         amsgrad, maximize = bool(group["amsgrad"]), bool(group["maximize"])
         decoupled = bool(group["decoupled_weight_decay"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = np.zeros_like(x)
-                st["exp_avg_sq"] = np.zeros_like(x)
-                if amsgrad:
-                    st["max_exp_avg_sq"] = np.zeros_like(x)
-            m, v = st["exp_avg"], st["exp_avg_sq"]
+        for x, g, st in self._with_grads(group):
             a, b = self._buffers(x, 2)
-            st["step"] += 1
             t = st["step"]
             # the gradient actually used, written into scratch a when it differs from .grad
-            g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, a)
-            if wd != 0.0 and decoupled:
-                x *= 1.0 - lr * wd
+            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
+            m, v = st["exp_avg"], st["exp_avg_sq"]
             update_moments(g, m, v, b1, b2, b)
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq")
@@ -111,4 +96,3 @@ class Adam(Optimizer):
             np.divide(m, b, out=b)
             b *= -step_size
             x += b
-            p._version[0] += 1

@@ -10,23 +10,23 @@ AdamW instead shrinks the weights directly, before the Adam step::
 
 from __future__ import annotations
 
+from ._common import shared_doc
 from .adam import Adam
 from .optimizer import ParamsT
 
 __all__ = ["AdamW"]
 
 
+@shared_doc
 class AdamW(Adam):
     """Adam with decoupled weight decay, as ``torch.optim.AdamW`` (default decay 1e-2).
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-3).
-    betas : tuple of float
-        ``(beta1, beta2)`` (default (0.9, 0.999)).
+    {betas}
     eps : float
         Denominator stabilizer (default 1e-8).
     weight_decay : float
@@ -34,8 +34,7 @@ class AdamW(Adam):
         (default 1e-2).
     amsgrad : bool
         AMSGrad variant.
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {maximize}
     """
 
     _decoupled_default = True

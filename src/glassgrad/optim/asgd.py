@@ -21,19 +21,25 @@ from typing import Any
 
 from ..backend import np
 from ..dtypes import get_default_dtype
-from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+from ._common import grad_with_decay, scalars, shared_doc
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["ASGD"]
 
 
+def _kept_in() -> type:
+    """The NumPy scalar type of the default dtype, the one PyTorch keeps ``eta`` and ``mu`` in."""
+    return np.dtype(get_default_dtype()).type
+
+
+@shared_doc
 class ASGD(Optimizer):
     """Averaged SGD: SGD with a decaying step and a running average of the weights
     (``optimizer.state[p]["ax"]``).
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-2).
     lambd : float
@@ -42,40 +48,27 @@ class ASGD(Optimizer):
         Power of the step-size decay (default 0.75).
     t0 : float
         Step at which averaging starts (default 1e6).
-    weight_decay : float
-        L2 penalty (default 0).
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {weight_decay}
+    {maximize}
     """
+
+    _nonnegative = ("weight_decay", "lambd")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
                                       weight_decay=weight_decay, maximize=maximize))
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        super()._validate_group(group)
-        check_nonneg("ASGD", "weight_decay", group["weight_decay"])
-        check_nonneg("ASGD", "lambd", group["lambd"])
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        keep = _kept_in()
+        return {"eta": float(keep(float(group["lr"]))), "mu": 1.0, "ax": np.zeros_like(x)}
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, wd = scalar(group, "lr"), scalar(group, "weight_decay")
-        lambd, alpha, t0 = scalar(group, "lambd"), scalar(group, "alpha"), scalar(group, "t0")
+        lr, wd, lambd, alpha, t0 = scalars(group, "lr", "weight_decay", "lambd", "alpha", "t0")
         maximize = bool(group["maximize"])
-        keep = np.dtype(get_default_dtype()).type  # the dtype PyTorch keeps eta and mu in
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["eta"] = float(keep(lr))
-                st["mu"] = 1.0
-                st["ax"] = np.zeros_like(x)
+        keep = _kept_in()
+        for x, g, st in self._with_grads(group):
             (a,) = self._buffers(x, 1)
-            st["step"] += 1
             g = grad_with_decay(g, x, wd, maximize, a)
             eta = st["eta"]
             x *= 1.0 - lambd * eta
@@ -88,4 +81,3 @@ class ASGD(Optimizer):
             t = st["step"]
             st["eta"] = float(keep(lr / ((1.0 + lambd * lr * t) ** alpha)))
             st["mu"] = float(keep(1.0 / max(1.0, t - t0)))
-            p._version[0] += 1

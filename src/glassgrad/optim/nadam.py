@@ -21,35 +21,34 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
+from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["NAdam"]
 
 
+@shared_doc
 class NAdam(Optimizer):
     """Adam with Nesterov momentum.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 2e-3).
-    betas : tuple of float
-        ``(beta1, beta2)`` (default (0.9, 0.999)).
+    {betas}
     eps : float
         Added to the denominator (default 1e-8).
     weight_decay : float
         Weight decay (default 0).
     momentum_decay : float
         ψ, how fast the momentum coefficient warms up to ``beta1`` (default 4e-3).
-    decoupled_weight_decay : bool
-        AdamW-style decay (``p *= 1 - lr * weight_decay``) instead of an L2 term.
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {decoupled_weight_decay}
+    {maximize}
     """
 
     _scalar_state = ("step", "mu_product")
+    _nonnegative = ("eps", "weight_decay", "momentum_decay")
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -59,34 +58,17 @@ class NAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        super()._validate_group(group)
-        check_adam_group("NAdam", group)
-        if not float(group["momentum_decay"]) >= 0.0:
-            raise ValueError(f"NAdam: invalid momentum_decay value: {group['momentum_decay']}")
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return {"mu_product": 1.0, **zeros(x, "exp_avg", "exp_avg_sq")}
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")
-        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
-        psi = float(group["momentum_decay"])
+        lr, eps, wd, psi = scalars(group, "lr", "eps", "weight_decay", "momentum_decay")
+        b1, b2 = map(float, group["betas"])
         maximize, decoupled = bool(group["maximize"]), bool(group["decoupled_weight_decay"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["mu_product"] = 1.0
-                st["exp_avg"] = np.zeros_like(x)
-                st["exp_avg_sq"] = np.zeros_like(x)
+        for x, g, st in self._with_grads(group):
             a, b = self._buffers(x, 2)
-            st["step"] += 1
             t = st["step"]
-            g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, a)
-            if wd != 0.0 and decoupled:
-                x *= 1.0 - lr * wd
+            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
             mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
             mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
             prod = st["mu_product"] = float(st["mu_product"]) * mu
@@ -102,4 +84,3 @@ class NAdam(Optimizer):
             np.divide(m, b, out=a)
             a *= (-lr * mu_next) / (1.0 - prod * mu_next)
             x += a
-            p._version[0] += 1

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..autograd.grad_mode import enable_grad
 from ..backend import np, to_numpy, xp_of
@@ -82,17 +82,23 @@ def check_beta(opt: str, name: str, value: Any) -> None:
         raise ValueError(f"{opt}: invalid {name} {value!r} (expected 0 <= {name} < 1)")
 
 
-def check_adam_group(opt: str, group: dict[str, Any]) -> None:
-    """The options Adam-family optimizers share: ``betas`` a pair in [0, 1) (stored as a
-    tuple), ``eps`` and ``weight_decay`` non-negative; a ``ValueError`` naming ``opt``."""
+def check_betas(opt: str, group: dict[str, Any]) -> None:
+    """``group['betas']`` a pair in [0, 1) (stored back as a tuple); a ``ValueError`` naming
+    ``opt`` otherwise."""
     betas = group["betas"]
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{opt}: betas must be a pair (beta1, beta2), got {betas!r}")
     group["betas"] = tuple(betas)
     check_beta(opt, "beta parameter at index 0", betas[0])
     check_beta(opt, "beta parameter at index 1", betas[1])
-    check_nonneg(opt, "epsilon value", group["eps"])
-    check_nonneg(opt, "weight_decay value", group["weight_decay"])
+
+
+def _reject_set(opt: str, params: Any) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(
+            f"{opt}: parameters must be given as an ordered collection (list, tuple, "
+            "generator), not a set: the order decides the indices in state_dict()"
+        )
 
 
 def _to_host(v: Any) -> Any:
@@ -137,6 +143,8 @@ class Optimizer:
     _scalar_state: tuple[str, ...] = ("step",)
     #: State arrays that are not shaped like their parameter (L-BFGS's flat vectors).
     _flat_state: tuple[str, ...] = ()
+    #: Options that must be finite numbers >= 0 (checked by :meth:`_validate_group`).
+    _nonnegative: tuple[str, ...] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -156,11 +164,7 @@ class Optimizer:
             )
         if isinstance(params, dict):
             params = [params]
-        if isinstance(params, (set, frozenset)):
-            raise TypeError(
-                f"{name}: parameters must be given as an ordered collection (list, tuple, "
-                "generator), not a set: the order decides the indices in state_dict()"
-            )
+        _reject_set(name, params)
         try:
             groups = list(params)
         except TypeError:
@@ -191,11 +195,7 @@ class Optimizer:
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(
-                f"{name}: parameters must be given as an ordered collection (list, tuple, "
-                "generator), not a set: the order decides the indices in state_dict()"
-            )
+        _reject_set(name, params)
         params = list(params)
         gi = len(self.param_groups)
         seen: set[int] = set()
@@ -233,9 +233,16 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _validate_group(self, group: dict[str, Any]) -> None:
-        """Check a group's options (subclasses raise ``ValueError`` naming the option)."""
+        """Check a group's options: ``lr`` and those named in ``_nonnegative`` finite and
+        >= 0, ``betas`` (where there are) a pair in [0, 1). Subclasses with other options
+        extend it, raising a ``ValueError`` that names the optimizer and the option."""
+        name = type(self).__name__
         if "lr" in group and group["lr"] is not required:
-            check_nonneg(type(self).__name__, "learning rate", group["lr"])
+            check_nonneg(name, "learning rate", group["lr"])
+        if "betas" in group:
+            check_betas(name, group)
+        for key in self._nonnegative:
+            check_nonneg(name, "epsilon value" if key == "eps" else f"{key} value", group[key])
 
     # ------------------------------------------------------------------ grads
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -308,6 +315,32 @@ class Optimizer:
         return remove
 
     # ------------------------------------------------------------------ helpers for updates
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        """The state of a parameter (array ``x``) at its first update, besides ``step``."""
+        return {}
+
+    def _with_grads(self, group: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+        """``(x, g, state)`` for each parameter of ``group`` that has a gradient.
+
+        ``x`` is the parameter's array, to update in place; ``g`` its gradient (see
+        :meth:`_grad`); ``state`` its dict, made ``{"step": 0, **_init_state(x, group)}`` at
+        the first update, with ``state["step"]`` already counted up for this update. Once
+        the loop body is done with a parameter, its version counter is bumped so that
+        autograd sees the change.
+        """
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            x = p.array
+            st = self.state[p]
+            if not st:
+                st["step"] = 0
+                st.update(self._init_state(x, group))
+            st["step"] += 1
+            yield x, g, st
+            p._version[0] += 1
+
     def _grad(self, p: Tensor) -> Any:
         """``p.grad`` as an array of ``p``'s dtype, or None; a clear error on a wrong shape."""
         g = p.grad
@@ -460,42 +493,3 @@ class Optimizer:
                     lines.append(f"    {k}: {group[k]}")
         lines.append(")")
         return "\n".join(lines)
-
-
-def scalar(group: dict[str, Any], key: str) -> float:
-    """``group[key]`` as a Python float (so that float32 arithmetic stays float32)."""
-    return float(group[key])
-
-
-def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -> None:
-    """Adam's two running averages, in place (``scratch`` is overwritten)::
-
-        m <- m + (1 - beta1) (g - m)      (= beta1 m + (1 - beta1) g, PyTorch's lerp form)
-        v <- beta2 v + (1 - beta2) g^2
-    """
-    np.subtract(g, m, out=scratch)
-    scratch *= 1.0 - b1
-    m += scratch
-    np.multiply(g, g, out=scratch)
-    scratch *= 1.0 - b2
-    v *= b2
-    v += scratch
-
-
-def grad_with_decay(g: Any, x: Any, wd: float, maximize: bool, out: Any) -> Any:
-    """The gradient an update uses: ``(-g if maximize else g) + wd * x``.
-
-    Written into the scratch array ``out`` when it differs from ``g`` (the ``.grad`` array
-    itself is never modified); returns ``g`` unchanged when ``wd == 0`` and not maximizing.
-    """
-    if wd != 0.0:
-        np.multiply(x, wd, out=out)
-        if maximize:
-            np.subtract(out, g, out=out)
-        else:
-            np.add(out, g, out=out)
-        return out
-    if maximize:
-        np.negative(g, out=out)
-        return out
-    return g

@@ -25,31 +25,31 @@ import math
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_adam_group, grad_with_decay, scalar, update_moments
+from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RAdam"]
 
 
+@shared_doc
 class RAdam(Optimizer):
     """Rectified Adam: Adam with a warm-up derived from the variance of its adaptive step.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-3).
-    betas : tuple of float
-        ``(beta1, beta2)`` (default (0.9, 0.999)).
+    {betas}
     eps : float
         Added to ``sqrt(v)`` (default 1e-8).
     weight_decay : float
         Weight decay (default 0).
-    decoupled_weight_decay : bool
-        AdamW-style decay (``p *= 1 - lr * weight_decay``) instead of an L2 term.
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {decoupled_weight_decay}
+    {maximize}
     """
+
+    _nonnegative = ("eps", "weight_decay")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
@@ -58,31 +58,18 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        super()._validate_group(group)
-        check_adam_group("RAdam", group)
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return zeros(x, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd = scalar(group, "lr"), scalar(group, "eps"), scalar(group, "weight_decay")
-        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
+        lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
+        b1, b2 = map(float, group["betas"])
         maximize, decoupled = bool(group["maximize"]), bool(group["decoupled_weight_decay"])
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = np.zeros_like(x)
-                st["exp_avg_sq"] = np.zeros_like(x)
+        for x, g, st in self._with_grads(group):
             a, b = self._buffers(x, 2)
-            st["step"] += 1
             t = st["step"]
-            g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, a)
-            if wd != 0.0 and decoupled:
-                x *= 1.0 - lr * wd
+            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
             m, v = st["exp_avg"], st["exp_avg_sq"]
             update_moments(g, m, v, b1, b2, b)
             bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
@@ -98,4 +85,3 @@ class RAdam(Optimizer):
             else:
                 np.multiply(m, -lr / bc1, out=b)
             x += b
-            p._version[0] += 1

@@ -25,33 +25,34 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+from ._common import grad_with_decay, scalars, shared_doc, zeros
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RMSprop"]
 
 
+@shared_doc
 class RMSprop(Optimizer):
     """Divide the gradient by a running root-mean-square of its recent values.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-2).
     alpha : float
         Smoothing constant of the running mean square (default 0.99).
     eps : float
         Added to the denominator (default 1e-8).
-    weight_decay : float
-        L2 penalty (default 0).
+    {weight_decay}
     momentum : float
         Momentum factor (default 0).
     centered : bool
         Normalize by an estimate of the gradient's variance instead of its second moment.
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {maximize}
     """
+
+    _nonnegative = ("eps", "momentum", "weight_decay", "alpha")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
@@ -60,32 +61,19 @@ class RMSprop(Optimizer):
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        super()._validate_group(group)
-        check_nonneg("RMSprop", "epsilon value", group["eps"])
-        check_nonneg("RMSprop", "momentum value", group["momentum"])
-        check_nonneg("RMSprop", "weight_decay value", group["weight_decay"])
-        check_nonneg("RMSprop", "alpha value", group["alpha"])
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return zeros(x, "square_avg")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, alpha, eps = scalar(group, "lr"), scalar(group, "alpha"), scalar(group, "eps")
-        wd, mom = scalar(group, "weight_decay"), scalar(group, "momentum")
+        lr, alpha, eps, wd, mom = scalars(group, "lr", "alpha", "eps", "weight_decay", "momentum")
         centered, maximize = bool(group["centered"]), bool(group["maximize"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["square_avg"] = np.zeros_like(x)
+        for x, g, st in self._with_grads(group):
+            # (also when momentum or centered is switched on mid-run)
             if mom > 0 and "momentum_buffer" not in st:
                 st["momentum_buffer"] = np.zeros_like(x)
             if centered and "grad_avg" not in st:
                 st["grad_avg"] = np.zeros_like(x)
             a, b = self._buffers(x, 2)
-            st["step"] += 1
             g = grad_with_decay(g, x, wd, maximize, a)
             v = st["square_avg"]
             # v <- alpha v + (1 - alpha) g^2
@@ -113,4 +101,3 @@ class RMSprop(Optimizer):
             else:
                 b *= -lr
             x += b
-            p._version[0] += 1

@@ -19,18 +19,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, _as_float, scalar
+from ._common import shared_doc
+from .optimizer import Optimizer, ParamsT, _as_float
 
 __all__ = ["Rprop"]
 
 
+@shared_doc
 class Rprop(Optimizer):
     """Rprop: per-entry step sizes adapted from the signs of successive gradients.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Initial step size of every entry (default 1e-2).
     etas : tuple of float
@@ -38,8 +39,7 @@ class Rprop(Optimizer):
         repeated sign, ``0 < eta_minus < 1 < eta_plus`` (default (0.5, 1.2)).
     step_sizes : tuple of float
         ``(min, max)`` step size (default (1e-6, 50)).
-    maximize : bool
-        Maximize the objective instead of minimizing it.
+    {maximize}
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
@@ -63,22 +63,14 @@ class Rprop(Optimizer):
             raise ValueError(f"Rprop: step_sizes must satisfy 0 <= min <= max, got "
                              f"{group['step_sizes']}")
 
+    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
+        return {"prev": np.zeros_like(x), "step_size": np.full_like(x, float(group["lr"]))}
+
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr = scalar(group, "lr")
-        em, ep = float(group["etas"][0]), float(group["etas"][1])
-        lo, hi = float(group["step_sizes"][0]), float(group["step_sizes"][1])
+        em, ep = map(float, group["etas"])
+        lo, hi = map(float, group["step_sizes"])
         maximize = bool(group["maximize"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            x = p.array
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["prev"] = np.zeros_like(x)
-                st["step_size"] = np.full_like(x, lr)
-            st["step"] += 1
+        for x, g, st in self._with_grads(group):
             g = g.copy()
             if maximize:
                 np.negative(g, out=g)
@@ -90,4 +82,3 @@ class Rprop(Optimizer):
             g[s < 0] = 0
             x -= np.sign(g) * step
             prev[...] = g
-            p._version[0] += 1

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from .optimizer import Optimizer, ParamsT, check_nonneg, grad_with_decay, scalar
+from ._common import grad_with_decay, scalars, shared_doc
+from .optimizer import Optimizer, ParamsT
 
 __all__ = ["SGD"]
 
@@ -29,13 +30,13 @@ __all__ = ["SGD"]
 _SCRATCH_MIN = 16384
 
 
+@shared_doc
 class SGD(Optimizer):
     """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
 
     Parameters
     ----------
-    params : iterable of Tensor or dict
-        Parameters to optimize, or parameter-group dicts.
+    {params}
     lr : float
         Learning rate (default 1e-3).
     momentum : float
@@ -56,6 +57,8 @@ class SGD(Optimizer):
     >>> opt.zero_grad(); loss.backward(); opt.step()  # doctest: +SKIP
     """
 
+    _nonnegative = ("momentum", "weight_decay")
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
                  maximize: bool = False) -> None:
@@ -65,8 +68,6 @@ class SGD(Optimizer):
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        check_nonneg("SGD", "momentum value", group["momentum"])
-        check_nonneg("SGD", "weight_decay value", group["weight_decay"])
         if group["nesterov"] and (float(group["momentum"]) <= 0 or float(group["dampening"]) != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
@@ -74,8 +75,7 @@ class SGD(Optimizer):
             )
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, mom = scalar(group, "lr"), scalar(group, "momentum")
-        damp, wd = scalar(group, "dampening"), scalar(group, "weight_decay")
+        lr, mom, damp, wd = scalars(group, "lr", "momentum", "dampening", "weight_decay")
         nesterov, maximize = bool(group["nesterov"]), bool(group["maximize"])
         plain = wd == 0.0 and not maximize and mom == 0.0  # p <- p - lr * grad, nothing else
         for p in group["params"]:

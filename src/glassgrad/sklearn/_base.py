@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches, shuffle
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import allocator, optim
@@ -81,6 +82,14 @@ class BaseNet(BaseEstimator):
     ``_score``, and may override ``_weights``. Hyperparameters have scikit-learn's names
     and meanings (see :class:`glassgrad.sklearn.MLPClassifier`).
     """
+
+    def _keep_init_args(self, args: dict[str, Any]) -> None:
+        """Store each ``__init__`` argument (``locals()`` at its start), unchanged, as the
+        attribute of the same name: scikit-learn's rule for estimators (no checks or
+        conversions in ``__init__``; ``fit`` checks them)."""
+        for name, value in args.items():
+            if name != "self":
+                setattr(self, name, value)
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -445,3 +454,35 @@ class BaseNet(BaseEstimator):
             if was_training:
                 module.train()
         return np.asarray(out)
+
+
+class _ClassifierOutputs:
+    """The classifiers' outputs derived from ``predict`` and ``predict_proba``."""
+
+    def classify(self, X: Any) -> np.ndarray:
+        """Same as :meth:`predict` (the name glassgrad's examples use)."""
+        return self.predict(X)  # type: ignore[attr-defined]
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``."""
+        prob = self.predict_proba(X)  # type: ignore[attr-defined]
+        return np.log(prob, out=prob)
+
+
+class _RegressorFit:
+    """The regressors' ``partial_fit`` and tags (any number of outputs)."""
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X: Any, y: Any) -> Any:
+        """One epoch over ``X, y`` (``adam``/``sgd``).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=True)  # type: ignore[attr-defined]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.target_tags.multi_output = True
+        return tags

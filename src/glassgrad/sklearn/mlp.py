@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import nn
 from ..nn import functional as F
-from ._base import BaseNet
+from ._base import BaseNet, _ClassifierOutputs, _RegressorFit
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -43,29 +43,7 @@ class _MLP(BaseNet):
                  early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
                  max_fun: int = 15000) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._keep_init_args(locals())
 
     def _hidden(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -144,7 +122,7 @@ class _MLP(BaseNet):
             p.array[...] = v.T if transpose else v
 
 
-class MLPClassifier(ClassifierMixin, _MLP):
+class MLPClassifier(ClassifierMixin, _ClassifierOutputs, _MLP):
     """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by glassgrad.
 
     Parameters
@@ -250,10 +228,6 @@ class MLPClassifier(ClassifierMixin, _MLP):
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._predict_array(X)
 
-    def classify(self, X: Any) -> np.ndarray:
-        """Same as :meth:`predict` (the name glassgrad's examples use)."""
-        return self.predict(X)
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``: softmax for several classes;
         ``[1 − p, p]`` for two; one logistic column per label for multilabel ``y``."""
@@ -262,11 +236,6 @@ class MLPClassifier(ClassifierMixin, _MLP):
             p = prob.ravel()
             return np.column_stack([1.0 - p, p])
         return prob
-
-    def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``."""
-        prob = self.predict_proba(X)
-        return np.log(prob, out=prob)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
@@ -295,7 +264,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return tags
 
 
-class MLPRegressor(RegressorMixin, _MLP):
+class MLPRegressor(RegressorMixin, _RegressorFit, _MLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` (squared error),
     trained by glassgrad.
 
@@ -337,18 +306,3 @@ class MLPRegressor(RegressorMixin, _MLP):
         check_is_fitted(self, "module_")
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._predict_array(X)
-
-    @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
-        """One epoch over ``X, y`` (``adam``/``sgd``).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, incremental=True)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import nn
 from ..nn import functional as F
-from ._base import BaseNet
+from ._base import BaseNet, _ClassifierOutputs, _RegressorFit
 
 __all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
 
@@ -30,28 +30,7 @@ class _NeuralNet(BaseNet):
                  nesterovs_momentum: bool = True, early_stopping: bool = False,
                  validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-8, n_iter_no_change: int = 10, max_fun: int = 15000) -> None:
-        self.module = module
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._keep_init_args(locals())
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -81,7 +60,7 @@ class _NeuralNet(BaseNet):
         return super()._fit(X, y, incremental)
 
 
-class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
+class NeuralNetClassifier(ClassifierMixin, _ClassifierOutputs, _NeuralNet):
     """A glassgrad module as a scikit-learn classifier.
 
     Parameters
@@ -158,19 +137,10 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
         check_is_fitted(self, "module_")
         return self._predict_array(self._validate_X(X, reset=False))
 
-    def classify(self, X: Any) -> np.ndarray:
-        """Same as :meth:`predict` (the name glassgrad's examples use)."""
-        return self.predict(X)
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Softmax of the module's logits, shape ``(n_samples, n_classes)`` (float64)."""
         check_is_fitted(self, "module_")
         return self._proba_array(self._validate_X(X, reset=False))
-
-    def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``."""
-        prob = self.predict_proba(X)
-        return np.log(prob, out=prob)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NeuralNetClassifier:
@@ -193,7 +163,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
         return self._fit(X, y, incremental=True)
 
 
-class NeuralNetRegressor(RegressorMixin, _NeuralNet):
+class NeuralNetRegressor(RegressorMixin, _RegressorFit, _NeuralNet):
     """A glassgrad module as a scikit-learn regressor.
 
     Same parameters as :class:`NeuralNetClassifier`; the module maps ``(n, n_features)`` to
@@ -227,18 +197,3 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNet):
         """Predicted values (float64), shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
         check_is_fitted(self, "module_")
         return self._predict_array(self._validate_X(X, reset=False))
-
-    @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X: Any, y: Any) -> NeuralNetRegressor:
-        """One epoch over ``X, y`` (``adam``/``sgd``).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, incremental=True)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

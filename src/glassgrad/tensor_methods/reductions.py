@@ -63,21 +63,22 @@ class ReductionMethods:
             correction: Any = None, axis: Any = None, keepdims: Any = None,
             ddof: Any = None) -> Tensor:
         """Variance with ``correction`` (1 = unbiased, the default, as PyTorch)."""
-        c = _correction(unbiased, correction, ddof)
-        _no_dtype(self, "var", "biu", "needs a floating tensor: use .float()")
-        ax = norm_axis(pick(dim, axis), self.ndim, "var")
-        kd = keepdim if keepdims is None else keepdims
-        return R.Var.apply(self._f(), ax, c, builtins.bool(kd))
+        return self._spread(R.Var, "var", dim, unbiased, keepdim, correction, axis, keepdims, ddof)
 
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: builtins.bool = False, *,
             correction: Any = None, axis: Any = None, keepdims: Any = None,
             ddof: Any = None) -> Tensor:
         """Standard deviation with ``correction`` (1 = unbiased, the default, as PyTorch)."""
+        return self._spread(R.Std, "std", dim, unbiased, keepdim, correction, axis, keepdims, ddof)
+
+    def _spread(self, op: Any, name: str, dim: Any, unbiased: Any, keepdim: Any, correction: Any,
+                axis: Any, keepdims: Any, ddof: Any) -> Tensor:
+        """``var`` or ``std`` (``op``), with PyTorch's and NumPy's spellings of the arguments."""
         c = _correction(unbiased, correction, ddof)
-        _no_dtype(self, "std", "biu", "needs a floating tensor: use .float()")
-        ax = norm_axis(pick(dim, axis), self.ndim, "std")
+        _no_dtype(self, name, "biu", "needs a floating tensor: use .float()")
+        ax = norm_axis(pick(dim, axis), self.ndim, name)
         kd = keepdim if keepdims is None else keepdims
-        return R.Std.apply(self._f(), ax, c, builtins.bool(kd))
+        return op.apply(self._f(), ax, c, builtins.bool(kd))
 
     def amax(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
              keepdims: Any = None) -> Tensor:

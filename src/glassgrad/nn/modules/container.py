@@ -176,56 +176,69 @@ class ModuleList(Module):
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class ModuleDict(Module):
+class _RegistryDict:
+    """The dict methods of :class:`ModuleDict` and :class:`ParameterDict`, read from and
+    deleted in one of the module's own registries (``_modules`` or ``_parameters``), so
+    that the entries are the module's submodules or parameters."""
+
+    _registry = "_modules"
+
+    def _entries(self) -> dict[str, Any]:
+        return getattr(self, self._registry)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._entries()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries()[key]
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries()
+
+    def keys(self) -> Iterable[str]:
+        return self._entries().keys()
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return self._entries().items()
+
+    def values(self) -> Iterable[Any]:
+        return self._entries().values()
+
+    def pop(self, key: str) -> Any:
+        """Remove entry ``key`` and return it."""
+        return self._entries().pop(key)
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._entries().clear()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward: index it in your forward")
+
+
+class ModuleDict(_RegistryDict, Module):
     """An ordered dict of modules whose parameters are registered."""
+
+    _registry = "_modules"
 
     def __init__(self, modules: Mapping[str, Module] | Iterable | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Iterable[str]:
-        return self._modules.keys()
-
-    def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()
-
-    def values(self) -> Iterable[Module]:
-        return self._modules.values()
-
-    def pop(self, key: str) -> Module:
-        m = self._modules[key]
-        del self._modules[key]
-        return m
-
-    def clear(self) -> None:
-        self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
         items = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for k, m in items:
             self[k] = m
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ModuleDict has no forward: index it in your forward")
 
 
 class ParameterList(Module):
@@ -271,40 +284,18 @@ class ParameterList(Module):
         raise NotImplementedError("ParameterList has no forward")
 
 
-class ParameterDict(Module):
+class ParameterDict(_RegistryDict, Module):
     """A dict of Parameters (registered under their keys)."""
+
+    _registry = "_parameters"
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
-
     def __setitem__(self, key: str, value: Any) -> None:
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Iterable[str]:
-        return self._parameters.keys()
-
-    def items(self) -> Iterable[tuple[str, Any]]:
-        return self._parameters.items()
-
-    def values(self) -> Iterable[Any]:
-        return self._parameters.values()
 
     def update(self, parameters: Mapping[str, Any]) -> None:
         for k, v in (parameters.items() if isinstance(parameters, Mapping) else parameters):
@@ -313,6 +304,3 @@ class ParameterDict(Module):
     def extra_repr(self) -> str:
         return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
                          for k, p in self.items())
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ParameterDict has no forward")

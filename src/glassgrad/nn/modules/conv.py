@@ -125,13 +125,8 @@ class _ConvNd(Module):
         return self._conv_forward(input, self.weight, self.bias)
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution over ``(N, C_in, L)`` (or ``(C_in, L)``), see :class:`Conv2d`.
-
-    ``weight: (out_channels, in_channels/groups, k)``, ``bias: (out_channels,)``.
-    """
-
-    _k = 1
+class _Conv(_ConvNd):
+    """``Conv1d/2d/3d``: PyTorch's constructor (no ``output_padding``)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -140,7 +135,16 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
 
-class Conv2d(_ConvNd):
+class Conv1d(_Conv):
+    """1-D convolution over ``(N, C_in, L)`` (or ``(C_in, L)``), see :class:`Conv2d`.
+
+    ``weight: (out_channels, in_channels/groups, k)``, ``bias: (out_channels,)``.
+    """
+
+    _k = 1
+
+
+class Conv2d(_Conv):
     """2-D convolution (cross-correlation) over ``(N, C_in, H, W)``, as ``torch.nn.Conv2d``.
 
     Parameters
@@ -166,23 +170,11 @@ class Conv2d(_ConvNd):
 
     _k = 2
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, 0, device, dtype)
 
-
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-D convolution over ``(N, C_in, D, H, W)``, see :class:`Conv2d`."""
 
     _k = 3
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, 0, device, dtype)
 
 
 class _ConvTransposeNd(_ConvNd):

@@ -121,7 +121,7 @@ class RNNBase(Module):
         for layer in range(num_layers):
             in_l = input_size if layer == 0 else hidden_size * D
             for d in range(D):
-                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                sfx = self._suffix(layer, d)
                 shapes = [("weight_ih" + sfx, (G, in_l)), ("weight_hh" + sfx, (G, hidden_size))]
                 if bias:
                     shapes += [("bias_ih" + sfx, (G,)), ("bias_hh" + sfx, (G,))]
@@ -291,14 +291,24 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, ((hn, cn) if lstm else hn)
 
+    @staticmethod
+    def _suffix(layer: int, d: int) -> str:
+        """The suffix of the parameter names of one layer and direction: ``_l0``, ``_l0_reverse``."""
+        return f"_l{layer}" + ("_reverse" if d == 1 else "")
+
+    def _weights_of(self, layer: int, d: int) -> tuple:
+        """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer and direction (``d`` 1:
+        the reverse one); the biases are None without ``bias``."""
+        sfx = self._suffix(layer, d)
+        P = self._parameters
+        b_ih = P["bias_ih" + sfx] if self.bias else None
+        b_hh = P["bias_hh" + sfx] if self.bias else None
+        return P["weight_ih" + sfx], P["weight_hh" + sfx], b_ih, b_hh
+
     def _run_direction(self, x: Tensor, layer: int, d: int, h: Tensor, c: Any,
                        masks: Any) -> tuple:
         """One layer, one direction over the whole sequence ``x (T, B, in)``."""
-        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-        P = self._parameters
-        w_ih, w_hh = P["weight_ih" + sfx], P["weight_hh" + sfx]
-        b_ih = P["bias_ih" + sfx] if self.bias else None
-        b_hh = P["bias_hh" + sfx] if self.bias else None
+        w_ih, w_hh, b_ih, b_hh = self._weights_of(layer, d)
         T, B, n_in = x.shape
         mode = self.mode
         # ---- 1. the input projection of every step in one GEMM (a fused Linear node: the

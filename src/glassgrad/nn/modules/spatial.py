@@ -1,21 +1,20 @@
-"""Layers for images and other spatial data: ``BatchNorm2d/3d``, ``Dropout1d/2d/3d``
-(whole channels), ``Upsample``, ``Unfold``/``Fold`` (im2col/col2im) and
-``PixelShuffle``/``PixelUnshuffle`` (PyTorch's API).
+"""Layers for images and other spatial data: ``BatchNorm2d/3d``, ``Upsample``,
+``Unfold``/``Fold`` (im2col/col2im) and ``PixelShuffle``/``PixelUnshuffle`` (PyTorch's API);
+the channel dropouts ``Dropout1d/2d/3d`` are defined in :mod:`.dropout` and importable from
+here too.
 
 ``BatchNorm2d`` shares ``BatchNorm1d``'s module code and the fused batch-norm node of
 :mod:`glassgrad.ops.norm` (statistics per channel over ``N, H, W``; its VJP is derived
-there); dropout and upsampling are in :mod:`glassgrad.ops.dropout` and
-:mod:`glassgrad.ops.resample`.
+there); upsampling is in :mod:`glassgrad.ops.resample`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...ops import dropout as D
 from ...ops import resample as RS
-from ...ops._util import op_error
 from ..module import Module
+from .dropout import Dropout1d, Dropout2d, Dropout3d
 from .normalization import _BatchNorm
 
 __all__ = [
@@ -51,58 +50,6 @@ class BatchNorm3d(_BatchNorm):
     """Batch normalization of ``(N, C, D, H, W)`` per channel, see :class:`BatchNorm2d`."""
 
     _expected_dims = (5,)
-
-
-class _DropoutNd(Module):
-    _k = 2
-
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise op_error(type(self).__name__, f"dropout probability has to be between 0 and "
-                           f"1, but got {p}")
-        self.p = p
-        self.inplace = inplace
-
-    def forward(self, input: Any) -> Any:
-        # the warnings point at the line that called the module (_dropout_nd <- forward <-
-        # Module.__call__ <- caller)
-        return D._dropout_nd(f"dropout{self._k}d", self._k, input, self.p, self.training,
-                             self.inplace, None, stacklevel=4)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
-
-
-class Dropout1d(_DropoutNd):
-    """Zero whole channels of ``(N, C, L)`` or of an unbatched ``(C, L)`` (whole rows), see
-    :class:`Dropout2d`; other ranks are a RuntimeError, as in PyTorch."""
-
-    _k = 1
-
-
-class Dropout2d(_DropoutNd):
-    """Zero each channel of ``(N, C, H, W)`` with probability ``p`` during training
-    (kept channels are scaled by ``1/(1 − p)``); the identity in ``eval()`` mode.
-
-    Other ranks behave as in PyTorch 2.13 (see :func:`glassgrad.nn.functional.dropout2d`):
-    a 3-D input is read as ``(N, C, L)`` with a UserWarning, other ranks than 3 and 4 warn
-    that they are deprecated.
-
-    Parameters
-    ----------
-    p : float
-    inplace : bool
-    """
-
-    _k = 2
-
-
-class Dropout3d(_DropoutNd):
-    """Zero whole channels of ``(N, C, D, H, W)`` or of an unbatched ``(C, D, H, W)``, see
-    :class:`Dropout2d`; other ranks warn (as PyTorch) and are read as unbatched ``(C, …)``."""
-
-    _k = 3
 
 
 class Upsample(Module):

@@ -1,0 +1,119 @@
+"""What the update rules share, so that each optimizer's module reads as its formula.
+
+- :func:`scalars`: a group's hyper-parameters as Python floats (a NumPy float64 scalar
+  would upcast a float32 parameter under NumPy 2's promotion rules);
+- :func:`zeros`: the zero-filled state arrays an optimizer starts a parameter with;
+- :func:`grad_with_decay` and :func:`decayed_grad`: the gradient an update uses, with an
+  L2 term or AdamW's decoupled shrinking of the weights;
+- :func:`update_moments`: Adam's two running averages;
+- :func:`shared_doc`: the docstring entries every optimizer has (``{params}``, ...).
+
+Everything here works in place on NumPy (or CuPy) arrays, with scratch arrays given by
+the caller (:meth:`Optimizer._buffers`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from ..backend import np
+
+__all__ = ["scalar", "scalars", "zeros", "grad_with_decay", "decayed_grad", "update_moments",
+           "shared_doc"]
+
+
+def scalar(group: dict[str, Any], key: str) -> float:
+    """``group[key]`` as a Python float (so that float32 arithmetic stays float32)."""
+    return float(group[key])
+
+
+def scalars(group: dict[str, Any], *keys: str) -> tuple[float, ...]:
+    """``group[key]`` for each key, as Python floats."""
+    return tuple(float(group[k]) for k in keys)
+
+
+def zeros(x: Any, *names: str) -> dict[str, Any]:
+    """``{name: zeros shaped like x}`` for each name: an optimizer's fresh state arrays."""
+    return {name: np.zeros_like(x) for name in names}
+
+
+def grad_with_decay(g: Any, x: Any, wd: float, maximize: bool, out: Any) -> Any:
+    """The gradient an update uses: ``(-g if maximize else g) + wd * x``.
+
+    Written into the scratch array ``out`` when it differs from ``g`` (the ``.grad`` array
+    itself is never modified); returns ``g`` unchanged when ``wd == 0`` and not maximizing.
+    """
+    if wd != 0.0:
+        np.multiply(x, wd, out=out)
+        if maximize:
+            np.subtract(out, g, out=out)
+        else:
+            np.add(out, g, out=out)
+        return out
+    if maximize:
+        np.negative(g, out=out)
+        return out
+    return g
+
+
+def decayed_grad(g: Any, x: Any, lr: float, wd: float, decoupled: bool, maximize: bool,
+                 out: Any) -> Any:
+    """Weight decay either way the Adam family offers it; returns the gradient to use::
+
+        decoupled (AdamW):  x <- x * (1 - lr * wd);  g unchanged (negated if maximize)
+        otherwise (L2):     g <- g + wd * x
+
+    ``x`` is changed in place in the decoupled case; ``out`` is scratch as in
+    :func:`grad_with_decay`.
+    """
+    g = grad_with_decay(g, x, 0.0 if decoupled else wd, maximize, out)
+    if wd != 0.0 and decoupled:
+        x *= 1.0 - lr * wd
+    return g
+
+
+def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -> None:
+    """Adam's two running averages, in place (``scratch`` is overwritten)::
+
+        m <- m + (1 - beta1) (g - m)      (= beta1 m + (1 - beta1) g, PyTorch's lerp form)
+        v <- beta2 v + (1 - beta2) g^2
+    """
+    np.subtract(g, m, out=scratch)
+    scratch *= 1.0 - b1
+    m += scratch
+    np.multiply(g, g, out=scratch)
+    scratch *= 1.0 - b2
+    v *= b2
+    v += scratch
+
+
+# The "Parameters" entries that read the same in every optimizer that has the option.
+_DOC = {
+    "params": """params : iterable of Tensor or dict
+    Parameters to optimize, or parameter-group dicts.""",
+    "betas": """betas : tuple of float
+    ``(beta1, beta2)``, decay rates of the running averages of the gradient and of its
+    square (default (0.9, 0.999)).""",
+    "weight_decay": """weight_decay : float
+    L2 penalty: ``weight_decay * p`` is added to the gradient (default 0).""",
+    "decoupled_weight_decay": """decoupled_weight_decay : bool
+    AdamW-style decay (``p *= 1 - lr * weight_decay``) instead of an L2 term.""",
+    "maximize": """maximize : bool
+    Maximize the objective instead of minimizing it.""",
+}
+
+_C = TypeVar("_C", bound=type)
+
+
+def shared_doc(cls: _C) -> _C:
+    """Class decorator: replace each line ``{name}`` of the docstring by the shared entry
+    ``name`` (see ``_DOC``), indented as that line."""
+
+    def entry(m: re.Match) -> str:
+        indent, name = m.group(1), m.group(2)
+        return "\n".join(indent + line if line else line for line in _DOC[name].split("\n"))
+
+    if cls.__doc__:
+        cls.__doc__ = re.sub(r"^([ \t]*)\{(\w+)\}[ \t]*$", entry, cls.__doc__, flags=re.M)
+    return cls

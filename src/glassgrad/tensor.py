@@ -14,7 +14,6 @@ from typing import Any, Callable, Sequence
 from . import dtypes as _dt
 from .autograd import engine as _engine
 from .autograd import function as _function
-from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
 from .backend import (
     device_of,
     get_default_device,
@@ -792,4 +791,3 @@ def _same_dtype(ts: list) -> list:
 
 _function._set_tensor_class(Tensor)
 _engine._set_tensor_class(Tensor)
-_capture_set_tensor_class(Tensor)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..backend import is_array, np, xp_of
-from ._util import op_error, unbroadcast
+from ._util import is_tensor, op_error, unbroadcast
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -164,10 +164,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     Tensor
         ``(..., L, Ev)``.
     """
-    from ..tensor import Tensor
-
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
+        if not is_tensor(t):
             raise op_error("scaled_dot_product_attention", f"{name} must be a Tensor, got "
                            f"{type(t).__name__}", TypeError)
         if t.ndim < 2:
@@ -211,7 +209,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         attn_mask = xp.tril(xp.ones((L, S), dtype=bool))
         attn_mask.flags.writeable = False  # a constant (gg.capture records it as one)
     if attn_mask is not None:
-        m = attn_mask if isinstance(attn_mask, Tensor) or is_array(attn_mask) else xp.asarray(
+        m = attn_mask if is_tensor(attn_mask) or is_array(attn_mask) else xp.asarray(
             attn_mask)
         try:
             np.broadcast_shapes(m.shape, batch + (L, S))

@@ -1,4 +1,4 @@
-"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot, the
+"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, the
 embedding lookup and the out-of-place write ``x[idx] = v`` (``IndexPut``).
 
 Reading ``z = x[idx]`` copies some elements of ``x`` (maybe several times, with integer
@@ -228,24 +228,6 @@ class Tri(Function):
             return Tri.apply(g, ctx.k, ctx.upper), None, None
         xp = xp_of(g)
         return (xp.triu(g, ctx.k) if ctx.upper else xp.tril(g, ctx.k)), None, None
-
-
-def one_hot(indices: Any, num_classes: int = -1) -> Any:
-    """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
-    from ..tensor import Tensor
-
-    y = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
-    if y.dtype.kind not in "iu":
-        raise op_error("one_hot", f"expected an integer tensor of class indices, got {y.dtype}",
-                       TypeError)
-    xp = xp_of(y)
-    if num_classes < 0:
-        num_classes = int(y.max()) + 1 if y.size else 0
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise op_error("one_hot", f"class indices must be in [0, {num_classes}), got values in "
-                       f"[{int(y.min())}, {int(y.max())}]")
-    out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
-    return Tensor(out)
 
 
 # ---------------------------------------------------------------------------- embedding

@@ -153,9 +153,7 @@ class Split(Function):
     def backward(ctx, *gs):
         """VJP: ``dx = concatenate(g_i, axis)``."""
         if hasattr(gs[0], "grad_fn"):
-            from ..tensor import cat
-
-            return cat(list(gs), ctx.axis), None, None
+            return Cat.apply(ctx.axis, *gs), None, None
         return xp_of(gs[0]).concatenate(gs, axis=ctx.axis), None, None
 
 
@@ -302,10 +300,8 @@ def _window_backward_tensor(ctx: Any, g: Any, shape: tuple) -> Any:
     """Differentiable version of the col2im scatter (for double backward)."""
     import itertools
 
-    from ..tensor import Tensor
-
     k = len(ctx.window)
-    dx = Tensor._make(xp_of(g.array).zeros(shape, dtype=g.dtype), False)
+    dx = g.new_zeros(shape)
     lead = (slice(None),) * (len(shape) - k)
     for offs in itertools.product(*[range(w) for w in ctx.window]):
         piece = g[lead + (slice(None),) * k + offs]
@@ -325,12 +321,10 @@ def _dilate(t: Any, axis: int, s: int) -> Any:
     """Insert ``s - 1`` zeros between elements along ``axis`` (differentiable)."""
     if s == 1:
         return t
-    from ..tensor import stack
-
     n = t.shape[axis]
     zeros = D.zeros_like(t)
     parts = [t] + [zeros] * (s - 1)
-    st = stack(parts, axis + 1)  # (..., n, s, ...)
+    st = Stack.apply(axis + 1, *parts)  # (..., n, s, ...)
     shp = t.shape[:axis] + (n * s,) + t.shape[axis + 1 :]
     st = st.reshape(shp)
     return st[(slice(None),) * axis + (slice(0, (n - 1) * s + 1),)]

@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
 from ._util import scaled_sum_sq
+from .movement import Cat, Stack
 
 
 def _expand_back(g: Any, in_shape: tuple, axes: tuple | None, keepdims: bool) -> Any:
@@ -444,9 +445,7 @@ def _excl_prefix_prod(v: Any) -> Any:
             out[..., :1] = 1
             xp.cumprod(v[..., :-1], axis=-1, out=out[..., 1:])
         return out
-    from ..tensor import cat
-
-    return cat([D.zeros_like(v[..., :1]) + 1, v[..., :-1].cumprod(-1)], -1)
+    return Cat.apply(v.ndim - 1, D.zeros_like(v[..., :1]) + 1, v[..., :-1].cumprod(-1))
 
 
 def _others_prod(v: Any) -> Any:
@@ -537,9 +536,7 @@ class CumProd(Function):
         if D._arr(gt):
             S = xp_of(gt).stack(s, axis=-1)
         else:
-            from ..tensor import stack
-
-            S = stack(s, -1)
+            S = Stack.apply(s[0].ndim, *s)
         return (_excl_prefix_prod(xt) * S).swapaxes(dim, -1), None
 
 

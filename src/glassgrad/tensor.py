@@ -561,7 +561,7 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         return repr(self)
 
     def _repr_html_(self) -> str:
-        from .viz.html import tensor_html
+        from ._html import tensor_html
 
         return tensor_html(self)
 

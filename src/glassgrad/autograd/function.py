@@ -147,6 +147,11 @@ class Function:
         return tuple(m[0] if m is not None else None for m in self._in_meta)
 
     @property
+    def input_dtypes(self) -> tuple:
+        """The dtype of each positional input at the forward (None for non-tensors)."""
+        return tuple(m[1] if m is not None else None for m in self._in_meta)
+
+    @property
     def output_shapes(self) -> tuple:
         return tuple(m[0] for m in self._out_meta)
 

@@ -615,7 +615,7 @@ class Module:
 
     def _repr_html_(self) -> str:
         """Jupyter view: the module tree with parameter shapes and counts."""
-        from ..viz.html import module_html
+        from .._html import module_html
 
         return module_html(self)
 

@@ -110,18 +110,18 @@ class ScaledDotProductAttention(Function):
             p, pd = ctx.p, ctx.pd
         dq = dk = dv = dm = None
         if need[2]:
-            dv = unbroadcast(pd.swapaxes(-1, -2) @ do, ctx._in_meta[2][0])
+            dv = unbroadcast(pd.swapaxes(-1, -2) @ do, ctx.input_shapes[2])
         if need[0] or need[1] or need[3]:
             dp = do @ v.swapaxes(-1, -2)
             if keep is not None:
                 dp = dp * keep
             ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
             if need[0]:
-                dq = unbroadcast(ds @ k * scale, ctx._in_meta[0][0])
+                dq = unbroadcast(ds @ k * scale, ctx.input_shapes[0])
             if need[1]:
-                dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx._in_meta[1][0])
+                dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx.input_shapes[1])
             if need[3]:
-                dm = unbroadcast(ds, ctx._in_meta[3][0])
+                dm = unbroadcast(ds, ctx.input_shapes[3])
         return dq, dk, dv, dm, None, None, None
 
 

@@ -21,7 +21,7 @@ from ._util import unbroadcast
 
 
 def _shape(ctx: Any, i: int) -> tuple:
-    return ctx._in_meta[i][0]
+    return ctx.input_shapes[i]
 
 
 def _need(ctx: Any, i: int) -> bool:

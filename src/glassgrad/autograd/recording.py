@@ -20,6 +20,10 @@ is listening:
 
 A recorder implements the methods of the same names (``constant``, ``module``,
 ``module_hooks``, ``inplace``) plus ``apply`` and the ``busy`` flag.
+
+One convention needs no call: an op argument that is a *read-only* array (an index or a
+mask the Python code built from constants) is a constant to a recorder; a writeable
+array may change between calls, so a recorder refuses it.
 """
 
 from __future__ import annotations

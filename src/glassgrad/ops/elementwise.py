@@ -21,7 +21,7 @@ from ._util import unbroadcast
 
 
 def _shape(ctx: Any, i: int) -> tuple:
-    return ctx.input_shapes[i]
+    return ctx.input_shape(i)
 
 
 def _need(ctx: Any, i: int) -> bool:

@@ -71,7 +71,7 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = zeros(x.shape); dx[idx] += g`` (adds up repeated indices)."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         if hasattr(g, "grad_fn"):
             return IndexScatter.apply(g, ctx.idx, shape), None
         return _scatter_add(g, ctx.idx, shape), None
@@ -122,7 +122,7 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
             i = np.asarray(i)
             if i.dtype.kind == "f":
                 raise op_error("getitem", "a list index must hold integers or bools", IndexError)
-            i.flags.writeable = False  # a constant of the Python code (gg.capture keeps it)
+            i.flags.writeable = False  # a constant of the Python code (read-only: a recorder keeps it)
         out.append(i)
     return tuple(out)
 
@@ -146,7 +146,7 @@ class TakeAlong(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = zeros(x.shape)``, then ``dx[..index..] += g`` along ``dim``."""
-        return scatter_along(g, ctx.index, ctx.dim, ctx.input_shapes[0]), None, None
+        return scatter_along(g, ctx.index, ctx.dim, ctx.input_shape(0)), None, None
 
 
 class ScatterAlong(Function):
@@ -252,7 +252,7 @@ class Embedding(Function):
     def backward(ctx, g):
         """VJP: ``δW = zeros; δW[idx] += δZ`` (rows read several times add up); the
         ``padding_idx`` row gets no gradient (it stays fixed, as in PyTorch)."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         idx, pad = ctx.idx, ctx.padding_idx
         if is_tensor(g):
 
@@ -302,5 +302,5 @@ class IndexPut(Function):
                 dx = g.copy()
                 dx[ctx.idx] = 0
         if ctx.needs_input_grad[2]:
-            dv = unbroadcast(g[ctx.idx], ctx.input_shapes[2])
+            dv = unbroadcast(g[ctx.idx], ctx.input_shape(2))
         return dx, None, dv

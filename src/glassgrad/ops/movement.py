@@ -38,7 +38,7 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = g.reshape(x.shape)``."""
-        return g.reshape(ctx.input_shapes[0]), None
+        return g.reshape(ctx.input_shape(0)), None
 
 
 class Permute(Function):
@@ -82,7 +82,7 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = unbroadcast(g, x.shape)`` (sum over the broadcast axes)."""
-        return unbroadcast(g, ctx.input_shapes[0]), None
+        return unbroadcast(g, ctx.input_shape(0)), None
 
 
 class Cat(Function):
@@ -123,7 +123,7 @@ class Stack(Function):
     def backward(ctx, g):
         """VJP: ``dx_i = g.take(i, axis)``."""
         ax = ctx.axis
-        n = len(ctx.input_shapes) - 1
+        n = len(ctx.needs_input_grad) - 1
         return (None,) + tuple(g[(slice(None),) * ax + (i,)] for i in range(n))
 
 
@@ -187,7 +187,7 @@ class Tile(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: view ``g`` as (r₀, n₀, r₁, n₁, …) and sum over every r."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         split = []
         for r, n in zip(ctx.reps, shape):
             split += [r, n]
@@ -208,7 +208,7 @@ class RepeatInterleave(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: sum each run of ``k`` copies: view the axis as (n, k), sum over k."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         ax = ctx.axis
         gs = g.reshape(tuple(shape[:ax]) + (shape[ax], ctx.repeats) + tuple(shape[ax + 1 :]))
         return gs.sum(axis=ax + 1), None, None
@@ -278,7 +278,7 @@ class SlidingWindow(Function):
         """VJP: scatter-add each window position back (col2im): for every kernel offset
         ``(p, q)``, ``dx[..., p·dh : … : sh, q·dw : … : sw] += g[..., :, :, p, q]``.
         The loop runs over kernel offsets only, never over pixels."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         k = len(ctx.window)
         if hasattr(g, "grad_fn"):
             return _window_backward_tensor(ctx, g, shape), None, None, None
@@ -343,7 +343,7 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = g`` cast back to ``x``'s dtype."""
-        d = ctx.input_dtypes[0]
+        d = ctx.input_dtype(0)
         return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
 
 

@@ -183,7 +183,7 @@ class MaxPoolNd(Function):
         window's ``g`` (summed where overlapping windows share an arg-max)."""
         ctx.saved_tensors  # noqa: B018 - raises if x was modified in place
         ks, stride, pads, dil = ctx.geom
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         none = (None,) * 6
         if _is_tensor(g):
             if ctx.arg is None:
@@ -231,7 +231,7 @@ class MaxPoolGather(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: scatter ``g`` to the positions (the max-pool VJP)."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         if _is_tensor(g):
             return MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom), None, None
         return _max_scatter(g, ctx.arg, shape, *ctx.geom), None, None
@@ -329,7 +329,7 @@ class AvgPoolNd(Function):
     def backward(ctx, g):
         """VJP: ``dx[window (i, j)] += g[i, j] / divisor[i, j]`` (each window spreads its
         gradient evenly over its inputs)."""
-        shape = ctx.input_shapes[0]
+        shape = ctx.input_shape(0)
         if _is_tensor(g):
             return AvgPoolTranspose.apply(g, shape, ctx.geom), None, None, None, None, None
         ks, stride, pads, inv_div = ctx.geom
@@ -350,7 +350,7 @@ class AvgPoolTranspose(Function):
     def backward(ctx, gg):
         """VJP: ``dg = avg_pool(gg)`` (same windows and divisors)."""
         ks, stride, pads, inv_div = ctx.geom
-        out_sp = tuple(ctx.input_shapes[0][-len(ks):])
+        out_sp = tuple(ctx.input_shape(0)[-len(ks):])
         if _is_tensor(gg):
             return AvgPoolNd.apply(gg, ks, stride, pads, inv_div, out_sp), None, None
         y = _avg_sum(gg, ks, stride, pads, out_sp)

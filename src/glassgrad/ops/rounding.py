@@ -32,4 +32,4 @@ class Rounded(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = 0`` (the derivative of a step function, away from its steps)."""
-        return (D.zeros_like(g), None) + (None,) * (len(ctx.input_shapes) - 2)
+        return (D.zeros_like(g), None) + (None,) * (len(ctx.needs_input_grad) - 2)

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import dtypes as _dt
 from ._sizes import size_arg
+from .autograd import recording
 from .autograd.grad_mode import STATE
 from .backend import device_of, get_default_device, normalize_device, np, to_device, to_numpy
 from .random import Generator, _rng
@@ -50,8 +51,8 @@ def _finish(arr: Any, dtype: Any, device: Any, requires_grad: bool, const: bool 
     t = Tensor._make(arr, False)
     if requires_grad:
         t.requires_grad_(True)
-    if const and STATE.recorder is not None:
-        STATE.recorder.constant(t)  # gg.capture may use it: same values on every call
+    if const:
+        recording.constant(t)  # the same values on every call: a recorded replay may keep it
     return t
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops.elementwise import where
-from .ops.indexing import one_hot
+from .backend import np, xp_of
+from .ops._util import op_error
 from .tensor import Tensor, cat, stack
+from .tensor_methods._common import where
 
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "erf",
@@ -207,3 +208,19 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Te
     for i in range(n):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return x.pad_nd(widths, value)
+
+
+def one_hot(indices: Any, num_classes: int = -1) -> Any:
+    """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
+    y = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
+    if y.dtype.kind not in "iu":
+        raise op_error("one_hot", f"expected an integer tensor of class indices, got {y.dtype}",
+                       TypeError)
+    xp = xp_of(y)
+    if num_classes < 0:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise op_error("one_hot", f"class indices must be in [0, {num_classes}), got values in "
+                       f"[{int(y.min())}, {int(y.max())}]")
+    out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
+    return Tensor(out)

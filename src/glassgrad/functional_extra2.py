@@ -719,13 +719,13 @@ def is_inference_mode_enabled() -> bool:
 
 
 def is_anomaly_enabled() -> bool:
-    from .autograd import is_anomaly_enabled as f
+    from .autograd.anomaly import is_anomaly_enabled as f
 
     return f()
 
 
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
-    from .autograd import set_detect_anomaly
+    from .autograd.anomaly import set_detect_anomaly
 
     set_detect_anomaly(enabled)
 

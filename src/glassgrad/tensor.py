@@ -14,7 +14,6 @@ from typing import Any, Callable, Sequence
 from . import dtypes as _dt
 from .autograd import engine as _engine
 from .autograd import function as _function
-from .autograd.capture import _set_tensor_class as _capture_set_tensor_class
 from .backend import (
     device_of,
     get_default_device,
@@ -566,7 +565,7 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         return repr(self)
 
     def _repr_html_(self) -> str:
-        from .viz.html import tensor_html
+        from ._html import tensor_html
 
         return tensor_html(self)
 
@@ -796,4 +795,3 @@ def _same_dtype(ts: list) -> list:
 
 _function._set_tensor_class(Tensor)
 _engine._set_tensor_class(Tensor)
-_capture_set_tensor_class(Tensor)

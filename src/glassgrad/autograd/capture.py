@@ -54,16 +54,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..backend import is_array, np
+from ..tensor import Tensor
+from . import recording
 from .engine import _check_grad, _fix_count
 from .function import Function, _freed_message, _new_node, _resave_scalars
 from .grad_mode import STATE
-
-_Tensor: Any = None
-
-
-def _set_tensor_class(cls: Any) -> None:
-    global _Tensor
-    _Tensor = cls
 
 
 class CaptureError(RuntimeError):
@@ -146,7 +141,6 @@ class Program:
             if t.requires_grad is not rec[3] or t.grad_fn is not None:
                 raise _Stale  # (an outside tensor that is now the output of ops: refused)
             datas.append(d)
-        Tensor = _Tensor
         if not self.any_grad:
             ctx = object.__new__(Captured)
             res = [Tensor._make(o, False) for o in Captured.forward(ctx, self, datas)]
@@ -346,9 +340,9 @@ class _Recorder:
         self.results: list = []              # the op results (for the hook check)
         self.modules: dict[int, tuple] = {}
         self.saved: set = set()              # slots of arrays the ops saved for backward
-        self.args = [a for a in args if isinstance(a, _Tensor)]  # fn's tensor arguments
+        self.args = [a for a in args if isinstance(a, Tensor)]  # fn's tensor arguments
         for k, a in enumerate(args):
-            if isinstance(a, _Tensor):
+            if isinstance(a, Tensor):
                 self.prog.arg_slots.append(self._new_slot(a.array, f"argument {k}"))
 
     def _new_slot(self, arr: Any, src: str) -> int:
@@ -368,6 +362,11 @@ class _Recorder:
 
     def module(self, m: Any) -> None:
         self.modules.setdefault(id(m), (m, m.training))
+
+    def module_hooks(self, m: Any) -> None:
+        raise CaptureError(
+            f"capture: {type(m).__name__} has forward or backward hooks, which a replay "
+            "would not run; remove them or call the function without capture")
 
     def inplace(self, t: Any, op: str, graph: bool) -> None:
         """An in-place op on ``t`` while recording. Done through the graph (out of place,
@@ -410,7 +409,6 @@ class _Recorder:
         return s
 
     def apply(self, cls: type, args: tuple, kwargs: dict) -> Any:
-        Tensor = _Tensor
         template = list(args)
         tpos = []
         in_meta = []
@@ -447,7 +445,6 @@ class _Recorder:
 
     def finish(self, out: Any) -> Program:
         p = self.prog
-        Tensor = _Tensor
         if isinstance(out, Tensor):
             outs, p.out_struct = [out], "one"
         elif isinstance(out, (tuple, list)) and out and all(isinstance(t, Tensor) for t in out):
@@ -495,7 +492,7 @@ def _check_const(cls: type, k: Any, v: Any) -> None:
     change (writeable arrays, also inside tuples such as an index key: their values would
     be frozen) or hide tensors."""
     if isinstance(v, (list, tuple)):
-        if any(isinstance(e, _Tensor) for e in v):
+        if any(isinstance(e, Tensor) for e in v):
             raise CaptureError(f"capture: argument {k} of {cls.__name__} is a "
                                f"{type(v).__name__} holding tensors; capture records tensors "
                                "passed directly")
@@ -508,14 +505,14 @@ def _check_const(cls: type, k: Any, v: Any) -> None:
             f"{tuple(v.shape)} {v.dtype} (or holds one, e.g. a tensor index converted to an "
             "array): a replay would reuse the values it has now. Pass it as a tensor "
             "argument of the op, or call the function without capture.")
-    if isinstance(v, _Tensor):
+    if isinstance(v, Tensor):
         raise CaptureError(f"capture: keyword argument {k} of {cls.__name__} is a tensor; "
                            "capture records tensors passed as positional arguments")
 
 
 def _refuse_reader(name: str, orig: Callable) -> Callable:
     def reader(self: Any, *a: Any, **kw: Any) -> Any:
-        rec = STATE.recorder
+        rec = recording.active()
         if rec is not None and not rec.busy:
             raise CaptureError(
                 f"capture: Tensor.{name}() read a tensor's value (shape {tuple(self.shape)}) "
@@ -529,7 +526,6 @@ def _refuse_reader(name: str, orig: Callable) -> Callable:
 
 def _trace(fn: Callable, args: tuple) -> tuple:
     """Run ``fn(*args)`` eagerly while recording it: ``(result, program)``."""
-    Tensor = _Tensor
     rec = _Recorder(args)
     made = rec.made
     keep = rec.keep
@@ -550,7 +546,7 @@ def _trace(fn: Callable, args: tuple) -> tuple:
             made.add(id(self))
         keep.append(self)
 
-    STATE.recorder = rec
+    recording.install(rec)
     Tensor._make = classmethod(make)
     Tensor.__init__ = init
     for n, f in orig_readers.items():
@@ -558,7 +554,7 @@ def _trace(fn: Callable, args: tuple) -> tuple:
     try:
         out = fn(*args)
     finally:
-        STATE.recorder = None
+        recording.uninstall()
         Tensor._make = orig_make
         Tensor.__init__ = orig_init
         for n, f in orig_readers.items():
@@ -567,7 +563,6 @@ def _trace(fn: Callable, args: tuple) -> tuple:
 
 
 def _key(args: tuple) -> tuple:
-    Tensor = _Tensor
     key = []
     for k, a in enumerate(args):
         if isinstance(a, Tensor):
@@ -607,13 +602,13 @@ class CapturedFunction:
 
     def __call__(self, *args: Any) -> Any:
         st = STATE
-        if not st.grad_enabled or st.observers or st.anomaly or st.recorder is not None:
+        if not st.grad_enabled or st.observers or st.anomaly or recording.active() is not None:
             return self.fn(*args)
         key = _key(args)
         prog = self._programs.get(key)
         if prog is not None:
             try:
-                return prog.run([a for a in args if isinstance(a, _Tensor)])
+                return prog.run([a for a in args if isinstance(a, Tensor)])
             except _Stale:
                 pass
         out, prog = _trace(self.fn, args)

@@ -146,6 +146,15 @@ class Function:
     def input_shapes(self) -> tuple:
         return tuple(m[0] if m is not None else None for m in self._in_meta)
 
+    def input_shape(self, i: int) -> tuple:
+        """The shape of tensor input ``i`` at the forward (``input_shapes[i]``, without
+        building the tuple: backward formulas call it on every step)."""
+        return self._in_meta[i][0]
+
+    def input_dtype(self, i: int) -> Any:
+        """The dtype of tensor input ``i`` at the forward."""
+        return self._in_meta[i][1]
+
     @property
     def output_shapes(self) -> tuple:
         return tuple(m[0] for m in self._out_meta)

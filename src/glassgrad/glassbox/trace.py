@@ -499,7 +499,7 @@ class Trace:
                 ) -> str:
         """A self-contained HTML page (inline CSS, no external resources); written
         atomically to ``path`` when given."""
-        from ..viz.html import trace_page
+        from .._html import trace_page
 
         text = trace_page(self, title=title)
         if path is not None:
@@ -507,7 +507,7 @@ class Trace:
         return text
 
     def _repr_html_(self) -> str:
-        from ..viz.html import trace_html
+        from .._html import trace_html
 
         return trace_html(self)
 

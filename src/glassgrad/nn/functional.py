@@ -15,6 +15,7 @@ import math
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
+from ..functional_api import one_hot
 from ..ops import dropout as _dropout
 from ..ops import elementwise as _ew
 from ..ops import indexing as _indexing
@@ -22,10 +23,9 @@ from ..ops import linear as _linear
 from ..ops import loss as _loss
 from ..ops import norm as _norm
 from ..ops._util import norm_dim, op_error, scaled_sum_sq
-from ..ops.elementwise import where
-from ..ops.indexing import one_hot
 from ..random import Generator
 from ..tensor import Tensor, _from_data
+from ..tensor_methods._common import where
 from ._checks import require_tensors
 
 __all__ = [

@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 from ..backend import np, xp_of
 from ..ops._util import op_error
-from ..ops.elementwise import where
 from ..tensor import Tensor
+from ..tensor_methods._common import where
 
 __all__ = ["affine_grid", "grid_sample"]
 

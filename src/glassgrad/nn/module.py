@@ -27,6 +27,7 @@ from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
 from .. import dtypes as _dt
+from ..autograd import recording
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..backend import is_device_arg, normalize_device, np, to_device
@@ -102,8 +103,7 @@ class Module:
         if self._has_hooks:
             return self._call_with_hooks(args, kwargs)
         st = STATE
-        if st.recorder is not None:  # gg.capture: a replay checks the train/eval mode
-            st.recorder.module(self)
+        recording.module(self)  # a recorded replay checks the train/eval mode
         prev = st.scope
         st.scope = self
         try:
@@ -116,12 +116,7 @@ class Module:
                                            or self._backward_hooks or self._backward_pre_hooks)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        if STATE.recorder is not None:
-            from ..autograd.capture import CaptureError
-
-            raise CaptureError(
-                f"capture: {type(self).__name__} has forward or backward hooks, which a replay "
-                "would not run; remove them or call the function without capture")
+        recording.module_hooks(self)  # a recorder refuses what it cannot replay
         for hook in list(self._forward_pre_hooks.values()):
             r = hook(self, args)
             if r is not None:
@@ -620,7 +615,7 @@ class Module:
 
     def _repr_html_(self) -> str:
         """Jupyter view: the module tree with parameter shapes and counts."""
-        from ..viz.html import module_html
+        from .._html import module_html
 
         return module_html(self)
 

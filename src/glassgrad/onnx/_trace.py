@@ -1,7 +1,8 @@
 """Tracing a model for ONNX export: run it once and record every op it calls.
 
 The recorder plugs into the same hook as :func:`glassgrad.capture` (``Function.apply``
-hands every op call to ``STATE.recorder``): each call becomes a :class:`Call` naming the
+hands every op call to the recorder installed with :mod:`glassgrad.autograd.recording`):
+each call becomes a :class:`Call` naming the
 op's ``Function`` class, its non-tensor arguments as given, the value names of its tensor
 arguments and of its results, and the module that made it. Tensors an op reads that no
 earlier op produced and that are not inputs (parameters, buffers, constants made inside
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import recording
 from ..autograd.grad_mode import STATE
 from ..backend import is_array, to_numpy
 
@@ -129,6 +131,10 @@ class _Recorder:
     def module(self, m: Any) -> None:
         pass
 
+    def module_hooks(self, m: Any) -> None:
+        raise ExportError(f"onnx.export: {type(m).__name__} has forward or backward hooks, which "
+                          "the exporter does not follow; remove them before exporting")
+
     def inplace(self, t: Any, op: str, graph: bool) -> None:
         if not graph:
             raise ExportError(f"onnx.export: in-place {op} on a tensor in {self.path(STATE.scope)} "
@@ -209,7 +215,7 @@ def trace(model: Any, args: tuple) -> Trace:
 
             m.__dict__["forward"] = fwd
             patched.append(m)
-    if STATE.recorder is not None:
+    if recording.active() is not None:
         raise ExportError("onnx.export: cannot export inside gg.capture or another export")
     orig_make = Tensor.__dict__["_make"]
     orig_init = Tensor.__init__
@@ -227,14 +233,14 @@ def trace(model: Any, args: tuple) -> Trace:
         if not rec.busy and (isinstance(data, Tensor) or is_array(data)):  # Python numbers: constants
             made[id(self)] = self
 
-    STATE.recorder = rec
+    recording.install(rec)
     Tensor._make = classmethod(make)
     Tensor.__init__ = init
     try:
         with no_grad():
             out = model(*args)
     finally:
-        STATE.recorder = None
+        recording.uninstall()
         Tensor._make = orig_make
         Tensor.__init__ = orig_init
         for m in patched:

@@ -17,7 +17,7 @@ beside the text of its formulas (``formulas``) and the link to its derivation
                           repeat_interleave, flip, sliding windows; cast,
                           to(device), clone
 ``indexing.py``           ``x[idx]``, ``x[idx] = v``, gather/scatter, tril/triu,
-                          one_hot, embedding
+                          embedding (one_hot is in ``functional_api.py``)
 ``linalg.py``             matmul, einsum, inverse, determinant, solve
 ``linear.py``             the fused linear layer
 ``norm.py``               fused batch and layer normalization

@@ -76,12 +76,24 @@ def sign(x: Any) -> Any:
 
 
 def where(c: Any, a: Any, b: Any) -> Any:
+    cc = c.array if hasattr(c, "grad_fn") else c
     if _arr(a) and _arr(b):
-        cc = c.array if hasattr(c, "grad_fn") else c
         return xp_of(cc).where(cc, a, b)
-    from .elementwise import where as _w
+    from .elementwise import Where
 
-    return _w(c, a, b)
+    cc = xp_of(cc).asarray(cc)
+    if cc.dtype != bool:
+        cc = cc.astype(bool)
+    # both branches in the Tensor's dtype (a number or array becomes a constant of it)
+    if _arr(a):
+        b, a = b._operands(a)
+        if _arr(a):
+            a = b.new_full((), a)
+    else:
+        a, b = a._operands(b)
+        if _arr(b):
+            b = a.new_full((), b)
+    return Where.apply(cc, a, b)
 
 
 def swap_last(x: Any) -> Any:

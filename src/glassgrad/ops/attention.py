@@ -29,7 +29,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..backend import is_array, np, xp_of
-from ._util import op_error, unbroadcast
+from ._util import is_tensor, op_error, unbroadcast
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -110,18 +110,18 @@ class ScaledDotProductAttention(Function):
             p, pd = ctx.p, ctx.pd
         dq = dk = dv = dm = None
         if need[2]:
-            dv = unbroadcast(pd.swapaxes(-1, -2) @ do, ctx._in_meta[2][0])
+            dv = unbroadcast(pd.swapaxes(-1, -2) @ do, ctx.input_shape(2))
         if need[0] or need[1] or need[3]:
             dp = do @ v.swapaxes(-1, -2)
             if keep is not None:
                 dp = dp * keep
             ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
             if need[0]:
-                dq = unbroadcast(ds @ k * scale, ctx._in_meta[0][0])
+                dq = unbroadcast(ds @ k * scale, ctx.input_shape(0))
             if need[1]:
-                dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx._in_meta[1][0])
+                dk = unbroadcast(ds.swapaxes(-1, -2) @ q * scale, ctx.input_shape(1))
             if need[3]:
-                dm = unbroadcast(ds, ctx._in_meta[3][0])
+                dm = unbroadcast(ds, ctx.input_shape(3))
         return dq, dk, dv, dm, None, None, None
 
 
@@ -164,10 +164,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     Tensor
         ``(..., L, Ev)``.
     """
-    from ..tensor import Tensor
-
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
+        if not is_tensor(t):
             raise op_error("scaled_dot_product_attention", f"{name} must be a Tensor, got "
                            f"{type(t).__name__}", TypeError)
         if t.ndim < 2:
@@ -209,9 +207,9 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
             raise op_error("scaled_dot_product_attention", "give either attn_mask or "
                            "is_causal=True, not both (as PyTorch)")
         attn_mask = xp.tril(xp.ones((L, S), dtype=bool))
-        attn_mask.flags.writeable = False  # a constant (gg.capture records it as one)
+        attn_mask.flags.writeable = False  # a constant (read-only: a recorder keeps it)
     if attn_mask is not None:
-        m = attn_mask if isinstance(attn_mask, Tensor) or is_array(attn_mask) else xp.asarray(
+        m = attn_mask if is_tensor(attn_mask) or is_array(attn_mask) else xp.asarray(
             attn_mask)
         try:
             np.broadcast_shapes(m.shape, batch + (L, S))

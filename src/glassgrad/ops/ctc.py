@@ -142,8 +142,5 @@ class CTCLoss(Function):
         """VJP: ``dlp[t, n, c] = g_n·(exp(lp) − exp(lse_{s: l'_s = c}(α_t(s) + β_t(s)) +
         nll_n − lp))`` for ``t < input_length_n``, else 0 (PyTorch's gradient)."""
         if hasattr(g, "grad_fn"):  # create_graph: a Tensor (the gradient is a constant)
-            from ..tensor import Tensor
-
-            return (Tensor._make(ctx.grad, False) * g.reshape(1, -1, 1),
-                    None, None, None, None, None)
+            return g.reshape(1, -1, 1) * ctx.grad, None, None, None, None, None
         return ctx.grad * g[None, :, None], None, None, None, None, None

@@ -129,11 +129,9 @@ def _dropout_nd(op: str, k: int, x: Any, p: float, training: bool, inplace: bool
     mshape = full[:2] + (1,) * (len(full) - 2)
     if not batched:
         mshape = mshape[1:]
-    from ..tensor import Tensor
-
     if not inplace:
         return Dropout.apply(x, float(p), mshape, generator)
-    return x.mul_(Tensor._make(dropout_mask(x.array, p, mshape, generator), False))
+    return x.mul_(dropout_mask(x.array, p, mshape, generator))
 
 def dropout1d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Any:

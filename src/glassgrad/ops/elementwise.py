@@ -21,7 +21,7 @@ from ._util import unbroadcast
 
 
 def _shape(ctx: Any, i: int) -> tuple:
-    return ctx._in_meta[i][0]
+    return ctx.input_shape(i)
 
 
 def _need(ctx: Any, i: int) -> bool:
@@ -340,27 +340,6 @@ class Where(Function):
             unbroadcast(D.where(c, g, zero), _shape(ctx, 1)) if _need(ctx, 1) else None,
             unbroadcast(D.where(c, zero, g), _shape(ctx, 2)) if _need(ctx, 2) else None,
         )
-
-
-def where(cond: Any, a: Any, b: Any) -> Any:
-    """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b``."""
-    from ..tensor import Tensor, _from_data
-
-    c = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
-    if c.dtype != np.bool_:
-        c = c.astype(bool)
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = _from_data(a)  # Python floats -> default float dtype, as torch.where(c, 1.0, 0.0)
-    # both branches in PyTorch's result dtype (a Python number takes the tensor's dtype)
-    if isinstance(a, Tensor):
-        a, b = a._operands(b)
-        if not isinstance(b, Tensor):
-            b = Tensor._make(np.asarray(b, dtype=a.dtype), False)
-    else:
-        b, a = b._operands(a)
-        if not isinstance(a, Tensor):
-            a = Tensor._make(np.asarray(a, dtype=b.dtype), False)
-    return Where.apply(c, a, b)
 
 
 # ----------------------------------------------------------------------------- pointwise

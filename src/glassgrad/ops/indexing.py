@@ -1,4 +1,4 @@
-"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, one_hot, the
+"""Indexing ops: ``x[idx]`` in all its NumPy forms, gather/take_along_dim, the
 embedding lookup and the out-of-place write ``x[idx] = v`` (``IndexPut``).
 
 Reading ``z = x[idx]`` copies some elements of ``x`` (maybe several times, with integer
@@ -71,7 +71,7 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = zeros(x.shape); dx[idx] += g`` (adds up repeated indices)."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         if hasattr(g, "grad_fn"):
             return IndexScatter.apply(g, ctx.idx, shape), None
         return _scatter_add(g, ctx.idx, shape), None
@@ -122,7 +122,7 @@ def normalize_index(idx: Any, Tensor: type) -> tuple:
             i = np.asarray(i)
             if i.dtype.kind == "f":
                 raise op_error("getitem", "a list index must hold integers or bools", IndexError)
-            i.flags.writeable = False  # a constant of the Python code (gg.capture keeps it)
+            i.flags.writeable = False  # a constant of the Python code (read-only: a recorder keeps it)
         out.append(i)
     return tuple(out)
 
@@ -146,7 +146,7 @@ class TakeAlong(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = zeros(x.shape)``, then ``dx[..index..] += g`` along ``dim``."""
-        return scatter_along(g, ctx.index, ctx.dim, ctx._in_meta[0][0]), None, None
+        return scatter_along(g, ctx.index, ctx.dim, ctx.input_shape(0)), None, None
 
 
 class ScatterAlong(Function):
@@ -230,24 +230,6 @@ class Tri(Function):
         return (xp.triu(g, ctx.k) if ctx.upper else xp.tril(g, ctx.k)), None, None
 
 
-def one_hot(indices: Any, num_classes: int = -1) -> Any:
-    """``one_hot(y, C)[..., c] = 1 if y == c`` as int64 (like ``F.one_hot``); no grad."""
-    from ..tensor import Tensor
-
-    y = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
-    if y.dtype.kind not in "iu":
-        raise op_error("one_hot", f"expected an integer tensor of class indices, got {y.dtype}",
-                       TypeError)
-    xp = xp_of(y)
-    if num_classes < 0:
-        num_classes = int(y.max()) + 1 if y.size else 0
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise op_error("one_hot", f"class indices must be in [0, {num_classes}), got values in "
-                       f"[{int(y.min())}, {int(y.max())}]")
-    out = (y[..., None] == xp.arange(num_classes)).astype(np.int64)
-    return Tensor(out)
-
-
 # ---------------------------------------------------------------------------- embedding
 class Embedding(Function):
     """``Z = W[idx]``: row lookup, ``W: (num_embeddings, dim)``, ``idx`` integers of any
@@ -270,7 +252,7 @@ class Embedding(Function):
     def backward(ctx, g):
         """VJP: ``δW = zeros; δW[idx] += δZ`` (rows read several times add up); the
         ``padding_idx`` row gets no gradient (it stays fixed, as in PyTorch)."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         idx, pad = ctx.idx, ctx.padding_idx
         if is_tensor(g):
 
@@ -320,5 +302,5 @@ class IndexPut(Function):
                 dx = g.copy()
                 dx[ctx.idx] = 0
         if ctx.needs_input_grad[2]:
-            dv = unbroadcast(g[ctx.idx], ctx._in_meta[2][0])
+            dv = unbroadcast(g[ctx.idx], ctx.input_shape(2))
         return dx, None, dv

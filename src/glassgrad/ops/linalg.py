@@ -57,7 +57,7 @@ class MatMul(Function):
         """VJP: ``dA = G @ Bᵀ`` (shape of A), ``dB = Aᵀ @ G`` (shape of B), with 1-D
         operands promoted to matrices and broadcast batch axes summed back."""
         a, b = ctx.saved_tensors
-        sa, sb = ctx._in_meta[0][0], ctx._in_meta[1][0]
+        sa, sb = ctx.input_shape(0), ctx.input_shape(1)
         a1, b1 = len(sa) == 1, len(sb) == 1
         if a1:
             a = a.reshape((1,) + sa)
@@ -202,7 +202,7 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            shape = ctx._in_meta[i + 1][0]
+            shape = ctx.input_shape(i + 1)
             others = [(specs[j], xs[j]) for j in range(len(specs)) if j != i]
             uniq = "".join(dict.fromkeys(s))
             elsewhere = out + "".join(t for t, _ in others)
@@ -393,5 +393,5 @@ class Solve(Function):
             gb = xp_of(a).linalg.solve(_mT(a), gm)
         da = -(gb @ _mT(x))
         db = gb[..., 0] if ctx.vec else gb
-        return (unbroadcast(da, ctx._in_meta[0][0]) if ctx.needs_input_grad[0] else None,
-                unbroadcast(db, ctx._in_meta[1][0]) if ctx.needs_input_grad[1] else None)
+        return (unbroadcast(da, ctx.input_shape(0)) if ctx.needs_input_grad[0] else None,
+                unbroadcast(db, ctx.input_shape(1)) if ctx.needs_input_grad[1] else None)

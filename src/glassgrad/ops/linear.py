@@ -87,7 +87,7 @@ class Linear(Function):
         if need[0]:
             dx = g2 @ w
             if x.ndim != 2:
-                dx = dx.reshape(ctx._in_meta[0][0])
+                dx = dx.reshape(ctx.input_shape(0))
         if need[1]:
             dw = g2.T @ x2
         if len(need) > 2 and need[2]:

@@ -258,7 +258,7 @@ class CrossEntropy(Function):
                 return CrossEntropy._plain_backward(ctx, g)
             ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.weight = ctx.p.shape[1], 0.0, None, None, None
             ctx.reduction, ctx.denom, ctx.rows = "mean", ctx.p.shape[0], _arange(np, ctx.p.shape[0])
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         C, eps, wy, valid, yi = ctx.C, ctx.eps, ctx.wy, ctx.valid, ctx.yi
         M = yi.shape[0]
         w = ctx.weight
@@ -435,10 +435,10 @@ class NLLLoss(Function):
 
         ``δx`` has ``x``'s shape (rows folded back); no gradient for targets or weights.
         """
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         yi, coef, C = ctx.yi, ctx.coef, ctx.C
         M = yi.shape[0]
-        q = xp_of(ctx.rows).zeros((M, C), dtype=ctx._in_meta[0][1])
+        q = xp_of(ctx.rows).zeros((M, C), dtype=ctx.input_dtype(0))
         q[ctx.rows, yi] = -1 if coef is None else -coef
         if ctx.reduction == "none":
             scale = g.reshape((-1, 1))

@@ -38,7 +38,7 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = g.reshape(x.shape)``."""
-        return g.reshape(ctx._in_meta[0][0]), None
+        return g.reshape(ctx.input_shape(0)), None
 
 
 class Permute(Function):
@@ -82,7 +82,7 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = unbroadcast(g, x.shape)`` (sum over the broadcast axes)."""
-        return unbroadcast(g, ctx._in_meta[0][0]), None
+        return unbroadcast(g, ctx.input_shape(0)), None
 
 
 class Cat(Function):
@@ -123,7 +123,7 @@ class Stack(Function):
     def backward(ctx, g):
         """VJP: ``dx_i = g.take(i, axis)``."""
         ax = ctx.axis
-        n = len(ctx._in_meta) - 1
+        n = len(ctx.needs_input_grad) - 1
         return (None,) + tuple(g[(slice(None),) * ax + (i,)] for i in range(n))
 
 
@@ -153,9 +153,7 @@ class Split(Function):
     def backward(ctx, *gs):
         """VJP: ``dx = concatenate(g_i, axis)``."""
         if hasattr(gs[0], "grad_fn"):
-            from ..tensor import cat
-
-            return cat(list(gs), ctx.axis), None, None
+            return Cat.apply(ctx.axis, *gs), None, None
         return xp_of(gs[0]).concatenate(gs, axis=ctx.axis), None, None
 
 
@@ -189,7 +187,7 @@ class Tile(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: view ``g`` as (r₀, n₀, r₁, n₁, …) and sum over every r."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         split = []
         for r, n in zip(ctx.reps, shape):
             split += [r, n]
@@ -210,7 +208,7 @@ class RepeatInterleave(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: sum each run of ``k`` copies: view the axis as (n, k), sum over k."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         ax = ctx.axis
         gs = g.reshape(tuple(shape[:ax]) + (shape[ax], ctx.repeats) + tuple(shape[ax + 1 :]))
         return gs.sum(axis=ax + 1), None, None
@@ -280,7 +278,7 @@ class SlidingWindow(Function):
         """VJP: scatter-add each window position back (col2im): for every kernel offset
         ``(p, q)``, ``dx[..., p·dh : … : sh, q·dw : … : sw] += g[..., :, :, p, q]``.
         The loop runs over kernel offsets only, never over pixels."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         k = len(ctx.window)
         if hasattr(g, "grad_fn"):
             return _window_backward_tensor(ctx, g, shape), None, None, None
@@ -302,10 +300,8 @@ def _window_backward_tensor(ctx: Any, g: Any, shape: tuple) -> Any:
     """Differentiable version of the col2im scatter (for double backward)."""
     import itertools
 
-    from ..tensor import Tensor
-
     k = len(ctx.window)
-    dx = Tensor._make(xp_of(g.array).zeros(shape, dtype=g.dtype), False)
+    dx = g.new_zeros(shape)
     lead = (slice(None),) * (len(shape) - k)
     for offs in itertools.product(*[range(w) for w in ctx.window]):
         piece = g[lead + (slice(None),) * k + offs]
@@ -325,12 +321,10 @@ def _dilate(t: Any, axis: int, s: int) -> Any:
     """Insert ``s - 1`` zeros between elements along ``axis`` (differentiable)."""
     if s == 1:
         return t
-    from ..tensor import stack
-
     n = t.shape[axis]
     zeros = D.zeros_like(t)
     parts = [t] + [zeros] * (s - 1)
-    st = stack(parts, axis + 1)  # (..., n, s, ...)
+    st = Stack.apply(axis + 1, *parts)  # (..., n, s, ...)
     shp = t.shape[:axis] + (n * s,) + t.shape[axis + 1 :]
     st = st.reshape(shp)
     return st[(slice(None),) * axis + (slice(0, (n - 1) * s + 1),)]
@@ -349,7 +343,7 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = g`` cast back to ``x``'s dtype."""
-        d = ctx._in_meta[0][1]
+        d = ctx.input_dtype(0)
         return (g.to(d) if hasattr(g, "grad_fn") else g.astype(d)), None
 
 

@@ -217,7 +217,7 @@ class LayerNorm(Function):
         else:
             xh, inv = ctx.xh, ctx.inv
         need = ctx.needs_input_grad
-        lead = tuple(range(len(ctx._in_meta[0][0]) - len(axes)))
+        lead = tuple(range(len(ctx.input_shape(0)) - len(axes)))
         dx = dw = db = None
         if need[0]:
             dxh = g * w if w is not None else g

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autograd import recording
 from ..autograd.function import Function
-from ..autograd.grad_mode import STATE
 from ..backend import np, xp_of
 from ._util import op_error
 from .conv import _check_tensor, _crop, _is_tensor, _ntuple, _offset_slices, _pad, _shape
@@ -183,7 +183,7 @@ class MaxPoolNd(Function):
         window's ``g`` (summed where overlapping windows share an arg-max)."""
         ctx.saved_tensors  # noqa: B018 - raises if x was modified in place
         ks, stride, pads, dil = ctx.geom
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         none = (None,) * 6
         if _is_tensor(g):
             if ctx.arg is None:
@@ -231,7 +231,7 @@ class MaxPoolGather(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: scatter ``g`` to the positions (the max-pool VJP)."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         if _is_tensor(g):
             return MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom), None, None
         return _max_scatter(g, ctx.arg, shape, *ctx.geom), None, None
@@ -329,7 +329,7 @@ class AvgPoolNd(Function):
     def backward(ctx, g):
         """VJP: ``dx[window (i, j)] += g[i, j] / divisor[i, j]`` (each window spreads its
         gradient evenly over its inputs)."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         if _is_tensor(g):
             return AvgPoolTranspose.apply(g, shape, ctx.geom), None, None, None, None, None
         ks, stride, pads, inv_div = ctx.geom
@@ -350,7 +350,7 @@ class AvgPoolTranspose(Function):
     def backward(ctx, gg):
         """VJP: ``dg = avg_pool(gg)`` (same windows and divisors)."""
         ks, stride, pads, inv_div = ctx.geom
-        out_sp = tuple(ctx._in_meta[0][0][-len(ks):])
+        out_sp = tuple(ctx.input_shape(0)[-len(ks):])
         if _is_tensor(gg):
             return AvgPoolNd.apply(gg, ks, stride, pads, inv_div, out_sp), None, None
         y = _avg_sum(gg, ks, stride, pads, out_sp)
@@ -454,14 +454,10 @@ def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
             shp = shp + (o, n // o)
         axes = tuple(len(lead) + 2 * i + 1 for i in range(k))
         return x.reshape(shp).mean(dim=axes)
-    from ..tensor import Tensor
-
-    xp = xp_of(x.array)
     y = x
     for ax in range(k):
-        P = Tensor._make(xp.asarray(_adaptive_matrix(sp[ax], osz[ax], x.dtype)), False)
-        if STATE.recorder is not None:
-            STATE.recorder.constant(P)  # the same matrix on every call (gg.capture, ONNX export)
+        P = x.new_tensor(_adaptive_matrix(sp[ax], osz[ax], x.dtype))
+        recording.constant(P)  # the same matrix on every call (a recorded replay keeps it)
         # contract spatial axis ax with P: move it last, multiply by Pᵀ, move it back
         dim = len(lead) + ax
         last = y.ndim - 1
@@ -547,9 +543,7 @@ def _adaptive_max_pool_nd(op: str, k: int, x: Any, output_size: Any,
     y = x.reshape(lead + (-1,)).gather(n_lead, indices.reshape(lead + (-1,))).reshape(
         lead + osz)
     if return_indices:
-        from ..tensor import Tensor
-
-        return y, Tensor._make(xp.ascontiguousarray(indices), False)
+        return y, y.new_tensor(xp.ascontiguousarray(indices), dtype=indices.dtype)
     return y
 
 def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:

@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
 from ._util import scaled_sum_sq
+from .movement import Cat, Stack
 
 
 def _expand_back(g: Any, in_shape: tuple, axes: tuple | None, keepdims: bool) -> Any:
@@ -50,7 +51,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g, x.shape)`` — every summand gets the whole gradient."""
-        return _expand_back(g, ctx._in_meta[0][0], ctx.axes, ctx.keepdims), None, None
+        return _expand_back(g, ctx.input_shape(0), ctx.axes, ctx.keepdims), None, None
 
 
 class Mean(Function):
@@ -69,7 +70,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g, x.shape) / n``, n = number of reduced elements."""
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         n = _count(shape, ctx.axes)
         return _expand_back(g * (1.0 / max(n, 1)), shape, ctx.axes, ctx.keepdims), None, None
 
@@ -105,7 +106,7 @@ class Var(Function):
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ 2(x - x̄) / (n - correction)``."""
         (x,) = ctx.saved_tensors
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         n = _count(shape, ctx.axes)
         mu = x.mean(axis=ctx.axes, keepdims=True)
         gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
@@ -146,7 +147,7 @@ class Std(Function):
         """VJP: ``dx = broadcast(g) ⊙ (x - x̄) / ((n - correction) · std)``, and 0 where
         ``std = 0`` (all elements equal: PyTorch's convention, instead of 0/0)."""
         (x,) = ctx.saved_tensors
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         n = _count(shape, ctx.axes)
         dof = n - ctx.correction
         if ctx.create_graph:
@@ -206,7 +207,7 @@ class PNorm(Function):
         """VJP: ``dx = broadcast(g) ⊙ x |x|^(p-2) / ‖x‖^(p-1)`` (for p = 2: ``g ⊙ x / ‖x‖``),
         and 0 where the norm is 0 (PyTorch's convention, instead of 0/0)."""
         (x,) = ctx.saved_tensors
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         p = ctx.p
         nk = x.norm(p, dim=ctx.axes, keepdim=True) if ctx.create_graph else ctx.nk
         zero = D.data(nk) == 0
@@ -244,7 +245,7 @@ class Amax(Function):
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = max] / (number of maxima)``."""
         x, z = ctx.saved_tensors
-        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
 class Amin(Function):
@@ -269,11 +270,11 @@ class Amin(Function):
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ [x = min] / (number of minima)``."""
         x, z = ctx.saved_tensors
-        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
+        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
-    shape = ctx._in_meta[0][0]
+    shape = ctx.input_shape(0)
     zd = _expand_back(D.data(z), shape, ctx.axes, ctx.keepdims)
     xd = D.data(x)
     mask = xd == zd
@@ -317,7 +318,7 @@ class MaxDim(Function):
         """VJP: ``dx = scatter(g at indices)``, zeros elsewhere."""
         from .indexing import scatter_along
 
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         if not ctx.keepdims:
             g = g.reshape(tuple(1 if i == ctx.dim else s for i, s in enumerate(shape)))
         return scatter_along(g, ctx.idx, ctx.dim, shape), None, None, None
@@ -349,7 +350,7 @@ class LogSumExp(Function):
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ softmax(x)`` (over the reduced axes)."""
         (x,) = ctx.saved_tensors
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         if ctx.create_graph:
             p = D.exp(x - x.logsumexp(dim=ctx.axes, keepdim=True))
         else:
@@ -444,9 +445,7 @@ def _excl_prefix_prod(v: Any) -> Any:
             out[..., :1] = 1
             xp.cumprod(v[..., :-1], axis=-1, out=out[..., 1:])
         return out
-    from ..tensor import cat
-
-    return cat([D.zeros_like(v[..., :1]) + 1, v[..., :-1].cumprod(-1)], -1)
+    return Cat.apply(v.ndim - 1, D.zeros_like(v[..., :1]) + 1, v[..., :-1].cumprod(-1))
 
 
 def _others_prod(v: Any) -> Any:
@@ -484,7 +483,7 @@ class Prod(Function):
         zero, two zeros leave none. Shapes: ``dx`` like ``x``.
         """
         (x,) = ctx.saved_tensors
-        shape = ctx._in_meta[0][0]
+        shape = ctx.input_shape(0)
         dim, keepdims = ctx.dim, ctx.keepdims
         if dim is None:
             others = _others_prod(x.reshape((-1,))).reshape(shape)
@@ -537,9 +536,7 @@ class CumProd(Function):
         if D._arr(gt):
             S = xp_of(gt).stack(s, axis=-1)
         else:
-            from ..tensor import stack
-
-            S = stack(s, -1)
+            S = Stack.apply(s[0].ndim, *s)
         return (_excl_prefix_prod(xt) * S).swapaxes(dim, -1), None
 
 
@@ -590,7 +587,7 @@ class Sort(Function):
         """VJP: sorting permutes, so each value's gradient goes back to where the value
         came from: ``dx[.., idx_k, ..] = g_k`` along ``dim`` (the inverse permutation).
         Shapes: ``g`` and ``dx`` like ``x``."""
-        return _scatter_perm(g, ctx.idx, ctx.dim, ctx._in_meta[0][0]), None, None
+        return _scatter_perm(g, ctx.idx, ctx.dim, ctx.input_shape(0)), None, None
 
 
 class TopK(Function):
@@ -620,4 +617,4 @@ class TopK(Function):
         """VJP: the ``k`` selected entries get their gradient back at their indices, all
         others 0: ``dx = scatter(g → idx)`` along ``dim``. ``g``: ``x``'s shape with ``k``
         along ``dim``; ``dx``: ``x``'s shape."""
-        return _scatter_perm(g, ctx.idx, ctx.dim, ctx._in_meta[0][0]), None, None, None
+        return _scatter_perm(g, ctx.idx, ctx.dim, ctx.input_shape(0)), None, None, None

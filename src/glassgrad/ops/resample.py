@@ -162,12 +162,10 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
             else:
                 y = y[(slice(None),) * (2 + ax) + (xp_of(x.array).asarray(idx),)]
         return y
-    from ..tensor import Tensor
-
     ac = bool(align_corners)
     for ax in range(k):
         A = _linear_matrix(sp[ax], osz[ax], scales[ax], ac, x.dtype)
-        At = Tensor._make(xp_of(x.array).asarray(np.ascontiguousarray(A.T)), False)
+        At = x.new_tensor(np.ascontiguousarray(A.T))
         dim = 2 + ax
         last = y.ndim - 1
         if dim != last:
@@ -230,8 +228,6 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
     blocks add up). Computed as a grouped transposed convolution whose ``kh·kw`` filters
     per channel are one-hot kernels, so its VJP is :func:`unfold`.
     """
-    from ..tensor import Tensor
-
     op = "fold"
     _check_tensor(input, "input", op)
     if input.ndim not in (2, 3):
@@ -256,7 +252,7 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
                        f"{max(blocks[0], 0)}×{max(blocks[1], 0)} blocks")
     C = CK // K
     eye = np.eye(K, dtype=x.dtype).reshape(K, 1, ks[0], ks[1])
-    w = Tensor._make(xp_of(x.array).asarray(np.tile(eye, (C, 1, 1, 1))), False)
+    w = x.new_tensor(np.tile(eye, (C, 1, 1, 1)))
     y = ConvTransposeNd.apply(x.reshape(N, CK, blocks[0], blocks[1]), w, None, (N, C) + osz,
                               st, pads, dil, C)
     return y.reshape(_shape(y)[1:]) if input.ndim == 2 else y

@@ -47,10 +47,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autograd.engine import run_backward
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
 from ._util import op_error
+from .movement import Cat, Stack
 
 __all__: list = []  # the modules in nn/modules/rnn.py are the public API
 
@@ -76,9 +78,7 @@ def _sigmoid_(a: Any) -> Any:
 def _cat_last(parts: list) -> Any:
     """Concatenate along the last axis (arrays or Tensors)."""
     if hasattr(parts[0], "grad_fn"):
-        from ..tensor import cat
-
-        return cat(parts, -1)
+        return Cat.apply(parts[0].ndim - 1, *parts)
     return xp_of(parts[0]).concatenate(parts, axis=-1)
 
 
@@ -302,14 +302,18 @@ class LSTMLayer(Function):
                 dc if need[2] else None, dw)
 
 
+def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
+    """``d(outs)/d(inputs)`` against the Tensor ``seeds``, recorded (``create_graph``), None
+    for an input the outputs do not use (``autograd.grad(..., create_graph=True,
+    allow_unused=True)`` written with the engine, which ops may call)."""
+    return run_backward(outs, seeds, True, True, capture=inputs, accumulate=False)
+
+
 def _lstm_layer_double(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, dout: Any, dhT: Any,
                        dcT: Any) -> tuple:
     """Under ``create_graph``: rebuild the layer from differentiable cell ops on the saved
     inputs and take the vector-Jacobian product with ``autograd.grad`` (so the result can
     be differentiated again)."""
-    from ..autograd.functional import grad as _grad
-    from ..tensor import stack
-
     T = xproj.shape[0]
     steps = range(T - 1, -1, -1) if ctx.reverse else range(T)
     h, c = h0, c0
@@ -317,10 +321,10 @@ def _lstm_layer_double(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, dout: 
     for t in steps:
         h, c = lstm_cell(xproj[t], h, c, w_hh, fused=True)
         outs[t] = h
-    out = stack(outs, 0)
+    out = Stack.apply(0, *outs)
     ins = [xproj, h0, c0, w_hh]
     want = [t for t, n in zip(ins, ctx.needs_input_grad) if n]
-    gs = iter(_grad([out, h, c], want, [dout, dhT, dcT], create_graph=True, allow_unused=True))
+    gs = iter(_graph_vjp([out, h, c], want, [dout, dhT, dcT]))
     return tuple(next(gs) if n else None for n in ctx.needs_input_grad)
 
 
@@ -554,20 +558,17 @@ def _gru_layer_double(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, dout:
                       dhT: Any) -> tuple:
     """Under ``create_graph``: rebuild the layer from differentiable GRU cell ops on the saved
     inputs and take the vector-Jacobian product with ``autograd.grad``."""
-    from ..autograd.functional import grad as _grad
-    from ..tensor import stack
-
     T = xproj.shape[0]
     h = h0
     outs: list = [None] * T
     for t in (range(T - 1, -1, -1) if ctx.reverse else range(T)):
         h = gru_cell(xproj[t], h, w_hh, b_hh, fused=True)
         outs[t] = h
-    out = stack(outs, 0)
+    out = Stack.apply(0, *outs)
     ins = [xproj, h0, w_hh, b_hh]
     need = tuple(ctx.needs_input_grad) + (False,) * (4 - len(ctx.needs_input_grad))
     want = [t for t, n in zip(ins, need) if n]
-    gs = iter(_grad([out, h], want, [dout, dhT], create_graph=True, allow_unused=True))
+    gs = iter(_graph_vjp([out, h], want, [dout, dhT]))
     return tuple(next(gs) if n else None for n in need[:len(ctx.needs_input_grad)])
 
 
@@ -590,9 +591,7 @@ class Unbind(Function):
     def backward(ctx, *gs):
         """VJP: ``dx = stack(g_0, ..., g_{T-1})`` (steps that got no gradient are zeros)."""
         if hasattr(gs[0], "grad_fn"):
-            from ..tensor import stack
-
-            return stack(list(gs), 0)
+            return Stack.apply(0, *gs)
         return xp_of(gs[0]).stack(gs, axis=0)
 
 

@@ -32,4 +32,4 @@ class Rounded(Function):
     @staticmethod
     def backward(ctx, g):
         """VJP: ``dx = 0`` (the derivative of a step function, away from its steps)."""
-        return (D.zeros_like(g), None) + (None,) * (len(ctx._in_meta) - 2)
+        return (D.zeros_like(g), None) + (None,) * (len(ctx.needs_input_grad) - 2)

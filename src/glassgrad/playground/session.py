@@ -20,6 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
+from ..glassbox.trace import trace
+from ..nn.functional import softmax
+from ..random import manual_seed
+from ..tensor import tensor
+
 __all__ = ["Limits", "ConfigError", "Session", "validate_config", "default_config", "COMPUTE_LOCK"]
 
 COMPUTE_LOCK = threading.Lock()
@@ -51,7 +57,7 @@ class Limits:
 
 def default_config(dataset: str = "moons") -> dict:
     """The configuration a new page starts with: ``glassgrad train``'s per-data-set defaults."""
-    from ..cli import _DEFAULTS, _default_lr
+    from ..train.recipes import _DEFAULTS, _default_lr
 
     d = _DEFAULTS[dataset]
     n = min(int(d["data"].get("n_samples", 400)), Limits.max_samples)
@@ -198,11 +204,9 @@ class Session:
             self._publish()
 
     def _build(self, cfg: dict) -> None:
-        import glassgrad as gg
-
         from .. import data as D
-        from ..cli import _DEFAULTS, _split, build_loss, build_model, build_optimizer
         from ..glassbox import GradientFlow
+        from ..train.recipes import _DEFAULTS, _split, build_loss, build_model, build_optimizer
 
         name = cfg["dataset"]
         kw = dict(_DEFAULTS[name]["data"])
@@ -228,7 +232,7 @@ class Session:
         nx, ny = np.meshgrid(np.linspace(self.extent[0], self.extent[1], ng),
                              np.linspace(self.extent[3], self.extent[2], ng))
         self.neuron_points = np.stack([nx.ravel(), ny.ravel()], 1).astype(np.float32)
-        gg.manual_seed(cfg["seed"])
+        manual_seed(cfg["seed"])
         self.model = build_model(2, cfg["hidden"], self.classes, cfg["activation"])
         self.loss_fn = build_loss(cfg["loss"], self.classes)
         self.opt = build_optimizer(cfg["optimizer"], self.model.parameters(), cfg["lr"], 0.0)
@@ -256,13 +260,11 @@ class Session:
 
     def _step(self, traced: bool) -> None:
         """One optimizer step on the next batch (caller holds both locks)."""
-        import glassgrad as gg
-
         xb, yb = self._batch()
         self.opt.zero_grad()
-        loss = self.loss_fn(self.model(gg.tensor(xb)), gg.tensor(yb))
+        loss = self.loss_fn(self.model(tensor(xb)), tensor(yb))
         if traced:
-            with gg.trace(model=self.model, keep_values=True) as t:
+            with trace(model=self.model, keep_values=True) as t:
                 loss.backward()
             self.last_trace = t
             self.last_batch = (xb, yb)
@@ -335,11 +337,9 @@ class Session:
 
     # ------------------------------------------------------------------ snapshots
     def _eval_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        import glassgrad as gg
-
-        with gg.no_grad():
-            out = self.model(gg.tensor(X))
-            loss = float(self.loss_fn(out, gg.tensor(y)).item())
+        with no_grad():
+            out = self.model(tensor(X))
+            loss = float(self.loss_fn(out, tensor(y)).item())
         acc = float((out.numpy().argmax(1) == y).mean())
         return loss, acc
 
@@ -351,18 +351,16 @@ class Session:
 
     def snapshot(self) -> dict:
         """Everything the page draws, as JSON-ready data (caller holds the compute lock)."""
-        import glassgrad as gg
-
         tr_loss, tr_acc = self._eval_loss(self.Xtr, self.ytr)
         te_loss, te_acc = self._eval_loss(self.Xte, self.yte)
         if not self.history or self.history[-1][0] != self.step_count:
             self.history.append([self.step_count, _finite(tr_loss), _finite(te_loss)])
             if len(self.history) > 600:  # keep the curve light: drop every other old point
                 self.history = self.history[:300:2] + self.history[300:]
-        with gg.no_grad():
-            probs = gg.nn.functional.softmax(self.model(gg.tensor(self.grid_points)), dim=1).numpy()
+        with no_grad():
+            probs = softmax(self.model(tensor(self.grid_points)), dim=1).numpy()
             # hidden neuron outputs: the output of every activation module
-            h = gg.tensor(self.neuron_points)
+            h = tensor(self.neuron_points)
             neurons = []
             mods = list(self.model.children())
             for i, m in enumerate(mods):

@@ -154,3 +154,27 @@ def _flat(x: Any) -> Iterator[Any]:
             yield from _flat(v)
         else:
             yield v
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``where(cond, a, b)``: elements of ``a`` where ``cond`` is true, else of ``b`` (the op
+    :class:`~glassgrad.ops.elementwise.Where` after PyTorch's type promotion)."""
+    from ..ops.elementwise import Where
+
+    Tensor = _T()
+    c = cond.array if isinstance(cond, Tensor) else np.asarray(cond)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        # Python floats -> default float dtype, as torch.where(c, 1.0, 0.0)
+        a = Tensor._make(_to_array(a, None), False)
+    # both branches in PyTorch's result dtype (a Python number takes the tensor's dtype)
+    if isinstance(a, Tensor):
+        a, b = a._operands(b)
+        if not isinstance(b, Tensor):
+            b = Tensor._make(np.asarray(b, dtype=a.dtype), False)
+    else:
+        b, a = b._operands(a)
+        if not isinstance(a, Tensor):
+            a = Tensor._make(np.asarray(a, dtype=b.dtype), False)
+    return Where.apply(c, a, b)

@@ -10,6 +10,7 @@ import operator
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import dtypes as _dt
+from ..autograd import recording
 from ..autograd.grad_mode import STATE
 from ..backend import is_array, np, xp_of
 from ..ops import elementwise as E
@@ -258,14 +259,12 @@ class ArithmeticMethods:
                                f"op must keep the tensor's shape {tuple(self.shape)}")
             if new.dtype != self.dtype:  # in place keeps the dtype (as PyTorch)
                 new = new.to(self.dtype)
-            if STATE.recorder is not None:
-                STATE.recorder.inplace(self, op, True)
+            recording.inplace(self, op, True)
             self.array, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return self
-        if STATE.recorder is not None:
-            STATE.recorder.inplace(self, op, False)
+        recording.inplace(self, op, False)
         try:
             fn(self.array)
         except (TypeError, ValueError) as e:  # dtype casting / broadcasting of the output

@@ -22,10 +22,10 @@ from typing import Any, Callable
 from .. import dtypes as _dt
 from ..autograd.grad_mode import STATE, no_grad
 from ..backend import np, to_numpy, xp_of
-from ..ops import elementwise as E
 from ..ops import extra as X
 from ..ops._util import norm_dim, op_error, shape_tuple
 from ..random import Generator, _rng
+from ._common import where
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -447,7 +447,7 @@ class TensorExtras:
                            f"mask selects {k}")
         pos = _T()._make(xp_of(m).flatnonzero(m), False)
         flat = _zeros_like(self).reshape(-1).index_add(0, pos, source.reshape(-1)[:k])
-        return E.where(m, flat.reshape(self.shape), self)
+        return where(m, flat.reshape(self.shape), self)
 
     def masked_scatter_(self, mask: Any, source: Any) -> Any:
         return self._inplace_from("masked_scatter_", lambda: self.masked_scatter(mask, source),
@@ -474,7 +474,7 @@ class TensorExtras:
         0-d tensor, which then gets the gradient of those slices)."""
         _, _, m = self._dim_mask("index_fill", dim, index)
         v = value if isinstance(value, _T()) else _T()(np.asarray(value, dtype=self.dtype))
-        return E.where(m, v.to(self.dtype), self)
+        return where(m, v.to(self.dtype), self)
 
     def index_fill_(self, dim: int, index: Any, value: Any) -> Any:
         return self._inplace_from("index_fill_", lambda: self.index_fill(dim, index, value),
@@ -485,7 +485,7 @@ class TensorExtras:
         d, idx, m = self._dim_mask("index_copy", dim, index)
         it = index if isinstance(index, _T()) else _T()._make(idx, False)
         placed = _zeros_like(self).index_add(d, it.reshape(-1), source.to(self.dtype))
-        return E.where(m, placed, self)
+        return where(m, placed, self)
 
     def index_copy_(self, dim: int, index: Any, source: Any) -> Any:
         return self._inplace_from("index_copy_", lambda: self.index_copy(dim, index, source),
@@ -525,7 +525,7 @@ class TensorExtras:
             s = src[tuple(slice(0, k) for k in idx.shape)].to(self.dtype)
         if reduce is None:
             m = X.scatter_mask(idx, d, tuple(self.shape))
-            return E.where(m, X.ScatterPut.apply(s, idx, d, tuple(self.shape)), self)
+            return where(m, X.ScatterPut.apply(s, idx, d, tuple(self.shape)), self)
         if reduce == "add":
             return self.scatter_add(d, _T()._make(idx, False), s)
         if reduce == "multiply":

@@ -233,7 +233,7 @@ class TensorExtras2:
         take_a = better(xa, xb)
         if dt.kind == "f":
             take_a = take_a | xp_of(xb).isnan(xb)
-        from ..ops.elementwise import where
+        from ._common import where
 
         return where(_wrap(take_a), a, b)
 

@@ -32,7 +32,7 @@ def _tensor(x: Any, like: Any) -> Any:
 
 
 def _where(c: Any, a: Any, b: Any) -> Any:
-    from ..ops.elementwise import where
+    from ._common import where
 
     return where(c, a, b)
 

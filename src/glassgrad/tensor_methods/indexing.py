@@ -7,13 +7,13 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..autograd import recording
 from ..autograd.grad_mode import STATE
 from ..backend import is_array, np
-from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops._util import check_index, norm_dim, op_error
 from ..ops.indexing import IndexPut
-from ._common import _T
+from ._common import _T, where
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -37,14 +37,12 @@ class IndexingMethods:
                 )
             val = value if isinstance(value, _T()) else _T()(v, dtype=self.dtype)
             new = IndexPut.apply(self, key, val.to(self.dtype))
-            if STATE.recorder is not None:
-                STATE.recorder.inplace(self, "setitem", True)
+            recording.inplace(self, "setitem", True)
             self.array, self.grad_fn, self._out_idx = new.array, new.grad_fn, new._out_idx
             self._version = new._version
             self.requires_grad = new.requires_grad
             return
-        if STATE.recorder is not None:
-            STATE.recorder.inplace(self, "setitem", False)
+        recording.inplace(self, "setitem", False)
         try:
             self.array[key] = v
         except (IndexError, ValueError) as e:
@@ -63,7 +61,7 @@ class IndexingMethods:
         except (OverflowError, ValueError, TypeError) as e:
             raise op_error("masked_fill", f"value {value!r} cannot be converted to {self.dtype} "
                            f"without overflow ({e})", RuntimeError) from None
-        return E.where(m, _T()._make(v, False) if not isinstance(value, _T()) else value, self)
+        return where(m, _T()._make(v, False) if not isinstance(value, _T()) else value, self)
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (as ``torch.gather``)."""
@@ -157,9 +155,9 @@ class IndexingMethods:
 
     def __getitem__(self, idx: Any) -> Tensor:
         key = I.normalize_index(idx, _T())
-        if STATE.recorder is not None and builtins.any(
+        if recording.active() is not None and builtins.any(
                 isinstance(i, _T()) for i in (idx if isinstance(idx, tuple) else (idx,))):
-            # gg.capture is recording: the index tensors go in as inputs of the op, so that
+            # a recorder is on: the index tensors go in as inputs of the op, so that
             # a replay indexes with the new ones (the key keeps a marker in their place)
             ts = idx if isinstance(idx, tuple) else (idx,)
             marked = tuple(I.INDEX_ARG if isinstance(i, _T()) else k for i, k in zip(ts, key))

@@ -48,7 +48,7 @@ class LinalgMethods:
         i = np.arange(builtins.max(0, builtins.min(n1 + builtins.min(offset, 0),
                                                   n2 - builtins.max(offset, 0))))
         r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
-        r.flags.writeable = c.flags.writeable = False  # shape constants (gg.capture keeps them)
+        r.flags.writeable = c.flags.writeable = False  # shape constants (read-only: a recorder keeps them)
         return x[(Ellipsis, r, c)]
 
     def trace(self) -> Tensor:
@@ -66,7 +66,7 @@ class LinalgMethods:
             raise op_error("diag", f"expects a vector or a matrix, got shape {tuple(self.shape)}")
         m, k = self.shape[0], builtins.abs(diagonal)
         eye = np.eye(m, dtype=self.dtype)
-        eye.flags.writeable = False  # a shape constant (gg.capture keeps it)
+        eye.flags.writeable = False  # a shape constant (read-only: a recorder keeps it)
         square = self.unsqueeze(1) * eye  # gradient: the diagonal of g
         return square.pad_nd(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
 

@@ -12,7 +12,7 @@ from ..ops import elementwise as E
 from ..ops import trig as TG
 from ..ops._util import dim_int, op_error
 from ..ops.rounding import Rounded
-from ._common import _T, _no_dtype, _PyFloat
+from ._common import _T, _no_dtype, _PyFloat, where
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -192,10 +192,10 @@ class PointwiseMethods:
             out = self
             if lo is not None:
                 lo_t = self._other_t(lo)
-                out = E.where(self.array < lo_t.array, lo_t, out)
+                out = where(self.array < lo_t.array, lo_t, out)
             if hi is not None:
                 hi_t = self._other_t(hi)
-                out = E.where(out.array > hi_t.array, hi_t, out)
+                out = where(out.array > hi_t.array, hi_t, out)
             return out
         if self.array.dtype.kind in "biu" and (isinstance(lo, _PyFloat) or isinstance(hi, _PyFloat)):
             return E.Clamp.apply(self.to(_dt.get_default_dtype()), lo, hi)
@@ -215,4 +215,4 @@ class PointwiseMethods:
         return self**e
 
     def where(self, condition: Any, other: Any) -> Tensor:
-        return E.where(condition, self, other)
+        return where(condition, self, other)

@@ -173,7 +173,7 @@ def evaluate(model: Callable[[Any], Any], loader: Iterable, loss_fn: Callable[[A
     dict
         ``{'loss': ..., 'acc': ..., 'n': number of samples}``.
     """
-    from .. import no_grad
+    from ..autograd.grad_mode import no_grad
 
     mets = _resolve_metrics(metrics)
     was_training = getattr(model, "training", None)
@@ -217,7 +217,7 @@ def save_checkpoint(path: Any, model: Any, optimizer: Any = None, scheduler: Any
     ``rng`` (``gg.get_rng_state()``), ``generators`` (the state of each loader's
     ``generator``, ``None`` where a loader has none), ``extra`` and a ``kind`` marker.
     """
-    from .. import get_rng_state
+    from ..random import get_rng_state
     from ..serialization import save
 
     ckpt = {
@@ -257,7 +257,7 @@ def load_checkpoint(path: Any, model: Any = None, optimizer: Any = None, schedul
     dict
         The whole checkpoint (``epoch``, ``history``, ``extra``, ...).
     """
-    from .. import set_rng_state
+    from ..random import set_rng_state
     from ..serialization import CheckpointError, load
 
     ckpt = load(path)
@@ -555,7 +555,7 @@ class Trainer:
 
     def predict(self, x: Any, batch_size: int = 4096) -> np.ndarray:
         """Model outputs for inputs ``x`` (array or Tensor), in eval mode, as a NumPy array."""
-        from .. import no_grad
+        from ..autograd.grad_mode import no_grad
         from ..tensor import Tensor
 
         xa = _arr(x)

@@ -155,7 +155,7 @@ def draw_graph(root: Any, params: dict | None = None, show_saved: bool = False,
                                 (scope if isinstance(scope, str) else type(scope).__name__))
         lines.append(f"  {nid} [label={_q(label)}, shape=box, style=\"rounded,filled\", "
                      'fillcolor="#fff3cd"];')
-    from ..glassbox.formulas import formula_for, input_names
+    from ..autograd.formula import formula_for, input_names
 
     for node in ops:
         dst = ids[id(node)]
@@ -205,7 +205,7 @@ def draw_graph(root: Any, params: dict | None = None, show_saved: bool = False,
 
 def _saved_names(node: Any, n: int) -> list:
     """Which input or output each saved array is (``"X"``, ``"W"``, ``"Z"``), if known."""
-    from ..glassbox.formulas import formula_for, input_names
+    from ..autograd.formula import formula_for, input_names
 
     meta = getattr(node, "_saved_meta", None)
     out: list = [None] * n

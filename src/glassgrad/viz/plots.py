@@ -193,7 +193,7 @@ def predict_proba(model: Callable[[Any], Any], X: Any, output: str = "auto",
     -------
     numpy.ndarray, shape (N, C) with C ≥ 2
     """
-    from .. import no_grad
+    from ..autograd.grad_mode import no_grad
     from ..tensor import Tensor
 
     if output not in ("auto", "logits", "probs"):

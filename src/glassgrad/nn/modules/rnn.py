@@ -36,13 +36,13 @@ import warnings
 from typing import Any
 
 from ... import dtypes as _dt
-from ...autograd.grad_mode import STATE
+from ...autograd import recording
 from ...backend import np
 from ...ops import rnn as R
-from ...ops.elementwise import where
 from ...ops.linear import Linear as _Linear
 from ...random import _rng
 from ...tensor import Tensor, cat, stack
+from ...tensor_methods._common import where
 from ..module import Module
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -54,8 +54,7 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 def _const(arr: Any) -> Tensor:
     t = Tensor._make(arr, False)
-    if STATE.recorder is not None:
-        STATE.recorder.constant(t)  # zeros of the initial state: fine for gg.capture
+    recording.constant(t)  # zeros of the initial state: the same on every call
     return t
 
 

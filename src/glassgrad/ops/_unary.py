@@ -95,20 +95,32 @@ def unary(name: str, forward: str | Callable, vjp: Callable, formula: str, deriv
                         f"(g, x, z), got {params}")
     fn = _quiet(_array_fn(forward), ignore)
     rule = _quiet(vjp, ignore)
-    keep_x, keep_z = "x" in keeps, "z" in keeps
-
-    def forward_(ctx: Any, x: Any) -> Any:
-        z = fn(x)
-        if keep_x and keep_z:
-            ctx.save_for_backward(x, z)
-        elif keep_x:
+    # what forward keeps for the vjp (the input, the output, both or nothing)
+    if keeps == "x":
+        def forward_(ctx: Any, x: Any) -> Any:
             ctx.save_for_backward(x)
-        elif keep_z:
+            return fn(x)
+    elif keeps == "z":
+        def forward_(ctx: Any, x: Any) -> Any:
+            z = fn(x)
             ctx.save_for_backward(z)
-        return z
+            return z
+    elif keeps == "xz":
+        def forward_(ctx: Any, x: Any) -> Any:
+            z = fn(x)
+            ctx.save_for_backward(x, z)
+            return z
+    else:
+        def forward_(ctx: Any, x: Any) -> Any:
+            return fn(x)
 
-    def backward(ctx: Any, g: Any) -> Any:
-        return rule(g, *ctx.saved_tensors)
+    if len(keeps) == 1:
+        def backward(ctx: Any, g: Any) -> Any:
+            (saved,) = ctx.saved_tensors
+            return rule(g, saved)
+    else:
+        def backward(ctx: Any, g: Any) -> Any:
+            return rule(g, *ctx.saved_tensors)
 
     backward.__doc__ = f"VJP: ``{formula}``."
     caller = sys._getframe(1)

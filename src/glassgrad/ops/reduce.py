@@ -235,10 +235,7 @@ class Amax(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        z = x.max(axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
-        return z
+        return _keep_extremum(ctx, x, x.max(axis=axes, keepdims=keepdims), axes, keepdims, nans)
 
     @staticmethod
     def backward(ctx, g):
@@ -247,8 +244,9 @@ class Amax(Function):
         return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
 
 
-class Amin(Function):
-    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``)."""
+class Amin(Amax):
+    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``). The
+    backward is :class:`Amax`'s: ``[x = min] / (number of minima)``."""
     formulas = {
         "inputs": "X, axes, keepdims",
         "grads": (
@@ -260,16 +258,14 @@ class Amin(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        z = x.min(axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
-        return z
+        return _keep_extremum(ctx, x, x.min(axis=axes, keepdims=keepdims), axes, keepdims, nans)
 
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = broadcast(g) ⊙ [x = min] / (number of minima)``."""
-        x, z = ctx.saved_tensors
-        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx._in_meta) - 1)
+
+def _keep_extremum(ctx: Any, x: Any, z: Any, axes: Any, keepdims: bool, nans: bool) -> Any:
+    """What the backward of amax/amin needs: ``x``, the extremum ``z`` and the options."""
+    ctx.save_for_backward(x, z)
+    ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
+    return z
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:

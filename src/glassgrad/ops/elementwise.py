@@ -253,21 +253,24 @@ class Maximum(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+    _fn, _sign = "maximum", 1  # Minimum: "minimum", -1
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xp_of(a).maximum(a, b)
+        return getattr(xp_of(a), ctx._fn)(a, b)
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``da = g ⊙ (1 − [a < b] − ½[a = b])``, ``db = g ⊙ (1 − [b < a] − ½[a = b])``
-        (where a nan is compared, both get ``g``, as PyTorch)."""
-        return _minmax_backward(ctx, g, 1)
+        (``>`` in place of ``<`` for the minimum; where a nan is compared, both get ``g``,
+        as PyTorch)."""
+        return _minmax_backward(ctx, g, ctx._sign)
 
 
-class Minimum(Function):
-    """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch)."""
+class Minimum(Maximum):
+    """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch). Forward and
+    backward are :class:`Maximum`'s with the comparisons reversed."""
     formulas = {
         "inputs": "A, B",
         "grads": (
@@ -276,17 +279,7 @@ class Minimum(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return xp_of(a).minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ (1 − [a > b] − ½[a = b])``, ``db = g ⊙ (1 − [b > a] − ½[a = b])``
-        (where a nan is compared, both get ``g``, as PyTorch)."""
-        return _minmax_backward(ctx, g, -1)
+    _fn, _sign = "minimum", -1
 
 
 def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:

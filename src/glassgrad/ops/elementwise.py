@@ -6,6 +6,12 @@ so the vector-Jacobian product is a product of arrays: ``dL/dx = dL/dz ⊙ f'(x)
 (shape of ``x``). For binary ops with broadcasting, the gradient of each input is
 summed back to its own shape (:func:`~glassgrad.ops._util.unbroadcast`).
 
+The functions of one input without options (``exp``, ``log``, ``sqrt``, ``abs``, ``relu``,
+``sigmoid``, ``erf``, ...) are one row each of the table under "pointwise": the row gives
+``f``, the VJP and its text, and :func:`~glassgrad.ops._unary.unary` makes the class.
+Those with options (``leaky_relu``, ``elu``, ``gelu``, ``softplus``, ``clamp``, ``log2``/
+``log10``) and the binary ops are written out as classes.
+
 Derivations: ``docs/derivations/elementwise.md``.
 """
 

@@ -1,7 +1,8 @@
 """Ops added for PyTorch compatibility that cannot be composed from other ops.
 
 * the inverse hyperbolic functions (their compositions from ``log`` and ``sqrt`` lose
-  precision: ``log(x + √(x² + 1))`` cancels for large negative ``x``);
+  precision: ``log(x + √(x² + 1))`` cancels for large negative ``x``), rows of the table
+  of :func:`~glassgrad.ops._unary.unary`;
 * ``ScatterPut``: write ``src`` into zeros at ``index`` along ``dim`` (``torch.scatter``
   without reduction), whose VJP is a gather.
 

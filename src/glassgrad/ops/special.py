@@ -14,7 +14,10 @@ computed here in float64 from standard formulas and cast back to the input's dty
   (``erfc`` for ``|x| > ½``, where ``1 − |x|`` is exact);
 * ``i1``: its power series ``Σ (x/2)²ᵏ⁺¹ / (k!(k+1)!)`` (all terms of one sign).
 
-Every backward is written with these same ops, so second derivatives work.
+The ops of one input are rows of the table of :func:`~glassgrad.ops._unary.unary`
+(``polygamma``, with its order ``n``, is a class). Every backward is written with these same
+ops (:func:`~glassgrad.ops._dual.call` applies the op to a Tensor under
+``create_graph=True``), so second derivatives work.
 Derivations: ``docs/derivations/special.md``.
 """
 

@@ -2,8 +2,9 @@
 ``atan``, ``atan2``, ``hypot``, ``sinh``, ``cosh``, ``tanh`` (the inverse hyperbolic
 functions are in ``extra.py``).
 
-Elementwise like the ops of ``elementwise.py``: ``dL/dx = dL/dz ⊙ f'(x)``; the binary
-ones (``atan2``, ``hypot``) sum each input's gradient back to its own shape.
+Elementwise like the ops of ``elementwise.py``: ``dL/dx = dL/dz ⊙ f'(x)``. The functions
+of one input are rows of a table (:func:`~glassgrad.ops._unary.unary`); the binary ones
+(``atan2``, ``hypot``) are classes that sum each input's gradient back to its own shape.
 
 Derivations: ``docs/derivations/elementwise.md#pointwise-functions``.
 """

@@ -417,10 +417,6 @@ class Fmod(Function):
 
 
 # ----------------------------------------------------------------------------- pointwise
-# The functions of one input without options, one row each (see ``_unary.py``):
-#   Name = unary("Name", f, vjp(g, x | z), glass-box text, derivation)
-# ``f`` is NumPy's function of that name or a function of the array; the vjp's parameters
-# after ``g`` (``x`` the input, ``z`` the output) are what the forward keeps.
 def _sigmoid(x: Any) -> Any:
     """Numerically stable logistic function on an array: no overflow for large |x|."""
     xp = xp_of(x)
@@ -450,11 +446,14 @@ def _erf(x: Any) -> Any:
         return out
 
 
-
 _PW = "docs/derivations/elementwise.md#pointwise-functions"
 _LN2 = math.log(2.0)
 _2_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
+# The functions of one input without options, one row each (see ``_unary.py``):
+#   Name = unary("Name", f, vjp(g, x | z), glass-box text, derivation[, docstring])
+# ``f`` is NumPy's function of that name or a function of the array; the vjp's parameters
+# after ``g`` (``x`` the input, ``z`` the output) are what the forward keeps.
 Neg = unary("Neg", "negative", lambda g: -g, "dX = −dZ", _ARITH, "z = −x")
 Exp = unary("Exp", "exp", lambda g, z: g * z, "dX = dZ ⊙ Z", _PW)
 Expm1 = unary("Expm1", "expm1", lambda g, z: g * (z + 1), "dX = dZ ⊙ (Z + 1)", _PW, "z = eˣ − 1")

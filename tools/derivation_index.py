@@ -76,7 +76,10 @@ def op_classes() -> list[type]:
 
 
 def _line(cls: type) -> int:
-    return inspect.getsourcelines(cls)[1]
+    """The line of the class statement, or of the table row that made the class
+    (``ops/_unary.py`` sets ``__firstlineno__``, as Python 3.13 does for a class statement)."""
+    line = cls.__dict__.get("__firstlineno__")
+    return line if line is not None else inspect.getsourcelines(cls)[1]
 
 
 def _file(cls: type) -> str:

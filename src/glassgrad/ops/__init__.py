@@ -1,6 +1,9 @@
 """All differentiable ops, one file per family; each op's backward sits under its forward,
 beside the text of its formulas (``formulas``) and the link to its derivation
-(``derivation``). ``docs/derivations/INDEX.md`` lists every op with its file and tests.
+(``derivation``). The simple functions of one input (``exp``, ``tanh``, ``lgamma``, ...) are
+instead one row each of a table (name, ``f``, VJP, formula text, derivation) from which
+``_unary.py`` makes the same classes. ``docs/derivations/INDEX.md`` lists every op with its
+file (the row's line for those) and tests.
 
 ========================  =====================================================
 ``elementwise.py``        + − × ÷ ** neg, max/min, where, exp, log, sqrt, abs,
@@ -35,5 +38,6 @@ beside the text of its formulas (``formulas``) and the link to its derivation
 ========================  =====================================================
 
 Helpers: ``_util.py`` (unbroadcast, argument checks), ``_dual.py`` (backward formulas
-that run on arrays or, under ``create_graph=True``, on Tensors).
+that run on arrays or, under ``create_graph=True``, on Tensors), ``_unary.py`` (the op class
+of a table row: ``unary(name, f, vjp, formula, derivation)``).
 """

@@ -16,36 +16,30 @@ def _arr(x: Any) -> bool:
     return is_array(x) or not hasattr(x, "grad_fn")
 
 
-def exp(x: Any) -> Any:
-    return xp_of(x).exp(x) if _arr(x) else x.exp()
+def _pointwise(name: str) -> Any:
+    """``name(x)``: NumPy's (CuPy's) function on an array, the Tensor method on a Tensor."""
+
+    def f(x: Any) -> Any:
+        return getattr(xp_of(x), name)(x) if _arr(x) else getattr(x, name)()
+
+    f.__name__ = f.__qualname__ = name
+    return f
 
 
-def log(x: Any) -> Any:
-    return xp_of(x).log(x) if _arr(x) else x.log()
+exp = _pointwise("exp")
+log = _pointwise("log")
+sqrt = _pointwise("sqrt")
+sin = _pointwise("sin")
+cos = _pointwise("cos")
+sinh = _pointwise("sinh")
+cosh = _pointwise("cosh")
+tanh = _pointwise("tanh")
 
 
-def sqrt(x: Any) -> Any:
-    return xp_of(x).sqrt(x) if _arr(x) else x.sqrt()
-
-
-def sin(x: Any) -> Any:
-    return xp_of(x).sin(x) if _arr(x) else x.sin()
-
-
-def cos(x: Any) -> Any:
-    return xp_of(x).cos(x) if _arr(x) else x.cos()
-
-
-def sinh(x: Any) -> Any:
-    return xp_of(x).sinh(x) if _arr(x) else x.sinh()
-
-
-def cosh(x: Any) -> Any:
-    return xp_of(x).cosh(x) if _arr(x) else x.cosh()
-
-
-def tanh(x: Any) -> Any:
-    return xp_of(x).tanh(x) if _arr(x) else x.tanh()
+def call(op: Any, x: Any) -> Any:
+    """The op of the table (:func:`glassgrad.ops._unary.unary`) ``op`` at ``x``: its array
+    function on an array, ``op.apply`` (recorded) on a Tensor."""
+    return op.fn(x) if _arr(x) else op.apply(x)
 
 
 def sigmoid(x: Any) -> Any:
@@ -57,13 +51,9 @@ def sigmoid(x: Any) -> Any:
 
 
 def erf(x: Any) -> Any:
-    if _arr(x):
-        from .elementwise import _erf
-
-        return _erf(x)
     from .elementwise import Erf
 
-    return Erf.apply(x)
+    return call(Erf, x)
 
 
 def sign(x: Any) -> Any:

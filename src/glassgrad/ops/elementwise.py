@@ -6,6 +6,12 @@ so the vector-Jacobian product is a product of arrays: ``dL/dx = dL/dz ⊙ f'(x)
 (shape of ``x``). For binary ops with broadcasting, the gradient of each input is
 summed back to its own shape (:func:`~glassgrad.ops._util.unbroadcast`).
 
+The functions of one input without options (``exp``, ``log``, ``sqrt``, ``abs``, ``relu``,
+``sigmoid``, ``erf``, ...) are one row each of the table under "pointwise": the row gives
+``f``, the VJP and its text, and :func:`~glassgrad.ops._unary.unary` makes the class.
+Those with options (``leaky_relu``, ``elu``, ``gelu``, ``softplus``, ``clamp``, ``log2``/
+``log10``) and the binary ops are written out as classes.
+
 Derivations: ``docs/derivations/elementwise.md``.
 """
 
@@ -17,6 +23,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
+from ._unary import unary
 from ._util import unbroadcast
 
 
@@ -29,6 +36,9 @@ def _need(ctx: Any, i: int) -> bool:
 
 
 # ----------------------------------------------------------------------------- arithmetic
+_ARITH = "docs/derivations/elementwise.md#binary-arithmetic"
+
+
 class Add(Function):
     """``z = a + b``."""
     formulas = {"inputs": "A, B", "grads": ("dA = unbroadcast(dZ, A.shape)", "dB = unbroadcast(dZ, B.shape)")}
@@ -157,21 +167,6 @@ class RDiv(Function):
         return -g * (ctx.c / a) / a, None
 
 
-class Neg(Function):
-    """``z = -a``."""
-    formulas = {"inputs": "A", "grads": ("dA = −dZ",)}
-    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-
-    @staticmethod
-    def forward(ctx, a):
-        return -a
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = -g``."""
-        return -g
-
-
 class Pow(Function):
     """``z = a ** b`` (``b`` a tensor or a constant)."""
     formulas = {
@@ -264,21 +259,24 @@ class Maximum(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+    _fn, _sign = "maximum", 1  # Minimum: "minimum", -1
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xp_of(a).maximum(a, b)
+        return getattr(xp_of(a), ctx._fn)(a, b)
 
     @staticmethod
     def backward(ctx, g):
         """VJP: ``da = g ⊙ (1 − [a < b] − ½[a = b])``, ``db = g ⊙ (1 − [b < a] − ½[a = b])``
-        (where a nan is compared, both get ``g``, as PyTorch)."""
-        return _minmax_backward(ctx, g, 1)
+        (``>`` in place of ``<`` for the minimum; where a nan is compared, both get ``g``,
+        as PyTorch)."""
+        return _minmax_backward(ctx, g, ctx._sign)
 
 
-class Minimum(Function):
-    """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch)."""
+class Minimum(Maximum):
+    """``z = minimum(a, b)``; ties split the gradient evenly (as PyTorch). Forward and
+    backward are :class:`Maximum`'s with the comparisons reversed."""
     formulas = {
         "inputs": "A, B",
         "grads": (
@@ -287,17 +285,7 @@ class Minimum(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return xp_of(a).minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ (1 − [a > b] − ½[a = b])``, ``db = g ⊙ (1 − [b > a] − ½[a = b])``
-        (where a nan is compared, both get ``g``, as PyTorch)."""
-        return _minmax_backward(ctx, g, -1)
+    _fn, _sign = "minimum", -1
 
 
 def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:
@@ -342,100 +330,72 @@ class Where(Function):
         )
 
 
+class LogAddExp(Function):
+    """``z = log(eᵃ + eᵇ)`` without overflow."""
+    formulas = {
+        "inputs": "A, B",
+        "grads": (
+            "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
+            "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)",
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = xp_of(a).logaddexp(a, b)
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``da = g ⊙ eᵃ⁻ᶻ = g ⊙ σ(a − b)``, ``db = g ⊙ eᵇ⁻ᶻ`` (unbroadcast)."""
+        a, b, z = ctx.saved_tensors
+        return (
+            unbroadcast(g * D.exp(a - z), _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(g * D.exp(b - z), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        )
+
+
+class Fmod(Function):
+    """``z = a − b·q`` with the quotient ``q`` rounded toward zero (``fmod``, the sign of
+    ``a``) or toward −∞ (``remainder``, Python's ``%``, the sign of ``b``)."""
+    formulas = {
+        "inputs": "A, B, floor",
+        "grads": (
+            "dA = unbroadcast(dZ, A.shape)",
+            "dB = unbroadcast(−dZ ⊙ q, B.shape), q = trunc(A/B) (remainder: floor(A/B))",
+            None,
+        ),
+    }
+    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+
+    @staticmethod
+    def forward(ctx, a, b, floor=False):
+        xp = xp_of(a)
+        ctx.save_for_backward(a, b)
+        ctx.floor = floor
+        return xp.remainder(a, b) if floor else xp.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """VJP: ``q`` is piecewise constant, so ``da = g``, ``db = −g ⊙ q`` with
+        ``q = trunc(a/b)`` (fmod) or ``floor(a/b)`` (remainder); unbroadcast."""
+        a, b = ctx.saved_tensors
+        ad, bd = D.data(a), D.data(b)
+        xp = xp_of(ad)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = xp.floor(ad / bd) if ctx.floor else xp.trunc(ad / bd)
+        return (
+            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * q.astype(ad.dtype, copy=False), _shape(ctx, 1))
+            if _need(ctx, 1) else None,
+            None,
+        )
+
+
+
 # ----------------------------------------------------------------------------- pointwise
-class Exp(Function):
-    """``z = exp(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).exp(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ exp(x) = g ⊙ z``."""
-        (z,) = ctx.saved_tensors
-        return g * z
-
-
-class Log(Function):
-    """``z = log(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / X",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).log(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / x``."""
-        (x,) = ctx.saved_tensors
-        return g / x
-
-
-class Log1p(Function):
-    """``z = log(1 + x)``, accurate for small ``x``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 + X)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).log1p(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / (1 + x)``."""
-        (x,) = ctx.saved_tensors
-        return g / (x + 1)
-
-
-class Sqrt(Function):
-    """``z = √x``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / (2Z)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).sqrt(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / (2√x) = g / (2z)``."""
-        (z,) = ctx.saved_tensors
-        return g / (z * 2)
-
-
-class Abs(Function):
-    """``z = |x|``; the gradient at 0 is 0 (sign(0) = 0, as PyTorch)."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ sign(X)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).abs(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ sign(x)`` (0 where ``x`` is nan, as PyTorch)."""
-        (x,) = ctx.saved_tensors
-        return g * D.sign(D.data(x))
-
-
-
-
-
-
-
-
 def _sigmoid(x: Any) -> Any:
     """Numerically stable logistic function on an array: no overflow for large |x|."""
     xp = xp_of(x)
@@ -443,43 +403,55 @@ def _sigmoid(x: Any) -> Any:
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-class Sigmoid(Function):
-    """``z = σ(x) = 1 / (1 + e^(-x))``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ (1 − Z)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = _sigmoid(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ σ'(x) = g ⊙ z ⊙ (1 - z)``."""
-        (z,) = ctx.saved_tensors
-        return g * z * (1 - z)
+def _log_sigmoid(x: Any) -> Any:
+    """``log σ(x) = −softplus(−x) = −(max(−x, 0) + log1p(e^{−|x|}))`` (no overflow)."""
+    xp = xp_of(x)
+    return -(xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
 
 
-class Relu(Function):
-    """``z = max(x, 0)``; the gradient at 0 is 0 (as PyTorch)."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ [Z > 0]",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).maximum(x, 0)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ [x > 0] = g ⊙ [z > 0]`` (``g`` where ``x`` is nan, as PyTorch's
-        ``[z ≤ 0] → 0``)."""
-        (z,) = ctx.saved_tensors
-        return g * ~(D.data(z) <= 0)
+def _relu(x: Any) -> Any:
+    return xp_of(x).maximum(x, 0)
 
 
+def _erf(x: Any) -> Any:
+    """erf on an array: SciPy's when installed, else the exact ``math.erf`` elementwise."""
+    try:
+        from scipy.special import erf as serf  # optional speed-up
+
+        return serf(x).astype(x.dtype, copy=False)
+    except ImportError:  # pragma: no cover - depends on the environment
+        xn = np.asarray(x, dtype=np.float64)
+        out = np.frompyfunc(math.erf, 1, 1)(xn).astype(x.dtype)
+        return out
+
+
+_PW = "docs/derivations/elementwise.md#pointwise-functions"
+_LN2 = math.log(2.0)
+_2_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# The functions of one input without options, one row each (see ``_unary.py``):
+#   Name = unary("Name", f, vjp(g, x | z), glass-box text, derivation[, docstring])
+# ``f`` is NumPy's function of that name or a function of the array; the vjp's parameters
+# after ``g`` (``x`` the input, ``z`` the output) are what the forward keeps.
+Neg = unary("Neg", "negative", lambda g: -g, "dX = −dZ", _ARITH, "z = −x")
+Exp = unary("Exp", "exp", lambda g, z: g * z, "dX = dZ ⊙ Z", _PW)
+Expm1 = unary("Expm1", "expm1", lambda g, z: g * (z + 1), "dX = dZ ⊙ (Z + 1)", _PW, "z = eˣ − 1")
+Exp2 = unary("Exp2", "exp2", lambda g, z: g * z * _LN2, "dX = dZ ⊙ Z ⊙ ln 2", _PW, "z = 2ˣ")
+Log = unary("Log", "log", lambda g, x: g / x, "dX = dZ / X", _PW)
+Log1p = unary("Log1p", "log1p", lambda g, x: g / (x + 1), "dX = dZ / (1 + X)", _PW, "z = log(1 + x)")
+Sqrt = unary("Sqrt", "sqrt", lambda g, z: g / (z * 2), "dX = dZ / (2Z)", _PW, "z = √x")
+# |x| and relu: the gradient at 0 is 0, and g passes where x is nan (as PyTorch)
+Abs = unary("Abs", "abs", lambda g, x: g * D.sign(D.data(x)), "dX = dZ ⊙ sign(X)", _PW, "z = |x|")
+Relu = unary("Relu", _relu, lambda g, z: g * ~(D.data(z) <= 0), "dX = dZ ⊙ [Z > 0]", _PW, "z = max(x, 0)")
+Sigmoid = unary("Sigmoid", _sigmoid, lambda g, z: g * z * (1 - z), "dX = dZ ⊙ Z ⊙ (1 − Z)", _PW,
+                "z = σ(x) = 1 / (1 + e^(−x))")
+LogSigmoid = unary("LogSigmoid", _log_sigmoid, lambda g, x: g * D.sigmoid(-x), "dX = dZ ⊙ σ(−X)", _PW,
+                   "z = log σ(x)")
+Erf = unary("Erf", _erf, lambda g, x: g * D.exp(-(x * x)) * _2_SQRT_PI, "dX = dZ ⊙ (2/√π)·e^(−X²)", _PW,
+            "z = erf(x)")
+
+
+# ----------------------------------------------------------------------------- with options
 class LeakyRelu(Function):
     """``z = x if x > 0 else slope·x``."""
     formulas = {"inputs": "X, slope", "grads": ("dX = dZ ⊙ (1 if X > 0 else slope)", None)}
@@ -519,35 +491,6 @@ class Elu(Function):
         xd = D.data(x)
         neg = D.exp(x) * ctx.alpha
         return D.where(xd > 0, g, g * neg), None
-
-
-def _erf(x: Any) -> Any:
-    """erf on an array: SciPy's when installed, else the exact ``math.erf`` elementwise."""
-    try:
-        from scipy.special import erf as serf  # optional speed-up
-
-        return serf(x).astype(x.dtype, copy=False)
-    except ImportError:  # pragma: no cover - depends on the environment
-        xn = np.asarray(x, dtype=np.float64)
-        out = np.frompyfunc(math.erf, 1, 1)(xn).astype(x.dtype)
-        return out
-
-
-class Erf(Function):
-    """``z = erf(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (2/√π)·e^(−X²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _erf(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (2/√π) e^(-x²)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.exp(-(x * x)) * (2.0 / math.sqrt(math.pi))
 
 
 _SQRT2 = math.sqrt(2.0)
@@ -630,43 +573,6 @@ class Clamp(Function):
         return g * m, None, None
 
 
-# ----------------------------------------------------------------------------- more pointwise
-class Expm1(Function):
-    """``z = eˣ − 1``, accurate for small ``x``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (Z + 1)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).expm1(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ eˣ = g ⊙ (z + 1)``."""
-        (z,) = ctx.saved_tensors
-        return g * (z + 1)
-
-
-class Exp2(Function):
-    """``z = 2ˣ``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ Z ⊙ ln 2",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).exp2(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ 2ˣ ln 2 = g ⊙ z ln 2``."""
-        (z,) = ctx.saved_tensors
-        return g * z * math.log(2.0)
-
-
 class LogBase(Function):
     """``z = log_b(x) = ln x / ln b`` for ``b`` = 2 (``log2``) or 10 (``log10``)."""
     formulas = {"inputs": "X, base", "grads": ("dX = dZ / (X ⊙ ln base)", None)}
@@ -684,102 +590,3 @@ class LogBase(Function):
         """VJP: ``dx = g / (x ln b)``."""
         (x,) = ctx.saved_tensors
         return g / (x * math.log(ctx.base)), None
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-class LogAddExp(Function):
-    """``z = log(eᵃ + eᵇ)`` without overflow."""
-    formulas = {
-        "inputs": "A, B",
-        "grads": (
-            "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
-            "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)",
-        ),
-    }
-    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        z = xp_of(a).logaddexp(a, b)
-        ctx.save_for_backward(a, b, z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ eᵃ⁻ᶻ = g ⊙ σ(a − b)``, ``db = g ⊙ eᵇ⁻ᶻ`` (unbroadcast)."""
-        a, b, z = ctx.saved_tensors
-        return (
-            unbroadcast(g * D.exp(a - z), _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * D.exp(b - z), _shape(ctx, 1)) if _need(ctx, 1) else None,
-        )
-
-
-class Fmod(Function):
-    """``z = a − b·q`` with the quotient ``q`` rounded toward zero (``fmod``, the sign of
-    ``a``) or toward −∞ (``remainder``, Python's ``%``, the sign of ``b``)."""
-    formulas = {
-        "inputs": "A, B, floor",
-        "grads": (
-            "dA = unbroadcast(dZ, A.shape)",
-            "dB = unbroadcast(−dZ ⊙ q, B.shape), q = trunc(A/B) (remainder: floor(A/B))",
-            None,
-        ),
-    }
-    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-
-    @staticmethod
-    def forward(ctx, a, b, floor=False):
-        xp = xp_of(a)
-        ctx.save_for_backward(a, b)
-        ctx.floor = floor
-        return xp.remainder(a, b) if floor else xp.fmod(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``q`` is piecewise constant, so ``da = g``, ``db = −g ⊙ q`` with
-        ``q = trunc(a/b)`` (fmod) or ``floor(a/b)`` (remainder); unbroadcast."""
-        a, b = ctx.saved_tensors
-        ad, bd = D.data(a), D.data(b)
-        xp = xp_of(ad)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = xp.floor(ad / bd) if ctx.floor else xp.trunc(ad / bd)
-        return (
-            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * q.astype(ad.dtype, copy=False), _shape(ctx, 1))
-            if _need(ctx, 1) else None,
-            None,
-        )
-
-
-# ---------------------------------------------------------------------------- log-sigmoid
-class LogSigmoid(Function):
-    """``z = log σ(x) = −softplus(−x) = −(max(−x, 0) + log1p(e^{−|x|}))`` (no overflow)."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ σ(−X)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        xp = xp_of(x)
-        ctx.save_for_backward(x)
-        return -(xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``δx = δz ⊙ (1 − σ(x)) = δz ⊙ σ(−x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.sigmoid(-x)

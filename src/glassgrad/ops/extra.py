@@ -1,7 +1,8 @@
 """Ops added for PyTorch compatibility that cannot be composed from other ops.
 
 * the inverse hyperbolic functions (their compositions from ``log`` and ``sqrt`` lose
-  precision: ``log(x + √(x² + 1))`` cancels for large negative ``x``);
+  precision: ``log(x + √(x² + 1))`` cancels for large negative ``x``), rows of the table
+  of :func:`~glassgrad.ops._unary.unary`;
 * ``ScatterPut``: write ``src`` into zeros at ``index`` along ``dim`` (``torch.scatter``
   without reduction), whose VJP is a gather.
 
@@ -13,64 +14,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..backend import np, xp_of
+from ..backend import xp_of
 from . import _dual as D
+from ._unary import unary
 from .indexing import TakeAlong, _along_index
 
+_EX = "docs/derivations/extra.md#"
 
-class Asinh(Function):
-    """``z = asinh(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² + 1)",)}
-    derivation = "docs/derivations/extra.md#asinh"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arcsinh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / √(x² + 1)``."""
-        (x,) = ctx.saved_tensors
-        return g / D.sqrt(x * x + 1)
-
-
-class Acosh(Function):
-    """``z = acosh(x)`` for ``x ≥ 1`` (NaN below)."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² − 1)",)}
-    derivation = "docs/derivations/extra.md#acosh"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(invalid="ignore"):
-            return xp_of(x).arccosh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / √(x² − 1)``."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g / D.sqrt(x * x - 1)
-
-
-class Atanh(Function):
-    """``z = atanh(x)`` for ``|x| < 1`` (±inf at ±1, NaN outside)."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 − X²)",)}
-    derivation = "docs/derivations/extra.md#atanh"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(x).arctanh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / (1 − x²)``."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return g / (1 - x * x)
+# one row per function (see ``_unary.py``): name, f, vjp(g, x), glass-box text, derivation
+Asinh = unary("Asinh", "arcsinh", lambda g, x: g / D.sqrt(x * x + 1), "dX = dZ / √(X² + 1)", _EX + "asinh")
+# acosh for x ≥ 1 (NaN below), atanh for |x| < 1 (±inf at ±1, NaN outside)
+Acosh = unary("Acosh", "arccosh", lambda g, x: g / D.sqrt(x * x - 1), "dX = dZ / √(X² − 1)", _EX + "acosh",
+              ignore=("divide", "invalid"))
+Atanh = unary("Atanh", "arctanh", lambda g, x: g / (1 - x * x), "dX = dZ / (1 − X²)", _EX + "atanh",
+              ignore=("divide", "invalid"))
 
 
 class ScatterPut(Function):

@@ -427,13 +427,14 @@ def _adaptive_matrix(n: int, o: int, dtype: Any) -> Any:
         P[i, s:e] = 1.0 / (e - s)
     return P.astype(dtype)
 
-def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
+def _adaptive_sizes(op: str, k: int, x: Any, output_size: Any) -> tuple[tuple, tuple]:
+    """Check the input of an adaptive pooling (``(N, C, *spatial)`` or unbatched) and read
+    ``output_size`` (an int, or ``k`` ints where None keeps the input's size): the spatial
+    sizes of the input and of the output."""
     _check_tensor(x, "input", op)
     if x.ndim not in (k + 1, k + 2):
         raise op_error(op, f"expected a {k + 2}-D input (N, C, *spatial) or a {k + 1}-D "
                        f"unbatched input, got shape {_shape(x)}")
-    if x.dtype.kind != "f":
-        raise op_error(op, f"input must be a floating point tensor, got {x.dtype}", TypeError)
     sp = _shape(x)[-k:]
     if isinstance(output_size, (list, tuple)):
         if len(output_size) != k:
@@ -446,6 +447,13 @@ def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
         raise op_error(op, f"output_size must be positive, got {osz}")
     if any(n == 0 for n in sp):
         raise op_error(op, f"input {_shape(x)} has an empty spatial dimension")
+    return sp, osz
+
+
+def _adaptive_avg_pool_nd(op: str, k: int, x: Any, output_size: Any) -> Any:
+    sp, osz = _adaptive_sizes(op, k, x, output_size)
+    if x.dtype.kind != "f":
+        raise op_error(op, f"input must be a floating point tensor, got {x.dtype}", TypeError)
     lead = _shape(x)[:-k]
     if all(n % o == 0 for n, o in zip(sp, osz)):
         # windows tile the input: reshape (…, o, n/o, …) and average
@@ -500,21 +508,7 @@ def _adaptive_bounds(n: int, o: int) -> tuple:
 
 def _adaptive_max_pool_nd(op: str, k: int, x: Any, output_size: Any,
                           return_indices: bool) -> Any:
-    _check_tensor(x, "input", op)
-    if x.ndim not in (k + 1, k + 2):
-        raise op_error(op, f"expected a {k + 2}-D input (N, C, *spatial) or a {k + 1}-D "
-                       f"unbatched input, got shape {_shape(x)}")
-    sp = _shape(x)[-k:]
-    if isinstance(output_size, (list, tuple)):
-        if len(output_size) != k:
-            raise op_error(op, f"output_size must be an int or a tuple of {k}, got "
-                           f"{output_size!r}")
-        osz = tuple(n if o is None else int(o) for o, n in zip(output_size, sp))
-    else:
-        osz = (int(output_size),) * k
-    if any(o <= 0 for o in osz) or any(n == 0 for n in sp):
-        raise op_error(op, f"output_size {osz} must be positive and input {_shape(x)} "
-                       "non-empty")
+    sp, osz = _adaptive_sizes(op, k, x, output_size)
     # index of every element of every window, windows padded to the largest size by
     # repeating their last element (a repeat never changes the max or its first position)
     flat = np.zeros((1,) * (2 * k), dtype=np.int64)

@@ -88,15 +88,9 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
-        ctx.save_for_backward(x)
-        ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
-        n = _count(x.shape, axes)
-        mu = x.mean(axis=axes, keepdims=True)
-        d = x - mu
-        t, s = scaled_sum_sq(d, axes, small=True)  # Σd² = t·s² (scaled where d² over/underflows)
+        t, s, dof = _sum_sq_dev(ctx, x, axes, correction, keepdims)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # n <= correction: inf/nan, as torch
-            z = t / (max(n - correction, 0) if n else 0)  # empty: nan
+            z = t / dof  # n <= correction: inf/nan, as torch; empty: nan
             if not isinstance(s, float):
                 z = z * s * s  # (s² alone may overflow where the variance does not)
         z = z.astype(x.dtype, copy=False)
@@ -106,14 +100,28 @@ class Var(Function):
     def backward(ctx, g):
         """VJP: ``dx = broadcast(g) ⊙ 2(x - x̄) / (n - correction)``."""
         (x,) = ctx.saved_tensors
-        shape = ctx.input_shape(0)
-        n = _count(shape, ctx.axes)
-        mu = x.mean(axis=ctx.axes, keepdims=True)
-        gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
-        dof = n - ctx.correction
+        gd, dof = _g_dev(ctx, g, x)
         scale = 2.0 / dof if dof > 0 else float("inf")  # no degrees of freedom: nan, as torch
         with np.errstate(invalid="ignore"):
-            return gb * (x - mu) * scale, None, None, None
+            return gd * scale, None, None, None
+
+
+def _sum_sq_dev(ctx: Any, x: Any, axes: Any, correction: Any, keepdims: bool) -> tuple:
+    """For var and std: ``Σ (x − x̄)²`` over ``axes`` as ``t·s²`` (scaled where the squares
+    over/underflow, :func:`scaled_sum_sq`) and the divisor ``max(n − correction, 0)`` (0 when
+    empty); keeps ``x`` and the options for the backward."""
+    ctx.save_for_backward(x)
+    ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
+    n = _count(x.shape, axes)
+    t, s = scaled_sum_sq(x - x.mean(axis=axes, keepdims=True), axes, small=True)
+    return t, s, (max(n - correction, 0) if n else 0)
+
+
+def _g_dev(ctx: Any, g: Any, x: Any) -> tuple:
+    """For the backward of var and std: ``broadcast(g) ⊙ (x − x̄)`` and ``n − correction``."""
+    shape = ctx.input_shape(0)
+    gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
+    return gb * (x - x.mean(axis=ctx.axes, keepdims=True)), _count(shape, ctx.axes) - ctx.correction
 
 
 class Std(Function):
@@ -129,13 +137,9 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
-        ctx.save_for_backward(x)
-        ctx.axes, ctx.correction, ctx.keepdims = axes, correction, keepdims
-        n = _count(x.shape, axes)
-        d = x - x.mean(axis=axes, keepdims=True)
-        t, sc = scaled_sum_sq(d, axes, small=True)  # Σd² = t·sc²: a std of 1e30 (or 1e-30)
+        t, sc, dof = _sum_sq_dev(ctx, x, axes, correction, keepdims)  # a std of 1e30 (or 1e-30)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            s = xp_of(x).sqrt(t / (max(n - correction, 0) if n else 0)) * sc  # empty: nan
+            s = xp_of(x).sqrt(t / dof) * sc  # empty: nan
         ctx.s = s  # keepdims form, for the backward
         z = s.astype(x.dtype, copy=False)
         if not keepdims:
@@ -147,22 +151,18 @@ class Std(Function):
         """VJP: ``dx = broadcast(g) ⊙ (x - x̄) / ((n - correction) · std)``, and 0 where
         ``std = 0`` (all elements equal: PyTorch's convention, instead of 0/0)."""
         (x,) = ctx.saved_tensors
-        shape = ctx.input_shape(0)
-        n = _count(shape, ctx.axes)
-        dof = n - ctx.correction
         if ctx.create_graph:
             s = x.std(dim=ctx.axes, correction=ctx.correction, keepdim=True)
         else:
             s = ctx.s
         zero = D.data(s) == 0
         s_safe = D.where(zero, D.zeros_like(s) + 1, s)
-        mu = x.mean(axis=ctx.axes, keepdims=True)
-        gb = _expand_back(g, shape, ctx.axes, ctx.keepdims)
+        gd, dof = _g_dev(ctx, g, x)
         scale = 1.0 / dof if dof > 0 else float("inf")
         with np.errstate(invalid="ignore"):
-            dx = gb * (x - mu) * scale / s_safe
+            dx = gd * scale / s_safe
         if zero.any():
-            dx = D.where(np.broadcast_to(zero, shape), D.zeros_like(dx), dx)
+            dx = D.where(np.broadcast_to(zero, ctx.input_shape(0)), D.zeros_like(dx), dx)
         return dx, None, None, None
 
 
@@ -236,10 +236,7 @@ class Amax(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        z = x.max(axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
-        return z
+        return _keep_extremum(ctx, x, x.max(axis=axes, keepdims=keepdims), axes, keepdims, nans)
 
     @staticmethod
     def backward(ctx, g):
@@ -248,8 +245,9 @@ class Amax(Function):
         return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
-class Amin(Function):
-    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``)."""
+class Amin(Amax):
+    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``). The
+    backward is :class:`Amax`'s: ``[x = min] / (number of minima)``."""
     formulas = {
         "inputs": "X, axes, keepdims",
         "grads": (
@@ -261,16 +259,14 @@ class Amin(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        z = x.min(axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
-        return z
+        return _keep_extremum(ctx, x, x.min(axis=axes, keepdims=keepdims), axes, keepdims, nans)
 
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = broadcast(g) ⊙ [x = min] / (number of minima)``."""
-        x, z = ctx.saved_tensors
-        return (_extremum_backward(ctx, g, x, z),) + (None,) * (len(ctx.needs_input_grad) - 1)
+
+def _keep_extremum(ctx: Any, x: Any, z: Any, axes: Any, keepdims: bool, nans: bool) -> Any:
+    """What the backward of amax/amin needs: ``x``, the extremum ``z`` and the options."""
+    ctx.save_for_backward(x, z)
+    ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
+    return z
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:

@@ -191,6 +191,12 @@ def upsample_bilinear(input: Any, size: Any = None, scale_factor: Any = None) ->
 # =====================================================================================
 # im2col as an op (unfold / fold) and pixel shuffle
 # =====================================================================================
+def _block_args(op: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tuple:
+    """The 2-D ``(kernel_size, dilation, padding, stride)`` of unfold/fold as pairs, checked."""
+    return (_ntuple(kernel_size, 2, "kernel_size", op, 1), _ntuple(dilation, 2, "dilation", op, 1),
+            _ntuple(padding, 2, "padding", op, 0), _ntuple(stride, 2, "stride", op, 1))
+
+
 def unfold(input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
            stride: Any = 1) -> Any:
     """Extract sliding blocks (im2col), as ``torch.nn.functional.unfold``.
@@ -205,10 +211,7 @@ def unfold(input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
         raise op_error(op, f"expected a 4-D input (N, C, H, W) or a 3-D unbatched input, got "
                        f"shape {_shape(input)}")
     x = input.reshape((1,) + _shape(input)) if input.ndim == 3 else input
-    ks = _ntuple(kernel_size, 2, "kernel_size", op, 1)
-    dil = _ntuple(dilation, 2, "dilation", op, 1)
-    pad = _ntuple(padding, 2, "padding", op, 0)
-    st = _ntuple(stride, 2, "stride", op, 1)
+    ks, dil, pad, st = _block_args(op, kernel_size, dilation, padding, stride)
     N, C, H, W = _shape(x)
     eff = tuple(d * (kk - 1) + 1 for kk, d in zip(ks, dil))
     if eff[0] > H + 2 * pad[0] or eff[1] > W + 2 * pad[1]:
@@ -234,11 +237,8 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
         raise op_error(op, f"expected a 3-D input (N, C·kh·kw, L) or a 2-D unbatched input, "
                        f"got shape {_shape(input)}")
     x = input.reshape((1,) + _shape(input)) if input.ndim == 2 else input
-    ks = _ntuple(kernel_size, 2, "kernel_size", op, 1)
+    ks, dil, pad, st = _block_args(op, kernel_size, dilation, padding, stride)
     osz = _ntuple(output_size, 2, "output_size", op, 1)
-    dil = _ntuple(dilation, 2, "dilation", op, 1)
-    pad = _ntuple(padding, 2, "padding", op, 0)
-    st = _ntuple(stride, 2, "stride", op, 1)
     K = ks[0] * ks[1]
     N, CK, L = _shape(x)
     if CK % K:

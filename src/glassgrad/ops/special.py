@@ -14,7 +14,10 @@ computed here in float64 from standard formulas and cast back to the input's dty
   (``erfc`` for ``|x| > ½``, where ``1 − |x|`` is exact);
 * ``i1``: its power series ``Σ (x/2)²ᵏ⁺¹ / (k!(k+1)!)`` (all terms of one sign).
 
-Every backward is written with these same ops, so second derivatives work.
+The ops of one input are rows of the table of :func:`~glassgrad.ops._unary.unary`
+(``polygamma``, with its order ``n``, is a class). Every backward is written with these same
+ops (:func:`~glassgrad.ops._dual.call` applies the op to a Tensor under
+``create_graph=True``), so second derivatives work.
 Derivations: ``docs/derivations/special.md``.
 """
 
@@ -26,6 +29,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, to_numpy, xp_of
 from . import _dual as D
+from ._unary import unary
 
 _SQRT_PI = math.sqrt(math.pi)
 # Bernoulli numbers B_2, B_4, ..., B_20
@@ -199,42 +203,37 @@ def i1_array(x: Any) -> Any:
     return _back(_i1_64(_as64(x)), x)
 
 
-def _is_t(x: Any) -> bool:
-    return hasattr(x, "grad_fn")
+def _polygamma(n: int, x: Any) -> Any:
+    """``ψ⁽ⁿ⁾(x)`` on an array, or recorded on a Tensor (for the second derivative)."""
+    return Polygamma.apply(x, n) if hasattr(x, "grad_fn") else polygamma_array(n, x)
 
 
-class Lgamma(Function):
-    """``z = ln|Γ(x)|``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ ψ(X)",)}
-    derivation = "docs/derivations/special.md#lgamma"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return lgamma_array(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ ψ(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * (Digamma.apply(x) if _is_t(x) else digamma_array(x))
+def _erfinv_vjp(g: Any, x: Any) -> Any:
+    z = D.call(Erfinv, x)
+    return g * D.exp(z * z) * (_SQRT_PI / 2)
 
 
-class Digamma(Function):
-    """``z = ψ(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ ψ⁽¹⁾(X)",)}
-    derivation = "docs/derivations/special.md#digamma"
+def _i1_vjp(g: Any, x: Any) -> Any:
+    """``g ⊙ (I₀(x) − I₁(x)/x)``, and ``g ⊙ ½`` at ``x = 0`` (the limit)."""
+    zero = D.data(x) == 0
+    safe = D.where(zero, D.zeros_like(x) + 1, x)
+    d = D.call(I0, x) - D.call(I1, safe) / safe
+    return g * D.where(zero, D.zeros_like(x) + 0.5, d)
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return digamma_array(x)
 
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ ψ⁽¹⁾(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * (Polygamma.apply(x, 1) if _is_t(x) else polygamma_array(1, x))
+_SP = "docs/derivations/special.md#"
+
+# one row per function (see ``_unary.py``): name, f, vjp(g, x), glass-box text, derivation
+Lgamma = unary("Lgamma", lgamma_array, lambda g, x: g * D.call(Digamma, x), "dX = dZ ⊙ ψ(X)", _SP + "lgamma",
+               "z = ln|Γ(x)|")
+Digamma = unary("Digamma", digamma_array, lambda g, x: g * _polygamma(1, x), "dX = dZ ⊙ ψ⁽¹⁾(X)",
+                _SP + "digamma", "z = ψ(x)")
+Erfc = unary("Erfc", erfc_array, lambda g, x: g * D.exp(-(x * x)) * (-2.0 / _SQRT_PI),
+             "dX = −dZ ⊙ (2/√π) e^(−X²)", _SP + "erfc", "z = erfc(x) = 1 − erf(x)")
+Erfinv = unary("Erfinv", erfinv_array, _erfinv_vjp, "dX = dZ ⊙ (√π/2) e^(Z²)", _SP + "erfinv",
+               "z = erfinv(x)")
+I0 = unary("I0", i0_array, lambda g, x: g * D.call(I1, x), "dX = dZ ⊙ I₁(X)", _SP + "i0-and-i1", "z = I₀(x)")
+I1 = unary("I1", i1_array, _i1_vjp, "dX = dZ ⊙ (I₀(X) − I₁(X)/X)", _SP + "i0-and-i1", "z = I₁(x)")
 
 
 class Polygamma(Function):
@@ -252,81 +251,4 @@ class Polygamma(Function):
     def backward(ctx, g):
         """VJP: ``dx = g ⊙ ψ⁽ⁿ⁺¹⁾(x)``."""
         (x,) = ctx.saved_tensors
-        n = ctx.n + 1
-        return g * (Polygamma.apply(x, n) if _is_t(x) else polygamma_array(n, x)), None
-
-
-class Erfc(Function):
-    """``z = erfc(x) = 1 − erf(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = −dZ ⊙ (2/√π) e^(−X²)",)}
-    derivation = "docs/derivations/special.md#erfc"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return erfc_array(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = −g ⊙ (2/√π) e^(−x²)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.exp(-(x * x)) * (-2.0 / _SQRT_PI)
-
-
-class Erfinv(Function):
-    """``z = erfinv(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (√π/2) e^(Z²)",)}
-    derivation = "docs/derivations/special.md#erfinv"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return erfinv_array(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (√π/2) e^(z²)``, ``z = erfinv(x)``."""
-        (x,) = ctx.saved_tensors
-        z = Erfinv.apply(x) if _is_t(x) else erfinv_array(x)
-        return g * D.exp(z * z) * (_SQRT_PI / 2)
-
-
-class I0(Function):
-    """``z = I₀(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ I₁(X)",)}
-    derivation = "docs/derivations/special.md#i0-and-i1"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return i0_array(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ I₁(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * (I1.apply(x) if _is_t(x) else i1_array(x))
-
-
-class I1(Function):
-    """``z = I₁(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (I₀(X) − I₁(X)/X)",)}
-    derivation = "docs/derivations/special.md#i0-and-i1"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return i1_array(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (I₀(x) − I₁(x)/x)`` (``½`` at ``x = 0``)."""
-        (x,) = ctx.saved_tensors
-        xd = D.data(x)
-        zero = xd == 0
-        safe = D.where(zero, D.zeros_like(x) + 1, x)
-        if _is_t(x):
-            d = I0.apply(x) - I1.apply(safe) / safe
-        else:
-            d = i0_array(x) - i1_array(safe) / safe
-        return g * D.where(zero, D.zeros_like(x) + 0.5, d)
+        return g * _polygamma(ctx.n + 1, x), None

@@ -2,8 +2,9 @@
 ``atan``, ``atan2``, ``hypot``, ``sinh``, ``cosh``, ``tanh`` (the inverse hyperbolic
 functions are in ``extra.py``).
 
-Elementwise like the ops of ``elementwise.py``: ``dL/dx = dL/dz ⊙ f'(x)``; the binary
-ones (``atan2``, ``hypot``) sum each input's gradient back to its own shape.
+Elementwise like the ops of ``elementwise.py``: ``dL/dx = dL/dz ⊙ f'(x)``. The functions
+of one input are rows of a table (:func:`~glassgrad.ops._unary.unary`); the binary ones
+(``atan2``, ``hypot``) are classes that sum each input's gradient back to its own shape.
 
 Derivations: ``docs/derivations/elementwise.md#pointwise-functions``.
 """
@@ -11,159 +12,28 @@ Derivations: ``docs/derivations/elementwise.md#pointwise-functions``.
 from __future__ import annotations
 
 from ..autograd.function import Function
-from ..backend import np, xp_of
+from ..backend import xp_of
 from . import _dual as D
+from ._unary import unary
 from ._util import unbroadcast
 from .elementwise import _need, _shape
 
+_PW = "docs/derivations/elementwise.md#pointwise-functions"
 
-class Sin(Function):
-    """``z = sin(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ cos X",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
+# one row per function (see ``_unary.py``): name, f, vjp(g, x | z), glass-box text, derivation
+Sin = unary("Sin", "sin", lambda g, x: g * D.cos(x), "dX = dZ ⊙ cos X", _PW)
+Cos = unary("Cos", "cos", lambda g, x: -g * D.sin(x), "dX = −dZ ⊙ sin X", _PW)
+Tan = unary("Tan", "tan", lambda g, z: g * (1 + z * z), "dX = dZ ⊙ (1 + Z²)", _PW)
+Sinh = unary("Sinh", "sinh", lambda g, x: g * D.cosh(x), "dX = dZ ⊙ cosh X", _PW)
+Cosh = unary("Cosh", "cosh", lambda g, x: g * D.sinh(x), "dX = dZ ⊙ sinh X", _PW)
+Tanh = unary("Tanh", "tanh", lambda g, z: g * (1 - z * z), "dX = dZ ⊙ (1 − Z²)", _PW)
+# inverse functions: arcsin, arccos for x in [−1, 1] (±inf gradient at ±1)
+Asin = unary("Asin", "arcsin", lambda g, x: g / D.sqrt(1 - x * x), "dX = dZ / √(1 − X²)", _PW,
+             ignore=("divide",))
+Acos = unary("Acos", "arccos", lambda g, x: -g / D.sqrt(1 - x * x), "dX = −dZ / √(1 − X²)", _PW,
+             ignore=("divide",))
+Atan = unary("Atan", "arctan", lambda g, x: g / (1 + x * x), "dX = dZ / (1 + X²)", _PW)
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).sin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ cos(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.cos(x)
-
-class Cos(Function):
-    """``z = cos(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = −dZ ⊙ sin X",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).cos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = -g ⊙ sin(x)``."""
-        (x,) = ctx.saved_tensors
-        return -g * D.sin(x)
-
-class Tanh(Function):
-    """``z = tanh(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (1 − Z²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).tanh(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (1 - tanh²x) = g ⊙ (1 - z²)``."""
-        (z,) = ctx.saved_tensors
-        return g * (1 - z * z)
-
-class Tan(Function):
-    """``z = tan(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ (1 + Z²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        z = xp_of(x).tan(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ (1 + tan²x) = g ⊙ (1 + z²)``."""
-        (z,) = ctx.saved_tensors
-        return g * (1 + z * z)
-
-class Sinh(Function):
-    """``z = sinh(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ cosh X",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).sinh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ cosh(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.cosh(x)
-
-class Cosh(Function):
-    """``z = cosh(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ ⊙ sinh X",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).cosh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g ⊙ sinh(x)``."""
-        (x,) = ctx.saved_tensors
-        return g * D.sinh(x)
-
-class Asin(Function):
-    """``z = arcsin(x)`` for ``x`` in [−1, 1]."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / √(1 − X²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arcsin(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / √(1 − x²)`` (±inf at x = ±1)."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return g / D.sqrt(1 - x * x)
-
-class Acos(Function):
-    """``z = arccos(x)`` for ``x`` in [−1, 1]."""
-    formulas = {"inputs": "X", "grads": ("dX = −dZ / √(1 − X²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arccos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = −g / √(1 − x²)``."""
-        (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return -g / D.sqrt(1 - x * x)
-
-class Atan(Function):
-    """``z = arctan(x)``."""
-    formulas = {"inputs": "X", "grads": ("dX = dZ / (1 + X²)",)}
-    derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return xp_of(x).arctan(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``dx = g / (1 + x²)``."""
-        (x,) = ctx.saved_tensors
-        return g / (1 + x * x)
 
 class Atan2(Function):
     """``z = atan2(a, b)``: the angle of the point ``(b, a)`` (``a`` = y, ``b`` = x)."""
@@ -191,6 +61,7 @@ class Atan2(Function):
             unbroadcast(g * b / r2, _shape(ctx, 0)) if _need(ctx, 0) else None,
             unbroadcast(-g * a / r2, _shape(ctx, 1)) if _need(ctx, 1) else None,
         )
+
 
 class Hypot(Function):
     """``z = √(a² + b²)`` without overflow."""

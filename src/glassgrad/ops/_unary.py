@@ -1,0 +1,140 @@
+"""Elementwise ops of one input as rows of a table: ``z = f(x)``, ``dx = g ⊙ f′(x)``.
+
+Most pointwise functions differ only in ``f`` and ``f′``; as ``Function`` classes they
+repeat the same lines (forward computes ``f(x)`` and saves something, backward multiplies
+``g`` by the derivative). :func:`unary` makes that class from one row::
+
+    Exp = unary("Exp", "exp", lambda g, z: g * z, "dX = dZ ⊙ Z", _PW)
+
+reads: the op ``Exp`` computes ``z = exp(x)`` (``"exp"`` is the NumPy/CuPy function of
+that name; any function of an array works too); given ``g = dL/dz`` its vector-Jacobian
+product is ``g ⊙ z``; ``gg.trace`` prints ``dX = dZ ⊙ Z``; the derivation is the section
+``_PW`` of ``docs/derivations/``.
+
+The names of the VJP's parameters after ``g`` say what the forward keeps for it: ``x`` (the
+input), ``z`` (the output), both (``g, x, z``) or nothing (``g``). Keeping the output
+(``exp``, ``tanh``, ``sigmoid``) spares recomputing ``f`` in the backward.
+
+The VJP is written with operators and the helpers of :mod:`glassgrad.ops._dual`, so it runs
+on arrays in ordinary backward and on Tensors under ``create_graph=True``, where it is
+itself recorded: every op of the table has a second derivative.
+
+The generated classes are ordinary ``Function`` subclasses with the name, module,
+``formulas`` and ``derivation`` a hand-written op has; ``fn`` is the array function and
+``vjp`` the rule (a class attribute that every row should have goes in ``attrs`` below).
+Ops with options, several inputs or special numerics stay hand-written classes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any, Callable
+
+from ..autograd.function import Function
+from ..backend import np, xp_of
+
+__all__ = ["unary"]
+
+_KEEPS = {("g",): "", ("g", "x"): "x", ("g", "z"): "z", ("g", "x", "z"): "xz"}
+
+
+def _array_fn(forward: str | Callable) -> Callable:
+    if callable(forward):
+        return forward
+    name = forward
+
+    def fn(x: Any) -> Any:
+        return getattr(xp_of(x), name)(x)
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+def _quiet(fn: Callable, ignore: tuple) -> Callable:
+    """``fn`` with NumPy's warnings for ``ignore`` (``"divide"``, ``"invalid"``) silenced."""
+    if not ignore:
+        return fn
+    quiet = dict.fromkeys(ignore, "ignore")
+
+    def wrapped(*args: Any) -> Any:
+        with np.errstate(**quiet):
+            return fn(*args)
+
+    return wrapped
+
+
+def unary(name: str, forward: str | Callable, vjp: Callable, formula: str, derivation: str,
+          doc: str | None = None, ignore: tuple = ()) -> type[Function]:
+    """The ``Function`` class of the elementwise op ``z = forward(x)`` with VJP ``vjp``.
+
+    Parameters
+    ----------
+    name : str
+        Class name (the graph node is ``<name>Backward``).
+    forward : str or callable
+        The name of a NumPy function (``"exp"``; CuPy's on the GPU), or a function of the
+        input array returning the output array.
+    vjp : callable
+        ``vjp(g[, x][, z])``: the gradient of the input from ``g = dL/dz``; the parameter
+        names ``x``/``z`` choose what the forward saves (input, output).
+    formula : str
+        The VJP as ``gg.trace`` prints it (``"dX = dZ ⊙ Z"``).
+    derivation : str
+        ``docs/derivations/<chapter>.md#<anchor>``.
+    doc : str, optional
+        The op in one line (default ``z = <forward>(x)``).
+    ignore : tuple of str
+        NumPy floating-point warnings silenced in forward and backward (``"divide"``,
+        ``"invalid"``), where ±inf/NaN is the expected answer (``asin'(±1)``).
+    """
+    params = tuple(inspect.signature(vjp).parameters)
+    keeps = _KEEPS.get(params)
+    if keeps is None:
+        raise TypeError(f"unary {name}: the vjp's parameters must be (g), (g, x), (g, z) or "
+                        f"(g, x, z), got {params}")
+    fn = _quiet(_array_fn(forward), ignore)
+    rule = _quiet(vjp, ignore)
+    # what forward keeps for the vjp (the input, the output, both or nothing)
+    if keeps == "x":
+        def forward_(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return fn(x)
+    elif keeps == "z":
+        def forward_(ctx: Any, x: Any) -> Any:
+            z = fn(x)
+            ctx.save_for_backward(z)
+            return z
+    elif keeps == "xz":
+        def forward_(ctx: Any, x: Any) -> Any:
+            z = fn(x)
+            ctx.save_for_backward(x, z)
+            return z
+    else:
+        def forward_(ctx: Any, x: Any) -> Any:
+            return fn(x)
+
+    if len(keeps) == 1:
+        def backward(ctx: Any, g: Any) -> Any:
+            (saved,) = ctx.saved_tensors
+            return rule(g, saved)
+    else:
+        def backward(ctx: Any, g: Any) -> Any:
+            return rule(g, *ctx.saved_tensors)
+
+    backward.__doc__ = f"VJP: ``{formula}``."
+    caller = sys._getframe(1)
+    text = doc or f"z = {getattr(forward, '__name__', forward)}(x)"
+    attrs = {
+        "__doc__": f"``{text}``.",
+        "__module__": caller.f_globals["__name__"],
+        "__qualname__": name,
+        "__firstlineno__": caller.f_lineno,  # the row's line (as Python 3.13 sets for a class)
+        "formulas": {"inputs": "X", "grads": (formula,)},
+        "derivation": derivation,
+        "fn": staticmethod(fn),
+        "vjp": staticmethod(vjp),
+        "forward": staticmethod(forward_),
+        "backward": staticmethod(backward),
+    }
+    return type(name, (Function,), attrs)

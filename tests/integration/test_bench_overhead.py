@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_overhead.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_overhead.py"
 
 
 def test_bench_overhead_runs(capsys):

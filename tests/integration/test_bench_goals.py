@@ -6,7 +6,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-G = runpy.run_path(str(Path(__file__).resolve().parent.parent / "bench" / "bench_goals.py"),
+G = runpy.run_path(str(Path(__file__).resolve().parents[2] / "bench" / "bench_goals.py"),
                    run_name="bench_goals")
 
 MLP = """\

@@ -339,7 +339,7 @@ def test_docs_examples_run():
 
     import glassgrad.sklearn as gs
 
-    doc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "sklearn.md")
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "sklearn.md")
     with open(doc, encoding="utf-8") as fh:
         text = fh.read()
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]

@@ -22,8 +22,8 @@ from glassgrad.playground import make_server
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "tests" / "data" / "playground_boundary.png"
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "tests" / "assets" / "playground_boundary.png"
 README_SHOT = ROOT / "docs" / "img" / "playground.png"
 UPDATE = os.environ.get("GLASSGRAD_UPDATE_SCREENSHOTS") == "1"
 

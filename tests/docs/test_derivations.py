@@ -13,7 +13,7 @@ import pytest
 
 import glassgrad as gg
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs", "derivations")
 F = gg.nn.functional
 rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or "/work/shared/data/mnist"
 HAVE_MNIST = os.path.exists(os.path.join(MNIST_DIR, "train-images-idx3-ubyte.gz")) or os.path.exists(
     os.path.join(MNIST_DIR, "train-images-idx3-ubyte"))

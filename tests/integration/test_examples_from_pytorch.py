@@ -27,7 +27,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # as tests/oracle.py: small problems, a shared machine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples", "from_pytorch")
 PROGRAMS = ["mnist_cnn", "dcgan", "transformer_reverse"]
 IMPORT_LINE = re.compile(r"^(import|from)\s+glassgrad\b", re.MULTILINE)

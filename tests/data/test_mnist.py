@@ -18,7 +18,7 @@ import glassgrad.data.mnist as mnist_mod
 from glassgrad.data import MNIST, DataLoader, DownloadError, IDXError, read_idx
 from glassgrad.data.mnist import MNIST_FILES, load_mnist, mnist_dir
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
 ALL = MNIST_FILES["train"] + MNIST_FILES["test"]
 needs_mnist = pytest.mark.skipif(not all((SHARED / f"{n}.gz").is_file() for n in MNIST_FILES["test"]),
                                  reason=f"MNIST files not found in {SHARED}")

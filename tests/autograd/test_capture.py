@@ -284,7 +284,7 @@ def test_docs_listing_is_what_the_code_prints():
     import os
     import re
 
-    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "capture.md")).read()
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "capture.md")).read()
     shown = re.search(r">>> print\(step.program\(x, y\)\)\n(.*?)\n```", doc, re.S).group(1)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
     step = gg.capture(lambda x, y: F.cross_entropy(model(x), y))

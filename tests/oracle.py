@@ -199,7 +199,8 @@ def check_module(make: Callable, shapes: Sequence[Any] = (), torch_make: Callabl
             if a.size > 1 and np.all(a == a.flat[0]):
                 a[...] = rng.uniform(0.5, 1.5, a.shape).astype(a.dtype)
         if same_repr and torch is not None:
-            assert repr(gm) == repr(tmake(torch.nn)), "repr differs from torch's"
+            ours, theirs = repr(gm), repr(tmake(torch.nn))
+            assert ours == theirs, f"repr {ours!r} differs from torch's {theirs!r}"
         if torch is None:
             continue
         tm = tmake(torch.nn).to(_torch_dtype(dt))

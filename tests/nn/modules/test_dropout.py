@@ -1,6 +1,8 @@
-"""Dropout1d/2d/3d (modules and functions) for every input rank as PyTorch 2.13: which axes
-share one draw (whole channels), the 1/(1-p) scaling, the identity in eval mode, the
-errors and the UserWarnings (same text) for the ranks PyTorch calls deprecated."""
+"""Dropout modules (glassgrad.nn.modules.dropout): Dropout1d/2d/3d (modules and functions) for
+every input rank as PyTorch 2.13: which axes share one draw (whole channels), the 1/(1-p)
+scaling, the identity in eval mode, the errors and the UserWarnings (same text) for the
+ranks PyTorch calls deprecated; Dropout's mask in forward and backward, seeding; the
+alpha dropouts in eval mode against torch.nn's."""
 
 import warnings
 
@@ -10,6 +12,7 @@ import pytest
 import glassgrad as gg
 from glassgrad import nn
 from glassgrad.nn import functional as F
+from oracle import check_module
 
 torch = pytest.importorskip("torch")
 
@@ -100,3 +103,53 @@ def test_dropout1d_rank_error_even_in_eval():
     d = nn.Dropout1d().eval()
     with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input, but received a 4D"):
         d(gg.ones(2, 3, 4, 5))
+
+
+# ------------------------------------------------------------------------------ dropout
+def test_dropout_mask_semantics():
+    gg.manual_seed(0)
+    d = nn.Dropout(0.3)
+    x = gg.ones(200, 500, requires_grad=True)
+    y = d(x)
+    v = y.detach().numpy()
+    zero = v == 0
+    assert abs(zero.mean() - 0.3) < 0.01
+    np.testing.assert_allclose(v[~zero], 1 / 0.7, rtol=1e-6)
+    assert y.dtype == np.float32
+    g = np.random.default_rng(0).standard_normal(v.shape).astype(np.float32)
+    y.backward(gg.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), g * v, rtol=1e-6)  # same mask in backward
+    d.eval()
+    xe = gg.randn(3, 4)
+    assert d(xe) is xe
+    # seedable
+    gg.manual_seed(5)
+    a = F.dropout(gg.ones(50), 0.5).numpy()
+    gg.manual_seed(5)
+    b = F.dropout(gg.ones(50), 0.5).numpy()
+    np.testing.assert_array_equal(a, b)
+    c = F.dropout(gg.ones(50), 0.5, generator=gg.Generator(5)).numpy()
+    np.testing.assert_array_equal(a, c)
+    assert not F.dropout(gg.ones(10), 1.0).numpy().any()
+    assert F.dropout(gg.ones(10), 0.0).numpy().all()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+
+
+def test_dropout2d_module_and_upsample_repr():
+    gg.manual_seed(0)
+    d = nn.Dropout2d(0.5)
+    x = gg.ones(8, 16, 3, 3)
+    y = d(x).numpy().reshape(8, 16, 9)
+    assert np.all((y == 0).all(-1) | (y == 2).all(-1))
+    d.eval()
+    assert d(x) is x
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout2d(2.0)
+    assert repr(nn.Upsample(scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
+
+
+@pytest.mark.parametrize("make", [lambda nn: nn.Dropout(0.3), lambda nn: nn.Dropout2d(0.3),
+                                  lambda nn: nn.AlphaDropout(0.3), lambda nn: nn.FeatureAlphaDropout(0.2)])
+def test_dropouts_in_eval_mode_vs_torch(make):
+    check_module(make, shapes=[(2, 4, 3, 3)], modes=("eval",), same_repr=True)

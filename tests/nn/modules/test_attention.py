@@ -8,31 +8,12 @@ import pytest
 
 import glassgrad as gg
 from glassgrad import nn
-from oracle import TOL
+from oracle import check_module
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 E, NH, L, S, N = 8, 2, 5, 6, 3
-
-
-def _copy(gm, tm):
-    sd = {k: gg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()}
-    gm.load_state_dict(sd)
-
-
-def _mha_pair(dt=np.float64, **kw):
-    tm = torch.nn.MultiheadAttention(E, NH, **kw).to(torch.float64 if dt == np.float64 else torch.float32)
-    gm = nn.MultiheadAttention(E, NH, dtype=dt, **kw)
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    _copy(gm, tm)
-    return tm, gm
-
-
-def _grads_match(gparams, tparams, tol):
-    for (name, p), (tname, tp) in zip(gparams, tparams):
-        assert name == tname
-        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), err_msg=name, **tol)
 
 
 # every mask combination in every layout; need_weights alternates through the list
@@ -43,73 +24,41 @@ MHA_GRID = [c + (k % 4 in (0, 3),) for k, c in enumerate(itertools.product(
 @pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
 @pytest.mark.parametrize("batch_first,self_attn,amask,kpm,need_weights", MHA_GRID)
 def test_mha_matches_torch(batch_first, self_attn, amask, kpm, need_weights):
-    dt = np.float64
-    tm, gm = _mha_pair(dt, batch_first=batch_first)
     rng = np.random.default_rng(0)
     shp = lambda n: (N, n, E) if batch_first else (n, N, E)
-    q = rng.standard_normal(shp(L))
-    k = q if self_attn else rng.standard_normal(shp(S))
-    v = q if self_attn else rng.standard_normal(shp(S))
     SS = L if self_attn else S
-    kw_t, kw_g = {}, {}
+    qkv = [rng.standard_normal(shp(L))] + ([] if self_attn else [rng.standard_normal(shp(S))] * 2)
+    masks, names = [], []
     if amask == "bool":
         m = rng.random((L, SS)) > 0.7
         m[:, 0] = False
-        kw_t["attn_mask"], kw_g["attn_mask"] = torch.tensor(m), gg.tensor(m)
+        masks, names = [m], ["attn_mask"]
     elif amask == "float":
-        m = rng.standard_normal((N * NH, L, SS))
-        kw_t["attn_mask"], kw_g["attn_mask"] = torch.tensor(m), gg.tensor(m)
+        masks, names = [rng.standard_normal((N * NH, L, SS))], ["attn_mask"]
     if kpm:
         pm = np.zeros((N, SS), bool)
         pm[1, -2:] = True
         pm[2, 1] = True
-        kw_t["key_padding_mask"], kw_g["key_padding_mask"] = torch.tensor(pm), gg.tensor(pm)
-    tq = torch.tensor(q, requires_grad=True)
-    tk = tq if self_attn else torch.tensor(k, requires_grad=True)
-    tv = tq if self_attn else torch.tensor(v, requires_grad=True)
-    gq = gg.tensor(q, requires_grad=True)
-    gk = gq if self_attn else gg.tensor(k, requires_grad=True)
-    gv = gq if self_attn else gg.tensor(v, requires_grad=True)
-    to, tw = tm(tq, tk, tv, need_weights=need_weights, **kw_t)
-    go, gw = gm(gq, gk, gv, need_weights=need_weights, **kw_g)
-    tol = TOL[dt]
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), **tol)
-    if need_weights:
-        np.testing.assert_allclose(gw.detach().numpy(), tw.detach().numpy(), **tol)
-    else:
-        assert gw is None
-    w = rng.standard_normal(tuple(to.shape))
-    (to * torch.tensor(w)).sum().backward()
-    (go * gg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(gq.grad.numpy(), tq.grad.numpy(), **tol)
-    if not self_attn:
-        np.testing.assert_allclose(gk.grad.numpy(), tk.grad.numpy(), **tol)
-        np.testing.assert_allclose(gv.grad.numpy(), tv.grad.numpy(), **tol)
-    _grads_match(gm.named_parameters(), tm.named_parameters(), tol)
+        masks, names = masks + [pm], names + ["key_padding_mask"]
+
+    def call(m, *xs):
+        q, k, v = (xs[0],) * 3 if self_attn else xs[:3]
+        kw = dict(zip(names, xs[len(qkv):]))
+        return m(q, k, v, need_weights=need_weights, **kw)
+
+    check_module(lambda nn: nn.MultiheadAttention(E, NH, batch_first=batch_first), inputs=qkv + masks,
+                 grad=[True] * len(qkv) + [False] * len(masks), call=call, dtypes=(np.float64,))
 
 
 @pytest.mark.parametrize("average", [True, False])
 def test_mha_float32_unbatched_weights_per_head(average):
-    tm, gm = _mha_pair(np.float32)
-    x = np.random.default_rng(1).standard_normal((L, E)).astype(np.float32)
-    to, tw = tm(torch.tensor(x), torch.tensor(x), torch.tensor(x), average_attn_weights=average)
-    go, gw = gm(gg.tensor(x), gg.tensor(x), gg.tensor(x), average_attn_weights=average)
-    assert go.dtype == np.float32 and go.shape == (L, E)
-    assert tuple(gw.shape) == tuple(tw.shape)
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(gw.detach().numpy(), tw.detach().numpy(), rtol=1e-5, atol=1e-5)
+    check_module(lambda nn: nn.MultiheadAttention(E, NH), shapes=[(L, E)], dtypes=(np.float32,),
+                 call=lambda m, x: m(x, x, x, average_attn_weights=average))
 
 
 def test_mha_kdim_vdim_and_no_bias():
-    tm = torch.nn.MultiheadAttention(E, NH, kdim=3, vdim=5, bias=False).double()
-    gm = nn.MultiheadAttention(E, NH, kdim=3, vdim=5, bias=False, dtype=np.float64)
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    _copy(gm, tm)
-    rng = np.random.default_rng(2)
-    q, k, v = rng.standard_normal((L, N, E)), rng.standard_normal((S, N, 3)), rng.standard_normal((S, N, 5))
-    to = tm(torch.tensor(q), torch.tensor(k), torch.tensor(v))[0]
-    go = gm(gg.tensor(q), gg.tensor(k), gg.tensor(v))[0]
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
+    check_module(lambda nn: nn.MultiheadAttention(E, NH, kdim=3, vdim=5, bias=False),
+                 shapes=[(L, N, E), (S, N, 3), (S, N, 5)])
 
 
 def test_mha_causal_equals_explicit_mask():
@@ -155,44 +104,26 @@ def test_mha_dropout_only_in_training():
                                                                (False, "gelu", True)])
 @pytest.mark.parametrize("masked", [False, True])
 def test_transformer_encoder_layer_matches_torch(norm_first, activation, batch_first, masked):
-    tm = torch.nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, dropout=0.1, activation=activation,
-                                          batch_first=batch_first, norm_first=norm_first).double().eval()
-    gm = nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, dropout=0.1, activation=activation,
-                                    batch_first=batch_first, norm_first=norm_first, dtype=np.float64).eval()
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    _copy(gm, tm)
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((N, L, E) if batch_first else (L, N, E))
-    kw_t, kw_g = {}, {}
-    if masked:
-        pm = np.zeros((N, L), bool)
-        pm[0, -2:] = True
-        cm = np.triu(np.ones((L, L), bool), 1)
-        kw_t = dict(src_mask=torch.tensor(cm), src_key_padding_mask=torch.tensor(pm))
-        kw_g = dict(src_mask=gg.tensor(cm), src_key_padding_mask=gg.tensor(pm))
-    tx, gx = torch.tensor(x, requires_grad=True), gg.tensor(x, requires_grad=True)
-    to = tm(tx, **kw_t)  # input requires grad: PyTorch takes its ordinary (non fast-path) route
-    go = gm(gx, **kw_g)
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
-    w = rng.standard_normal(x.shape)
-    (to * torch.tensor(w)).sum().backward()
-    (go * gg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    _grads_match(gm.named_parameters(), tm.named_parameters(), TOL[np.float64])
+    x = (N, L, E) if batch_first else (L, N, E)
+    pm = np.zeros((N, L), bool)
+    pm[0, -2:] = True
+    cm = np.triu(np.ones((L, L), bool), 1)
+    # eval mode (dropout off); the input requires grad, so PyTorch takes its ordinary (non
+    # fast-path) route
+    check_module(lambda nn: nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
+                                                       activation=activation, batch_first=batch_first,
+                                                       norm_first=norm_first),
+                 inputs=[np.random.default_rng(4).standard_normal(x)] + ([cm, pm] if masked else []),
+                 call=lambda m, x, *masks: m(x, **dict(zip(["src_mask", "src_key_padding_mask"], masks))),
+                 modes=("eval",))
 
 
 def test_transformer_encoder_stack_matches_torch():
-    layer_t = torch.nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, batch_first=True).double()
-    tm = torch.nn.TransformerEncoder(layer_t, 2, norm=torch.nn.LayerNorm(E).double(),
-                                     enable_nested_tensor=False).eval()
-    layer_g = nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, batch_first=True, dtype=np.float64)
-    gm = nn.TransformerEncoder(layer_g, 2, norm=nn.LayerNorm(E, dtype=np.float64)).eval()
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    _copy(gm, tm)
-    x = np.random.default_rng(5).standard_normal((N, L, E))
-    to = tm(torch.tensor(x), is_causal=False)
-    go = gm(gg.tensor(x))
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
+    layer = lambda nn: nn.TransformerEncoderLayer(E, NH, dim_feedforward=16, batch_first=True)
+    check_module(lambda nn: nn.TransformerEncoder(layer(nn), 2, norm=nn.LayerNorm(E)),
+                 torch_make=lambda nn: nn.TransformerEncoder(layer(nn), 2, norm=nn.LayerNorm(E),
+                                                             enable_nested_tensor=False),
+                 shapes=[(N, L, E)], modes=("eval",))
 
 
 def test_transformer_encoder_layer_float32_trains():
@@ -208,31 +139,16 @@ def test_transformer_encoder_layer_float32_trains():
 @pytest.mark.parametrize("masked", [False, True])
 def test_transformer_decoder_layer_and_stack_match_torch(norm_first, batch_first, masked):
     S = L + 1
-    tl = torch.nn.TransformerDecoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
-                                          batch_first=batch_first, norm_first=norm_first).double()
-    tm = torch.nn.TransformerDecoder(tl, 2, norm=torch.nn.LayerNorm(E).double()).eval()
-    gl = nn.TransformerDecoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
-                                    batch_first=batch_first, norm_first=norm_first, dtype=np.float64)
-    gm = nn.TransformerDecoder(gl, 2, norm=nn.LayerNorm(E, dtype=np.float64)).eval()
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    _copy(gm, tm)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((N, L, E) if batch_first else (L, N, E))
     mem = rng.standard_normal((N, S, E) if batch_first else (S, N, E))
-    kw_t, kw_g = {}, {}
-    if masked:
-        cm = np.triu(np.ones((L, L), bool), 1)
-        pm = np.zeros((N, S), bool)
-        pm[1, -2:] = True
-        kw_t = dict(tgt_mask=torch.tensor(cm), memory_key_padding_mask=torch.tensor(pm))
-        kw_g = dict(tgt_mask=gg.tensor(cm), memory_key_padding_mask=gg.tensor(pm))
-    tx, gx = torch.tensor(x, requires_grad=True), gg.tensor(x, requires_grad=True)
-    tmem, gmem = torch.tensor(mem, requires_grad=True), gg.tensor(mem, requires_grad=True)
-    to, go = tm(tx, tmem, **kw_t), gm(gx, gmem, **kw_g)
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
-    w = rng.standard_normal(x.shape)
-    (to * torch.tensor(w)).sum().backward()
-    (go * gg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(gmem.grad.numpy(), tmem.grad.numpy(), rtol=1e-9, atol=1e-10)
-    _grads_match(gm.named_parameters(), tm.named_parameters(), TOL[np.float64])
+    cm = np.triu(np.ones((L, L), bool), 1)
+    pm = np.zeros((N, S), bool)
+    pm[1, -2:] = True
+    layer = lambda nn: nn.TransformerDecoderLayer(E, NH, dim_feedforward=16, dropout=0.1,
+                                                  batch_first=batch_first, norm_first=norm_first)
+    check_module(lambda nn: nn.TransformerDecoder(layer(nn), 2, norm=nn.LayerNorm(E)),
+                 inputs=[x, mem] + ([cm, pm] if masked else []),
+                 call=lambda m, x, mem, *masks: m(x, mem, **dict(zip(["tgt_mask", "memory_key_padding_mask"],
+                                                                     masks))),
+                 modes=("eval",), rtol=1e-9)

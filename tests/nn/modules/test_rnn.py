@@ -9,7 +9,7 @@ import pytest
 
 import glassgrad as gg
 from glassgrad import nn
-from oracle import TOL, needs_torch
+from oracle import TOL, check_module, needs_torch
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -81,23 +81,35 @@ GRID = [(L, bi, bf, bias, hx) for L, bi, bf in itertools.product([1, 2], [False,
         for bias, hx in ((True, False), (False, True))]
 
 
+def _check(kind, hx=False, dtypes=(np.float64,), **kw):
+    """check_module on a recurrent layer, with or without a given initial state."""
+    D, L = 2 if kw.get("bidirectional") else 1, kw.get("num_layers", 1)
+    x, h = ((B, T, I) if kw.get("batch_first") else (T, B, I)), (L * D, B, HID)
+    make = lambda nn: getattr(nn, kind)(I, HID, **kw)
+    if not hx:
+        return check_module(make, shapes=[x], dtypes=dtypes)
+    if kind == "LSTM":
+        return check_module(make, shapes=[x, h, h], call=lambda m, x, h, c: m(x, (h, c)), dtypes=dtypes)
+    return check_module(make, shapes=[x, h], call=lambda m, x, h: m(x, h), dtypes=dtypes)
+
+
 @needs_torch
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("layers,bidir,batch_first,bias,hx", GRID)
 def test_matches_torch_float64(kind, layers, bidir, batch_first, bias, hx):
-    _run(kind, num_layers=layers, bidirectional=bidir, batch_first=batch_first, bias=bias, hx=hx)
+    _check(kind, num_layers=layers, bidirectional=bidir, batch_first=batch_first, bias=bias, hx=hx)
 
 
 @needs_torch
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_matches_torch_float32(kind):
-    _run(kind, np.float32, num_layers=2, bidirectional=True, hx=True)
+    _check(kind, dtypes=(np.float32,), num_layers=2, bidirectional=True, hx=True)
 
 
 @needs_torch
 def test_rnn_relu():
-    _run("RNN", nonlinearity="relu", num_layers=2, bidirectional=True, hx=True)
-    _run("RNN", np.float32, nonlinearity="relu")
+    _check("RNN", nonlinearity="relu", num_layers=2, bidirectional=True, hx=True)
+    _check("RNN", dtypes=(np.float32,), nonlinearity="relu")
 
 
 @needs_torch
@@ -116,14 +128,7 @@ def test_variable_lengths_equal_packed_sequence(kind, bidir, batch_first):
 @needs_torch
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_unbatched_input(kind):
-    tm, gm = _pair(kind, num_layers=2, bidirectional=True)
-    x = np.random.default_rng(1).standard_normal((T, I))
-    to, th = tm(torch.tensor(x))
-    go, gh = gm(gg.tensor(x))
-    assert go.shape == (T, 2 * HID)
-    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
-    th, gh = (th[0], gh[0]) if kind == "LSTM" else (th, gh)
-    np.testing.assert_allclose(gh.detach().numpy(), th.detach().numpy(), rtol=1e-10, atol=1e-12)
+    check_module(lambda nn: getattr(nn, kind)(I, HID, num_layers=2, bidirectional=True), shapes=[(T, I)])
 
 
 @needs_torch
@@ -178,40 +183,15 @@ def test_gradcheck_small(kind):
 
 
 @needs_torch
-@pytest.mark.parametrize("kind,cell", [("RNNCell", nn.RNNCell), ("LSTMCell", nn.LSTMCell),
-                                       ("GRUCell", nn.GRUCell)])
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_cells_match_torch(kind, cell, bias):
-    tm = getattr(torch.nn, kind)(I, HID, bias=bias).double()
-    gm = cell(I, HID, bias=bias, dtype=np.float64)
-    assert list(gm.state_dict()) == list(tm.state_dict())
-    gm.load_state_dict({k: gg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
-    rng = np.random.default_rng(5)
-    x, h, c = rng.standard_normal((B, I)), rng.standard_normal((B, HID)), rng.standard_normal((B, HID))
-    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
-    gx, gh, gc = (gg.tensor(a, requires_grad=True) for a in (x, h, c))
+def test_cells_match_torch(kind, bias):
+    make = lambda nn: getattr(nn, kind)(I, HID, bias=bias)
     if kind == "LSTMCell":
-        t1, t2 = tm(tx, (th, tc))
-        g1, g2 = gm(gx, (gh, gc))
-        (t1.sum() + (t2 * t2).sum()).backward()
-        (g1.sum() + (g2 * g2).sum()).backward()
-        np.testing.assert_allclose(g2.detach().numpy(), t2.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(gc.grad.numpy(), tc.grad.numpy(), rtol=1e-10, atol=1e-12)
+        check_module(make, shapes=[(B, I), (B, HID), (B, HID)], call=lambda m, x, h, c: m(x, (h, c)))
     else:
-        t1, g1 = tm(tx, th), gm(gx, gh)
-        (t1 * t1).sum().backward()
-        (g1 * g1).sum().backward()
-    np.testing.assert_allclose(g1.detach().numpy(), t1.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(gh.grad.numpy(), th.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for k, p in tm.named_parameters():
-        np.testing.assert_allclose(getattr(gm, k).grad.numpy(), p.grad.numpy(), rtol=1e-10,
-                                   atol=1e-12, err_msg=k)
-    # unbatched input and default (zero) state
-    out = gm(gg.tensor(x[0]))
-    tout = tm(torch.tensor(x[0]))
-    out, tout = (out[0], tout[0]) if kind == "LSTMCell" else (out, tout)
-    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        check_module(make, shapes=[(B, I), (B, HID)])
+    check_module(make, shapes=[(I,)])          # unbatched input and default (zero) state
 
 
 def test_dropout_between_layers_only_in_training():

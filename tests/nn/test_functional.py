@@ -14,11 +14,7 @@ from glassgrad.nn import functional as F
 from oracle import check_op, rand_inputs
 
 torch = pytest.importorskip("torch")
-
-
 TF = torch.nn.functional
-
-
 TNN = torch.nn
 
 

@@ -11,10 +11,7 @@ import glassgrad.nn.functional as F
 from oracle import check_double_backward, check_op
 
 torch = pytest.importorskip("torch")
-
-
 TF = torch.nn.functional
-
 
 MAX_CASES = [
     dict(kernel_size=2),

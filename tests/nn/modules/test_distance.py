@@ -11,11 +11,7 @@ from glassgrad.nn import functional as F
 from oracle import check_op
 
 torch = pytest.importorskip("torch")
-
-
 TF = torch.nn.functional
-
-
 TNN = torch.nn
 
 

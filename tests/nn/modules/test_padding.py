@@ -8,8 +8,6 @@ from glassgrad import nn
 from oracle import check_module, check_op
 
 torch = pytest.importorskip("torch")
-
-
 TNN = torch.nn
 
 

@@ -1,11 +1,28 @@
+import importlib.abc
+import importlib.util
 import os
 import sys
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# the shared helpers (oracle.py, ddp_worker.py) import as top-level modules from every folder
-sys.path.insert(0, HERE)
+
+
+class _Helpers(importlib.abc.MetaPathFinder):
+    """``import oracle`` (and ``ddp_worker``, any helper module at the top of tests/) from
+    every folder. tests/ itself is not put on sys.path: its folders mirror glassgrad's
+    (tests/onnx/, tests/sklearn/, ...) and would be found as namespace packages by
+    ``import onnx`` wherever onnx is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None or "." in name or name.startswith("test_") or name == "conftest":
+            return None
+        file = os.path.join(HERE, name + ".py")
+        return importlib.util.spec_from_file_location(name, file) if os.path.isfile(file) else None
+
+
+if not any(isinstance(f, _Helpers) for f in sys.meta_path):
+    sys.meta_path.append(_Helpers())
 
 _INTEGRATION = os.path.join(HERE, "integration") + os.sep
 

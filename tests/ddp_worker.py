@@ -1,5 +1,5 @@
 """Data-parallel training cases, run by ``mpiexec -n W python tests/ddp_worker.py OUT``
-(from tests/test_distributed.py) and, for the reference, in one process by the test.
+(from tests/integration/test_distributed_mpi.py) and, for the reference, in one process by the test.
 
 Every case trains a small model for a few steps on this rank's share of a fixed data set
 (``DistributedSampler``) and rank 0 writes the final parameters and buffers. The test

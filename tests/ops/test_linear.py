@@ -1,0 +1,54 @@
+"""The fused linear op (glassgrad.ops.linear): values and gradients equal x @ W.T + b and
+PyTorch's; one graph node; double backward; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+from glassgrad.nn import functional as F
+from oracle import check_double_backward, check_op, check_same, rand_inputs
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+# ------------------------------------------------------------------------------ linear
+@pytest.mark.parametrize("xshape", [(5, 4), (2, 3, 4), (4,)])
+def test_linear_vs_torch_and_composition(xshape):
+    check_op(lambda x, w, b: F.linear(x, w, b), shapes=[xshape, (3, 4), (3,)],
+             torch_fn=lambda x, w, b: TF.linear(x, w, b))
+    check_op(lambda x, w: F.linear(x, w), shapes=[xshape, (3, 4)],
+             torch_fn=lambda x, w: TF.linear(x, w))
+    arrs = rand_inputs([xshape, (3, 4), (3,)])
+    check_same(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b, arrs)
+
+
+def test_linear_is_one_node_float32():
+    x = gg.randn(8, 5)
+    lin = gg.nn.Linear(5, 3)
+    y = lin(x)
+    assert y.dtype == np.float32 and type(y.grad_fn).__name__ == "Linear"
+    assert {e[0] is lin.weight or e[0] is lin.bias for e in y.grad_fn.next_functions if e} == {True}
+    y.sum().backward()
+    assert lin.weight.grad.dtype == np.float32 and lin.bias.grad.dtype == np.float32
+
+
+def test_linear_double_backward():
+    check_double_backward(lambda x, w, b: (F.linear(x, w, b) ** 2).sum(1),
+                          shapes=[(4, 3), (2, 3), (2,)],
+                          torch_fn=lambda x, w, b: (TF.linear(x, w, b) ** 2).sum(1))
+    check_double_backward(lambda x, w, b: F.linear(x, w, b).tanh(),
+                          shapes=[(2, 4, 3), (2, 3), (2,)],
+                          torch_fn=lambda x, w, b: TF.linear(x, w, b).tanh())
+
+
+def test_linear_errors():
+    w = gg.randn(3, 4)
+    with pytest.raises(ValueError, match=r"linear: input of shape \(5, 5\)"):
+        F.linear(gg.randn(5, 5), w)
+    with pytest.raises(TypeError, match="linear: input dtype float64"):
+        F.linear(gg.randn(5, 4, dtype=gg.float64), w)
+    with pytest.raises(ValueError, match="bias"):
+        F.linear(gg.randn(5, 4), w, gg.randn(4))

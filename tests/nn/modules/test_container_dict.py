@@ -3,7 +3,6 @@ PyTorch's."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import glassgrad as gg

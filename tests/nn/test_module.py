@@ -141,6 +141,26 @@ def test_to_double_float_keeps_parameter_identity():
         m.to(gg.int64)
 
 
+@pytest.mark.parametrize("build", [
+    lambda nn: nn.AvgPool1d(3), lambda nn: nn.AvgPool1d(3, 2, 1), lambda nn: nn.AvgPool2d(3),
+    lambda nn: nn.ConstantPad1d(2, 1.0), lambda nn: nn.ConstantPad2d((1, 0, 2, 1), 0.5),
+    lambda nn: nn.ConstantPad3d(1, 0.0), lambda nn: nn.ZeroPad2d(1), lambda nn: nn.ReflectionPad1d(2),
+    lambda nn: nn.InstanceNorm1d(4), lambda nn: nn.InstanceNorm2d(4, affine=True),
+    lambda nn: nn.InstanceNorm3d(4, affine=True, bias=False),
+    lambda nn: nn.MSELoss(reduction="sum"), lambda nn: nn.NLLLoss(reduction="none"),
+    lambda nn: nn.L1Loss(reduction="sum"), lambda nn: nn.BCEWithLogitsLoss(),
+], ids=lambda f: "")
+def test_repr_matches_pytorch_for_layers_with_options(build):
+    assert repr(build(gg.nn)) == repr(build(torch.nn))
+
+
+def test_instance_norm_bias_flag_as_pytorch():
+    m, tm = gg.nn.InstanceNorm2d(3, affine=True, bias=False), torch.nn.InstanceNorm2d(3, affine=True, bias=False)
+    assert [n for n, _ in m.named_parameters()] == [n for n, _ in tm.named_parameters()] == ["weight"]
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(m(gg.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), atol=1e-5)
+
+
 def test_repr_matches_pytorch():
     g = gg.nn.Sequential(
         gg.nn.Linear(4, 3), gg.nn.ReLU(), gg.nn.BatchNorm1d(3), gg.nn.Dropout(0.2),

@@ -31,7 +31,7 @@ class _Loss(Module):
         self.reduction = reduction
 
     def extra_repr(self) -> str:
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+        return ""  # as PyTorch: MSELoss(), whatever the reduction
 
 
 class _WeightedLoss(_Loss):

@@ -207,7 +207,7 @@ class _InstanceNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         if track_running_stats:
             raise NotImplementedError(f"{type(self).__name__}: track_running_stats=True is not "
@@ -215,11 +215,14 @@ class _InstanceNorm(Module):
         self.num_features, self.eps, self.momentum, self.affine = (num_features, eps, momentum,
                                                                    affine)
         d = _dt.to_dtype(dtype)
+        self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=d))
-            self.bias = Parameter(np.zeros(num_features, dtype=d))
         else:
             self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(np.zeros(num_features, dtype=d))
+        else:
             self.register_parameter("bias", None)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -236,7 +239,8 @@ class _InstanceNorm(Module):
         return y if batched else y.squeeze(0)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -42,12 +42,15 @@ class _Pad(Module):
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self) -> str:
-        return f"{self.padding}" + (f", value={self.value}" if self.value else "")
+        return f"{self.padding}"
 
 
 class _ConstantPad(_Pad):
     def __init__(self, padding: Any, value: float) -> None:
         self._setup(padding, value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
 
 
 class ZeroPad1d(_Pad):

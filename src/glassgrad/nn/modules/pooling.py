@@ -101,6 +101,10 @@ class AvgPool1d(_AvgPoolNd):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+        # stored as 1-tuples, as torch.nn.AvgPool1d does (its repr shows kernel_size=(3,))
+        one = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,)  # noqa: E731
+        self.kernel_size, self.stride, self.padding = (one(self.kernel_size), one(self.stride),
+                                                       one(self.padding))
 
 
 class AvgPool2d(_AvgPoolNd):

@@ -155,10 +155,12 @@ def test_repr_matches_pytorch_for_layers_with_options(build):
 
 
 def test_instance_norm_bias_flag_as_pytorch():
-    m, tm = gg.nn.InstanceNorm2d(3, affine=True, bias=False), torch.nn.InstanceNorm2d(3, affine=True, bias=False)
+    m = gg.nn.InstanceNorm2d(3, affine=True, bias=False)
+    tm = torch.nn.InstanceNorm2d(3, affine=True, bias=False)
     assert [n for n, _ in m.named_parameters()] == [n for n, _ in tm.named_parameters()] == ["weight"]
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
-    np.testing.assert_allclose(m(gg.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(m(gg.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               atol=1e-5)
 
 
 def test_repr_matches_pytorch():

@@ -80,7 +80,7 @@ allocator._on_import()
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
                "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func",
                "special", "distributed", "sparse",
-               "distributions"}
+               "distributions", "privacy"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 

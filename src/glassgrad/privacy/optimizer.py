@@ -28,7 +28,7 @@ from ..tensor import Tensor
 from .accountant import PrivacyAccountant
 from .sampling import DPDataLoader
 
-__all__ = ["DPOptimizer", "make_private"]
+__all__ = ["DPOptimizer", "make_private", "clip_factors"]
 
 
 def _coupling_modules(model: Any) -> list[str]:
@@ -50,6 +50,24 @@ def _pos(name: str, v: Any, allow_zero: bool) -> float:
         raise ValueError(f"DPOptimizer: {name} must be a finite number {'>=' if allow_zero else '>'} 0, "
                          f"got {v!r}")
     return f
+
+
+def clip_factors(per_sample: Any, max_norm: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(factors, norms)`` for flat clipping: ``norms[i]`` is the L2 norm of sample ``i``'s
+    gradient over all the arrays in ``per_sample`` (a dict or list of ``(n, ...)`` arrays)
+    together, ``factors[i] = min(1, max_norm / norms[i])`` (1 for a zero gradient), so that
+    ``factors[i] * norms[i] <= max_norm``."""
+    arrs = list(per_sample.values()) if isinstance(per_sample, dict) else list(per_sample)
+    if not arrs:
+        raise ValueError("clip_factors: per_sample is empty")
+    n = arrs[0].shape[0]
+    sq = np.zeros(n, np.float64)
+    for g in arrs:
+        flat = to_numpy(g).reshape(n, -1)
+        sq += np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
+    norms = np.sqrt(sq)
+    factor = np.where(norms > max_norm, max_norm / np.where(norms > 0, norms, 1.0), 1.0)
+    return factor, norms
 
 
 class DPOptimizer:
@@ -175,13 +193,7 @@ class DPOptimizer:
             if missing:
                 raise RuntimeError(f"DPOptimizer.step: no per-sample gradient for {missing}")
             grads = [to_numpy(ps[nm]) for nm in names]
-            sq = np.zeros(n, np.float64)
-            for g in grads:
-                flat = g.reshape(n, -1)
-                sq += np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
-            norms = np.sqrt(sq)
-            with np.errstate(divide="ignore"):
-                factor = np.where(norms > C, C / np.where(norms > 0, norms, 1.0), 1.0)
+            factor, norms = clip_factors(grads, C)
             summed = [np.tensordot(factor.astype(g.dtype), g, axes=1) for g in grads]
             loss = float(np.mean(ps.losses))
         else:

@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
                 hist["test_acc"].append(acc)
                 hist["loss"].append(float(np.mean(losses[-every:])) if losses else float("nan"))
                 hist["epsilon"].append(eps)
-                say(f"step {step:5d}/{total}  epoch {step / steps_per_epoch:5.2f}  loss {hist['loss'][-1]:.4f}  "
+                say(f"step {step:5d}/{total}  epoch {step / steps_per_epoch:5.2f}  "
+                    f"loss {hist['loss'][-1]:.4f}  "
                     f"test acc {acc:.4f}  ε {'n/a' if eps is None else f'{eps:.3f}'}  "
                     f"clipped {dp.last_step['clipped']:.2f}  {time.perf_counter() - t0:6.1f}s")
             if step >= total:

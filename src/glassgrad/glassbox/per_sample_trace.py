@@ -143,7 +143,7 @@ class PerSampleTrace:
 
     def _finish(self) -> None:
         layers = []
-        for name, m in self.model.named_modules():
+        for _, m in self.model.named_modules():
             acc = self._sums.get(id(m))
             if not acc:
                 continue
@@ -209,6 +209,7 @@ class PerSampleTrace:
             top = ", ".join(f"#{i} ({v:.3g}, {100 * s:.1f}%)" for i, v, s in ly.top)
             body.append(f"<tr><td>{escape(ly.layer)}</td><td>{ly.norms.mean():.3g}</td>"
                         f"<td>{ly.norms.max():.3g}</td><td>{escape(top)}</td></tr>")
-        skipped = "".join(f"<div>not covered: {escape(k)}: {escape(v)}</div>" for k, v in self.skipped.items())
+        skipped = "".join(f"<div>not covered: {escape(k)}: {escape(v)}</div>"
+                          for k, v in self.skipped.items())
         return (f"<div class='hd'>per-sample gradient contributions ‖gᵢ‖ (Σᵢ gᵢ = this backward's "
                 f"gradient)</div><table>{head}{''.join(body)}</table>{skipped}")

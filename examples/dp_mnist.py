@@ -33,6 +33,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _mnist import add_data_args, load_mnist  # noqa: E402
 
 
+class Scale(nn.Module):
+    """``x ↦ k·x``: a fixed map of the inputs (no parameters, no privacy cost)."""
+
+    def __init__(self, k: float) -> None:
+        super().__init__()
+        self.k = float(k)
+
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        return x * self.k
+
+
 def evaluate(model: nn.Module, loader: DataLoader) -> float:
     model.eval()
     right = total = 0
@@ -63,6 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--pool", type=int, default=1,
                     help="average-pool the 28x28 image by this factor first (a fixed, data-independent "
                          "map: no privacy cost; fewer weights, so less noise and faster steps)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiply the pixels (in [0, 1]) by this fixed factor first")
     ap.add_argument("--max-grad-norm", type=float, default=1.0, help="C")
     ap.add_argument("--noise-multiplier", type=float, default=1.1, help="σ")
     ap.add_argument("--delta", type=float, default=1e-5)
@@ -89,7 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
     bsz = min(a.batch_size, n)
     gg.manual_seed(a.seed)
     side = 28 // a.pool
-    pre = [nn.Unflatten(1, (1, 28, 28)), nn.AvgPool2d(a.pool), nn.Flatten()] if a.pool > 1 else []
+    pre: list = [Scale(a.scale)] if a.scale != 1 else []
+    if a.pool > 1:
+        pre += [nn.Unflatten(1, (1, 28, 28)), nn.AvgPool2d(a.pool), nn.Flatten()]
     model = nn.Sequential(*pre, nn.Linear(side * side, a.hidden), nn.Tanh(), nn.Linear(a.hidden, 10))
     opt = optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
     dp, loader = make_private(model, opt, nn.CrossEntropyLoss(), train_ds, batch_size=bsz,

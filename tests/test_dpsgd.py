@@ -373,3 +373,30 @@ def test_dp_optimizer_epsilon_counts_its_steps():
     ref = PrivacyAccountant()
     ref.step(1.1, 0.01, 3)
     assert dp.epsilon(1e-5) == ref.epsilon(1e-5) > 0
+
+
+# ----------------------------------------------------------------------------- gradient variance
+def test_gradient_variance_matches_a_direct_numpy_computation():
+    r = np.random.default_rng(0)
+    ps = {"0.weight": r.standard_normal((6, 3, 2)), "0.bias": r.standard_normal((6, 3)),
+          "2.weight": r.standard_normal((6, 1, 3)) + 2.0}
+    got = gg.gradient_variance(ps)
+    assert list(got) == ["0", "2", "(model)"]
+    for layer, keys in {"0": ["0.weight", "0.bias"], "2": ["2.weight"],
+                        "(model)": list(ps)}.items():
+        G = np.concatenate([ps[k].reshape(6, -1) for k in keys], 1)       # (N, D)
+        cov = np.cov(G, rowvar=False)                                    # (D, D), ddof 1
+        gbar = G.mean(0)
+        ref = {"trace_cov": np.trace(cov), "mean_sq_norm": np.mean(np.sum(G ** 2, 1)),
+               "grad_sq_norm": gbar @ gbar}
+        ref["noise_scale"] = ref["trace_cov"] / ref["grad_sq_norm"]
+        for k, v in ref.items():
+            assert got[layer][k] == pytest.approx(v, rel=1e-12), (layer, k)
+    pop = gg.gradient_variance(ps, ddof=0)["(model)"]       # E‖g‖² = tr Σ + ‖ḡ‖²
+    assert pop["mean_sq_norm"] == pytest.approx(pop["trace_cov"] + pop["grad_sq_norm"], rel=1e-12)
+    with pytest.raises(ValueError, match="ddof"):
+        gg.gradient_variance({"w": np.zeros((1, 2))})
+    with pytest.raises(ValueError, match="number of samples"):
+        gg.gradient_variance({"a": np.zeros((2, 2)), "b": np.zeros((3, 2))})
+    with pytest.raises(TypeError, match="per_sample_grads"):
+        gg.gradient_variance([])

@@ -76,7 +76,6 @@ class PerSampleTrace:
 
     # ---- recording ------------------------------------------------------------------------
     def install(self) -> None:
-        from .. import _per_sample_rules as R
         from ..per_sample import _rule_for
 
         for name, m in self.model.named_modules():
@@ -96,7 +95,6 @@ class PerSampleTrace:
                 continue
             seq_first = type(m).__name__ == "NonDynamicallyQuantizableLinear"
             self._handles.append(m.register_forward_hook(self._hook(rule, 1 if seq_first else 0)))
-        del R
 
     def _hook(self, rule: Any, axis: int) -> Any:
         def hook(mod: Any, args: tuple, out: Any) -> None:

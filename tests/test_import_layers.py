@@ -37,8 +37,9 @@ LAYERS: dict[int, tuple[str, ...]] = {
     5: ("viz",),
     # 6 — glass-box inspection (traces, gradient checks, gradient flow), which draws with viz
     6: ("glassbox",),
-    # 7 — applications: the training loop, scikit-learn estimators, ONNX export, the playground
-    7: ("train", "sklearn", "onnx", "playground"),
+    # 7 — applications: the training loop, scikit-learn estimators, ONNX export, the playground,
+    #     differentially private training
+    7: ("train", "sklearn", "onnx", "playground", "privacy"),
     # 8 — the command line and the package's own namespace (``import glassgrad``)
     8: ("cli", "__main__", "__init__"),
 }

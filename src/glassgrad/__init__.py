@@ -80,7 +80,7 @@ allocator._on_import()
 _SUBMODULES = {"nn", "optim", "data", "viz", "glassbox", "train", "cli", "serialization",
                "linalg", "utils", "cuda", "accelerator", "backends", "onnx", "func",
                "special", "distributed", "sparse",
-               "distributions"}
+               "distributions", "privacy"}
 # glass-box functions re-exported at the top level: gg.trace(), gg.explain(), ...
 _GLASSBOX = {"trace", "explain", "check_gradients"}
 
@@ -95,7 +95,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(".glassbox", __name__), name)
     if name == "vmap":  # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
-    if name in ("per_sample_grads", "PerSampleGrads"):
+    if name in ("per_sample_grads", "PerSampleGrads", "gradient_variance"):
         return getattr(importlib.import_module(".per_sample", __name__), name)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".serialization", __name__), name)

@@ -184,8 +184,10 @@ def trace_html(tr: Any) -> str:
     n_b = sum(len(r.broadcast) for r in tr.records)
     summary = (f"{len(tr.records)} backward nodes, {tr.total_seconds * 1e3:.3f} ms in backward "
                f"formulas, {n_b} broadcast sum(s)")
+    ps = getattr(tr, "per_sample", None)
+    extra = "" if ps is None else f"<div style='margin-top:10px'>{ps.html()}</div>"
     return (f"<div class='gg'><style>{_CSS}</style><div class='hd'>{_E(summary)}</div>"
-            f"{_trace_table(tr)}</div>")
+            f"{_trace_table(tr)}{extra}</div>")
 
 
 def trace_page(tr: Any, title: str = "glassgrad backward trace") -> str:

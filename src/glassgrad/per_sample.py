@@ -38,7 +38,7 @@ from .autograd.grad_mode import enable_grad, no_grad
 from .backend import np
 from .tensor import Tensor
 
-__all__ = ["per_sample_grads", "aggregate", "PerSampleGrads"]
+__all__ = ["per_sample_grads", "aggregate", "PerSampleGrads", "gradient_variance"]
 
 _WARNED: set = set()
 
@@ -83,6 +83,63 @@ def aggregate(per_sample: PerSampleGrads, f: Callable) -> dict:
     else:
         w = np.zeros_like(lt.array)
     return {k: np.tensordot(w.astype(v.dtype), v, axes=1) for k, v in per_sample.items()}
+
+
+def gradient_variance(per_sample: dict, ddof: int = 1) -> dict:
+    """How noisy the per-sample gradients are, per layer and for the whole model.
+
+    For the per-sample gradients ``gᵢ`` (``i = 1..N``) of a layer, flattened over all its
+    parameters (``"0.weight"`` and ``"0.bias"`` form layer ``"0"``), with mean ``ḡ``:
+
+    * ``trace_cov`` = ``Σᵢ ‖gᵢ − ḡ‖² / (N − ddof)``: the trace of the covariance matrix of
+      the per-sample gradients (the total variance; a batch of ``B`` samples gives a mean
+      gradient whose variance is ``trace_cov / B``);
+    * ``mean_sq_norm`` = ``Σᵢ ‖gᵢ‖² / N``;
+    * ``grad_sq_norm`` = ``‖ḡ‖²`` (with ddof 0, ``mean_sq_norm = trace_cov + grad_sq_norm``);
+    * ``noise_scale`` = ``trace_cov / ‖ḡ‖²``: the batch size at which the noise of the mean
+      gradient equals its signal (the "simple noise scale" of McCandlish et al. 2018).
+
+    Parameters
+    ----------
+    per_sample : dict
+        ``{parameter name: (N, *shape) array}``, e.g. from :func:`per_sample_grads`.
+    ddof : int
+        Delta degrees of freedom of ``trace_cov`` (1: unbiased; 0: the population value).
+
+    Returns
+    -------
+    dict
+        ``{layer: {"trace_cov", "mean_sq_norm", "grad_sq_norm", "noise_scale"}}`` (floats),
+        the layers in parameter order, then ``"(model)"`` for all parameters together.
+    """
+    if not isinstance(per_sample, dict) or not per_sample:
+        raise TypeError("gradient_variance: per_sample must be a non-empty dict of (N, ...) arrays "
+                        "(the result of per_sample_grads)")
+    arrs = {k: np.asarray(v) for k, v in per_sample.items()}
+    n = {a.shape[0] if a.ndim else 0 for a in arrs.values()}
+    if len(n) != 1:
+        raise ValueError(f"gradient_variance: the arrays disagree on the number of samples: {sorted(n)}")
+    n = n.pop()
+    if isinstance(ddof, bool) or not isinstance(ddof, int) or not 0 <= ddof < n:
+        raise ValueError(f"gradient_variance: needs 0 <= ddof < N = {n} samples, got ddof={ddof!r}")
+    groups: dict = {}
+    for k, a in arrs.items():
+        groups.setdefault(k.rsplit(".", 1)[0] if "." in k else k, []).append(a)
+    groups["(model)"] = list(arrs.values())
+    out = {}
+    for layer, parts in groups.items():
+        sq = ssd = gsq = 0.0
+        for a in parts:
+            flat = a.reshape(n, -1).astype(np.float64)
+            mean = flat.mean(0)
+            sq += float(np.einsum("ij,ij->", flat, flat))
+            d = flat - mean
+            ssd += float(np.einsum("ij,ij->", d, d))
+            gsq += float(mean @ mean)
+        tc = ssd / (n - ddof)
+        out[layer] = {"trace_cov": tc, "mean_sq_norm": sq / n, "grad_sq_norm": gsq,
+                      "noise_scale": tc / gsq if gsq > 0 else float("inf")}
+    return out
 
 
 # ------------------------------------------------------------------------------ losses

@@ -212,10 +212,16 @@ class Trace:
         Compute norm/mean/max/zeros of every gradient (one pass over each array).
     model_name : str
         Prefix of module names in the table.
+    per_sample : bool
+        Also record each sample's gradient contribution per layer (needs ``model`` and the
+        forward inside the ``with`` block); see :mod:`glassgrad.glassbox.per_sample_trace`.
+    top_k : int
+        How many dominating samples the per-sample report lists per layer.
     """
 
     def __init__(self, model: Any = None, params: dict | None = None, keep_values: bool = False,
-                 stats: bool = True, model_name: str = "model") -> None:
+                 stats: bool = True, model_name: str = "model", per_sample: bool = False,
+                 top_k: int = 3) -> None:
         self.records: list[NodeRecord] = []
         self.keep_values = keep_values
         self.stats = stats
@@ -238,12 +244,15 @@ class Trace:
                 self._keep.append(p)
         self._active = False
         self.communication: list[dict] = []
+        self.per_sample = _per_sample_trace(model, model_name, top_k) if per_sample else None
 
     # ---- context manager -------------------------------------------------------------------
     def __enter__(self) -> Trace:
         if self._active:
             raise RuntimeError("trace: this trace is already recording")
         self._active = True
+        if self.per_sample is not None:
+            self.per_sample.install()
         STATE.observers.append(self._observe)
         from ..distributed import _core as dist_core
 
@@ -264,6 +273,8 @@ class Trace:
             if comm[i] == self._observe_comm:
                 del comm[i]
                 break
+        if self.per_sample is not None:
+            self.per_sample.remove()
 
     def _observe_comm(self, event: dict) -> None:
         self.communication.append(dict(event))
@@ -302,6 +313,8 @@ class Trace:
         return GradRecord(name, tuple(arr.shape), str(arr.dtype), formula, to, st, mark, val)
 
     def _observe(self, node: Any, grads_in: Any, grads_out: Any, seconds: float) -> None:
+        if self.per_sample is not None:
+            self.per_sample.observe(node, grads_in)
         f = formula_for(node)
         in_meta = getattr(node, "_in_meta", ()) or ()
         n = len(in_meta)
@@ -451,6 +464,9 @@ class Trace:
         if self.communication:
             out.append("")
             out.append(self.communication_table())
+        if self.per_sample is not None:
+            out.append("")
+            out.append(self.per_sample.table())
         return "\n".join(out)
 
     def communication_table(self) -> str:
@@ -484,7 +500,8 @@ class Trace:
         return {"format": "glassgrad-trace", "version": 1,
                 "nodes": [r.to_dict(values) for r in self.records],
                 "total_seconds": self.total_seconds,
-                "communication": [dict(ev) for ev in self.communication]}
+                "communication": [dict(ev) for ev in self.communication],
+                "per_sample": None if self.per_sample is None else self.per_sample.to_dict()}
 
     def to_json(self, path: str | os.PathLike | None = None, values: bool = False) -> str:
         """The trace as JSON text; written atomically to ``path`` when given.
@@ -514,7 +531,8 @@ class Trace:
 
 # ----------------------------------------------------------------------------- entry points
 def trace(model: Any = None, params: dict | None = None, keep_values: bool = False,
-          stats: bool = True, model_name: str = "model") -> Trace:
+          stats: bool = True, model_name: str = "model", per_sample: bool = False,
+          top_k: int = 3) -> Trace:
     """Record every node of the backward passes run inside ``with``.
 
     Parameters
@@ -527,6 +545,10 @@ def trace(model: Any = None, params: dict | None = None, keep_values: bool = Fal
         Keep copies of all gradients (``record.grad("dW").value``).
     stats : bool
         Gradient statistics (norm, mean, max |g|, zeros).
+    per_sample : bool
+        Per layer, each sample's gradient contribution: norms and the ``top_k`` samples that
+        dominate the step (``t.per_sample``, also printed under the table). Needs ``model``;
+        run the forward inside the ``with`` block as well.
 
     Returns
     -------
@@ -534,7 +556,7 @@ def trace(model: Any = None, params: dict | None = None, keep_values: bool = Fal
         Use as ``with gg.trace() as t: loss.backward()``; then ``print(t)``.
     """
     return Trace(model=model, params=params, keep_values=keep_values, stats=stats,
-                 model_name=model_name)
+                 model_name=model_name, per_sample=per_sample, top_k=top_k)
 
 
 def explain(loss: Any, model: Any = None, params: dict | None = None, keep_values: bool = False,
@@ -578,3 +600,9 @@ def explain(loss: Any, model: Any = None, params: dict | None = None, keep_value
     if file:
         print(t.table(), file=sys.stdout if file is True else file)
     return t
+
+
+def _per_sample_trace(model: Any, model_name: str, top_k: int) -> Any:
+    from .per_sample_trace import PerSampleTrace
+
+    return PerSampleTrace(model, model_name, top_k)

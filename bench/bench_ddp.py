@@ -63,17 +63,31 @@ def _run(nproc: int | None, threads: int, args: list[str], timeout: float = 1200
 
 
 # ------------------------------------------------------------------------------ children
+def _ddp_bucket_sum(g, bucket, _core) -> None:
+    """What DistributedDataParallel does with a full bucket: start the sum, wait, add."""
+    from glassgrad.nn.parallel.distributed import _start_sum
+
+    req = _start_sum(g, bucket)
+    if not req.Test():
+        _core._wait_request(g, req, "bucket", g.timeout)
+    if bucket.peer_buf is not None:
+        np.add(bucket.buf, bucket.peer_buf, out=bucket.buf)
+
+
 def _ways(op: str, nbytes: int, g, MPI, dist, gg, _core) -> dict:
     """The calls compared for one collective and per-rank tensor size: mpi4py's blocking call
     on NumPy buffers ("raw") against glassgrad's function on Tensors over the same memory."""
     w, rank = g.size, g.rank
     n = max(1, nbytes // 4)
     if op == "all_reduce":
+        from glassgrad.nn.parallel.distributed import _Bucket
+
         buf = np.zeros(n, np.float32)
         t = gg.Tensor._make(buf, False)
+        bucket = _Bucket(0, [0], [n], np.float32)
         return {"raw": lambda: g.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM),
                 "glassgrad": lambda: dist.all_reduce(t),
-                "DDP bucket": lambda: _core._start_all_reduce(g, buf, dist.ReduceOp.SUM, "bucket", False)}
+                "DDP bucket": lambda: _ddp_bucket_sum(g, bucket, _core)}
     if op == "broadcast":
         buf = np.zeros(n, np.float32)
         t = gg.Tensor._make(buf, False)

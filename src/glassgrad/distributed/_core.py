@@ -50,8 +50,12 @@ class ReduceOp(enum.Enum):
 _DTYPES = [np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32", "int64", "uint8")]
 
 
+_SIG_LEN = 5   # numbers in the signature _agree compares (see _signature)
+
+
 class _Group:
-    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken", "check", "sigs", "MPI", "ops")
+    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken", "check", "sigs", "sig_out",
+                 "MPI", "MAX", "ops")
 
     def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str,
                  check: bool = True) -> None:
@@ -64,8 +68,11 @@ class _Group:
         self.check = check
         # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
         self.sigs: dict[tuple, tuple[np.ndarray, bytes]] = {}
+        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)   # where _agree receives the MAX
         self.MPI = _mpi() if size > 1 else None
-        self.ops = ({op: _mpi_op(op) for op in ReduceOp} if size > 1 else {})
+        self.MAX = self.MPI.MAX if size > 1 else None
+        # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
+        self.ops = ({op._value_: _mpi_op(op) for op in ReduceOp} if size > 1 else {})
 
 
 _GROUP: _Group | None = None
@@ -283,28 +290,37 @@ class Work:
         return True
 
 
-# wait by polling this long (as MPI's blocking calls do: MPI moves a request forward only
-# inside its calls, so a sleeping rank stalls the transfer), then sleep between polls
+# How a rank waits (MPI moves a non-blocking request forward only inside its calls, so a
+# rank that sleeps stalls the transfer): it polls; after SPIN_ALONE_S it gives the CPU away
+# between polls (sched_yield every YIELD_EVERY polls), so that on a machine with fewer free
+# cores than ranks the rank it is waiting for can run; after SPIN_S it sleeps between polls
+# (up to 1 ms), leaving the CPU to others during a long wait for a slow rank.
+SPIN_ALONE_S = 5e-5
+YIELD_EVERY = 16
 SPIN_S = 1.0
+_yield = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 
 
 def _wait_request(g: _Group, req: Any, what: str, secs: float) -> None:
-    """``req.Test()`` until it completes: polling for the first :data:`SPIN_S` seconds (as
-    fast as MPI's own blocking wait), then sleeping between polls (up to 1 ms) so that a
-    long wait for a slow rank leaves the CPU to others; past ``secs`` it raises."""
+    """``req.Test()`` until it completes (see :data:`SPIN_S`); past ``secs`` it raises."""
     if req.Test():
         return
     t0 = time.monotonic()
     deadline = t0 + secs
     spin_until = t0 + SPIN_S
+    alone_until = t0 + SPIN_ALONE_S
+    polite = False
     spins = 0
     pause = 2e-5
     while not req.Test():
         spins += 1
-        if spins & 63:
+        if spins % YIELD_EVERY:
             continue
+        if polite:
+            _yield()
         now = time.monotonic()
         if now < spin_until:
+            polite = now > alone_until
             continue
         if now > deadline:
             g.broken = True
@@ -349,9 +365,6 @@ def _meta(a: np.ndarray | None, extra: int, local_error: str | None) -> np.ndarr
     return m
 
 
-_SIG_LEN = 5
-
-
 def _signature(a: np.ndarray | None, extra: int, local_error: str | None) -> tuple[np.ndarray, bytes]:
     """``[v, -v]`` for v = (invalid arguments?, dtype, extra, size, checksum of the shape): the
     element-wise MAX over the ranks equals it on every rank exactly when all agree."""
@@ -386,8 +399,8 @@ def _agree(g: _Group, name: str, a: np.ndarray | None, extra: int = 0, extra_nam
         if key is not None and len(g.sigs) < 4096:
             g.sigs[key] = hit
     sig, want = hit
-    got = np.empty_like(sig)
-    req = g.comm.Iallreduce(sig, got, op=g.MPI.MAX)
+    got = g.sig_out
+    req = g.comm.Iallreduce(sig, got, op=g.MAX)
     if not req.Test():
         _wait_request(g, req, f"{name} (argument check)", g.timeout)
     if local_error or got.tobytes() != want:
@@ -429,7 +442,7 @@ def _check_dtype(name: str, a: np.ndarray) -> str | None:
 def _check_op(name: str, op: Any, a: np.ndarray) -> ReduceOp:
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{name}: op must be a ReduceOp (SUM, AVG, PRODUCT, MAX, MIN), got {op!r}")
-    if op is ReduceOp.AVG and a.dtype.kind != "f":
+    if op is _AVG and a.dtype.kind != "f":
         raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {a.dtype}")
     return op
 
@@ -484,7 +497,8 @@ def _start_broadcast(g: _Group, a: np.ndarray, src: int, name: str, async_op: bo
     return _complete(g, g.comm.Ibcast(buf, root=src), name, lambda: np.copyto(a, buf), async_op)
 
 
-_OP_INDEX = {op: i for i, op in enumerate(ReduceOp)}
+_OP_INDEX = {op._value_: i for i, op in enumerate(ReduceOp)}   # (by value: see _Group.ops)
+_AVG = ReduceOp.AVG      # (a module global: ReduceOp.AVG is a slow attribute look-up)
 
 
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
@@ -495,9 +509,9 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
         _check_group(name, group)
     g = _GROUP or _group(name)
     a = _array(name, "tensor", tensor)
-    if op.__class__ is not ReduceOp or op is ReduceOp.AVG:
+    if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
-    _agree(g, name, a, _OP_INDEX[op], "op")
+    _agree(g, name, a, _OP_INDEX[op._value_], "op")
     return _start_all_reduce(g, a, op, name, async_op)
 
 
@@ -506,13 +520,13 @@ def _start_all_reduce(g: _Group, a: np.ndarray, op: ReduceOp, name: str, async_o
     buf = np.ascontiguousarray(a) if copied else a
     n = g.size
     done = None
-    if op is ReduceOp.AVG or copied:
+    if op is _AVG or copied:
         def done() -> None:
-            if op is ReduceOp.AVG:
+            if op is _AVG:
                 np.divide(buf, n, out=buf)
             if copied:
                 np.copyto(a, buf)
-    req = None if n == 1 else g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=g.ops[op])
+    req = None if n == 1 else g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=g.ops[op._value_])
     return _complete(g, req, name, done, async_op)
 
 
@@ -541,13 +555,17 @@ def _rows_of_one_block(g: _Group, arrays: list[np.ndarray]) -> np.ndarray | None
     a0 = arrays[0]
     base = a0.base
     n = len(arrays)
-    if (g.size == 1 or type(base) is not np.ndarray or not a0.size or base.size != n * a0.size
-            or base.dtype != a0.dtype or not base.flags.c_contiguous or not a0.flags.c_contiguous):
+    if g.size == 1 or type(base) is not np.ndarray or base.size != n * a0.size or not a0.size:
+        return None
+    for x in arrays:
+        if x.base is not base:
+            return None
+    if base.dtype != a0.dtype or not base.flags.c_contiguous or not a0.flags.c_contiguous:
         return None
     addr = g.MPI.Get_address
     start, step, strides = addr(base), a0.nbytes, a0.strides
     for i, x in enumerate(arrays):
-        if x.base is not base or x.strides != strides or addr(x) != start + i * step:
+        if x.strides != strides or addr(x) != start + i * step:
             return None
     return base.reshape((n,) + a0.shape)
 
@@ -595,10 +613,10 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
         _check_group(name, group)
     g = _GROUP or _group(name)
     a = _array(name, "output", output)
-    if op.__class__ is not ReduceOp or op is ReduceOp.AVG:
+    if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
     ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, None)
-    _agree(g, name, a, _OP_INDEX[op], "op", err)
+    _agree(g, name, a, _OP_INDEX[op._value_], "op", err)
     send = _rows_of_one_block(g, ins) if ins else None
     if send is None:
         send = np.stack(ins)
@@ -606,9 +624,9 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
     direct = a.flags.c_contiguous and not np.may_share_memory(a, send)
     recv = a if direct else np.empty(a.shape, a.dtype)
     done = None
-    if op is ReduceOp.AVG or recv is not a:
+    if op is _AVG or recv is not a:
         def done() -> None:
-            if op is ReduceOp.AVG:
+            if op is _AVG:
                 np.divide(recv, n, out=recv)
             if recv is not a:
                 np.copyto(a, recv)
@@ -616,5 +634,5 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
         np.copyto(recv, send[0])
         req = None
     else:
-        req = g.comm.Ireduce_scatter_block(send, recv, op=g.ops[op])
+        req = g.comm.Ireduce_scatter_block(send, recv, op=g.ops[op._value_])
     return _complete(g, req, name, done, async_op)

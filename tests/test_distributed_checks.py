@@ -190,3 +190,76 @@ def test_check_setting_is_validated(monkeypatch):
     with pytest.raises(ValueError, match="GLASSGRAD_DIST_CHECK must be 1"):
         dist.init_process_group()
     assert not dist.is_initialized()
+
+
+def test_a_long_wait_yields_the_cpu_and_a_short_one_does_not(monkeypatch):
+    """The poll loop hands the core away (sched_yield) only once a wait has lasted
+    SPIN_ALONE_S, and keeps polling until the request completes."""
+    import time
+
+    from glassgrad.distributed import _core
+
+    calls = []
+    monkeypatch.setattr(_core, "_yield", lambda: calls.append(1))
+
+    class Req:
+        def __init__(self, after: float) -> None:
+            self.until = time.monotonic() + after
+            self.tests = 0
+
+        def Test(self) -> bool:
+            self.tests += 1
+            return time.monotonic() >= self.until
+
+    g = _core._Group(None, 0, 1, 10.0, "mpi")
+    quick = Req(0.0)
+    _core._wait_request(g, quick, "x", 10.0)
+    assert quick.tests == 1 and not calls
+    slow = Req(0.02)
+    _core._wait_request(g, slow, "x", 10.0)
+    assert time.monotonic() >= slow.until
+    assert len(calls) >= 1 and len(calls) <= slow.tests // _core.YIELD_EVERY
+    with pytest.raises(_core.DistBackendError, match="did not complete within 0.01 s"):
+        _core._wait_request(g, Req(60.0), "x", 0.01)
+
+
+DDP_PAIR = textwrap.dedent('''
+    import pickle, sys
+    import numpy as np, glassgrad as gg, glassgrad.distributed as dist
+    from glassgrad import nn
+    from glassgrad.nn.parallel import DistributedDataParallel as DDP
+    dist.init_process_group("mpi", timeout=20)
+    r = dist.get_rank()
+    gg.manual_seed(0)
+    model = nn.Linear(5, 3).double()
+    ddp = DDP(model, bucket_cap_mb=0.0001)       # one bucket per parameter
+    x = gg.tensor(np.random.default_rng(r).standard_normal((4, 5)))
+    ddp(x).pow(2).sum().backward()
+    res = {"grads": [p.grad.array.copy() for p in model.parameters()],
+           "swapped": [b.peer_buf is not None for b in ddp._buckets],
+           "params": [p.array.copy() for p in model.parameters()]}
+    pickle.dump(res, open(sys.argv[1] + str(r), "wb"))
+    dist.destroy_process_group()
+''')
+
+
+@needs_mpi
+def test_ddp_on_two_ranks_swaps_buckets_and_both_get_the_same_average(tmp_path):
+    import glassgrad as gg
+    from glassgrad import nn
+
+    (tmp_path / "pair.py").write_text(DDP_PAIR)
+    rc, so, se = _launch(2, [str(tmp_path / "pair.py"), str(tmp_path / "res")], timeout=60)
+    assert rc == 0, so + se
+    res = [pickle.loads((tmp_path / f"res{r}").read_bytes()) for r in range(2)]
+    assert res[0]["swapped"] == res[1]["swapped"] == [True, True]
+    expect = []
+    for r in range(2):            # each rank's own gradient, in one process
+        m = nn.Linear(5, 3).double()
+        for p, a in zip(m.parameters(), res[0]["params"]):
+            p.array[...] = a
+        m(gg.tensor(np.random.default_rng(r).standard_normal((4, 5)))).pow(2).sum().backward()
+        expect.append([p.grad.array for p in m.parameters()])
+    for k in range(2):
+        np.testing.assert_array_equal(res[0]["grads"][k], res[1]["grads"][k])    # bitwise
+        np.testing.assert_allclose(res[0]["grads"][k], (expect[0][k] + expect[1][k]) / 2, rtol=1e-12)

@@ -148,6 +148,8 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     timeout : datetime.timedelta or float, optional
         How long a collective may wait for the other ranks before raising
         :class:`DistBackendError` (default 30 minutes, or ``GLASSGRAD_DIST_TIMEOUT`` seconds).
+        ``GLASSGRAD_DIST_CHECK=0`` in the environment turns off the comparison of the ranks'
+        arguments before every collective (see :func:`_agree`).
     world_size, rank : int
         ``-1`` (default), or the values the launcher gives (checked).
     """

@@ -2,7 +2,7 @@
 
 ::
 
-    python bench/bench_ddp.py allreduce        # glassgrad's all-reduce against mpi4py's raw Allreduce
+    python bench/bench_ddp.py allreduce        # glassgrad's collectives against mpi4py's raw calls
     python bench/bench_ddp.py epochs           # MNIST MLP and LeNet: 2 ranks x 1 thread vs 1 rank x 2 threads
     python bench/bench_ddp.py same-weights     # 8 ranks (oversubscribed) end with one process's weights
     python bench/bench_ddp.py scaling          # expected scaling to 8 and 64 machines, on paper
@@ -63,6 +63,56 @@ def _run(nproc: int | None, threads: int, args: list[str], timeout: float = 1200
 
 
 # ------------------------------------------------------------------------------ children
+def _ddp_bucket_sum(g, bucket, _core) -> None:
+    """What DistributedDataParallel does with a full bucket: start the sum, wait, add."""
+    from glassgrad.nn.parallel.distributed import _start_sum
+
+    req = _start_sum(g, bucket)
+    if not req.Test():
+        _core._wait_request(g, req, "bucket", g.timeout)
+    if bucket.peer_buf is not None:
+        np.add(bucket.buf, bucket.peer_buf, out=bucket.buf)
+
+
+def _ways(op: str, nbytes: int, g, MPI, dist, gg, _core) -> dict:
+    """The calls compared for one collective and per-rank tensor size: mpi4py's blocking call
+    on NumPy buffers ("raw") against glassgrad's function on Tensors over the same memory."""
+    w, rank = g.size, g.rank
+    n = max(1, nbytes // 4)
+    if op == "all_reduce":
+        from glassgrad.nn.parallel.distributed import _Bucket
+
+        buf = np.zeros(n, np.float32)
+        t = gg.Tensor._make(buf, False)
+        bucket = _Bucket(0, [0], [n], np.float32)
+        return {"raw": lambda: g.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM),
+                "glassgrad": lambda: dist.all_reduce(t),
+                "DDP bucket": lambda: _ddp_bucket_sum(g, bucket, _core)}
+    if op == "broadcast":
+        buf = np.zeros(n, np.float32)
+        t = gg.Tensor._make(buf, False)
+        return {"raw": lambda: g.comm.Bcast(buf, root=0), "glassgrad": lambda: dist.broadcast(t, 0)}
+    if op == "all_gather":
+        src = np.full(n, rank, np.float32)
+        flat = np.zeros((w, n), np.float32)
+        t = gg.Tensor._make(src, False)
+        rows = [gg.Tensor._make(flat[i], False) for i in range(w)]
+        separate = [gg.zeros(n) for _ in range(w)]
+        return {"raw": lambda: g.comm.Allgather(src, flat),
+                "glassgrad": lambda: dist.all_gather(rows, t),
+                "separate tensors": lambda: dist.all_gather(separate, t)}
+    if op == "reduce_scatter":
+        send = np.ones((w, n), np.float32)
+        recv = np.zeros(n, np.float32)
+        out = gg.Tensor._make(recv, False)
+        rows = [gg.Tensor._make(send[i], False) for i in range(w)]
+        separate = [gg.ones(n) for _ in range(w)]
+        return {"raw": lambda: g.comm.Reduce_scatter_block(send, recv, op=MPI.SUM),
+                "glassgrad": lambda: dist.reduce_scatter(out, rows),
+                "separate tensors": lambda: dist.reduce_scatter(out, separate)}
+    raise ValueError(op)
+
+
 def child_allreduce(a: argparse.Namespace) -> None:
     import glassgrad as gg
     import glassgrad.distributed as dist
@@ -73,34 +123,29 @@ def child_allreduce(a: argparse.Namespace) -> None:
     from mpi4py import MPI
 
     res = []
-    for nbytes in [int(s) for s in a.sizes.split(",")]:
-        buf = np.zeros(nbytes // 4, np.float32)
-        t = gg.Tensor._make(buf, False)
-        ways = {
-            "raw": lambda buf=buf: g.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM),
-            "all_reduce": lambda t=t: dist.all_reduce(t),
-            "bucket": lambda buf=buf: _core._start_all_reduce(g, buf, dist.ReduceOp.SUM, "bucket", False),
-        }
-        # calls: about a.seconds per size in all, agreed by all ranks
-        g.comm.Barrier()
-        t0 = time.perf_counter()
-        for _ in range(3):
-            ways["raw"]()
-        est = np.array([(time.perf_counter() - t0) / 3])
-        g.comm.Allreduce(MPI.IN_PLACE, est, op=MPI.MAX)
-        reps = int(max(5, min(3000, a.seconds / 3 / max(est[0], 1e-7))))
-        # the three take turns call by call (drift on a shared machine hits them alike); each
-        # call starts after a barrier and its time is the slowest rank's
-        local = np.zeros((reps, len(ways)))
-        for i in range(reps):
-            for j, fn in enumerate(ways.values()):
-                g.comm.Barrier()
-                t0 = time.perf_counter()
-                fn()
-                local[i, j] = time.perf_counter() - t0
-        g.comm.Allreduce(MPI.IN_PLACE, local, op=MPI.MAX)
-        res.append({"bytes": nbytes, "reps": reps,
-                    **{k: float(np.median(local[:, j])) for j, k in enumerate(ways)}})
+    for op in a.ops.split(","):
+        for nbytes in [int(s) for s in a.sizes.split(",")]:
+            ways = _ways(op, nbytes, g, MPI, dist, gg, _core)
+            # calls: about a.seconds per size in all, agreed by all ranks
+            g.comm.Barrier()
+            t0 = time.perf_counter()
+            for _ in range(3):
+                ways["raw"]()
+            est = np.array([(time.perf_counter() - t0) / 3])
+            g.comm.Allreduce(MPI.IN_PLACE, est, op=MPI.MAX)
+            reps = int(max(5, min(4000, a.seconds / len(ways) / max(est[0], 1e-7))))
+            # the ways take turns call by call (drift on a shared machine hits them alike); each
+            # call starts after a barrier and its time is the slowest rank's
+            local = np.zeros((reps, len(ways)))
+            for i in range(reps):
+                for j, fn in enumerate(ways.values()):
+                    g.comm.Barrier()
+                    t0 = time.perf_counter()
+                    fn()
+                    local[i, j] = time.perf_counter() - t0
+            g.comm.Allreduce(MPI.IN_PLACE, local, op=MPI.MAX)
+            res.append({"op": op, "bytes": nbytes, "reps": reps,
+                        "times": {k: float(np.median(local[:, j])) for j, k in enumerate(ways)}})
     if dist.get_rank() == 0:
         print("RESULT " + json.dumps({"sizes": res, "world": dist.get_world_size()}), flush=True)
 
@@ -186,16 +231,19 @@ def child_epoch(a: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------ commands
 def cmd_allreduce(a: argparse.Namespace) -> None:
-    r = _run(a.nproc, 1, ["allreduce", "--sizes", a.sizes, "--seconds", str(a.seconds)])
-    print(f"all-reduce (SUM, float32) on {r['world']} ranks, alternating calls, median time per call; "
-          f"bandwidth = bytes / time")
-    print(f"{'bytes':>10}  {'raw Allreduce':>14}  {'all_reduce':>14}  {'DDP bucket':>14}  "
-          f"{'all_reduce/raw':>14}  {'bucket/raw':>10}")
+    r = _run(a.nproc, 1, ["allreduce", "--sizes", a.sizes, "--seconds", str(a.seconds), "--ops", a.ops])
+    print(f"collectives on {r['world']} ranks (float32; bytes per rank), the ways take turns call by "
+          f"call, median time per call; each way as a percentage of mpi4py's raw call on NumPy "
+          f"buffers (its time / the way's time)")
+    last = None
     for s in r["sizes"]:
-        bw = {k: s["bytes"] / s[k] / 1e9 for k in ("raw", "all_reduce", "bucket")}
-        print(f"{s['bytes']:>10}  {bw['raw']:>9.3f} GB/s  {bw['all_reduce']:>9.3f} GB/s  "
-              f"{bw['bucket']:>9.3f} GB/s  {bw['all_reduce'] / bw['raw']:>14.1%}  "
-              f"{bw['bucket'] / bw['raw']:>10.1%}")
+        t = s["times"]
+        if s["op"] != last:
+            last = s["op"]
+            others = [k for k in t if k != "raw"]
+            print(f"{last}:\n{'bytes':>10}  {'raw':>10}  " + "  ".join(f"{k:>18}" for k in others))
+        print(f"{s['bytes']:>10}  {t['raw'] * 1e6:>7.1f} us  "
+              + "  ".join(f"{t[k] * 1e6:>8.1f} us {t['raw'] / t[k]:>6.1%}" for k in others))
 
 
 def cmd_epochs(a: argparse.Namespace) -> dict:
@@ -287,8 +335,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--nproc", type=int, default=None, help="ranks (allreduce: 2; same-weights: 8)")
     p.add_argument("--sizes", default="4096,65536,1048576,4194304,16777216,67108864")
+    p.add_argument("--ops", default="all_reduce,broadcast,all_gather,reduce_scatter",
+                   help="allreduce: the collectives to measure")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--seconds", type=float, default=2.0, help="allreduce: time per buffer size")
+    p.add_argument("--seconds", type=float, default=2.0, help="allreduce: time per collective and size")
     p.add_argument("--models", default="mlp,lenet")
     p.add_argument("--model", default="mlp")
     p.add_argument("--epochs", type=int, default=1)

@@ -19,8 +19,9 @@ runs on one process unchanged.
 Every collective is a non-blocking MPI request waited on with a deadline (``timeout`` of
 :func:`init_process_group`, 30 minutes by default as PyTorch's): a rank that died or stopped
 calling collectives makes the others raise :class:`DistBackendError` instead of hanging.
-The public collectives first compare the tensors' dtypes and shapes across the ranks (one
-small all-gather) and raise a ValueError on every rank when they differ.
+The public collectives first compare the ranks' tensors' dtypes and shapes (and ``op`` or
+``src``) with one small all-reduce of a signature, and raise a ValueError on every rank when
+they differ (``GLASSGRAD_DIST_CHECK=0`` turns this off; see docs/distributed.md).
 """
 
 from __future__ import annotations

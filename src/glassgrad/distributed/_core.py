@@ -8,6 +8,7 @@ import enum
 import os
 import sys
 import time
+import zlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -49,16 +50,29 @@ class ReduceOp(enum.Enum):
 _DTYPES = [np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32", "int64", "uint8")]
 
 
-class _Group:
-    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken")
+_SIG_LEN = 5   # numbers in the signature _agree compares (see _signature)
 
-    def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str) -> None:
+
+class _Group:
+    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken", "check", "sigs", "sig_out",
+                 "MPI", "MAX", "ops")
+
+    def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str,
+                 check: bool = True) -> None:
         self.comm = comm
         self.rank = rank
         self.size = size
         self.timeout = timeout
         self.backend = backend
         self.broken = False
+        self.check = check
+        # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
+        self.sigs: dict[tuple, tuple[np.ndarray, bytes]] = {}
+        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)   # where _agree receives the MAX
+        self.MPI = _mpi() if size > 1 else None
+        self.MAX = self.MPI.MAX if size > 1 else None
+        # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
+        self.ops = ({op._value_: _mpi_op(op) for op in ReduceOp} if size > 1 else {})
 
 
 _GROUP: _Group | None = None
@@ -134,6 +148,8 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     timeout : datetime.timedelta or float, optional
         How long a collective may wait for the other ranks before raising
         :class:`DistBackendError` (default 30 minutes, or ``GLASSGRAD_DIST_TIMEOUT`` seconds).
+        ``GLASSGRAD_DIST_CHECK=0`` in the environment turns off the comparison of the ranks'
+        arguments before every collective (see :func:`_agree`).
     world_size, rank : int
         ``-1`` (default), or the values the launcher gives (checked).
     """
@@ -149,6 +165,10 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
         raise ValueError(f"{name}: init_method and store are not used with MPI (the launcher, "
                          f"mpiexec or srun, connects the processes); leave them out")
     secs = _timeout_seconds(name, timeout)
+    check = os.environ.get("GLASSGRAD_DIST_CHECK", "1").strip()
+    if check not in ("0", "1"):
+        raise ValueError(f"{name}: GLASSGRAD_DIST_CHECK must be 1 (compare the ranks' arguments "
+                         f"before every collective, the default) or 0 (do not), got {check!r}")
     MPI = _mpi()
     comm = MPI.COMM_WORLD.Dup()
     r, w = comm.Get_rank(), comm.Get_size()
@@ -156,7 +176,7 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
         raise ValueError(f"{name}: world_size={world_size} but the launcher started {w} processes")
     if rank not in (-1, None) and rank != r:
         raise ValueError(f"{name}: rank={rank} but the launcher made this process rank {r}")
-    _GROUP = _Group(comm, r, w, secs, "mpi")
+    _GROUP = _Group(comm, r, w, secs, "mpi", check == "1")
     if not _EXIT_HOOKED:
         atexit.register(_exit_if_broken)
         if w > 1:
@@ -272,28 +292,37 @@ class Work:
         return True
 
 
-# wait by polling this long (as MPI's blocking calls do: MPI moves a request forward only
-# inside its calls, so a sleeping rank stalls the transfer), then sleep between polls
+# How a rank waits (MPI moves a non-blocking request forward only inside its calls, so a
+# rank that sleeps stalls the transfer): it polls; after SPIN_ALONE_S it gives the CPU away
+# between polls (sched_yield every YIELD_EVERY polls), so that on a machine with fewer free
+# cores than ranks the rank it is waiting for can run; after SPIN_S it sleeps between polls
+# (up to 1 ms), leaving the CPU to others during a long wait for a slow rank.
+SPIN_ALONE_S = 5e-5
+YIELD_EVERY = 16
 SPIN_S = 1.0
+_yield = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 
 
 def _wait_request(g: _Group, req: Any, what: str, secs: float) -> None:
-    """``req.Test()`` until it completes: polling for the first :data:`SPIN_S` seconds (as
-    fast as MPI's own blocking wait), then sleeping between polls (up to 1 ms) so that a
-    long wait for a slow rank leaves the CPU to others; past ``secs`` it raises."""
+    """``req.Test()`` until it completes (see :data:`SPIN_S`); past ``secs`` it raises."""
     if req.Test():
         return
     t0 = time.monotonic()
     deadline = t0 + secs
     spin_until = t0 + SPIN_S
+    alone_until = t0 + SPIN_ALONE_S
+    polite = False
     spins = 0
     pause = 2e-5
     while not req.Test():
         spins += 1
-        if spins & 63:
+        if spins % YIELD_EVERY:
             continue
+        if polite:
+            _yield()
         now = time.monotonic()
         if now < spin_until:
+            polite = now > alone_until
             continue
         if now > deadline:
             g.broken = True
@@ -338,34 +367,71 @@ def _meta(a: np.ndarray | None, extra: int, local_error: str | None) -> np.ndarr
     return m
 
 
+def _signature(a: np.ndarray | None, extra: int, local_error: str | None) -> tuple[np.ndarray, bytes]:
+    """``[v, -v]`` for v = (invalid arguments?, dtype, extra, size, checksum of the shape): the
+    element-wise MAX over the ranks equals it on every rank exactly when all agree."""
+    v = np.zeros(_SIG_LEN, np.int64)
+    v[0] = 1 if local_error else 0
+    v[2] = extra
+    if a is not None:
+        v[1] = _DTYPES.index(a.dtype) if a.dtype in _DTYPES else 99
+        v[3] = a.size
+        v[4] = zlib.crc32(np.asarray(a.shape, np.int64).tobytes()) + (a.ndim << 32)
+    sig = np.concatenate([v, -v])
+    return sig, sig.tobytes()
+
+
 def _agree(g: _Group, name: str, a: np.ndarray | None, extra: int = 0, extra_name: str = "",
            local_error: str | None = None) -> None:
-    """All ranks exchange (dtype, shape, ``extra``, whether their arguments were valid);
-    every rank raises the same error when they differ, so that none is left waiting."""
+    """All ranks compare (dtype, shape, ``extra``, whether their arguments were valid) before
+    any data moves; every rank raises the same error when they differ, so that none is left
+    waiting. The comparison is one all-reduce (MAX) of a 10-number signature, cached per
+    (shape, dtype, extra); only when the signatures differ do the ranks all-gather the full
+    descriptions to say who passed what."""
+    key = None if local_error or a is None else (a.shape, a.dtype, extra)
+    hit = g.sigs.get(key) if key is not None else None
+    if hit is None and local_error is None and a is not None:
+        local_error = _check_dtype(name, a)
+    if g.size == 1 or not g.check:
+        if local_error:   # (not checking: the other ranks wait until their timeout)
+            raise ValueError(f"{name}: {local_error}")
+        return
+    if hit is None:
+        hit = _signature(a, extra, local_error)
+        if key is not None and len(g.sigs) < 4096:
+            g.sigs[key] = hit
+    sig, want = hit
+    got = g.sig_out
+    req = g.comm.Iallreduce(sig, got, op=g.MAX)
+    if not req.Test():
+        _wait_request(g, req, f"{name} (argument check)", g.timeout)
+    if local_error or got.tobytes() != want:
+        _explain(g, name, a, extra, extra_name, local_error)
+
+
+def _explain(g: _Group, name: str, a: np.ndarray | None, extra: int, extra_name: str,
+             local_error: str | None) -> None:
+    """The ranks disagreed: gather every rank's description and raise (on every rank)."""
     mine = _meta(a, extra, local_error)
-    if g.size == 1:
-        allm = mine[None]
-    else:
-        allm = np.empty((g.size, _META_LEN), np.int64)
-        _wait_request(g, g.comm.Iallgather(mine, allm), f"{name} (argument check)", g.timeout)
+    allm = np.empty((g.size, _META_LEN), np.int64)
+    _wait_request(g, g.comm.Iallgather(mine, allm), f"{name} (argument check)", g.timeout)
     if local_error:
         raise ValueError(f"{name}: {local_error}")
     bad = [int(r) for r in np.flatnonzero(allm[:, 0])]
     if bad:
         raise ValueError(f"{name}: rank(s) {bad} passed invalid arguments (see the error there)")
-    if (allm != allm[0]).any():
-        rows = []
-        for r in range(g.size):
-            m = allm[r]
-            dt = _DTYPES[m[2]] if 0 <= m[2] < len(_DTYPES) else "unsupported dtype"
-            shape = tuple(int(d) for d in m[4:4 + min(int(m[3]), _META_LEN - 5)])
-            s = f"rank {r}: {dt} {shape}"
-            if extra_name:
-                s += f", {extra_name}={int(m[1])}"
-            rows.append(s)
-        raise ValueError(f"{name}: the tensors must have the same dtype and shape on every rank"
-                         f"{' (and the same ' + extra_name + ')' if extra_name else ''}; got "
-                         + "; ".join(rows))
+    rows = []
+    for r in range(g.size):
+        m = allm[r]
+        dt = _DTYPES[m[2]] if 0 <= m[2] < len(_DTYPES) else "unsupported dtype"
+        shape = tuple(int(d) for d in m[4:4 + min(int(m[3]), _META_LEN - 5)])
+        s = f"rank {r}: {dt} {shape}"
+        if extra_name:
+            s += f", {extra_name}={int(m[1])}"
+        rows.append(s)
+    raise ValueError(f"{name}: the tensors must have the same dtype and shape on every rank"
+                     f"{' (and the same ' + extra_name + ')' if extra_name else ''}; got "
+                     + "; ".join(rows))
 
 
 def _check_dtype(name: str, a: np.ndarray) -> str | None:
@@ -378,7 +444,7 @@ def _check_dtype(name: str, a: np.ndarray) -> str | None:
 def _check_op(name: str, op: Any, a: np.ndarray) -> ReduceOp:
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{name}: op must be a ReduceOp (SUM, AVG, PRODUCT, MAX, MIN), got {op!r}")
-    if op is ReduceOp.AVG and a.dtype.kind != "f":
+    if op is _AVG and a.dtype.kind != "f":
         raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {a.dtype}")
     return op
 
@@ -389,34 +455,36 @@ def _mpi_op(op: ReduceOp) -> Any:
             ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN}[op]
 
 
-def _contig(a: np.ndarray) -> tuple[np.ndarray, bool]:
-    """A C-contiguous array to communicate from (a copy when ``a`` is not one)."""
-    if a.flags.c_contiguous:
-        return a, False
-    return np.ascontiguousarray(a), True
-
-
 # -------------------------------------------------------------------------- collectives
+def _complete(g: _Group, req: Any, name: str, done: Callable[[], None] | None,
+              async_op: bool) -> Work | None:
+    """A :class:`Work` for ``async_op``; otherwise wait here (no Work: it costs microseconds
+    that show on small tensors) and run ``done``."""
+    if async_op:
+        return Work(req, name, done)
+    if req is not None and not req.Test():
+        _wait_request(g, req, name, g.timeout)
+    if done is not None:
+        done()
+    return None
+
+
 def barrier(group: Any = None, async_op: bool = False) -> Work | None:
     """Wait until every rank has called ``barrier``."""
     _check_group("barrier", group)
     g = _group("barrier")
-    w = Work(g.comm.Ibarrier() if g.size > 1 else None, "barrier")
-    if async_op:
-        return w
-    w.wait()
-    return None
+    return _complete(g, g.comm.Ibarrier() if g.size > 1 else None, "barrier", None, async_op)
 
 
 def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = False) -> Work | None:
     """Copy ``tensor`` of rank ``src`` into ``tensor`` on every other rank (in place)."""
     name = "broadcast"
-    _check_group(name, group)
-    g = _group(name)
+    if group is not None:
+        _check_group(name, group)
+    g = _GROUP or _group(name)
     a = _array(name, "tensor", tensor)
-    err = _check_dtype(name, a)
-    if err is None and (isinstance(src, bool) or not isinstance(src, (int, np.integer))
-                        or not 0 <= src < g.size):
+    err = None
+    if isinstance(src, bool) or not isinstance(src, (int, np.integer)) or not 0 <= src < g.size:
         err = f"src must be a rank in 0 ... {g.size - 1}, got {src!r}"
     _agree(g, name, a, int(src) if isinstance(src, (int, np.integer)) else -1, "src", err)
     return _start_broadcast(g, a, int(src), name, async_op)
@@ -424,120 +492,149 @@ def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = 
 
 def _start_broadcast(g: _Group, a: np.ndarray, src: int, name: str, async_op: bool) -> Work | None:
     if g.size == 1:
-        w = Work(None, name)
-    else:
-        buf, copied = _contig(a)
-        done = (lambda: np.copyto(a, buf)) if copied else None
-        w = Work(g.comm.Ibcast(buf, root=src), name, done)
-    if async_op:
-        return w
-    w.wait()
-    return None
+        return _complete(g, None, name, None, async_op)
+    if a.flags.c_contiguous:
+        return _complete(g, g.comm.Ibcast(a, root=src), name, None, async_op)
+    buf = np.ascontiguousarray(a)
+    return _complete(g, g.comm.Ibcast(buf, root=src), name, lambda: np.copyto(a, buf), async_op)
+
+
+_OP_INDEX = {op._value_: i for i, op in enumerate(ReduceOp)}   # (by value: see _Group.ops)
+_AVG = ReduceOp.AVG      # (a module global: ReduceOp.AVG is a slow attribute look-up)
 
 
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks with ``op``; every rank gets the result in place."""
     name = "all_reduce"
-    _check_group(name, group)
-    g = _group(name)
+    if group is not None:
+        _check_group(name, group)
+    g = _GROUP or _group(name)
     a = _array(name, "tensor", tensor)
-    op = _check_op(name, op, a)
-    _agree(g, name, a, list(ReduceOp).index(op), "op", _check_dtype(name, a))
+    if op.__class__ is not ReduceOp or op is _AVG:
+        op = _check_op(name, op, a)
+    _agree(g, name, a, _OP_INDEX[op._value_], "op")
     return _start_all_reduce(g, a, op, name, async_op)
 
 
 def _start_all_reduce(g: _Group, a: np.ndarray, op: ReduceOp, name: str, async_op: bool) -> Work | None:
-    buf, copied = _contig(a)
+    copied = not a.flags.c_contiguous
+    buf = np.ascontiguousarray(a) if copied else a
     n = g.size
-
-    def done() -> None:
-        if op is ReduceOp.AVG:
-            np.divide(buf, n, out=buf)
-        if copied:
-            np.copyto(a, buf)
-
-    if n == 1:
-        w = Work(None, name, done)
-    else:
-        w = Work(g.comm.Iallreduce(_mpi().IN_PLACE, buf, op=_mpi_op(op)), name, done)
-    if async_op:
-        return w
-    w.wait()
-    return None
+    done = None
+    if op is _AVG or copied:
+        def done() -> None:
+            if op is _AVG:
+                np.divide(buf, n, out=buf)
+            if copied:
+                np.copyto(a, buf)
+    req = None if n == 1 else g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=g.ops[op._value_])
+    return _complete(g, req, name, done, async_op)
 
 
 def _per_rank_arrays(name: str, arg: str, tensors: Any, ref_name: str, ref: np.ndarray,
-                     size: int, err: str) -> tuple[list[np.ndarray], str]:
+                     size: int, err: str | None) -> tuple[list[np.ndarray], str | None]:
     """The arrays of a list of one tensor per rank, each like ``ref``; ``err`` gets the first
     problem (reported on every rank by :func:`_agree`, so that none is left waiting)."""
     arrays: list[np.ndarray] = []
     if not isinstance(tensors, (list, tuple)) or len(tensors) != size:
         got = len(tensors) if isinstance(tensors, (list, tuple)) else repr(tensors)
         return arrays, err or f"{arg} must be a list of world size ({size}) tensors, got {got}"
+    shape, dtype = ref.shape, ref.dtype
     for i, t in enumerate(tensors):
         x = _array(name, f"{arg}[{i}]", t)
-        if x.shape != ref.shape or x.dtype != ref.dtype:
+        if x.shape != shape or (x.dtype is not dtype and x.dtype != dtype):
             err = err or (f"{arg}[{i}] is {_describe(x)}, {ref_name} is {_describe(ref)}; they "
                           f"must match")
         arrays.append(x)
     return arrays, err
 
 
+def _rows_of_one_block(g: _Group, arrays: list[np.ndarray]) -> np.ndarray | None:
+    """The arrays as the rows of the one C-contiguous array they are views of, when they are
+    exactly its rows in order (``list(flat.unbind(0))``, ``flat.chunk(n)``): MPI then reads
+    or writes them in place instead of through a copy. None otherwise."""
+    a0 = arrays[0]
+    base = a0.base
+    n = len(arrays)
+    if g.size == 1 or type(base) is not np.ndarray or base.size != n * a0.size or not a0.size:
+        return None
+    for x in arrays:
+        if x.base is not base:
+            return None
+    if base.dtype != a0.dtype or not base.flags.c_contiguous or not a0.flags.c_contiguous:
+        return None
+    addr = g.MPI.Get_address
+    start, step, strides = addr(base), a0.nbytes, a0.strides
+    for i, x in enumerate(arrays):
+        if x.strides != strides or addr(x) != start + i * step:
+            return None
+    return base.reshape((n,) + a0.shape)
+
+
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
     name = "all_gather"
-    _check_group(name, group)
-    g = _group(name)
+    if group is not None:
+        _check_group(name, group)
+    g = _GROUP or _group(name)
     a = _array(name, "tensor", tensor)
-    err = _check_dtype(name, a)
-    outs, err = _per_rank_arrays(name, "tensor_list", tensor_list, "tensor", a, g.size, err)
+    outs, err = _per_rank_arrays(name, "tensor_list", tensor_list, "tensor", a, g.size, None)
     _agree(g, name, a, 0, "", err)
-    src, _ = _contig(a)
-    flat = np.empty((g.size,) + a.shape, a.dtype)
+    src = np.ascontiguousarray(a)
+    block = _rows_of_one_block(g, outs) if outs else None
+    done = None
+    if block is None:
+        block = np.empty((g.size,) + a.shape, a.dtype)
 
-    def done() -> None:
-        for o, part in zip(outs, flat):
-            np.copyto(o, part)
+        def done() -> None:
+            for o, part in zip(outs, block):
+                np.copyto(o, part)
 
     if g.size == 1:
-        flat[0] = src
-        w = Work(None, name, done)
+        block[0] = src
+        req = None
     else:
-        w = Work(g.comm.Iallgather(src, flat), name, done)
-    if async_op:
-        return w
-    w.wait()
-    return None
+        if done is None and np.may_share_memory(src, block):
+            # the tensor is this rank's row (MPI's "in place"), or overlaps the rows: copy it
+            addr = g.MPI.Get_address
+            if src.strides == block.strides[1:] and addr(src) == addr(block[g.rank]):
+                src = g.MPI.IN_PLACE
+            else:
+                src = src.copy()
+        req = g.comm.Iallgather(src, block)
+    return _complete(g, req, name, done, async_op)
 
 
 def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = ReduceOp.SUM,
                    group: Any = None, async_op: bool = False) -> Work | None:
     """``output`` on rank ``r`` becomes ``input_list[r]`` combined over all ranks with ``op``."""
     name = "reduce_scatter"
-    _check_group(name, group)
-    g = _group(name)
+    if group is not None:
+        _check_group(name, group)
+    g = _GROUP or _group(name)
     a = _array(name, "output", output)
-    op = _check_op(name, op, a)
-    err = _check_dtype(name, a)
-    ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, err)
-    _agree(g, name, a, list(ReduceOp).index(op), "op", err)
-    send = np.stack(ins) if ins else np.empty((0,) + a.shape, a.dtype)
-    recv = np.empty(a.shape, a.dtype)
+    if op.__class__ is not ReduceOp or op is _AVG:
+        op = _check_op(name, op, a)
+    ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, None)
+    _agree(g, name, a, _OP_INDEX[op._value_], "op", err)
+    send = _rows_of_one_block(g, ins) if ins else None
+    if send is None:
+        send = np.stack(ins)
     n = g.size
-
-    def done() -> None:
-        if op is ReduceOp.AVG:
-            np.divide(recv, n, out=recv)
-        np.copyto(a, recv)
-
+    direct = a.flags.c_contiguous and not np.may_share_memory(a, send)
+    recv = a if direct else np.empty(a.shape, a.dtype)
+    done = None
+    if op is _AVG or recv is not a:
+        def done() -> None:
+            if op is _AVG:
+                np.divide(recv, n, out=recv)
+            if recv is not a:
+                np.copyto(a, recv)
     if n == 1:
-        recv[...] = send[0]
-        w = Work(None, name, done)
+        np.copyto(recv, send[0])
+        req = None
     else:
-        w = Work(g.comm.Ireduce_scatter_block(send, recv, op=_mpi_op(op)), name, done)
-    if async_op:
-        return w
-    w.wait()
-    return None
+        req = g.comm.Ireduce_scatter_block(send, recv, op=g.ops[op._value_])
+    return _complete(g, req, name, done, async_op)

@@ -61,13 +61,14 @@ def _broadcast_coalesced(g: Any, arrays: Sequence[np.ndarray], what: str) -> Non
 
 
 class _Bucket:
-    __slots__ = ("index", "params", "offsets", "buf", "ready", "work", "t_launch", "nbytes")
+    __slots__ = ("index", "params", "offsets", "buf", "peer_buf", "ready", "work", "t_launch", "nbytes")
 
     def __init__(self, index: int, params: list[int], sizes: list[int], dtype: Any) -> None:
         self.index = index
         self.params = params
         self.offsets = list(np.cumsum([0] + sizes[:-1]))
         self.buf = np.zeros(sum(sizes), dtype)
+        self.peer_buf: np.ndarray | None = None    # two ranks: the other rank's gradients
         self.nbytes = int(self.buf.nbytes)
         self.ready = 0
         self.work: D.Work | None = None
@@ -283,7 +284,7 @@ class DistributedDataParallel(Module):
             if nb.ready < len(nb.params):
                 break
             nb.t_launch = time.perf_counter()
-            req = g.comm.Iallreduce(D._mpi().IN_PLACE, nb.buf, op=D._mpi().SUM) if g.size > 1 else None
+            req = _start_sum(g, nb) if g.size > 1 else None
             nb.work = D.Work(req, f"DistributedDataParallel (all_reduce of bucket {nb.index})")
             self._next_bucket += 1
         # let MPI progress the started ones while the backward goes on
@@ -304,6 +305,8 @@ class DistributedDataParallel(Module):
         w = g.size
         report = []
         for b in self._buckets:
+            if b.peer_buf is not None:
+                np.add(b.buf, b.peer_buf, out=b.buf)    # (the other rank adds the same two)
             if w > 1:
                 np.divide(b.buf, w, out=b.buf)
             for pi, off in zip(b.params, b.offsets):
@@ -343,6 +346,24 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = old
+
+
+_PAIR_TAG = 7301
+
+
+def _start_sum(g: Any, b: _Bucket) -> Any:
+    """Start summing bucket ``b`` over the ranks. On two ranks the ranks swap their buckets
+    (one non-blocking send-receive) and each adds the other's after the wait: one exchange,
+    where MPI's all-reduce of a large buffer takes two (a reduce-scatter, then an
+    all-gather) and so makes the ranks meet twice. The same bytes travel; a + b == b + a in
+    floating point, so both ranks get identical sums. Otherwise MPI's all-reduce."""
+    if g.size == 2 and hasattr(g.comm, "Isendrecv"):
+        if b.peer_buf is None:
+            b.peer_buf = np.empty_like(b.buf)
+        peer = 1 - g.rank
+        return g.comm.Isendrecv(b.buf, peer, _PAIR_TAG, b.peer_buf, peer, _PAIR_TAG)
+    b.peer_buf = None
+    return g.comm.Iallreduce(g.MPI.IN_PLACE, b.buf, op=g.MPI.SUM)
 
 
 def _tensors(out: Any) -> list[Tensor]:

@@ -184,13 +184,13 @@ def table(rows: list[Row], quick: bool) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    """Replace the marked section of bench/README.md (or add it after the first
-    paragraph block), atomically."""
+def write_readme(text: str, path: str = README) -> None:
+    """Replace the marked section of ``path`` (bench/README.md; or add the section before
+    its first ``##`` heading), atomically."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
     from glassgrad._atomic import atomic_open
 
-    with open(README, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         old = fh.read()
     block = f"{START}\n{text}\n{END}"
     if START in old and END in old:
@@ -198,7 +198,7 @@ def write_readme(text: str) -> None:
     else:
         at = old.index("\n## ") if "\n## " in old else len(old)
         new = old[:at] + "\n\n## Goals (`bench_goals.py`)\n\n" + block + "\n" + old[at:]
-    with atomic_open(README, "w") as fh:
+    with atomic_open(path, "w") as fh:
         fh.write(new)
 
 

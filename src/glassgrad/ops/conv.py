@@ -33,6 +33,11 @@ rows. The output is returned as an ``(N, O, OH, OW)`` *view* of the ``(O, OH, OW
 result (no transposing copy); element-wise ops and pooling keep that memory order, so
 the next convolution finds its input already batch-last.
 
+Products: a first layer's ``cols`` is short and very wide (``C·kh·kw = 25`` rows, ~50,000
+columns for LeNet-5 at batch 64), which OpenBLAS handles poorly in one call; such products
+run in column blocks that stay in the L2 cache (``_gemm_wide``, ``_gemm_nt``), and weight
+gradients are computed as ``(cols @ δᵀ)ᵀ``, the orientation OpenBLAS runs faster.
+
 Derivations: ``docs/derivations/conv.md``.
 """
 

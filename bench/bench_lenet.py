@@ -42,7 +42,9 @@ def _args(argv=None) -> argparse.Namespace:
     p.add_argument("--mem-batches", type=int, default=50,
                    help="batches trained in each memory-measuring child (0: skip)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--child", choices=["glassgrad", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--numpy", action="store_true",
+                   help="also time the hand-written NumPy loop (bench/_numpy_ref.py)")
+    p.add_argument("--child", choices=["glassgrad", "torch", "numpy"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -89,11 +91,17 @@ def gg_lenet():
 
 
 class Runner:
-    """One framework's model, optimizer and training step."""
+    """One framework's model, optimizer and training step (``numpy``: the hand-written
+    NumPy loop of ``_numpy_ref.py``)."""
 
     def __init__(self, name: str, state: dict) -> None:
         self.name = name
-        if name == "torch":
+        if name == "numpy":
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from _numpy_ref import NumpyLeNet
+
+            self.net = NumpyLeNet(state)
+        elif name == "torch":
             import torch
 
             torch.set_num_threads(ARGS.threads if ARGS else 1)
@@ -113,6 +121,8 @@ class Runner:
             self.F = gg.nn.functional
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        if self.name == "numpy":
+            return self.net.step(xb, yb)
         if self.name == "torch":
             x, y = self.torch.from_numpy(xb), self.torch.from_numpy(yb)
         else:
@@ -194,6 +204,8 @@ def main(args: argparse.Namespace) -> None:
     n_batches = args.batches or len(X) // bs
     state = initial_state(args.seed)
     runners = [Runner("glassgrad", state), Runner("torch", state)]
+    if args.numpy:
+        runners.append(Runner("numpy", state))
     for r in runners:  # warm-up (first-call set-up) on the same batch
         r.step(X[:bs], y[:bs])
     print(f"LeNet-5, Adam, batch {bs}, {n_batches} batches per repetition, {args.reps} "
@@ -213,6 +225,10 @@ def main(args: argparse.Namespace) -> None:
     ratio_best = min(times["glassgrad"]) / min(times["torch"])
     ratio_med = float(np.median(times["glassgrad"])) / float(np.median(times["torch"]))
     print(f"ratio glassgrad/torch: {ratio_best:.2f}x (best), {ratio_med:.2f}x (median)")
+    if args.numpy:
+        print(f"ratio glassgrad/numpy: {min(times['glassgrad']) / min(times['numpy']):.2f}x "
+              f"(best), {float(np.median(times['glassgrad'])) / float(np.median(times['numpy'])):.2f}x"
+              " (median)")
     if args.mem_batches:
         print(f"\npeak memory (max RSS of a child process training {args.mem_batches} "
               "batches):")

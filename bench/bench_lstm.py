@@ -58,7 +58,7 @@ sys.path.insert(0, HERE)
 from _memory import peak_above_base_mib  # noqa: E402
 from _models import gg_lstm_classifier  # noqa: E402
 
-VARIANTS = ("glassgrad", "glassgrad-composed", "torch")
+VARIANTS = ("glassgrad", "glassgrad-composed", "torch", "numpy")
 
 
 def load_mnist(root: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +141,25 @@ def make_torch(weights: dict, hidden: int, threads: int, cell: str) -> Callable:
     return run
 
 
+def make_numpy(weights: dict) -> Callable:
+    """The hand-written NumPy loop of ``_numpy_ref.py`` (LSTM only)."""
+    from _numpy_ref import NumpyLSTM
+
+    def run(X: np.ndarray, y: np.ndarray, order: list) -> float:
+        net = NumpyLSTM(weights)
+        loss = 0.0
+        for idx in order:
+            loss = net.step(X[idx], y[idx])
+        return loss
+
+    return run
+
+
 def runner(name: str, weights: dict, hidden: int, threads: int, cell: str = "LSTM") -> Callable:
+    if name == "numpy":
+        if cell != "LSTM":
+            raise ValueError("the NumPy reference loop exists for the LSTM only")
+        return make_numpy(weights)
     if name == "torch":
         return make_torch(weights, hidden, threads, cell)
     return make_glassgrad(weights, hidden, fused=name == "glassgrad", cell=cell)
@@ -180,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("GLASSGRAD_DATA"))
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default="glassgrad,glassgrad-composed,torch",
+                    help=f"comma-separated, from {', '.join(VARIANTS)} (numpy: the hand-written loop)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer")
     a = ap.parse_args(argv)

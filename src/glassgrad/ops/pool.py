@@ -193,8 +193,13 @@ class MaxPoolNd(Function):
         dxp = xp.zeros_like(ctx.xpd, dtype=g.dtype)  # same memory order as the input
         zero = xp.zeros((), dtype=g.dtype)
         disjoint = _disjoint(ks, stride, dil)
+        # g·mask is where(mask, g, 0) unless g holds an inf or a NaN (0·inf = NaN), and a
+        # multiplication by a bool array is ~5x faster than where() in NumPy
+        finite = disjoint and bool(xp.isfinite(g).all())
         for _, sl, m in _first_max_masks(ctx.xpd, ctx.y, ks, stride, dil):
-            if disjoint:
+            if finite:
+                xp.multiply(g, m, out=dxp[(Ellipsis,) + sl])
+            elif disjoint:
                 dxp[(Ellipsis,) + sl] = xp.where(m, g, zero)
             else:
                 dxp[(Ellipsis,) + sl] += xp.where(m, g, zero)

@@ -1,0 +1,168 @@
+"""Inference speed: glassgrad vs PyTorch (CPU), ``eval()`` and ``no_grad()``, same weights.
+
+Models: MLP 784-256-10, LeNet-5 (as ``bench_lenet.py``), LSTM 128 over the 28 rows of an
+MNIST image then ``Linear(128, 10)`` (as ``bench_lstm.py``, ``nn.LSTM(batch_first=True)``),
+each at batch 1 and batch 256 (``--batches``). PyTorch's initial weights are copied into
+glassgrad's model; inputs are fixed random arrays (the speed does not depend on the data);
+the outputs are checked to agree before timing.
+
+Timing: for every (model, batch) the two frameworks take turns (``--reps`` turns of about
+``--turn`` seconds each, the same number of calls for both); reported are the median time
+per forward call, the ratio of the medians and the median of the per-turn ratios.
+
+    python bench/bench_inference.py                      # 2 threads each
+    python bench/bench_inference.py --models lenet --batches 1 --reps 3
+
+``--threads`` sets PyTorch's intra-op threads and the BLAS threads NumPy uses (set before
+NumPy is imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+
+def _early_threads(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "2"
+
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _early_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+sys.path.insert(0, HERE)
+
+from _models import gg_lstm_classifier  # noqa: E402
+
+MODELS = ("mlp", "lenet", "lstm")
+
+
+def _torch_model(name: str) -> Any:
+    import torch
+    from torch import nn
+
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    if name == "lenet":
+        from bench_lenet import torch_lenet
+
+        return torch_lenet()
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.LSTM(28, 128, batch_first=True)
+            self.fc = nn.Linear(128, 10)
+
+        def forward(self, x: Any) -> Any:
+            _, (h, _) = self.rnn(x)
+            return self.fc(h[-1])
+
+    assert torch is not None
+    return Net()
+
+
+def _gg_model(name: str) -> Any:
+    from glassgrad import nn
+
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    if name == "lenet":
+        from bench_lenet import gg_lenet
+
+        return gg_lenet()
+    return gg_lstm_classifier(128, "LSTM")
+
+
+def _input_shape(name: str, batch: int) -> tuple:
+    return {"mlp": (batch, 784), "lenet": (batch, 1, 28, 28), "lstm": (batch, 28, 28)}[name]
+
+
+def make_pair(name: str, batch: int, seed: int) -> dict[str, Callable[[], Any]]:
+    """``{"glassgrad": f, "torch": f}``: each ``f()`` runs one forward pass (eval, no_grad)
+    on the same fixed input and returns the output as an array."""
+    import torch
+
+    import glassgrad as gg
+
+    torch.manual_seed(seed)
+    tm = _torch_model(name).eval()
+    gm = _gg_model(name)
+    gm.load_state_dict({k: gg.tensor(v.detach().numpy().copy())
+                        for k, v in tm.state_dict().items()})
+    gm.eval()
+    x = np.random.default_rng(seed).standard_normal(_input_shape(name, batch)).astype(np.float32)
+    tx, gx = torch.from_numpy(x), gg.from_numpy(x)
+
+    def run_torch() -> Any:
+        with torch.no_grad():
+            return tm(tx)
+
+    def run_gg() -> Any:
+        with gg.no_grad():
+            return gm(gx)
+
+    a, b = run_gg().numpy(), run_torch().numpy()
+    if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
+        raise RuntimeError(f"{name} b{batch}: outputs differ (max {np.abs(a - b).max():.3g})")
+    return {"glassgrad": run_gg, "torch": run_torch}
+
+
+def time_pair(fns: dict[str, Callable[[], Any]], reps: int, turn: float) -> dict[str, list]:
+    """Per-call seconds of each turn, the frameworks alternating."""
+    t0 = time.perf_counter()
+    fns["torch"]()
+    calls = max(1, int(turn / max(time.perf_counter() - t0, 1e-6)))
+    times: dict[str, list] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                f()
+            times[k].append((time.perf_counter() - t0) / calls)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--batches", default="1,256")
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--turn", type=float, default=0.2, help="seconds per turn (about)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
+    print(f"inference, eval() + no_grad(); NumPy {np.__version__}, PyTorch {torch.__version__}, "
+          f"{a.threads} thread(s) each, {a.reps} alternating turns")
+    print(f"{'model':8s} {'batch':>5s} {'glassgrad µs':>13s} {'torch µs':>10s} "
+          f"{'ratio':>7s} {'per-turn':>9s}")
+    for name in a.models.split(","):
+        if name not in MODELS:
+            ap.error(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+        for bs in (int(b) for b in a.batches.split(",")):
+            times = time_pair(make_pair(name, bs, a.seed), a.reps, a.turn)
+            g, t = statistics.median(times["glassgrad"]), statistics.median(times["torch"])
+            turns = statistics.median(x / y for x, y in zip(times["glassgrad"], times["torch"]))
+            print(f"{name:8s} {bs:5d} {g * 1e6:13.1f} {t * 1e6:10.1f} {g / t:6.2f}x "
+                  f"{turns:8.2f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,3 +37,23 @@ beside the text of its formulas (``formulas``) and the link to its derivation
 Helpers: ``_util.py`` (unbroadcast, argument checks), ``_dual.py`` (backward formulas
 that run on arrays or, under ``create_graph=True``, on Tensors).
 """
+
+from . import elementwise as _elementwise
+from . import special as _special
+from . import trig as _trig
+
+# The pointwise and binary arithmetic ops of these three files return new arrays from
+# their backward (``g ⊙ f'(x)`` products, sums of broadcast axes) or the upstream
+# gradient itself (``unbroadcast`` of an unbroadcast input), so they declare
+# ``Function.fresh_grads`` — here, in one place, while those classes are generated from
+# their rule tables; the ownership test (GLASSGRAD_CHECK_OWNERSHIP=1) verifies each.
+_FRESH = {
+    _elementwise: ("Add Sub RSub Mul Div RDiv Neg Pow RPow Maximum Minimum Where Exp Log Log1p "
+                   "Sqrt Abs Sigmoid Relu LeakyRelu Elu Erf Gelu Softplus Clamp Expm1 Exp2 "
+                   "LogBase LogAddExp Fmod LogSigmoid"),
+    _trig: "Sin Cos Tanh Tan Sinh Cosh Asin Acos Atan Atan2 Hypot",
+    _special: "Lgamma Digamma Polygamma Erfc Erfinv I0 I1",
+}
+for _mod, _names in _FRESH.items():
+    for _name in _names.split():
+        getattr(_mod, _name).fresh_grads = True

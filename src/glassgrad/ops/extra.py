@@ -23,6 +23,8 @@ class Asinh(Function):
     formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² + 1)",)}
     derivation = "docs/derivations/extra.md#asinh"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -39,6 +41,8 @@ class Acosh(Function):
     """``z = acosh(x)`` for ``x ≥ 1`` (NaN below)."""
     formulas = {"inputs": "X", "grads": ("dX = dZ / √(X² − 1)",)}
     derivation = "docs/derivations/extra.md#acosh"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x):
@@ -58,6 +62,8 @@ class Atanh(Function):
     """``z = atanh(x)`` for ``|x| < 1`` (±inf at ±1, NaN outside)."""
     formulas = {"inputs": "X", "grads": ("dX = dZ / (1 − X²)",)}
     derivation = "docs/derivations/extra.md#atanh"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x):

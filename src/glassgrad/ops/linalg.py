@@ -28,6 +28,8 @@ class MatMul(Function):
     formulas = {"inputs": "A, B", "grads": ("dA = dZ @ Bᵀ", "dB = Aᵀ @ dZ")}
     derivation = "docs/derivations/linalg.md#the-2-d-case"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -172,6 +174,8 @@ class Einsum(Function):
     }
     derivation = "docs/derivations/linalg.md#einsum"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, equation, *xs):
         specs, out, sizes = parse_einsum(equation, [x.shape for x in xs])
@@ -255,6 +259,8 @@ class Inv(Function):
     formulas = {"inputs": "A", "grads": ("dA = −Zᵀ @ dZ @ Zᵀ  (Z = A⁻¹)",)}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a):
         _square("inv", a)
@@ -284,6 +290,8 @@ class SLogDet(Function):
         "output": "sign, logabsdet",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a):
@@ -321,6 +329,8 @@ class Det(Function):
     formulas = {"inputs": "A", "grads": ("dA = dz · adj(A)ᵀ = dz · z · A⁻ᵀ",), "output": "z"}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a):
         _square("det", a)
@@ -353,6 +363,8 @@ class Solve(Function):
         "output": "X",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a, b):

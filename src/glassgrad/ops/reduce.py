@@ -85,6 +85,8 @@ class Var(Function):
     }
     derivation = "docs/derivations/reductions.md#var"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
         ctx.save_for_backward(x)
@@ -125,6 +127,8 @@ class Std(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#std"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
@@ -175,6 +179,8 @@ class PNorm(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#norm"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, p=2.0, axes=None, keepdims=False):
@@ -233,6 +239,8 @@ class Amax(Function):
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
         z = x.max(axis=axes, keepdims=keepdims)
@@ -257,6 +265,8 @@ class Amin(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -299,6 +309,8 @@ class MaxDim(Function):
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim, keepdims=False, largest=True):
         xp = xp_of(x)
@@ -327,6 +339,8 @@ class LogSumExp(Function):
     """``z = log Σ_axes exp(x)``, computed as ``m + log Σ exp(x - m)`` (no overflow)."""
     formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ) ⊙ softmax(X)", None, None)}
     derivation = "docs/derivations/reductions.md#logsumexp"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -362,6 +376,8 @@ class Softmax(Function):
     formulas = {"inputs": "X, axis", "grads": ("dX = Z ⊙ (dZ − sum_axis(dZ ⊙ Z))", None)}
     derivation = "docs/derivations/reductions.md#softmax"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
@@ -387,6 +403,8 @@ class LogSoftmax(Function):
     """``y = x - logsumexp(x, axis)``."""
     formulas = {"inputs": "X, axis", "grads": ("dX = dZ − exp(Z) ⊙ sum_axis(dZ)", None)}
     derivation = "docs/derivations/reductions.md#log_softmax"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -468,6 +486,8 @@ class Prod(Function):
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim=None, keepdims=False):
         ctx.dim, ctx.keepdims = dim, keepdims
@@ -505,6 +525,8 @@ class CumProd(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -579,6 +601,8 @@ class Sort(Function):
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim, descending=False):
         idx = sort_indices(x, dim, descending)
@@ -605,6 +629,8 @@ class TopK(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, k, dim, largest=True):

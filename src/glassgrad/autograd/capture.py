@@ -319,8 +319,9 @@ class Captured(Function):
                 if own and is_one_of(r, grads):
                     own = False  # the upstream gradient passed through
                 if op.check_grads and (r.shape != meta[0] or r.dtype != meta[1]):
-                    r, cast = _check_grad(op.cls, r, meta, False), r
-                    own = own or r is not cast
+                    checked = _check_grad(op.cls, r, meta, False)
+                    if checked is not r:  # cast to the input's dtype: a new array
+                        r, own = checked, True
                 old = gs[s]
                 if old is None:
                     gs[s] = r

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 import weakref
 from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
@@ -175,8 +176,9 @@ def run_backward(
             else:
                 in_grads = _call_backward(node, grads, create_graph, observers)
             # which of them are fresh arrays the engine may own (read before the release:
-            # a backward may have set ctx.fresh_grads for this call)
-            owns = fresh_flags(node.fresh_grads if may_own else False, len(edges))
+            # a backward may have set ctx.fresh_grads, one flag per input, for this call)
+            fresh = node.fresh_grads if may_own else False
+            owns = repeat(fresh is True) if type(fresh) is not tuple else fresh_flags(fresh, len(edges))
             # -- release what the node saved for backward (unless the graph is retained)
             if not retain_graph and (node._saved is not None or node.__dict__):
                 node._saved = None
@@ -188,19 +190,20 @@ def run_backward(
             for e, g, meta, own in zip(edges, in_grads, node._in_meta, owns):
                 if e is None or g is None:
                     continue
-                if own and is_one_of(g, grads):
+                if own and (g is grads[0] or (len(grads) > 1 and is_one_of(g, grads))):
                     own = False  # the upstream gradient passed through: not the engine's
                 if g.shape != meta[0] or (g.dtype is not meta[1] and g.dtype != meta[1]):
-                    g, cast = _check_grad(node, g, meta, create_graph), g
-                    own = own or (g is not cast and may_own)  # a cast is a new array
+                    checked = _check_grad(node, g, meta, create_graph)
+                    if checked is not g:  # cast to the input's dtype: a new array
+                        g, own = checked, may_own
                 u = e[0]
-                if isinstance(u, Tensor):
+                if isinstance(u, Tensor):  # a leaf: straight into .grad, or collected
                     if direct and u._hooks is None:
                         _accumulate(u, g, False, own)
                     else:
                         _leaf_add(leaves, u, g, own)
                 else:
-                    _node_add(heap, u, e[1], g, own)
+                    _node_add(heap, u, e[1], g, own)  # a node: into its gradient buffer
             if post:
                 _post_step(post, edges, in_grads, leaves, create_graph)
 

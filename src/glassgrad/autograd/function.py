@@ -34,7 +34,8 @@ Differences from PyTorch, chosen so that the forward is plain NumPy you can read
 The node object that ends up as ``tensor.grad_fn`` *is* the ``ctx``: one object per
 call, holding what the backward needs and the edges to the inputs' nodes.
 :meth:`Function.apply` reads top to bottom: gather the arguments, run ``forward``, and
-(when recording) fill in the node (:func:`_init_node`) and attach the outputs to it.
+(when recording) fill in the node (:func:`_init_node`) and attach the outputs to it
+(:func:`_attach_outputs`).
 Walkthrough: ``docs/engine.md``.
 """
 
@@ -233,11 +234,11 @@ class Function:
         # 3. the outputs as Tensors: untracked, or attached to the node (its fields filled
         #    in, the saved arrays' versions noted for the in-place check)
         if not record:
-            results = [Tensor._make(o, False) for o in outs]
+            results = [Tensor._make(o, False) for o in outs] if multi else [Tensor._make(out, False)]
         else:
-            _init_node(ctx, tuple(edges), tuple(in_meta), tuple([(o.shape, o.dtype) for o in outs]))
-            results = _attach_outputs(ctx, outs)
-            _note_saved_versions(ctx, args, arrays, outs, results)
+            out_meta = tuple([(o.shape, o.dtype) for o in outs]) if multi else ((out.shape, out.dtype),)
+            _init_node(ctx, tuple(edges), tuple(in_meta), out_meta)
+            results = _attach_outputs(ctx, args, arrays, outs)
             if st.check_ownership:  # what the ownership check compares gradients against
                 ctx._checked_arrays = (arrays, outs)
         if cls._is_view and isinstance(args[0], Tensor):
@@ -283,30 +284,25 @@ def _init_node(nd: Any, edges: tuple, in_meta: tuple, out_meta: tuple) -> None:
     nd._stack = traceback.extract_stack()[:-3] if st.anomaly else None
 
 
-def _attach_outputs(ctx: Any, outs: tuple) -> list:
+def _attach_outputs(ctx: Any, args: tuple, arrays: list, outs: tuple) -> list:
     """The outputs as Tensors whose ``grad_fn`` is ``ctx`` (integer and bool outputs get
-    no gradient, so they stay untracked)."""
-    make = _Tensor._make
+    no gradient, so they stay untracked); and, for the in-place check of
+    ``saved_tensors``, per saved array: (kind, version cell, version at save, the input
+    tensor or the output index) — most saved arrays are inputs; an intermediate array
+    gets None (not checked)."""
+    Tensor = _Tensor
     results = []
     for j, o in enumerate(outs):
         diff = o.dtype.kind in "fc"
-        t = make(o, diff)
+        t = Tensor._make(o, diff)
         if diff:
             t.grad_fn = ctx
             t._out_idx = j
         results.append(t)
-    return results
-
-
-def _note_saved_versions(ctx: Any, args: tuple, arrays: list, outs: tuple, results: list) -> None:
-    """For the in-place check of ``saved_tensors``: per saved array (kind, version cell,
-    version at save, the input tensor or the output index). Most saved arrays are inputs;
-    an intermediate array gets None (not checked)."""
     saved = ctx._saved
     if not saved:
         ctx._saved_meta = None
-        return
-    Tensor = _Tensor
+        return results
     meta = []
     need_outs = False
     for s in saved:
@@ -323,6 +319,7 @@ def _note_saved_versions(ctx: Any, args: tuple, arrays: list, outs: tuple, resul
     if need_outs:
         ctx._saved_outputs = outs
     ctx._saved_meta = tuple(meta)
+    return results
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}

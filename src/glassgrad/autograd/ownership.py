@@ -22,7 +22,8 @@ from typing import Any
 from ..backend import np
 from .grad_mode import STATE
 
-_FLAGS: dict[tuple, tuple] = {}
+_ALL_TRUE = tuple((True,) * n for n in range(33))
+_ALL_FALSE = tuple((False,) * n for n in range(33))
 
 
 def set_debug_ownership(enabled: bool) -> None:
@@ -41,11 +42,9 @@ def fresh_flags(fresh: Any, n: int) -> tuple:
     that a backward set on its ctx for one call)."""
     if type(fresh) is tuple:
         return fresh + (False,) * (n - len(fresh))
-    key = (bool(fresh), n)
-    f = _FLAGS.get(key)
-    if f is None:
-        f = _FLAGS[key] = (bool(fresh),) * n
-    return f
+    if n < 33:
+        return _ALL_TRUE[n] if fresh else _ALL_FALSE[n]
+    return (bool(fresh),) * n
 
 
 def is_one_of(g: Any, arrays: Any) -> bool:

@@ -174,8 +174,6 @@ class Einsum(Function):
     }
     derivation = "docs/derivations/linalg.md#einsum"
 
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
-
     @staticmethod
     def forward(ctx, equation, *xs):
         specs, out, sizes = parse_einsum(equation, [x.shape for x in xs])

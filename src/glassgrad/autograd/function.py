@@ -34,8 +34,8 @@ Differences from PyTorch, chosen so that the forward is plain NumPy you can read
 The node object that ends up as ``tensor.grad_fn`` *is* the ``ctx``: one object per
 call, holding what the backward needs and the edges to the inputs' nodes.
 :meth:`Function.apply` reads top to bottom: gather the arguments, run ``forward``, and
-(when recording) fill in the node (:func:`_init_node`) and attach the outputs to it
-(:func:`_attach_outputs`).
+(when recording) fill in the node (:func:`_init_node`), attach the outputs to it
+(:func:`_attach_outputs`) and note the saved arrays' versions.
 Walkthrough: ``docs/engine.md``.
 """
 
@@ -238,7 +238,11 @@ class Function:
         else:
             out_meta = tuple([(o.shape, o.dtype) for o in outs]) if multi else ((out.shape, out.dtype),)
             _init_node(ctx, tuple(edges), tuple(in_meta), out_meta)
-            results = _attach_outputs(ctx, args, arrays, outs)
+            results = _attach_outputs(ctx, outs)
+            if ctx._saved:
+                _note_saved_versions(ctx, args, arrays, outs, results)
+            else:
+                ctx._saved_meta = None
             if st.check_ownership:  # what the ownership check compares gradients against
                 ctx._checked_arrays = (arrays, outs)
         if cls._is_view and isinstance(args[0], Tensor):
@@ -284,33 +288,38 @@ def _init_node(nd: Any, edges: tuple, in_meta: tuple, out_meta: tuple) -> None:
     nd._stack = traceback.extract_stack()[:-3] if st.anomaly else None
 
 
-def _attach_outputs(ctx: Any, args: tuple, arrays: list, outs: tuple) -> list:
+def _attach_outputs(ctx: Any, outs: tuple) -> list:
     """The outputs as Tensors whose ``grad_fn`` is ``ctx`` (integer and bool outputs get
-    no gradient, so they stay untracked); and, for the in-place check of
-    ``saved_tensors``, per saved array: (kind, version cell, version at save, the input
-    tensor or the output index) — most saved arrays are inputs; an intermediate array
-    gets None (not checked)."""
-    Tensor = _Tensor
+    no gradient, so they stay untracked)."""
+    make = _Tensor._make
     results = []
-    for j, o in enumerate(outs):
+    j = 0
+    for o in outs:
         diff = o.dtype.kind in "fc"
-        t = Tensor._make(o, diff)
+        t = make(o, diff)
         if diff:
             t.grad_fn = ctx
             t._out_idx = j
         results.append(t)
-    saved = ctx._saved
-    if not saved:
-        ctx._saved_meta = None
-        return results
+        j += 1
+    return results
+
+
+def _note_saved_versions(ctx: Any, args: tuple, arrays: list, outs: tuple, results: list) -> None:
+    """For the in-place check of ``saved_tensors``, per saved array: (kind, version cell,
+    version at save, the input tensor or the output index). Most saved arrays are inputs;
+    an intermediate array gets None (not checked)."""
+    Tensor = _Tensor
     meta = []
     need_outs = False
-    for s in saved:
-        for k, arr in enumerate(arrays):
+    for s in ctx._saved:
+        k = 0
+        for arr in arrays:
             if arr is s and isinstance(args[k], Tensor):
                 v = args[k]._version
                 meta.append(("in", v, v[0], args[k]))
                 break
+            k += 1
         else:
             m = _saved_output_meta(s, outs, results)
             meta.append(m)
@@ -319,7 +328,6 @@ def _attach_outputs(ctx: Any, args: tuple, arrays: list, outs: tuple) -> list:
     if need_outs:
         ctx._saved_outputs = outs
     ctx._saved_meta = tuple(meta)
-    return results
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}

@@ -8,6 +8,7 @@ from .function import Function, once_differentiable
 from .functional import grad, hessian, jacobian, jvp, vjp
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck, gradgradcheck
+from .ownership import is_debug_ownership_enabled, set_debug_ownership
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):

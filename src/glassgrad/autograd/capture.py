@@ -59,6 +59,7 @@ from . import recording
 from .engine import _check_grad, _fix_count
 from .function import Function, _freed_message, _new_node, _resave_scalars
 from .grad_mode import STATE
+from .ownership import check_fresh, fresh_flags, is_one_of, sum_into
 
 
 class CaptureError(RuntimeError):
@@ -272,10 +273,18 @@ class Captured(Function):
                     f"(version {v} then, {cell[0]} now); as in eager mode, use an out-of-place "
                     "op or .clone() before modifying it")
         prog = ctx.prog
+        # per slot: the gradient summed so far, and whether it is an array this backward
+        # owns (may add into in place, may hand to the engine as fresh) — the engine's rule
         gs: list = [None] * prog.n_slots
+        owned = [False] * prog.n_slots
         for s, g in zip(prog.out_slots, gouts):
             if g is not None:
-                gs[s] = g if gs[s] is None else gs[s] + g
+                if gs[s] is None:
+                    gs[s] = g
+                else:
+                    gs[s] = gs[s] + g
+                    owned[s] = True
+        check = STATE.check_ownership
         for op, c in zip(reversed(prog.back_ops), reversed(ctx.ctxs)):
             if op.multi:
                 grads = [gs[s] for s in op.outs]
@@ -296,19 +305,33 @@ class Captured(Function):
             n = len(op.needs)
             if type(res) is not tuple or len(res) != n:
                 res = _fix_count(op.cls, res, n)
-            for s, r, meta in zip(op.in_slots, res, op.in_meta):
+            if check:
+                check_fresh(c, grads, res)
+            for s, r, meta, own in zip(op.in_slots, res, op.in_meta, fresh_flags(c.fresh_grads, n)):
                 if s < 0 or r is None:
                     continue
+                if own and is_one_of(r, grads):
+                    own = False  # the upstream gradient passed through
                 if op.check_grads and (r.shape != meta[0] or r.dtype != meta[1]):
-                    r = _check_grad(op.cls, r, meta, False)
+                    checked = _check_grad(op.cls, r, meta, False)
+                    if checked is not r:  # cast to the input's dtype: a new array
+                        r, own = checked, True
                 old = gs[s]
-                gs[s] = r if old is None else old + r
-        # taken out of gs, so that the engine sees nobody else holds them and makes fresh
-        # gradients .grad without a copy
+                if old is None:
+                    gs[s] = r
+                    owned[s] = own
+                else:
+                    gs[s] = sum_into(old, owned[s], r)
+                    owned[s] = True
+        # one gradient per tensor argument and outside tensor; the ones this backward owns
+        # are declared fresh for this call (each slot's array at most once)
         res = []
+        fresh = []
         for s in prog.in_slots:
             res.append(gs[s])
-            gs[s] = None
+            fresh.append(owned[s])
+            owned[s] = False
+        ctx.fresh_grads = tuple(fresh)
         return tuple(res)
 
 

@@ -1,19 +1,25 @@
 """The backward pass: walk the graph from the output to the leaves, newest node first.
 
-Reverse-mode autodiff in three steps (read :func:`run_backward` top to bottom):
+Reverse-mode autodiff in three phases (read :func:`run_backward` top to bottom; the
+walkthrough is ``docs/engine.md``):
 
 1. **Seed.** The output's gradient (``1`` for a scalar loss) goes into its node's
    buffer, and the node onto a heap keyed by its creation number.
 2. **Run nodes newest first.** An op's inputs always exist before the op, so popping
    the newest node from the heap visits each node only after all of its consumers — its
-   buffer then holds the *sum* of the gradients of every use of its outputs.
-   ``Function.backward`` turns that buffer into one gradient per input, which is added
-   to the buffer of the node that made the input (pushed onto the heap when its first
-   gradient arrives). No graph walk beforehand, no recursion: a 10,000-op chain is fine.
+   buffer then holds the *sum* of the gradients of every use of its outputs. Hooks see
+   that sum, ``Function.backward`` turns it into one gradient per input, the node's saved
+   arrays are released, and each input gradient is added to the buffer of the node that
+   made the input (pushed onto the heap when its first gradient arrives), or to the leaf.
+   No graph walk beforehand, no recursion: a 10,000-op chain is fine.
 3. **Leaves.** Gradients reaching leaf tensors are accumulated into ``leaf.grad`` as
-   they arrive; a fresh array nobody else holds becomes ``.grad`` without a copy. Leaves
-   with hooks, ``gg.grad`` captures and the glass-box modes collect the summed gradient
-   first and hand it over at the end.
+   they arrive. Leaves with hooks, ``gg.grad`` captures and the glass-box modes collect
+   the summed gradient first and hand it over at the end.
+
+Ownership (:mod:`.ownership`): the engine adds in place only into arrays it owns — ones
+it allocated, or fresh ones from an op declaring ``fresh_grads`` — and a leaf's first
+gradient becomes ``.grad`` without a copy only when the engine owns it and has shown it
+to nobody (no hook, capture or observer).
 
 Unless ``retain_graph=True`` each node's saved arrays are freed once it has run.
 With ``create_graph=True`` the gradients are Tensors and every backward runs with
@@ -22,15 +28,16 @@ grad mode on, so the backward pass itself is recorded and can be differentiated.
 
 from __future__ import annotations
 
-import sys
 import time
 import weakref
 from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any, Sequence
 
 from ..backend import np, xp_of
 from .function import Function, NonDifferentiableBackward, _freed_message, _new_node
 from .grad_mode import STATE
+from .ownership import check_fresh, fresh_flags, is_one_of, sum_into
 
 _Tensor: Any = None
 
@@ -101,19 +108,7 @@ def run_backward(
         Whether leaves accumulate into ``.grad`` (``Tensor.backward``) or not (``gg.grad``).
     """
     Tensor = _Tensor
-    # ---- capture targets: (vertex id, output index) -> position in the result ---------
-    want: dict[tuple[int, int], int] = {}
-    captured: list = []
-    if capture is not None:
-        for k, t in enumerate(capture):
-            if not t.requires_grad:
-                raise RuntimeError(
-                    f"grad: input {k} (shape {tuple(t.shape)}) does not require grad; "
-                    "call .requires_grad_() on it before building the graph"
-                )
-            key = (id(t.grad_fn), t._out_idx) if t.grad_fn is not None else (id(t), 0)
-            want[key] = k
-        captured = [None] * len(capture)
+    want, captured = _capture_targets(capture)
 
     # ---- 1. seed the output nodes --------------------------------------------------------
     # A node's inputs are always created before it, so running nodes from the newest to
@@ -121,7 +116,9 @@ def run_backward(
     # after all of its consumers: its gradient buffer is then complete. A node enters the
     # heap when its first gradient arrives, so nodes no gradient reaches are never visited.
     # No graph walk beforehand, no dependency counting, no recursion.
-    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient]
+    # A node's buffer ``_buf`` holds one gradient per output; ``_owned`` says per output
+    # whether the engine owns that array (may add into it in place).
+    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, summed gradient, owned by the engine]
     heap: list = []
     for t, g in zip(roots, grad_roots):
         if not t.requires_grad:
@@ -131,14 +128,9 @@ def run_backward(
             )
         gf = t.grad_fn
         if gf is None:
-            _leaf_add(leaves, t, g)
-            continue
-        buf = gf._buf
-        if buf is None:
-            buf = gf._buf = [None] * len(gf._out_meta)
-            heappush(heap, (-gf._seq, gf))
-        i = t._out_idx
-        buf[i] = g if buf[i] is None else buf[i] + g
+            _leaf_add(leaves, t, g, False)  # the caller's array: never written to
+        else:
+            _node_add(heap, gf, t._out_idx, g, False)
 
     # leaves with post-accumulate hooks: how many graph edges still have to deliver to
     # each (a walk of the graph, only when such hooks exist)
@@ -146,16 +138,21 @@ def run_backward(
 
     # ---- 2. run the nodes newest first, delivering gradients to their inputs ------------
     observers = STATE.observers
-    plain = not (create_graph or observers or STATE.anomaly)  # the common, fast path
+    # the common, fast path: arrays, no per-node checks (else _call_backward does them)
+    plain = not (create_graph or observers or STATE.anomaly or STATE.check_ownership)
     # leaves without hooks get their gradient as soon as it arrives (no collecting first)
     direct = plain and accumulate and capture is None
+    # the engine owns nothing under create_graph (Tensors) or when observers see gradients
+    may_own = not (create_graph or observers)
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
         while heap:
             node = heappop(heap)[1]
-            grads = node._buf
-            node._buf = None
+            grads = node._buf  # complete: every consumer of the node's outputs has run
+            node._buf = node._owned = None
+            # -- hooks on the node's outputs and retain_grad see the summed gradient;
+            #    gg.grad takes it as the result for a captured output
             if node._hooks is not None or node._retained is not None:
                 _node_output_hooks(node, grads, create_graph)
             if want:
@@ -166,6 +163,7 @@ def run_backward(
                         captured[want[key]] = g
             if node._freed:
                 raise RuntimeError(_freed_message(node))
+            # -- the op's backward: one gradient per input (None where not needed)
             edges = node._edges
             if len(grads) > 1:
                 grads = _materialize(node, grads, create_graph)
@@ -177,53 +175,51 @@ def run_backward(
                     in_grads = _fix_count(node, in_grads)
             else:
                 in_grads = _call_backward(node, grads, create_graph, observers)
+            # which of them are fresh arrays the engine may own (read before the release:
+            # a backward may have set ctx.fresh_grads, one flag per input, for this call)
+            fresh = node.fresh_grads if may_own else False
+            owns = repeat(fresh is True) if type(fresh) is not tuple else fresh_flags(fresh, len(edges))
+            # -- release what the node saved for backward (unless the graph is retained)
             if not retain_graph and (node._saved is not None or node.__dict__):
-                node._saved = None  # free what the node kept for backward
+                node._saved = None
                 node._out_cache = None
                 node.__dict__.clear()
                 node._freed = True
-            for e, g, meta in zip(edges, in_grads, node._in_meta):
+            # -- deliver each input's gradient: into the leaf's .grad (or its collected
+            #    sum), or into the buffer of the node that made the input
+            for e, g, meta, own in zip(edges, in_grads, node._in_meta, owns):
                 if e is None or g is None:
                     continue
+                if own and (g is grads[0] or (len(grads) > 1 and is_one_of(g, grads))):
+                    own = False  # the upstream gradient passed through: not the engine's
                 if g.shape != meta[0] or (g.dtype is not meta[1] and g.dtype != meta[1]):
-                    g = _check_grad(node, g, meta, create_graph)
+                    checked = _check_grad(node, g, meta, create_graph)
+                    if checked is not g:  # cast to the input's dtype: a new array
+                        g, own = checked, may_own
                 u = e[0]
-                if isinstance(u, Tensor):
+                if isinstance(u, Tensor):  # a leaf: straight into .grad, or collected
                     if direct and u._hooks is None:
-                        # straight into .grad; 4 references (in_grads, zip's tuple, g and
-                        # getrefcount's argument) mean that nobody else holds g: it is
-                        # taken without a copy (counted before the call: as an argument of
-                        # _accumulate g would count once more)
-                        steal = sys.getrefcount(g) <= 4
-                        _accumulate(u, g, False, steal)
+                        _accumulate(u, g, False, own)
                     else:
-                        _leaf_add(leaves, u, g)
-                    continue
-                buf = u._buf
-                if buf is None:
-                    buf = u._buf = [None] * len(u._out_meta)
-                    heappush(heap, (-u._seq, u))
-                idx = e[1]
-                old = buf[idx]
-                buf[idx] = g if old is None else old + g
+                        _leaf_add(leaves, u, g, own)
+                else:
+                    _node_add(heap, u, e[1], g, own)  # a node: into its gradient buffer
             if post:
                 _post_step(post, edges, in_grads, leaves, create_graph)
 
         # ---- 3. leaves: hooks, then capture or accumulate into .grad --------------------
-        e = g = in_grads = grads = None  # drop loop references (see the stealing below)
         for key_id in list(leaves):
-            leaf, g = leaves.pop(key_id)
+            leaf, g, own = leaves.pop(key_id)
             if leaf._hooks:
                 g = _run_tensor_hooks(leaf._hooks, g, create_graph)
+                own = False  # a hook saw it (and may keep it) or returned its own array
             key = (id(leaf), 0)
             if key in want:
                 captured[want[key]] = g
+                own = False  # handed to the caller of gg.grad
             if not accumulate or (capture is not None and key not in want):
                 continue
-            # refcount 2 = this local + getrefcount's argument: nobody else holds g (checked
-            # before the call: as an argument of _accumulate g would count once more)
-            steal = sys.getrefcount(g) <= 2
-            _accumulate(leaf, g, create_graph, steal)
+            _accumulate(leaf, g, create_graph, own)
             if post is not None and id(leaf) in POST_ACCUMULATE:
                 post.pop(key_id, None)
                 _post_fire(leaf)
@@ -234,10 +230,46 @@ def run_backward(
     finally:
         STATE.grad_enabled = prev_mode
         for _, node in heap:  # only after an error: drop the partial buffers
-            node._buf = None
+            node._buf = node._owned = None
     if capture is not None:
         return captured
     return None
+
+
+def _capture_targets(capture: Sequence[Any] | None) -> tuple[dict, list]:
+    """For ``gg.grad``: (vertex id, output index) -> position in the result, and the
+    result list to fill."""
+    want: dict[tuple[int, int], int] = {}
+    if capture is None:
+        return want, []
+    for k, t in enumerate(capture):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"grad: input {k} (shape {tuple(t.shape)}) does not require grad; "
+                "call .requires_grad_() on it before building the graph"
+            )
+        key = (id(t.grad_fn), t._out_idx) if t.grad_fn is not None else (id(t), 0)
+        want[key] = k
+    return want, [None] * len(capture)
+
+
+def _node_add(heap: list, node: Any, idx: int, g: Any, own: bool) -> None:
+    """Add ``g`` to output ``idx`` of ``node``'s buffer (made, and the node pushed onto the
+    heap, when its first gradient arrives): in place when the engine owns the buffer's
+    array, else into a new array, which the engine then owns."""
+    buf = node._buf
+    if buf is None:
+        n = len(node._out_meta)
+        buf = node._buf = [None] * n
+        node._owned = [False] * n
+        heappush(heap, (-node._seq, node))
+    old = buf[idx]
+    if old is None:
+        buf[idx] = g
+        node._owned[idx] = own
+    else:
+        buf[idx] = sum_into(old, node._owned[idx], g)
+        node._owned[idx] = True
 
 
 def _post_counts(heap: list) -> dict:
@@ -286,10 +318,11 @@ def _post_step(post: dict, edges: Any, in_grads: Any, leaves: dict, create_graph
             del post[id(leaf)]
             pend = leaves.pop(id(leaf), None)
             if pend is not None:
-                gl = pend[1]
+                _, gl, own = pend
                 if leaf._hooks:
                     gl = _run_tensor_hooks(leaf._hooks, gl, create_graph)
-                _accumulate(leaf, gl, create_graph, False)
+                    own = False
+                _accumulate(leaf, gl, create_graph, own)
             if ent[2]:
                 _post_fire(leaf)
 
@@ -301,12 +334,14 @@ def _post_fire(leaf: Any) -> None:
             h(leaf)
 
 
-def _leaf_add(leaves: dict, leaf: Any, g: Any) -> None:
+def _leaf_add(leaves: dict, leaf: Any, g: Any, own: bool) -> None:
+    """Collect ``g`` into the leaf's summed gradient (handed over in phase 3)."""
     ent = leaves.get(id(leaf))
     if ent is None:
-        leaves[id(leaf)] = [leaf, g]
+        leaves[id(leaf)] = [leaf, g, own]
     else:
-        ent[1] = ent[1] + g
+        ent[1] = sum_into(ent[1], ent[2], g)
+        ent[2] = True
 
 
 def _materialize(node: Function, grads: list, create_graph: bool) -> list:
@@ -350,6 +385,8 @@ def _call_backward(node: Function, grads: list, create_graph: bool, observers: l
         node.create_graph = False  # the plain path relies on it (saved_tensors as arrays)
     if type(res) is not tuple or len(res) != len(node._edges):
         res = _fix_count(node, res)
+    if STATE.check_ownership and not create_graph:
+        check_fresh(node, grads, res)
     if create_graph:
         res = tuple(_wrap_graph_grad(node, g) for g in res)
     if STATE.anomaly:
@@ -414,16 +451,17 @@ def _node_output_hooks(node: Function, grads: list, create_graph: bool) -> None:
             t.grad = gt if t.grad is None else t.grad + gt
 
 
-def _accumulate(leaf: Any, g: Any, create_graph: bool, steal: bool = False) -> None:
-    """Add gradient ``g`` into ``leaf.grad``: the first time a copy (or ``g`` itself when
-    nothing else refers to it: a fresh, writeable array owning its memory), then in place."""
+def _accumulate(leaf: Any, g: Any, create_graph: bool, owned: bool = False) -> None:
+    """Add gradient ``g`` into ``leaf.grad``: the first time a copy — or ``g`` itself when
+    the engine owns it and it is a whole writeable array of the leaf's dtype — then in
+    place (``.grad`` belongs to the leaf, as in PyTorch)."""
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
     if leaf.grad is None:
-        # an array that owns its memory (base None) and nobody else refers to is fresh
-        # from a backward formula: it becomes .grad as is, without a copy
-        if steal and g.base is None and g.dtype == leaf.array.dtype and g.flags.writeable:
+        # a fresh array nobody else was shown becomes .grad as is, without a copy (not a
+        # view: base None, so that .grad holds no more memory than its own)
+        if owned and g.base is None and g.dtype == leaf.array.dtype and g.flags.writeable:
             leaf.grad = _Tensor._make(g, False)
         else:
             # (an array, also for 0-d: NumPy scalars are immutable, later backwards add in place)

@@ -27,8 +27,16 @@ Differences from PyTorch, chosen so that the forward is plain NumPy you can read
   operators and the helpers of :mod:`glassgrad.ops._dual` is itself differentiable.
   Arrays kept as plain ``ctx`` attributes are treated as constants.
 
+* An op whose backward returns newly allocated arrays says so with the class attribute
+  ``fresh_grads = True`` (see :attr:`Function.fresh_grads`): the engine may then keep
+  those arrays as its own gradient buffers instead of copying them.
+
 The node object that ends up as ``tensor.grad_fn`` *is* the ``ctx``: one object per
 call, holding what the backward needs and the edges to the inputs' nodes.
+:meth:`Function.apply` reads top to bottom: gather the arguments, run ``forward``, and
+(when recording) fill in the node (:func:`_init_node`), attach the outputs to it
+(:func:`_attach_outputs`) and note the saved arrays' versions.
+Walkthrough: ``docs/engine.md``.
 """
 
 from __future__ import annotations
@@ -67,11 +75,23 @@ class Function:
         "_scope",
         "_stack",
         "_buf",
+        "_owned",
         "__dict__",
         "__weakref__",
     )
 
     _is_view = False  # outputs share the input's version counter (reshape, permute, ...)
+
+    #: Whether the gradient arrays ``backward`` returns are *fresh*: each one either newly
+    #: allocated by this backward (sharing no memory with the upstream gradients, the
+    #: op's inputs, outputs or saved arrays, or another gradient it returns) or one of the
+    #: upstream gradient objects passed through unchanged (``return g``). The engine then
+    #: owns the new arrays: it adds into them in place and makes one a leaf's ``.grad``
+    #: without a copy. ``False`` (the default) is always correct and costs a copy where a
+    #: gradient becomes ``.grad``; a wrong ``True`` silently corrupts gradients, so every
+    #: declaration is verified by ``glassgrad.autograd.set_debug_ownership(True)``. A
+    #: backward may also set ``ctx.fresh_grads`` to a tuple of bools, one per input.
+    fresh_grads: bool | tuple = False
 
     # ---- the two methods a subclass writes -------------------------------------------
     @staticmethod
@@ -175,13 +195,14 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on the arrays of ``args`` and, when any tensor input requires
         grad (and grad mode is on), record this call as a node of the graph."""
-        Tensor = _Tensor
         st = STATE
         if st.recorder is not None and not st.recorder.busy:  # gg.capture is tracing
             return st.recorder.apply(cls, args, kwargs)
-        # one pass over the arguments: the arrays for forward, and per argument what the
-        # node needs if it is recorded: the edge to the input's node (or leaf tensor) and
-        # the input's (shape, dtype); whether an input needs a gradient = it has an edge
+        Tensor = _Tensor
+        # 1. One pass over the arguments: the arrays for forward and, per argument, what
+        #    the node needs if it is recorded: the edge to the node (or leaf tensor) that
+        #    made the input and the input's (shape, dtype). An input needs a gradient
+        #    exactly when it has an edge.
         arrays = []
         edges = []
         in_meta = []
@@ -203,103 +224,119 @@ class Function:
                 in_meta.append(None)
             edges.append(None)
             needs.append(False)
-        if record and not st.grad_enabled:
-            record = False
+        record = record and st.grad_enabled
         if backend._cupy is not None:  # pragma: no cover - only when CuPy was loaded
             _check_devices(cls, args, arrays)
+        # 2. forward, on arrays; ``ctx`` is this call's node if it is recorded
         ctx = object.__new__(cls)
         ctx._saved = None
         ctx._freed = False
         ctx.create_graph = False
         ctx.needs_input_grad = tuple(needs) if record else _no_grad_flags(len(args))
-        try:
-            out = cls.forward(ctx, *arrays, **kwargs)
-        except (ValueError, TypeError, IndexError) as e:
-            if getattr(e, "_glassgrad", False):
-                raise
-            raise _op_error(cls, args, e) from None
+        out = _run_forward(cls, ctx, args, arrays, kwargs)
         multi = type(out) is tuple
-        if multi:
-            outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
-            if ctx._saved and any(o is not r for o, r in zip(outs, out)):
-                _resave_scalars(ctx, out, outs)
-        else:
-            if not isinstance(out, np.ndarray) and not is_array(out):
-                raw, out = out, np.asarray(out)
-                if ctx._saved:
-                    _resave_scalars(ctx, (raw,), (out,))
-            outs = (out,)
+        outs = out if multi else (out,)
         if st.anomaly:
             from .anomaly import check_forward
 
             check_forward(cls, args, outs)
+        # 3. the outputs as Tensors: untracked, or attached to the node (its fields filled
+        #    in, the saved arrays' versions noted for the in-place check)
         if not record:
-            if multi:
-                return tuple(Tensor._make(o, False) for o in outs)
-            t = Tensor._make(out, False)
-            if cls._is_view and isinstance(args[0], Tensor):
-                t._version = args[0]._version  # a view: in-place changes show in the base
-            return t
-        # --- record the node -------------------------------------------------------------
-        ctx._edges = tuple(edges)
-        ctx._in_meta = tuple(in_meta)
-        ctx._hooks = None
-        ctx._retained = None
-        ctx._out_cache = None
-        ctx._buf = None
-        st.seq += 1
-        ctx._seq = st.seq
-        ctx._scope = st.scope
-        ctx._stack = traceback.extract_stack()[:-2] if st.anomaly else None
-        if multi:
-            results = []
-            out_meta = []
-            for j, o in enumerate(outs):
-                diff = o.dtype.kind in "fc"
-                t = Tensor._make(o, diff)
-                if diff:
-                    t.grad_fn = ctx
-                    t._out_idx = j
-                out_meta.append((o.shape, o.dtype))
-                results.append(t)
-            ctx._out_meta = tuple(out_meta)
+            results = [Tensor._make(o, False) for o in outs] if multi else [Tensor._make(out, False)]
         else:
-            dt = out.dtype
-            diff = dt.kind in "fc"
-            t = Tensor._make(out, diff)
-            if diff:
-                t.grad_fn = ctx
-            results = (t,)
-            ctx._out_meta = ((out.shape, dt),)
-        if cls._is_view and isinstance(args[0], Tensor):
-            results[0]._version = args[0]._version
-        saved = ctx._saved
-        if not saved:
-            ctx._saved_meta = None
-            return tuple(results) if multi else t
-        # what the in-place check needs per saved array: (kind, version cell, version at
-        # save, the input tensor or the output index); most saved arrays are inputs
-        meta = []
-        need_outs = False
-        for s in saved:
-            k = 0
-            for arr in arrays:
-                if arr is s:
-                    a = args[k]
-                    if isinstance(a, Tensor):
-                        v = a._version
-                        meta.append(("in", v, v[0], a))
-                        break
-                k += 1
+            out_meta = tuple([(o.shape, o.dtype) for o in outs]) if multi else ((out.shape, out.dtype),)
+            _init_node(ctx, tuple(edges), tuple(in_meta), out_meta)
+            results = _attach_outputs(ctx, outs)
+            if ctx._saved:
+                _note_saved_versions(ctx, args, arrays, outs, results)
             else:
-                m = _saved_output_meta(s, outs, results)
-                meta.append(m)
-                if m is not None:
-                    need_outs = True
-        if need_outs:
-            ctx._saved_outputs = outs
-        ctx._saved_meta = tuple(meta)
-        return tuple(results) if multi else t
+                ctx._saved_meta = None
+            if st.check_ownership:  # what the ownership check compares gradients against
+                ctx._checked_arrays = (arrays, outs)
+        if cls._is_view and isinstance(args[0], Tensor):
+            results[0]._version = args[0]._version  # a view: in-place changes show in the base
+        return tuple(results) if multi else results[0]
+
+
+def _run_forward(cls: type, ctx: Any, args: tuple, arrays: list, kwargs: dict) -> Any:
+    """``cls.forward`` on the arrays: an array, or a tuple of arrays (NumPy scalars made
+    0-d arrays); invalid inputs are reported naming the op."""
+    try:
+        out = cls.forward(ctx, *arrays, **kwargs)
+    except (ValueError, TypeError, IndexError) as e:
+        if getattr(e, "_glassgrad", False):
+            raise
+        raise _op_error(cls, args, e) from None
+    if type(out) is tuple:
+        outs = tuple(o if is_array(o) else np.asarray(o) for o in out)
+        if ctx._saved and any(o is not r for o, r in zip(outs, out)):
+            _resave_scalars(ctx, out, outs)
+        return outs
+    if not isinstance(out, np.ndarray) and not is_array(out):
+        raw, out = out, np.asarray(out)
+        if ctx._saved:
+            _resave_scalars(ctx, (raw,), (out,))
+    return out
+
+
+def _init_node(nd: Any, edges: tuple, in_meta: tuple, out_meta: tuple) -> None:
+    """Fill in the fields of a graph node that the engine reads: its edges and the
+    (shape, dtype) of its inputs and outputs, no hooks yet, an empty gradient buffer,
+    the next creation number (the engine runs nodes newest first), the nn.Module being
+    called and, in anomaly mode, where it was created. Used by :meth:`Function.apply`
+    and :func:`_new_node`."""
+    st = STATE
+    nd._edges = edges
+    nd._in_meta = in_meta
+    nd._out_meta = out_meta
+    nd._hooks = nd._retained = nd._out_cache = nd._buf = nd._owned = None
+    st.seq += 1
+    nd._seq = st.seq
+    nd._scope = st.scope
+    nd._stack = traceback.extract_stack()[:-3] if st.anomaly else None
+
+
+def _attach_outputs(ctx: Any, outs: tuple) -> list:
+    """The outputs as Tensors whose ``grad_fn`` is ``ctx`` (integer and bool outputs get
+    no gradient, so they stay untracked)."""
+    make = _Tensor._make
+    results = []
+    j = 0
+    for o in outs:
+        diff = o.dtype.kind in "fc"
+        t = make(o, diff)
+        if diff:
+            t.grad_fn = ctx
+            t._out_idx = j
+        results.append(t)
+        j += 1
+    return results
+
+
+def _note_saved_versions(ctx: Any, args: tuple, arrays: list, outs: tuple, results: list) -> None:
+    """For the in-place check of ``saved_tensors``, per saved array: (kind, version cell,
+    version at save, the input tensor or the output index). Most saved arrays are inputs;
+    an intermediate array gets None (not checked)."""
+    Tensor = _Tensor
+    meta = []
+    need_outs = False
+    for s in ctx._saved:
+        k = 0
+        for arr in arrays:
+            if arr is s and isinstance(args[k], Tensor):
+                v = args[k]._version
+                meta.append(("in", v, v[0], args[k]))
+                break
+            k += 1
+        else:
+            m = _saved_output_meta(s, outs, results)
+            meta.append(m)
+            if m is not None:
+                need_outs = True
+    if need_outs:
+        ctx._saved_outputs = outs
+    ctx._saved_meta = tuple(meta)
 
 
 _NO_GRAD_FLAGS: dict[int, tuple] = {}
@@ -313,17 +350,13 @@ def _no_grad_flags(n: int) -> tuple:
 
 
 def _new_node(cls: type, edges: tuple, in_meta: tuple, out_meta: tuple) -> Any:
-    """A graph node of ``cls`` made outside :meth:`Function.apply` (which builds its own
-    inline, for speed): the fields the engine reads, nothing saved, the next creation
-    number. Used for the engine's non-differentiable gradients and gg.capture's node."""
+    """A graph node of ``cls`` made outside :meth:`Function.apply`, with nothing saved:
+    the engine's non-differentiable gradients and gg.capture's replay node."""
     nd = object.__new__(cls)
-    nd._edges, nd._in_meta, nd._out_meta = edges, in_meta, out_meta
-    nd._saved = nd._saved_meta = nd._hooks = nd._retained = None
-    nd._scope = nd._stack = nd._out_cache = nd._buf = None
+    nd._saved = nd._saved_meta = None
     nd._freed = False
     nd.create_graph = False
-    STATE.seq += 1
-    nd._seq = STATE.seq
+    _init_node(nd, edges, in_meta, out_meta)
     return nd
 
 

@@ -7,6 +7,7 @@ decorators, like PyTorch's.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable
 
 
@@ -14,7 +15,7 @@ class _State:
     """Process-wide autograd flags (read on every op, so kept as plain attributes)."""
 
     __slots__ = ("grad_enabled", "anomaly", "anomaly_check_nan", "scope", "observers", "seq",
-                 "recorder")
+                 "recorder", "check_ownership")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -24,6 +25,8 @@ class _State:
         self.observers: list = []  # callables told about every node the backward runs
         self.seq = 0  # creation counter of graph nodes (backward runs newest first)
         self.recorder: Any = None  # the trace of gg.capture while it records a function
+        # verify every ``Function.fresh_grads`` declaration (engine.set_debug_ownership)
+        self.check_ownership = os.environ.get("GLASSGRAD_CHECK_OWNERSHIP", "") not in ("", "0")
 
 
 STATE = _State()

@@ -136,5 +136,7 @@ def unary(name: str, forward: str | Callable, vjp: Callable, formula: str, deriv
         "vjp": staticmethod(vjp),
         "forward": staticmethod(forward_),
         "backward": staticmethod(backward),
+        # g ⊙ f'(x) is a new array (Function.fresh_grads; checked by GLASSGRAD_CHECK_OWNERSHIP=1)
+        "fresh_grads": True,
     }
     return type(name, (Function,), attrs)

@@ -70,6 +70,8 @@ class ScaledDotProductAttention(Function):
     }
     derivation = "docs/derivations/attention.md#backward"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p=0.0, generator=None):
         xp = xp_of(q)

@@ -297,6 +297,8 @@ class ConvNd(Function):
     }
     derivation = "docs/derivations/conv.md#backward"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, out_sp):
         y, cols = _conv_fwd(x, w, stride, pads, dilation, groups, out_sp)
@@ -355,6 +357,8 @@ class ConvTransposeNd(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/conv.md#backward"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, w, b, out_shape, stride, pads, dilation, groups):

@@ -103,6 +103,8 @@ class CTCLoss(Function):
     }
     derivation = "docs/derivations/ctc.md#the-ctc-loss"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
         lp_all = _host(log_probs).astype(np.float64)

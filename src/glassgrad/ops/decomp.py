@@ -22,6 +22,8 @@ class LogCumSumExp(Function):
     formulas = {"inputs": "X, dim", "grads": ("dX_j = Σ_{i≥j} dZ_i e^(X_j − Z_i)", None)}
     derivation = "docs/derivations/decompositions.md#logcumsumexp"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim):
         xp = xp_of(x)
@@ -124,6 +126,8 @@ class SVD(Function):
         "output": "U, S, Vh",
     }
     derivation = "docs/derivations/decompositions.md#svd"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a, full_matrices=False):

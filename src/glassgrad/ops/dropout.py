@@ -61,6 +61,8 @@ class Dropout(Function):
     }
     derivation = "docs/derivations/nn.md#dropout"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, p, mask_shape=None, generator=None):
         m = dropout_mask(x, p, mask_shape, generator)

@@ -53,6 +53,8 @@ class GetItem(Function):
     formulas = {"inputs": "X, idx", "grads": ("dX = zeros(X.shape); dX[idx] += dZ", None)}
     derivation = "docs/derivations/indexing.md#reading-z--xidx"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, idx, *index_arrays):
         if index_arrays:
@@ -132,6 +134,8 @@ class TakeAlong(Function):
     formulas = {"inputs": "X, index, dim", "grads": ("dX = scatter_add(dZ at index along dim)", None, None)}
     derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, index, dim):
         ctx.index, ctx.dim = index, dim
@@ -153,6 +157,8 @@ class ScatterAlong(Function):
     """``z = zeros(shape)`` with ``g`` added at ``index`` along ``dim`` (VJP of gather)."""
     formulas = {"inputs": "G, index, dim, shape", "grads": ("dG = gather(dZ, index, dim)", None, None, None)}
     derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, g, index, dim, shape):
@@ -214,6 +220,8 @@ class Tri(Function):
     formulas = {"inputs": "X, k, upper", "grads": ("dX = tril(dZ, k)  (triu: triu(dZ, k))", None, None)}
     derivation = "docs/derivations/indexing.md#tril-and-triu"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, k, upper):
         ctx.k, ctx.upper = k, upper
@@ -236,6 +244,8 @@ class Embedding(Function):
     shape, ``Z: idx.shape + (dim,)``."""
     formulas = {"inputs": "W, idx, padding_idx", "grads": ("dW = zeros(W.shape); dW[idx] += dZ", None, None)}
     derivation = "docs/derivations/indexing.md#embedding"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, w, idx, padding_idx):
@@ -281,6 +291,8 @@ class IndexPut(Function):
         ),
     }
     derivation = "docs/derivations/indexing.md#writing-xidx--v-out-of-place"
+    # dX is a new array; dV may be a view of dZ (dZ[idx] with a basic index)
+    fresh_grads = (True, False, False)
 
     @staticmethod
     def forward(ctx, x, idx, v):

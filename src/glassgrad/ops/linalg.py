@@ -28,6 +28,8 @@ class MatMul(Function):
     formulas = {"inputs": "A, B", "grads": ("dA = dZ @ Bᵀ", "dB = Aᵀ @ dZ")}
     derivation = "docs/derivations/linalg.md#the-2-d-case"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -255,6 +257,8 @@ class Inv(Function):
     formulas = {"inputs": "A", "grads": ("dA = −Zᵀ @ dZ @ Zᵀ  (Z = A⁻¹)",)}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a):
         _square("inv", a)
@@ -284,6 +288,8 @@ class SLogDet(Function):
         "output": "sign, logabsdet",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a):
@@ -321,6 +327,8 @@ class Det(Function):
     formulas = {"inputs": "A", "grads": ("dA = dz · adj(A)ᵀ = dz · z · A⁻ᵀ",), "output": "z"}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, a):
         _square("det", a)
@@ -353,6 +361,8 @@ class Solve(Function):
         "output": "X",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a, b):

@@ -43,6 +43,8 @@ class Linear(Function):
     }
     derivation = "docs/derivations/nn.md#linear"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, w, b=None):
         if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):

@@ -145,6 +145,8 @@ class CrossEntropy(Function):
     }
     derivation = "docs/derivations/softmax_cross_entropy.md#why-softmax--cross-entropy-collapses-to-p--y"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if (weight is None and not label_smoothing and reduction == "mean" and x.ndim == 2
@@ -337,6 +339,8 @@ class Huber(Function):
     }
     derivation = "docs/derivations/nn.md#smooth-l1-and-huber"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, t, beta, huber=False):
         xp = xp_of(x)
@@ -398,6 +402,8 @@ class NLLLoss(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#negative-log-likelihood"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, reduction="mean"):
@@ -470,6 +476,8 @@ class BinaryCrossEntropy(Function):
     }
     derivation = "docs/derivations/nn.md#binary-cross-entropy"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, t):
         xp = xp_of(x)
@@ -524,6 +532,8 @@ class KLDiv(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#kl-divergence"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, t, log_target=False):

@@ -70,6 +70,8 @@ class Expand(Function):
     formulas = {"inputs": "X, shape", "grads": ("dX = unbroadcast(dZ, X.shape)", None)}
     derivation = "docs/derivations/movement.md#expand-broadcast_to"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, shape):
         try:
@@ -139,6 +141,8 @@ class Split(Function):
     }
     derivation = "docs/derivations/movement.md#cat-stack-and-split"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, sizes, axis):
         ctx.axis = axis
@@ -179,6 +183,8 @@ class Tile(Function):
     formulas = {"inputs": "X, reps", "grads": ("dX = sum over the copies of dZ", None)}
     derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, reps):
         ctx.reps = reps
@@ -199,6 +205,8 @@ class RepeatInterleave(Function):
     """``z = repeat(x, k, axis)``: each element repeated ``k`` times in place."""
     formulas = {"inputs": "X, repeats, axis", "grads": ("dX = sum of each run of k copies of dZ", None, None)}
     derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, repeats, axis):
@@ -248,6 +256,8 @@ class SlidingWindow(Function):
         ),
     }
     derivation = "docs/derivations/movement.md#sliding-windows-im2col-as-a-view"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, window, stride, dilation):
@@ -335,6 +345,8 @@ class Cast(Function):
     """``z = x.astype(dtype)``."""
     formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
     derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, dtype):

@@ -83,6 +83,8 @@ class BatchNorm(Function):
     }
     derivation = "docs/derivations/nn.md#batch-normalization-training-mode"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
                 num_batches=None):
@@ -180,6 +182,8 @@ class LayerNorm(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/nn.md#layer-normalization"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):

@@ -146,6 +146,8 @@ class MaxPoolNd(Function):
     }
     derivation = "docs/derivations/conv.md#pooling"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, ks, stride, pads, dil, out_sp, with_indices=False):
         k = len(ks)
@@ -322,6 +324,8 @@ class AvgPoolNd(Function):
         ),
     }
     derivation = "docs/derivations/conv.md#pooling"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, ks, stride, pads, inv_div, out_sp):

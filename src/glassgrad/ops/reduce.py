@@ -86,6 +86,8 @@ class Var(Function):
     }
     derivation = "docs/derivations/reductions.md#var"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
         t, s, dof = _sum_sq_dev(ctx, x, axes, correction, keepdims)
@@ -135,6 +137,8 @@ class Std(Function):
     }
     derivation = "docs/derivations/reductions.md#std"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
         t, sc, dof = _sum_sq_dev(ctx, x, axes, correction, keepdims)  # a std of 1e30 (or 1e-30)
@@ -176,6 +180,8 @@ class PNorm(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#norm"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, p=2.0, axes=None, keepdims=False):
@@ -234,6 +240,8 @@ class Amax(Function):
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
         return _keep_extremum(ctx, x, x.max(axis=axes, keepdims=keepdims), axes, keepdims, nans)
@@ -256,6 +264,8 @@ class Amin(Amax):
         ),
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -296,6 +306,8 @@ class MaxDim(Function):
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim, keepdims=False, largest=True):
         xp = xp_of(x)
@@ -324,6 +336,8 @@ class LogSumExp(Function):
     """``z = log Σ_axes exp(x)``, computed as ``m + log Σ exp(x - m)`` (no overflow)."""
     formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ) ⊙ softmax(X)", None, None)}
     derivation = "docs/derivations/reductions.md#logsumexp"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -359,6 +373,8 @@ class Softmax(Function):
     formulas = {"inputs": "X, axis", "grads": ("dX = Z ⊙ (dZ − sum_axis(dZ ⊙ Z))", None)}
     derivation = "docs/derivations/reductions.md#softmax"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, axis=-1):
         xp = xp_of(x)
@@ -384,6 +400,8 @@ class LogSoftmax(Function):
     """``y = x - logsumexp(x, axis)``."""
     formulas = {"inputs": "X, axis", "grads": ("dX = dZ − exp(Z) ⊙ sum_axis(dZ)", None)}
     derivation = "docs/derivations/reductions.md#log_softmax"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -463,6 +481,8 @@ class Prod(Function):
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim=None, keepdims=False):
         ctx.dim, ctx.keepdims = dim, keepdims
@@ -500,6 +520,8 @@ class CumProd(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -572,6 +594,8 @@ class Sort(Function):
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, dim, descending=False):
         idx = sort_indices(x, dim, descending)
@@ -598,6 +622,8 @@ class TopK(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x, k, dim, largest=True):

@@ -153,6 +153,8 @@ class LSTMCellFused(Function):
     }
     derivation = "docs/derivations/rnn.md#the-lstm-cell-backward"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, xproj, h, c, w_hh):
         H = _check_cell("lstm_cell", xproj, h, w_hh, 4)
@@ -216,6 +218,8 @@ class LSTMLayer(Function):
         "output": "out, h_T, c_T",
     }
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, xproj, h0, c0, w_hh, reverse=False):
@@ -420,6 +424,8 @@ class GRUCellFused(Function):
     }
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, xproj, h, w_hh, b_hh=None):
         H = _check_cell("gru_cell", xproj, h, w_hh, 3)
@@ -517,6 +523,8 @@ class GRULayer(Function):
         "output": "out, h_T",
     }
     derivation = "docs/derivations/rnn.md#the-whole-gru-layer-in-one-node"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, xproj, h0, w_hh, b_hh=None, reverse=False):
@@ -617,6 +625,8 @@ class Unbind(Function):
     """
     formulas = {"inputs": "X", "grads": ("dX = stack(dZ_0, …, dZ_T−1)",), "output": "Z_t"}
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
+
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, x):

@@ -20,6 +20,8 @@ class Rounded(Function):
     formulas = {"inputs": "X", "grads": ("dX = 0 (floor/ceil/trunc/round/sign: piecewise constant)",)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
 
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+
     @staticmethod
     def forward(ctx, x, fn, *args):
         xp = xp_of(x)

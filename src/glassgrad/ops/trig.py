@@ -45,6 +45,7 @@ class Atan2(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -73,6 +74,7 @@ class Hypot(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
+    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
 
     @staticmethod
     def forward(ctx, a, b):

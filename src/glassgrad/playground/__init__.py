@@ -32,12 +32,14 @@ def serve(host: str = "127.0.0.1", port: int = 0, out: TextIO | None = None,
     :class:`PlaygroundServer` (``max_sessions``, ``limits``, ``idle_timeout``, ...)."""
     out = out or sys.stdout
     srv = make_server(host, port, **kwargs)
-    print(f"glassgrad playground: {srv.url}  (Ctrl-C stops)", file=out, flush=True)
-    if ready is not None:
-        ready.set()
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    t.start()
+    # everything after the port is bound sits in the try: a Ctrl-C that arrives while the
+    # URL is printed or the serving thread starts stops as cleanly as one while serving
     try:
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        t.start()
+        print(f"glassgrad playground: {srv.url}  (Ctrl-C stops)", file=out, flush=True)
+        if ready is not None:
+            ready.set()
         while t.is_alive():
             t.join(0.5)
     except KeyboardInterrupt:

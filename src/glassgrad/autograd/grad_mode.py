@@ -14,7 +14,7 @@ class _State:
     """Process-wide autograd flags (read on every op, so kept as plain attributes)."""
 
     __slots__ = ("grad_enabled", "anomaly", "anomaly_check_nan", "scope", "observers", "seq",
-                 "recorder")
+                 "recorder", "batching")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -24,6 +24,8 @@ class _State:
         self.observers: list = []  # callables told about every node the backward runs
         self.seq = 0  # creation counter of graph nodes (backward runs newest first)
         self.recorder: Any = None  # the trace of gg.capture while it records a function
+        # while glassgrad.func.vmap runs a function on a batch: its dispatch to batching rules
+        self.batching: Any = None
 
 
 STATE = _State()

@@ -174,6 +174,14 @@ class BatchedTensor(Tensor):
     def _out_idx(self, v: Any) -> None:
         raise NoBatchRule(f"{_caller()} (sets the graph of a batched tensor)")
 
+    @property  # type: ignore[override]
+    def data(self) -> BatchedTensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, v: Any) -> None:
+        raise NoBatchRule(f"{_caller()} (sets .data of a batched tensor)")
+
     def detach(self) -> BatchedTensor:
         return BatchedTensor.wrap(self._phys.detach(), self._level)
 
@@ -186,8 +194,10 @@ class BatchedTensor(Tensor):
         return self.reshape(shape)
 
     def _cmp(self, o: Any, fn: Any) -> Tensor:
+        from ..tensor_methods._common import _check_operand
         from ._batch_rules import aligned
 
+        _check_operand(o)
         (a, b), level = aligned([self, o])
         out = fn(_arr(a), _arr(b))
         return BatchedTensor.wrap(Tensor._make(np.asarray(out), False), level)

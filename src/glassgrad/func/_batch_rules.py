@@ -37,6 +37,7 @@ from ..ops import special as SP
 from ..ops import trig as TR
 from ..tensor import Tensor
 from ._batched import BatchedTensor, NoBatchRule, _LogicalArray
+from ._batched_linear import BatchedLinear
 
 RULES: dict[type, Callable] = {}
 
@@ -317,9 +318,11 @@ def _linear(cls: type, args: tuple, kwargs: dict) -> Any:
     n_in = w.shape[1]
     lead = tuple(x.shape[:-1])
     px = (x._phys if xb else x.expand((B,) + tuple(x.shape))).reshape((B, -1, n_in))
-    y = px @ w._phys.permute((0, 2, 1)) if wb else cls.apply(px, w, None)
-    if bias is not None:
-        y = y + (bias._phys.reshape((B, 1, w.shape[0])) if bb else bias)
+    if wb:
+        pb = None if bias is None else _phys_full(bias, B)
+        y = BatchedLinear.apply(px, w._phys, pb)
+    else:
+        y = cls.apply(px, w, None) + bias._phys.reshape((B, 1, w.shape[0]))
     return _wrap(y.reshape((B,) + lead + (w.shape[0],)), level)
 
 

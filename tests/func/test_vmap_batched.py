@@ -319,3 +319,20 @@ def test_data_reads_never_see_the_batch():
             np.testing.assert_allclose(gf.vmap(f)(x).numpy(), want, **TOL)
     with pytest.raises(TypeError):
         gf.vmap(lambda a: a < "s")(x)
+
+
+def test_grad_of_grad_inside_vmap_through_batched_linear():
+    x, w = R(B, 4), R(3, 4)
+
+    def outer(T, gradf):
+        F = T.nn.functional
+
+        def g(ww, xi):
+            inner = gradf(lambda v: F.linear(xi.unsqueeze(0), v).tanh().sum())(ww)
+            return (inner ** 2).sum()
+        return gradf(g)
+
+    got = batched(outer(gg, gf.grad), [gg.tensor(w), gg.tensor(x)], (None, 0))
+    want = torch.func.vmap(outer(torch, torch.func.grad), (None, 0))(torch.tensor(w), torch.tensor(x))
+    assert got.shape == (B, 3, 4)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)

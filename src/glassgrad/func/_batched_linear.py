@@ -10,8 +10,6 @@ weight, and the backward writes each sample's weight gradient ``dW[b] = dY[b]ᵀ
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..autograd.function import Function
 from ..backend import xp_of
 from ..ops._util import op_error
@@ -22,7 +20,7 @@ class BatchedLinear(Function):
 
     formulas = {"inputs": "X, W, bias",
                 "grads": ("dX[b] = dY[b] @ W[b]", "dW[b] = dY[b]ᵀ @ X[b]", "dbias[b] = sum_rows(dY[b])")}
-    derivation = "docs/func.md#batched-linear"
+    derivation = "docs/derivations/per_sample.md#the-same-gradients-through-vmapgradloss"
 
     @staticmethod
     def forward(ctx, x, w, b=None):

@@ -56,7 +56,7 @@ class BatchedLinear(Function):
         if not need_w:
             pass
         elif M == 1:
-            gw = g[:, 0, :, None] * x[:, 0, None, :]
+            gw = xp.einsum("bo,bi->boi", g[:, 0], x[:, 0])  # outer products, written once
         else:
             gw = xp.matmul(g.transpose(0, 2, 1), x)
         return gx, gw, gb

@@ -87,6 +87,8 @@ class _LogicalArray:
         return self._bt._phys.array.itemsize
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # NumPy probing (__array_struct__, ...): it wants the data
+            raise NoBatchRule(f"{_caller()} (reads the data of a batched tensor)")
         raise NoBatchRule(f"{_caller()} (reads .{name} of a batched tensor's data)")
 
     __array__ = __array_ufunc__ = __array_function__ = _poison

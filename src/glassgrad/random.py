@@ -72,5 +72,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
+# a callable that raises while random draws are refused (glassgrad.func.vmap's batched run:
+# each sample needs its own draw), else None
+_GUARD: list = [None]
+
+
 def _rng(generator: Generator | None) -> np.random.Generator:
+    if _GUARD[0] is not None:
+        _GUARD[0]()
     return (generator or default_generator).rng

@@ -171,15 +171,18 @@ def test_vmap_dims_and_structures():
         gf.vmap(lambda a: a, in_dims=None)(gg.zeros(3))
 
 
-def test_vmap_warns_once_that_it_is_a_loop():
+def test_vmap_batched_without_warning_and_loop_warns_once_naming_the_cause():
     from glassgrad.func import _vmap
 
-    _vmap._WARNED[0] = False
-    with pytest.warns(UserWarning, match="loop over the mapped axis"):
-        gf.vmap(lambda a: a * 2)(gg.zeros(3, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gf.vmap(lambda a: a * 2)(gg.zeros(3, 2))
+        gf.vmap(lambda a: a * 2)(gg.zeros(3, 2))  # batched: no warning
+    _vmap._WARNED.discard("item (reads the data of a batched tensor)")
+    with pytest.warns(UserWarning, match="no batching rule for item"):
+        gf.vmap(lambda a: a * a.sum().item())(gg.zeros(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gf.vmap(lambda a: a * a.sum().item())(gg.zeros(3, 2))
 
 
 def test_jvp():

@@ -196,6 +196,10 @@ class Function:
         """Run ``forward`` on the arrays of ``args`` and, when any tensor input requires
         grad (and grad mode is on), record this call as a node of the graph."""
         st = STATE
+        if st.batching is not None:  # inside vmap: batched arguments go to a batching rule
+            res = st.batching(cls, args, kwargs)
+            if res is not NotImplemented:
+                return res
         if st.recorder is not None and not st.recorder.busy:  # gg.capture is tracing
             return st.recorder.apply(cls, args, kwargs)
         Tensor = _Tensor

@@ -15,7 +15,7 @@ class _State:
     """Process-wide autograd flags (read on every op, so kept as plain attributes)."""
 
     __slots__ = ("grad_enabled", "anomaly", "anomaly_check_nan", "scope", "observers", "seq",
-                 "recorder", "check_ownership")
+                 "recorder", "check_ownership", "batching")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -27,6 +27,8 @@ class _State:
         self.recorder: Any = None  # the trace of gg.capture while it records a function
         # verify every ``Function.fresh_grads`` declaration (engine.set_debug_ownership)
         self.check_ownership = os.environ.get("GLASSGRAD_CHECK_OWNERSHIP", "") not in ("", "0")
+        # while glassgrad.func.vmap runs a function on a batch: its dispatch to batching rules
+        self.batching: Any = None
 
 
 STATE = _State()

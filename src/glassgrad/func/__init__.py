@@ -6,8 +6,9 @@
   (glassgrad has no forward-mode autodiff: ``jacfwd`` is ``jacrev``, ``jvp`` the
   double-vjp trick).
 * :func:`stack_module_state` — an ensemble's parameters stacked for ``vmap``.
-* :func:`vmap` — a loop over the mapped axis (warns once); per-sample gradients of a model
-  have their own fast path, :func:`glassgrad.per_sample_grads`.
+* :func:`vmap` — one batched call when every op reached has a batching rule (``vmap(grad(f))``
+  gives per-sample gradients in one batched backward), else a loop over the mapped axis
+  with a one-time warning naming what had no rule (``docs/func.md``).
 
 Example, per-sample gradients the ``torch.func`` way::
 

@@ -19,6 +19,7 @@ from ..autograd.functional import grad as _ag_grad
 from ..autograd.grad_mode import enable_grad
 from ..backend import np
 from ..tensor import Tensor, stack
+from ._batched import ACTIVE, BatchedTensor, NoBatchRule
 from ._pytree import flatten
 
 
@@ -87,6 +88,8 @@ def functional_call(module: Any, parameter_and_buffer_dicts: Any, args: Any = ()
 # ----------------------------------------------------------------------------- helpers
 def _track(x: Any, what: str) -> tuple:
     """``(tensor the function sees, whether an outer transform tracks x)``."""
+    if type(x) is BatchedTensor:
+        raise NoBatchRule(f"{what} of a batched tensor")
     if not isinstance(x, Tensor):
         raise TypeError(f"{what}: expected Tensors to differentiate, got {type(x).__name__}")
     if x.dtype.kind != "f":
@@ -170,6 +173,8 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
     ``(grad, (value, aux))``). ``func`` must return a scalar Tensor; the differentiated
     argument may be a Tensor or a dict/tuple/list of Tensors (the gradient has its shape)."""
     def wrapper(*args: Any, **kwargs: Any) -> tuple:
+        if ACTIVE:  # inside a batched vmap run: per-sample gradients
+            return _batched_grad_and_value(func, args, kwargs, argnums, has_aux)
         args, groups, tracked = _prepare(args, argnums, "grad")
         with enable_grad():
             out = func(*args, **kwargs)
@@ -196,6 +201,65 @@ def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Cal
 
     wrapper.__wrapped__ = func
     return wrapper
+
+
+def _batched_grad_and_value(func: Callable, args: tuple, kwargs: dict, argnums: Any,
+                            has_aux: bool) -> tuple:
+    """``grad_and_value`` inside a batched ``vmap`` run. Each differentiated argument becomes
+    a batched leaf of its own (an unbatched one is broadcast over the batch, without a
+    copy), so that the backward of the physical graph from the per-sample losses gives
+    each sample's gradient in its own slice — never a sum over the batch."""
+    level, size = ACTIVE[-1]
+    nums = _argnums(argnums, len(args), "grad")
+    args = list(args)
+    groups = []
+    tracked = False
+    for a in nums:
+        leaves, rebuild = flatten(args[a])
+        new = []
+        for x in leaves:
+            if not isinstance(x, Tensor):
+                raise TypeError(f"grad: expected Tensors to differentiate, got {type(x).__name__}")
+            if x.dtype.kind != "f":
+                raise TypeError(f"grad: can only differentiate floating-point tensors, got {x.dtype}")
+            if type(x) is BatchedTensor:
+                if x._level != level:
+                    raise NoBatchRule("grad of a tensor batched by another vmap")
+                p = x._phys
+            else:
+                p = x.unsqueeze(0).expand((size,) + tuple(x.shape))
+            if p.requires_grad:  # an outer transform differentiates it: keep the graph
+                tracked = True
+                with enable_grad():
+                    p = p.clone()
+            else:
+                p = Tensor._make(p.array, True)
+            new.append(BatchedTensor.wrap(p, level))
+        args[a] = rebuild(new)
+        groups.append((new, rebuild))
+    with enable_grad():
+        out = func(*args, **kwargs)
+    out, aux = _split_aux(out, has_aux, "grad", tracked)
+    if not isinstance(out, Tensor) or out.numel() != 1:
+        raise RuntimeError("grad: the function must return a scalar Tensor, got "
+                           f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}")
+    leaves = _leaves(groups)
+    if type(out) is BatchedTensor and out._level == level and out._phys.requires_grad:
+        po = out._phys
+        seed = Tensor._make(np.ones(po.shape, po.dtype), False)
+        gs = _ag_grad(po, [x._phys for x in leaves], seed, retain_graph=True, create_graph=tracked,
+                      allow_unused=True, materialize_grads=True)
+        gs = [BatchedTensor.wrap(g, level) for g in gs]
+        value = out if tracked else out.detach()
+    elif type(out) is BatchedTensor and out._level != level:
+        raise NoBatchRule("grad of an output batched by another vmap")
+    else:  # the output depends on no differentiated argument
+        gs = [BatchedTensor.wrap(Tensor._make(np.zeros(x._phys.shape, x.dtype), False), level)
+              for x in leaves]
+        value = out if tracked else out.detach()
+    res = _regroup(groups, gs)
+    g = tuple(res) if isinstance(argnums, tuple) else res[0]
+    return (g, (value, aux)) if has_aux else (g, value)
 
 
 # ----------------------------------------------------------------------------- vjp

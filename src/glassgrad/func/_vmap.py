@@ -1,17 +1,31 @@
 """``vmap``: map a function over an axis of its arguments (``torch.func.vmap``).
 
-glassgrad's ``vmap`` is a **loop**: it calls ``func`` once per index of the mapped axis on
-the slices of the mapped arguments and stacks the results along ``out_dims``. That is
-correct for any function of glassgrad ops (each call sees exactly the unbatched
-arguments ``torch.func.vmap`` promises it), and it composes with the other transforms
-(``vmap(grad(f))``, ``vmap(jacrev(f))``), but it costs one Python-level call per sample;
-it warns once per process saying so.
+**Batched when it can.** ``vmap`` wraps each mapped argument as a
+:class:`~glassgrad.func._batched.BatchedTensor` — the whole batch in one array, the mapped
+axis moved to the front, a *logical* shape without it — and calls ``func`` **once**. Every
+glassgrad op that meets a batched tensor runs its batching rule
+(:mod:`glassgrad.func._batch_rules`): the op on the whole batch, the axes of its options
+shifted past the batch axis, broadcasting aligned on the logical dims. ``grad`` and
+``grad_and_value`` inside ``vmap`` differentiate per sample (an unbatched argument they
+differentiate becomes a batched one, so its gradient has one entry per sample, never a
+sum over the batch), so ``vmap(grad(loss))`` costs one batched forward and backward.
 
-Why no batching rules: a batching rule per op (how ``torch.func`` does it) needs a
-batched-tensor type that every op dispatches on. For the case that matters most, per-sample
-gradients (``vmap(grad(loss))`` over ``functional_call`` of a model), glassgrad has a
-direct fast path instead: :func:`glassgrad.per_sample_grads`, one batched backward pass with
-per-layer rules (``docs/derivations/per_sample.md``).
+**Otherwise a loop.** When the batched run meets something without a rule — an op with no
+batching rule, Python code reading a batched tensor's data (``.item()``, ``.numpy()``,
+``bool(t)``, a data-dependent branch), an in-place write, a random draw, ``jacrev``/``vjp``
+of a batched tensor — it stops with an internal :class:`~glassgrad.func._batched.NoBatchRule`
+and ``vmap`` reruns ``func`` once per index on the slices of the mapped arguments, stacking
+the results along ``out_dims``; it warns once per cause, naming it. The loop is always
+correct (each call sees exactly the unbatched arguments ``torch.func.vmap`` promises), so
+no path computes with the batch axis mixed into a per-sample computation. (Side effects
+of ``func`` before the point it stopped happen twice.)
+
+Nested ``vmap``: an inner ``vmap`` given batched arguments runs as a loop over them
+inside the outer batched run (each step is batched over the outer axis).
+
+The ops with rules are listed in ``docs/func.md``. For per-sample gradients of a model,
+:func:`glassgrad.per_sample_grads` remains the direct path (per-layer rules, no
+per-sample copy of the weights in the forward).
 """
 
 from __future__ import annotations
@@ -20,9 +34,16 @@ import warnings
 from typing import Any, Callable
 
 from ..tensor import Tensor, stack
+from ._batched import BatchedTensor, NoBatchRule, batched_run
 from ._pytree import flatten
 
-_WARNED = [False]
+_WARNED: set = set()
+
+
+def _warn_once(key: str, msg: str) -> None:
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(msg, stacklevel=3)
 
 
 def _dims_for(in_dims: Any, args: tuple) -> list:
@@ -48,8 +69,8 @@ def _dims_for(in_dims: Any, args: tuple) -> list:
 
 def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
          chunk_size: int | None = None) -> Callable:
-    """Vectorize ``func`` over axis ``in_dims`` of its arguments (a loop; see the module
-    docstring).
+    """Vectorize ``func`` over axis ``in_dims`` of its arguments: one batched call when
+    every op it reaches has a batching rule, else a loop (see the module docstring).
 
     Parameters
     ----------
@@ -62,16 +83,16 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
     out_dims : int or tuple
         Where the mapped axis goes in each output.
     randomness : {'error', 'different', 'same'}
-        Accepted for compatibility; each call of the loop draws its own random numbers
-        (``'different'``'s semantics); ``'same'`` is refused.
+        A random draw inside the batched run always sends ``vmap`` to the loop, where each
+        call draws its own numbers (``'different'``'s semantics); ``'same'`` is refused.
     chunk_size : int, optional
-        Accepted for compatibility (the loop already runs one sample at a time).
+        Accepted for compatibility (the batched run takes the whole batch at once).
     """
     if randomness not in ("error", "different", "same"):
         raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same', got {randomness!r}")
     if randomness == "same":
-        raise NotImplementedError("vmap: randomness='same' is not supported by glassgrad's loop "
-                                  "vmap (each sample's call draws its own random numbers)")
+        raise NotImplementedError("vmap: randomness='same' is not supported by glassgrad's vmap "
+                                  "(each sample draws its own random numbers)")
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         leaves, rebuild = flatten(args)
@@ -91,31 +112,81 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
             size = n
         if size is None:
             raise ValueError("vmap: at least one argument must be mapped (in_dims all None)")
-        if not _WARNED[0]:
-            _WARNED[0] = True
-            warnings.warn("glassgrad.func.vmap runs func once per sample (a loop over the mapped "
-                          "axis, correct but not batched); for per-sample gradients of a model, "
-                          "glassgrad.per_sample_grads does it in one backward pass", stacklevel=2)
-        results = []
-        for i in range(size):
-            sl = [x if d is None else x[(slice(None),) * (d % x.ndim) + (i,)]
-                  for x, d in zip(leaves, dims)]
-            results.append(func(*rebuild(sl), **kwargs))
-        return _stack_out(results, out_dims)
+        if any(type(x) is BatchedTensor for x in leaves):
+            # nested: a loop over this axis inside the outer batched run
+            _warn_once("nested", "glassgrad.func.vmap: a vmap nested in a batched vmap runs as a "
+                       "loop over its own axis (each step batched over the outer one)")
+            return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims)
+        try:
+            with batched_run(size) as run:
+                bargs = [x if d is None else BatchedTensor.wrap(_to_front(x, d), run.level)
+                         for x, d in zip(leaves, dims)]
+                out = func(*rebuild(bargs), **kwargs)
+                return _unbatch_out(out, out_dims, run.level, size)
+        except NoBatchRule as e:
+            _warn_once(e.what, f"glassgrad.func.vmap: no batching rule for {e.what}; running func "
+                       "once per sample (a loop over the mapped axis: correct, not batched)")
+        return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims)
 
     wrapper.__wrapped__ = func
     return wrapper
 
 
+def _to_front(x: Tensor, d: int) -> Tensor:
+    d %= x.ndim
+    if d == 0:
+        return x
+    return x.permute((d,) + tuple(i for i in range(x.ndim) if i != d))
+
+
+def _loop(func: Callable, leaves: list, dims: list, rebuild: Callable, size: int, kwargs: dict,
+          out_dims: Any) -> Any:
+    results = []
+    for i in range(size):
+        sl = [x if d is None else x[(slice(None),) * (d % x.ndim) + (i,)]
+              for x, d in zip(leaves, dims)]
+        results.append(func(*rebuild(sl), **kwargs))
+    return _stack_out(results, out_dims)
+
+
+def _out_dims_list(out_dims: Any, n: int) -> list:
+    if isinstance(out_dims, int) or out_dims is None:
+        return [out_dims] * n
+    od, _ = flatten(out_dims)
+    if len(od) != n:
+        raise ValueError(f"vmap: out_dims {out_dims!r} does not match the outputs' structure")
+    return od
+
+
+def _unbatch_out(out: Any, out_dims: Any, level: int, size: int) -> Any:
+    """The batched run's outputs as ordinary tensors, the batch axis at ``out_dims``."""
+    leaves, rebuild = flatten(out)
+    od = _out_dims_list(out_dims, len(leaves))
+    res = []
+    for x, d in zip(leaves, od):
+        if not isinstance(x, Tensor):
+            raise TypeError("vmap: func must return Tensors (or tuples/lists/dicts of Tensors)")
+        if type(x) is BatchedTensor:
+            if x._level != level:
+                raise NoBatchRule("an output batched by another vmap")
+            p = x._phys
+        else:  # does not depend on the mapped arguments: the same for every index
+            p = x.unsqueeze(0).expand((size,) + tuple(x.shape))
+        d = 0 if d is None else d
+        n = p.ndim
+        if not -n <= d < n:
+            raise ValueError(f"vmap: out_dim {d} out of range for an output with {n - 1} dimensions")
+        d %= n
+        if d:
+            p = p.permute(tuple(range(1, d + 1)) + (0,) + tuple(range(d + 1, n)))
+        res.append(p)
+    return rebuild(res)
+
+
 def _stack_out(results: list, out_dims: Any) -> Any:
     first, rebuild = flatten(results[0])
     cols = [flatten(r)[0] for r in results]
-    if isinstance(out_dims, int):
-        od = [out_dims] * len(first)
-    else:
-        od, _ = flatten(out_dims)
-        if len(od) != len(first):
-            raise ValueError(f"vmap: out_dims {out_dims!r} does not match the outputs' structure")
+    od = _out_dims_list(out_dims, len(first))
     outs = []
     for j, d in enumerate(od):
         vals = [c[j] for c in cols]

@@ -26,18 +26,9 @@ import sys
 import time
 from typing import Any, Callable
 
+import _threads  # first: it sets the BLAS threads before NumPy loads
 
-def _early_threads(argv: list[str]) -> str:
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return "2"
-
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = _early_threads(sys.argv)
+_threads.from_argv("2")
 
 import numpy as np  # noqa: E402
 

@@ -6,46 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from html.parser import HTMLParser
 
 import pytest
 
 import glassgrad as gg
+from html_cells import cells
 
 nn = gg.nn
 F = gg.nn.functional
-
-
-class _Cells(HTMLParser):
-    """Collects the text of every <td>/<th> by row."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-        self.tags: set[str] = set()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.add(tag)
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell))
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def cells(html: str) -> _Cells:
-    p = _Cells()
-    p.feed(html)
-    return p
 
 
 def _trace():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import glassgrad.distributed as dist
+from examples_helper import MNIST_DIR
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # ddp_worker.py lives here
 ROOT = os.path.dirname(TESTS)
@@ -88,7 +89,6 @@ def test_ddp_matches_one_process_on_full_batches(tmp_path, world):
         np.testing.assert_array_equal(got[f"resumed/{k}"], got[f"straight/{k}"])
 
 
-MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or "/work/shared/data/mnist"
 
 
 @needs_mpi

@@ -4,38 +4,16 @@ MNIST run (>= 95% test accuracy) is marked slow."""
 from __future__ import annotations
 
 import csv
-import importlib.util
-import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "data", "mnist")
-if not os.path.isdir(MNIST_DIR):
-    MNIST_DIR = "/work/shared/data/mnist"
-HAVE_MNIST = any(os.path.exists(os.path.join(MNIST_DIR, f)) for f in
-                 ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
-needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"MNIST files not found in {MNIST_DIR} "
-                                                        "(set GLASSGRAD_DATA)")
-
-
-def _example(name: str):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _png(path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 2000
+from examples_helper import MNIST_DIR, is_png, load_example, needs_mnist
 
 
 @needs_mnist
 def test_dp_mnist_smoke(tmp_path):
     pytest.importorskip("matplotlib")
-    r = _example("dp_mnist").main(["-q", "--data", MNIST_DIR, "--no-download", "--train-subset", "600",
+    r = load_example("dp_mnist").main(["-q", "--data", MNIST_DIR, "--no-download", "--train-subset", "600",
                                    "--test-subset", "200", "--batch-size", "60", "--max-steps", "2",
                                    "--eval-every", "1", "--out", str(tmp_path)])
     assert r["steps"] == 2 and 0.0 <= r["test_acc"] <= 1.0
@@ -46,28 +24,28 @@ def test_dp_mnist_smoke(tmp_path):
         assert r["epsilon"] is None
     else:
         assert 0 < r["epsilon"] < 100
-    assert _png(tmp_path / "dp_mnist.png")
+    assert is_png(tmp_path / "dp_mnist.png")
 
 
 def test_dp_mnist_without_data_exits_cleanly(tmp_path):
     with pytest.raises(SystemExit, match="cannot load MNIST"):
-        _example("dp_mnist").main(["-q", "--data", str(tmp_path), "--no-download"])
+        load_example("dp_mnist").main(["-q", "--data", str(tmp_path), "--no-download"])
 
 
 @pytest.mark.slow
 @needs_mnist
 def test_dp_mnist_reaches_95_percent(tmp_path):
-    r = _example("dp_mnist").main(["-q", "--data", MNIST_DIR, "--no-download", "--no-plots",
+    r = load_example("dp_mnist").main(["-q", "--data", MNIST_DIR, "--no-download", "--no-plots",
                                    "--out", str(tmp_path)])
     assert r["test_acc"] >= 0.95
 
 
 def test_grad_variance_smoke(tmp_path):
     pytest.importorskip("matplotlib")
-    r = _example("grad_variance").main(["-q", "--steps", "6", "--out", str(tmp_path)])
+    r = load_example("grad_variance").main(["-q", "--steps", "6", "--out", str(tmp_path)])
     layers = {row["layer"] for row in r["rows"]}
     assert layers == {"0", "2", "4", "(model)"} and len(r["rows"]) == 6 * 4
     with open(tmp_path / "grad_variance.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 24 and float(rows[0]["trace_cov"]) > 0
-    assert _png(tmp_path / "grad_variance.png")
+    assert is_png(tmp_path / "grad_variance.png")

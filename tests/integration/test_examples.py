@@ -2,77 +2,56 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or "/work/shared/data/mnist"
-HAVE_MNIST = os.path.exists(os.path.join(MNIST_DIR, "train-images-idx3-ubyte.gz")) or os.path.exists(
-    os.path.join(MNIST_DIR, "train-images-idx3-ubyte"))
-needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"MNIST files not found in {MNIST_DIR} "
-                                                        "(set GLASSGRAD_DATA)")
-
-
-def _example(name: str):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _png(path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 2000
+from examples_helper import MNIST_DIR, is_png, load_example, needs_mnist
 
 
 def test_xor_full_batch_gd_reaches_100_percent():
-    r = _example("xor").main(["-q"])
+    r = load_example("xor").main(["-q"])
     assert r["accuracy"] == 1.0 and r["loss"] < 1e-3
 
 
 def test_moons_fast(tmp_path):
     """Same network and data; lr 0.5 instead of 0.05 so that it converges in ~130 epochs."""
     pytest.importorskip("matplotlib")
-    r = _example("moons").main(["-q", "--lr", "0.5", "--epochs", "400", "--target-acc", "0.995",
+    r = load_example("moons").main(["-q", "--lr", "0.5", "--epochs", "400", "--target-acc", "0.995",
                                 "--out", str(tmp_path)])
     assert r["accuracy"] >= 0.99 and r["epochs"] < 400
-    assert _png(tmp_path / "loss.png") and _png(tmp_path / "decision_boundary.png")
+    assert is_png(tmp_path / "loss.png") and is_png(tmp_path / "decision_boundary.png")
     assert (tmp_path / "metrics.csv").exists()
 
 
 @pytest.mark.slow
 def test_moons_as_specified(tmp_path):
     """2-4-4-2 sigmoid, batch 50, SGD lr 0.05: >= 99% (seed 0 gets there at epoch ~1000)."""
-    r = _example("moons").main(["-q", "--out", str(tmp_path)])
+    r = load_example("moons").main(["-q", "--out", str(tmp_path)])
     assert r["accuracy"] >= 0.99
 
 
 @needs_mnist
 def test_mnist_svd_zero_vs_one(tmp_path):
     pytest.importorskip("matplotlib")
-    r = _example("mnist_svd").main(["-q", "--data", MNIST_DIR, "--no-download", "--out", str(tmp_path)])
+    r = load_example("mnist_svd").main(["-q", "--data", MNIST_DIR, "--no-download", "--out", str(tmp_path)])
     assert r["n_train"] == 12665 and r["n_test"] == 2115
     assert r["accuracy"] >= 0.99
-    assert _png(tmp_path / "svd_projection.png") and _png(tmp_path / "svd_decision_boundary.png")
+    assert is_png(tmp_path / "svd_projection.png") and is_png(tmp_path / "svd_decision_boundary.png")
 
 
 @pytest.mark.slow
 @needs_mnist
 def test_mnist_mlp_98_percent(tmp_path):
-    r = _example("mnist_mlp").main(["-q", "--data", MNIST_DIR, "--no-download", "--out", str(tmp_path)])
+    r = load_example("mnist_mlp").main(["-q", "--data", MNIST_DIR, "--no-download", "--out", str(tmp_path)])
     assert r["accuracy"] >= 0.98
 
 
 @pytest.mark.slow
 @needs_mnist
 def test_mnist_sigmoid_about_95_percent():
-    r = _example("mnist_sigmoid").main(["-q", "--data", MNIST_DIR, "--no-download"])
+    r = load_example("mnist_sigmoid").main(["-q", "--data", MNIST_DIR, "--no-download"])
     assert r["accuracy"] >= 0.94
 
 
 def test_mnist_example_without_data_exits_cleanly(tmp_path):
     with pytest.raises(SystemExit, match="cannot load MNIST"):
-        _example("mnist_mlp").main(["-q", "--data", str(tmp_path), "--no-download"])
+        load_example("mnist_mlp").main(["-q", "--data", str(tmp_path), "--no-download"])

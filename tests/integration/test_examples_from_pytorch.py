@@ -24,6 +24,8 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 
+from examples_helper import MNIST_DIR
+
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # as tests/oracle.py: small problems, a shared machine
 
@@ -31,7 +33,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXAMPLES = os.path.join(ROOT, "examples", "from_pytorch")
 PROGRAMS = ["mnist_cnn", "dcgan", "transformer_reverse"]
 IMPORT_LINE = re.compile(r"^(import|from)\s+glassgrad\b", re.MULTILINE)
-MNIST_DIR = os.environ.get("GLASSGRAD_DATA") or "/work/shared/data/mnist"
 RTOL = 1e-4
 
 

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from examples_helper import ROOT, load_example
 
 
-def _example(name: str):
-    path = os.path.join(ROOT, "examples", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_trace_example(tmp_path, capsys):
-    t = _example("glassbox_trace").main(["--out-dir", str(tmp_path)])
+def test_traceload_example(tmp_path, capsys):
+    t = load_example("glassbox_trace").main(["--out-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "dW = dYᵀ @ X" in out and "model.0.weight" in out
     assert [r.op for r in t] == ["CrossEntropy", "Linear", "Relu", "Linear"]
@@ -27,8 +18,8 @@ def test_trace_example(tmp_path, capsys):
     assert (tmp_path / "graph.svg").exists() or (tmp_path / "graph.dot").exists()
 
 
-def test_jacobian_example(capsys):
-    _example("glassbox_jacobian").main()
+def test_jacobianload_example(capsys):
+    load_example("glassbox_jacobian").main()
     out = capsys.readouterr().out
     assert "Jacobian ∂z/∂W has shape (1, 2, 3, 2)" in out
     assert "gg.vjp gives the same: True; backward gives the same: True" in out
@@ -36,7 +27,7 @@ def test_jacobian_example(capsys):
 
 def test_vanishing_example_short(tmp_path):
     pytest.importorskip("matplotlib")
-    r = _example("glassbox_vanishing").main(["--steps", "2", "--width", "16",
+    r = load_example("glassbox_vanishing").main(["--steps", "2", "--width", "16",
                                               "--out", str(tmp_path / "v.png")])
     assert r["sigmoid"]["first_over_last"] < 1e-4      # vanishing
     assert r["relu"]["first_over_last"] > 1e-2         # not vanishing
@@ -52,8 +43,8 @@ def test_examples_write_under_runs_examples_by_default(tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     docs_png = os.path.join(ROOT, "docs", "img", "vanishing.png")
     before = open(docs_png, "rb").read()
-    _example("glassbox_trace").main([])
-    _example("glassbox_vanishing").main(["--steps", "2", "--width", "8", "--depth", "3"])
+    load_example("glassbox_trace").main([])
+    load_example("glassbox_vanishing").main(["--steps", "2", "--width", "8", "--depth", "3"])
     assert sorted(os.listdir(tmp_path)) == ["runs"]
     assert sorted(os.listdir(tmp_path / "runs" / "examples")) == ["glassbox_trace", "glassbox_vanishing"]
     assert (tmp_path / "runs" / "examples" / "glassbox_trace" / "trace.html").exists()

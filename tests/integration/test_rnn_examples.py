@@ -9,6 +9,8 @@ import os
 import numpy as np
 import pytest
 
+from examples_helper import MNIST_DIR
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -54,7 +56,7 @@ def test_char_lm_smoke(tmp_path, capsys, arch):
 
 
 def test_lstm_mnist_smoke(capsys):
-    data = os.environ.get("GLASSGRAD_DATA", "/work/shared/data/mnist")
+    data = MNIST_DIR
     if not os.path.exists(os.path.join(data, "train-images-idx3-ubyte.gz")) and \
             not os.path.exists(os.path.join(data, "train-images-idx3-ubyte")):
         pytest.skip("MNIST files not available")

@@ -12,6 +12,7 @@ import pytest
 
 import glassgrad as gg
 import glassgrad.nn as nn
+from examples_helper import MNIST_DIR
 from oracle import check_module
 
 torch = pytest.importorskip("torch")
@@ -137,7 +138,6 @@ def test_lenet_adam_steps_match_torch():
                                    err_msg=name)
 
 
-MNIST_DIR = os.environ.get("GLASSGRAD_MNIST_DIR", "/work/shared/data/mnist")
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")),

@@ -69,8 +69,7 @@ class ScaledDotProductAttention(Function):
         "output": "O",
     }
     derivation = "docs/derivations/attention.md#backward"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p=0.0, generator=None):

@@ -296,8 +296,7 @@ class ConvNd(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/conv.md#backward"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, out_sp):
@@ -357,8 +356,7 @@ class ConvTransposeNd(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/conv.md#backward"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, w, b, out_shape, stride, pads, dilation, groups):

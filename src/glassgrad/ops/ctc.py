@@ -102,8 +102,7 @@ class CTCLoss(Function):
         "output": "L",
     }
     derivation = "docs/derivations/ctc.md#the-ctc-loss"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):

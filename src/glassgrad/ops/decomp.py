@@ -21,8 +21,7 @@ class LogCumSumExp(Function):
     """``zᵢ = log Σ_{j ≤ i} exp(xⱼ)`` along ``dim`` (a running ``logaddexp``)."""
     formulas = {"inputs": "X, dim", "grads": ("dX_j = Σ_{i≥j} dZ_i e^(X_j − Z_i)", None)}
     derivation = "docs/derivations/decompositions.md#logcumsumexp"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -126,8 +125,7 @@ class SVD(Function):
         "output": "U, S, Vh",
     }
     derivation = "docs/derivations/decompositions.md#svd"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, full_matrices=False):

@@ -60,8 +60,7 @@ class Dropout(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/nn.md#dropout"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, p, mask_shape=None, generator=None):

@@ -43,7 +43,7 @@ class Add(Function):
     """``z = a + b``."""
     formulas = {"inputs": "A, B", "grads": ("dA = unbroadcast(dZ, A.shape)", "dB = unbroadcast(dZ, B.shape)")}
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -68,7 +68,7 @@ class Sub(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -87,7 +87,7 @@ class RSub(Function):
     """``z = b - a`` with ``b`` a constant (for ``2 - x``)."""
     formulas = {"inputs": "A, c", "grads": ("dA = −dZ", None)}
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -109,7 +109,7 @@ class Mul(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -136,7 +136,7 @@ class Div(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -158,7 +158,7 @@ class RDiv(Function):
     """``z = c / a`` with ``c`` a constant (for ``1 / x``)."""
     formulas = {"inputs": "A, c", "grads": ("dA = −dZ ⊙ c / A²", None)}
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, c):
@@ -183,7 +183,7 @@ class Pow(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -236,7 +236,7 @@ class RPow(Function):
     """``z = c ** a`` with ``c`` a constant base (``2 ** x``)."""
     formulas = {"inputs": "A, c", "grads": ("dA = dZ ⊙ Z ⊙ log c", None)}
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, c):
@@ -267,7 +267,7 @@ class Maximum(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
     _fn, _sign = "maximum", 1  # Minimum: "minimum", -1
 
     @staticmethod
@@ -294,7 +294,7 @@ class Minimum(Maximum):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
     _fn, _sign = "minimum", -1
 
 
@@ -322,7 +322,7 @@ class Where(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#where"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -351,7 +351,7 @@ class LogAddExp(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -381,7 +381,7 @@ class Fmod(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b, floor=False):
@@ -469,7 +469,7 @@ class LeakyRelu(Function):
     """``z = x if x > 0 else slope·x``."""
     formulas = {"inputs": "X, slope", "grads": ("dX = dZ ⊙ (1 if X > 0 else slope)", None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
@@ -489,7 +489,7 @@ class Elu(Function):
     """``z = x if x > 0 else α(eˣ - 1)``."""
     formulas = {"inputs": "X, alpha", "grads": ("dX = dZ ⊙ (1 if X > 0 else α·eˣ)", None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, alpha=1.0):
@@ -517,7 +517,7 @@ class Gelu(Function):
     """``z = x Φ(x)`` (exact) or its tanh approximation (``approximate='tanh'``)."""
     formulas = {"inputs": "X, approximate", "grads": ("dX = dZ ⊙ (Φ(X) + X·φ(X))", None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -547,7 +547,7 @@ class Softplus(Function):
     """``z = (1/β) log(1 + e^(βx))``; linear (``z = x``) where ``βx > threshold``."""
     formulas = {"inputs": "X, beta, threshold", "grads": ("dX = dZ ⊙ σ(βX)", None, None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
@@ -570,7 +570,7 @@ class Clamp(Function):
     """``z = min(max(x, lo), hi)``; the gradient passes where ``lo <= x <= hi`` (as PyTorch)."""
     formulas = {"inputs": "X, lo, hi", "grads": ("dX = dZ ⊙ [lo ≤ X ≤ hi]", None, None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, lo=None, hi=None):
@@ -595,7 +595,7 @@ class LogBase(Function):
     """``z = log_b(x) = ln x / ln b`` for ``b`` = 2 (``log2``) or 10 (``log10``)."""
     formulas = {"inputs": "X, base", "grads": ("dX = dZ / (X ⊙ ln base)", None)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, base):

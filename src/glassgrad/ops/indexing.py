@@ -52,8 +52,7 @@ class GetItem(Function):
     taken, in order, from ``index_arrays`` (how ``gg.capture`` records tensor indices)."""
     formulas = {"inputs": "X, idx", "grads": ("dX = zeros(X.shape); dX[idx] += dZ", None)}
     derivation = "docs/derivations/indexing.md#reading-z--xidx"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, idx, *index_arrays):
@@ -133,8 +132,7 @@ class TakeAlong(Function):
     """``z = take_along_axis(x, index, dim)`` (``torch.gather``)."""
     formulas = {"inputs": "X, index, dim", "grads": ("dX = scatter_add(dZ at index along dim)", None, None)}
     derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, index, dim):
@@ -157,8 +155,7 @@ class ScatterAlong(Function):
     """``z = zeros(shape)`` with ``g`` added at ``index`` along ``dim`` (VJP of gather)."""
     formulas = {"inputs": "G, index, dim, shape", "grads": ("dG = gather(dZ, index, dim)", None, None, None)}
     derivation = "docs/derivations/indexing.md#gather-take_along_dim-and-its-scatter"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, g, index, dim, shape):
@@ -219,8 +216,7 @@ class Tri(Function):
     ``j − i ≥ k``) over the last two axes; the other elements become 0."""
     formulas = {"inputs": "X, k, upper", "grads": ("dX = tril(dZ, k)  (triu: triu(dZ, k))", None, None)}
     derivation = "docs/derivations/indexing.md#tril-and-triu"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, k, upper):
@@ -244,8 +240,7 @@ class Embedding(Function):
     shape, ``Z: idx.shape + (dim,)``."""
     formulas = {"inputs": "W, idx, padding_idx", "grads": ("dW = zeros(W.shape); dW[idx] += dZ", None, None)}
     derivation = "docs/derivations/indexing.md#embedding"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, w, idx, padding_idx):

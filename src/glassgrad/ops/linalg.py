@@ -27,8 +27,7 @@ class MatMul(Function):
     """``Z = A @ B``."""
     formulas = {"inputs": "A, B", "grads": ("dA = dZ @ Bᵀ", "dB = Aᵀ @ dZ")}
     derivation = "docs/derivations/linalg.md#the-2-d-case"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -256,8 +255,7 @@ class Inv(Function):
     """``Z = A⁻¹`` for ``A: (..., n, n)``."""
     formulas = {"inputs": "A", "grads": ("dA = −Zᵀ @ dZ @ Zᵀ  (Z = A⁻¹)",)}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a):
@@ -288,8 +286,7 @@ class SLogDet(Function):
         "output": "sign, logabsdet",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a):
@@ -326,8 +323,7 @@ class Det(Function):
     """``z = det A`` for ``A: (..., n, n)``."""
     formulas = {"inputs": "A", "grads": ("dA = dz · adj(A)ᵀ = dz · z · A⁻ᵀ",), "output": "z"}
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a):
@@ -361,8 +357,7 @@ class Solve(Function):
         "output": "X",
     }
     derivation = "docs/derivations/linalg.md#inverse-determinant-and-solve"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):

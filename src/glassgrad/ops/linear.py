@@ -42,8 +42,7 @@ class Linear(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/nn.md#linear"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, w, b=None):

@@ -144,8 +144,7 @@ class CrossEntropy(Function):
         "output": "L",
     }
     derivation = "docs/derivations/softmax_cross_entropy.md#why-softmax--cross-entropy-collapses-to-p--y"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -338,8 +337,7 @@ class Huber(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#smooth-l1-and-huber"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, t, beta, huber=False):
@@ -402,8 +400,7 @@ class NLLLoss(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#negative-log-likelihood"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, y, weight=None, ignore_index=-100, reduction="mean"):
@@ -475,8 +472,7 @@ class BinaryCrossEntropy(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#binary-cross-entropy"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, t):
@@ -532,8 +528,7 @@ class KLDiv(Function):
         "output": "L",
     }
     derivation = "docs/derivations/nn.md#kl-divergence"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, t, log_target=False):

@@ -69,8 +69,7 @@ class Expand(Function):
     """``z = broadcast_to(x, shape)`` (a read-only view)."""
     formulas = {"inputs": "X, shape", "grads": ("dX = unbroadcast(dZ, X.shape)", None)}
     derivation = "docs/derivations/movement.md#expand-broadcast_to"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -140,8 +139,7 @@ class Split(Function):
         "output": "Z_i",
     }
     derivation = "docs/derivations/movement.md#cat-stack-and-split"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, sizes, axis):
@@ -182,8 +180,7 @@ class Tile(Function):
     """``z = tile(x, reps)`` (``len(reps) == x.ndim``; torch's ``repeat``)."""
     formulas = {"inputs": "X, reps", "grads": ("dX = sum over the copies of dZ", None)}
     derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, reps):
@@ -205,8 +202,7 @@ class RepeatInterleave(Function):
     """``z = repeat(x, k, axis)``: each element repeated ``k`` times in place."""
     formulas = {"inputs": "X, repeats, axis", "grads": ("dX = sum of each run of k copies of dZ", None, None)}
     derivation = "docs/derivations/movement.md#tile-and-repeat_interleave"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, repeats, axis):
@@ -256,8 +252,7 @@ class SlidingWindow(Function):
         ),
     }
     derivation = "docs/derivations/movement.md#sliding-windows-im2col-as-a-view"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, window, stride, dilation):
@@ -345,8 +340,7 @@ class Cast(Function):
     """``z = x.astype(dtype)``."""
     formulas = {"inputs": "X, dtype", "grads": ("dX = dZ cast to X.dtype", None)}
     derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dtype):

@@ -82,8 +82,7 @@ class BatchNorm(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/nn.md#batch-normalization-training-mode"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, use_batch_stats, momentum, eps,
@@ -182,8 +181,7 @@ class LayerNorm(Function):
         "output": "Y",
     }
     derivation = "docs/derivations/nn.md#layer-normalization"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):

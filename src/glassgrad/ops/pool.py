@@ -145,8 +145,7 @@ class MaxPoolNd(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/conv.md#pooling"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, ks, stride, pads, dil, out_sp, with_indices=False):
@@ -324,8 +323,7 @@ class AvgPoolNd(Function):
         ),
     }
     derivation = "docs/derivations/conv.md#pooling"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, ks, stride, pads, inv_div, out_sp):

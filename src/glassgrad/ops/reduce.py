@@ -85,8 +85,7 @@ class Var(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#var"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
@@ -136,8 +135,7 @@ class Std(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#std"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axes=None, correction=1, keepdims=False):
@@ -180,8 +178,7 @@ class PNorm(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#norm"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, p=2.0, axes=None, keepdims=False):
@@ -239,8 +236,7 @@ class Amax(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -264,8 +260,7 @@ class Amin(Amax):
         ),
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
@@ -305,8 +300,7 @@ class MaxDim(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dim, keepdims=False, largest=True):
@@ -336,8 +330,7 @@ class LogSumExp(Function):
     """``z = log Σ_axes exp(x)``, computed as ``m + log Σ exp(x - m)`` (no overflow)."""
     formulas = {"inputs": "X, axes, keepdims", "grads": ("dX = broadcast(dZ) ⊙ softmax(X)", None, None)}
     derivation = "docs/derivations/reductions.md#logsumexp"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False):
@@ -372,8 +365,7 @@ class Softmax(Function):
     """``y = exp(x) / Σ_axis exp(x)`` (shifted by the max for stability)."""
     formulas = {"inputs": "X, axis", "grads": ("dX = Z ⊙ (dZ − sum_axis(dZ ⊙ Z))", None)}
     derivation = "docs/derivations/reductions.md#softmax"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -400,8 +392,7 @@ class LogSoftmax(Function):
     """``y = x - logsumexp(x, axis)``."""
     formulas = {"inputs": "X, axis", "grads": ("dX = dZ − exp(Z) ⊙ sum_axis(dZ)", None)}
     derivation = "docs/derivations/reductions.md#log_softmax"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -480,8 +471,7 @@ class Prod(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdims=False):
@@ -520,8 +510,7 @@ class CumProd(Function):
         ),
     }
     derivation = "docs/derivations/reductions.md#prod-and-cumprod"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -593,8 +582,7 @@ class Sort(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, dim, descending=False):
@@ -622,8 +610,7 @@ class TopK(Function):
         "output": "Z, idx",
     }
     derivation = "docs/derivations/reductions.md#sort-and-topk"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, k, dim, largest=True):

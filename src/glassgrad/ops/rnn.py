@@ -152,8 +152,7 @@ class LSTMCellFused(Function):
         "output": "h', c'",
     }
     derivation = "docs/derivations/rnn.md#the-lstm-cell-backward"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, xproj, h, c, w_hh):
@@ -218,8 +217,7 @@ class LSTMLayer(Function):
         "output": "out, h_T, c_T",
     }
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, xproj, h0, c0, w_hh, reverse=False):
@@ -423,8 +421,7 @@ class GRUCellFused(Function):
         "output": "h'",
     }
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, xproj, h, w_hh, b_hh=None):
@@ -523,8 +520,7 @@ class GRULayer(Function):
         "output": "out, h_T",
     }
     derivation = "docs/derivations/rnn.md#the-whole-gru-layer-in-one-node"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, xproj, h0, w_hh, b_hh=None, reverse=False):
@@ -625,8 +621,7 @@ class Unbind(Function):
     """
     formulas = {"inputs": "X", "grads": ("dX = stack(dZ_0, …, dZ_T−1)",), "output": "Z_t"}
     derivation = "docs/derivations/rnn.md#backpropagation-through-time-bptt"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x):

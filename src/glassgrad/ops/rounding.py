@@ -19,8 +19,7 @@ class Rounded(Function):
     """``z = fn(x)`` for ``fn`` in floor/ceil/trunc/round/sign; ``dx = 0``."""
     formulas = {"inputs": "X", "grads": ("dX = 0 (floor/ceil/trunc/round/sign: piecewise constant)",)}
     derivation = "docs/derivations/elementwise.md#pointwise-functions"
-
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, fn, *args):

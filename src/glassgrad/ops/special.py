@@ -240,7 +240,7 @@ class Polygamma(Function):
     """``z = ψ⁽ⁿ⁾(x)``."""
     formulas = {"inputs": "X, n", "grads": ("dX = dZ ⊙ ψ⁽ⁿ⁺¹⁾(X)", None)}
     derivation = "docs/derivations/special.md#polygamma"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, x, n):

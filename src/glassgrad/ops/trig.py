@@ -45,7 +45,7 @@ class Atan2(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -74,7 +74,7 @@ class Hypot(Function):
         ),
     }
     derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True  # backward returns new arrays (Function.fresh_grads)
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx, a, b):

@@ -27,10 +27,6 @@ from ._unary import unary
 from ._util import unbroadcast
 
 
-def _shape(ctx: Any, i: int) -> tuple:
-    return ctx.input_shape(i)
-
-
 def _need(ctx: Any, i: int) -> bool:
     return ctx.needs_input_grad[i]
 
@@ -53,8 +49,8 @@ class Add(Function):
     def backward(ctx, g):
         """VJP: ``da = unbroadcast(g, a.shape)``, ``db = unbroadcast(g, b.shape)``; g: z.shape."""
         return (
-            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(g, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -78,8 +74,8 @@ class Sub(Function):
     def backward(ctx, g):
         """VJP: ``da = unbroadcast(g)``, ``db = -unbroadcast(g)``."""
         return (
-            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            -unbroadcast(g, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            -unbroadcast(g, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -121,8 +117,8 @@ class Mul(Function):
         """VJP: ``da = unbroadcast(g ⊙ b)``, ``db = unbroadcast(g ⊙ a)``."""
         a, b = ctx.saved_tensors
         return (
-            unbroadcast(g * b, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * a, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g * b, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(g * a, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -149,8 +145,8 @@ class Div(Function):
         divided in two steps: ``b²`` underflows to 0 for ``|b|`` near 1e-30 in float32)."""
         a, b = ctx.saved_tensors
         return (
-            unbroadcast(g / b, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * (a / b) / b, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g / b, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * (a / b) / b, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -221,14 +217,14 @@ class Pow(Function):
                 da = g * b * a ** (b - 1)
                 if b0.any():
                     da = D.where(b0, D.zeros_like(da), da)
-            da = unbroadcast(da, _shape(ctx, 0))
+            da = unbroadcast(da, ctx.input_shape(0))
         if _need(ctx, 1):
             nz = D.data(a) != 0
             if not isinstance(b, (int, float)):
                 nz = nz | (D.data(b) < 0)
             with np.errstate(divide="ignore"):
                 logs = D.where(nz, D.log(D.where(nz, a, D.zeros_like(a) + 1)), D.zeros_like(a))
-            db = unbroadcast(g * z * logs, _shape(ctx, 1))
+            db = unbroadcast(g * z * logs, ctx.input_shape(1))
         return da, db
 
 
@@ -306,8 +302,8 @@ def _minmax_backward(ctx: Any, g: Any, sign: int) -> tuple:
     lose_a, lose_b = (ad < bd, ad > bd) if sign > 0 else (ad > bd, ad < bd)
     tie = 0.5 * (ad == bd)
     return (
-        unbroadcast(g * (1 - lose_a - tie).astype(g.dtype), _shape(ctx, 0)) if _need(ctx, 0) else None,
-        unbroadcast(g * (1 - lose_b - tie).astype(g.dtype), _shape(ctx, 1)) if _need(ctx, 1) else None,
+        unbroadcast(g * (1 - lose_a - tie).astype(g.dtype), ctx.input_shape(0)) if _need(ctx, 0) else None,
+        unbroadcast(g * (1 - lose_b - tie).astype(g.dtype), ctx.input_shape(1)) if _need(ctx, 1) else None,
     )
 
 
@@ -336,8 +332,8 @@ class Where(Function):
         zero = D.zeros_like(g)
         return (
             None,
-            unbroadcast(D.where(c, g, zero), _shape(ctx, 1)) if _need(ctx, 1) else None,
-            unbroadcast(D.where(c, zero, g), _shape(ctx, 2)) if _need(ctx, 2) else None,
+            unbroadcast(D.where(c, g, zero), ctx.input_shape(1)) if _need(ctx, 1) else None,
+            unbroadcast(D.where(c, zero, g), ctx.input_shape(2)) if _need(ctx, 2) else None,
         )
 
 
@@ -364,8 +360,8 @@ class LogAddExp(Function):
         """VJP: ``da = g ⊙ eᵃ⁻ᶻ = g ⊙ σ(a − b)``, ``db = g ⊙ eᵇ⁻ᶻ`` (unbroadcast)."""
         a, b, z = ctx.saved_tensors
         return (
-            unbroadcast(g * D.exp(a - z), _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * D.exp(b - z), _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g * D.exp(a - z), ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(g * D.exp(b - z), ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -400,8 +396,8 @@ class Fmod(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             q = xp.floor(ad / bd) if ctx.floor else xp.trunc(ad / bd)
         return (
-            unbroadcast(g, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * q.astype(ad.dtype, copy=False), _shape(ctx, 1))
+            unbroadcast(g, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * q.astype(ad.dtype, copy=False), ctx.input_shape(1))
             if _need(ctx, 1) else None,
             None,
         )

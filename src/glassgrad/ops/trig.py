@@ -16,7 +16,7 @@ from ..backend import xp_of
 from . import _dual as D
 from ._unary import unary
 from ._util import unbroadcast
-from .elementwise import _need, _shape
+from .elementwise import _need
 
 _PW = "docs/derivations/elementwise.md#pointwise-functions"
 
@@ -59,8 +59,8 @@ class Atan2(Function):
         a, b = ctx.saved_tensors
         r2 = a * a + b * b
         return (
-            unbroadcast(g * b / r2, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(-g * a / r2, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g * b / r2, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(-g * a / r2, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )
 
 
@@ -87,6 +87,6 @@ class Hypot(Function):
         """VJP: ``da = g ⊙ a / z``, ``db = g ⊙ b / z`` (unbroadcast)."""
         a, b, z = ctx.saved_tensors
         return (
-            unbroadcast(g * a / z, _shape(ctx, 0)) if _need(ctx, 0) else None,
-            unbroadcast(g * b / z, _shape(ctx, 1)) if _need(ctx, 1) else None,
+            unbroadcast(g * a / z, ctx.input_shape(0)) if _need(ctx, 0) else None,
+            unbroadcast(g * b / z, ctx.input_shape(1)) if _need(ctx, 1) else None,
         )

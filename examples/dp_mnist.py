@@ -186,7 +186,6 @@ def _plot(hist: dict, a: argparse.Namespace, path: str) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig, (ax1, ax3) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(hist["step"], hist["test_acc"], "o-", color="C0", label="test accuracy")
     ax1.set_xlabel("step")
@@ -204,10 +203,8 @@ def _plot(hist: dict, a: argparse.Namespace, path: str) -> str | None:
     ax3.set_xlabel("step")
     ax3.set_title("privacy spent")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    gg.viz.save_figure(fig, path)  # atomic: a temp file in the same folder, then os.replace
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -127,10 +127,8 @@ def _plot(rows: list[dict], path: str, what: str) -> str | None:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"per-sample gradients over training ({what}, running means)")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    gg.viz.save_figure(fig, path)  # atomic: a temp file in the same folder, then os.replace
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -194,7 +194,10 @@ def test_bad_input_gets_a_message_on_the_page(page, server):
     assert pg.locator("#neurons .nrow").count() == 2
     _apply(pg, hidden="5", lr="0.01")
     pg.wait_for_function("document.querySelectorAll('#neurons .nrow').length === 1")
-    assert pg.inner_text("#message") == ""
+    # the new network can arrive on the event stream before the config request's reply,
+    # which is what clears the message: wait for both
+    pg.wait_for_function("document.getElementById('message').textContent === ''")
+    assert "error" not in (pg.get_attribute("#message", "class") or "")
     pg.click("#step")
     pg.wait_for_function("document.getElementById('stepn').textContent === '1'")
 

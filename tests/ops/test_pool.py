@@ -53,6 +53,26 @@ def test_max_pool2d_ties_route_to_first_max():
         np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 
+@pytest.mark.parametrize("x_last,g_last", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool2d_backward_with_input_and_gradient_in_different_memory_orders(x_last, g_last, kw):
+    """Activations batch-last in memory (as convolutions leave them) meeting a batch-first
+    gradient (as a flatten sends back), and the reverse: same gradients as PyTorch,
+    ties (ReLU zeros) included."""
+    rng = np.random.default_rng(3)
+    xa = np.maximum(rng.standard_normal((5, 3, 8, 8)), 0)
+    x_mem = np.ascontiguousarray(np.moveaxis(xa, 0, -1)) if x_last else xa.copy()
+    x = gg.Tensor._make(np.moveaxis(x_mem, -1, 0) if x_last else x_mem, True)
+    y = F.max_pool2d(x, **kw)
+    ga = rng.standard_normal(tuple(y.shape))
+    g_arr = np.moveaxis(np.ascontiguousarray(np.moveaxis(ga, 0, -1)), -1, 0) if g_last else ga.copy()
+    y.backward(gg.Tensor._make(g_arr, False))
+    tx = torch.tensor(xa, requires_grad=True)
+    TF.max_pool2d(tx, **kw).backward(torch.tensor(ga))
+    # (overlapping windows add in another order than PyTorch: equal to rounding)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
 def test_max_pool2d_nan_propagates():
     xa = np.zeros((1, 1, 2, 2))
     xa[0, 0, 1, 0] = np.nan

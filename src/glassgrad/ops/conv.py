@@ -48,6 +48,7 @@ from typing import Any, Sequence
 
 from ..autograd.function import Function
 from ..backend import np, xp_of
+from . import kernels as K
 from ._util import op_error
 
 __all__ = [
@@ -153,6 +154,9 @@ def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, grou
     rows, and every product one large GEMM.
     """
     k = len(ks)
+    cols = K.im2col2d(x, ks, stride, pads, dilation, out_sp)   # compiled: one pass, no padded copy
+    if cols is not None:
+        return cols.reshape(groups, -1, cols.shape[-3] * cols.shape[-2] * cols.shape[-1])
     xp = xp_of(x)
     N, C = x.shape[:2]
     sp = x.shape[2:]
@@ -253,10 +257,10 @@ def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dil
     ks = tuple(w.shape[2:])
     sp = tuple(x_shape[2:])
     padded = (C,) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)) + (N,)
-    dxp = xp.zeros(padded, dtype=gT.dtype)
     if O == groups and C == groups:
         # depthwise (one filter per channel): Wᵀ @ δ is an outer product per channel, so
         # add w[c, p, q] · δ[c] straight into each offset's slice (no dcols matrix)
+        dxp = xp.zeros(padded, dtype=gT.dtype)
         gv = gT.reshape((C,) + tuple(out_sp) + (N,))
         w2 = w.reshape(C, -1)
         bshape = (C,) + (1,) * (len(ks) + 1)
@@ -265,6 +269,10 @@ def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dil
     else:
         dcols = _gemm(w.reshape(groups, O // groups, -1).swapaxes(-1, -2), gT)
         dcols = dcols.reshape((C,) + ks + tuple(out_sp) + (N,))
+        dx = K.col2im2d(dcols, x_shape, stride, pads, dilation)   # compiled, same sums
+        if dx is not None:
+            return xp.moveaxis(dx, -1, 0)
+        dxp = xp.zeros(padded, dtype=gT.dtype)
         for offs, sl in _offset_slices(ks, stride, dilation, out_sp):
             dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
     if any(lo or hi for lo, hi in pads):

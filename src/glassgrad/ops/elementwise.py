@@ -23,6 +23,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
+from . import kernels as K
 from ._unary import unary
 from ._util import unbroadcast
 
@@ -419,7 +420,14 @@ def _log_sigmoid(x: Any) -> Any:
 
 
 def _relu(x: Any) -> Any:
-    return xp_of(x).maximum(x, 0)
+    out = K.relu(x)   # the compiled kernel when it applies (same values), else NumPy
+    return xp_of(x).maximum(x, 0) if out is None else out
+
+
+def _relu_grad(g: Any, z: Any) -> Any:
+    """``dX = dZ ⊙ [Z > 0]`` written ``g ⊙ ¬(z ≤ 0)``: g passes where z is NaN, as PyTorch."""
+    out = K.relu_grad(g, z) if type(g) is type(z) is np.ndarray else None
+    return g * ~(D.data(z) <= 0) if out is None else out
 
 
 def _erf(x: Any) -> Any:
@@ -451,7 +459,7 @@ Log1p = unary("Log1p", "log1p", lambda g, x: g / (x + 1), "dX = dZ / (1 + X)", _
 Sqrt = unary("Sqrt", "sqrt", lambda g, z: g / (z * 2), "dX = dZ / (2Z)", _PW, "z = √x")
 # |x| and relu: the gradient at 0 is 0, and g passes where x is nan (as PyTorch)
 Abs = unary("Abs", "abs", lambda g, x: g * D.sign(D.data(x)), "dX = dZ ⊙ sign(X)", _PW, "z = |x|")
-Relu = unary("Relu", _relu, lambda g, z: g * ~(D.data(z) <= 0), "dX = dZ ⊙ [Z > 0]", _PW, "z = max(x, 0)")
+Relu = unary("Relu", _relu, _relu_grad, "dX = dZ ⊙ [Z > 0]", _PW, "z = max(x, 0)")
 Sigmoid = unary("Sigmoid", _sigmoid, lambda g, z: g * z * (1 - z), "dX = dZ ⊙ Z ⊙ (1 − Z)", _PW,
                 "z = σ(x) = 1 / (1 + e^(−x))")
 LogSigmoid = unary("LogSigmoid", _log_sigmoid, lambda g, x: g * D.sigmoid(-x), "dX = dZ ⊙ σ(−X)", _PW,

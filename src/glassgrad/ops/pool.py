@@ -19,6 +19,7 @@ from typing import Any
 from ..autograd import recording
 from ..autograd.function import Function
 from ..backend import np, xp_of
+from . import kernels as K
 from ._util import op_error
 from .conv import _check_tensor, _crop, _is_tensor, _ntuple, _offset_slices, _pad, _shape
 
@@ -157,6 +158,16 @@ class MaxPoolNd(Function):
     def forward(ctx, x, ks, stride, pads, dil, out_sp, with_indices=False):
         k = len(ks)
         xp = xp_of(x)
+        ctx.geom = (ks, stride, pads, dil)
+        ctx.arg8 = None
+        fast = None if with_indices else K.max_pool2d(x, ks, stride, pads, dil, out_sp)
+        if fast is not None:
+            # compiled kernel (tiling windows): the maxima and their first arg-max in one
+            # pass; the backward scatters with the saved arg-max (nothing to recompute)
+            y, ctx.arg8 = fast
+            ctx.xpd, ctx.arg, ctx.y = x, None, None
+            ctx.save_for_backward(x)
+            return y
         xpd = _pad(x, pads, _lowest(x.dtype))
         y = None
         for _, sl in _offset_slices(ks, stride, dil, out_sp):
@@ -165,7 +176,6 @@ class MaxPoolNd(Function):
                 y = piece.copy(order="K")  # keep the input's memory order
             else:
                 xp.maximum(y, piece, out=y)  # NaN propagates, as PyTorch
-        ctx.geom = (ks, stride, pads, dil)
         # a private copy of y (small: 1/K of the input): an in-place change of the output
         # (e.g. relu_ after pooling) must not move the arg-max the backward finds
         ctx.xpd, ctx.arg = xpd, None
@@ -194,8 +204,15 @@ class MaxPoolNd(Function):
         none = (None,) * 6
         if _is_tensor(g):
             if ctx.arg is None:
-                ctx.arg = _max_arg(ctx.xpd, ctx.y, ks, stride, dil)
+                ctx.arg = (ctx.arg8.astype(np.int64) if ctx.arg8 is not None
+                           else _max_arg(ctx.xpd, ctx.y, ks, stride, dil))
             return (MaxUnpoolScatter.apply(g, ctx.arg, shape, ctx.geom),) + none
+        if ctx.arg8 is not None:
+            dx = K.max_pool2d_grad(g, ctx.arg8, shape, ks)
+            if dx is not None:
+                return (dx,) + none
+            ctx.arg = ctx.arg8.astype(np.int64)   # (kernels switched off since the forward)
+            return (_max_scatter(g, ctx.arg, shape, *ctx.geom),) + none
         xp = xp_of(g)
         disjoint = _disjoint(ks, stride, dil)
         # same memory order as the input; no zero fill when the windows tile it exactly

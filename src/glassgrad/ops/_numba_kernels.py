@@ -1,0 +1,129 @@
+"""The Numba kernels behind :mod:`glassgrad.ops.kernels` (imported only when Numba is).
+
+Each is one pass over its arrays, on the calling thread (see :mod:`.kernels` for why
+not ``parallel=True``). They do the NumPy reference's arithmetic in the same order, element by element (see
+the NumPy code each replaces, named in each docstring).
+"""
+
+from __future__ import annotations
+
+import numba
+from numba import njit
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def relu_fwd(x, out):  # pragma: no cover - compiled
+    """``out = np.maximum(x, 0)`` on flat arrays (NaN passes, −0.0 becomes 0, as there)."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = v if (v > 0 or v != v) else 0
+
+
+@njit(**_JIT)
+def relu_bwd(g, z, out):  # pragma: no cover - compiled
+    """``out = g ⊙ [¬(z ≤ 0)]`` on flat arrays: the product with 0 or 1, as the NumPy
+    path (so ±inf·0 = NaN and −g·0 = −0.0 there too)."""
+    for i in range(g.shape[0]):
+        out[i] = g[i] * (0.0 if z[i] <= 0 else 1.0)
+
+
+@njit(**_JIT)
+def maxpool2d_fwd(x, kh, kw, y, arg):  # pragma: no cover - compiled
+    """Tiling max pool on ``(A, H, W, B)`` views: ``y`` the window maxima, ``arg`` the
+    offset of each window's first maximum, NaN counting as the maximum (the NumPy path:
+    a running ``np.maximum`` over the offsets, then the first offset equal to it)."""
+    A, OH, OW, B = y.shape
+    for a in range(A):
+        for i in range(OH):
+            for j in range(OW):
+                for b in range(B):
+                    y[a, i, j, b] = x[a, i * kh, j * kw, b]
+                    arg[a, i, j, b] = 0
+                for p in range(kh):
+                    for q in range(kw):
+                        if p == 0 and q == 0:
+                            continue
+                        off = p * kw + q
+                        for b in range(B):
+                            v = x[a, i * kh + p, j * kw + q, b]
+                            cur = y[a, i, j, b]
+                            if v > cur or (v != v and cur == cur):
+                                y[a, i, j, b] = v
+                                arg[a, i, j, b] = off
+
+
+@njit(**_JIT)
+def maxpool2d_bwd(g, arg, kh, kw, dx):  # pragma: no cover - compiled
+    """``dx`` = ``g`` at each window's arg-max, 0 elsewhere (rows and columns no window
+    covers included)."""
+    A, OH, OW, B = g.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for a in range(A):
+        for i in range(OH):
+            for j in range(OW):
+                for p in range(kh):
+                    for q in range(kw):
+                        off = p * kw + q
+                        for b in range(B):
+                            dx[a, i * kh + p, j * kw + q, b] = g[a, i, j, b] if arg[a, i, j, b] == off else 0
+        for h in range(OH * kh, H):
+            for w in range(W):
+                for b in range(B):
+                    dx[a, h, w, b] = 0
+        for h in range(OH * kh):
+            for w in range(OW * kw, W):
+                for b in range(B):
+                    dx[a, h, w, b] = 0
+
+
+@njit(**_JIT)
+def im2col2d(x, sh, sw, ph, pw, dh, dw, cols):  # pragma: no cover - compiled
+    """``cols[c, p, q, i, j, n] = x[c, i·sh + p·dh − ph, j·sw + q·dw − pw, n]`` (0 in the
+    padding) for ``x: (C, H, W, N)`` (the padded copy and strided reshape of
+    ``conv._im2col`` in one pass)."""
+    C, H, W, N = x.shape
+    _, kh, kw, OH, OW, _ = cols.shape
+    for r in range(C * kh):
+        c = r // kh
+        p = r % kh
+        for q in range(kw):
+            for i in range(OH):
+                hi = i * sh + p * dh - ph
+                for j in range(OW):
+                    wj = j * sw + q * dw - pw
+                    if hi < 0 or hi >= H or wj < 0 or wj >= W:
+                        for n in range(N):
+                            cols[c, p, q, i, j, n] = 0
+                    else:
+                        for n in range(N):
+                            cols[c, p, q, i, j, n] = x[c, hi, wj, n]
+
+
+@njit(**_JIT)
+def col2im2d(dcols, sh, sw, ph, pw, dh, dw, dx):  # pragma: no cover - compiled
+    """``dx[c, h, w, n] = Σ_(p, q) dcols[c, p, q, i, j, n]`` over the column entries copied
+    from ``(h, w)``, added offset by offset in the order of ``conv._conv_igrad``'s loop."""
+    C, kh, kw, OH, OW, N = dcols.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                for n in range(N):
+                    dx[c, h, w, n] = 0
+        for p in range(kh):
+            for q in range(kw):
+                for i in range(OH):
+                    hi = i * sh + p * dh - ph
+                    if hi < 0 or hi >= H:
+                        continue
+                    for j in range(OW):
+                        wj = j * sw + q * dw - pw
+                        if wj < 0 or wj >= W:
+                            continue
+                        for n in range(N):
+                            dx[c, hi, wj, n] += dcols[c, p, q, i, j, n]
+
+
+__all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d"]

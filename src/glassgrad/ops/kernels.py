@@ -1,0 +1,230 @@
+"""Compiled kernels for the hottest array loops of convolutional nets (optional, Numba).
+
+NumPy runs every element-wise operation as its own pass over memory. A few loops of a
+CNN's training step take several passes where one would do: the im2col copy (a padded
+copy, then the window copy), the col2im sum (one strided addition per kernel offset),
+max pooling (a running maximum, then a comparison per offset to find the arg-max in the
+backward, then a masked product per offset) and ReLU (a comparison, a negation, a
+product). When `Numba <https://numba.pydata.org>`_ is installed (``pip install
+'glassgrad[fast]'``), the ops call the kernels below for those loops: one pass each.
+
+They run on the calling thread. Numba's parallel loops were measured and left out: on a
+2-core machine their OpenMP threads, spinning between kernels, took the cores OpenBLAS's
+threads need (a kernel followed by a 256×256 product: 30 ms instead of 0.24 ms), and the
+remedy, ``OMP_WAIT_POLICY=PASSIVE``, cannot be set for a runtime that PyTorch or another
+library has already started in the process.
+
+The NumPy code in the ops stays the reference: same results (the kernels do the same
+arithmetic in the same order — copies, comparisons, and sums in the same order, so the
+outputs are bit-identical; the tests compare both paths), and the path that runs when
+Numba is missing, when an array is not float32/float64 on the CPU, and for shapes the
+kernels do not cover.
+
+Choose the path with ``GLASSGRAD_KERNELS=numba|numpy|auto`` (``auto``, the default: Numba
+when importable) or :func:`set_backend` / :func:`using`; :func:`backend` says which runs.
+The first call of each kernel compiles it (about a second; cached on disk beside this
+file when the folder is writable, so later processes load it in milliseconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = ["backend", "set_backend", "using"]
+
+_CHOICES = ("auto", "numba", "numpy")
+_STATE: dict[str, Any] = {"choice": None, "nb": None}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _env_choice() -> str:
+    v = os.environ.get("GLASSGRAD_KERNELS", "auto").strip().lower() or "auto"
+    if v not in _CHOICES:
+        raise ValueError(f"GLASSGRAD_KERNELS must be one of {', '.join(_CHOICES)}, got {v!r}")
+    return v
+
+
+def set_backend(name: str) -> None:
+    """``"numba"`` (raise if Numba cannot be imported), ``"numpy"`` (the reference loops
+    only) or ``"auto"`` (Numba when importable)."""
+    if name not in _CHOICES:
+        raise ValueError(f"kernels.set_backend: name must be one of {', '.join(_CHOICES)}, "
+                         f"got {name!r}")
+    if name == "numba" and _load() is None:
+        raise ImportError("kernels.set_backend('numba'): Numba is not installed "
+                          "(pip install 'glassgrad[fast]')")
+    _STATE["choice"] = name
+
+
+def backend() -> str:
+    """The path the ops take now: ``"numba"`` or ``"numpy"``."""
+    return "numba" if _kernels() is not None else "numpy"
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """``with kernels.using("numpy"): ...`` runs the block on that path."""
+    old = _STATE["choice"]
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _STATE["choice"] = old
+
+
+def _load() -> Any:
+    """The compiled-kernel namespace, or None when Numba is missing (tried once)."""
+    if _STATE["nb"] is None:
+        try:
+            from . import _numba_kernels as nb
+        except ImportError:
+            nb = False
+        _STATE["nb"] = nb
+    return _STATE["nb"] or None
+
+
+def _kernels() -> Any:
+    choice = _STATE["choice"] or _env_choice()
+    if choice == "numpy":
+        return None
+    return _load()
+
+
+def _ok(*arrays: Any) -> Any:
+    """The kernels when they apply to these arrays (NumPy, same float dtype), else None."""
+    k = _kernels()
+    if k is None:
+        return None
+    dt = arrays[0].dtype
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dt or dt not in _FLOATS:
+            return None
+    return k
+
+
+def dense_flat(a: np.ndarray) -> np.ndarray | None:
+    """A 1-D view of ``a``'s memory when ``a`` is dense in some axis order, else None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    t = a.transpose(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+    return t.reshape(-1) if t.flags.c_contiguous else None
+
+
+# ----------------------------------------------------------------------------- entry points
+def relu(x: np.ndarray) -> np.ndarray | None:
+    """``np.maximum(x, 0)`` (NaN kept) in ``x``'s memory order."""
+    k = _ok(x)
+    if k is None or x.size < 4096:
+        return None
+    xf = dense_flat(x)
+    if xf is None:
+        return None
+    out = np.empty_like(x)
+    k.relu_fwd(xf, dense_flat(out))
+    return out
+
+
+def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
+    """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
+    k = _ok(g, z)
+    if k is None or g.size < 4096 or g.shape != z.shape or g.strides != z.strides:
+        return None
+    gf, zf = dense_flat(g), dense_flat(z)
+    if gf is None or zf is None:
+        return None
+    out = np.empty_like(g)
+    k.relu_bwd(gf, zf, dense_flat(out))
+    return out
+
+
+def _batch_last(a: np.ndarray) -> bool:
+    """Whether ``(N, C, H, W)`` is laid out as a C-ordered ``(C, H, W, N)`` (as the
+    convolutions leave their outputs)."""
+    return a.shape[0] > 1 and a.transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+def _ahwb(a: np.ndarray, batch_last: bool) -> np.ndarray:
+    """The 4-D view the pooling kernels walk, ``(A, H, W, B)``, innermost over the axis
+    that is contiguous in memory: ``(C, H, W, N)`` batch-last, else ``(N·C, H, W, 1)``."""
+    if batch_last:
+        return a.transpose(1, 2, 3, 0)
+    n, c, h, w = a.shape
+    return a.reshape(n * c, h, w, 1)
+
+
+def _empty(shape: tuple, dtype: Any, batch_last: bool) -> np.ndarray:
+    if batch_last:
+        return np.empty(tuple(shape[1:]) + tuple(shape[:1]), dtype).transpose(3, 0, 1, 2)
+    return np.empty(shape, dtype)
+
+
+def max_pool2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
+               out_sp: tuple) -> tuple | None:
+    """Forward of a 2-D max pool with windows that tile the input (stride = kernel, no
+    padding or dilation): ``(y, arg)`` with ``arg`` the offset (``0..kh·kw−1``, uint8) of
+    each window's first maximum (NaN counts as the maximum; ties go to the first), both
+    in ``x``'s memory order. None where not covered."""
+    if (x.ndim != 4 or len(ks) != 2 or tuple(ks) != tuple(stride) or tuple(dil) != (1, 1)
+            or any(lo or hi for lo, hi in pads) or ks[0] * ks[1] > 255):
+        return None
+    k = _ok(x)
+    if k is None or x.size < 4096:
+        return None
+    last = _batch_last(x)
+    if not last and not x.flags.c_contiguous:
+        return None
+    shape = tuple(x.shape[:2]) + tuple(out_sp)
+    y, arg = _empty(shape, x.dtype, last), _empty(shape, np.uint8, last)
+    k.maxpool2d_fwd(_ahwb(x, last), ks[0], ks[1], _ahwb(y, last), _ahwb(arg, last))
+    return y, arg
+
+
+def max_pool2d_grad(g: np.ndarray, arg: np.ndarray, x_shape: tuple, ks: tuple) -> np.ndarray | None:
+    """The VJP of :func:`max_pool2d`: ``g`` routed to each window's arg-max, zeros
+    elsewhere; ``dx`` in the memory order of ``arg`` (that is, of the input)."""
+    k = _ok(g)
+    if k is None:
+        return None
+    last = _batch_last(arg)
+    if last != _batch_last(g) or not (last or g.flags.c_contiguous):
+        g2 = _empty(g.shape, g.dtype, last)   # g in arg's memory order: one copy
+        g2[...] = g
+        g = g2
+    dx = _empty(tuple(x_shape), g.dtype, last)
+    k.maxpool2d_bwd(_ahwb(g, last), _ahwb(arg, last), ks[0], ks[1], _ahwb(dx, last))
+    return dx
+
+
+def im2col2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
+             out_sp: tuple) -> np.ndarray | None:
+    """``cols: (C, kh, kw, OH, OW, N)`` (C-ordered) of ``x: (N, C, H, W)``, zero padding
+    read as zeros (no padded copy of ``x``)."""
+    if x.ndim != 4 or len(ks) != 2:
+        return None
+    k = _ok(x)
+    if k is None or x.size < 4096:
+        return None
+    N, C = x.shape[:2]
+    xt = x.transpose(1, 2, 3, 0)
+    if not xt.flags.c_contiguous:   # (e.g. images from a loader, batch-first): one
+        xt = np.ascontiguousarray(xt)   # transposing copy, then contiguous rows to read
+    cols = np.empty((C, ks[0], ks[1]) + tuple(out_sp) + (N,), x.dtype)
+    k.im2col2d(xt, stride[0], stride[1], pads[0][0], pads[1][0], dil[0], dil[1], cols)
+    return cols
+
+
+def col2im2d(dcols: np.ndarray, x_shape: tuple, stride: tuple, pads: tuple,
+             dil: tuple) -> np.ndarray | None:
+    """``dx: (C, H, W, N)`` = the sum of each column entry into the input position it
+    was copied from (the VJP of :func:`im2col2d`), in the NumPy loop's order."""
+    k = _ok(dcols)
+    if k is None or dcols.ndim != 6 or not dcols.flags.c_contiguous:
+        return None
+    N, C, H, W = x_shape
+    dx = np.empty((C, H, W, N), dcols.dtype)
+    k.col2im2d(dcols, stride[0], stride[1], pads[0][0], pads[1][0], dil[0], dil[1], dx)
+    return dx

@@ -1,0 +1,213 @@
+"""The compiled kernels (glassgrad.ops.kernels) against the NumPy reference loops of the
+ops they replace: bit-identical outputs and gradients, on the layouts and edge values
+the kernels meet (batch-last and batch-first memory, ReLU ties, NaN, ±inf, −0.0, windows
+that do not tile the input, padding, stride, dilation, float32 and float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassgrad as gg
+import glassgrad.nn.functional as F
+from glassgrad.ops import kernels as K
+
+numba = pytest.importorskip("numba")
+
+
+def _both(fn):
+    """``fn()`` on the NumPy path and on the Numba path."""
+    with K.using("numpy"):
+        ref = fn()
+    with K.using("numba"):
+        assert K.backend() == "numba"
+        got = fn()
+    return ref, got
+
+
+def _same(a, b, signed_zeros=True):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a, b)
+    if signed_zeros:
+        np.testing.assert_array_equal(np.signbit(a[a == 0]), np.signbit(b[b == 0]))
+
+
+def _batch_last(a):
+    """The same values as ``a (N, C, H, W)``, laid out as the convolutions leave them."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 0, -1)), -1, 0)
+
+
+def _edge_values(shape, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x[x < -0.5] = 0.0            # ties, as after a ReLU
+    flat = x.reshape(-1)
+    flat[::97] = np.nan
+    flat[5::101] = -0.0
+    flat[7::89] = np.inf
+    flat[9::83] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["batch_first", "batch_last"])
+@pytest.mark.parametrize("shape,k", [((8, 6, 28, 28), 2), ((4, 3, 9, 7), 2), ((3, 5, 12, 12), 3),
+                                     ((1, 4, 16, 16), 2)])
+def test_max_pool2d_forward_backward_bit_identical(dtype, layout, shape, k):
+    rng = np.random.default_rng(0)
+    xa = _edge_values(shape, dtype, rng)
+    if layout == "batch_last":
+        xa = _batch_last(xa)
+
+    def run():
+        x = gg.Tensor._make(xa.copy() if layout == "batch_first" else _batch_last(xa), True)
+        y = F.max_pool2d(x, k)
+        g = _edge_values(tuple(y.shape), dtype, np.random.default_rng(1))
+        y.backward(gg.Tensor._make(g, False))
+        return y.detach().numpy(), x.grad.numpy()
+
+    (y0, g0), (y1, g1) = _both(run)
+    # a window whose maximum is 0 held as both 0.0 and −0.0: NumPy's SIMD maximum returns
+    # either sign (the kernel keeps the first, as PyTorch); the values are equal
+    _same(y0, y1, signed_zeros=False)
+    # (and the positions that get no gradient hold +0 from the kernel, as in PyTorch,
+    # where the NumPy loop's g·mask leaves −0 under a negative g)
+    _same(g0, g1, signed_zeros=False)
+
+
+def test_max_pool2d_gradient_in_another_layout_than_the_input():
+    """A batch-first gradient (from a flatten) meeting batch-last activations."""
+    rng = np.random.default_rng(2)
+    xa = _batch_last(rng.standard_normal((8, 16, 10, 10)).astype(np.float32))
+
+    def run():
+        x = gg.Tensor._make(_batch_last(xa), True)
+        y = F.max_pool2d(F.relu(x), 2)
+        y.flatten(1).backward(gg.Tensor._make(rng.standard_normal((8, 400)).astype(np.float32), False))
+        return x.grad.numpy()
+
+    with K.using("numpy"):
+        rng = np.random.default_rng(3)
+        g0 = run()
+    with K.using("numba"):
+        rng = np.random.default_rng(3)
+        g1 = run()
+    _same(g0, g1, signed_zeros=False)
+
+
+def test_max_pool2d_twice_differentiable_on_the_kernel_path():
+    rng = np.random.default_rng(4)
+    xa = rng.standard_normal((4, 3, 8, 8))
+
+    def run():
+        x = gg.tensor(xa, requires_grad=True)
+        y = F.max_pool2d(x, 2)
+        (g,) = gg.autograd.grad((y ** 2).sum(), x, create_graph=True)
+        (gg_,) = gg.autograd.grad((g ** 2).sum(), x)
+        return g.detach().numpy(), gg_.numpy()
+
+    (a0, b0), (a1, b1) = _both(run)
+    _same(a0, a1, signed_zeros=False)
+    _same(b0, b1, signed_zeros=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["batch_first", "batch_last"])
+def test_relu_forward_backward_bit_identical(dtype, layout):
+    rng = np.random.default_rng(5)
+    xa = _edge_values((8, 6, 12, 12), dtype, rng)
+    ga = _edge_values((8, 6, 12, 12), dtype, np.random.default_rng(6))
+    if layout == "batch_last":
+        xa, ga = _batch_last(xa), _batch_last(ga)
+
+    def run():
+        x = gg.Tensor._make(xa.copy(order="K"), True)
+        y = F.relu(x)
+        with np.errstate(invalid="ignore"):   # ±inf·0 = NaN where z ≤ 0, on both paths
+            y.backward(gg.Tensor._make(ga.copy(order="K"), False))
+        return y.detach().numpy(), x.grad.numpy()
+
+    (y0, g0), (y1, g1) = _both(run)
+    _same(y0, y1)
+    _same(g0, g1)
+
+
+CONV_CASES = [
+    dict(shape=(8, 1, 28, 28), w=(6, 1, 5, 5), padding=2),
+    dict(shape=(8, 6, 14, 14), w=(16, 6, 5, 5)),
+    dict(shape=(4, 4, 11, 9), w=(6, 4, 3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
+    dict(shape=(4, 4, 10, 10), w=(6, 2, 3, 3), stride=2, padding=1, groups=2),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("layout", ["batch_first", "batch_last"])
+def test_conv2d_im2col_col2im_bit_identical(dtype, case, layout):
+    kw = {k: v for k, v in case.items() if k not in ("shape", "w")}
+    rng = np.random.default_rng(7)
+    xa = rng.standard_normal(case["shape"]).astype(dtype)
+    wa = rng.standard_normal(case["w"]).astype(dtype)
+    if layout == "batch_last":
+        xa = _batch_last(xa)
+
+    def run():
+        x = gg.Tensor._make(xa.copy(order="K"), True)
+        w = gg.Tensor._make(wa.copy(), True)
+        y = F.conv2d(x, w, **kw)
+        g = np.random.default_rng(8).standard_normal(tuple(y.shape)).astype(dtype)
+        y.backward(gg.Tensor._make(g, False))
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    r0, r1 = _both(run)
+    for a, b in zip(r0, r1):
+        _same(a, b)
+
+
+def test_lenet_step_same_on_both_paths():
+    """A LeNet-5 training step (the network the kernels were written for): same loss,
+    same gradients of every parameter, same weights after an Adam step."""
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+
+    def run():
+        gg.manual_seed(0)
+        nn = gg.nn
+        net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                            nn.Linear(84, 10))
+        opt = gg.optim.Adam(net.parameters(), 1e-3)
+        loss = F.cross_entropy(net(gg.tensor(X)), gg.tensor(y))
+        loss.backward()
+        grads = [p.grad.numpy().copy() for p in net.parameters()]
+        opt.step()
+        return [loss.detach().numpy()] + grads + [p.detach().numpy() for p in net.parameters()]
+
+    r0, r1 = _both(run)
+    for a, b in zip(r0, r1):
+        _same(a, b)
+
+
+def test_backend_switch_and_errors(monkeypatch):
+    with K.using("numpy"):
+        assert K.backend() == "numpy"
+    with K.using("auto"):
+        assert K.backend() == "numba"
+    with pytest.raises(ValueError, match="set_backend: name must be one of"):
+        K.set_backend("fast")
+    monkeypatch.setenv("GLASSGRAD_KERNELS", "numpy")
+    assert K.backend() == "numpy"
+    monkeypatch.setenv("GLASSGRAD_KERNELS", "nope")
+    with pytest.raises(ValueError, match="GLASSGRAD_KERNELS must be one of"):
+        K.backend()
+
+
+def test_unsupported_dtypes_and_small_arrays_take_the_numpy_path():
+    assert K.relu(np.ones((4, 4), np.float32)) is None               # too small to pay
+    assert K.relu(np.ones((64, 128), np.int32)) is None               # not float
+    assert K.relu(np.ones((64, 128), np.float16)) is None
+    x = np.ones((64, 128), np.float32)[:, ::2]                        # not dense
+    assert K.relu(x) is None
+    assert K.relu(np.ones((64, 128), np.float32)) is not None

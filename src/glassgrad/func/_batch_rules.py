@@ -371,3 +371,9 @@ def _class_loss(cls: type, args: tuple, kwargs: dict) -> Any:
 
 
 RULES[LO.CrossEntropy] = RULES[LO.NLLLoss] = _class_loss
+
+
+# ----------------------------------------------------------------------------- layer ops
+from ._batch_rules_nn import NN_RULES  # noqa: E402 (needs the helpers above)
+
+RULES.update(NN_RULES)

@@ -188,3 +188,263 @@ CASES = [
 def test_batched_equals_torch_and_loop(case):
     name, f, arrays, in_dims, out_dims = case
     check(f, arrays, in_dims, out_dims)
+
+
+def test_embedding_padding_idx_batched_weight_values_and_grads():
+    idx, w = I(5, B, 4), R(5, 3)
+    idx[0, 0] = 2
+
+    def f(T, F):
+        return lambda ww, ii: (F.embedding(ii, ww, padding_idx=2) ** 2).sum()
+
+    got = batched(gf.grad(f(gg, gg.nn.functional)), [gg.tensor(w), gg.tensor(idx)], (None, 0))
+    want = torch.func.vmap(torch.func.grad(f(torch, torch.nn.functional)), (None, 0))(
+        torch.tensor(w), torch.tensor(idx))
+    assert got.shape == (B, 5, 3)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
+    assert np.all(got.numpy()[:, 2] == 0)
+
+
+# ----------------------------------------------------------------------------- recurrent
+def rnn_pair(kind, **kw):
+    gm = getattr(gg.nn, kind)(3, 4, **kw)
+    tm = getattr(torch.nn, kind)(3, 4, **kw)
+    tm.load_state_dict({k: torch.tensor(v.array) for k, v in gm.state_dict().items()})
+    return gm, tm
+
+
+RNN_CASES = [
+    ("LSTM", {}, (5, 2, 3), False),
+    ("LSTM", {"batch_first": True, "num_layers": 2}, (2, 5, 3), True),
+    ("LSTM", {"bidirectional": True}, (5, 3), False),  # unbatched sequences (T, in)
+    ("GRU", {}, (5, 2, 3), True),
+    ("GRU", {"batch_first": True, "bidirectional": True}, (2, 4, 3), False),
+    ("LSTMCell", {}, (2, 3), True),
+    ("GRUCell", {}, (2, 3), True),
+    ("LSTMCell", {}, (3,), False),
+]
+
+
+@pytest.mark.parametrize("case", RNN_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(RNN_CASES)])
+def test_rnn_batched_over_inputs_and_states(case):
+    kind, kw, shape, with_h = case
+    gm, tm = rnn_pair(kind, **kw)
+    cell = kind.endswith("Cell")
+    x = R(B, *shape)
+    D = 2 if kw.get("bidirectional") else 1
+    L = kw.get("num_layers", 1)
+    n = shape[0] if (cell and len(shape) == 2) else (shape[1] if len(shape) == 3 and not kw.get("batch_first")
+                                                     else shape[0] if len(shape) == 3 else None)
+    hshape = ((n,) if n is not None else ()) + (4,)
+    if not cell:
+        hshape = (L * D,) + hshape
+    h = R(B, *hshape)
+    lstm = kind.startswith("LSTM")
+
+    def run(m, xi, hi=None):
+        if hi is None:
+            out = m(xi)
+        else:
+            out = m(xi, (hi, hi * 0.5) if lstm else hi)
+        return out
+
+    args = [x, h] if with_h else [x]
+    got = _flat_all(batched(lambda *a: run(gm, *a), _tensors(gg, args)))
+    want = _flat_all(loop(lambda *a: _flat_all(run(tm, *a)), _tensors(torch, args), 0, 0))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **TOL)
+    # per-sample input gradients of a loss through the layer
+    def loss(m):
+        return lambda *a: sum((o ** 2).sum() for o in _leaves(run(m, *a)))
+    gx = batched(gf.grad(loss(gm)), _tensors(gg, args))
+    # (torch.func.vmap has no batching rule for torch's fused RNN kernels: torch per sample)
+    tx = np.stack([_np(torch.func.grad(loss(tm))(*[torch.tensor(a[i]) for a in args])) for i in range(B)])
+    np.testing.assert_allclose(_np(gx), _np(tx), **TOL)
+
+
+def _leaves(out):
+    if isinstance(out, (tuple, list)):
+        return [x for o in out for x in _leaves(o)]
+    return [out]
+
+
+def _flat_all(out):
+    return out if isinstance(out, list) and out and isinstance(out[0], np.ndarray) else \
+        [_np(o) for o in _leaves(out)]
+
+
+# ----------------------------------------------------------------------------- vmap(grad)
+def cnn_pair():
+    def build(nn):
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(4, 6, 2, groups=2), nn.GroupNorm(2, 6), nn.Tanh(), nn.AvgPool2d(2),
+                             nn.Flatten(), nn.Linear(6, 5), nn.LayerNorm(5), nn.Linear(5, 3))
+    gm, tm = build(gg.nn), build(torch.nn)
+    sd = {k: (P(*v.shape) if "running_var" in k else R(*v.shape) if "running_mean" in k else v.numpy())
+          for k, v in gm.state_dict().items() if "num_batches" not in k}
+    gm.load_state_dict({k: gg.tensor(v) for k, v in sd.items()}, strict=False)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()}, strict=False)
+    gm.eval()
+    tm.eval()
+    return gm, tm
+
+
+def test_vmap_grad_cnn_equals_torch_func():
+    gm, tm = cnn_pair()
+    x, y = R(4, 2, 6, 6), I(3, 4)
+
+    def make(mod, m):
+        def loss(p, xi, yi):
+            out = mod.func.functional_call(m, p, (xi.unsqueeze(0),))
+            return mod.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+        return loss
+
+    gp = {k: v.detach() for k, v in gm.named_parameters()}
+    tp = {k: v.detach() for k, v in tm.named_parameters()}
+    g, v = batched(gf.grad_and_value(make(gg, gm)), [gp, gg.tensor(x), gg.tensor(y)], (None, 0, 0))
+    tg, tv = torch.func.vmap(torch.func.grad_and_value(make(torch, tm)), in_dims=(None, 0, 0))(
+        tp, torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(v.numpy(), tv.numpy(), **TOL)
+    assert set(g) == set(tg)
+    for k in tg:
+        assert g[k].shape == (4,) + tuple(gp[k].shape)
+        np.testing.assert_allclose(g[k].numpy(), tg[k].numpy(), err_msg=k, **TOL)
+
+
+def test_vmap_grad_embedding_attention_conv_transpose_equals_torch_func():
+    p = {"emb": R(7, 4), "wq": R(4, 4), "wt": R(4, 2, 3), "bt": R(2), "lnw": R(11), "lnb": R(11)}
+    idx = I(7, B, 5)
+
+    def make(T):
+        F = T.nn.functional
+
+        def loss(p, ii):
+            e = F.embedding(ii, p["emb"])
+            q = F.linear(e, p["wq"])
+            e1 = e.unsqueeze(0)
+            a = F.scaled_dot_product_attention(q.unsqueeze(0), e1, e1, is_causal=True)[0]
+            h = F.conv_transpose1d(a.transpose(0, 1).unsqueeze(0), p["wt"], p["bt"], stride=2)
+            h = F.layer_norm(h, (11,), p["lnw"], p["lnb"])
+            return (h.tanh() ** 2).mean()
+        return loss
+
+    g = batched(gf.grad(make(gg)), [{k: gg.tensor(v) for k, v in p.items()}, gg.tensor(idx)], (None, 0))
+    tg = torch.func.vmap(torch.func.grad(make(torch)), (None, 0))({k: torch.tensor(v) for k, v in p.items()},
+                                                                  torch.tensor(idx))
+    for k in p:
+        np.testing.assert_allclose(g[k].numpy(), tg[k].numpy(), err_msg=k, **TOL)
+
+
+def test_vmap_grad_batch_norm_training_without_running_stats():
+    x, w, b = R(B, 4, 3, 2), R(3), R(3)
+
+    def make(T):
+        F = T.nn.functional
+        return lambda ww, bb, xi: (F.batch_norm(xi, None, None, ww, bb, training=True) ** 3).sum()
+
+    g = batched(gf.grad(make(gg), argnums=(0, 1, 2)), _tensors(gg, [w, b, x]), (None, None, 0))
+    tg = torch.func.vmap(torch.func.grad(make(torch), argnums=(0, 1, 2)), (None, None, 0))(
+        *_tensors(torch, [w, b, x]))
+    for a, t in zip(g, tg):
+        np.testing.assert_allclose(a.numpy(), t.numpy(), **TOL)
+
+
+# ----------------------------------------------------------------------------- the fallback
+def _warns_loop(f, args, in_dims, what):
+    _vmap._WARNED.clear()
+    calls = [0]
+
+    def g(*a):
+        calls[0] += 1
+        return f(*a)
+
+    with pytest.warns(UserWarning, match=f"no batching rule for {what}"):
+        out = gf.vmap(g, in_dims)(*args)
+    assert calls[0] == B + 1  # the batched try, then the loop
+    return out
+
+
+def test_uncovered_configurations_fall_back_and_stay_correct():
+    # batch norm in training mode with running statistics: updated once per sample
+    gbn, tbn = gg.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    x = R(B, 4, 3)
+    got = _warns_loop(lambda a: gbn(a), [gg.tensor(x)], 0, "BatchNorm in training mode")
+    want = np.stack([_np(tbn(torch.tensor(x[i]))) for i in range(B)])
+    np.testing.assert_allclose(_np(got), want, **TOL)
+    np.testing.assert_allclose(gbn.running_mean.numpy(), tbn.running_mean.numpy(), **TOL)
+    np.testing.assert_allclose(gbn.running_var.numpy(), tbn.running_var.numpy(), **TOL)
+    # per-sample gradients of an LSTM's own weights (recurrent weights batched by grad)
+    gm, tm = rnn_pair("LSTM")
+    xs = R(B, 5, 1, 3)
+
+    def make(mod, m):
+        return lambda p, xi: (mod.func.functional_call(m, p, (xi,))[0] ** 2).sum()
+
+    gp = {k: v.detach() for k, v in gm.named_parameters()}
+    tp = {k: v.detach() for k, v in tm.named_parameters()}
+    g = _warns_loop(gf.grad(make(gg, gm)), [gp, gg.tensor(xs)], (None, 0), "LSTMLayer with per-sample")
+    for i in range(B):
+        tg = torch.func.grad(make(torch, tm))(tp, torch.tensor(xs[i]))
+        for k in tg:
+            np.testing.assert_allclose(g[k].numpy()[i], tg[k].numpy(), err_msg=k, **TOL)
+    # an out-of-range embedding index: the loop raises the op's own error
+    _vmap._WARNED.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(IndexError, match="embedding"):
+            gf.vmap(gg.nn.functional.embedding)(gg.tensor(I(9, B, 2)), gg.tensor(R(B, 4, 2)))
+
+
+# ----------------------------------------------------------------------------- randomness
+def test_randomness_error_is_the_default():
+    x = gg.ones(B, 5)
+    F = gg.nn.functional
+    for f in (lambda a: F.dropout(a, 0.5), lambda a: a + gg.randn(5),
+              lambda a: F.scaled_dot_product_attention(a[None], a[None], a[None], dropout_p=0.5),
+              lambda a: a * a.sum().item() + gg.rand(5)):  # (this one in the loop)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(RuntimeError, match="randomness='error'"):
+                gf.vmap(f)(x)
+    with pytest.raises(ValueError, match="randomness"):
+        gf.vmap(lambda a: a, randomness="sometimes")
+
+
+def test_randomness_different_dropout_runs_batched_with_independent_masks():
+    x = gg.ones(B, 300)
+    F = gg.nn.functional
+    y = batched(lambda a: F.dropout(a, 0.5), [x], randomness="different").numpy()
+    assert set(np.unique(y)) == {0.0, 2.0}
+    assert not np.array_equal(y[0], y[1])
+    # the backward uses the same mask as the forward
+    g, v = batched(gf.grad_and_value(lambda a: F.dropout(a, 0.25).sum()), [x], randomness="different")
+    assert set(np.unique(g.numpy())) == {0.0, 4 / 3}
+    np.testing.assert_allclose(v.numpy(), g.numpy().sum(1), **TOL)
+    # channel dropout: one draw per (sample, n, c), the same over the spatial positions
+    y = batched(lambda a: F.dropout2d(a, 0.5), [gg.ones(B, 2, 8, 3, 3)], randomness="different").numpy()
+    assert np.all(y == y[..., :1, :1])
+    assert not np.array_equal(y[0], y[1])
+    # attention dropout
+    q = gg.tensor(R(B, 4, 3))
+    o = batched(lambda a: F.scaled_dot_product_attention(a, a, a, dropout_p=0.3), [q], randomness="different")
+    assert o.shape == (B, 4, 3)
+
+
+def test_randomness_same_shares_the_draws():
+    x = gg.ones(B, 300)
+    y = batched(lambda a: gg.nn.functional.dropout(a, 0.5), [x], randomness="same").numpy()
+    assert set(np.unique(y)) == {0.0, 2.0}
+    assert all(np.array_equal(y[0], y[i]) for i in range(B))
+    # other draws: the loop replays the generators from the same state for every sample
+    _vmap._WARNED.clear()
+    gen = gg.Generator(3)
+    with pytest.warns(UserWarning, match="random number generation"):
+        z = gf.vmap(lambda a: a + gg.randn(4) + gg.rand(4, generator=gen), randomness="same")(gg.zeros(B, 4))
+    assert all(np.array_equal(z.numpy()[0], z.numpy()[i]) for i in range(B))
+    assert not np.array_equal(z.numpy()[0], gf.vmap(lambda a: a + gg.randn(4) + gg.rand(4, generator=gen),
+                                                    randomness="same")(gg.zeros(B, 4)).numpy()[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = gf.vmap(lambda a: a + gg.randn(4), randomness="different")(gg.zeros(B, 4)).numpy()
+    assert not np.array_equal(d[0], d[1])

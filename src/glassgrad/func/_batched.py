@@ -176,6 +176,16 @@ class BatchedTensor(Tensor):
     def _out_idx(self, v: Any) -> None:
         raise NoBatchRule(f"{_caller()} (sets the graph of a batched tensor)")
 
+    # the strided-view mark of the view ops (is_contiguous, view): not tracked on the logical
+    # tensor (reading it would read the physical array's flags); reshape copies when it must
+    @property  # type: ignore[override]
+    def _strided(self) -> bool:
+        return False
+
+    @_strided.setter
+    def _strided(self, v: Any) -> None:
+        pass
+
     @property  # type: ignore[override]
     def data(self) -> BatchedTensor:
         return self.detach()

@@ -448,3 +448,13 @@ def test_randomness_same_shares_the_draws():
         warnings.simplefilter("ignore")
         d = gf.vmap(lambda a: a + gg.randn(4), randomness="different")(gg.zeros(B, 4)).numpy()
     assert not np.array_equal(d[0], d[1])
+
+
+def test_multihead_attention_and_transformer_layer_run_batched():
+    gm = gg.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    tm = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    tm.load_state_dict({k: torch.tensor(v.array) for k, v in gm.state_dict().items()})
+    x = R(B, 2, 5, 8)
+    got = batched(lambda a: gm.self_attn(a, a, a)[0] + gm(a), [gg.tensor(x)])
+    want = np.stack([_np(tm.self_attn(t, t, t)[0] + tm(t)) for t in torch.tensor(x)])
+    np.testing.assert_allclose(_np(got), want, **TOL)

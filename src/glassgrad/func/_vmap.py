@@ -12,13 +12,18 @@ sum over the batch), so ``vmap(grad(loss))`` costs one batched forward and backw
 
 **Otherwise a loop.** When the batched run meets something without a rule — an op with no
 batching rule, Python code reading a batched tensor's data (``.item()``, ``.numpy()``,
-``bool(t)``, a data-dependent branch), an in-place write, a random draw, ``jacrev``/``vjp``
-of a batched tensor — it stops with an internal :class:`~glassgrad.func._batched.NoBatchRule`
+``bool(t)``, a data-dependent branch), an in-place write, a random draw other than dropout
+(with ``randomness='different'`` or ``'same'``), ``jacrev``/``vjp`` of a batched tensor —
+it stops with an internal :class:`~glassgrad.func._batched.NoBatchRule`
 and ``vmap`` reruns ``func`` once per index on the slices of the mapped arguments, stacking
 the results along ``out_dims``; it warns once per cause, naming it. The loop is always
 correct (each call sees exactly the unbatched arguments ``torch.func.vmap`` promises), so
 no path computes with the batch axis mixed into a per-sample computation. (Side effects
 of ``func`` before the point it stopped happen twice.)
+
+Random draws follow ``randomness`` as in ``torch.func.vmap``: ``'error'`` (default)
+raises, ``'different'`` gives each sample its own draws, ``'same'`` one draw shared by all
+(see :func:`vmap`).
 
 Nested ``vmap``: an inner ``vmap`` given batched arguments runs as a loop over them
 inside the outer batched run (each step is batched over the outer axis).

@@ -113,6 +113,8 @@ CASES = [
                                                                     R(3)], (0, None, None), 0),
     ("conv2d_batched_bias", lambda T, F, x, w, b: F.conv2d(x, w, b), [R(B, 2, 3, 5, 5), W2, R(B, 4)],
      (0, None, 0), 0),
+    ("conv_transpose1d_only_bias_batched", lambda T, F, x, w, b: F.conv_transpose1d(x, w, b, stride=2),
+     [R(2, 3, 5), R(3, 4, 3), R(B, 4)], (None, None, 0), 0),
     # ---- convolution: per-sample weights (the groups trick)
     ("conv2d_batched_w", lambda T, F, x, w, b: F.conv2d(x, w, b, padding=1, stride=(1, 2)),
      [R(B, 2, 3, 6, 6), R(B, 4, 3, 3, 3), R(B, 4)], 0, 0),

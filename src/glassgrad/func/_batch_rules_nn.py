@@ -81,14 +81,16 @@ def _conv(cls: type, args: tuple, kwargs: dict) -> Any:
         raise NoBatchRule(f"{cls.__name__} with unexpected input dimensions")
     transposed = cls is CV.ConvTransposeNd
     if not _is_b(w):
-        # the weight is shared: one convolution over B·N samples
-        b.arguments["x"] = _fold(_phys_full(x, B))
-        if _is_b(bias):
+        if _is_b(bias):  # (added after: a batched bias alone needs no batched convolution)
             b.arguments["b"] = None
-        if transposed:
-            osh = tuple(b.arguments["out_shape"])
-            b.arguments["out_shape"] = (B * osh[0],) + osh[1:]
-        y = _unfold(_call(cls, b), B)
+        if _is_b(x):  # the weight is shared: one convolution over B·N samples
+            b.arguments["x"] = _fold(x._phys)
+            if transposed:
+                osh = tuple(b.arguments["out_shape"])
+                b.arguments["out_shape"] = (B * osh[0],) + osh[1:]
+            y = _unfold(_call(cls, b), B)
+        else:
+            y = _call(cls, b).unsqueeze(0)
         if _is_b(bias):
             y = y + bias._phys.reshape((B, 1, bias.shape[0]) + (1,) * (y.ndim - 3))
         return _wrap(y, level)

@@ -72,12 +72,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
-# a callable that raises while random draws are refused (glassgrad.func.vmap's batched run:
-# each sample needs its own draw), else None
+# a callable, given the generator about to be used, that raises while random draws are
+# refused or watches them (glassgrad.func.vmap: each sample needs its own draw), else None
 _GUARD: list = [None]
 
 
 def _rng(generator: Generator | None) -> np.random.Generator:
     if _GUARD[0] is not None:
-        _GUARD[0]()
+        _GUARD[0](generator)
     return (generator or default_generator).rng

@@ -16,7 +16,13 @@ not cover raise :class:`~glassgrad.func._batched.NoBatchRule` (``vmap`` then loo
 * movement (``reshape``/``view``, ``permute``/``transpose``, ``expand``, ``cat``, ``stack``,
   ``flip``, basic ``getitem``);
 * ``matmul`` and ``linear`` (batched or unbatched operands on either side);
-* ``cross_entropy`` and ``nll_loss`` (class-index targets; per-sample reduction).
+* ``cross_entropy`` and ``nll_loss`` (class-index targets; per-sample reduction);
+* the layer ops, in :mod:`glassgrad.func._batch_rules_nn` (``NN_RULES``, merged in at the
+  end of this file): convolution and transposed convolution (the batch folded into ``N``,
+  or the groups trick for per-sample weights), max/average pooling, layer norm, batch norm
+  (evaluation; training without running statistics), embedding, dropout (following
+  ``vmap``'s ``randomness``), the fused LSTM/GRU layers and cells, and scaled dot-product
+  attention.
 """
 
 from __future__ import annotations
@@ -371,3 +377,9 @@ def _class_loss(cls: type, args: tuple, kwargs: dict) -> Any:
 
 
 RULES[LO.CrossEntropy] = RULES[LO.NLLLoss] = _class_loss
+
+
+# ----------------------------------------------------------------------------- layer ops
+from ._batch_rules_nn import NN_RULES  # noqa: E402 (needs the helpers above)
+
+RULES.update(NN_RULES)

@@ -176,6 +176,16 @@ class BatchedTensor(Tensor):
     def _out_idx(self, v: Any) -> None:
         raise NoBatchRule(f"{_caller()} (sets the graph of a batched tensor)")
 
+    # the strided-view mark of the view ops (is_contiguous, view): not tracked on the logical
+    # tensor (reading it would read the physical array's flags); reshape copies when it must
+    @property  # type: ignore[override]
+    def _strided(self) -> bool:
+        return False
+
+    @_strided.setter
+    def _strided(self, v: Any) -> None:
+        pass
+
     @property  # type: ignore[override]
     def data(self) -> BatchedTensor:
         return self.detach()
@@ -240,31 +250,65 @@ def dispatch(cls: type, args: tuple, kwargs: dict) -> Any:
 # the active batched runs, innermost last: (level, batch size)
 ACTIVE: list = []
 _NEXT = [0]
+# vmap's ``randomness`` of each active batched run, by level
+MODES: dict = {}
 
 
-def _random_guard() -> None:
-    raise NoBatchRule("random number generation (each sample needs its own draw)")
+def randomness_error(what: str) -> RuntimeError:
+    """The error of a random draw inside ``vmap(..., randomness='error')`` (the default, as
+    ``torch.func.vmap``)."""
+    return RuntimeError(
+        f"vmap: {what} draws random numbers inside vmap with randomness='error' (the default, "
+        "as torch.func.vmap). Pass randomness='different' (independent draws for every sample) "
+        "or randomness='same' (one draw shared by all samples), or draw outside vmap")
+
+
+def _random_guard(mode: str) -> Any:
+    def guard(generator: Any = None) -> None:
+        if mode == "error":
+            raise randomness_error("a random operation")
+        raise NoBatchRule("random number generation (each sample needs its own draw)")
+
+    return guard
+
+
+class random_allowed:
+    """Context: random draws allowed (a batching rule that draws the batch's numbers itself)."""
+
+    def __enter__(self) -> None:
+        from .. import random as _random
+
+        self._prev = _random._GUARD[0]
+        _random._GUARD[0] = None
+
+    def __exit__(self, *exc: Any) -> None:
+        from .. import random as _random
+
+        _random._GUARD[0] = self._prev
 
 
 class batched_run:
     """Context: a batched run of one ``vmap`` call of the given batch size."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, randomness: str = "error") -> None:
         _NEXT[0] += 1
         self.level = _NEXT[0]
         self.size = size
+        self.randomness = randomness
 
     def __enter__(self) -> batched_run:
         from .. import random as _random
 
         self._prev = (STATE.batching, _random._GUARD[0])
         ACTIVE.append((self.level, self.size))
+        MODES[self.level] = self.randomness
         STATE.batching = dispatch
-        _random._GUARD[0] = _random_guard
+        _random._GUARD[0] = _random_guard(self.randomness)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         from .. import random as _random
 
         ACTIVE.pop()
+        MODES.pop(self.level, None)
         STATE.batching, _random._GUARD[0] = self._prev

@@ -12,13 +12,18 @@ sum over the batch), so ``vmap(grad(loss))`` costs one batched forward and backw
 
 **Otherwise a loop.** When the batched run meets something without a rule — an op with no
 batching rule, Python code reading a batched tensor's data (``.item()``, ``.numpy()``,
-``bool(t)``, a data-dependent branch), an in-place write, a random draw, ``jacrev``/``vjp``
-of a batched tensor — it stops with an internal :class:`~glassgrad.func._batched.NoBatchRule`
+``bool(t)``, a data-dependent branch), an in-place write, a random draw other than dropout
+(with ``randomness='different'`` or ``'same'``), ``jacrev``/``vjp`` of a batched tensor —
+it stops with an internal :class:`~glassgrad.func._batched.NoBatchRule`
 and ``vmap`` reruns ``func`` once per index on the slices of the mapped arguments, stacking
 the results along ``out_dims``; it warns once per cause, naming it. The loop is always
 correct (each call sees exactly the unbatched arguments ``torch.func.vmap`` promises), so
 no path computes with the batch axis mixed into a per-sample computation. (Side effects
 of ``func`` before the point it stopped happen twice.)
+
+Random draws follow ``randomness`` as in ``torch.func.vmap``: ``'error'`` (default)
+raises, ``'different'`` gives each sample its own draws, ``'same'`` one draw shared by all
+(see :func:`vmap`).
 
 Nested ``vmap``: an inner ``vmap`` given batched arguments runs as a loop over them
 inside the outer batched run (each step is batched over the outer axis).
@@ -33,8 +38,9 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
+from .. import random as _random
 from ..tensor import Tensor, stack
-from ._batched import BatchedTensor, NoBatchRule, batched_run
+from ._batched import BatchedTensor, NoBatchRule, batched_run, randomness_error
 from ._pytree import flatten
 
 _WARNED: set = set()
@@ -83,16 +89,17 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
     out_dims : int or tuple
         Where the mapped axis goes in each output.
     randomness : {'error', 'different', 'same'}
-        A random draw inside the batched run always sends ``vmap`` to the loop, where each
-        call draws its own numbers (``'different'``'s semantics); ``'same'`` is refused.
+        What a random draw inside ``func`` (``dropout``, ``gg.randn``...) does, as
+        ``torch.func.vmap``: ``'error'`` (default) raises a RuntimeError; ``'different'``
+        gives every sample its own draws (dropout runs batched with one independent mask
+        per sample; other draws run in the loop, one call per sample); ``'same'`` gives all
+        samples the same draws (dropout: one mask broadcast over the batch; other draws: the
+        loop replays every generator from the same state for each sample).
     chunk_size : int, optional
         Accepted for compatibility (the batched run takes the whole batch at once).
     """
     if randomness not in ("error", "different", "same"):
         raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same', got {randomness!r}")
-    if randomness == "same":
-        raise NotImplementedError("vmap: randomness='same' is not supported by glassgrad's vmap "
-                                  "(each sample draws its own random numbers)")
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         leaves, rebuild = flatten(args)
@@ -116,9 +123,9 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
             # nested: a loop over this axis inside the outer batched run
             _warn_once("nested", "glassgrad.func.vmap: a vmap nested in a batched vmap runs as a "
                        "loop over its own axis (each step batched over the outer one)")
-            return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims)
+            return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims, randomness)
         try:
-            with batched_run(size) as run:
+            with batched_run(size, randomness) as run:
                 bargs = [x if d is None else BatchedTensor.wrap(_to_front(x, d), run.level)
                          for x, d in zip(leaves, dims)]
                 out = func(*rebuild(bargs), **kwargs)
@@ -126,7 +133,7 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
         except NoBatchRule as e:
             _warn_once(e.what, f"glassgrad.func.vmap: no batching rule for {e.what}; running func "
                        "once per sample (a loop over the mapped axis: correct, not batched)")
-        return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims)
+        return _loop(func, leaves, dims, rebuild, size, kwargs, out_dims, randomness)
 
     wrapper.__wrapped__ = func
     return wrapper
@@ -139,13 +146,48 @@ def _to_front(x: Tensor, d: int) -> Tensor:
     return x.permute((d,) + tuple(i for i in range(x.ndim) if i != d))
 
 
+class _LoopRandomness:
+    """Context around the loop: random draws raise (``'error'``), or every generator used
+    is rewound before each call to the state of its first use (``'same'``); the guard of an
+    enclosing batched run stays in force."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.first: dict = {}
+
+    def guard(self, generator: Any = None) -> None:
+        if self._prev is not None:
+            self._prev(generator)
+        if self.mode == "error":
+            raise randomness_error("a random operation")
+        g = generator or _random.default_generator
+        if id(g) not in self.first:
+            self.first[id(g)] = (g, g.get_state())
+
+    def rewind(self) -> None:
+        for g, st in self.first.values():
+            g.set_state(st)
+
+    def __enter__(self) -> _LoopRandomness:
+        self._prev = _random._GUARD[0]
+        if self.mode != "different":
+            _random._GUARD[0] = self.guard
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _random._GUARD[0] = self._prev
+
+
 def _loop(func: Callable, leaves: list, dims: list, rebuild: Callable, size: int, kwargs: dict,
-          out_dims: Any) -> Any:
+          out_dims: Any, randomness: str = "error") -> Any:
     results = []
-    for i in range(size):
-        sl = [x if d is None else x[(slice(None),) * (d % x.ndim) + (i,)]
-              for x, d in zip(leaves, dims)]
-        results.append(func(*rebuild(sl), **kwargs))
+    with _LoopRandomness(randomness) as rnd:
+        for i in range(size):
+            sl = [x if d is None else x[(slice(None),) * (d % x.ndim) + (i,)]
+                  for x, d in zip(leaves, dims)]
+            if i:
+                rnd.rewind()
+            results.append(func(*rebuild(sl), **kwargs))
     return _stack_out(results, out_dims)
 
 

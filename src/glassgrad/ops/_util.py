@@ -12,8 +12,10 @@ _ONES: dict = {}
 
 
 def is_tensor(x: Any) -> bool:
-    """Whether ``x`` is a Tensor (ops may not import the Tensor class: it duck-types)."""
-    return hasattr(x, "grad_fn")
+    """Whether ``x`` is a Tensor (ops may not import the Tensor class: it duck-types). The
+    class is asked, not the instance: a batched tensor inside ``vmap`` refuses to show its
+    graph (reading ``grad_fn`` raises) but is a Tensor all the same."""
+    return hasattr(type(x), "grad_fn")
 
 
 def cached_constant(table: dict, key: Any, make: Any, *args: Any, **kwargs: Any) -> Any:

@@ -60,7 +60,7 @@ __all__ = [
 # helpers: argument normalisation, padding, the window view, col2im
 # =====================================================================================
 def _is_tensor(x: Any) -> bool:
-    return hasattr(x, "grad_fn")
+    return hasattr(type(x), "grad_fn")  # (the class: see _util.is_tensor)
 
 
 def _ntuple(v: Any, k: int, name: str, op: str, minimum: int = 0) -> tuple:

@@ -1,0 +1,343 @@
+"""Batching rules of the layer ops: convolution, pooling, normalization, embedding,
+dropout, recurrent layers and attention (assembled into ``_batch_rules.RULES``).
+
+The layer ops already have a batch axis of their own (``N``), so most rules *fold* the
+vmap batch ``B`` into it: the physical ``(B, N, C, ...)`` becomes ``(B·N, C, ...)``, the op
+runs once, and the result is unfolded to ``(B, N, ...)``. Per-sample parameters (a weight
+batched by ``grad`` inside ``vmap``, or an ensemble's stacked weights) need more:
+
+* convolution with a batched weight: the *groups trick* — the batch moves into the
+  channels, ``x: (N, B·C, ...)``, ``w: (B·O, C/G, ...)``, ``groups = B·G``: one grouped
+  convolution in which group ``(b, g)`` sees only sample ``b``'s channels and weight, so
+  its weight gradient is sample ``b``'s own;
+* batch norm in training mode (statistics over each sample's own ``N``): the batch moves
+  into the channels, ``(N, B·C, ...)``, so every ``(b, c)`` gets its own statistics
+  (running statistics are then refused: their in-place update is one per sample);
+* layer norm and batch norm in evaluation with a batched weight: the op without its
+  affine part, then ``y·w + b`` through the elementwise rules;
+* embedding with a batched weight: one lookup in the ``(B·V, D)`` table at ``idx + b·V``.
+
+Random draws (``Dropout``, attention dropout) follow ``vmap``'s ``randomness``:
+``'different'`` draws the whole physical mask at once (independent per sample),
+``'same'`` draws one logical mask broadcast over the batch, ``'error'`` raises.
+Configurations not covered raise :class:`~glassgrad.func._batched.NoBatchRule`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..backend import np
+from ..ops import attention as AT
+from ..ops import conv as CV
+from ..ops import dropout as DR
+from ..ops import indexing as I
+from ..ops import norm as NO
+from ..ops import pool as PO
+from ..ops import rnn as RN
+from ..tensor import Tensor
+from ._batch_rules import _bind, _bt, _call, _level, _ndim, _phys_full, _wrap, aligned
+from ._batched import MODES, BatchedTensor, NoBatchRule, random_allowed, randomness_error
+
+NN_RULES: dict[type, Callable] = {}
+
+
+def _is_b(x: Any) -> bool:
+    return type(x) is BatchedTensor
+
+
+def _fold(p: Tensor) -> Tensor:
+    """``(B, N, ...) -> (B·N, ...)``."""
+    return p.reshape((p.shape[0] * p.shape[1],) + tuple(p.shape[2:]))
+
+
+def _unfold(y: Tensor, B: int) -> Tensor:
+    """``(B·N, ...) -> (B, N, ...)``."""
+    return y.reshape((B, y.shape[0] // B) + tuple(y.shape[1:]))
+
+
+def _to_channels(p: Tensor) -> Tensor:
+    """``(B, N, C, ...) -> (N, B·C, ...)`` (the vmap batch moved into the channels)."""
+    n = p.ndim
+    q = p.permute((1, 0) + tuple(range(2, n)))
+    return q.reshape((q.shape[0], q.shape[1] * q.shape[2]) + tuple(q.shape[3:]))
+
+
+def _from_channels(y: Tensor, B: int) -> Tensor:
+    """``(N, B·O, ...) -> (B, N, O, ...)``."""
+    n = y.ndim
+    q = y.reshape((y.shape[0], B, y.shape[1] // B) + tuple(y.shape[2:]))
+    return q.permute((1, 0) + tuple(range(2, n + 1)))
+
+
+# ----------------------------------------------------------------------------- convolution
+def _conv(cls: type, args: tuple, kwargs: dict) -> Any:
+    """ConvNd / ConvTransposeNd: fold the batch into N, or the groups trick for a batched
+    weight (see the module docstring)."""
+    b = _bind(cls, args, kwargs)
+    x, w, bias = (_bt(b.arguments[k]) for k in ("x", "w", "b"))
+    level, B = _level([x, w, bias])
+    if _ndim(x) < 3 or _ndim(w) != _ndim(x):
+        raise NoBatchRule(f"{cls.__name__} with unexpected input dimensions")
+    transposed = cls is CV.ConvTransposeNd
+    if not _is_b(w):
+        if _is_b(bias):  # (added after: a batched bias alone needs no batched convolution)
+            b.arguments["b"] = None
+        if _is_b(x):  # the weight is shared: one convolution over B·N samples
+            b.arguments["x"] = _fold(x._phys)
+            if transposed:
+                osh = tuple(b.arguments["out_shape"])
+                b.arguments["out_shape"] = (B * osh[0],) + osh[1:]
+            y = _unfold(_call(cls, b), B)
+        else:
+            y = _call(cls, b).unsqueeze(0)
+        if _is_b(bias):
+            y = y + bias._phys.reshape((B, 1, bias.shape[0]) + (1,) * (y.ndim - 3))
+        return _wrap(y, level)
+    # per-sample weights: the batch goes into the channels, B·G groups
+    G = b.arguments["groups"]
+    b.arguments["x"] = _to_channels(_phys_full(x, B))
+    pw = w._phys
+    b.arguments["w"] = pw.reshape((B * pw.shape[1],) + tuple(pw.shape[2:]))
+    if bias is not None:
+        pb = _phys_full(bias, B)
+        b.arguments["b"] = pb.reshape((B * pb.shape[1],))
+    b.arguments["groups"] = B * G
+    if transposed:
+        osh = tuple(b.arguments["out_shape"])
+        b.arguments["out_shape"] = (osh[0], B * osh[1]) + osh[2:]
+    return _wrap(_from_channels(_call(cls, b), B), level)
+
+
+NN_RULES[CV.ConvNd] = NN_RULES[CV.ConvTransposeNd] = _conv
+
+
+# ----------------------------------------------------------------------------- pooling
+def _pool(cls: type, args: tuple, kwargs: dict) -> Any:
+    """MaxPoolNd / AvgPoolNd work on the last k axes whatever the leading ones: the
+    physical tensor (the batch as one more leading axis) goes in as it is."""
+    b = _bind(cls, args, kwargs)
+    x = _bt(b.arguments["x"])
+    others = [v for k, v in b.arguments.items() if k not in ("ctx", "x")]
+    if not _is_b(x) or any(_is_b(_bt(v)) for v in others):
+        raise NoBatchRule(f"{cls.__name__} with batched options")
+    if x.ndim < len(b.arguments["ks"]) + 1:
+        raise NoBatchRule(f"{cls.__name__} with too few dimensions")
+    b.arguments["x"] = x._phys
+    return _wrap(_call(cls, b), x._level)
+
+
+NN_RULES[PO.MaxPoolNd] = NN_RULES[PO.AvgPoolNd] = _pool
+
+
+# ----------------------------------------------------------------------------- normalization
+def _affine(y: Any, w: Any, bias: Any, shape: tuple) -> Any:
+    """``y·w + bias`` on logical tensors (``w``, ``bias`` reshaped to ``shape``), through
+    the elementwise rules."""
+    if w is not None:
+        y = y * w.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _layer_norm(cls: type, args: tuple, kwargs: dict) -> Any:
+    b = _bind(cls, args, kwargs)
+    x, w, bias = (_bt(b.arguments[k]) for k in ("x", "weight", "bias"))
+    level, B = _level([x, w, bias])
+    k = b.arguments["k"]
+    if _ndim(x) < k:
+        raise NoBatchRule("LayerNorm with fewer dimensions than normalized")
+    if not _is_b(w) and not _is_b(bias):
+        b.arguments["x"] = x._phys
+        return _wrap(_call(cls, b), level)
+    # per-sample affine parameters: normalize without them, then y·w + b batched
+    nshape = tuple(x.shape[_ndim(x) - k:])
+    for t in (w, bias):
+        if t is not None and tuple(t.shape) != nshape:
+            raise NoBatchRule("LayerNorm with a weight of the wrong shape")
+    b.arguments["weight"] = b.arguments["bias"] = None
+    if _is_b(x):
+        b.arguments["x"] = x._phys
+        y = _wrap(_call(cls, b), level)
+    else:
+        y = _call(cls, b)
+    return _affine(y, w, bias, nshape)
+
+
+NN_RULES[NO.LayerNorm] = _layer_norm
+
+
+def _batch_norm(cls: type, args: tuple, kwargs: dict) -> Any:
+    b = _bind(cls, args, kwargs)
+    A = b.arguments
+    x, w, bias = _bt(A["x"]), _bt(A["weight"]), _bt(A["bias"])
+    rm, rv = _bt(A["running_mean"]), _bt(A["running_var"])
+    if _is_b(rm) or _is_b(rv) or _is_b(_bt(A["num_batches"])):
+        raise NoBatchRule("BatchNorm with batched running statistics")
+    level, B = _level([x, w, bias])
+    if _ndim(x) < 2:
+        raise NoBatchRule("BatchNorm of an input with fewer than 2 dimensions")
+    C = x.shape[1]
+    if A["use_batch_stats"]:
+        if rm is not None or A["num_batches"] is not None:
+            raise NoBatchRule("BatchNorm in training mode with running statistics (their "
+                              "in-place update happens once per sample)")
+        # statistics per sample: the batch moves into the channels, (N, B·C, ...)
+        A["x"] = _to_channels(_phys_full(x, B))
+        for k, t in (("weight", w), ("bias", bias)):
+            if t is not None:
+                A[k] = _phys_full(t, B).reshape((B * C,))
+        return _wrap(_from_channels(_call(cls, b), B), level)
+    # evaluation: each element on its own; fold the batch into N
+    if _is_b(x):
+        A["x"] = _fold(x._phys)
+    if not _is_b(w) and not _is_b(bias):
+        y = _call(cls, b)
+        return _wrap(_unfold(y, B), level) if _is_b(x) else y  # (x unbatched: no batched arg)
+    A["weight"] = A["bias"] = None
+    y = _call(cls, b)
+    if _is_b(x):
+        y = _wrap(_unfold(y, B), level)
+    return _affine(y, w, bias, (C,) + (1,) * (_ndim(x) - 2))
+
+
+NN_RULES[NO.BatchNorm] = _batch_norm
+
+
+# ----------------------------------------------------------------------------- embedding
+def _embedding(cls: type, args: tuple, kwargs: dict) -> Any:
+    b = _bind(cls, args, kwargs)
+    w, idx = _bt(b.arguments["w"]), _bt(b.arguments["idx"])
+    level, B = _level([w, idx])
+    if not _is_b(w):
+        b.arguments["idx"] = idx._phys
+        return _wrap(_call(cls, b), level)
+    if _ndim(w) != 2:
+        raise NoBatchRule("Embedding with a weight that is not a matrix")
+    V, D = w.shape
+    if _is_b(idx):
+        ia = idx._phys.array
+    else:
+        ia = idx.array if isinstance(idx, Tensor) else np.asarray(idx)
+        ia = np.broadcast_to(ia, (B,) + tuple(ia.shape))
+    if ia.dtype.kind not in "iu" or (ia.size and (int(ia.min()) < 0 or int(ia.max()) >= V)):
+        raise NoBatchRule("Embedding with invalid indices")  # the loop gives the error
+    # per-sample tables: one lookup in the (B·V, D) table at idx + b·V
+    off = ia + (np.arange(B, dtype=ia.dtype) * V).reshape((B,) + (1,) * (ia.ndim - 1))
+    pw = w._phys
+    pad = b.arguments["padding_idx"]
+    if pad is not None:  # that row gets no gradient (its value is kept)
+        keep = np.ones((1, V, 1), dtype=pw.dtype)
+        keep[0, pad] = 0
+        keep_t = Tensor._make(keep, False)
+        pw = pw * keep_t + pw.detach() * (1 - keep_t)
+    return _wrap(cls.apply(pw.reshape((B * V, D)), Tensor._make(off, False), None), level)
+
+
+NN_RULES[I.Embedding] = _embedding
+
+
+# ----------------------------------------------------------------------------- dropout
+def _dropout(cls: type, args: tuple, kwargs: dict) -> Any:
+    b = _bind(cls, args, kwargs)
+    x = _bt(b.arguments["x"])
+    if not _is_b(x):
+        raise NoBatchRule("Dropout with batched options")
+    mode = MODES.get(x._level, "error")
+    if mode == "error":
+        raise randomness_error("dropout")
+    ms = b.arguments["mask_shape"]
+    if mode == "same":  # one logical mask for every sample
+        ms = (1,) + (tuple(x.shape) if ms is None else tuple(ms))
+    elif ms is not None:  # channel dropout: one draw per (sample, n, c)
+        ms = (x._phys.shape[0],) + tuple(ms)
+    b.arguments["mask_shape"] = ms
+    b.arguments["x"] = x._phys
+    with random_allowed():
+        return _wrap(_call(cls, b), x._level)
+
+
+NN_RULES[DR.Dropout] = _dropout
+
+
+# ----------------------------------------------------------------------------- recurrent
+def _seq(x: Any, B: int) -> Tensor:
+    """``(T, N, G)`` logical -> ``(T, B·N, G)`` physical."""
+    p = _phys_full(x, B).permute((1, 0, 2, 3))
+    return p.reshape((p.shape[0], B * p.shape[2], p.shape[3]))
+
+
+def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
+    """The fused LSTM/GRU layers and cells: the batch folded into the RNN's batch axis
+    (per-sample recurrent weights are not covered)."""
+    b = _bind(cls, args, kwargs)
+    A = b.arguments
+    names = [k for k in A if k not in ("ctx", "reverse")]
+    weights = [k for k in names if k in ("w_hh", "b_hh")]
+    if any(_is_b(_bt(A[k])) for k in weights):
+        raise NoBatchRule(f"{cls.__name__} with per-sample recurrent weights")
+    states = [k for k in names if k not in weights and k != "xproj"]
+    level, B = _level([_bt(A[k]) for k in names])
+    layer = cls in (RN.LSTMLayer, RN.GRULayer)
+    xp = _bt(A["xproj"])
+    if _ndim(xp) != (3 if layer else 2) or any(_ndim(_bt(A[k])) != 2 for k in states):
+        raise NoBatchRule(f"{cls.__name__} with unexpected dimensions")
+    N = xp.shape[-2]
+    A["xproj"] = _seq(xp, B) if layer else _fold(_phys_full(xp, B))
+    for k in states:
+        A[k] = _fold(_phys_full(A[k], B))
+    out = _call(cls, b)
+    outs = out if type(out) is tuple else (out,)
+    res = []
+    for i, o in enumerate(outs):
+        if layer and i == 0:  # the outputs of every step (T, B·N, H) -> (B, T, N, H)
+            o = o.reshape((o.shape[0], B, N, o.shape[2])).permute((1, 0, 2, 3))
+        else:
+            o = _unfold(o, B)
+        res.append(BatchedTensor.wrap(o, level))
+    return tuple(res) if type(out) is tuple else res[0]
+
+
+for _c in (RN.LSTMLayer, RN.GRULayer, RN.LSTMCellFused, RN.GRUCellFused):
+    NN_RULES[_c] = _rnn
+
+
+def _unbind(cls: type, args: tuple, kwargs: dict) -> Any:
+    x = _bt(args[0])
+    if len(args) != 1 or kwargs or not _is_b(x) or x.ndim == 0:
+        raise NoBatchRule("Unbind with unexpected arguments")
+    p = x._phys
+    q = p.permute((1, 0) + tuple(range(2, p.ndim)))
+    return _wrap(cls.apply(q), x._level)
+
+
+NN_RULES[RN.Unbind] = _unbind
+
+
+# ----------------------------------------------------------------------------- attention
+def _attention(cls: type, args: tuple, kwargs: dict) -> Any:
+    """Broadcasting on the logical leading dims (as matmul): batched q, k, v and mask as
+    ``(B, 1.., *logical)``, unbatched ones broadcast from the right."""
+    b = _bind(cls, args, kwargs)
+    A = b.arguments
+    if _is_b(_bt(A["generator"])) or not isinstance(A["scale"], (int, float)):
+        raise NoBatchRule("ScaledDotProductAttention with batched options")
+    keys = ["q", "k", "v"] + (["mask"] if A["mask"] is not None else [])
+    ops, level = aligned([A[k] for k in keys])
+    if any(_ndim(_bt(A[k])) < 2 for k in ("q", "k", "v")):
+        raise NoBatchRule("ScaledDotProductAttention with fewer than 2 dimensions")
+    for k, o in zip(keys, ops):
+        A[k] = o
+    if A["dropout_p"] > 0.0:
+        mode = MODES.get(level, "error")
+        if mode == "error":
+            raise randomness_error("scaled_dot_product_attention (dropout)")
+        if mode == "same":
+            raise NoBatchRule("attention dropout with randomness='same'")
+        with random_allowed():
+            return _wrap(_call(cls, b), level)
+    return _wrap(_call(cls, b), level)
+
+
+NN_RULES[AT.ScaledDotProductAttention] = _attention

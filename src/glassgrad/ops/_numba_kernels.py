@@ -3,6 +3,8 @@
 Each is one pass over its arrays, on the calling thread (see :mod:`.kernels` for why
 not ``parallel=True``). They do the NumPy reference's arithmetic in the same order, element by element (see
 the NumPy code each replaces, named in each docstring).
+
+Derivations: ``docs/derivations/conv.md#backward``, ``docs/derivations/conv.md#pooling``.
 """
 
 from __future__ import annotations

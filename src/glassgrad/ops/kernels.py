@@ -24,6 +24,10 @@ Choose the path with ``GLASSGRAD_KERNELS=numba|numpy|auto`` (``auto``, the defau
 when importable) or :func:`set_backend` / :func:`using`; :func:`backend` says which runs.
 The first call of each kernel compiles it (about a second; cached on disk beside this
 file when the folder is writable, so later processes load it in milliseconds).
+
+The formulas these loops compute are derived in ``docs/derivations/conv.md#backward``
+(im2col, col2im), ``docs/derivations/conv.md#pooling`` and
+``docs/derivations/elementwise.md#pointwise-functions`` (ReLU).
 """
 
 from __future__ import annotations

@@ -211,3 +211,34 @@ def test_unsupported_dtypes_and_small_arrays_take_the_numpy_path():
     x = np.ones((64, 128), np.float32)[:, ::2]                        # not dense
     assert K.relu(x) is None
     assert K.relu(np.ones((64, 128), np.float32)) is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("use_out", [False, True])
+def test_lstm_layer_bit_identical(dtype, reverse, use_out):
+    """The whole-sequence LSTM op at a size that takes its large-input loop (the one the
+    step kernels serve): outputs and every gradient equal on both paths; the gradient of
+    ``out`` either used (every step receives one) or not (only h_T, c_T)."""
+    from glassgrad.ops.rnn import LSTMLayer
+
+    rng = np.random.default_rng(10)
+    T, B, H = 5, 128, 128
+    xa = rng.standard_normal((T, B, 4 * H)).astype(dtype)
+    h0a, c0a = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    wa = (rng.standard_normal((4 * H, H)) * 0.1).astype(dtype)
+    ga = rng.standard_normal((T, B, H)).astype(dtype)
+
+    def run():
+        x, h0, c0, w = (gg.Tensor._make(a.copy(), True) for a in (xa, h0a, c0a, wa))
+        out, hT, cT = LSTMLayer.apply(x, h0, c0, w, reverse)
+        loss = (hT * 2).sum() + (cT ** 2).sum()
+        if use_out:
+            loss = loss + (out * gg.Tensor._make(ga, False)).sum()
+        loss.backward()
+        return [out.detach().numpy(), hT.detach().numpy(), cT.detach().numpy()] + \
+            [t.grad.numpy() for t in (x, h0, c0, w)]
+
+    r0, r1 = _both(run)
+    for a, b in zip(r0, r1):
+        _same(a, b)

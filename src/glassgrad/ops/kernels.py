@@ -232,3 +232,11 @@ def col2im2d(dcols: np.ndarray, x_shape: tuple, stride: tuple, pads: tuple,
     dx = np.empty((C, H, W, N), dcols.dtype)
     k.col2im2d(dcols, stride[0], stride[1], pads[0][0], pads[1][0], dil[0], dil[1], dx)
     return dx
+
+
+def lstm(*arrays: np.ndarray) -> Any:
+    """The LSTM step kernels (``lstm_fwd_pre``, ``lstm_fwd_cell``, ``lstm_bwd_step``) when
+    they apply to these arrays, else None: the exponentials and ``tanh`` stay NumPy's
+    (vectorised; Numba's are scalar calls here), the ~20 products and sums around them
+    become one pass per step."""
+    return _ok(*arrays)

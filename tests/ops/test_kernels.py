@@ -242,3 +242,28 @@ def test_lstm_layer_bit_identical(dtype, reverse, use_out):
     r0, r1 = _both(run)
     for a, b in zip(r0, r1):
         _same(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_gru_layer_bit_identical(dtype, reverse, bias):
+    from glassgrad.ops.rnn import GRULayer
+
+    rng = np.random.default_rng(11)
+    T, B, H = 5, 64, 96
+    xa = rng.standard_normal((T, B, 3 * H)).astype(dtype)
+    h0a = rng.standard_normal((B, H)).astype(dtype)
+    wa = (rng.standard_normal((3 * H, H)) * 0.1).astype(dtype)
+    ba = rng.standard_normal(3 * H).astype(dtype)
+    ga = rng.standard_normal((T, B, H)).astype(dtype)
+
+    def run():
+        ts = [gg.Tensor._make(a.copy(), True) for a in (xa, h0a, wa) + ((ba,) if bias else ())]
+        out, hT = GRULayer.apply(*ts[:3], ts[3] if bias else None, reverse)
+        ((out * gg.Tensor._make(ga, False)).sum() + (hT ** 2).sum()).backward()
+        return [out.detach().numpy(), hT.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+    r0, r1 = _both(run)
+    for a, b in zip(r0, r1):
+        _same(a, b)

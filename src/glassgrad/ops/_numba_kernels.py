@@ -177,5 +177,33 @@ def lstm_bwd_step(dout_t, dh, dc, a, tc, c, one, da, dc_out):  # pragma: no cove
             dO[j] = (dhv * t) * ((one - o) * o)
             dcob[j] = dcs * f
 
+
+@njit(**_JIT)
+def gru_bwd_step(dout_t, dh, h, gt, hp, one, dx, dhp, dh_direct):  # pragma: no cover - compiled
+    """One BPTT step of ``rnn.GRULayer.backward`` (``rnn._gru_grads`` and the copies around
+    it, operation by operation): ``dx = [δa_r, δa_z, δa_n]``, ``dhp = [δa_r, δa_z,
+    δa_n ⊙ r]`` and the direct part of ``∂L/∂h``, ``δh ⊙ z``."""
+    H = dh.shape[1]
+    for b in range(dh.shape[0]):
+        do, dhb, hb, dd = dout_t[b], dh[b], h[b], dh_direct[b]
+        gb, hn = gt[b], hp[b][2 * H:]
+        xb, pb = dx[b], dhp[b]
+        gr, gz, gn = gb[:H], gb[H:2 * H], gb[2 * H:]
+        xr, xz, xn = xb[:H], xb[H:2 * H], xb[2 * H:]
+        pr, pz, pn = pb[:H], pb[H:2 * H], pb[2 * H:]
+        for j in range(H):
+            dhv = do[j] + dhb[j]
+            r, z, n = gr[j], gz[j], gn[j]
+            da_n = (dhv * (one - z)) * (one - n * n)
+            da_r = (da_n * hn[j]) * (r * (one - r))
+            da_z = (dhv * (hb[j] - n)) * (z * (one - z))
+            xr[j] = da_r
+            xz[j] = da_z
+            xn[j] = da_n
+            pr[j] = da_r
+            pz[j] = da_z
+            pn[j] = da_n * r
+            dd[j] = dhv * z
+
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
-           "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step"]
+           "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step"]

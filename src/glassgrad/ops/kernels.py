@@ -234,9 +234,9 @@ def col2im2d(dcols: np.ndarray, x_shape: tuple, stride: tuple, pads: tuple,
     return dx
 
 
-def lstm(*arrays: np.ndarray) -> Any:
-    """The LSTM step kernels (``lstm_fwd_pre``, ``lstm_fwd_cell``, ``lstm_bwd_step``) when
-    they apply to these arrays, else None: the exponentials and ``tanh`` stay NumPy's
+def rnn(*arrays: np.ndarray) -> Any:
+    """The recurrent step kernels (``lstm_fwd_pre``, ``lstm_fwd_cell``, ``lstm_bwd_step``,
+    ``gru_bwd_step``) when they apply to these arrays, else None: the exponentials and ``tanh`` stay NumPy's
     (vectorised; Numba's are scalar calls here), the ~20 products and sums around them
     become one pass per step."""
     return _ok(*arrays)

@@ -242,7 +242,7 @@ class LSTMLayer(Function):
             # 15 % faster on a contiguous operand than on the transposed view (measured 180
             # vs 213 µs for 128×128·128×512, 2 threads)
             w_t = xp.ascontiguousarray(w_hh.T)
-            kern = K.lstm(xproj, h0, c0, w_hh)
+            kern = K.rnn(xproj, h0, c0, w_hh)
             one = xproj.dtype.type(1)
             for k, t in enumerate(steps):
                 a = acts[t]
@@ -284,7 +284,7 @@ class LSTMLayer(Function):
         # the slices of da_all
         dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
         steps = range(T - 1, -1, -1) if reverse else range(T)
-        kern = K.lstm(acts, dout, dh, dc)
+        kern = K.rnn(acts, dout, dh, dc)
         if kern is not None:   # the loop body below as one compiled pass per step
             one = acts.dtype.type(1)
             bufs = [xp.empty((B, H), dtype=acts.dtype) for _ in range(2)]
@@ -603,7 +603,17 @@ class GRULayer(Function):
                   else xp.concatenate([h0[None], out[:-1]]))
         dh = dhT
         steps = range(T - 1, -1, -1) if reverse else range(T)
-        for k in range(T - 1, -1, -1):
+        kern = K.rnn(hps, dout, dh)
+        if kern is not None:   # the loop body below as one compiled pass per step
+            one = hps.dtype.type(1)
+            dh_direct = xp.empty((B, H), dtype=hps.dtype)
+            for k in range(T - 1, -1, -1):
+                t = steps[k]
+                kern.gru_bwd_step(dout[t], dh, h_prev[t], gates[t], hps[t], one, dx_all[t],
+                                  dhp_all[t], dh_direct)
+                if k or need[1]:
+                    dh = dh_direct + dhp_all[t] @ w_hh
+        for k in (range(T - 1, -1, -1) if kern is None else ()):
             t = steps[k]
             gt = gates[t]
             r, z, n = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:]

@@ -35,3 +35,23 @@ def test_bench_sum_rows_runs(capsys):
     mod["SHAPES"][:] = [(3, 4)]
     assert mod["main"](["--repeat", "1"]) == 0
     assert "(3, 4)" in capsys.readouterr().out
+
+
+def test_bench_kernels_runs_and_both_paths_agree(tmp_path):
+    """bench/bench_kernels.py in a child process (it tunes malloc, process-wide): a tiny
+    run on random data; each model's last loss must be the same on both paths."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("numba")
+    out = subprocess.run([sys.executable, str(BENCH.parent / "bench_kernels.py"), "--steps", "2",
+                          "--reps", "1", "--threads", "1", "--data", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    assert "random data" in out
+    rows = [line for line in out.splitlines() if line.split()[:1] in (["lenet"], ["lstm"], ["gru"])]
+    assert len(rows) == 3
+    for row in rows:
+        a, b = row.split("last loss")[1].split("/")
+        assert float(a) == float(b)

@@ -19,8 +19,10 @@ An LSTM without ``lengths`` runs the whole loop above as one node,
 :class:`glassgrad.ops.rnn.LSTMLayer` (same per-step formulas, BPTT in one loop, and
 ``dW_hh`` as one GEMM over all steps instead of T small ones): a trace then shows one
 ``LSTMLayer`` node per layer and direction instead of T cell nodes. The GRU keeps the
-chain of fused cells: its whole-layer node (:class:`glassgrad.ops.rnn.GRULayer`) measured
-no faster (bench/README.md).
+chain of fused cells, unless the compiled kernels are installed (``glassgrad[fast]``,
+:mod:`glassgrad.ops.kernels`): then it runs as one node too,
+:class:`glassgrad.ops.rnn.GRULayer`, whose BPTT step is one compiled pass (on NumPy's
+loops alone that node measured no faster than the chain; bench/README.md).
 
 Variable-length batches: pass ``lengths=`` (glassgrad's replacement for
 ``PackedSequence``). The state stops changing after a sequence's last valid step (and
@@ -38,6 +40,7 @@ from typing import Any
 from ... import dtypes as _dt
 from ...autograd import recording
 from ...backend import np
+from ...ops import kernels
 from ...ops import rnn as R
 from ...ops.linear import Linear as _Linear
 from ...random import _rng
@@ -322,6 +325,13 @@ class RNNBase(Module):
         if mode == "LSTM" and self.fused and masks is None and T > 0:
             # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM) ----
             return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh, reverse=d == 1)
+        if mode == "GRU" and self.fused and masks is None and T > 0 and kernels.backend() == "numba":
+            # the whole layer in one node when its BPTT step is compiled (ops.kernels): then
+            # faster than the chain of cells (18.2 vs 21.5 ms per step, bench/README.md); on
+            # the NumPy loops alone it measured slower, so the chain stays there
+            out, hT = R.GRULayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, w_hh, b_hh,
+                                       reverse=d == 1)
+            return out, hT, None
         steps = R.unbind_steps(xp.reshape(T, B, w_ih.shape[0]))
         # ---- 2. the recurrence: one GEMM + one cell per step ---------------------------
         w_hh_t = w_hh.T if mode in ("RNN_TANH", "RNN_RELU") else None

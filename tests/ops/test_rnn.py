@@ -123,3 +123,26 @@ def test_unbind_steps_one_node_and_gradient():
     np.testing.assert_array_equal(x.grad.numpy(), expect)
     (single,) = R.unbind_steps(gg.ones(1, 2))
     assert single.shape == (2,)
+
+
+@pytest.mark.parametrize("T,B", [(4, 3), (6, 128)])   # the small-input loop and the large one
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_without_grad_reuses_one_step_of_scratch_same_values(T, B, reverse):
+    """Without a backward to feed, LSTMLayer keeps one step's gates and cell states instead
+    of all T: the outputs are the same, bit for bit."""
+    from glassgrad.ops.rnn import LSTMLayer, _Ring
+
+    rng = np.random.default_rng(12)
+    H = 128
+    xa = rng.standard_normal((T, B, 4 * H)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    w = (rng.standard_normal((4 * H, H)) * 0.1).astype(np.float32)
+    with_grad = LSTMLayer.apply(*(gg.Tensor._make(a, True) for a in (xa, h0, c0, w)), reverse)
+    with gg.no_grad():
+        out = LSTMLayer.apply(*(gg.tensor(a) for a in (xa, h0, c0, w)), reverse)
+    for a, b in zip(with_grad, out):
+        np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
+    ring = _Ring(np, 2, (2, 3), np.float32)
+    ring[0] = 1.0
+    ring[1] = 2.0
+    assert ring[2][0, 0] == 1.0 and ring[3][0, 0] == 2.0 and ring[4] is ring[0]

@@ -192,6 +192,22 @@ class LSTMCellFused(Function):
                 da.T @ h if need[3] else None)
 
 
+class _Ring:
+    """``n`` arrays standing in for a ``(T, ...)`` array of which only the last ``n`` steps
+    are alive: ``ring[k]`` is buffer ``k mod n`` (LSTMLayer's forward without a backward)."""
+
+    __slots__ = ("bufs",)
+
+    def __init__(self, xp: Any, n: int, shape: tuple, dtype: Any) -> None:
+        self.bufs = [xp.empty(shape, dtype=dtype) for _ in range(n)]
+
+    def __getitem__(self, k: int) -> Any:
+        return self.bufs[k % len(self.bufs)]
+
+    def __setitem__(self, k: int, value: Any) -> None:
+        self.bufs[k % len(self.bufs)][...] = value
+
+
 class LSTMLayer(Function):
     """A whole LSTM layer (one direction) in one node: ``(out, h_T, c_T) = lstm(xproj, h_0,
     c_0, W_hh)`` with ``xproj: (T, B, 4H)`` the input projections of every step (one GEMM
@@ -230,9 +246,12 @@ class LSTMLayer(Function):
         xp = xp_of(xproj)
         T, B, _ = xproj.shape
         dt = xproj.dtype
-        acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
-        cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
-        tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
+        if any(ctx.needs_input_grad):               # kept for the backward
+            acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
+            cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
+            tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
+        else:   # no gradient wanted (inference): one step's scratch, reused (T× less memory)
+            acts, cs, tcs = _Ring(xp, 1, (B, 4 * H), dt), _Ring(xp, 2, (B, H), dt), _Ring(xp, 1, (B, H), dt)
         out = xp.empty((T, B, H), dtype=dt)
         cs[0] = c0
         h = h0

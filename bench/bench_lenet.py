@@ -114,6 +114,9 @@ class Runner:
             import glassgrad as gg
 
             gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+            # the compiled kernels' library (Numba, LLVM: ~120 MB, glassgrad/ops/kernels.py) is
+            # loaded with the imports, as PyTorch's kernels are, not counted as training memory
+            gg.ops.kernels.preload()
             self.gg = gg
             self.model = gg_lenet()
             self.model.load_state_dict({k: gg.tensor(v) for k, v in state.items()})

@@ -81,6 +81,9 @@ def make_glassgrad(weights: dict, hidden: int, fused: bool, cell: str) -> Callab
     from glassgrad import nn, optim
 
     gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+    # the compiled kernels' library (Numba, LLVM: ~120 MB, glassgrad/ops/kernels.py) is
+    # loaded with the imports, as PyTorch's kernels are, not counted as training memory
+    gg.ops.kernels.preload()
 
     model = gg_lstm_classifier(hidden, cell)
     model.rnn.fused = fused

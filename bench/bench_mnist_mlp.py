@@ -142,6 +142,9 @@ class GlassgradLoop:
         from glassgrad import nn
 
         gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+        # the compiled kernels' library (Numba, LLVM: ~120 MB, glassgrad/ops/kernels.py) is
+        # loaded with the imports, as PyTorch's kernels are, not counted as training memory
+        gg.ops.kernels.preload()
 
         self.gg, self.nn, self.init = gg, nn, weights
         layers: list[Any] = []

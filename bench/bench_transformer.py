@@ -60,6 +60,9 @@ def make_steppers(threads: int, seed: int) -> dict[str, Callable]:
     torch.manual_seed(seed)
     gg.manual_seed(seed)
     gg.allocator.tune_for_training()  # as Trainer.fit does (glassgrad/allocator.py)
+    # the compiled kernels' library (Numba, LLVM: ~120 MB, glassgrad/ops/kernels.py) is
+    # loaded with the imports, as PyTorch's kernels are, not counted as training memory
+    gg.ops.kernels.preload()
     tm = _build(torch)
     gm = _build(gg)
     state = {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}

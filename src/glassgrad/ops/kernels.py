@@ -137,8 +137,10 @@ def dense_flat(a: np.ndarray) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- entry points
 def relu(x: np.ndarray) -> np.ndarray | None:
     """``np.maximum(x, 0)`` (NaN kept) in ``x``'s memory order."""
+    if x.size < 4096:   # (below this a kernel call costs more than NumPy's pass)
+        return None
     k = _ok(x)
-    if k is None or x.size < 4096:
+    if k is None:
         return None
     xf = dense_flat(x)
     if xf is None:
@@ -150,8 +152,10 @@ def relu(x: np.ndarray) -> np.ndarray | None:
 
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
+    if g.size < 4096 or g.shape != z.shape or g.strides != z.strides:
+        return None
     k = _ok(g, z)
-    if k is None or g.size < 4096 or g.shape != z.shape or g.strides != z.strides:
+    if k is None:
         return None
     gf, zf = dense_flat(g), dense_flat(z)
     if gf is None or zf is None:

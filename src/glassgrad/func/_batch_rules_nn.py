@@ -32,12 +32,14 @@ from ..ops import attention as AT
 from ..ops import conv as CV
 from ..ops import dropout as DR
 from ..ops import indexing as I
+from ..ops import movement as MV
 from ..ops import norm as NO
 from ..ops import pool as PO
 from ..ops import rnn as RN
 from ..tensor import Tensor
 from ._batch_rules import _bind, _bt, _call, _level, _ndim, _phys_full, _wrap, aligned
 from ._batched import MODES, BatchedTensor, NoBatchRule, random_allowed, randomness_error
+from ._batched_linear import BatchedLinear
 
 NN_RULES: dict[type, Callable] = {}
 
@@ -269,16 +271,17 @@ def _seq(x: Any, B: int) -> Tensor:
 
 
 def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
-    """The fused LSTM/GRU layers and cells: the batch folded into the RNN's batch axis
-    (per-sample recurrent weights are not covered)."""
+    """The fused LSTM/GRU layers and cells: with shared recurrent weights the batch is
+    folded into the RNN's batch axis (one call of the fused op); with per-sample recurrent
+    weights the recurrence is unrolled on the physical tensors (:func:`_rnn_unrolled`)."""
     b = _bind(cls, args, kwargs)
     A = b.arguments
     names = [k for k in A if k not in ("ctx", "reverse")]
     weights = [k for k in names if k in ("w_hh", "b_hh")]
-    if any(_is_b(_bt(A[k])) for k in weights):
-        raise NoBatchRule(f"{cls.__name__} with per-sample recurrent weights")
-    states = [k for k in names if k not in weights and k != "xproj"]
     level, B = _level([_bt(A[k]) for k in names])
+    if any(_is_b(_bt(A[k])) for k in weights):
+        return _rnn_unrolled(cls, A, level, B)
+    states = [k for k in names if k not in weights and k != "xproj"]
     layer = cls in (RN.LSTMLayer, RN.GRULayer)
     xp = _bt(A["xproj"])
     if _ndim(xp) != (3 if layer else 2) or any(_ndim(_bt(A[k])) != 2 for k in states):
@@ -297,6 +300,69 @@ def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
             o = _unfold(o, B)
         res.append(BatchedTensor.wrap(o, level))
     return tuple(res) if type(out) is tuple else res[0]
+
+
+def _lstm_step(x_t: Tensor, hp: Tensor, c: Tensor) -> tuple:
+    """One LSTM step from ``a = xproj_t + h·W_hhᵀ`` (gates i, f, g, o on the last axis)."""
+    i, f, g, o = (x_t + hp).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()     # c' = f ⊙ c + i ⊙ g
+    return o.sigmoid() * c.tanh(), c                 # h' = o ⊙ tanh(c')
+
+
+def _gru_step(x_t: Tensor, hp: Tensor, h: Tensor) -> Tensor:
+    """One GRU step from ``xproj_t`` and ``hp = h·W_hhᵀ + b_hh`` (gates r, z, n)."""
+    xr, xz, xn = x_t.chunk(3, -1)
+    hr, hz, hn = hp.chunk(3, -1)
+    r = (xr + hr).sigmoid()
+    z = (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()                         # b_hn stays inside r ⊙ (W_hn h + b_hn)
+    return (1 - z) * n + z * h                       # h' = (1 − z) ⊙ n + z ⊙ h
+
+
+def _rnn_unrolled(cls: type, A: dict, level: int, B: int) -> Any:
+    """Per-sample recurrent weights (``vmap(grad)`` over an RNN's own parameters, an
+    ensemble of RNNs): the cell's formulas (``ops/rnn.py``) step by step with ordinary ops
+    on the physical tensors. The recurrent product of a step is one ``BatchedLinear``,
+    ``hp[b] = h[b]·W_hh[b]ᵀ + b_hh[b]`` for ``h: (B, N, H)``, ``W_hh: (B, G·H, H)`` (a single
+    GEMM when the weight is ``grad``'s broadcast leaf), so autograd gives each sample's own
+    ``dW_hh``; the gates are elementwise ops; a layer's outputs are stacked to
+    ``(B, T, N, H)``."""
+    lstm = cls in (RN.LSTMLayer, RN.LSTMCellFused)
+    layer = cls in (RN.LSTMLayer, RN.GRULayer)
+    G = 4 if lstm else 3
+    x, w = _bt(A["xproj"]), _bt(A["w_hh"])
+    h = _bt(A["h0" if layer else "h"])
+    c = _bt(A["c0" if layer else "c"]) if lstm else None
+    bh = None if lstm else _bt(A["b_hh"])
+    H = w.shape[-1] if _ndim(w) == 2 else -1
+    ts = [t for t in (x, w, h, c, bh) if t is not None]
+    if (H < 0 or tuple(w.shape) != (G * H, H) or _ndim(h) != 2 or h.shape[1] != H
+            or _ndim(x) != (3 if layer else 2) or tuple(x.shape[-2:]) != (h.shape[0], G * H)
+            or (layer and x.shape[0] == 0)
+            or (c is not None and (_ndim(c) != 2 or tuple(c.shape) != tuple(h.shape)))
+            or (bh is not None and tuple(bh.shape) != (G * H,))
+            or not all(isinstance(t, Tensor) for t in ts) or len({t.dtype for t in ts}) != 1):
+        raise NoBatchRule(f"{cls.__name__} with per-sample recurrent weights and unexpected "
+                          "shapes or dtypes")  # the loop gives the op's own error
+    pw = _phys_full(w, B)
+    pb = None if bh is None else _phys_full(bh, B)
+    ph = _phys_full(h, B)
+    pc = None if c is None else _phys_full(c, B)
+    px = _phys_full(x, B)
+    steps = RN.unbind_steps(px.permute((1, 0, 2, 3))) if layer else (px,)  # T × (B, N, G·H)
+    T = len(steps)
+    outs: list = [None] * T
+    for t in (range(T - 1, -1, -1) if layer and A["reverse"] else range(T)):
+        hp = BatchedLinear.apply(ph, pw, pb)       # the recurrent GEMM, per sample
+        if lstm:
+            ph, pc = _lstm_step(steps[t], hp, pc)
+        else:
+            ph = _gru_step(steps[t], hp, ph)
+        outs[t] = ph
+    if not layer:
+        return _wrap((ph, pc) if lstm else ph, level)
+    out = MV.Stack.apply(1, *outs) if T > 1 else outs[0].unsqueeze(1)
+    return _wrap((out, ph, pc) if lstm else (out, ph), level)
 
 
 for _c in (RN.LSTMLayer, RN.GRULayer, RN.LSTMCellFused, RN.GRUCellFused):

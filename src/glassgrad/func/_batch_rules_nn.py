@@ -16,6 +16,10 @@ batched by ``grad`` inside ``vmap``, or an ensemble's stacked weights) need more
 * layer norm and batch norm in evaluation with a batched weight: the op without its
   affine part, then ``y·w + b`` through the elementwise rules;
 * embedding with a batched weight: one lookup in the ``(B·V, D)`` table at ``idx + b·V``.
+* the LSTM/GRU layers and cells with a batched ``W_hh``/``b_hh``: the recurrence unrolled
+  over time on the physical tensors, the recurrent product of each step one
+  ``BatchedLinear`` (``h: (B, N, H)`` times each sample's ``W_hhᵀ``), the gates elementwise
+  ops — autograd then gives each sample's own recurrent-weight gradient.
 
 Random draws (``Dropout``, attention dropout) follow ``vmap``'s ``randomness``:
 ``'different'`` draws the whole physical mask at once (independent per sample),

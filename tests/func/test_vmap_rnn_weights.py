@@ -228,3 +228,73 @@ def test_bad_shapes_with_batched_weights_fall_back_to_the_ops_error():
         with pytest.raises(ValueError, match="weight_hh must have shape"):
             wrong = gg.tensor(rng.normal(size=(3, 4 * H, H + 1)))
             gf.vmap(lambda w: RN.LSTMLayer.apply(xp, h0, h0, w))(wrong)
+
+
+@pytest.mark.parametrize("lstm", [True, False], ids=["LSTM", "GRU"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_shared_weight_layer_grads_and_double_backward(lstm, reverse):
+    """SharedWeight{LSTM,GRU}Layer (the fused layer over B·N sequences with grad's broadcast
+    weight): outputs, per-sample dW_hh/db_hh and, under create_graph, the gradient of
+    Σ|dW|² — each equal to the fused layer run sample by sample."""
+    from glassgrad.autograd import grad as agrad
+    from glassgrad.func._batched_rnn import SharedWeightGRULayer, SharedWeightLSTMLayer
+
+    B, n, G = 3, 2, 4 if lstm else 3
+    xp = gg.tensor(rng.normal(size=(T, B * n, G * H)), requires_grad=True)
+    h0 = gg.tensor(rng.normal(size=(B * n, H)), requires_grad=True)
+    w1, b1 = rng.normal(size=(G * H, H)), rng.normal(size=(G * H,))
+    wB = gg.Tensor._make(np.broadcast_to(w1, (B, G * H, H)), True)
+    bB = gg.Tensor._make(np.broadcast_to(b1, (B, G * H)), True)
+
+    def loss_of(res):
+        return (res[0] ** 2).sum() + (res[1] ** 3).sum() + (res[2].sum() if lstm else 0)
+
+    if lstm:
+        res = SharedWeightLSTMLayer.apply(xp, h0, h0 * 0.5, wB, reverse=reverse)
+        params = [wB]
+    else:
+        res = SharedWeightGRULayer.apply(xp, h0, wB, bB, reverse=reverse)
+        params = [wB, bB]
+    gs = agrad(loss_of(res), params, create_graph=True)
+    second = agrad(sum((g ** 2).sum() for g in gs), [xp, h0])
+    # the same, one sample at a time through the fused layer
+    W, bb = gg.tensor(w1, requires_grad=True), gg.tensor(b1, requires_grad=True)
+    want_out, want_g, want_second = [], [[] for _ in params], [0, 0]
+    for s in range(B):
+        rows = slice(s * n, (s + 1) * n)
+        xs, hs = xp[:, rows], h0[rows]
+        r1 = (RN.LSTMLayer.apply(xs, hs, hs * 0.5, W, reverse=reverse) if lstm
+              else RN.GRULayer.apply(xs, hs, W, bb, reverse=reverse))
+        want_out.append(r1[0].detach().numpy())
+        g1 = agrad(loss_of(r1), [W] if lstm else [W, bb], create_graph=True)
+        for j, g in enumerate(g1):
+            want_g[j].append(g.detach().numpy())
+        s1 = agrad(sum((g ** 2).sum() for g in g1), [xp, h0])
+        want_second = [a + b.numpy() for a, b in zip(want_second, s1)]
+    np.testing.assert_allclose(res[0].detach().numpy(), np.concatenate(want_out, 1), **TOL)
+    for g, w in zip(gs, want_g):
+        np.testing.assert_allclose(g.detach().numpy(), np.stack(w), **TOL)
+    for g, w in zip(second, want_second):
+        np.testing.assert_allclose(g.numpy(), w, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_vmap_of_grad_of_grad_norm(kind):
+    """vmap(grad(Σ|grad(loss)|²)) over an RNN's own parameters (double backward through the
+    batched recurrence) equals torch per sample."""
+    gm = getattr(gg.nn, kind)(IN, H, bidirectional=True)
+    tm = getattr(torch.nn, kind)(IN, H, bidirectional=True)
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in gm.state_dict().items()})
+    x = rng.normal(size=(N, 3, 2, IN))
+
+    def make(mod, m):
+        inner = lambda p, xi: (mod.func.functional_call(m, p, (xi,))[0] ** 3).sum()  # noqa: E731
+        return lambda p, xi: sum((v ** 2).sum() for v in mod.func.grad(inner)(p, xi).values())
+
+    params = {k: v.detach() for k, v in gm.named_parameters()}
+    got = no_fallback(gf.grad(make(gg, gm)), (None, 0))(params, gg.tensor(x))
+    tp = {k: v.detach() for k, v in tm.named_parameters()}
+    for i in range(N):
+        tg = torch.func.grad(make(torch, tm))(tp, torch.tensor(x[i]))
+        for k in tg:
+            np.testing.assert_allclose(got[k].numpy()[i], tg[k].numpy(), err_msg=k, **TOL)

@@ -44,6 +44,7 @@ from ..tensor import Tensor
 from ._batch_rules import _bind, _bt, _call, _level, _ndim, _phys_full, _wrap, aligned
 from ._batched import MODES, BatchedTensor, NoBatchRule, random_allowed, randomness_error
 from ._batched_linear import BatchedLinear
+from ._batched_rnn import SharedWeightGRULayer, SharedWeightLSTMLayer
 
 NN_RULES: dict[type, Callable] = {}
 
@@ -352,21 +353,59 @@ def _rnn_unrolled(cls: type, A: dict, level: int, B: int) -> Any:
     pb = None if bh is None else _phys_full(bh, B)
     ph = _phys_full(h, B)
     pc = None if c is None else _phys_full(c, B)
+    if layer and all(t is None or B == 1 or t.array.strides[0] == 0 for t in (pw, pb)):
+        # grad's broadcast leaf (one weight for every sample): the fused layer over B·N
+        # sequences, each sample's own dW_hh from its BPTT (_batched_rnn.py)
+        N = x.shape[1]
+        xf, hf = _seq(x, B), _fold(ph)
+        if lstm:
+            res = SharedWeightLSTMLayer.apply(xf, hf, _fold(pc), pw, reverse=A["reverse"])
+        else:
+            res = SharedWeightGRULayer.apply(xf, hf, pw, pb, reverse=A["reverse"])
+        o = res[0]
+        out = o.reshape((o.shape[0], B, N, o.shape[2])).permute((1, 0, 2, 3))
+        return _wrap((out,) + tuple(_unfold(r, B) for r in res[1:]), level)
     px = _phys_full(x, B)
     steps = RN.unbind_steps(px.permute((1, 0, 2, 3))) if layer else (px,)  # T × (B, N, G·H)
     T = len(steps)
-    outs: list = [None] * T
-    for t in (range(T - 1, -1, -1) if layer and A["reverse"] else range(T)):
-        hp = BatchedLinear.apply(ph, pw, pb)       # the recurrent GEMM, per sample
-        if lstm:
-            ph, pc = _lstm_step(steps[t], hp, pc)
-        else:
-            ph = _gru_step(steps[t], hp, ph)
-        outs[t] = ph
+    order = range(T - 1, -1, -1) if layer and A["reverse"] else range(T)
+    outs, ph, pc = _recur(lstm, steps, order, ph, pc, pw, pb)
     if not layer:
         return _wrap((ph, pc) if lstm else ph, level)
-    out = MV.Stack.apply(1, *outs) if T > 1 else outs[0].unsqueeze(1)
+    out = MV.Stack.apply(1, *outs)
     return _wrap((out, ph, pc) if lstm else (out, ph), level)
+
+
+def _recur(lstm: bool, steps: Any, order: Any, h: Tensor, c: Any, w: Tensor, b: Any) -> tuple:
+    """The recurrence with ordinary ops on physical tensors: ``steps[t] (B, N, G·H)``,
+    ``h, c (B, N, H)``, ``w (B, G·H, H)``, ``b (B, G·H)`` or None; the recurrent product of
+    a step is one ``BatchedLinear`` (each sample's ``h[b]·W_hh[b]ᵀ + b_hh[b]``). Returns
+    ``(outputs by step, h, c)``."""
+    outs: list = [None] * len(steps)
+    for t in order:
+        hp = BatchedLinear.apply(h, w, b)
+        if lstm:
+            h, c = _lstm_step(steps[t], hp, c)
+        else:
+            h = _gru_step(steps[t], hp, h)
+        outs[t] = h
+    return outs, h, c
+
+
+def _unrolled_layer(lstm: bool, ins: list, reverse: bool) -> tuple:
+    """The outputs of ``SharedWeightLSTMLayer``/``SharedWeightGRULayer`` (folded shapes:
+    ``xproj (T, B·N, G·H)``, ``h0 (B·N, H)``, ``w (B, G·H, H)``) from :func:`_recur`, as a
+    differentiable graph (their double backward)."""
+    x, h0, c0, w, b = (ins[0], ins[1], ins[2], ins[3], None) if lstm else \
+        (ins[0], ins[1], None, ins[2], ins[3])
+    B, H = w.shape[0], w.shape[2]
+    T, BN, GH = x.shape
+    steps = RN.unbind_steps(x.reshape((T, B, BN // B, GH)))
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    outs, h, c = _recur(lstm, steps, order, h0.reshape((B, BN // B, H)),
+                        None if c0 is None else c0.reshape((B, BN // B, H)), w, b)
+    res = (MV.Stack.apply(0, *outs).reshape((T, BN, H)), h.reshape((BN, H)))
+    return res + (c.reshape((BN, H)),) if lstm else res
 
 
 for _c in (RN.LSTMLayer, RN.GRULayer, RN.LSTMCellFused, RN.GRUCellFused):

@@ -298,3 +298,37 @@ def test_vmap_of_grad_of_grad_norm(kind):
         tg = torch.func.grad(make(torch, tm))(tp, torch.tensor(x[i]))
         for k in tg:
             np.testing.assert_allclose(got[k].numpy()[i], tg[k].numpy(), err_msg=k, **TOL)
+
+
+EDGE = [({"bias": False}, (4, 2, IN)), ({}, (1, 2, IN)), ({"bidirectional": True}, (4, IN)),
+        ({"num_layers": 2}, (1, 1, IN))]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("case", EDGE, ids=["nobias", "T1", "unbatched_seq", "2layers_T1"])
+def test_per_sample_grads_with_given_state_and_edge_shapes(kind, case):
+    """Per-sample gradients of the parameters and of a batched h_0 (bias=False, T = 1,
+    unbatched (T, in) sequences) equal torch per sample."""
+    kw, shape = case
+    gm, tm = getattr(gg.nn, kind)(IN, H, **kw), getattr(torch.nn, kind)(IN, H, **kw)
+    tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in gm.state_dict().items()})
+    L = (2 if kw.get("bidirectional") else 1) * kw.get("num_layers", 1)
+    x, h = rng.normal(size=(N,) + shape), rng.normal(size=(N, L) + shape[1:-1] + (H,))
+    lstm = kind == "LSTM"
+
+    def make(mod, m):
+        def f(p, xi, hi):
+            o, s = mod.func.functional_call(m, p, (xi, (hi, hi * 2) if lstm else hi))
+            return (o ** 2).sum() + ((s[1] if lstm else s) ** 3).sum()
+        return f
+
+    params = {k: v.detach() for k, v in gm.named_parameters()}
+    gp, gh = no_fallback(gf.grad(make(gg, gm), argnums=(0, 2)), (None, 0, 0))(
+        params, gg.tensor(x), gg.tensor(h))
+    tp = {k: v.detach() for k, v in tm.named_parameters()}
+    for i in range(N):
+        tgp, tgh = torch.func.grad(make(torch, tm), argnums=(0, 2))(
+            tp, torch.tensor(x[i]), torch.tensor(h[i]))
+        np.testing.assert_allclose(gh.numpy()[i], tgh.numpy(), **TOL)
+        for k in tgp:
+            np.testing.assert_allclose(gp[k].numpy()[i], tgp[k].numpy(), err_msg=k, **TOL)

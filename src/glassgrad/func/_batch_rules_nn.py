@@ -16,10 +16,12 @@ batched by ``grad`` inside ``vmap``, or an ensemble's stacked weights) need more
 * layer norm and batch norm in evaluation with a batched weight: the op without its
   affine part, then ``y·w + b`` through the elementwise rules;
 * embedding with a batched weight: one lookup in the ``(B·V, D)`` table at ``idx + b·V``.
-* the LSTM/GRU layers and cells with a batched ``W_hh``/``b_hh``: the recurrence unrolled
-  over time on the physical tensors, the recurrent product of each step one
-  ``BatchedLinear`` (``h: (B, N, H)`` times each sample's ``W_hhᵀ``), the gates elementwise
-  ops — autograd then gives each sample's own recurrent-weight gradient.
+* the LSTM/GRU layers and cells with a batched ``W_hh``/``b_hh``: for a layer with
+  ``grad``'s broadcast weight, the fused layer over ``B·N`` sequences whose backward splits
+  the ``dW_hh`` GEMM by sample (``_batched_rnn.py``); otherwise (an ensemble, the cells) the
+  recurrence unrolled over time on the physical tensors, the recurrent product of each step
+  one ``BatchedLinear`` (``h: (B, N, H)`` times each sample's ``W_hhᵀ``), the gates
+  elementwise ops — autograd then gives each sample's own recurrent-weight gradient.
 
 Random draws (``Dropout``, attention dropout) follow ``vmap``'s ``randomness``:
 ``'different'`` draws the whole physical mask at once (independent per sample),
@@ -331,7 +333,9 @@ def _rnn_unrolled(cls: type, A: dict, level: int, B: int) -> Any:
     ``hp[b] = h[b]·W_hh[b]ᵀ + b_hh[b]`` for ``h: (B, N, H)``, ``W_hh: (B, G·H, H)`` (a single
     GEMM when the weight is ``grad``'s broadcast leaf), so autograd gives each sample's own
     ``dW_hh``; the gates are elementwise ops; a layer's outputs are stacked to
-    ``(B, T, N, H)``."""
+    ``(B, T, N, H)``. A layer whose weights are ``grad``'s broadcast leaf (one matrix for
+    every sample) runs faster as the fused op over ``B·N`` sequences with a per-sample
+    ``dW_hh`` in its backward (``SharedWeight*Layer``, ``_batched_rnn.py``)."""
     lstm = cls in (RN.LSTMLayer, RN.LSTMCellFused)
     layer = cls in (RN.LSTMLayer, RN.GRULayer)
     G = 4 if lstm else 3

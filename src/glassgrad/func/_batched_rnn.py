@@ -63,8 +63,10 @@ class SharedWeightLSTMLayer(Function):
     ``xproj (T, B·N, 4H)``, ``h0, c0 (B·N, H)``, ``w (B, 4H, H)`` (stride 0 on axis 0)."""
 
     formulas = {"inputs": "Xproj, h_0, c_0, W (B copies)",
-                "grads": ("dXproj, dh_0, dc_0 as LSTMLayer",
-                          "dW[b] = Σ_t Σ_{n∈b} δa_t[n]ᵀ · h_t−1[n] (one batched GEMM)"),
+                "grads": ("dXproj[t] = δa_t (LSTMLayer's BPTT)",
+                          "dh_0 = δa_first @ W",
+                          "dc_0 = δc*_first ⊙ f_first",
+                          "dW[b] = Σ_t Σ_{n∈b} δa_t[n]ᵀ @ h_t−1[n] (one batched GEMM)"),
                 "output": "out, h_T, c_T"}
     derivation = "docs/derivations/per_sample.md#rnn-lstm-gru-summed-over-time-per-sample"
     fresh_grads = True
@@ -96,8 +98,9 @@ class SharedWeightGRULayer(Function):
     ``db_hh[b]`` (module docstring)."""
 
     formulas = {"inputs": "Xproj, h_0, W (B copies), b (B copies)",
-                "grads": ("dXproj, dh_0 as GRULayer",
-                          "dW[b] = Σ_t Σ_{n∈b} δhp_t[n]ᵀ · h_t−1[n] (one batched GEMM)",
+                "grads": ("dXproj[t] = [δa_r, δa_z, δa_n] (GRULayer's BPTT)",
+                          "dh_0 = dh_first ⊙ z_first + δhp_first @ W",
+                          "dW[b] = Σ_t Σ_{n∈b} δhp_t[n]ᵀ @ h_t−1[n] (one batched GEMM)",
                           "db[b] = Σ_t Σ_{n∈b} δhp_t[n]"),
                 "output": "out, h_T"}
     derivation = "docs/derivations/per_sample.md#rnn-lstm-gru-summed-over-time-per-sample"

@@ -376,20 +376,6 @@ def test_uncovered_configurations_fall_back_and_stay_correct():
     np.testing.assert_allclose(_np(got), want, **TOL)
     np.testing.assert_allclose(gbn.running_mean.numpy(), tbn.running_mean.numpy(), **TOL)
     np.testing.assert_allclose(gbn.running_var.numpy(), tbn.running_var.numpy(), **TOL)
-    # per-sample gradients of an LSTM's own weights (recurrent weights batched by grad)
-    gm, tm = rnn_pair("LSTM")
-    xs = R(B, 5, 1, 3)
-
-    def make(mod, m):
-        return lambda p, xi: (mod.func.functional_call(m, p, (xi,))[0] ** 2).sum()
-
-    gp = {k: v.detach() for k, v in gm.named_parameters()}
-    tp = {k: v.detach() for k, v in tm.named_parameters()}
-    g = _warns_loop(gf.grad(make(gg, gm)), [gp, gg.tensor(xs)], (None, 0), "LSTMLayer with per-sample")
-    for i in range(B):
-        tg = torch.func.grad(make(torch, tm))(tp, torch.tensor(xs[i]))
-        for k in tg:
-            np.testing.assert_allclose(g[k].numpy()[i], tg[k].numpy(), err_msg=k, **TOL)
     # an out-of-range embedding index: the loop raises the op's own error
     _vmap._WARNED.clear()
     with warnings.catch_warnings():

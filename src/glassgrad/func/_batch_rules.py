@@ -21,8 +21,9 @@ not cover raise :class:`~glassgrad.func._batched.NoBatchRule` (``vmap`` then loo
   end of this file): convolution and transposed convolution (the batch folded into ``N``,
   or the groups trick for per-sample weights), max/average pooling, layer norm, batch norm
   (evaluation; training without running statistics), embedding, dropout (following
-  ``vmap``'s ``randomness``), the fused LSTM/GRU layers and cells, and scaled dot-product
-  attention.
+  ``vmap``'s ``randomness``), the fused LSTM/GRU layers and cells (shared weights: the batch
+  folded into the RNN's batch axis; per-sample weights: the recurrence unrolled), and scaled
+  dot-product attention.
 """
 
 from __future__ import annotations

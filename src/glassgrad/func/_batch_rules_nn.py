@@ -16,6 +16,12 @@ batched by ``grad`` inside ``vmap``, or an ensemble's stacked weights) need more
 * layer norm and batch norm in evaluation with a batched weight: the op without its
   affine part, then ``y·w + b`` through the elementwise rules;
 * embedding with a batched weight: one lookup in the ``(B·V, D)`` table at ``idx + b·V``.
+* the LSTM/GRU layers and cells with a batched ``W_hh``/``b_hh``: for a layer with
+  ``grad``'s broadcast weight, the fused layer over ``B·N`` sequences whose backward splits
+  the ``dW_hh`` GEMM by sample (``_batched_rnn.py``); otherwise (an ensemble, the cells) the
+  recurrence unrolled over time on the physical tensors, the recurrent product of each step
+  one ``BatchedLinear`` (``h: (B, N, H)`` times each sample's ``W_hhᵀ``), the gates
+  elementwise ops — autograd then gives each sample's own recurrent-weight gradient.
 
 Random draws (``Dropout``, attention dropout) follow ``vmap``'s ``randomness``:
 ``'different'`` draws the whole physical mask at once (independent per sample),
@@ -32,12 +38,15 @@ from ..ops import attention as AT
 from ..ops import conv as CV
 from ..ops import dropout as DR
 from ..ops import indexing as I
+from ..ops import movement as MV
 from ..ops import norm as NO
 from ..ops import pool as PO
 from ..ops import rnn as RN
 from ..tensor import Tensor
 from ._batch_rules import _bind, _bt, _call, _level, _ndim, _phys_full, _wrap, aligned
 from ._batched import MODES, BatchedTensor, NoBatchRule, random_allowed, randomness_error
+from ._batched_linear import BatchedLinear
+from ._batched_rnn import SharedWeightGRULayer, SharedWeightLSTMLayer
 
 NN_RULES: dict[type, Callable] = {}
 
@@ -269,16 +278,17 @@ def _seq(x: Any, B: int) -> Tensor:
 
 
 def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
-    """The fused LSTM/GRU layers and cells: the batch folded into the RNN's batch axis
-    (per-sample recurrent weights are not covered)."""
+    """The fused LSTM/GRU layers and cells: with shared recurrent weights the batch is
+    folded into the RNN's batch axis (one call of the fused op); with per-sample recurrent
+    weights the recurrence is unrolled on the physical tensors (:func:`_rnn_unrolled`)."""
     b = _bind(cls, args, kwargs)
     A = b.arguments
     names = [k for k in A if k not in ("ctx", "reverse")]
     weights = [k for k in names if k in ("w_hh", "b_hh")]
-    if any(_is_b(_bt(A[k])) for k in weights):
-        raise NoBatchRule(f"{cls.__name__} with per-sample recurrent weights")
-    states = [k for k in names if k not in weights and k != "xproj"]
     level, B = _level([_bt(A[k]) for k in names])
+    if any(_is_b(_bt(A[k])) for k in weights):
+        return _rnn_unrolled(cls, A, level, B)
+    states = [k for k in names if k not in weights and k != "xproj"]
     layer = cls in (RN.LSTMLayer, RN.GRULayer)
     xp = _bt(A["xproj"])
     if _ndim(xp) != (3 if layer else 2) or any(_ndim(_bt(A[k])) != 2 for k in states):
@@ -297,6 +307,109 @@ def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
             o = _unfold(o, B)
         res.append(BatchedTensor.wrap(o, level))
     return tuple(res) if type(out) is tuple else res[0]
+
+
+def _lstm_step(x_t: Tensor, hp: Tensor, c: Tensor) -> tuple:
+    """One LSTM step from ``a = xproj_t + h·W_hhᵀ`` (gates i, f, g, o on the last axis)."""
+    i, f, g, o = (x_t + hp).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()     # c' = f ⊙ c + i ⊙ g
+    return o.sigmoid() * c.tanh(), c                 # h' = o ⊙ tanh(c')
+
+
+def _gru_step(x_t: Tensor, hp: Tensor, h: Tensor) -> Tensor:
+    """One GRU step from ``xproj_t`` and ``hp = h·W_hhᵀ + b_hh`` (gates r, z, n)."""
+    xr, xz, xn = x_t.chunk(3, -1)
+    hr, hz, hn = hp.chunk(3, -1)
+    r = (xr + hr).sigmoid()
+    z = (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()                         # b_hn stays inside r ⊙ (W_hn h + b_hn)
+    return (1 - z) * n + z * h                       # h' = (1 − z) ⊙ n + z ⊙ h
+
+
+def _rnn_unrolled(cls: type, A: dict, level: int, B: int) -> Any:
+    """Per-sample recurrent weights (``vmap(grad)`` over an RNN's own parameters, an
+    ensemble of RNNs): the cell's formulas (``ops/rnn.py``) step by step with ordinary ops
+    on the physical tensors. The recurrent product of a step is one ``BatchedLinear``,
+    ``hp[b] = h[b]·W_hh[b]ᵀ + b_hh[b]`` for ``h: (B, N, H)``, ``W_hh: (B, G·H, H)`` (a single
+    GEMM when the weight is ``grad``'s broadcast leaf), so autograd gives each sample's own
+    ``dW_hh``; the gates are elementwise ops; a layer's outputs are stacked to
+    ``(B, T, N, H)``. A layer whose weights are ``grad``'s broadcast leaf (one matrix for
+    every sample) runs faster as the fused op over ``B·N`` sequences with a per-sample
+    ``dW_hh`` in its backward (``SharedWeight*Layer``, ``_batched_rnn.py``)."""
+    lstm = cls in (RN.LSTMLayer, RN.LSTMCellFused)
+    layer = cls in (RN.LSTMLayer, RN.GRULayer)
+    G = 4 if lstm else 3
+    x, w = _bt(A["xproj"]), _bt(A["w_hh"])
+    h = _bt(A["h0" if layer else "h"])
+    c = _bt(A["c0" if layer else "c"]) if lstm else None
+    bh = None if lstm else _bt(A["b_hh"])
+    H = w.shape[-1] if _ndim(w) == 2 else -1
+    ts = [t for t in (x, w, h, c, bh) if t is not None]
+    if (H < 0 or tuple(w.shape) != (G * H, H) or _ndim(h) != 2 or h.shape[1] != H
+            or _ndim(x) != (3 if layer else 2) or tuple(x.shape[-2:]) != (h.shape[0], G * H)
+            or (layer and x.shape[0] == 0)
+            or (c is not None and (_ndim(c) != 2 or tuple(c.shape) != tuple(h.shape)))
+            or (bh is not None and tuple(bh.shape) != (G * H,))
+            or not all(isinstance(t, Tensor) for t in ts) or len({t.dtype for t in ts}) != 1):
+        raise NoBatchRule(f"{cls.__name__} with per-sample recurrent weights and unexpected "
+                          "shapes or dtypes")  # the loop gives the op's own error
+    pw = _phys_full(w, B)
+    pb = None if bh is None else _phys_full(bh, B)
+    ph = _phys_full(h, B)
+    pc = None if c is None else _phys_full(c, B)
+    if layer and all(t is None or B == 1 or t.array.strides[0] == 0 for t in (pw, pb)):
+        # grad's broadcast leaf (one weight for every sample): the fused layer over B·N
+        # sequences, each sample's own dW_hh from its BPTT (_batched_rnn.py)
+        N = x.shape[1]
+        xf, hf = _seq(x, B), _fold(ph)
+        if lstm:
+            res = SharedWeightLSTMLayer.apply(xf, hf, _fold(pc), pw, reverse=A["reverse"])
+        else:
+            res = SharedWeightGRULayer.apply(xf, hf, pw, pb, reverse=A["reverse"])
+        o = res[0]
+        out = o.reshape((o.shape[0], B, N, o.shape[2])).permute((1, 0, 2, 3))
+        return _wrap((out,) + tuple(_unfold(r, B) for r in res[1:]), level)
+    px = _phys_full(x, B)
+    steps = RN.unbind_steps(px.permute((1, 0, 2, 3))) if layer else (px,)  # T × (B, N, G·H)
+    T = len(steps)
+    order = range(T - 1, -1, -1) if layer and A["reverse"] else range(T)
+    outs, ph, pc = _recur(lstm, steps, order, ph, pc, pw, pb)
+    if not layer:
+        return _wrap((ph, pc) if lstm else ph, level)
+    out = MV.Stack.apply(1, *outs)
+    return _wrap((out, ph, pc) if lstm else (out, ph), level)
+
+
+def _recur(lstm: bool, steps: Any, order: Any, h: Tensor, c: Any, w: Tensor, b: Any) -> tuple:
+    """The recurrence with ordinary ops on physical tensors: ``steps[t] (B, N, G·H)``,
+    ``h, c (B, N, H)``, ``w (B, G·H, H)``, ``b (B, G·H)`` or None; the recurrent product of
+    a step is one ``BatchedLinear`` (each sample's ``h[b]·W_hh[b]ᵀ + b_hh[b]``). Returns
+    ``(outputs by step, h, c)``."""
+    outs: list = [None] * len(steps)
+    for t in order:
+        hp = BatchedLinear.apply(h, w, b)
+        if lstm:
+            h, c = _lstm_step(steps[t], hp, c)
+        else:
+            h = _gru_step(steps[t], hp, h)
+        outs[t] = h
+    return outs, h, c
+
+
+def _unrolled_layer(lstm: bool, ins: list, reverse: bool) -> tuple:
+    """The outputs of ``SharedWeightLSTMLayer``/``SharedWeightGRULayer`` (folded shapes:
+    ``xproj (T, B·N, G·H)``, ``h0 (B·N, H)``, ``w (B, G·H, H)``) from :func:`_recur`, as a
+    differentiable graph (their double backward)."""
+    x, h0, c0, w, b = (ins[0], ins[1], ins[2], ins[3], None) if lstm else \
+        (ins[0], ins[1], None, ins[2], ins[3])
+    B, H = w.shape[0], w.shape[2]
+    T, BN, GH = x.shape
+    steps = RN.unbind_steps(x.reshape((T, B, BN // B, GH)))
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    outs, h, c = _recur(lstm, steps, order, h0.reshape((B, BN // B, H)),
+                        None if c0 is None else c0.reshape((B, BN // B, H)), w, b)
+    res = (MV.Stack.apply(0, *outs).reshape((T, BN, H)), h.reshape((BN, H)))
+    return res + (c.reshape((BN, H)),) if lstm else res
 
 
 for _c in (RN.LSTMLayer, RN.GRULayer, RN.LSTMCellFused, RN.GRUCellFused):

@@ -15,6 +15,14 @@ from glassgrad.ops import kernels as K
 numba = pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _kernels_at_every_size(request, monkeypatch):
+    """The kernels run from 16,384 elements up; the small arrays of these tests take them too
+    (except where a test checks that threshold)."""
+    if "small_arrays" not in request.node.name:
+        monkeypatch.setattr(K, "_MIN_SIZE", 1)
+
+
 def _both(fn):
     """``fn()`` on the NumPy path and on the Numba path."""
     with K.using("numpy"):
@@ -197,20 +205,24 @@ def test_backend_switch_and_errors(monkeypatch):
         assert K.backend() == "numba"
     with pytest.raises(ValueError, match="set_backend: name must be one of"):
         K.set_backend("fast")
+    monkeypatch.setitem(K._STATE, "env", None)   # (the variable is read once, then cached)
     monkeypatch.setenv("GLASSGRAD_KERNELS", "numpy")
     assert K.backend() == "numpy"
+    monkeypatch.setitem(K._STATE, "env", None)
     monkeypatch.setenv("GLASSGRAD_KERNELS", "nope")
     with pytest.raises(ValueError, match="GLASSGRAD_KERNELS must be one of"):
         K.backend()
+    monkeypatch.setitem(K._STATE, "env", None)
 
 
 def test_unsupported_dtypes_and_small_arrays_take_the_numpy_path():
     assert K.relu(np.ones((4, 4), np.float32)) is None               # too small to pay
-    assert K.relu(np.ones((64, 128), np.int32)) is None               # not float
-    assert K.relu(np.ones((64, 128), np.float16)) is None
-    x = np.ones((64, 128), np.float32)[:, ::2]                        # not dense
+    assert K.relu(np.ones((64, 128), np.float32)) is None
+    assert K.relu(np.ones((256, 128), np.int32)) is None              # not float
+    assert K.relu(np.ones((256, 128), np.float16)) is None
+    x = np.ones((256, 256), np.float32)[:, ::2]                       # not dense
     assert K.relu(x) is None
-    assert K.relu(np.ones((64, 128), np.float32)) is not None
+    assert K.relu(np.ones((256, 128), np.float32)) is not None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -41,14 +41,21 @@ import numpy as np
 __all__ = ["backend", "set_backend", "using", "preload"]
 
 _CHOICES = ("auto", "numba", "numpy")
-_STATE: dict[str, Any] = {"choice": None, "nb": None}
+_STATE: dict[str, Any] = {"choice": None, "nb": None, "env": None}
+# below this many elements a kernel call (Numba's argument dispatch, a few µs) costs as
+# much as NumPy's passes: single images (LeNet at batch 1) stay on NumPy
+_MIN_SIZE = 16384
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _env_choice() -> str:
-    v = os.environ.get("GLASSGRAD_KERNELS", "auto").strip().lower() or "auto"
-    if v not in _CHOICES:
-        raise ValueError(f"GLASSGRAD_KERNELS must be one of {', '.join(_CHOICES)}, got {v!r}")
+    """``GLASSGRAD_KERNELS``, read once (ops ask on every call)."""
+    v = _STATE["env"]
+    if v is None:
+        v = os.environ.get("GLASSGRAD_KERNELS", "auto").strip().lower() or "auto"
+        if v not in _CHOICES:
+            raise ValueError(f"GLASSGRAD_KERNELS must be one of {', '.join(_CHOICES)}, got {v!r}")
+        _STATE["env"] = v
     return v
 
 
@@ -137,7 +144,7 @@ def dense_flat(a: np.ndarray) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- entry points
 def relu(x: np.ndarray) -> np.ndarray | None:
     """``np.maximum(x, 0)`` (NaN kept) in ``x``'s memory order."""
-    if x.size < 4096:   # (below this a kernel call costs more than NumPy's pass)
+    if x.size < _MIN_SIZE:
         return None
     k = _ok(x)
     if k is None:
@@ -152,7 +159,7 @@ def relu(x: np.ndarray) -> np.ndarray | None:
 
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
-    if g.size < 4096 or g.shape != z.shape or g.strides != z.strides:
+    if g.size < _MIN_SIZE or g.shape != z.shape or g.strides != z.strides:
         return None
     k = _ok(g, z)
     if k is None:
@@ -196,7 +203,7 @@ def max_pool2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
             or any(lo or hi for lo, hi in pads) or ks[0] * ks[1] > 255):
         return None
     k = _ok(x)
-    if k is None or x.size < 4096:
+    if k is None or x.size < _MIN_SIZE:
         return None
     last = _batch_last(x)
     if not last and not x.flags.c_contiguous:
@@ -230,7 +237,7 @@ def im2col2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
     if x.ndim != 4 or len(ks) != 2:
         return None
     k = _ok(x)
-    if k is None or x.size < 4096:
+    if k is None or x.size < _MIN_SIZE:
         return None
     N, C = x.shape[:2]
     xt = x.transpose(1, 2, 3, 0)

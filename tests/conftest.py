@@ -32,3 +32,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if str(item.path).startswith(_INTEGRATION):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def float64_default():
+    """glassgrad's (and PyTorch's, when installed) default dtype float64 for one test, as
+    the comparisons to 1e-10 need; restored afterwards. Modules ask for it with
+    ``pytestmark = pytest.mark.usefixtures("float64_default")``."""
+    import glassgrad as gg
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    old = gg.get_default_dtype()
+    told = torch.get_default_dtype() if torch is not None else None
+    gg.set_default_dtype(gg.float64)
+    if torch is not None:
+        torch.set_default_dtype(torch.float64)
+    yield
+    gg.set_default_dtype(old)
+    if torch is not None:
+        torch.set_default_dtype(told)

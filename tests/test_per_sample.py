@@ -12,20 +12,10 @@ import pytest
 import glassgrad as gg
 from oracle import needs_torch, torch
 
-pytestmark = [needs_torch, pytest.mark.filterwarnings("ignore:There is a performance drop")]
+pytestmark = [needs_torch, pytest.mark.filterwarnings("ignore:There is a performance drop"),
+              pytest.mark.usefixtures("float64_default")]
 TOL = dict(rtol=1e-10, atol=1e-10)
 N = 5
-
-
-@pytest.fixture(autouse=True)
-def _f64():
-    old = gg.get_default_dtype()
-    gg.set_default_dtype(gg.float64)
-    told = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    gg.set_default_dtype(old)
-    torch.set_default_dtype(told)
 
 
 def copy_weights(gm, tm):

@@ -14,26 +14,16 @@ import pytest
 import glassgrad as gg
 from glassgrad import func as gf
 from glassgrad.func import _vmap
-from oracle import needs_torch, torch
+from oracle import _to_np, needs_torch, torch
 
-pytestmark = needs_torch
+pytestmark = [needs_torch, pytest.mark.usefixtures("float64_default")]
 TOL = dict(rtol=1e-10, atol=1e-10)
 rng = np.random.default_rng(11)
 B = 3
 
 
-@pytest.fixture(autouse=True)
-def _f64():
-    old, told = gg.get_default_dtype(), torch.get_default_dtype()
-    gg.set_default_dtype(gg.float64)
-    torch.set_default_dtype(torch.float64)
-    yield
-    gg.set_default_dtype(old)
-    torch.set_default_dtype(told)
 
-
-def _np(t):
-    return t.detach().numpy() if isinstance(t, (gg.Tensor, torch.Tensor)) else np.asarray(t)
+_np = _to_np
 
 
 def _flat(out):

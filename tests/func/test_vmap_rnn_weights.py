@@ -17,20 +17,11 @@ from glassgrad.ops import kernels
 from glassgrad.ops import rnn as RN
 from oracle import needs_torch, torch
 
-pytestmark = needs_torch
+pytestmark = [needs_torch, pytest.mark.usefixtures("float64_default")]
 TOL = dict(rtol=1e-10, atol=1e-10)
 rng = np.random.default_rng(5)
 N, T, IN, H, C = 4, 5, 3, 4, 3
 
-
-@pytest.fixture(autouse=True)
-def _f64():
-    old, told = gg.get_default_dtype(), torch.get_default_dtype()
-    gg.set_default_dtype(gg.float64)
-    torch.set_default_dtype(torch.float64)
-    yield
-    gg.set_default_dtype(old)
-    torch.set_default_dtype(told)
 
 
 def classifier(nn, kind, kw):

@@ -246,11 +246,12 @@ class LSTMLayer(Function):
         xp = xp_of(xproj)
         T, B, _ = xproj.shape
         dt = xproj.dtype
-        if any(ctx.needs_input_grad):               # kept for the backward
+        if any(ctx.needs_input_grad) or xproj.nbytes <= (1 << 20):   # kept for the backward
+            # (or small: then whole arrays cost less than the ring's Python indexing)
             acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
             cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
             tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
-        else:   # no gradient wanted (inference): one step's scratch, reused (T× less memory)
+        else:   # no gradient wanted (inference), large: one step's scratch, reused (T× less memory)
             acts, cs, tcs = _Ring(xp, 1, (B, 4 * H), dt), _Ring(xp, 2, (B, H), dt), _Ring(xp, 1, (B, H), dt)
         out = xp.empty((T, B, H), dtype=dt)
         cs[0] = c0

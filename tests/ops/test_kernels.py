@@ -279,3 +279,29 @@ def test_gru_layer_bit_identical(dtype, reverse, bias):
     r0, r1 = _both(run)
     for a, b in zip(r0, r1):
         _same(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B", [1, 3])
+def test_lstm_layer_small_inputs_bit_identical(dtype, B):
+    """The small-input loop of LSTMLayer (a few sequences, as in inference), forward and
+    backward, on both paths."""
+    from glassgrad.ops.rnn import LSTMLayer
+
+    rng = np.random.default_rng(13)
+    T, H = 7, 16
+    arrs = [rng.standard_normal((T, B, 4 * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype),
+            rng.standard_normal((B, H)).astype(dtype), (rng.standard_normal((4 * H, H)) * 0.3).astype(dtype)]
+
+    def run():
+        ts = [gg.Tensor._make(a.copy(), True) for a in arrs]
+        out, hT, cT = LSTMLayer.apply(*ts)
+        ((out ** 2).sum() + hT.sum() + (cT * 3).sum()).backward()
+        with gg.no_grad():
+            out2 = LSTMLayer.apply(*(gg.tensor(a) for a in arrs))[0]
+        return [out.detach().numpy(), hT.detach().numpy(), cT.detach().numpy(), out2.numpy()] + \
+            [t.grad.numpy() for t in ts]
+
+    r0, r1 = _both(run)
+    for a, b in zip(r0, r1):
+        _same(a, b)

@@ -376,12 +376,18 @@ def _lstm_small_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: A
     scale[2 * H:3 * H] = -2
     w_t = w_hh.T * scale                           # C-ordered, scaled copy of W_hhᵀ
     xs = xproj * scale
+    kern = K.rnn(xproj, h, w_hh)   # (any size: here the kernel saves calls, not passes)
+    one = xproj.dtype.type(1)
     with np.errstate(over="ignore"):                # e^(−a) overflows to inf for a ≪ 0: σ = 0
         for k, t in enumerate(steps):
             a = acts[t]
             xp.matmul(h, w_t, out=a)
             a += xs[t]
             xp.exp(a, out=a)
+            if kern is not None:   # the six calls below as one (same arithmetic, same order)
+                kern.lstm_small_cell(a, cs[k], one, cs[k + 1])
+                h = xp.multiply(a[:, 3 * H:], xp.tanh(cs[k + 1], out=tcs[t]), out=out[t])
+                continue
             a += 1
             xp.divide(1.0, a, out=a)                # [i, f, σ(2·a_g), o]
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]

@@ -258,28 +258,8 @@ class LSTMLayer(Function):
         h = h0
         steps = range(T - 1, -1, -1) if reverse else range(T)
         if xproj.nbytes > (1 << 20):
-            # W_hhᵀ copied once into C order: OpenBLAS runs the T small GEMMs h·W_hhᵀ about
-            # 15 % faster on a contiguous operand than on the transposed view (measured 180
-            # vs 213 µs for 128×128·128×512, 2 threads)
-            w_t = xp.ascontiguousarray(w_hh.T)
-            kern = K.rnn(xproj, h0, c0, w_hh)
-            one = xproj.dtype.type(1)
-            for k, t in enumerate(steps):
-                a = acts[t]
-                xp.matmul(h, w_t, out=a)            # the only GEMM of the step
-                if kern is None:
-                    a += xproj[t]
-                    h = _lstm_gates_(a, cs[k], H, cs[k + 1], tcs[t], out[t])[2]
-                    continue
-                # the same arithmetic with the products and sums fused (ops.kernels)
-                kern.lstm_fwd_pre(a, xproj[t], H)       # a = −(a + x), g block doubled
-                with np.errstate(over="ignore"):
-                    xp.exp(a, out=a)
-                a += 1
-                xp.divide(1.0, a, out=a)                # σ of the four blocks
-                kern.lstm_fwd_cell(a, cs[k], one, cs[k + 1])   # g = 2σ − 1, c' = f⊙c + i⊙g
-                xp.tanh(cs[k + 1], out=tcs[t])
-                h = xp.multiply(a[:, 3 * H:], tcs[t], out=out[t])
+            h = _lstm_large_forward(xproj, w_hh, h, cs, tcs, out, acts, steps,
+                                    K.rnn(xproj, h0, c0, w_hh))
         else:
             h = _lstm_small_forward(xproj, w_hh, h, cs, tcs, out, acts, steps)
         ctx.save_for_backward(xproj, h0, c0, w_hh, out)
@@ -358,6 +338,37 @@ def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
     for an input the outputs do not use (``autograd.grad(..., create_graph=True,
     allow_unused=True)`` written with the engine, which ops may call)."""
     return run_backward(outs, seeds, True, True, capture=inputs, accumulate=False)
+
+
+def _lstm_large_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: Any, acts: Any,
+                        steps: range, kern: Any) -> Any:
+    """LSTMLayer's forward loop for large inputs: per step one GEMM ``h·W_hhᵀ`` and the gate
+    arithmetic (:func:`_lstm_gates_`, or the same arithmetic with its products and sums
+    fused when ``kern``, the compiled kernels, is given). Returns the last h."""
+    xp = xp_of(h)
+    H = w_hh.shape[1]
+    # W_hhᵀ copied once into C order: OpenBLAS runs the T small GEMMs h·W_hhᵀ about
+    # 15 % faster on a contiguous operand than on the transposed view (measured 180
+    # vs 213 µs for 128×128·128×512, 2 threads)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    one = h.dtype.type(1)
+    for k, t in enumerate(steps):
+        a = acts[t]
+        xp.matmul(h, w_t, out=a)            # the only GEMM of the step
+        if kern is None:
+            a += xproj[t]
+            h = _lstm_gates_(a, cs[k], H, cs[k + 1], tcs[t], out[t])[2]
+            continue
+        # the same arithmetic with the products and sums fused (ops.kernels)
+        kern.lstm_fwd_pre(a, xproj[t], H)       # a = −(a + x), g block doubled
+        with np.errstate(over="ignore"):
+            xp.exp(a, out=a)
+        a += 1
+        xp.divide(1.0, a, out=a)                # σ of the four blocks
+        kern.lstm_fwd_cell(a, cs[k], one, cs[k + 1])   # g = 2σ − 1, c' = f⊙c + i⊙g
+        xp.tanh(cs[k + 1], out=tcs[t])
+        h = xp.multiply(a[:, 3 * H:], tcs[t], out=out[t])
+    return h
 
 
 def _lstm_small_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: Any, acts: Any,

@@ -216,7 +216,9 @@ def _all_op_classes():
     import glassgrad.tensor as tmod
 
     found = []
-    mods = [importlib.import_module(f"glassgrad.ops.{m.name}") for m in pkgutil.iter_modules(ops.__path__)]
+    mods = [importlib.import_module(f"glassgrad.ops.{m.name}") for m in pkgutil.iter_modules(ops.__path__)
+            if m.name != "_numba_kernels"]   # (optional compiled loops, no ops; needs Numba)
+    mods += [importlib.import_module(f"glassgrad.func.{n}") for n in ("_batched_linear", "_batched_rnn")]
     for mod in mods + [tmod]:
         for c in vars(mod).values():
             if inspect.isclass(c) and issubclass(c, Function) and c.__module__ == mod.__name__:

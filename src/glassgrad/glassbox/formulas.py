@@ -55,7 +55,8 @@ __all__ = ["Formula", "FORMULAS", "formula_for", "input_names"]
 
 
 # modules that define ops outside glassgrad.ops (imported before the table is collected)
-_OTHER_OP_MODULES = ("glassgrad.tensor", "glassgrad.nn.module")
+_OTHER_OP_MODULES = ("glassgrad.tensor", "glassgrad.nn.module", "glassgrad.func._batched_linear",
+                     "glassgrad.func._batched_rnn")
 
 
 def anchor(title: str) -> str:
@@ -73,7 +74,8 @@ def op_classes() -> list[type]:
     from ..autograd.function import Function
 
     for m in pkgutil.iter_modules(ops.__path__):
-        importlib.import_module(f"{ops.__name__}.{m.name}")
+        if m.name != "_numba_kernels":   # (optional compiled loops, no ops; needs Numba)
+            importlib.import_module(f"{ops.__name__}.{m.name}")
     for mod in _OTHER_OP_MODULES:
         importlib.import_module(mod)
     seen: list[type] = []

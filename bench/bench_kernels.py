@@ -62,16 +62,13 @@ def _data(path: str, n: int) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _model(name: str):
     from _models import gg_lstm_classifier
+    from bench_lenet import gg_lenet
 
     import glassgrad as gg
 
     gg.manual_seed(0)
     if name == "lenet":
-        nn = gg.nn
-        return nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)), 64
+        return gg_lenet(), 64
     return gg_lstm_classifier(128, name.upper()), 128
 
 

@@ -211,16 +211,11 @@ def lstm_small_cell(a, c, one, c_new):  # pragma: no cover - compiled
     """The small-input LSTM step (``rnn._lstm_small_forward``) after ``a = e^a``: the gates
     ``σ = 1/(1 + e)`` in place, g as ``2σ − 1``, and ``c' = f ⊙ c + i ⊙ g`` — six NumPy
     calls, which for a few sequences cost more than their arithmetic, as one."""
-    H = c.shape[1]
     for b in range(a.shape[0]):
-        ab, cb, nb = a[b], c[b], c_new[b]
+        ab = a[b]
         for j in range(ab.shape[0]):
             ab[j] = one / (one + ab[j])
-        ai, af, ag = ab[:H], ab[H:2 * H], ab[2 * H:3 * H]
-        for j in range(H):
-            g = (ag[j] + ag[j]) - one
-            ag[j] = g
-            nb[j] = af[j] * cb[j] + ai[j] * g
+    lstm_fwd_cell(a, c, one, c_new)
 
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",

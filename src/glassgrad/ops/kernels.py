@@ -200,10 +200,10 @@ def max_pool2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
     each window's first maximum (NaN counts as the maximum; ties go to the first), both
     in ``x``'s memory order. None where not covered."""
     if (x.ndim != 4 or len(ks) != 2 or tuple(ks) != tuple(stride) or tuple(dil) != (1, 1)
-            or any(lo or hi for lo, hi in pads) or ks[0] * ks[1] > 255):
+            or any(lo or hi for lo, hi in pads) or ks[0] * ks[1] > 255 or x.size < _MIN_SIZE):
         return None
     k = _ok(x)
-    if k is None or x.size < _MIN_SIZE:
+    if k is None:
         return None
     last = _batch_last(x)
     if not last and not x.flags.c_contiguous:
@@ -222,7 +222,7 @@ def max_pool2d_grad(g: np.ndarray, arg: np.ndarray, x_shape: tuple, ks: tuple) -
         return None
     last = _batch_last(arg)
     if last != _batch_last(g) or not (last or g.flags.c_contiguous):
-        g2 = _empty(g.shape, g.dtype, last)   # g in arg's memory order: one copy
+        g2 = np.empty_like(arg, dtype=g.dtype)   # g in arg's memory order: one copy
         g2[...] = g
         g = g2
     dx = _empty(tuple(x_shape), g.dtype, last)
@@ -234,10 +234,10 @@ def im2col2d(x: np.ndarray, ks: tuple, stride: tuple, pads: tuple, dil: tuple,
              out_sp: tuple) -> np.ndarray | None:
     """``cols: (C, kh, kw, OH, OW, N)`` (C-ordered) of ``x: (N, C, H, W)``, zero padding
     read as zeros (no padded copy of ``x``)."""
-    if x.ndim != 4 or len(ks) != 2:
+    if x.ndim != 4 or len(ks) != 2 or x.size < _MIN_SIZE:
         return None
     k = _ok(x)
-    if k is None or x.size < _MIN_SIZE:
+    if k is None:
         return None
     N, C = x.shape[:2]
     xt = x.transpose(1, 2, 3, 0)

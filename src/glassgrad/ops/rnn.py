@@ -246,7 +246,8 @@ class LSTMLayer(Function):
         xp = xp_of(xproj)
         T, B, _ = xproj.shape
         dt = xproj.dtype
-        if any(ctx.needs_input_grad) or xproj.nbytes <= (1 << 20):   # kept for the backward
+        large = xproj.nbytes > (1 << 20)
+        if any(ctx.needs_input_grad) or not large:   # kept for the backward
             # (or small: then whole arrays cost less than the ring's Python indexing)
             acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
             cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
@@ -257,7 +258,7 @@ class LSTMLayer(Function):
         cs[0] = c0
         h = h0
         steps = range(T - 1, -1, -1) if reverse else range(T)
-        if xproj.nbytes > (1 << 20):
+        if large:
             h = _lstm_large_forward(xproj, w_hh, h, cs, tcs, out, acts, steps,
                                     K.rnn(xproj, h0, c0, w_hh))
         else:
@@ -279,10 +280,6 @@ class LSTMLayer(Function):
         need = ctx.needs_input_grad
         da_all = xp.empty_like(acts)
         dh, dc = dhT, dcT
-        # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads written
-        # with out= (same operations in the same order, so the same rounding), straight into
-        # the slices of da_all
-        dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
         steps = range(T - 1, -1, -1) if reverse else range(T)
         kern = K.rnn(acts, dout, dh, dc)
         if kern is not None:   # the loop body below as one compiled pass per step
@@ -296,35 +293,40 @@ class LSTMLayer(Function):
                 dc = dc_next
                 if k or need[1]:
                     dh = da @ w_hh
-        for k in (range(T - 1, -1, -1) if kern is None else ()):
-            t = steps[k]
-            a = acts[t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
-            da = da_all[t]
-            tc = tcs[t]
-            xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
-            xp.multiply(tc, tc, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            dcs *= tmp
-            dcs += dc
-            for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
-                d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
-                gate = a[:, sl]
-                xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
-                tmp *= gate
+        else:
+            # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads
+            # written with out= (same operations in the same order, so the same rounding),
+            # straight into the slices of da_all
+            dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
+            for k in range(T - 1, -1, -1):
+                t = steps[k]
+                a = acts[t]
+                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
+                da = da_all[t]
+                tc = tcs[t]
+                xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+                xp.multiply(tc, tc, out=tmp)
+                xp.subtract(1, tmp, out=tmp)
+                dcs *= tmp
+                dcs += dc
+                for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
+                    d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
+                    gate = a[:, sl]
+                    xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
+                    tmp *= gate
+                    d *= tmp
+                d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
+                xp.multiply(g, g, out=tmp)
+                xp.subtract(1, tmp, out=tmp)
                 d *= tmp
-            d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
-            xp.multiply(g, g, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            d *= tmp
-            d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
-            xp.subtract(1, o, out=tmp)
-            tmp *= o
-            d *= tmp
-            dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
-            if k or need[1]:
-                dh = da @ w_hh                      # ∂L/∂h_{t−1}
+                d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
+                xp.subtract(1, o, out=tmp)
+                tmp *= o
+                d *= tmp
+                dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
+                if k or need[1]:
+                    dh = da @ w_hh                      # ∂L/∂h_{t−1}
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran
         h_prev = (xp.concatenate([out[1:], h0[None]]) if reverse
                   else xp.concatenate([h0[None], out[:-1]]))
@@ -650,17 +652,18 @@ class GRULayer(Function):
                                   dhp_all[t], dh_direct)
                 if k or need[1]:
                     dh = dh_direct + dhp_all[t] @ w_hh
-        for k in (range(T - 1, -1, -1) if kern is None else ()):
-            t = steps[k]
-            gt = gates[t]
-            r, z, n = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:]
-            dh = dout[t] + dh                       # from the output and from step t+1
-            dx, dhp = dx_all[t], dhp_all[t]
-            (dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:], dhp[:, 2 * H:],
-             dh_direct) = _gru_grads(dh, h_prev[t], r, z, n, hps[t][:, 2 * H:])
-            dhp[:, :2 * H] = dx[:, :2 * H]
-            if k or need[1]:
-                dh = dh_direct + dhp @ w_hh         # ∂L/∂h_{t−1}
+        else:
+            for k in range(T - 1, -1, -1):
+                t = steps[k]
+                gt = gates[t]
+                r, z, n = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:]
+                dh = dout[t] + dh                       # from the output and from step t+1
+                dx, dhp = dx_all[t], dhp_all[t]
+                (dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:], dhp[:, 2 * H:],
+                 dh_direct) = _gru_grads(dh, h_prev[t], r, z, n, hps[t][:, 2 * H:])
+                dhp[:, :2 * H] = dx[:, :2 * H]
+                if k or need[1]:
+                    dh = dh_direct + dhp @ w_hh         # ∂L/∂h_{t−1}
         dw = (dhp_all.reshape(T * B, G).T @ h_prev.reshape(T * B, H)) if need[2] else None
         db = dhp_all.reshape(T * B, G).sum(axis=0) if need_b else None
         return (dx_all if need[0] else None, dh if need[1] else None, dw, db)

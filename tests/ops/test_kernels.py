@@ -282,26 +282,84 @@ def test_gru_layer_bit_identical(dtype, reverse, bias):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("B", [1, 3])
-def test_lstm_layer_small_inputs_bit_identical(dtype, B):
+@pytest.mark.parametrize("B, H, reverse", [(1, 16, False), (3, 16, False), (2, 15, True), (1, 5, True)])
+def test_lstm_layer_small_inputs(dtype, B, H, reverse):
     """The small-input loop of LSTMLayer (a few sequences, as in inference), forward and
-    backward, on both paths."""
-    from glassgrad.ops.rnn import LSTMLayer
+    backward, on both paths: bit-identical, except float32 with at most
+    ``_SEQ_KERNEL_MAX_B`` sequences, where the whole loop is one compiled call with its own
+    product order and exponential: there the same to float32 rounding (H not a multiple
+    of four: the product's remainder rows)."""
+    from glassgrad.ops import rnn as R
 
     rng = np.random.default_rng(13)
-    T, H = 7, 16
+    T = 7
     arrs = [rng.standard_normal((T, B, 4 * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype),
             rng.standard_normal((B, H)).astype(dtype), (rng.standard_normal((4 * H, H)) * 0.3).astype(dtype)]
 
     def run():
         ts = [gg.Tensor._make(a.copy(), True) for a in arrs]
-        out, hT, cT = LSTMLayer.apply(*ts)
+        out, hT, cT = R.LSTMLayer.apply(*ts, reverse=reverse)
         ((out ** 2).sum() + hT.sum() + (cT * 3).sum()).backward()
         with gg.no_grad():
-            out2 = LSTMLayer.apply(*(gg.tensor(a) for a in arrs))[0]
+            out2 = R.LSTMLayer.apply(*(gg.tensor(a) for a in arrs), reverse=reverse)[0]
         return [out.detach().numpy(), hT.detach().numpy(), cT.detach().numpy(), out2.numpy()] + \
             [t.grad.numpy() for t in ts]
 
     r0, r1 = _both(run)
+    whole_loop = dtype == np.float32 and B <= R._SEQ_KERNEL_MAX_B
     for a, b in zip(r0, r1):
-        _same(a, b)
+        if whole_loop:
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
+        else:
+            _same(a, b)
+
+
+def test_lstm_whole_loop_kernel_saturation_and_nan():
+    """The one-call LSTM loop at its edges: saturated gates (|pre-activation| ≫ 88, where
+    e^x overflows or underflows) give the NumPy loop's 0/1 gates and finite states; a NaN in
+    one sequence's input stays in that sequence."""
+    from glassgrad.ops import rnn as R
+
+    rng = np.random.default_rng(3)
+    T, B, H = 5, 2, 8
+    x = (rng.standard_normal((T, B, 4 * H)) * 300).astype(np.float32)
+    h0, c0 = np.zeros((B, H), np.float32), np.zeros((B, H), np.float32)
+    w = (rng.standard_normal((4 * H, H)) * 0.3).astype(np.float32)
+
+    def run(x):
+        with gg.no_grad():
+            return [t.numpy() for t in R.LSTMLayer.apply(*(gg.tensor(a) for a in (x, h0, c0, w)))]
+
+    ref, got = _both(lambda: run(x))
+    for a, b in zip(ref, got):
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
+    x[2, 1, 3] = np.nan
+    ref, got = _both(lambda: run(x))
+    out = got[0]
+    assert np.isnan(out[2, 1, 3]) and np.isnan(out[3:, 1]).all()     # the unit, then all of h
+    assert np.isfinite(out[:, 0]).all() and np.isfinite(out[:2]).all()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref[0]))
+
+
+def test_vectorised_exponential():
+    """The kernels' float32 e^x (a polynomial LLVM vectorises) within 2 ulp of the float64
+    exponential over the whole float32 range, inf above it, NaN for NaN, and at most
+    1.2e-38 (about FLT_MIN) below e^−87.3 (its only use, 1/(1 + e^x), cannot tell these from 0)."""
+    from glassgrad.ops import _numba_kernels as nk
+
+    x = np.concatenate([np.linspace(-87.3, 88.7, 200_001, dtype=np.float32),
+                        np.float32([0.0, -0.0, 1e-30, -1e-30, 88.72, 88.8, 1e4, np.inf, -88.0, -1e4,
+                                    -np.inf, np.nan])])
+    got = x.copy()
+    nk._exp_rows(got, np.empty(x.size, np.int32))
+    with np.errstate(over="ignore"):
+        want = np.exp(x.astype(np.float64))
+    finite = np.isfinite(want) & (want < 3.4e38) & (x > -87.3)
+    ulp = np.spacing(want[finite].astype(np.float32)).astype(np.float64)
+    assert (np.abs(got[finite] - want[finite]) / ulp).max() <= 2
+    assert np.isposinf(got[x > 88.723]).all()
+    tiny = (x < -87.34) & ~np.isnan(x)
+    assert ((got[tiny] >= 0) & (got[tiny] <= 1.2e-38)).all()
+    assert np.isnan(got[np.isnan(x)]).all()

@@ -10,6 +10,7 @@ Derivations: ``docs/derivations/conv.md#backward``, ``docs/derivations/conv.md#p
 from __future__ import annotations
 
 import numba
+import numpy as np
 from numba import njit
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
@@ -217,6 +218,100 @@ def lstm_small_cell(a, c, one, c_new):  # pragma: no cover - compiled
             ab[j] = one / (one + ab[j])
     lstm_fwd_cell(a, c, one, c_new)
 
+# e^x in float32 as a polynomial LLVM can vectorise (libm's expf, which Numba calls for
+# math.exp, is one scalar call per element): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a
+# degree-7 polynomial (Cephes' expf coefficients), 2^k written as the float's exponent
+# bits. Relative error ≤ 2 ulp against the float64 exponential (tests/ops/test_kernels.py).
+_LOG2E = numba.float32(1.4426950408889634)
+_LN2_HI = numba.float32(0.693359375)
+_LN2_LO = numba.float32(-2.12194440e-4)
+_ROUND = numba.float32(12582912.0)      # 1.5·2^23: adding and subtracting it rounds to an integer
+_EXP_HI = numba.float32(88.72283)       # above: e^x overflows float32 (inf, as NumPy's)
+_EXP_LO = numba.float32(-87.33654)      # below: e^x underflows to (at most) FLT_MIN
+
+
+@njit(**_JIT)
+def _exp_rows(a, bits):  # pragma: no cover - compiled
+    """``a ← e^a`` in place on a 1-D float32 array (``bits``: int32 scratch of its size)."""
+    scale = bits.view(numba.float32)
+    for q in range(a.shape[0]):
+        x = a[q]
+        big = x > _EXP_HI
+        x = _EXP_LO if x < _EXP_LO else (_EXP_HI if big else x)
+        x = x if x == x else numba.float32(0.0)    # NaN: computed as 0, restored below
+        k = (x * _LOG2E + _ROUND) - _ROUND
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = numba.float32(1.9875691500e-4)
+        p = p * r + numba.float32(1.3981999507e-3)
+        p = p * r + numba.float32(8.3334519073e-3)
+        p = p * r + numba.float32(4.1665795894e-2)
+        p = p * r + numba.float32(1.6666665459e-1)
+        p = p * r + numba.float32(5.0000001201e-1)
+        p = (p * r) * r + r + numba.float32(1.0)
+        top = k > numba.float32(127.0)              # 2^128 has no exponent bits: 2·2^127
+        p = p + p if top else p
+        k = k - numba.float32(1.0) if top else k
+        a[q] = numba.float32(np.inf) if big else (p if a[q] == a[q] else a[q])
+        bits[q] = (numba.int32(k) + numba.int32(127)) << numba.int32(23)
+    for q in range(a.shape[0]):
+        a[q] = a[q] * scale[q]
+
+
+@njit(**_JIT)
+def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cover - compiled
+    """A whole float32 LSTM layer over a few sequences (``rnn._lstm_small_forward``'s loop
+    in one call): per step ``a = h·W_hhᵀ + x`` on the pre-scaled operands (−1 for i, f, o;
+    −2 for g), ``σ = 1/(1 + e^a)``, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``,
+    ``h' = o ⊙ tanh c'`` with ``tanh c' = 2/(1 + e^(−2c')) − 1``. Not bit-identical to
+    the NumPy loop: the product sums over H four terms at a time (OpenBLAS blocks it otherwise) and e^x is
+    :func:`_exp_rows`' polynomial; both agree to float32 rounding (tests/ops/test_kernels.py)."""
+    T, B, G = xs.shape
+    H = G // 4
+    one = numba.float32(1.0)
+    two = numba.float32(2.0)
+    bits = np.empty(G, np.int32)
+    tb = np.empty(H, np.float32)
+    J = H - H % 4
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        hs = h0 if k == 0 else out[t + 1 if reverse else t - 1]
+        at = acts[t]
+        for b in range(B):
+            a = at[b]
+            for q in range(G):
+                a[q] = 0.0
+        for j in range(0, J, 4):                    # a = h·W_hhᵀ (scaled), four rows of
+            w0, w1, w2, w3 = w_t[j], w_t[j + 1], w_t[j + 2], w_t[j + 3]   # W_hhᵀ a pass
+            for b in range(B):
+                a, h = at[b], hs[b]
+                h0j, h1j, h2j, h3j = h[j], h[j + 1], h[j + 2], h[j + 3]
+                for q in range(G):
+                    a[q] += (h0j * w0[q] + h1j * w1[q]) + (h2j * w2[q] + h3j * w3[q])
+        for j in range(J, H):
+            wj = w_t[j]
+            for b in range(B):
+                a, hj = at[b], hs[b, j]
+                for q in range(G):
+                    a[q] += hj * wj[q]
+        for b in range(B):
+            a, x = at[b], xs[t, b]
+            for q in range(G):
+                a[q] += x[q]
+            _exp_rows(a, bits)
+            for q in range(G):
+                a[q] = one / (one + a[q])           # [i, f, σ(2·a_g), o]
+            c, cn, tc, hn = cs[k, b], cs[k + 1, b], tcs[t, b], out[t, b]
+            for j in range(H):
+                g = two * a[2 * H + j] - one
+                a[2 * H + j] = g
+                cn[j] = a[H + j] * c[j] + a[j] * g
+                tb[j] = -two * cn[j]
+            _exp_rows(tb, bits[:H])
+            for j in range(H):
+                tc[j] = two / (one + tb[j]) - one
+                hn[j] = a[3 * H + j] * tc[j]
+
+
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",
-           "lstm_small_cell"]
+           "lstm_small_cell", "lstm_seq_small"]

@@ -267,8 +267,6 @@ def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cove
     :func:`_exp_rows`' polynomial; both agree to float32 rounding (tests/ops/test_kernels.py)."""
     T, B, G = xs.shape
     H = G // 4
-    one = numba.float32(1.0)
-    two = numba.float32(2.0)
     bits = np.empty(G, np.int32)
     tb = np.empty(H, np.float32)
     J = H - H % 4
@@ -297,20 +295,30 @@ def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cove
             a, x = at[b], xs[t, b]
             for q in range(G):
                 a[q] += x[q]
-            _exp_rows(a, bits)
-            for q in range(G):
-                a[q] = one / (one + a[q])           # [i, f, σ(2·a_g), o]
-            c, cn, tc, hn = cs[k, b], cs[k + 1, b], tcs[t, b], out[t, b]
-            for j in range(H):
-                g = two * a[2 * H + j] - one
-                a[2 * H + j] = g
-                cn[j] = a[H + j] * c[j] + a[j] * g
-                tb[j] = -two * cn[j]
-            _exp_rows(tb, bits[:H])
-            for j in range(H):
-                tc[j] = two / (one + tb[j]) - one
-                hn[j] = a[3 * H + j] * tc[j]
+            _lstm_cell_row(a, cs[k, b], cs[k + 1, b], tcs[t, b], out[t, b], bits, tb)
 
+
+@njit(**_JIT)
+def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
+    """One sequence's LSTM cell from its scaled pre-activations ``a`` (−1·a for i, f, o;
+    −2·a for g): ``σ = 1/(1 + e^a)`` in place, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``
+    into ``cn``, ``tanh c' = 2/(1 + e^(−2c')) − 1`` into ``tc``, ``h' = o ⊙ tanh c'`` into
+    ``hn`` (``bits``, ``tb``: int32 and float32 scratch of 4H and H)."""
+    H = c.shape[0]
+    one = numba.float32(1.0)
+    two = numba.float32(2.0)
+    _exp_rows(a, bits)
+    for q in range(a.shape[0]):
+        a[q] = one / (one + a[q])               # [i, f, σ(2·a_g), o]
+    for j in range(H):
+        g = two * a[2 * H + j] - one
+        a[2 * H + j] = g
+        cn[j] = a[H + j] * c[j] + a[j] * g
+        tb[j] = -two * cn[j]
+    _exp_rows(tb, bits[:H])
+    for j in range(H):
+        tc[j] = two / (one + tb[j]) - one
+        hn[j] = a[3 * H + j] * tc[j]
 
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import dtypes as _dt
 from ..backend import is_array, np, xp_of
@@ -76,6 +76,19 @@ def _check_operand(o: Any) -> None:
     op = f.f_code.co_name.strip("_") if f is not None else "operator"
     raise op_error(op, f"unsupported operand of type {type(o).__name__} ({o!r:.40}); expected a "
                    "Tensor, a Python number or a NumPy array", TypeError)
+
+
+def _cast_method(name: str, dtype: np.dtype, owner: str) -> Callable[[Tensor], Tensor]:
+    """The method ``owner.name`` that returns ``self.to(dtype)`` (``Tensor.float``, ``.long``,
+    ``.byte``, ...): one definition for the dtype shorthands."""
+
+    def method(self: Tensor) -> Tensor:
+        return self.to(dtype)
+
+    dt = np.dtype(dtype).name
+    method.__name__, method.__qualname__ = name, f"{owner}.{name}"
+    method.__doc__ = f"``self.to({dt})`` (``self`` itself if it is {dt} already)."
+    return method
 
 
 def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:

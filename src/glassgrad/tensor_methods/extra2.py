@@ -20,6 +20,7 @@ from .. import dtypes as _dt
 from ..backend import np, to_numpy, xp_of
 from ..ops import special as S
 from ..ops._util import norm_axis, norm_dim, op_error
+from ._common import _cast_method
 from .extra import _make_inplace
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -344,14 +345,9 @@ class TensorExtras2:
         """Least common multiple (non-negative), elementwise."""
         return self._int_binary("lcm", other, lambda a, b: xp_of(a).lcm(a, b), False)
 
-    def byte(self) -> Any:
-        return self.to(_dt.uint8)
-
-    def char(self) -> Any:
-        return self.to(_dt.int8)
-
-    def short(self) -> Any:
-        return self.to(_dt.int16)
+    byte = _cast_method("byte", _dt.uint8, "TensorExtras2")
+    char = _cast_method("char", _dt.int8, "TensorExtras2")
+    short = _cast_method("short", _dt.int16, "TensorExtras2")
 
     # ------------------------------------------------------------------ small queries
     def is_nonzero(self) -> builtins.bool:

@@ -32,7 +32,8 @@ def _T() -> type:
     return Tensor
 
 
-_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand"})
+_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand",
+                              "_int_binary"})
 
 
 def _not_operand(o: Any) -> builtins.bool:

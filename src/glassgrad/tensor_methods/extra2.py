@@ -294,42 +294,13 @@ class TensorExtras2:
         return self.masked_fill(self.abs() <= lambd, 0.0)
 
     # ------------------------------------------------------------------ integer / bitwise
-    def _int_binary(self, op: str, other: Any, fn: Callable, allow_bool: bool = True) -> Any:
-        T = _T()
-        a, b = self._operands(other)
-        kinds = "biu" if allow_bool else "iu"
-        if isinstance(b, builtins.float) or builtins.any(
-                isinstance(v, T) and v.dtype.kind not in kinds for v in (a, b)):
-            got = b.dtype if isinstance(b, T) else type(b).__name__
-            what = "bool or integer" if allow_bool else "integer"
-            raise op_error(op, f"needs {what} operands, got {a.dtype} and {got}", TypeError)
-        bd = b.array if isinstance(b, T) else b
-        try:
-            return _wrap(xp_of(a.array).asarray(fn(a.array, bd)))
-        except ValueError as e:
-            raise op_error(op, f"shapes {tuple(a.shape)} and {tuple(np.shape(bd))} do not "
-                           f"broadcast: {e}") from None
-
-    def bitwise_and(self, other: Any) -> Any:
-        return self._int_binary("bitwise_and", other, operator.and_)
-
-    def bitwise_or(self, other: Any) -> Any:
-        return self._int_binary("bitwise_or", other, operator.or_)
-
-    def bitwise_xor(self, other: Any) -> Any:
-        return self._int_binary("bitwise_xor", other, operator.xor)
-
     def bitwise_left_shift(self, other: Any) -> Any:
         return self._int_binary("bitwise_left_shift", other, operator.lshift, False)
 
     def bitwise_right_shift(self, other: Any) -> Any:
         return self._int_binary("bitwise_right_shift", other, operator.rshift, False)
 
-    def __lshift__(self, other: Any) -> Any:
-        return self.bitwise_left_shift(other)
-
-    def __rshift__(self, other: Any) -> Any:
-        return self.bitwise_right_shift(other)
+    __lshift__, __rshift__ = bitwise_left_shift, bitwise_right_shift
 
     def bitwise_not(self) -> Any:
         if self.dtype.kind not in "biu":

@@ -3,8 +3,8 @@ inherits (kept apart from ``tensor.py`` so that file stays readable).
 
 Almost every method here is written with existing ops (``+``, ``*``, ``where``, indexing,
 ``gather``, ``index_add``, ...), so its gradient is the gradient of that small graph and
-needs no backward of its own. The exceptions — the inverse hyperbolic functions and
-``scatter`` — are ops in :mod:`glassgrad.ops.extra` with their derivations.
+needs no backward of its own. The exception, ``scatter``, is an op in
+:mod:`glassgrad.ops.extra` with its derivation.
 
 In-place variants (``x.add_(...)``, ``x.masked_fill_(...)``, ``x.normal_()``, ...) follow
 ``Tensor._inplace``: without autograd they overwrite the array; on a tensor that is part
@@ -209,17 +209,6 @@ class TensorExtras:
 
     def ger(self, vec2: Any) -> Any:
         return self.outer(vec2)
-
-    def asinh(self) -> Any:
-        return X.Asinh.apply(self._f())
-
-    def acosh(self) -> Any:
-        return X.Acosh.apply(self._f())
-
-    def atanh(self) -> Any:
-        return X.Atanh.apply(self._f())
-
-    arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
     def clamp_min(self, min: Any) -> Any:
         return self.clamp(min=min)

@@ -1,6 +1,7 @@
 """Helpers shared by :class:`~glassgrad.tensor.Tensor` and its method mixins in this package:
 the result namedtuples (``MinMax``, ``ValuesIndices``, ``SignLogAbsDet``), the operand checks
-(``_check_operand``, ``_no_dtype``, ...), ``_correction`` (``var``/``std``'s ddof) and the
+(``_check_operand``, ``_no_dtype``, ...), ``_correction`` (``var``/``std``'s ddof), the
+factory of the dtype shorthands ``float()``, ``long()``, ... (``_cast_method``) and the
 conversion of data to an array (``_to_array``). Nothing here imports ``glassgrad.tensor`` at
 import time: ``_T()`` fetches the class when called."""
 

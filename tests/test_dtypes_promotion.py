@@ -182,3 +182,6 @@ def test_cuda_legacy_types_check_the_device():
     assert gg.cuda.FloatTensor.dtype == gg.float32 and gg.cuda.FloatTensor.is_cuda
     assert not isinstance(gg.zeros(2), gg.cuda.FloatTensor)
     assert repr(gg.cuda.LongTensor) == "<class 'glassgrad.cuda.LongTensor'>"
+    for name in LEGACY:  # each name is bound to the type of that name and the CPU type's dtype
+        assert repr(getattr(gg.cuda, name)) == f"<class 'glassgrad.cuda.{name}'>"
+        assert getattr(gg.cuda, name).dtype == getattr(gg, name).dtype

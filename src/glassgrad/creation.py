@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import dtypes as _dt
 from ._sizes import size_arg
@@ -85,31 +85,27 @@ def from_numpy(a: np.ndarray) -> Tensor:
     return Tensor._make(a, False)
 
 
-def zeros(*size: Any, out: Tensor | None = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False, **kw: Any) -> Tensor:
-    """Zeros of the given size: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(size=(2, 3))``."""
-    shp = size_arg("zeros", size, _size_kw("zeros", kw))
-    d = _out_dtype("zeros", dtype, out)
-    return _finish(np.zeros(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
-                   out=out, op="zeros")
+def _filled(op: str, fill: Callable[..., np.ndarray], doc: str) -> Callable[..., Tensor]:
+    """The factory ``op(*size, out=None, dtype=None, device=None, requires_grad=False)`` whose
+    values are ``fill(shape, dtype=...)`` (NumPy's ``zeros``, ``ones``, ``empty``)."""
+
+    def factory(*size: Any, out: Tensor | None = None, dtype: Any = None, device: Any = None,
+                requires_grad: bool = False, **kw: Any) -> Tensor:
+        shp = size_arg(op, size, _size_kw(op, kw))
+        d = _out_dtype(op, dtype, out)
+        return _finish(fill(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
+                       out=out, op=op)
+
+    factory.__name__ = factory.__qualname__ = op
+    factory.__doc__ = doc
+    return factory
 
 
-def ones(*size: Any, out: Tensor | None = None, dtype: Any = None,
-         device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
-    """Ones of the given size (the same size forms as :func:`zeros`)."""
-    shp = size_arg("ones", size, _size_kw("ones", kw))
-    d = _out_dtype("ones", dtype, out)
-    return _finish(np.ones(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
-                   out=out, op="ones")
-
-
-def empty(*size: Any, out: Tensor | None = None, dtype: Any = None,
-          device: Any = None, requires_grad: bool = False, **kw: Any) -> Tensor:
-    """An uninitialized tensor of the given size (the same size forms as :func:`zeros`)."""
-    shp = size_arg("empty", size, _size_kw("empty", kw))
-    d = _out_dtype("empty", dtype, out)
-    return _finish(np.empty(shp, dtype=_dt.to_dtype(d)), None, device, requires_grad,
-                   out=out, op="empty")
+zeros = _filled("zeros", np.zeros, "Zeros of the given size: ``zeros(2, 3)``, ``zeros((2, 3))``, "
+                "``zeros(size=(2, 3))``.")
+ones = _filled("ones", np.ones, "Ones of the given size (the same size forms as :func:`zeros`).")
+empty = _filled("empty", np.empty, "An uninitialized tensor of the given size (the same size forms "
+                "as :func:`zeros`).")
 
 
 def _size_kw(op: str, kw: dict) -> Any:

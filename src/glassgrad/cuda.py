@@ -68,13 +68,5 @@ def empty_cache() -> None:
         _get_cupy().get_default_memory_pool().free_all_blocks()
 
 
-_CUDA_TYPES = _tt._types("cuda", "glassgrad.cuda")
-FloatTensor = _CUDA_TYPES["FloatTensor"]
-DoubleTensor = _CUDA_TYPES["DoubleTensor"]
-HalfTensor = _CUDA_TYPES["HalfTensor"]
-LongTensor = _CUDA_TYPES["LongTensor"]
-IntTensor = _CUDA_TYPES["IntTensor"]
-ShortTensor = _CUDA_TYPES["ShortTensor"]
-CharTensor = _CUDA_TYPES["CharTensor"]
-ByteTensor = _CUDA_TYPES["ByteTensor"]
-BoolTensor = _CUDA_TYPES["BoolTensor"]
+(FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor,
+ BoolTensor) = _tt._types("cuda", "glassgrad.cuda")

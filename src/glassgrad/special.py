@@ -8,7 +8,8 @@ compositions of them (``ndtr``, ``ndtri``, ``log_ndtr``, ``entr``, ``xlog1py``, 
 from __future__ import annotations
 
 import math
-from typing import Any
+import operator
+from typing import Any, Callable
 
 from .ops import special as _S
 from .tensor import Tensor
@@ -23,16 +24,21 @@ def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def erf(input: Any) -> Tensor:
-    return _t(input).erf()
+def _method(name: str, method: str | None = None) -> Callable[[Any], Tensor]:
+    """The function ``name(input)``: ``input``'s Tensor method ``method`` (default: ``name``)."""
+    call = operator.methodcaller(method or name)
+
+    def f(input: Any) -> Tensor:
+        return call(_t(input))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``torch.special.{name}``: ``input.{method or name}()``."
+    return f
 
 
-def erfc(input: Any) -> Tensor:
-    return _t(input).erfc()
-
-
-def erfinv(input: Any) -> Tensor:
-    return _t(input).erfinv()
+erf = _method("erf")
+erfc = _method("erfc")
+erfinv = _method("erfinv")
 
 
 def erfcx(input: Any) -> Tensor:
@@ -42,14 +48,8 @@ def erfcx(input: Any) -> Tensor:
     return (x * x).exp() * x.erfc()
 
 
-def gammaln(input: Any) -> Tensor:
-    return _t(input).lgamma()
-
-
-def digamma(input: Any) -> Tensor:
-    return _t(input).digamma()
-
-
+gammaln = _method("gammaln", "lgamma")
+digamma = _method("digamma")
 psi = digamma
 
 
@@ -61,8 +61,7 @@ def multigammaln(input: Any, p: int) -> Tensor:
     return _t(input).mvlgamma(p)
 
 
-def i0(input: Any) -> Tensor:
-    return _t(input).i0()
+i0 = _method("i0")
 
 
 def i1(input: Any) -> Tensor:
@@ -70,8 +69,7 @@ def i1(input: Any) -> Tensor:
     return _S.I1.apply(_t(input)._f())
 
 
-def sinc(input: Any) -> Tensor:
-    return _t(input).sinc()
+sinc = _method("sinc")
 
 
 def logit(input: Any, eps: float | None = None) -> Tensor:
@@ -95,16 +93,9 @@ def xlog1py(input: Any, other: Any) -> Tensor:
     return x * y.masked_fill(zero, 0.0).log1p()
 
 
-def log1p(input: Any) -> Tensor:
-    return _t(input).log1p()
-
-
-def expm1(input: Any) -> Tensor:
-    return _t(input).expm1()
-
-
-def exp2(input: Any) -> Tensor:
-    return _t(input).exp2()
+log1p = _method("log1p")
+expm1 = _method("expm1")
+exp2 = _method("exp2")
 
 
 def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:

@@ -30,6 +30,7 @@ from .ops._util import norm_dim, op_error, pick, shape_tuple
 from .ops.movement import Cast, Clone, ToDevice
 from .tensor_methods._common import (
     _SCALARS,
+    _cast_method,
     _check_operand,
     _needs_copy,
     _PyFloat,
@@ -391,17 +392,8 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
         kwargs.pop("copy", None)
-        kwargs.pop("non_blocking", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif is_device_arg(a):
-                device = a
-            else:
-                dtype = a
+        dtype, device = parse_to_args(args, kwargs)
         out = self
         if dtype is not None:
             d = _dt.to_dtype(dtype)
@@ -413,23 +405,12 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
                 out = ToDevice.apply(out, dev)
         return out
 
-    def float(self) -> Tensor:
-        return self.to(_dt.float32)
-
-    def double(self) -> Tensor:
-        return self.to(_dt.float64)
-
-    def half(self) -> Tensor:
-        return self.to(_dt.float16)
-
-    def long(self) -> Tensor:
-        return self.to(_dt.int64)
-
-    def int(self) -> Tensor:
-        return self.to(_dt.int32)
-
-    def bool(self) -> Tensor:
-        return self.to(_dt.bool)
+    float = _cast_method("float", _dt.float32, "Tensor")
+    double = _cast_method("double", _dt.float64, "Tensor")
+    half = _cast_method("half", _dt.float16, "Tensor")
+    long = _cast_method("long", _dt.int64, "Tensor")
+    int = _cast_method("int", _dt.int32, "Tensor")
+    bool = _cast_method("bool", _dt.bool, "Tensor")
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -699,6 +680,24 @@ for _cls in (M.Reshape, M.Permute, M.Expand, M.SlidingWindow):
 
 
 
+
+
+def parse_to_args(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """The ``(dtype, device)`` that ``to(*args, **kwargs)`` asks for (None where not given), for
+    ``Tensor.to`` and ``Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+    ``to(other_tensor)`` (its dtype and device), keywords ``dtype=``/``device=``. Pops those
+    keywords and ``non_blocking`` from ``kwargs``; what is left there is the caller's to check."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif is_device_arg(a):
+            device = a
+        else:
+            dtype = a
+    return dtype, device
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None,

@@ -76,17 +76,11 @@ def _make(name: str, dtype: np.dtype, device: str, module: str) -> tensortype:
                                  "__module__": module, "__doc__": doc})
 
 
-def _types(device: str, module: str) -> dict:
-    return {name: _make(name, dt, device, module) for dt, name in _dt.LEGACY_NAMES.items()}
+def _types(device: str, module: str) -> tuple:
+    """The nine types for ``device``, in the order of ``dtypes.LEGACY_NAMES`` (Float, Double,
+    Half, Long, Int, Short, Char, Byte, Bool)."""
+    return tuple(_make(name, dt, device, module) for dt, name in _dt.LEGACY_NAMES.items())
 
 
-_CPU_TYPES = _types("cpu", "glassgrad")
-FloatTensor = _CPU_TYPES["FloatTensor"]
-DoubleTensor = _CPU_TYPES["DoubleTensor"]
-HalfTensor = _CPU_TYPES["HalfTensor"]
-LongTensor = _CPU_TYPES["LongTensor"]
-IntTensor = _CPU_TYPES["IntTensor"]
-ShortTensor = _CPU_TYPES["ShortTensor"]
-CharTensor = _CPU_TYPES["CharTensor"]
-ByteTensor = _CPU_TYPES["ByteTensor"]
-BoolTensor = _CPU_TYPES["BoolTensor"]
+(FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor,
+ BoolTensor) = _types("cpu", "glassgrad")

@@ -30,8 +30,8 @@ from .. import dtypes as _dt
 from ..autograd import recording
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
-from ..backend import is_device_arg, normalize_device, np, to_device
-from ..tensor import Tensor
+from ..backend import normalize_device, np, to_device
+from ..tensor import Tensor, parse_to_args
 from .parameter import Buffer, Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -427,18 +427,9 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: cast the
         floating parameters and buffers / move everything, in place; returns ``self``."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
+        dtype, device = parse_to_args(args, kwargs)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif is_device_arg(a):
-                device = a
-            else:
-                dtype = a
         if dtype is not None:
             d = _dt.to_dtype(dtype)
             if d.kind != "f":

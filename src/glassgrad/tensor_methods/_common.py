@@ -1,6 +1,7 @@
 """Helpers shared by :class:`~glassgrad.tensor.Tensor` and its method mixins in this package:
 the result namedtuples (``MinMax``, ``ValuesIndices``, ``SignLogAbsDet``), the operand checks
-(``_check_operand``, ``_no_dtype``, ...), ``_correction`` (``var``/``std``'s ddof) and the
+(``_check_operand``, ``_no_dtype``, ...), ``_correction`` (``var``/``std``'s ddof), the
+factory of the dtype shorthands ``float()``, ``long()``, ... (``_cast_method``) and the
 conversion of data to an array (``_to_array``). Nothing here imports ``glassgrad.tensor`` at
 import time: ``_T()`` fetches the class when called."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import dtypes as _dt
 from ..backend import is_array, np, xp_of
@@ -32,7 +33,8 @@ def _T() -> type:
     return Tensor
 
 
-_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand"})
+_OPERAND_HELPERS = frozenset({"_other", "_operands", "_other_t", "_cast_in", "_cmp", "_check_operand",
+                              "_int_binary"})
 
 
 def _not_operand(o: Any) -> builtins.bool:
@@ -76,6 +78,19 @@ def _check_operand(o: Any) -> None:
     op = f.f_code.co_name.strip("_") if f is not None else "operator"
     raise op_error(op, f"unsupported operand of type {type(o).__name__} ({o!r:.40}); expected a "
                    "Tensor, a Python number or a NumPy array", TypeError)
+
+
+def _cast_method(name: str, dtype: np.dtype, owner: str) -> Callable[[Tensor], Tensor]:
+    """The method ``owner.name`` that returns ``self.to(dtype)`` (``Tensor.float``, ``.long``,
+    ``.byte``, ...): one definition for the dtype shorthands."""
+
+    def method(self: Tensor) -> Tensor:
+        return self.to(dtype)
+
+    dt = np.dtype(dtype).name
+    method.__name__, method.__qualname__ = name, f"{owner}.{name}"
+    method.__doc__ = f"``self.to({dt})`` (``self`` itself if it is {dt} already)."
+    return method
 
 
 def _correction(unbiased: Any, correction: Any, ddof: Any) -> Any:

@@ -41,9 +41,7 @@ class ArithmeticMethods:
         a, o = self._operands(o)
         return E.Add.apply(a, o)
 
-    def __radd__(self, o: Any) -> Tensor:
-        a, o = self._operands(o)
-        return E.Add.apply(a, o)
+    __radd__ = __add__  # + and * commute (the same result dtype either way round)
 
     def __sub__(self, o: Any) -> Tensor:
         _no_bool_sub(self, o)
@@ -61,9 +59,7 @@ class ArithmeticMethods:
         a, o = self._operands(o)
         return E.Mul.apply(a, o)
 
-    def __rmul__(self, o: Any) -> Tensor:
-        a, o = self._operands(o)
-        return E.Mul.apply(a, o)
+    __rmul__ = __mul__
 
     def __truediv__(self, o: Any) -> Tensor:
         a, o = self._operands(o)
@@ -163,39 +159,40 @@ class ArithmeticMethods:
             return NotImplemented
         return self._cmp(o, lambda a, b: a != b)
 
-    def __and__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_and", o, operator.and_)
-
-    def __or__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_or", o, operator.or_)
-
-    def __xor__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_xor", o, operator.xor)
-
-    # ------------------------------------------------------------------ reflected integer ops
-    def _bitwise(self, op: str, o: Any, fn: Callable) -> Tensor:
-        """``&``, ``|``, ``^`` on bool/integer tensors with PyTorch's result dtype."""
+    # ------------------------------------------------------------------ integer ops
+    def _int_binary(self, op: str, o: Any, fn: Callable, allow_bool: builtins.bool = True) -> Tensor:
+        """``fn(self, o)`` on integer (and, with ``allow_bool``, bool) tensors with PyTorch's
+        result dtype, no gradient: ``&``, ``|``, ``^`` and ``bitwise_*``, ``gcd``, ``lcm``."""
+        T = _T()
         a, b = self._operands(o)
+        kinds = "biu" if allow_bool else "iu"
         if isinstance(b, _PyFloat) or builtins.any(
-                isinstance(v, _T()) and v.dtype.kind not in "biu" for v in (a, b)):
-            other = b.dtype if isinstance(b, _T()) else type(b).__name__
-            raise op_error(op, f"needs bool or integer operands, got {a.dtype} and {other}", TypeError)
-        bd = b.array if isinstance(b, _T()) else b
+                isinstance(v, T) and v.dtype.kind not in kinds for v in (a, b)):
+            got = b.dtype if isinstance(b, T) else type(b).__name__
+            what = "bool or integer" if allow_bool else "integer"
+            raise op_error(op, f"needs {what} operands, got {a.dtype} and {got}", TypeError)
+        bd = b.array if isinstance(b, T) else b
         try:
-            return _T()._make(xp_of(a.array).asarray(fn(a.array, bd)), False)
+            return T._make(xp_of(a.array).asarray(fn(a.array, bd)), False)
         except ValueError as e:
             raise op_error(op, f"shapes {tuple(a.shape)} and {tuple(np.shape(bd))} do not "
                            f"broadcast: {e}") from None
 
-    def __rand__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_and", o, operator.and_)
+    def bitwise_and(self, other: Any) -> Tensor:
+        return self._int_binary("bitwise_and", other, operator.and_)
 
-    def __ror__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_or", o, operator.or_)
+    def bitwise_or(self, other: Any) -> Tensor:
+        return self._int_binary("bitwise_or", other, operator.or_)
 
-    def __rxor__(self, o: Any) -> Tensor:
-        return self._bitwise("bitwise_xor", o, operator.xor)
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return self._int_binary("bitwise_xor", other, operator.xor)
 
+    # &, |, ^ commute (the same result dtype either way round)
+    __and__ = __rand__ = bitwise_and
+    __or__ = __ror__ = bitwise_or
+    __xor__ = __rxor__ = bitwise_xor
+
+    # ------------------------------------------------------------------ reflected integer ops
     def __rfloordiv__(self, o: Any) -> Tensor:
         """``number // tensor``, PyTorch's result dtype."""
         return self._other_t(o).__floordiv__(self)

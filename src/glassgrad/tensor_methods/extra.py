@@ -3,8 +3,8 @@ inherits (kept apart from ``tensor.py`` so that file stays readable).
 
 Almost every method here is written with existing ops (``+``, ``*``, ``where``, indexing,
 ``gather``, ``index_add``, ...), so its gradient is the gradient of that small graph and
-needs no backward of its own. The exceptions — the inverse hyperbolic functions and
-``scatter`` — are ops in :mod:`glassgrad.ops.extra` with their derivations.
+needs no backward of its own. The exception, ``scatter``, is an op in
+:mod:`glassgrad.ops.extra` with its derivation.
 
 In-place variants (``x.add_(...)``, ``x.masked_fill_(...)``, ``x.normal_()``, ...) follow
 ``Tensor._inplace``: without autograd they overwrite the array; on a tensor that is part
@@ -84,12 +84,14 @@ class TensorExtras:
             self._version = new._version
         return self
 
-    def _random_fill(self, op: str, sample: Callable[[Any], Any]) -> Any:
-        """Overwrite with ``sample(numpy_generator)`` (an array of this shape)."""
+    def _random_fill(self, op: str, generator: Generator | None,
+                     draw: Callable[[np.random.Generator, tuple], Any]) -> Any:
+        """Overwrite with ``draw(rng, shape)`` (NumPy's generator of ``generator``, this
+        tensor's shape; an array converted to this dtype)."""
         if self.requires_grad and STATE.grad_enabled:
             raise RuntimeError(f"{op}: a tensor that requires grad is being used in an "
                                "in-place operation; wrap it in gg.no_grad() (as nn.init does)")
-        vals = sample()
+        vals = np.asarray(draw(_rng(generator), self.shape)).astype(self.dtype)
         xp = xp_of(self.array)
         self.array[...] = xp.asarray(vals) if xp is not np else vals
         self._version[0] += 1
@@ -209,17 +211,6 @@ class TensorExtras:
 
     def ger(self, vec2: Any) -> Any:
         return self.outer(vec2)
-
-    def asinh(self) -> Any:
-        return X.Asinh.apply(self._f())
-
-    def acosh(self) -> Any:
-        return X.Acosh.apply(self._f())
-
-    def atanh(self) -> Any:
-        return X.Atanh.apply(self._f())
-
-    arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
     def clamp_min(self, min: Any) -> Any:
         return self.clamp(min=min)
@@ -355,45 +346,40 @@ class TensorExtras:
     def normal_(self, mean: float = 0.0, std: float = 1.0, *,
                 generator: Generator | None = None) -> Any:
         """Fill with samples of N(mean, std²)."""
-        return self._random_fill("normal_", lambda: _rng(generator).normal(
-            mean, std, self.shape).astype(self.dtype))
+        return self._random_fill("normal_", generator, lambda g, shape: g.normal(mean, std, shape))
 
     def uniform_(self, from_: float = 0.0, to: float = 1.0, *,
                  generator: Generator | None = None) -> Any:
         """Fill with samples of U[from_, to)."""
-        return self._random_fill("uniform_", lambda: _rng(generator).uniform(
-            from_, to, self.shape).astype(self.dtype))
+        return self._random_fill("uniform_", generator, lambda g, shape: g.uniform(from_, to, shape))
 
     def exponential_(self, lambd: float = 1.0, *, generator: Generator | None = None) -> Any:
         """Fill with samples of the exponential distribution of rate ``lambd``."""
         if lambd <= 0:
             raise op_error("exponential_", f"lambd must be positive, got {lambd}")
-        return self._random_fill("exponential_", lambda: _rng(generator).exponential(
-            1.0 / lambd, self.shape).astype(self.dtype))
+        return self._random_fill("exponential_", generator,
+                                 lambda g, shape: g.exponential(1.0 / lambd, shape))
 
     def log_normal_(self, mean: float = 1.0, std: float = 2.0, *,
                     generator: Generator | None = None) -> Any:
-        return self._random_fill("log_normal_", lambda: _rng(generator).lognormal(
-            mean, std, self.shape).astype(self.dtype))
+        return self._random_fill("log_normal_", generator, lambda g, shape: g.lognormal(mean, std, shape))
 
     def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *,
                 generator: Generator | None = None) -> Any:
-        return self._random_fill("cauchy_", lambda: (median + sigma * _rng(
-            generator).standard_cauchy(self.shape)).astype(self.dtype))
+        return self._random_fill("cauchy_", generator,
+                                 lambda g, shape: median + sigma * g.standard_cauchy(shape))
 
     def geometric_(self, p: float, *, generator: Generator | None = None) -> Any:
         if not 0 < p <= 1:
             raise op_error("geometric_", f"p must be in (0, 1], got {p}")
-        return self._random_fill("geometric_", lambda: _rng(generator).geometric(
-            p, self.shape).astype(self.dtype))
+        return self._random_fill("geometric_", generator, lambda g, shape: g.geometric(p, shape))
 
     def bernoulli_(self, p: Any = 0.5, *, generator: Generator | None = None) -> Any:
         """Fill with 0/1 samples, 1 with probability ``p`` (a number or a tensor)."""
         pa = to_numpy(_arr(p)) if isinstance(p, _T()) else np.asarray(p)
         if np.any((pa < 0) | (pa > 1)):
             raise op_error("bernoulli_", "p must be in [0, 1]")
-        return self._random_fill("bernoulli_", lambda: (
-            _rng(generator).random(self.shape) < pa).astype(self.dtype))
+        return self._random_fill("bernoulli_", generator, lambda g, shape: g.random(shape) < pa)
 
     def bernoulli(self, p: Any = None, *, generator: Generator | None = None) -> Any:
         """0/1 samples with probabilities ``self`` (or ``p``), no gradient."""
@@ -421,8 +407,8 @@ class TensorExtras:
         if to <= from_:
             raise op_error("random_", f"expects from_ < to, got {from_} and {to}")
         dt = self.dtype if self.dtype.kind in "iu" else np.int64
-        return self._random_fill("random_", lambda: _rng(generator).integers(
-            from_, to, self.shape, dtype=dt).astype(self.dtype))
+        return self._random_fill("random_", generator,
+                                 lambda g, shape: g.integers(from_, to, shape, dtype=dt))
 
     # ------------------------------------------------------------------ masking / indexing
     def masked_fill_(self, mask: Any, value: Any) -> Any:

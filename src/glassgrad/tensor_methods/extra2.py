@@ -20,6 +20,7 @@ from .. import dtypes as _dt
 from ..backend import np, to_numpy, xp_of
 from ..ops import special as S
 from ..ops._util import norm_axis, norm_dim, op_error
+from ._common import _cast_method
 from .extra import _make_inplace
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -293,42 +294,13 @@ class TensorExtras2:
         return self.masked_fill(self.abs() <= lambd, 0.0)
 
     # ------------------------------------------------------------------ integer / bitwise
-    def _int_binary(self, op: str, other: Any, fn: Callable, allow_bool: bool = True) -> Any:
-        T = _T()
-        a, b = self._operands(other)
-        kinds = "biu" if allow_bool else "iu"
-        if isinstance(b, builtins.float) or builtins.any(
-                isinstance(v, T) and v.dtype.kind not in kinds for v in (a, b)):
-            got = b.dtype if isinstance(b, T) else type(b).__name__
-            what = "bool or integer" if allow_bool else "integer"
-            raise op_error(op, f"needs {what} operands, got {a.dtype} and {got}", TypeError)
-        bd = b.array if isinstance(b, T) else b
-        try:
-            return _wrap(xp_of(a.array).asarray(fn(a.array, bd)))
-        except ValueError as e:
-            raise op_error(op, f"shapes {tuple(a.shape)} and {tuple(np.shape(bd))} do not "
-                           f"broadcast: {e}") from None
-
-    def bitwise_and(self, other: Any) -> Any:
-        return self._int_binary("bitwise_and", other, operator.and_)
-
-    def bitwise_or(self, other: Any) -> Any:
-        return self._int_binary("bitwise_or", other, operator.or_)
-
-    def bitwise_xor(self, other: Any) -> Any:
-        return self._int_binary("bitwise_xor", other, operator.xor)
-
     def bitwise_left_shift(self, other: Any) -> Any:
         return self._int_binary("bitwise_left_shift", other, operator.lshift, False)
 
     def bitwise_right_shift(self, other: Any) -> Any:
         return self._int_binary("bitwise_right_shift", other, operator.rshift, False)
 
-    def __lshift__(self, other: Any) -> Any:
-        return self.bitwise_left_shift(other)
-
-    def __rshift__(self, other: Any) -> Any:
-        return self.bitwise_right_shift(other)
+    __lshift__, __rshift__ = bitwise_left_shift, bitwise_right_shift
 
     def bitwise_not(self) -> Any:
         if self.dtype.kind not in "biu":
@@ -344,14 +316,9 @@ class TensorExtras2:
         """Least common multiple (non-negative), elementwise."""
         return self._int_binary("lcm", other, lambda a, b: xp_of(a).lcm(a, b), False)
 
-    def byte(self) -> Any:
-        return self.to(_dt.uint8)
-
-    def char(self) -> Any:
-        return self.to(_dt.int8)
-
-    def short(self) -> Any:
-        return self.to(_dt.int16)
+    byte = _cast_method("byte", _dt.uint8, "TensorExtras2")
+    char = _cast_method("char", _dt.int8, "TensorExtras2")
+    short = _cast_method("short", _dt.int16, "TensorExtras2")
 
     # ------------------------------------------------------------------ small queries
     def is_nonzero(self) -> builtins.bool:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..backend import np
 from ..ops import indexing as I
@@ -15,6 +15,21 @@ from ._common import SignLogAbsDet
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
+
+
+def _matmul_of(op: str, nd: int, what: str) -> Callable[[Tensor, Tensor], Tensor]:
+    """The method ``op(other)``: ``self @ other`` for two ``nd``-D tensors, else a ValueError
+    naming ``op`` and the shapes (``mm``, ``bmm``, ``dot``)."""
+
+    def method(self: Tensor, other: Tensor) -> Tensor:
+        if self.ndim != nd or other.ndim != nd:
+            raise op_error(op, f"expects {nd}-D tensors, got {tuple(self.shape)} and "
+                           f"{tuple(other.shape)}")
+        return self @ other
+
+    method.__name__, method.__qualname__ = op, f"LinalgMethods.{op}"
+    method.__doc__ = f"The {what} ``self @ other`` of two {nd}-D tensors."
+    return method
 
 
 class LinalgMethods:
@@ -87,23 +102,9 @@ class LinalgMethods:
     def matmul(self, other: Any) -> Tensor:
         return self @ other
 
-    def mm(self, other: Tensor) -> Tensor:
-        if self.ndim != 2 or other.ndim != 2:
-            raise op_error("mm", f"expects 2-D tensors, got {tuple(self.shape)} and "
-                           f"{tuple(other.shape)}")
-        return self @ other
-
-    def bmm(self, other: Tensor) -> Tensor:
-        if self.ndim != 3 or other.ndim != 3:
-            raise op_error("bmm", f"expects 3-D tensors, got {tuple(self.shape)} and "
-                           f"{tuple(other.shape)}")
-        return self @ other
-
-    def dot(self, other: Tensor) -> Tensor:
-        if self.ndim != 1 or other.ndim != 1:
-            raise op_error("dot", f"expects 1-D tensors, got {tuple(self.shape)} and "
-                           f"{tuple(other.shape)}")
-        return self @ other
+    mm = _matmul_of("mm", 2, "matrix product")
+    bmm = _matmul_of("bmm", 3, "batched matrix product")
+    dot = _matmul_of("dot", 1, "inner product")
 
     def outer(self, other: Tensor) -> Tensor:
         return self.reshape(-1, 1) * other.reshape(1, -1)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import dtypes as _dt
 from ..backend import is_array, np, xp_of
 from ..ops import elementwise as E
+from ..ops import extra as X
 from ..ops import trig as TG
 from ..ops._util import dim_int, op_error
 from ..ops.rounding import Rounded
@@ -117,7 +118,16 @@ class PointwiseMethods:
     def atan(self) -> Tensor:
         return TG.Atan.apply(self._f())
 
-    arcsin, arccos, arctan = asin, acos, atan
+    def asinh(self) -> Tensor:
+        return X.Asinh.apply(self._f())
+
+    def acosh(self) -> Tensor:
+        return X.Acosh.apply(self._f())
+
+    def atanh(self) -> Tensor:
+        return X.Atanh.apply(self._f())
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 
     def atan2(self, other: Any) -> Tensor:
         """Angle of the point ``(other, self)``, i.e. ``atan2(y=self, x=other)``."""

@@ -428,3 +428,37 @@ def test_constructor_argument_errors():
         gg.zeros(-1)
     assert gg.normal(0.0, 1.0, 3).shape == (3,) and gg.normal(0.0, 1.0, (2, 2)).dtype == gg.float32
     assert gg.randn(2, dtype=gg.float16).dtype == gg.float16
+
+
+def test_to_copy_unknown_keywords_and_memory_formats():
+    """``to(copy=True)`` copies even when nothing changes; a misspelt keyword is an error
+    naming ``Tensor.to`` (PyTorch raises too); PyTorch's memory-format tags are accepted by
+    ``to``/``contiguous`` and ``is_contiguous`` answers for them from the strides."""
+    import torch
+
+    x = gg.ones(2)
+    y = x.to(copy=True)
+    y[0] = 5.0
+    assert x.tolist() == [1.0, 1.0] and x.to(gg.float32) is x
+    assert torch.ones(2).to(copy=True) is not None
+    with pytest.raises(TypeError, match=r"Tensor\.to: unexpected keyword argument\(s\) \['dtpye'\]"):
+        x.to(dtpye=gg.float64)
+    with pytest.raises(TypeError, match="to: memory_format must be"):
+        x.to(memory_format="channels_last")
+    with pytest.raises(TypeError, match="contiguous: memory_format must be"):
+        x.contiguous(memory_format=1)
+    assert x.to(memory_format=gg.preserve_format) is x
+    assert repr(gg.channels_last) == "glassgrad.channels_last"
+    a = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    for arr in (a, np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+                a[:, :, ::2]):
+        g, t = gg.tensor(arr), torch.from_numpy(np.array(arr))
+        if arr.base is not None:   # keep the strides: a view of the same memory in both
+            g, t = gg.from_numpy(arr), torch.from_numpy(arr)
+        for gf, tf in ((None, None), (gg.contiguous_format, torch.contiguous_format),
+                       (gg.channels_last, torch.channels_last)):
+            kw, tkw = ({}, {}) if gf is None else ({"memory_format": gf}, {"memory_format": tf})
+            assert g.is_contiguous(**kw) == t.is_contiguous(**tkw), (arr.strides, gf)
+        np.testing.assert_array_equal(g.contiguous(memory_format=gg.channels_last).numpy(), arr)
+    m = gg.nn.Linear(2, 2)
+    assert m.to(memory_format=gg.channels_last) is m

@@ -37,6 +37,9 @@ from .backend import device, get_default_device, set_default_device
 from .creation import *
 from .dtypes import (
     bool,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
     double,
     float16,
     float32,
@@ -48,6 +51,8 @@ from .dtypes import (
     int32,
     int64,
     long,
+    memory_format,
+    preserve_format,
     set_default_dtype,
     short,
     uint8,

@@ -79,10 +79,14 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
-    """A tensor sharing memory with the NumPy array ``a`` (dtype kept)."""
+    """A tensor sharing memory with the NumPy array ``a`` (dtype and strides kept: a
+    non-row-major ``a`` gives a tensor whose ``is_contiguous()`` is False, as PyTorch's)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(a).__name__}")
-    return Tensor._make(a, False)
+    t = Tensor._make(a, False)
+    if not a.flags["C_CONTIGUOUS"]:
+        t._strided = True
+    return t
 
 
 def _filled(op: str, fill: Callable[..., np.ndarray], doc: str) -> Callable[..., Tensor]:

@@ -114,3 +114,34 @@ def from_legacy_type(t: Any) -> np.dtype:
 
 def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f"
+
+
+class memory_format:  # noqa: N801 - PyTorch's name
+    """PyTorch's memory-format tags (``gg.contiguous_format``, ``gg.channels_last``, ...),
+    accepted where PyTorch takes ``memory_format=`` (``Tensor.to``, ``Module.to``,
+    ``Tensor.contiguous``). glassgrad keeps NumPy's layouts: the tag is checked and
+    otherwise has no effect on values or results."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"glassgrad.{self.name}"
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+preserve_format = memory_format("preserve_format")
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+
+def check_memory_format(op: str, fmt: Any) -> None:
+    """Raise a TypeError naming ``op`` unless ``fmt`` is None or a :class:`memory_format`."""
+    if fmt is not None and not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}: memory_format must be a glassgrad memory format "
+                        f"(gg.contiguous_format, gg.channels_last, ...), got {fmt!r}")

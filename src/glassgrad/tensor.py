@@ -391,9 +391,14 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         return a if dtype is None else a.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
-        kwargs.pop("copy", None)
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``;
+        keywords ``dtype``, ``device``, ``non_blocking`` (no effect), ``copy`` (a new tensor
+        even when nothing changes) and ``memory_format`` (accepted; layouts are NumPy's)."""
+        copy = kwargs.pop("copy", False)
         dtype, device = parse_to_args(args, kwargs)
+        if kwargs:
+            raise TypeError(f"Tensor.to: unexpected keyword argument(s) {sorted(kwargs)}; expected "
+                            f"dtype, device, non_blocking, copy or memory_format")
         out = self
         if dtype is not None:
             d = _dt.to_dtype(dtype)
@@ -403,7 +408,7 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
             dev = normalize_device(device)
             if dev != out.device:
                 out = ToDevice.apply(out, dev)
-        return out
+        return self.clone() if copy and out is self else out
 
     float = _cast_method("float", _dt.float32, "Tensor")
     double = _cast_method("double", _dt.float64, "Tensor")
@@ -426,13 +431,24 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         return Clone.apply(self)
 
     def contiguous(self, memory_format: Any = None) -> Tensor:
+        """``self`` when its elements are in row-major order, else a row-major copy in the
+        graph. ``memory_format`` is checked and accepted (see :class:`glassgrad.memory_format`):
+        the copy is row-major whatever the tag."""
+        _dt.check_memory_format("contiguous", memory_format)
         if self.is_contiguous():
             return self
         return Clone.apply(self)
 
     def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
         """False for a view (a transpose, an expand, a slice) whose elements are not in
-        row-major order, as in PyTorch."""
+        row-major order, as in PyTorch; with ``memory_format=gg.channels_last`` (4-D) or
+        ``channels_last_3d`` (5-D), whether the elements are in (N, spatial…, C) order."""
+        _dt.check_memory_format("is_contiguous", memory_format)
+        if memory_format is _dt.channels_last or memory_format is _dt.channels_last_3d:
+            nd = 4 if memory_format is _dt.channels_last else 5
+            a = self.array
+            return a.ndim == nd and builtins.bool(
+                a.transpose(0, *range(2, nd), 1).flags["C_CONTIGUOUS"])
         return not getattr(self, "_strided", False) or builtins.bool(
             self.array.flags["C_CONTIGUOUS"])
 
@@ -686,10 +702,13 @@ def parse_to_args(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     """The ``(dtype, device)`` that ``to(*args, **kwargs)`` asks for (None where not given), for
     ``Tensor.to`` and ``Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
     ``to(other_tensor)`` (its dtype and device), keywords ``dtype=``/``device=``. Pops those
-    keywords and ``non_blocking`` from ``kwargs``; what is left there is the caller's to check."""
+    keywords, ``non_blocking`` and ``memory_format`` (checked, no effect: see
+    :class:`glassgrad.memory_format`) from ``kwargs``; what is left there is the caller's to
+    check."""
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     kwargs.pop("non_blocking", None)
+    _dt.check_memory_format("to", kwargs.pop("memory_format", None))
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device

@@ -344,6 +344,13 @@ def _array(name: str, arg: str, t: Any) -> np.ndarray:
     return a
 
 
+def _begin(name: str, group: Any, arg: str, t: Any) -> tuple[_Group, np.ndarray]:
+    """The default group and the array of ``t`` (the collective's argument ``arg``), checked."""
+    if group is not None:
+        _check_group(name, group)
+    return _GROUP or _group(name), _array(name, arg, t)
+
+
 def _describe(a: np.ndarray) -> str:
     return f"{a.dtype} {tuple(a.shape)}"
 
@@ -479,10 +486,7 @@ def barrier(group: Any = None, async_op: bool = False) -> Work | None:
 def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = False) -> Work | None:
     """Copy ``tensor`` of rank ``src`` into ``tensor`` on every other rank (in place)."""
     name = "broadcast"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     err = None
     if isinstance(src, bool) or not isinstance(src, (int, np.integer)) or not 0 <= src < g.size:
         err = f"src must be a rank in 0 ... {g.size - 1}, got {src!r}"
@@ -507,10 +511,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks with ``op``; every rank gets the result in place."""
     name = "all_reduce"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
     _agree(g, name, a, _OP_INDEX[op._value_], "op")
@@ -576,10 +577,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
     name = "all_gather"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     outs, err = _per_rank_arrays(name, "tensor_list", tensor_list, "tensor", a, g.size, None)
     _agree(g, name, a, 0, "", err)
     src = np.ascontiguousarray(a)
@@ -611,10 +609,7 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
                    group: Any = None, async_op: bool = False) -> Work | None:
     """``output`` on rank ``r`` becomes ``input_list[r]`` combined over all ranks with ``op``."""
     name = "reduce_scatter"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "output", output)
+    g, a = _begin(name, group, "output", output)
     if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
     ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, None)

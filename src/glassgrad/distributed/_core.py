@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import zlib
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -53,26 +54,30 @@ _DTYPES = [np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32",
 _SIG_LEN = 5   # numbers in the signature _agree compares (see _signature)
 
 
+@dataclass(eq=False, slots=True)
 class _Group:
-    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken", "check", "sigs", "sig_out",
-                 "MPI", "MAX", "ops")
+    """The default process group: the communicator and what the collectives keep about it."""
 
-    def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str,
-                 check: bool = True) -> None:
-        self.comm = comm
-        self.rank = rank
-        self.size = size
-        self.timeout = timeout
-        self.backend = backend
-        self.broken = False
-        self.check = check
-        # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
-        self.sigs: dict[tuple, tuple[np.ndarray, bytes]] = {}
-        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)   # where _agree receives the MAX
-        self.MPI = _mpi() if size > 1 else None
-        self.MAX = self.MPI.MAX if size > 1 else None
-        # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
-        self.ops = ({op._value_: _mpi_op(op) for op in ReduceOp} if size > 1 else {})
+    comm: Any
+    rank: int
+    size: int
+    timeout: float
+    backend: str
+    check: bool = True
+    broken: bool = field(default=False, init=False)
+    # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
+    sigs: dict[tuple, tuple[np.ndarray, bytes]] = field(default_factory=dict, init=False)
+    sig_out: np.ndarray = field(init=False)   # where _agree receives the MAX
+    MPI: Any = field(init=False)
+    MAX: Any = field(init=False)
+    # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
+    ops: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)
+        self.MPI = _mpi() if self.size > 1 else None
+        self.MAX = self.MPI.MAX if self.size > 1 else None
+        self.ops = {op._value_: _mpi_op(op) for op in ReduceOp} if self.size > 1 else {}
 
 
 _GROUP: _Group | None = None

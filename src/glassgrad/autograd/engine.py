@@ -32,7 +32,7 @@ import time
 import weakref
 from heapq import heappop, heappush
 from itertools import repeat
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..backend import np, xp_of
 from .function import Function, NonDifferentiableBackward, _freed_message, _new_node
@@ -272,9 +272,11 @@ def _node_add(heap: list, node: Any, idx: int, g: Any, own: bool) -> None:
         node._owned[idx] = True
 
 
-def leaf_edges(nodes: Iterable[Any]) -> Iterator[Any]:
-    """The leaf tensor at the end of every edge of the graph below ``nodes`` (graph nodes),
-    a leaf once per edge into it; each node is visited once, depth first, without recursion."""
+def leaf_edges(nodes: Iterable[Any]) -> list:
+    """The leaf tensors at the ends of the edges of the graph below ``nodes`` (graph nodes),
+    one entry per edge (a leaf used twice is listed twice); each node is visited once, depth
+    first, without recursion."""
+    leaves: list = []
     seen: set[int] = set()
     stack = list(nodes)
     Tensor = _Tensor
@@ -288,9 +290,10 @@ def leaf_edges(nodes: Iterable[Any]) -> Iterator[Any]:
                 continue
             u = e[0]
             if isinstance(u, Tensor):
-                yield u
+                leaves.append(u)
             elif id(u) not in seen:
                 stack.append(u)
+    return leaves
 
 
 def _post_counts(heap: list) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from glassgrad.data import (
     make_moons,
     make_spirals,
     make_xor,
+    toy,
     toy_dataset,
 )
 
@@ -178,3 +181,10 @@ def test_digits():
     nd = load_digits(normalize=True, flatten=True)
     Xn, _ = nd.arrays()
     assert abs(Xn.mean()) < 1e-4 and abs(Xn.std() - 1) < 1e-3 and nd[0][0].shape == (64,)
+
+
+@pytest.mark.parametrize("name", ["xor", "moons", "circles", "spirals"])
+def test_2d_makers_document_their_returns(name):
+    doc = inspect.cleandoc(getattr(toy, f"make_{name}").__doc__)
+    assert "{returns}" not in doc
+    assert "Returns\n-------\nX : Tensor, float32, (n_samples, 2)\ny : Tensor, int64, (n_samples,)" in doc

@@ -311,6 +311,21 @@ def test_data_reads_never_see_the_batch():
         gf.vmap(lambda a: a < "s")(x)
 
 
+def test_batched_tensor_refuses_its_autograd_state():
+    from glassgrad.func._batched import BatchedTensor, NoBatchRule
+
+    t = BatchedTensor.wrap(gg.tensor(R(B, 3)), 1)
+
+    def peek(attr):
+        return getattr(t, attr)
+
+    for attr, what in (("grad_fn", "grad_fn"), ("grad", ".grad"), ("_out_idx", "the graph")):
+        with pytest.raises(NoBatchRule, match=f"for peek \\(reads {what} of a batched tensor\\)$"):
+            peek(attr)
+        with pytest.raises(NoBatchRule, match=f"sets {what} of a batched tensor"):
+            setattr(t, attr, None)
+
+
 def test_grad_of_grad_inside_vmap_through_batched_linear():
     x, w = R(B, 4), R(3, 4)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 from ..backend import np, to_numpy
@@ -17,6 +18,7 @@ from .grad_mode import STATE
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@dataclass(eq=False, repr=False)  # the fields are the attributes; str() and repr() are the message
 class AnomalyError(RuntimeError):
     """Raised by anomaly mode.
 
@@ -35,16 +37,16 @@ class AnomalyError(RuntimeError):
         Class of the ``nn.Module`` whose forward created the op.
     """
 
-    def __init__(self, msg: str, op: str, phase: str, where: str | None,
-                 filename: str | None = None, lineno: int | None = None,
-                 module: str | None = None) -> None:
+    msg: InitVar[str]
+    op: str
+    phase: str
+    where: str | None
+    filename: str | None = None
+    lineno: int | None = None
+    module: str | None = None
+
+    def __post_init__(self, msg: str) -> None:
         super().__init__(msg)
-        self.op = op
-        self.phase = phase
-        self.where = where
-        self.filename = filename
-        self.lineno = lineno
-        self.module = module
 
 
 class detect_anomaly:

@@ -32,7 +32,7 @@ import time
 import weakref
 from heapq import heappop, heappush
 from itertools import repeat
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..backend import np, xp_of
 from .function import Function, NonDifferentiableBackward, _freed_message, _new_node
@@ -272,12 +272,13 @@ def _node_add(heap: list, node: Any, idx: int, g: Any, own: bool) -> None:
         node._owned[idx] = True
 
 
-def _post_counts(heap: list) -> dict:
-    """id(leaf) -> [leaf, edges still to run, received a gradient] for the leaves with
-    post-accumulate hooks reachable from the seeded nodes."""
-    counts: dict[int, list] = {}
+def leaf_edges(nodes: Iterable[Any]) -> list:
+    """The leaf tensors at the ends of the edges of the graph below ``nodes`` (graph nodes),
+    one entry per edge (a leaf used twice is listed twice); each node is visited once, depth
+    first, without recursion."""
+    leaves: list = []
     seen: set[int] = set()
-    stack = [node for _, node in heap]
+    stack = list(nodes)
     Tensor = _Tensor
     while stack:
         node = stack.pop()
@@ -289,15 +290,24 @@ def _post_counts(heap: list) -> dict:
                 continue
             u = e[0]
             if isinstance(u, Tensor):
-                pe = POST_ACCUMULATE.get(id(u))
-                if pe is not None and pe[0]() is u:
-                    ent = counts.get(id(u))
-                    if ent is None:
-                        counts[id(u)] = [u, 1, False]
-                    else:
-                        ent[1] += 1
+                leaves.append(u)
             elif id(u) not in seen:
                 stack.append(u)
+    return leaves
+
+
+def _post_counts(heap: list) -> dict:
+    """id(leaf) -> [leaf, edges still to run, received a gradient] for the leaves with
+    post-accumulate hooks reachable from the seeded nodes."""
+    counts: dict[int, list] = {}
+    for u in leaf_edges(node for _, node in heap):
+        pe = POST_ACCUMULATE.get(id(u))
+        if pe is not None and pe[0]() is u:
+            ent = counts.get(id(u))
+            if ent is None:
+                counts[id(u)] = [u, 1, False]
+            else:
+                ent[1] += 1
     return counts
 
 

@@ -21,8 +21,9 @@ make_blobs     isotropic Gaussian blobs
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -31,6 +32,22 @@ from ..tensor import Tensor
 from .dataset import TensorDataset
 
 __all__ = ["make_xor", "make_moons", "make_circles", "make_spirals", "make_blobs", "toy_dataset"]
+
+
+# the Returns section of the docstrings of the 2-D makers (its line ``{returns}``)
+_RETURNS_2D = """Returns
+-------
+X : Tensor, float32, (n_samples, 2)
+y : Tensor, int64, (n_samples,)"""
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _returns_2d(fn: _F) -> _F:
+    """``fn`` with :data:`_RETURNS_2D` in place of the line ``{returns}`` of its docstring
+    (the docstring dedented, as ``help`` shows it)."""
+    fn.__doc__ = inspect.cleandoc(fn.__doc__ or "").replace("{returns}", _RETURNS_2D)
+    return fn
 
 
 def _rng_for(name: str, seed: int | None, generator: Generator | None) -> np.random.Generator:
@@ -70,6 +87,7 @@ def _finish(X: np.ndarray, y: np.ndarray, noise: float, shuffle: bool,
             Tensor._make(np.ascontiguousarray(y, dtype=np.int64), False))
 
 
+@_returns_2d
 def make_xor(n_samples: int = 4, noise: float = 0.0, *, shuffle: bool = False, seed: int | None = None,
              generator: Generator | None = None) -> tuple[Tensor, Tensor]:
     """XOR: ``y = x1 xor x2`` on the corners of the unit square.
@@ -91,10 +109,7 @@ def make_xor(n_samples: int = 4, noise: float = 0.0, *, shuffle: bool = False, s
     seed, generator : optional
         Source of randomness (only used when ``noise > 0`` or ``shuffle``).
 
-    Returns
-    -------
-    X : Tensor, float32, (n_samples, 2)
-    y : Tensor, int64, (n_samples,)
+    {returns}
     """
     n = _check_n("make_xor", n_samples)
     noise = _check_noise("make_xor", noise)
@@ -117,6 +132,7 @@ def _split2(name: str, n_samples: Any) -> tuple[int, int]:
     return n // 2, n - n // 2
 
 
+@_returns_2d
 def make_moons(n_samples: int | tuple[int, int] = 1000, noise: float = 0.1, *, shuffle: bool = True,
                seed: int | None = None, generator: Generator | None = None) -> tuple[Tensor, Tensor]:
     """Two interleaving half circles (scikit-learn's ``make_moons`` geometry).
@@ -137,10 +153,7 @@ def make_moons(n_samples: int | tuple[int, int] = 1000, noise: float = 0.1, *, s
     seed, generator : optional
         Source of randomness.
 
-    Returns
-    -------
-    X : Tensor, float32, (n_samples, 2)
-    y : Tensor, int64, (n_samples,)
+    {returns}
     """
     n_out, n_in = _split2("make_moons", n_samples)
     noise = _check_noise("make_moons", noise)
@@ -153,6 +166,7 @@ def make_moons(n_samples: int | tuple[int, int] = 1000, noise: float = 0.1, *, s
     return _finish(X, y, noise, shuffle, rng)
 
 
+@_returns_2d
 def make_circles(n_samples: int | tuple[int, int] = 1000, noise: float = 0.0, factor: float = 0.8, *,
                  shuffle: bool = True, seed: int | None = None,
                  generator: Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -172,10 +186,7 @@ def make_circles(n_samples: int | tuple[int, int] = 1000, noise: float = 0.0, fa
     shuffle : bool
     seed, generator : optional
 
-    Returns
-    -------
-    X : Tensor, float32, (n_samples, 2)
-    y : Tensor, int64, (n_samples,)
+    {returns}
     """
     n_out, n_in = _split2("make_circles", n_samples)
     noise = _check_noise("make_circles", noise)
@@ -191,6 +202,7 @@ def make_circles(n_samples: int | tuple[int, int] = 1000, noise: float = 0.0, fa
     return _finish(X, y, noise, shuffle, rng)
 
 
+@_returns_2d
 def make_spirals(n_samples: int = 1000, noise: float = 0.0, n_classes: int = 2, *, turns: float = 1.0,
                  shuffle: bool = True, seed: int | None = None,
                  generator: Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -214,10 +226,7 @@ def make_spirals(n_samples: int = 1000, noise: float = 0.0, n_classes: int = 2, 
     shuffle : bool
     seed, generator : optional
 
-    Returns
-    -------
-    X : Tensor, float32, (n_samples, 2)
-    y : Tensor, int64, (n_samples,)
+    {returns}
     """
     n = _check_n("make_spirals", n_samples)
     noise = _check_noise("make_spirals", noise)

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import zlib
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -53,26 +54,30 @@ _DTYPES = [np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32",
 _SIG_LEN = 5   # numbers in the signature _agree compares (see _signature)
 
 
+@dataclass(eq=False, slots=True)
 class _Group:
-    __slots__ = ("comm", "rank", "size", "timeout", "backend", "broken", "check", "sigs", "sig_out",
-                 "MPI", "MAX", "ops")
+    """The default process group: the communicator and what the collectives keep about it."""
 
-    def __init__(self, comm: Any, rank: int, size: int, timeout: float, backend: str,
-                 check: bool = True) -> None:
-        self.comm = comm
-        self.rank = rank
-        self.size = size
-        self.timeout = timeout
-        self.backend = backend
-        self.broken = False
-        self.check = check
-        # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
-        self.sigs: dict[tuple, tuple[np.ndarray, bytes]] = {}
-        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)   # where _agree receives the MAX
-        self.MPI = _mpi() if size > 1 else None
-        self.MAX = self.MPI.MAX if size > 1 else None
-        # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
-        self.ops = ({op._value_: _mpi_op(op) for op in ReduceOp} if size > 1 else {})
+    comm: Any
+    rank: int
+    size: int
+    timeout: float
+    backend: str
+    check: bool = True
+    broken: bool = field(default=False, init=False)
+    # (shape, dtype, extra) -> the signature vector sent by _agree (see there)
+    sigs: dict[tuple, tuple[np.ndarray, bytes]] = field(default_factory=dict, init=False)
+    sig_out: np.ndarray = field(init=False)   # where _agree receives the MAX
+    MPI: Any = field(init=False)
+    MAX: Any = field(init=False)
+    # keyed by the op's value: hashing an Enum member runs Python code (~0.3 us a call)
+    ops: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sig_out = np.empty(2 * _SIG_LEN, np.int64)
+        self.MPI = _mpi() if self.size > 1 else None
+        self.MAX = self.MPI.MAX if self.size > 1 else None
+        self.ops = {op._value_: _mpi_op(op) for op in ReduceOp} if self.size > 1 else {}
 
 
 _GROUP: _Group | None = None
@@ -344,6 +349,13 @@ def _array(name: str, arg: str, t: Any) -> np.ndarray:
     return a
 
 
+def _begin(name: str, group: Any, arg: str, t: Any) -> tuple[_Group, np.ndarray]:
+    """The default group and the array of ``t`` (the collective's argument ``arg``), checked."""
+    if group is not None:
+        _check_group(name, group)
+    return _GROUP or _group(name), _array(name, arg, t)
+
+
 def _describe(a: np.ndarray) -> str:
     return f"{a.dtype} {tuple(a.shape)}"
 
@@ -479,10 +491,7 @@ def barrier(group: Any = None, async_op: bool = False) -> Work | None:
 def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = False) -> Work | None:
     """Copy ``tensor`` of rank ``src`` into ``tensor`` on every other rank (in place)."""
     name = "broadcast"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     err = None
     if isinstance(src, bool) or not isinstance(src, (int, np.integer)) or not 0 <= src < g.size:
         err = f"src must be a rank in 0 ... {g.size - 1}, got {src!r}"
@@ -507,10 +516,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks with ``op``; every rank gets the result in place."""
     name = "all_reduce"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
     _agree(g, name, a, _OP_INDEX[op._value_], "op")
@@ -576,10 +582,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``tensor_list[rank]`` on every rank."""
     name = "all_gather"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "tensor", tensor)
+    g, a = _begin(name, group, "tensor", tensor)
     outs, err = _per_rank_arrays(name, "tensor_list", tensor_list, "tensor", a, g.size, None)
     _agree(g, name, a, 0, "", err)
     src = np.ascontiguousarray(a)
@@ -611,10 +614,7 @@ def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: ReduceOp = 
                    group: Any = None, async_op: bool = False) -> Work | None:
     """``output`` on rank ``r`` becomes ``input_list[r]`` combined over all ranks with ``op``."""
     name = "reduce_scatter"
-    if group is not None:
-        _check_group(name, group)
-    g = _GROUP or _group(name)
-    a = _array(name, "output", output)
+    g, a = _begin(name, group, "output", output)
     if op.__class__ is not ReduceOp or op is _AVG:
         op = _check_op(name, op, a)
     ins, err = _per_rank_arrays(name, "input_list", input_list, "output", a, g.size, None)

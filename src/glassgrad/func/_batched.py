@@ -54,6 +54,19 @@ def _poison(*_a: Any, **_k: Any) -> Any:
     raise NoBatchRule(f"{_caller()} (reads the data of a batched tensor)")
 
 
+def _refused(what: str) -> property:
+    """A property of :class:`BatchedTensor` whose reading and setting raise
+    :class:`NoBatchRule` naming the caller and ``what``."""
+
+    def get(self: Any) -> Any:
+        raise NoBatchRule(f"{_caller()} (reads {what} of a batched tensor)")
+
+    def set_(self: Any, v: Any) -> None:
+        raise NoBatchRule(f"{_caller()} (sets {what} of a batched tensor)")
+
+    return property(get, set_)
+
+
 class _LogicalArray:
     """What ``BatchedTensor.array`` returns: logical metadata only; any data access raises
     :class:`NoBatchRule`."""
@@ -152,29 +165,10 @@ class BatchedTensor(Tensor):
     def requires_grad(self, v: Any) -> None:
         raise NoBatchRule(f"{_caller()} (sets requires_grad of a batched tensor)")
 
-    @property  # type: ignore[override]
-    def grad_fn(self) -> Any:
-        raise NoBatchRule(f"{_caller()} (reads grad_fn of a batched tensor)")
-
-    @grad_fn.setter
-    def grad_fn(self, v: Any) -> None:
-        raise NoBatchRule(f"{_caller()} (sets grad_fn of a batched tensor)")
-
-    @property  # type: ignore[override]
-    def grad(self) -> Any:
-        raise NoBatchRule(f"{_caller()} (reads .grad of a batched tensor)")
-
-    @grad.setter
-    def grad(self, v: Any) -> None:
-        raise NoBatchRule(f"{_caller()} (sets .grad of a batched tensor)")
-
-    @property  # type: ignore[override]
-    def _out_idx(self) -> Any:
-        raise NoBatchRule(f"{_caller()} (reads the graph of a batched tensor)")
-
-    @_out_idx.setter
-    def _out_idx(self, v: Any) -> None:
-        raise NoBatchRule(f"{_caller()} (sets the graph of a batched tensor)")
+    # autograd state of the logical tensor: reading or setting it raises NoBatchRule
+    grad_fn = _refused("grad_fn")
+    grad = _refused(".grad")
+    _out_idx = _refused("the graph")
 
     # the strided-view mark of the view ops (is_contiguous, view): not tracked on the logical
     # tensor (reading it would read the physical array's flags); reshape copies when it must

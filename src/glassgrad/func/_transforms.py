@@ -86,18 +86,45 @@ def functional_call(module: Any, parameter_and_buffer_dicts: Any, args: Any = ()
 
 
 # ----------------------------------------------------------------------------- helpers
-def _track(x: Any, what: str) -> tuple:
-    """``(tensor the function sees, whether an outer transform tracks x)``."""
-    if type(x) is BatchedTensor:
-        raise NoBatchRule(f"{what} of a batched tensor")
+def _check_differentiable(x: Any, what: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{what}: expected Tensors to differentiate, got {type(x).__name__}")
     if x.dtype.kind != "f":
         raise TypeError(f"{what}: can only differentiate floating-point tensors, got {x.dtype}")
+
+
+def _new_leaf(x: Tensor) -> tuple:
+    """``(a leaf with x's values, whether an outer transform tracks x)``."""
     if x.requires_grad:
         with enable_grad():
             return x.clone(), True      # a new node: the inner gradient stays differentiable
     return Tensor._make(x.array, True), False
+
+
+def _track(x: Any, what: str) -> tuple:
+    """``(tensor the function sees, whether an outer transform tracks x)``."""
+    if type(x) is BatchedTensor:
+        raise NoBatchRule(f"{what} of a batched tensor")
+    _check_differentiable(x, what)
+    return _new_leaf(x)
+
+
+def _track_batched(level: int, size: int) -> Callable:
+    """:func:`_track` inside a batched ``vmap`` run at ``level`` over ``size`` samples (see
+    :func:`_batched_grad_and_value`)."""
+
+    def track(x: Any, what: str) -> tuple:
+        _check_differentiable(x, what)
+        if type(x) is BatchedTensor:
+            if x._level != level:
+                raise NoBatchRule(f"{what} of a tensor batched by another vmap")
+            p = x._phys
+        else:
+            p = x.unsqueeze(0).expand((size,) + tuple(x.shape))
+        leaf, tracked = _new_leaf(p)
+        return BatchedTensor.wrap(leaf, level), tracked
+
+    return track
 
 
 def _argnums(argnums: Any, n: int, what: str) -> tuple:
@@ -108,8 +135,9 @@ def _argnums(argnums: Any, n: int, what: str) -> tuple:
     return tuple(a % n for a in nums)
 
 
-def _prepare(args: tuple, argnums: Any, what: str) -> tuple:
-    """Replace the differentiated args by tracked copies: (new args, [(leaves, rebuild)], tracked)."""
+def _prepare(args: tuple, argnums: Any, what: str, track: Callable = _track) -> tuple:
+    """Replace the differentiated args by tracked copies (``track`` makes each leaf's):
+    (new args, [(leaves, rebuild)], tracked)."""
     nums = _argnums(argnums, len(args), what)
     args = list(args)
     groups = []
@@ -118,7 +146,7 @@ def _prepare(args: tuple, argnums: Any, what: str) -> tuple:
         leaves, rebuild = flatten(args[a])
         new = []
         for x in leaves:
-            t, tr = _track(x, what)
+            t, tr = track(x, what)
             tracked |= tr
             new.append(t)
         args[a] = rebuild(new)
@@ -210,33 +238,7 @@ def _batched_grad_and_value(func: Callable, args: tuple, kwargs: dict, argnums: 
     copy), so that the backward of the physical graph from the per-sample losses gives
     each sample's gradient in its own slice — never a sum over the batch."""
     level, size = ACTIVE[-1]
-    nums = _argnums(argnums, len(args), "grad")
-    args = list(args)
-    groups = []
-    tracked = False
-    for a in nums:
-        leaves, rebuild = flatten(args[a])
-        new = []
-        for x in leaves:
-            if not isinstance(x, Tensor):
-                raise TypeError(f"grad: expected Tensors to differentiate, got {type(x).__name__}")
-            if x.dtype.kind != "f":
-                raise TypeError(f"grad: can only differentiate floating-point tensors, got {x.dtype}")
-            if type(x) is BatchedTensor:
-                if x._level != level:
-                    raise NoBatchRule("grad of a tensor batched by another vmap")
-                p = x._phys
-            else:
-                p = x.unsqueeze(0).expand((size,) + tuple(x.shape))
-            if p.requires_grad:  # an outer transform differentiates it: keep the graph
-                tracked = True
-                with enable_grad():
-                    p = p.clone()
-            else:
-                p = Tensor._make(p.array, True)
-            new.append(BatchedTensor.wrap(p, level))
-        args[a] = rebuild(new)
-        groups.append((new, rebuild))
+    args, groups, tracked = _prepare(args, argnums, "grad", _track_batched(level, size))
     with enable_grad():
         out = func(*args, **kwargs)
     out, aux = _split_aux(out, has_aux, "grad", tracked)

@@ -23,14 +23,16 @@ from typing import Any, Iterator
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, gen_batches, shuffle
+from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import allocator, optim
 from ..autograd import capture, no_grad
 from ..creation import from_numpy
+from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
 
 __all__ = ["BaseNet"]
@@ -457,7 +459,11 @@ class BaseNet(BaseEstimator):
 
 
 class _ClassifierOutputs:
-    """The classifiers' outputs derived from ``predict`` and ``predict_proba``."""
+    """The classifiers' score (accuracy) and the outputs derived from ``predict`` and
+    ``predict_proba``."""
+
+    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
+        return float(accuracy_score(y, self._predict_array(X)))  # type: ignore[attr-defined]
 
     def classify(self, X: Any) -> np.ndarray:
         """Same as :meth:`predict` (the name glassgrad's examples use)."""
@@ -470,7 +476,27 @@ class _ClassifierOutputs:
 
 
 class _RegressorFit:
-    """The regressors' ``partial_fit`` and tags (any number of outputs)."""
+    """The regressors' targets (any number of outputs), squared-error loss, score (R²),
+    ``partial_fit`` and tags."""
+
+    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple:
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # float64 here; _fit casts them to the module's dtype
+        targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float64)
+        return X, y, targets
+
+    def _n_outputs(self, targets: np.ndarray) -> int:
+        return targets.shape[1]
+
+    def _make_loss(self) -> Any:
+        k = float(self.n_outputs_)  # type: ignore[attr-defined]
+        return (lambda out, t: F.mse_loss(out, t) * (0.5 * k)), 1.0 / k
+
+    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
+        return float(r2_score(y, self._predict_array(X)))  # type: ignore[attr-defined]
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any) -> Any:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
@@ -219,9 +218,6 @@ class MLPClassifier(ClassifierMixin, _ClassifierOutputs, _MLP):
             prob = prob.ravel()
         return self._label_binarizer.inverse_transform(prob)
 
-    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(accuracy_score(y, self._predict_array(X)))
-
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (label indicator rows for multilabel ``y``)."""
         check_is_fitted(self, "module_")
@@ -275,31 +271,13 @@ class MLPRegressor(RegressorMixin, _RegressorFit, _MLP):
     divided by ``n_outputs_``).
     """
 
-    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple:
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
-        return X, y, targets
-
-    def _n_outputs(self, targets: np.ndarray) -> int:
-        return targets.shape[1]
-
     def _initialize(self, X: np.ndarray, targets: np.ndarray) -> None:
         self.out_activation_ = "identity"
         super()._initialize(X, targets)
 
-    def _make_loss(self) -> Any:
-        k = float(self.n_outputs_)
-        return (lambda out, t: F.mse_loss(out, t) * (0.5 * k)), 1.0 / k
-
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
         out = self._forward_array(X)
         return out.ravel() if out.shape[1] == 1 else out
-
-    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(r2_score(y, self._predict_array(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""

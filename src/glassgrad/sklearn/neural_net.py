@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
@@ -129,9 +128,6 @@ class NeuralNetClassifier(ClassifierMixin, _ClassifierOutputs, _NeuralNet):
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self._forward_array(X), axis=1)]
 
-    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(accuracy_score(y, self._predict_array(X)))
-
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels."""
         check_is_fitted(self, "module_")
@@ -171,27 +167,9 @@ class NeuralNetRegressor(RegressorMixin, _RegressorFit, _NeuralNet):
     squared error ``½·mean((y − ŷ)²)`` (see :class:`MLPRegressor`).
     """
 
-    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple:
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float64)
-        return X, y, targets
-
-    def _n_outputs(self, targets: np.ndarray) -> int:
-        return targets.shape[1]
-
-    def _make_loss(self) -> Any:
-        k = float(self.n_outputs_)
-        return (lambda out, t: F.mse_loss(out, t) * (0.5 * k)), 1.0 / k
-
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
         out = self._forward_array(X).astype(np.float64)  # scikit-learn's regressors return float64
         return out.ravel() if out.shape[1] == 1 else out
-
-    def _score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(r2_score(y, self._predict_array(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values (float64), shape ``(n_samples,)`` or ``(n_samples, n_outputs)``."""

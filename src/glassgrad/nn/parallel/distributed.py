@@ -35,6 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ...autograd.engine import leaf_edges
 from ...autograd.grad_mode import STATE
 from ...distributed import _core as D
 from ...tensor import Tensor
@@ -378,25 +379,6 @@ def _tensors(out: Any) -> list[Tensor]:
 
 def _reachable_leaves(outs: list[Tensor]) -> set[int]:
     """ids of the leaf tensors the graph of ``outs`` reaches."""
-    leaves: set[int] = set()
-    seen: set[int] = set()
-    stack = []
-    for t in outs:
-        if t.grad_fn is None:
-            leaves.add(id(t))
-        else:
-            stack.append(t.grad_fn)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for e in node._edges:
-            if e is None:
-                continue
-            u = e[0]
-            if isinstance(u, Tensor):
-                leaves.add(id(u))
-            elif id(u) not in seen:
-                stack.append(u)
+    leaves = {id(t) for t in outs if t.grad_fn is None}
+    leaves.update(id(u) for u in leaf_edges(t.grad_fn for t in outs if t.grad_fn is not None))
     return leaves

@@ -36,8 +36,7 @@ class Adadelta(Optimizer):
         Decay of the running averages, in [0, 1] (default 0.9).
     eps : float
         Added inside both square roots (default 1e-6).
-    {weight_decay}
-    {maximize}
+    {weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")

@@ -32,22 +32,11 @@ __all__ = ["Adam"]
 class Adam(Optimizer):
     """Adam: per-coordinate steps scaled by running RMS of the gradient.
 
+    ``decoupled_weight_decay=True`` makes it :class:`AdamW`.
+
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    {betas}
-    eps : float
-        Added to the denominator for numerical stability (default 1e-8).
-    weight_decay : float
-        L2 penalty added to the gradient (default 0). See :class:`AdamW` for decoupled decay.
-    amsgrad : bool
-        Use the maximum of all past second moments (AMSGrad, Reddi et al. 2018).
-    {maximize}
-    decoupled_weight_decay : bool
-        Shrink the weights directly (``p *= 1 - lr * weight_decay``) instead of adding an L2
-        term to the gradient; ``True`` makes this optimizer AdamW.
+    {params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay}
     """
 
     _decoupled_default = False

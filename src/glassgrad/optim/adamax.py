@@ -27,14 +27,10 @@ class Adamax(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 2e-3).
-    {betas}
+    {params, lr, betas}
     eps : float
         Added to ``|g|`` (default 1e-8).
-    {weight_decay}
-    {maximize}
+    {weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")

@@ -33,18 +33,10 @@ class NAdam(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 2e-3).
-    {betas}
-    eps : float
-        Added to the denominator (default 1e-8).
-    weight_decay : float
-        Weight decay (default 0).
+    {params, lr, betas, eps, weight_decay}
     momentum_decay : float
         ψ, how fast the momentum coefficient warms up to ``beta1`` (default 4e-3).
-    {decoupled_weight_decay}
-    {maximize}
+    {decoupled_weight_decay, maximize}
     """
 
     _scalar_state = ("step", "mu_product")

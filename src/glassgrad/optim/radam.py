@@ -37,16 +37,7 @@ class RAdam(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    {betas}
-    eps : float
-        Added to ``sqrt(v)`` (default 1e-8).
-    weight_decay : float
-        Weight decay (default 0).
-    {decoupled_weight_decay}
-    {maximize}
+    {params, lr, betas, eps, weight_decay, decoupled_weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")

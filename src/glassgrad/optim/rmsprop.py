@@ -37,16 +37,10 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-2).
+    {params, lr}
     alpha : float
         Smoothing constant of the running mean square (default 0.99).
-    eps : float
-        Added to the denominator (default 1e-8).
-    {weight_decay}
-    momentum : float
-        Momentum factor (default 0).
+    {eps, weight_decay, momentum}
     centered : bool
         Normalize by an estimate of the gradient's variance instead of its second moment.
     {maximize}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import decayed_grad, scalars, shared_doc, update_moments
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["NAdam"]
@@ -41,6 +41,7 @@ class NAdam(Optimizer):
 
     _scalar_state = ("step", "mu_product")
     _nonnegative = ("eps", "weight_decay", "momentum_decay")
+    _zero_state = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -51,7 +52,7 @@ class NAdam(Optimizer):
                                       maximize=maximize))
 
     def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return {"mu_product": 1.0, **zeros(x, "exp_avg", "exp_avg_sq")}
+        return {"mu_product": 1.0, **super()._init_state(x, group)}
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd, psi = scalars(group, "lr", "eps", "weight_decay", "momentum_decay")

@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import decayed_grad, scalars, shared_doc, update_moments
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RAdam"]
@@ -41,6 +41,7 @@ class RAdam(Optimizer):
     """
 
     _nonnegative = ("eps", "weight_decay")
+    _zero_state = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
@@ -48,9 +49,6 @@ class RAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
-
-    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return zeros(x, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")

@@ -5,7 +5,8 @@
 - :func:`zeros`: the zero-filled state arrays an optimizer starts a parameter with;
 - :func:`grad_with_decay` and :func:`decayed_grad`: the gradient an update uses, with an
   L2 term or AdamW's decoupled shrinking of the weights;
-- :func:`update_moments`: Adam's two running averages;
+- :func:`update_moments`: Adam's two running averages, and :func:`adam_moments`, the loop
+  that applies the decay and those averages for each parameter of an Adam-family update;
 - :func:`shared_doc`: the docstring entries optimizers share (``{params, lr, ...}``), with
   the defaults of the class's own signature.
 
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from ..backend import np
 
 __all__ = ["scalar", "scalars", "zeros", "grad_with_decay", "decayed_grad", "update_moments",
-           "shared_doc"]
+           "adam_moments", "shared_doc"]
 
 
 def scalar(group: dict[str, Any], key: str) -> float:
@@ -88,6 +89,26 @@ def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -
     scratch *= 1.0 - b2
     v *= b2
     v += scratch
+
+
+def adam_moments(opt: Any, group: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any], Any, Any]]:
+    """The first half of an Adam, RAdam or NAdam update, for each parameter of ``group`` (of
+    optimizer ``opt``) that has a gradient: the weight decay (:func:`decayed_grad`, L2 or
+    decoupled as the group says), then the running averages ``state["exp_avg"]`` and
+    ``state["exp_avg_sq"]`` (:func:`update_moments`).
+
+    Yields ``(x, g, state, a, b)``: the parameter's array, the gradient used (held in the
+    scratch array ``a`` when it differs from ``.grad``), the parameter's state, and the two
+    scratch arrays; ``b`` is free for the rest of the update.
+    """
+    lr, wd = scalars(group, "lr", "weight_decay")
+    b1, b2 = map(float, group["betas"])
+    decoupled, maximize = bool(group["decoupled_weight_decay"]), bool(group["maximize"])
+    for x, g, st in opt._with_grads(group):
+        a, b = opt._buffers(x, 2)
+        g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
+        update_moments(g, st["exp_avg"], st["exp_avg_sq"], b1, b2, b)
+        yield x, g, st, a, b
 
 
 # The "Parameters" entries that read the same in every optimizer that has the option;

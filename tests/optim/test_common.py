@@ -92,7 +92,7 @@ def test_docstrings_have_the_shared_entries_filled_in(cls):
 @pytest.mark.parametrize("cls", OPTIMIZERS + ["LBFGS"])
 def test_docstrings_document_every_argument_in_signature_order(cls):
     c = getattr(optim, cls)
-    doc = c.__doc__.split("Parameters\n    ----------\n", 1)[1]
+    doc = c.__doc__.partition("Parameters\n    ----------\n")[2]
     documented = re.findall(r"^    (\w+) : ", doc, flags=re.M)
     assert documented == list(inspect.signature(c.__init__).parameters)[1:]
 

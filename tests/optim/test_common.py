@@ -4,8 +4,11 @@ public module path (reprs, pickles)."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import pickle
 import pickletools
+import re
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ import pytest
 import glassgrad as gg
 from glassgrad import optim
 from glassgrad.optim import lr_scheduler as S
+from glassgrad.optim._common import _format_default, shared_doc
 
 torch = pytest.importorskip("torch")
 
@@ -83,6 +87,56 @@ def test_docstrings_have_the_shared_entries_filled_in(cls):
     doc = getattr(optim, cls).__doc__
     assert "params : iterable of Tensor or dict" in doc
     assert "{" not in doc.replace("``{", "")
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS + ["LBFGS"])
+def test_docstrings_document_every_argument_in_signature_order(cls):
+    c = getattr(optim, cls)
+    doc = c.__doc__.partition("Parameters\n    ----------\n")[2]
+    documented = re.findall(r"^    (\w+) : ", doc, flags=re.M)
+    assert documented == list(inspect.signature(c.__init__).parameters)[1:]
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS)
+def test_shared_entries_give_the_class_own_defaults(cls):
+    c = getattr(optim, cls)
+    for name, p in list(inspect.signature(c.__init__).parameters.items())[1:]:
+        entry = re.search(rf"^    {name} : .*\n((?:        .*\n)+)", c.__doc__, flags=re.M)
+        m = re.search(r"\(default (.*?)\)\.", entry.group(1).replace("\n        ", " "))
+        if m:
+            assert ast.literal_eval(m.group(1)) == p.default, (name, m.group(1))
+
+
+def test_shared_doc_fills_a_list_of_entries_with_the_signature_defaults():
+    @shared_doc
+    class Opt(optim.Optimizer):
+        """Doc.
+
+        Parameters
+        ----------
+        {params, lr, betas}
+        rho : float
+            Own entry.
+        {eps, maximize}
+        """
+
+        def __init__(self, params, lr=0.25, betas=(0.5, 0.75), rho=1.0, eps=1e-6, *,
+                     maximize=False):
+            super().__init__(params, dict(lr=lr))
+
+    doc = Opt.__doc__
+    names = re.findall(r"^        (\w+) : ", doc, flags=re.M)
+    assert names == ["params", "lr", "betas", "rho", "eps", "maximize"]
+    assert "Learning rate (default 0.25)." in doc
+    assert "(default (0.5, 0.75))." in doc
+    assert "numerical stability (default 1e-6)." in doc
+
+
+@pytest.mark.parametrize("value,text", [(1e-3, "1e-3"), (2e-3, "2e-3"), (1e-2, "1e-2"),
+                                        (0.0, "0"), (1.0, "1"), (0.99, "0.99"), (1e6, "1e6"),
+                                        ((0.9, 0.999), "(0.9, 0.999)"), (False, "False")])
+def test_defaults_are_written_as_the_docs_write_them(value, text):
+    assert _format_default(value) == text
 
 
 def test_schedules_say_they_belong_to_lr_scheduler_and_pickle_by_that_path():

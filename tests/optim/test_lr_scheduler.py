@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -291,6 +292,22 @@ def test_scheduler_errors():
         S.LinearLR(a, start_factor=0.0)
     with pytest.raises(ValueError, match="2 values for lr_lambda"):
         S.LambdaLR(a, [_lam])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs'"):
+        S.ReduceLROnPlateau(a, threshold_mode="pct")
+
+
+@pytest.mark.parametrize("name", ["LambdaLR", "MultiplicativeLR"])
+def test_lambda_schedules_name_themselves_and_keep_torch_signature(name):
+    a, _ = _opts()
+    with pytest.raises(TypeError, match=f"{name}: expected a glassgrad Optimizer"):
+        getattr(S, name)(object(), _lam)
+    with pytest.raises(ValueError, match=f"{name}: expected 2 values for lr_lambda"):
+        getattr(S, name)(a, [_lam])
+    with pytest.raises(TypeError, match=f"{name}: lr_lambda should be a function"):
+        getattr(S, name)(a, 3)
+    params = inspect.signature(getattr(S, name)).parameters
+    assert list(params) == list(inspect.signature(getattr(TS, name)).parameters)
+    assert params["last_epoch"].default == -1
 
 
 def test_resume_with_last_epoch():

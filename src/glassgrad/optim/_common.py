@@ -5,8 +5,10 @@
 - :func:`zeros`: the zero-filled state arrays an optimizer starts a parameter with;
 - :func:`grad_with_decay` and :func:`decayed_grad`: the gradient an update uses, with an
   L2 term or AdamW's decoupled shrinking of the weights;
-- :func:`update_moments`: Adam's two running averages;
-- :func:`shared_doc`: the docstring entries every optimizer has (``{params}``, ...).
+- :func:`update_moments`: Adam's two running averages, and :func:`adam_moments`, the loop
+  that applies the decay and those averages for each parameter of an Adam-family update;
+- :func:`shared_doc`: the docstring entries optimizers share (``{params, lr, ...}``), with
+  the defaults of the class's own signature.
 
 Everything here works in place on NumPy (or CuPy) arrays, with scratch arrays given by
 the caller (:meth:`Optimizer._buffers`).
@@ -14,13 +16,14 @@ the caller (:meth:`Optimizer._buffers`).
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from ..backend import np
 
 __all__ = ["scalar", "scalars", "zeros", "grad_with_decay", "decayed_grad", "update_moments",
-           "shared_doc"]
+           "adam_moments", "shared_doc"]
 
 
 def scalar(group: dict[str, Any], key: str) -> float:
@@ -88,17 +91,47 @@ def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -
     v += scratch
 
 
-# The "Parameters" entries that read the same in every optimizer that has the option.
+def adam_moments(opt: Any, group: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any], Any, Any]]:
+    """The first half of an Adam, RAdam or NAdam update, for each parameter of ``group`` (of
+    optimizer ``opt``) that has a gradient: the weight decay (:func:`decayed_grad`, L2 or
+    decoupled as the group says), then the running averages ``state["exp_avg"]`` and
+    ``state["exp_avg_sq"]`` (:func:`update_moments`).
+
+    Yields ``(x, g, state, a, b)``: the parameter's array, the gradient used (held in the
+    scratch array ``a`` when it differs from ``.grad``), the parameter's state, and the two
+    scratch arrays; ``b`` is free for the rest of the update.
+    """
+    lr, wd = scalars(group, "lr", "weight_decay")
+    b1, b2 = map(float, group["betas"])
+    decoupled, maximize = bool(group["decoupled_weight_decay"]), bool(group["maximize"])
+    for x, g, st in opt._with_grads(group):
+        a, b = opt._buffers(x, 2)
+        g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
+        update_moments(g, st["exp_avg"], st["exp_avg_sq"], b1, b2, b)
+        yield x, g, st, a, b
+
+
+# The "Parameters" entries that read the same in every optimizer that has the option;
+# ``{default}`` is filled in with the default of that argument in the class's ``__init__``.
 _DOC = {
     "params": """params : iterable of Tensor or dict
     Parameters to optimize, or parameter-group dicts.""",
+    "lr": """lr : float
+    Learning rate (default {default}).""",
     "betas": """betas : tuple of float
     ``(beta1, beta2)``, decay rates of the running averages of the gradient and of its
-    square (default (0.9, 0.999)).""",
+    square (default {default}).""",
+    "eps": """eps : float
+    Added to the denominator for numerical stability (default {default}).""",
     "weight_decay": """weight_decay : float
-    L2 penalty: ``weight_decay * p`` is added to the gradient (default 0).""",
+    L2 penalty: ``weight_decay * p`` is added to the gradient (default {default}).""",
+    "momentum": """momentum : float
+    Momentum factor (default {default}).""",
+    "amsgrad": """amsgrad : bool
+    Use the maximum of all past second moments (AMSGrad, Reddi et al. 2018).""",
     "decoupled_weight_decay": """decoupled_weight_decay : bool
-    AdamW-style decay (``p *= 1 - lr * weight_decay``) instead of an L2 term.""",
+    Apply ``weight_decay`` AdamW-style, ``p *= 1 - lr * weight_decay``, instead of as an
+    L2 term.""",
     "maximize": """maximize : bool
     Maximize the objective instead of minimizing it.""",
 }
@@ -106,14 +139,35 @@ _DOC = {
 _C = TypeVar("_C", bound=type)
 
 
-def shared_doc(cls: _C) -> _C:
-    """Class decorator: replace each line ``{name}`` of the docstring by the shared entry
-    ``name`` (see ``_DOC``), indented as that line."""
+def _format_default(value: Any) -> str:
+    """A default as the docs write it: ``1e-3`` rather than ``0.001``, ``0`` for ``0.0``."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_format_default, value)) + ")"
+    if isinstance(value, float):
+        if value != 0.0 and not 0.1 <= abs(value) < 1e4:
+            mantissa, exponent = f"{value:e}".split("e")
+            return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+        return f"{value:g}"
+    return repr(value)
 
-    def entry(m: re.Match) -> str:
-        indent, name = m.group(1), m.group(2)
-        return "\n".join(indent + line if line else line for line in _DOC[name].split("\n"))
+
+def shared_doc(cls: _C) -> _C:
+    """Class decorator: replace each line ``{name, ...}`` of the docstring by the shared
+    entries ``name``, ... (see ``_DOC``), indented as that line, with each entry's
+    ``{default}`` taken from the signature of ``cls.__init__``."""
+    signature = inspect.signature(cls.__init__).parameters
+
+    def entry(name: str) -> str:
+        text = _DOC[name]
+        if "{default}" in text:
+            text = text.replace("{default}", _format_default(signature[name].default))
+        return text
+
+    def entries(m: re.Match) -> str:
+        text = "\n".join(entry(name.strip()) for name in m.group(2).split(","))
+        return "\n".join(m.group(1) + line if line else line for line in text.split("\n"))
 
     if cls.__doc__:
-        cls.__doc__ = re.sub(r"^([ \t]*)\{(\w+)\}[ \t]*$", entry, cls.__doc__, flags=re.M)
+        cls.__doc__ = re.sub(r"^([ \t]*)\{(\w+(?:, *\w+)*)\}[ \t]*$", entries, cls.__doc__,
+                             flags=re.M)
     return cls

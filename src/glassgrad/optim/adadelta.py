@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from ._common import grad_with_decay, scalars, shared_doc, zeros
+from ._common import grad_with_decay, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adadelta"]
@@ -36,11 +36,11 @@ class Adadelta(Optimizer):
         Decay of the running averages, in [0, 1] (default 0.9).
     eps : float
         Added inside both square roots (default 1e-6).
-    {weight_decay}
-    {maximize}
+    {weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")
+    _zero_state = ("square_avg", "acc_delta")
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:
@@ -51,9 +51,6 @@ class Adadelta(Optimizer):
         super()._validate_group(group)
         if not 0.0 <= float(group["rho"]) <= 1.0:
             raise ValueError(f"Adadelta: invalid rho value {group['rho']!r} (expected 0 <= rho <= 1)")
-
-    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return zeros(x, "square_avg", "acc_delta")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, rho, eps, wd = scalars(group, "lr", "rho", "eps", "weight_decay")

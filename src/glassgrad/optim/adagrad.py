@@ -33,17 +33,13 @@ class Adagrad(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-2).
+    {params, lr}
     lr_decay : float
         Learning-rate decay: step ``t`` uses ``lr / (1 + (t - 1) * lr_decay)`` (default 0).
     {weight_decay}
     initial_accumulator_value : float
         Starting value of the sum of squared gradients (default 0).
-    eps : float
-        Added to the denominator (default 1e-10).
-    {maximize}
+    {eps, maximize}
     """
 
     _nonnegative = ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")

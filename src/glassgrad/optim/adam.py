@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import adam_moments, scalars, shared_doc, zeros
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam"]
@@ -32,22 +32,11 @@ __all__ = ["Adam"]
 class Adam(Optimizer):
     """Adam: per-coordinate steps scaled by running RMS of the gradient.
 
+    ``decoupled_weight_decay=True`` makes it :class:`AdamW`.
+
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    {betas}
-    eps : float
-        Added to the denominator for numerical stability (default 1e-8).
-    weight_decay : float
-        L2 penalty added to the gradient (default 0). See :class:`AdamW` for decoupled decay.
-    amsgrad : bool
-        Use the maximum of all past second moments (AMSGrad, Reddi et al. 2018).
-    {maximize}
-    decoupled_weight_decay : bool
-        Shrink the weights directly (``p *= 1 - lr * weight_decay``) instead of adding an L2
-        term to the gradient; ``True`` makes this optimizer AdamW.
+    {params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay}
     """
 
     _decoupled_default = False
@@ -69,17 +58,12 @@ class Adam(Optimizer):
         return zeros(x, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
+        lr, eps = scalars(group, "lr", "eps")
         b1, b2 = map(float, group["betas"])
-        amsgrad, maximize = bool(group["amsgrad"]), bool(group["maximize"])
-        decoupled = bool(group["decoupled_weight_decay"])
-        for x, g, st in self._with_grads(group):
-            a, b = self._buffers(x, 2)
+        amsgrad = bool(group["amsgrad"])
+        for x, _, st, _, b in adam_moments(self, group):  # decay, then m and v updated
             t = st["step"]
-            # the gradient actually used, written into scratch a when it differs from .grad
-            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            update_moments(g, m, v, b1, b2, b)
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq")
                 if vmax is None:  # amsgrad switched on mid-run

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from ._common import grad_with_decay, scalars, shared_doc, zeros
+from ._common import grad_with_decay, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adamax"]
@@ -27,25 +27,19 @@ class Adamax(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 2e-3).
-    {betas}
+    {params, lr, betas}
     eps : float
         Added to ``|g|`` (default 1e-8).
-    {weight_decay}
-    {maximize}
+    {weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")
+    _zero_state = ("exp_avg", "exp_inf")
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
-
-    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return zeros(x, "exp_avg", "exp_inf")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")

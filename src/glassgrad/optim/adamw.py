@@ -23,18 +23,11 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    {betas}
-    eps : float
-        Denominator stabilizer (default 1e-8).
+    {params, lr, betas, eps}
     weight_decay : float
         Decoupled weight decay: each step multiplies the weights by ``1 - lr * weight_decay``
         (default 1e-2).
-    amsgrad : bool
-        AMSGrad variant.
-    {maximize}
+    {amsgrad, maximize}
     """
 
     _decoupled_default = True

@@ -39,17 +39,14 @@ class ASGD(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-2).
+    {params, lr}
     lambd : float
         Decay term (default 1e-4).
     alpha : float
         Power of the step-size decay (default 0.75).
     t0 : float
         Step at which averaging starts (default 1e6).
-    {weight_decay}
-    {maximize}
+    {weight_decay, maximize}
     """
 
     _nonnegative = ("weight_decay", "lambd")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import adam_moments, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["NAdam"]
@@ -33,22 +33,15 @@ class NAdam(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 2e-3).
-    {betas}
-    eps : float
-        Added to the denominator (default 1e-8).
-    weight_decay : float
-        Weight decay (default 0).
+    {params, lr, betas, eps, weight_decay}
     momentum_decay : float
         ψ, how fast the momentum coefficient warms up to ``beta1`` (default 4e-3).
-    {decoupled_weight_decay}
-    {maximize}
+    {decoupled_weight_decay, maximize}
     """
 
     _scalar_state = ("step", "mu_product")
     _nonnegative = ("eps", "weight_decay", "momentum_decay")
+    _zero_state = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -59,21 +52,17 @@ class NAdam(Optimizer):
                                       maximize=maximize))
 
     def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return {"mu_product": 1.0, **zeros(x, "exp_avg", "exp_avg_sq")}
+        return {"mu_product": 1.0, **super()._init_state(x, group)}
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd, psi = scalars(group, "lr", "eps", "weight_decay", "momentum_decay")
+        lr, eps, psi = scalars(group, "lr", "eps", "momentum_decay")
         b1, b2 = map(float, group["betas"])
-        maximize, decoupled = bool(group["maximize"]), bool(group["decoupled_weight_decay"])
-        for x, g, st in self._with_grads(group):
-            a, b = self._buffers(x, 2)
+        for x, g, st, a, b in adam_moments(self, group):  # decay, then m and v updated
             t = st["step"]
-            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
             mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
             mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
             prod = st["mu_product"] = float(st["mu_product"]) * mu
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            update_moments(g, m, v, b1, b2, b)
             np.divide(v, 1.0 - b2**t, out=b)  # b = denom = sqrt(v / (1 - beta2^t)) + eps
             np.sqrt(b, out=b)
             b += eps

@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ..autograd.grad_mode import enable_grad
 from ..backend import np, to_numpy, xp_of
 from ..tensor import Tensor
+from ._common import zeros
 
 __all__ = ["Optimizer", "required"]
 
@@ -145,6 +146,8 @@ class Optimizer:
     _flat_state: tuple[str, ...] = ()
     #: Options that must be finite numbers >= 0 (checked by :meth:`_validate_group`).
     _nonnegative: tuple[str, ...] = ()
+    #: State arrays that start as zeros shaped like their parameter (see :meth:`_init_state`).
+    _zero_state: tuple[str, ...] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -316,8 +319,9 @@ class Optimizer:
 
     # ------------------------------------------------------------------ helpers for updates
     def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        """The state of a parameter (array ``x``) at its first update, besides ``step``."""
-        return {}
+        """The state of a parameter (array ``x``) at its first update, besides ``step``: by
+        default a zero array like ``x`` for each name in ``_zero_state``."""
+        return zeros(x, *self._zero_state)
 
     def _with_grads(self, group: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
         """``(x, g, state)`` for each parameter of ``group`` that has a gradient.

@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from ..backend import np
-from ._common import decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import adam_moments, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RAdam"]
@@ -37,19 +37,11 @@ class RAdam(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    {betas}
-    eps : float
-        Added to ``sqrt(v)`` (default 1e-8).
-    weight_decay : float
-        Weight decay (default 0).
-    {decoupled_weight_decay}
-    {maximize}
+    {params, lr, betas, eps, weight_decay, decoupled_weight_decay, maximize}
     """
 
     _nonnegative = ("eps", "weight_decay")
+    _zero_state = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
@@ -58,20 +50,13 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
 
-    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return zeros(x, "exp_avg", "exp_avg_sq")
-
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
+        lr, eps = scalars(group, "lr", "eps")
         b1, b2 = map(float, group["betas"])
-        maximize, decoupled = bool(group["maximize"]), bool(group["decoupled_weight_decay"])
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        for x, g, st in self._with_grads(group):
-            a, b = self._buffers(x, 2)
+        for x, _, st, _, b in adam_moments(self, group):  # decay, then m and v updated
             t = st["step"]
-            g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            update_moments(g, m, v, b1, b2, b)
             bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
             rho_t = rho_inf - 2.0 * t * (b2**t) / bc2
             if rho_t > 5.0:

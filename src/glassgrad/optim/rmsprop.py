@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
-from ._common import grad_with_decay, scalars, shared_doc, zeros
+from ._common import grad_with_decay, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RMSprop"]
@@ -37,22 +37,17 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-2).
+    {params, lr}
     alpha : float
         Smoothing constant of the running mean square (default 0.99).
-    eps : float
-        Added to the denominator (default 1e-8).
-    {weight_decay}
-    momentum : float
-        Momentum factor (default 0).
+    {eps, weight_decay, momentum}
     centered : bool
         Normalize by an estimate of the gradient's variance instead of its second moment.
     {maximize}
     """
 
     _nonnegative = ("eps", "momentum", "weight_decay", "alpha")
+    _zero_state = ("square_avg",)
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
@@ -60,9 +55,6 @@ class RMSprop(Optimizer):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
-
-    def _init_state(self, x: Any, group: dict[str, Any]) -> dict[str, Any]:
-        return zeros(x, "square_avg")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps, wd, mom = scalars(group, "lr", "alpha", "eps", "weight_decay", "momentum")

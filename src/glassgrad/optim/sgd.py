@@ -36,20 +36,14 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    {params}
-    lr : float
-        Learning rate (default 1e-3).
-    momentum : float
-        Momentum factor (default 0: plain SGD).
+    {params, lr, momentum}
     dampening : float
         Dampening for momentum: the new gradient enters the buffer with weight
-        ``1 - dampening``.
-    weight_decay : float
-        L2 penalty coefficient (adds ``weight_decay * p`` to the gradient).
+        ``1 - dampening`` (default 0).
+    {weight_decay}
     nesterov : bool
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
-    maximize : bool
-        Maximize the objective (step along the gradient instead of against it).
+    {maximize}
 
     Examples
     --------

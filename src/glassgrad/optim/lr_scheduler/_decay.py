@@ -14,10 +14,18 @@ from ._base import LRScheduler, _check_optimizer, _per_group
 
 
 class _LambdaMixin:
-    """state_dict support for schedulers holding user functions (saved only if they are
-    callable objects: their ``__dict__``; plain functions and lambdas are not saved)."""
+    """The constructor and state_dict support of schedulers holding user functions, one per
+    param group (saved only if they are callable objects: their ``__dict__``; plain functions
+    and lambdas are not saved)."""
 
     lr_lambdas: list[Callable[[int], float]]
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
+                 last_epoch: int = -1) -> None:
+        name = type(self).__name__
+        _check_optimizer(name, optimizer)
+        self._set_lambdas(name, optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)  # type: ignore[call-arg]
 
     def _set_lambdas(self, name: str, optimizer: Optimizer, lr_lambda: Any) -> None:
         fns = _per_group(name, "lr_lambda", optimizer, lr_lambda)
@@ -52,12 +60,6 @@ class LambdaLR(_LambdaMixin, LRScheduler):
     last_epoch : int
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
-                 last_epoch: int = -1) -> None:
-        _check_optimizer("LambdaLR", optimizer)
-        self._set_lambdas("LambdaLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
@@ -71,12 +73,6 @@ class MultiplicativeLR(_LambdaMixin, LRScheduler):
     lr_lambda : callable or list of callables
     last_epoch : int
     """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
-                 last_epoch: int = -1) -> None:
-        _check_optimizer("MultiplicativeLR", optimizer)
-        self._set_lambdas("MultiplicativeLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:

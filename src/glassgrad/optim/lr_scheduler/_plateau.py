@@ -45,11 +45,6 @@ class ReduceLROnPlateau(LRScheduler):
         _check_optimizer("ReduceLROnPlateau", optimizer)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor!r}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
-                             f"{threshold_mode!r}")
         self.optimizer = optimizer
         self.factor = factor
         if isinstance(min_lr, (list, tuple)):
@@ -61,9 +56,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.patience = patience
         self.cooldown = cooldown
         self.eps = eps
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
+        self._init_is_better(mode, threshold, threshold_mode)
         self.last_epoch = 0
         self._step_count = 0
         self._last_lr = self._current()
@@ -81,6 +74,17 @@ class ReduceLROnPlateau(LRScheduler):
     @property
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
+
+    def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
+        """Check and set what :meth:`is_better` compares by."""
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
 
     def is_better(self, a: float, best: float) -> bool:
         """Whether metric value ``a`` counts as an improvement over ``best``."""

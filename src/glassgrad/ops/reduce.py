@@ -228,8 +228,13 @@ class PNorm(Function):
 
 class Amax(Function):
     """``z = max over axes``; ties share the gradient evenly (as ``torch.amax``)."""
-    formulas = {"inputs": "X, axes, keepdims",
-                "grads": ("dX = broadcast(dZ) ⊙ [X = max] / #maxima", None, None)}
+    formulas = {
+        "inputs": "X, axes, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ [X = max] / #maxima",
+            None, None,
+        ),
+    }
     derivation = "docs/derivations/reductions.md#max-and-min"
     fresh_grads = True
     _fn = "max"  # Amin: "min"
@@ -251,8 +256,13 @@ class Amax(Function):
 class Amin(Amax):
     """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``). Forward
     and backward are :class:`Amax`'s with ``min``: ``[x = min] / (number of minima)``."""
-    formulas = {"inputs": "X, axes, keepdims",
-                "grads": ("dX = broadcast(dZ) ⊙ [X = min] / #minima", None, None)}
+    formulas = {
+        "inputs": "X, axes, keepdims",
+        "grads": (
+            "dX = broadcast(dZ) ⊙ [X = min] / #minima",
+            None, None,
+        ),
+    }
     derivation = "docs/derivations/reductions.md#max-and-min"
     _fn = "min"
 

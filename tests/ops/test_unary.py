@@ -144,3 +144,46 @@ def test_derivation_index_points_at_the_rows():
     spec.loader.exec_module(tool)
     assert tool._line(T.Tanh) == T.Tanh.__firstlineno__
     assert tool._file(T.Tanh) == "src/glassgrad/ops/trig.py"
+
+
+# the functions of two inputs as rows (``_unary.binary``): op class -> the same call in glassgrad and torch
+BINARY_ROWS = {
+    T.Hypot: lambda a, b: a.hypot(b),
+    E.LogAddExp: lambda a, b: a.logaddexp(b),
+}
+
+
+def test_every_binary_row_is_tested_here():
+    mods = (E, T, X, S)
+    found = {c for m in mods for c in vars(m).values()
+             if isinstance(c, type) and issubclass(c, Function) and "vjp_a" in c.__dict__}
+    assert found == set(BINARY_ROWS)
+
+
+@pytest.mark.parametrize("cls", list(BINARY_ROWS), ids=lambda c: c.__name__)
+def test_binary_row_makes_a_class_like_a_hand_written_op(cls):
+    mod = cls.__module__
+    assert getattr(importlib.import_module(mod), cls.__name__) is cls
+    assert cls.__qualname__ == cls.__name__ and cls.name() == f"{cls.__name__}Backward"
+    f = FORMULAS[cls]
+    assert f.inputs == ("A", "B") and f.grads[0].startswith("dA = ") and f.grads[1].startswith("dB = ")
+    assert cls.derivation == "docs/derivations/elementwise.md#binary-arithmetic" and cls.fresh_grads
+    src = Path(importlib.import_module(mod).__file__).read_text(encoding="utf-8").splitlines()
+    assert src[cls.__firstlineno__ - 1].startswith(f"{cls.__name__} = binary(\"{cls.__name__}\"")
+
+
+@pytest.mark.parametrize("cls", list(BINARY_ROWS), ids=lambda c: c.__name__)
+def test_binary_row_values_and_broadcast_gradients_match_torch(cls):
+    fn = BINARY_ROWS[cls]
+    check_op(fn, shapes=[(3, 1), (1, 4)])
+    check_op(fn, shapes=[(2, 3), (3,)], grad=[False, True])  # only b's gradient is computed
+    check_double_backward(lambda a, b: fn(a, b) * a, shapes=[(3, 1), (4,)], atol=1e-8, rtol=1e-7)
+    a = gg.tensor([[1.0], [2.0]], requires_grad=True)
+    assert type(fn(a, gg.tensor([3.0, 4.0])).grad_fn) is cls
+
+
+def test_bad_binary_vjp_parameters_are_refused():
+    with pytest.raises(TypeError, match=r"binary Bad: the vjps' parameters must be \(g, a, b, z\), "
+                                        r"got \('g', 'a', 'b'\)"):
+        _unary.binary("Bad", "hypot", lambda g, a, b, z: g, lambda g, a, b: g, "dA = dZ", "dB = dZ",
+                      "docs/derivations/elementwise.md#binary-arithmetic", "``z = bad(a, b)``.")

@@ -22,7 +22,12 @@ itself recorded: every op of the table has a second derivative.
 The generated classes are ordinary ``Function`` subclasses with the name, module,
 ``formulas`` and ``derivation`` a hand-written op has; ``fn`` is the array function and
 ``vjp`` the rule (a class attribute that every row should have goes in ``attrs`` below).
-Ops with options, several inputs or special numerics stay hand-written classes.
+Ops with options or special numerics stay hand-written classes.
+
+:func:`binary` does the same for a function of two inputs that broadcast, ``z = f(a, b)``
+(``hypot``, ``logaddexp``): one VJP per input, of ``g``, ``a``, ``b`` and ``z``, each
+summed back to its input's shape (:func:`~glassgrad.ops._util.unbroadcast`) and computed
+only when that input needs a gradient.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from typing import Any, Callable
 
 from ..autograd.function import Function
 from ..backend import np, xp_of
+from ._util import unbroadcast
 
-__all__ = ["unary"]
+__all__ = ["binary", "unary"]
 
 _KEEPS = {("g",): "", ("g", "x"): "x", ("g", "z"): "z", ("g", "x", "z"): "xz"}
 
@@ -123,20 +129,76 @@ def unary(name: str, forward: str | Callable, vjp: Callable, formula: str, deriv
             return rule(g, *ctx.saved_tensors)
 
     backward.__doc__ = f"VJP: ``{formula}``."
-    caller = sys._getframe(1)
     text = doc or f"z = {getattr(forward, '__name__', forward)}(x)"
+    return _op_class(name, sys._getframe(1), f"``{text}``.", {"inputs": "X", "grads": (formula,)},
+                     derivation, fn, forward_, backward, vjp=staticmethod(vjp))
+
+
+def _op_class(name: str, caller: Any, doc: str, formulas: dict, derivation: str, fn: Callable,
+              forward: Callable, backward: Callable, **rules: Any) -> type[Function]:
+    """The ``Function`` class of a row, attributed to the row's module and line (``caller``)."""
     attrs = {
-        "__doc__": f"``{text}``.",
+        "__doc__": doc,
         "__module__": caller.f_globals["__name__"],
         "__qualname__": name,
         "__firstlineno__": caller.f_lineno,  # the row's line (as Python 3.13 sets for a class)
-        "formulas": {"inputs": "X", "grads": (formula,)},
+        "formulas": formulas,
         "derivation": derivation,
         "fn": staticmethod(fn),
-        "vjp": staticmethod(vjp),
-        "forward": staticmethod(forward_),
+        "forward": staticmethod(forward),
         "backward": staticmethod(backward),
         # g ⊙ f'(x) is a new array (Function.fresh_grads; checked by GLASSGRAD_CHECK_OWNERSHIP=1)
         "fresh_grads": True,
+        **rules,
     }
     return type(name, (Function,), attrs)
+
+
+def binary(name: str, forward: str, vjp_a: Callable, vjp_b: Callable, formula_a: str,
+           formula_b: str, derivation: str, doc: str) -> type[Function]:
+    """The ``Function`` class of the elementwise op ``z = forward(a, b)`` (``a``, ``b``
+    broadcast together) with VJPs ``vjp_a``, ``vjp_b``.
+
+    Parameters
+    ----------
+    name : str
+        Class name (the graph node is ``<name>Backward``).
+    forward : str
+        The name of a NumPy function of two arrays (``"hypot"``; CuPy's on the GPU).
+    vjp_a, vjp_b : callable
+        ``vjp(g, a, b, z)``: the gradient of ``a`` (``b``) from ``g = dL/dz``, of ``z``'s
+        shape (:func:`binary` sums it back to the input's shape); the forward keeps both
+        inputs and the output for them.
+    formula_a, formula_b : str
+        The VJPs as ``gg.trace`` prints them (``"dA = unbroadcast(dZ ⊙ A / Z, A.shape)"``).
+    derivation : str
+        ``docs/derivations/<chapter>.md#<anchor>``.
+    doc : str
+        The class docstring (the op in one line).
+    """
+    for vjp in (vjp_a, vjp_b):
+        params = tuple(inspect.signature(vjp).parameters)
+        if params != ("g", "a", "b", "z"):
+            raise TypeError(f"binary {name}: the vjps' parameters must be (g, a, b, z), got {params}")
+    def fn(a: Any, b: Any) -> Any:
+        return getattr(xp_of(a), forward)(a, b)
+
+    fn.__name__ = fn.__qualname__ = forward
+
+    def forward_(ctx: Any, a: Any, b: Any) -> Any:
+        z = fn(a, b)
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    def backward(ctx: Any, g: Any) -> Any:
+        a, b, z = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (
+            unbroadcast(vjp_a(g, a, b, z), ctx.input_shape(0)) if need[0] else None,
+            unbroadcast(vjp_b(g, a, b, z), ctx.input_shape(1)) if need[1] else None,
+        )
+
+    backward.__doc__ = f"VJP: ``{formula_a}``, ``{formula_b}``."
+    return _op_class(name, sys._getframe(1), doc, {"inputs": "A, B", "grads": (formula_a, formula_b)},
+                     derivation, fn, forward_, backward, vjp_a=staticmethod(vjp_a),
+                     vjp_b=staticmethod(vjp_b))

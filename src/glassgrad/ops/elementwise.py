@@ -24,7 +24,7 @@ from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
 from . import kernels as K
-from ._unary import unary
+from ._unary import binary, unary
 from ._util import unbroadcast
 
 
@@ -338,32 +338,11 @@ class Where(Function):
         )
 
 
-class LogAddExp(Function):
-    """``z = log(eᵃ + eᵇ)`` without overflow."""
-    formulas = {
-        "inputs": "A, B",
-        "grads": (
-            "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
-            "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)",
-        ),
-    }
-    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        z = xp_of(a).logaddexp(a, b)
-        ctx.save_for_backward(a, b, z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ eᵃ⁻ᶻ = g ⊙ σ(a − b)``, ``db = g ⊙ eᵇ⁻ᶻ`` (unbroadcast)."""
-        a, b, z = ctx.saved_tensors
-        return (
-            unbroadcast(g * D.exp(a - z), ctx.input_shape(0)) if _need(ctx, 0) else None,
-            unbroadcast(g * D.exp(b - z), ctx.input_shape(1)) if _need(ctx, 1) else None,
-        )
+# z = log(eᵃ + eᵇ): a row of the table of functions of two inputs (see ``binary`` in ``_unary.py``)
+LogAddExp = binary("LogAddExp", "logaddexp", lambda g, a, b, z: g * D.exp(a - z),
+                   lambda g, a, b, z: g * D.exp(b - z), "dA = unbroadcast(dZ ⊙ exp(A − Z), A.shape)",
+                   "dB = unbroadcast(dZ ⊙ exp(B − Z), B.shape)", _ARITH,
+                   "``z = log(eᵃ + eᵇ)`` without overflow.")
 
 
 class Fmod(Function):

@@ -20,7 +20,7 @@ from ..autograd import recording
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import kernels as K
-from ._util import op_error
+from ._util import op_error, shared_doc
 from .conv import _check_tensor, _crop, _is_tensor, _ntuple, _offset_slices, _pad, _shape
 
 __all__ = [
@@ -518,6 +518,14 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
     """1-D adaptive average pooling, see :func:`adaptive_avg_pool2d`."""
     return _adaptive_avg_pool_nd("adaptive_avg_pool1d", 1, input, output_size)
 
+# the parameters the adaptive pools share (their docstrings' line ``{adaptive_params}``)
+_adaptive_doc = shared_doc(adaptive_params="""\
+input : Tensor
+    ``(N, C, H, W)`` or ``(C, H, W)``.
+output_size : int or tuple
+    ``None`` in a tuple keeps that input size.""")
+
+@_adaptive_doc
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     """Average pooling to a fixed output size, as PyTorch's.
 
@@ -527,10 +535,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
 
     Parameters
     ----------
-    input : Tensor
-        ``(N, C, H, W)`` or ``(C, H, W)``.
-    output_size : int or tuple
-        ``None`` in a tuple keeps that input size.
+    {adaptive_params}
     """
     return _adaptive_avg_pool_nd("adaptive_avg_pool2d", 2, input, output_size)
 
@@ -582,6 +587,7 @@ def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = Fal
     """1-D adaptive max pooling, see :func:`adaptive_max_pool2d`."""
     return _adaptive_max_pool_nd("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
+@_adaptive_doc
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed output size, as PyTorch's (windows
     ``[⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉)``; the gradient goes to the first maximum of each window).
@@ -592,10 +598,7 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
 
     Parameters
     ----------
-    input : Tensor
-        ``(N, C, H, W)`` or ``(C, H, W)``.
-    output_size : int or tuple
-        ``None`` in a tuple keeps that input size.
+    {adaptive_params}
     return_indices : bool
         Also return the flat indices (into ``H·W``) of the maxima.
     """

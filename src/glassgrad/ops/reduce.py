@@ -237,10 +237,14 @@ class Amax(Function):
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
     fresh_grads = True
+    _fn = "max"  # Amin: "min"
 
     @staticmethod
     def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        return _keep_extremum(ctx, x, x.max(axis=axes, keepdims=keepdims), axes, keepdims, nans)
+        z = getattr(x, ctx._fn)(axis=axes, keepdims=keepdims)
+        ctx.save_for_backward(x, z)
+        ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
+        return z
 
     @staticmethod
     def backward(ctx, g):
@@ -250,8 +254,8 @@ class Amax(Function):
 
 
 class Amin(Amax):
-    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``). The
-    backward is :class:`Amax`'s: ``[x = min] / (number of minima)``."""
+    """``z = min over axes``; ties share the gradient evenly (as ``torch.amin``). Forward
+    and backward are :class:`Amax`'s with ``min``: ``[x = min] / (number of minima)``."""
     formulas = {
         "inputs": "X, axes, keepdims",
         "grads": (
@@ -260,18 +264,7 @@ class Amin(Amax):
         ),
     }
     derivation = "docs/derivations/reductions.md#max-and-min"
-    fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, x, axes=None, keepdims=False, nans=False):
-        return _keep_extremum(ctx, x, x.min(axis=axes, keepdims=keepdims), axes, keepdims, nans)
-
-
-def _keep_extremum(ctx: Any, x: Any, z: Any, axes: Any, keepdims: bool, nans: bool) -> Any:
-    """What the backward of amax/amin needs: ``x``, the extremum ``z`` and the options."""
-    ctx.save_for_backward(x, z)
-    ctx.axes, ctx.keepdims, ctx.nans = axes, keepdims, nans
-    return z
+    _fn = "min"
 
 
 def _extremum_backward(ctx: Any, g: Any, x: Any, z: Any) -> Any:
@@ -361,24 +354,39 @@ class LogSumExp(Function):
         return _expand_back(g, shape, ctx.axes, ctx.keepdims) * p, None, None
 
 
-class Softmax(Function):
+def _softmax(x: Any, axis: int) -> Any:
+    e = xp_of(x).exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _log_softmax(x: Any, axis: int) -> Any:
+    xp = xp_of(x)
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+
+
+class _NormalizeForward:
+    """The forward of softmax and log_softmax: ``y = _fn(x, axis)`` (the class's function),
+    kept for the backward with ``axis``; an empty ``x`` gives an empty copy."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        if not x.size:
+            ctx.save_for_backward(x)
+            return x.copy()
+        y = ctx._fn(x, axis)
+        ctx.save_for_backward(y)
+        return y
+
+
+class Softmax(_NormalizeForward, Function):
     """``y = exp(x) / Σ_axis exp(x)`` (shifted by the max for stability)."""
     formulas = {"inputs": "X, axis", "grads": ("dX = Z ⊙ (dZ − sum_axis(dZ ⊙ Z))", None)}
     derivation = "docs/derivations/reductions.md#softmax"
     fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, x, axis=-1):
-        xp = xp_of(x)
-        if not x.size:
-            ctx.save_for_backward(x)
-            ctx.axis = axis
-            return x.copy()
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
-        ctx.save_for_backward(e)
-        ctx.axis = axis
-        return e
+    _fn = staticmethod(_softmax)
 
     @staticmethod
     def backward(ctx, g):
@@ -388,24 +396,12 @@ class Softmax(Function):
         return y * (g - (g * y).sum(axis=ctx.axis, keepdims=True)), None
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_NormalizeForward, Function):
     """``y = x - logsumexp(x, axis)``."""
     formulas = {"inputs": "X, axis", "grads": ("dX = dZ − exp(Z) ⊙ sum_axis(dZ)", None)}
     derivation = "docs/derivations/reductions.md#log_softmax"
     fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, x, axis=-1):
-        xp = xp_of(x)
-        if not x.size:
-            ctx.save_for_backward(x)
-            ctx.axis = axis
-            return x.copy()
-        s = x - x.max(axis=axis, keepdims=True)
-        y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
-        ctx.save_for_backward(y)
-        ctx.axis = axis
-        return y
+    _fn = staticmethod(_log_softmax)
 
     @staticmethod
     def backward(ctx, g):

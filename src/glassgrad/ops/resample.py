@@ -191,9 +191,17 @@ def upsample_bilinear(input: Any, size: Any = None, scale_factor: Any = None) ->
 # =====================================================================================
 # im2col as an op (unfold / fold) and pixel shuffle
 # =====================================================================================
-def _block_args(op: str, kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tuple:
-    """The 2-D ``(kernel_size, dilation, padding, stride)`` of unfold/fold as pairs, checked."""
-    return (_ntuple(kernel_size, 2, "kernel_size", op, 1), _ntuple(dilation, 2, "dilation", op, 1),
+def _block_args(op: str, input: Any, ndim: int, layout: str, kernel_size: Any, dilation: Any,
+                padding: Any, stride: Any) -> tuple:
+    """The checked arguments of unfold/fold: ``input`` (an ``ndim``-D ``layout`` tensor, or
+    one without its batch axis) with a batch axis of 1 where it had none, and the 2-D
+    ``(kernel_size, dilation, padding, stride)`` as pairs."""
+    _check_tensor(input, "input", op)
+    if input.ndim not in (ndim, ndim - 1):
+        raise op_error(op, f"expected a {ndim}-D input {layout} or a {ndim - 1}-D unbatched input, "
+                       f"got shape {_shape(input)}")
+    x = input.reshape((1,) + _shape(input)) if input.ndim == ndim - 1 else input
+    return (x, _ntuple(kernel_size, 2, "kernel_size", op, 1), _ntuple(dilation, 2, "dilation", op, 1),
             _ntuple(padding, 2, "padding", op, 0), _ntuple(stride, 2, "stride", op, 1))
 
 
@@ -206,12 +214,7 @@ def unfold(input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     the strided window view, so its VJP is the col2im scatter (:func:`fold`).
     """
     op = "unfold"
-    _check_tensor(input, "input", op)
-    if input.ndim not in (3, 4):
-        raise op_error(op, f"expected a 4-D input (N, C, H, W) or a 3-D unbatched input, got "
-                       f"shape {_shape(input)}")
-    x = input.reshape((1,) + _shape(input)) if input.ndim == 3 else input
-    ks, dil, pad, st = _block_args(op, kernel_size, dilation, padding, stride)
+    x, ks, dil, pad, st = _block_args(op, input, 4, "(N, C, H, W)", kernel_size, dilation, padding, stride)
     N, C, H, W = _shape(x)
     eff = tuple(d * (kk - 1) + 1 for kk, d in zip(ks, dil))
     if eff[0] > H + 2 * pad[0] or eff[1] > W + 2 * pad[1]:
@@ -232,12 +235,8 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
     per channel are one-hot kernels, so its VJP is :func:`unfold`.
     """
     op = "fold"
-    _check_tensor(input, "input", op)
-    if input.ndim not in (2, 3):
-        raise op_error(op, f"expected a 3-D input (N, C·kh·kw, L) or a 2-D unbatched input, "
-                       f"got shape {_shape(input)}")
-    x = input.reshape((1,) + _shape(input)) if input.ndim == 2 else input
-    ks, dil, pad, st = _block_args(op, kernel_size, dilation, padding, stride)
+    x, ks, dil, pad, st = _block_args(op, input, 3, "(N, C·kh·kw, L)", kernel_size, dilation, padding,
+                                      stride)
     osz = _ntuple(output_size, 2, "output_size", op, 1)
     K = ks[0] * ks[1]
     N, CK, L = _shape(x)
@@ -257,39 +256,39 @@ def fold(input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padd
                               st, pads, dil, C)
     return y.reshape(_shape(y)[1:]) if input.ndim == 2 else y
 
+def _pixel_args(op: str, input: Any, factor: int, layout: str) -> tuple:
+    """``(r, lead, C, H, W)`` of pixel (un)shuffle: ``input`` of at least 3 dims (``layout``)
+    checked, ``lead`` its leading axes."""
+    _check_tensor(input, "input", op)
+    r = int(factor)
+    if input.ndim < 3:
+        raise op_error(op, f"expected at least 3 dimensions {layout}, got shape {_shape(input)}")
+    *lead, C, H, W = _shape(input)
+    return r, tuple(lead), C, H, W
+
+def _regroup(x: Any, lead: tuple, split: tuple, perm: tuple, out: tuple) -> Any:
+    """``x`` reshaped to ``lead + split``, the five ``split`` axes permuted by ``perm``, and
+    reshaped to ``lead + out`` (the leading axes kept in place)."""
+    n = len(lead)
+    return x.reshape(lead + split).permute(*range(n), *(n + p for p in perm)).reshape(lead + out)
+
 def pixel_shuffle(input: Any, upscale_factor: int) -> Any:
     """``(*, C·r², H, W) -> (*, C, H·r, W·r)`` (sub-pixel convolution), as PyTorch's:
     ``out[c, h·r + i, w·r + j] = in[c·r² + i·r + j, h, w]`` (a reshape and a permute)."""
     op = "pixel_shuffle"
-    _check_tensor(input, "input", op)
-    r = int(upscale_factor)
-    if input.ndim < 3:
-        raise op_error(op, f"expected at least 3 dimensions (*, C·r², H, W), got shape "
-                       f"{_shape(input)}")
-    *lead, C, H, W = _shape(input)
+    r, lead, C, H, W = _pixel_args(op, input, upscale_factor, "(*, C·r², H, W)")
     if r < 1 or C % (r * r):
         raise op_error(op, f"channels {C} of input {_shape(input)} must be divisible by "
                        f"upscale_factor² = {r * r}")
-    lead = tuple(lead)
-    n = len(lead)
-    x = input.reshape(lead + (C // (r * r), r, r, H, W))
-    perm = tuple(range(n)) + (n, n + 3, n + 1, n + 4, n + 2)
-    return x.permute(*perm).reshape(lead + (C // (r * r), H * r, W * r))
+    c = C // (r * r)
+    return _regroup(input, lead, (c, r, r, H, W), (0, 3, 1, 4, 2), (c, H * r, W * r))
 
 def pixel_unshuffle(input: Any, downscale_factor: int) -> Any:
     """``(*, C, H·r, W·r) -> (*, C·r², H, W)``: the inverse of :func:`pixel_shuffle`."""
     op = "pixel_unshuffle"
-    _check_tensor(input, "input", op)
-    r = int(downscale_factor)
-    if input.ndim < 3:
-        raise op_error(op, f"expected at least 3 dimensions (*, C, H·r, W·r), got shape "
-                       f"{_shape(input)}")
-    *lead, C, H, W = _shape(input)
+    r, lead, C, H, W = _pixel_args(op, input, downscale_factor, "(*, C, H·r, W·r)")
     if r < 1 or H % r or W % r:
         raise op_error(op, f"spatial size {(H, W)} of input {_shape(input)} must be divisible "
                        f"by downscale_factor {r}")
-    lead = tuple(lead)
-    n = len(lead)
-    x = input.reshape(lead + (C, H // r, r, W // r, r))
-    perm = tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3)
-    return x.permute(*perm).reshape(lead + (C * r * r, H // r, W // r))
+    h, w = H // r, W // r
+    return _regroup(input, lead, (C, h, r, w, r), (0, 2, 4, 1, 3), (C * r * r, h, w))

@@ -3,8 +3,9 @@
 functions are in ``extra.py``).
 
 Elementwise like the ops of ``elementwise.py``: ``dL/dx = dL/dz ⊙ f'(x)``. The functions
-of one input are rows of a table (:func:`~glassgrad.ops._unary.unary`); the binary ones
-(``atan2``, ``hypot``) are classes that sum each input's gradient back to its own shape.
+of one input are rows of a table (:func:`~glassgrad.ops._unary.unary`), the binary ones
+(``hypot`` a row of :func:`~glassgrad.ops._unary.binary`; ``atan2``, whose two
+gradients share ``a² + b²``, a class) sum each input's gradient back to its own shape.
 
 Derivations: ``docs/derivations/elementwise.md#pointwise-functions``.
 """
@@ -14,9 +15,9 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import _dual as D
-from ._unary import unary
+from ._unary import binary, unary
 from ._util import unbroadcast
-from .elementwise import _need
+from .elementwise import _ARITH, _need
 
 _PW = "docs/derivations/elementwise.md#pointwise-functions"
 
@@ -64,29 +65,9 @@ class Atan2(Function):
         )
 
 
-class Hypot(Function):
-    """``z = √(a² + b²)`` without overflow."""
-    formulas = {
-        "inputs": "A, B",
-        "grads": (
-            "dA = unbroadcast(dZ ⊙ A / Z, A.shape)",
-            "dB = unbroadcast(dZ ⊙ B / Z, B.shape)",
-        ),
-    }
-    derivation = "docs/derivations/elementwise.md#binary-arithmetic"
-    fresh_grads = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        z = xp_of(a).hypot(a, b)
-        ctx.save_for_backward(a, b, z)
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        """VJP: ``da = g ⊙ a / z``, ``db = g ⊙ b / z`` (unbroadcast)."""
-        a, b, z = ctx.saved_tensors
-        return (
-            unbroadcast(g * a / z, ctx.input_shape(0)) if _need(ctx, 0) else None,
-            unbroadcast(g * b / z, ctx.input_shape(1)) if _need(ctx, 1) else None,
-        )
+# a function of two inputs as a row (see ``binary`` in ``_unary.py``): name, f, vjp of a,
+# vjp of b (g, a, b, z: before the sum back to each input's shape), their texts,
+# derivation, docstring
+Hypot = binary("Hypot", "hypot", lambda g, a, b, z: g * a / z, lambda g, a, b, z: g * b / z,
+               "dA = unbroadcast(dZ ⊙ A / Z, A.shape)", "dB = unbroadcast(dZ ⊙ B / Z, B.shape)", _ARITH,
+               "``z = √(a² + b²)`` without overflow.")

@@ -16,27 +16,43 @@ __all__ = [
 ]
 
 
-class _MaxPoolNd(Module):
-    _k = 2
+class _WindowPoolNd(Module):
+    """Shared by the max and average pooling layers: the window ``kernel_size``, its
+    ``stride`` (default: ``kernel_size``) and ``padding``, then the layer's own options,
+    stored as attributes in PyTorch's order. ``forward`` calls the pool op ``_op`` with
+    the window and the options named in ``_op_options``."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+    _k = 2
+    _op: Any = None
+    _op_options: tuple[str, ...] = ()
+
+    def __init__(self, kernel_size: Any, stride: Any, padding: Any, **options: Any) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        for name, value in options.items():
+            setattr(self, name, value)
 
     def forward(self, input: Any) -> Any:
-        return P._max_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
-                              self.stride, self.padding, self.dilation, self.ceil_mode,
-                              self.return_indices)
+        return type(self)._op(type(self).__name__, self._k, input, self.kernel_size, self.stride,
+                              self.padding, *[getattr(self, name) for name in self._op_options])
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _MaxPoolNd(_WindowPoolNd):
+    _op = P._max_pool_nd
+    _op_options = ("dilation", "ceil_mode", "return_indices")
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, dilation=dilation,
+                         return_indices=return_indices, ceil_mode=ceil_mode)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -70,27 +86,16 @@ class MaxPool3d(_MaxPoolNd):
     _k = 3
 
 
-class _AvgPoolNd(Module):
-    _k = 2
+class _AvgPoolNd(_WindowPoolNd):
+    _op = P._avg_pool_nd
+    _op_options = ("ceil_mode", "count_include_pad", "divisor_override")
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad, divisor_override=divisor_override)
 
-    def forward(self, input: Any) -> Any:
-        return P._avg_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
-                              self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                              self.divisor_override)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool1d(_AvgPoolNd):

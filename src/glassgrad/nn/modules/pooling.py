@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...ops import pool as P
+from .._doc import fill_doc
 from ..module import Module
 
 __all__ = [
@@ -14,6 +15,10 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
 ]
+
+
+_window_doc = fill_doc({"window": "kernel_size : int or tuple\nstride : int or tuple, optional\n"
+                                  "    Default: ``kernel_size``."})
 
 
 class _WindowPoolNd(Module):
@@ -61,14 +66,13 @@ class MaxPool1d(_MaxPoolNd):
     _k = 1
 
 
+@_window_doc
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``.
 
     Parameters
     ----------
-    kernel_size : int or tuple
-    stride : int or tuple, optional
-        Default: ``kernel_size``.
+    {window}
     padding : int or tuple
         ``-inf`` padding, at most half the kernel.
     dilation : int or tuple
@@ -112,14 +116,13 @@ class AvgPool1d(_AvgPoolNd):
                                                        one(self.padding))
 
 
+@_window_doc
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``.
 
     Parameters
     ----------
-    kernel_size : int or tuple
-    stride : int or tuple, optional
-        Default: ``kernel_size``.
+    {window}
     padding : int or tuple
         Zero padding, at most half the kernel.
     ceil_mode : bool

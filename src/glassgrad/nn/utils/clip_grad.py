@@ -14,29 +14,20 @@ the direction of ``G``).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 
 from ...backend import np, xp_of
 from ...tensor import Tensor
+from .._doc import fill_doc
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 
-
-_DOC = {
+_shared_doc = fill_doc({
     "parameters": "parameters : Tensor or iterable of Tensor\n"
-                  "        Tensors whose ``.grad`` is clipped (those without a gradient are skipped).",
-    "foreach": "foreach : bool, optional\n        Accepted for PyTorch compatibility; ignored.",
-}
-
-
-def _shared_doc(fn: _F) -> _F:
-    """Fill the docstring's ``{parameters}`` and ``{foreach}`` entries (one text for all
-    the clipping functions)."""
-    if fn.__doc__:
-        fn.__doc__ = fn.__doc__.format_map(_DOC)
-    return fn
+                  "    Tensors whose ``.grad`` is clipped (those without a gradient are skipped).",
+    "foreach": "foreach : bool, optional\n    Accepted for PyTorch compatibility; ignored.",
+})
 
 
 def _params(parameters: Tensor | Iterable[Tensor], fn: str) -> list[Tensor]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable
 
 from ... import dtypes as _dt
@@ -13,6 +12,7 @@ from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
 from .attention import MultiheadAttention
+from .utils import _table_class
 
 __all__ = [
     "ReLU", "ReLU6", "PReLU", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
@@ -73,9 +73,8 @@ class _Shrink(Module):
 def _calls(name: str, fn: Callable[..., Tensor], doc: str, base: type[Module] = Module,
            option: str | None = None) -> type[Module]:
     """The activation module class ``name`` (docstring ``doc``, constructor and options those
-    of ``base``) whose ``forward(input)`` is ``fn(input)``, or ``fn(input, self.<option>)``.
-    A row of the table below makes an ordinary class: name, module and pickling as for a
-    class statement."""
+    of ``base``) whose ``forward(input)`` is ``fn(input)``, or ``fn(input, self.<option>)``:
+    a row of the table below (see :func:`.utils._table_class`)."""
     if option is None:
         def forward(self: Module, input: Tensor) -> Tensor:
             return fn(input)
@@ -84,9 +83,7 @@ def _calls(name: str, fn: Callable[..., Tensor], doc: str, base: type[Module] = 
             return fn(input, getattr(self, option))
 
     forward.__qualname__ = f"{name}.forward"
-    attrs = {"__doc__": doc, "__module__": __name__, "__qualname__": name, "forward": forward,
-             "__firstlineno__": sys._getframe(1).f_lineno}  # the row's line, as for a class
-    return type(name, (base,), attrs)
+    return _table_class(name, base, doc, {"forward": forward}, depth=2)
 
 
 # The activations that only call a function (options: the base's), one row each:

@@ -219,9 +219,7 @@ class _InstanceNorm(Module):
         y = F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
         return y if batched else y.squeeze(0)
 
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+    extra_repr = _BatchNorm.extra_repr  # the same options, shown alike (as PyTorch)
 
 
 class InstanceNorm1d(_InstanceNorm):

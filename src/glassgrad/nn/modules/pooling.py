@@ -68,7 +68,9 @@ class MaxPool1d(_MaxPoolNd):
 
 @_window_doc
 class MaxPool2d(_MaxPoolNd):
-    """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``.
+    """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``. Output size per
+    pooled dim: ``⌊(H + 2·padding − dilation·(kernel_size − 1) − 1)/stride⌋ + 1`` (⌈⌉ with
+    ``ceil_mode``).
 
     Parameters
     ----------
@@ -118,7 +120,8 @@ class AvgPool1d(_AvgPoolNd):
 
 @_window_doc
 class AvgPool2d(_AvgPoolNd):
-    """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``.
+    """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``. Output size
+    per pooled dim: ``⌊(H + 2·padding − kernel_size)/stride⌋ + 1`` (⌈⌉ with ``ceil_mode``).
 
     Parameters
     ----------

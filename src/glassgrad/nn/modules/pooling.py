@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from ...ops import pool as P
@@ -25,11 +26,12 @@ class _WindowPoolNd(Module):
     """Shared by the max and average pooling layers: the window ``kernel_size``, its
     ``stride`` (default: ``kernel_size``) and ``padding``, then the layer's own options,
     stored as attributes in PyTorch's order. ``forward`` calls the pool op ``_op`` with
-    the window and the options named in ``_op_options``."""
+    the window and the options that ``_op_options`` reads (an ``attrgetter`` of their
+    names, in the op's order)."""
 
     _k = 2
     _op: Any = None
-    _op_options: tuple[str, ...] = ()
+    _op_options: Any = None
 
     def __init__(self, kernel_size: Any, stride: Any, padding: Any, **options: Any) -> None:
         super().__init__()
@@ -41,7 +43,7 @@ class _WindowPoolNd(Module):
 
     def forward(self, input: Any) -> Any:
         return type(self)._op(type(self).__name__, self._k, input, self.kernel_size, self.stride,
-                              self.padding, *[getattr(self, name) for name in self._op_options])
+                              self.padding, *self._op_options(self))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -49,7 +51,7 @@ class _WindowPoolNd(Module):
 
 class _MaxPoolNd(_WindowPoolNd):
     _op = P._max_pool_nd
-    _op_options = ("dilation", "ceil_mode", "return_indices")
+    _op_options = attrgetter("dilation", "ceil_mode", "return_indices")
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
@@ -94,7 +96,7 @@ class MaxPool3d(_MaxPoolNd):
 
 class _AvgPoolNd(_WindowPoolNd):
     _op = P._avg_pool_nd
-    _op_options = ("ceil_mode", "count_include_pad", "divisor_override")
+    _op_options = attrgetter("ceil_mode", "count_include_pad", "divisor_override")
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,

@@ -145,12 +145,7 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or ``None``, a declared-but-absent parameter such as a
         disabled bias) under ``name``."""
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
-        _check_name(self, name, "parameter")
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
-                            f"'{name}' (glassgrad.nn.Parameter or None required)")
+        _check_entry(self, name, "parameter", param, Parameter, "glassgrad.nn.Parameter")
         if param is not None and param.grad_fn is not None:
             raise ValueError(f"cannot assign non-leaf Tensor to parameter '{name}'; make it a "
                              "leaf with .detach() first")
@@ -166,12 +161,7 @@ class Module:
         persistent : bool
             Whether the buffer is part of ``state_dict()``.
         """
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
-        _check_name(self, name, "buffer")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
-                            f"'{name}' (Tensor or None required)")
+        _check_entry(self, name, "buffer", tensor, Tensor, "Tensor")
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -182,12 +172,7 @@ class Module:
         """Add a child module under ``name`` (also what ``self.name = module`` does)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str):
-            raise TypeError(f"module name should be a string, got {type(name).__name__}")
-        if "." in name or name == "":
-            raise KeyError(f"module name can't contain \".\" and can't be empty, got {name!r}")
-        if hasattr(self, name) and name not in self._modules:
-            raise KeyError(f"attribute '{name}' already exists")
+        _check_name(self, name, "module")
         self._modules[name] = module
 
     register_module = add_module
@@ -355,18 +340,20 @@ class Module:
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
-        path, _, name = target.rpartition(".")
-        mod = self.get_submodule(path)
-        if name not in mod._parameters or mod._parameters[name] is None:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return mod._parameters[name]
+        """The parameter at dotted path ``target`` (e.g. ``'fc1.weight'``)."""
+        return self._get_entry(target, "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (e.g. ``'bn.running_mean'``)."""
+        return self._get_entry(target, "buffer")
+
+    def _get_entry(self, target: str, what: str) -> Any:
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
-        if name not in mod._buffers or mod._buffers[name] is None:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return mod._buffers[name]
+        entry = mod.__dict__["_" + what + "s"].get(name)
+        if entry is None:
+            raise AttributeError(f"{mod._get_name()} has no {what} `{name}`")
+        return entry
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
@@ -624,6 +611,17 @@ def _check_name(mod: Module, name: str, what: str) -> None:
         raise KeyError(f"attribute '{name}' already exists")
 
 
+def _check_entry(mod: Module, name: str, what: str, value: Any, cls: type, cls_name: str) -> None:
+    """The checks of ``register_parameter``/``register_buffer``: ``Module.__init__`` has run,
+    ``name`` is valid (:func:`_check_name`) and ``value`` is None or a ``cls``."""
+    if "_" + what + "s" not in mod.__dict__:
+        raise AttributeError(f"cannot assign {what} before Module.__init__() call")
+    _check_name(mod, name, what)
+    if value is not None and not isinstance(value, cls):
+        raise TypeError(f"cannot assign '{type(value).__name__}' object to {what} '{name}' "
+                        f"({cls_name} or None required)")
+
+
 def _remove_from(mod: Module, name: str, keep: str) -> None:
     d = mod.__dict__
     d.pop(name, None)
@@ -667,47 +665,39 @@ def _unwrap(g: Any, create_graph: bool) -> Any:
     return g.array if isinstance(g, Tensor) else g
 
 
-class _ModuleInputsHook(Function):
-    """Identity on a hooked module's inputs; its backward sees ``dL/d(inputs)`` and runs
-    the module's full backward hooks."""
-    formulas = {
-        "inputs": "state, X_i*",
-        "grads": (
-            None,
-            "dX_i = dZ_i (identity; runs the module's backward hooks)",
-        ),
-        "output": "Z_i",
-    }
-    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
+def _identity_node(x: str, note: str) -> tuple[dict, str]:
+    """``formulas`` and ``derivation`` of an identity node on a hooked module's tensors
+    ``x_i`` (its backward runs the hooks: ``note``)."""
+    return ({"inputs": f"state, {x}_i*", "grads": (None, f"d{x}_i = dZ_i (identity; {note})"),
+             "output": "Z_i"},
+            "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp")
+
+
+class _HookIdentity:
+    """Mixin of the two identity nodes around a hooked module (a ``Function`` with it first
+    in its bases): ``forward`` passes the tensors on and keeps the
+    :class:`_BackwardHookState`; the node's own ``backward`` runs the hooks."""
 
     @staticmethod
     def forward(ctx, state, *xs):
         ctx.state = state
         return tuple(xs)
 
+
+class _ModuleInputsHook(_HookIdentity, Function):
+    """Identity on a hooked module's inputs; its backward sees ``dL/d(inputs)`` and runs
+    the module's full backward hooks."""
+    formulas, derivation = _identity_node("X", "runs the module's backward hooks")
+
     @staticmethod
     def backward(ctx, *grads):
-        st: _BackwardHookState = ctx.state
-        gin = _call_full_hooks(st, grads, ctx.create_graph)
+        gin = _call_full_hooks(ctx.state, grads, ctx.create_graph)
         return (None,) + tuple(gin)
 
 
-class _ModuleOutputsHook(Function):
+class _ModuleOutputsHook(_HookIdentity, Function):
     """Identity on a hooked module's outputs; its backward sees ``dL/d(outputs)``."""
-    formulas = {
-        "inputs": "state, Y_i*",
-        "grads": (
-            None,
-            "dY_i = dZ_i (identity; records dL/d(outputs) for the hooks)",
-        ),
-        "output": "Z_i",
-    }
-    derivation = "docs/derivations/elementwise.md#the-vector-jacobian-product-vjp"
-
-    @staticmethod
-    def forward(ctx, state, *ys):
-        ctx.state = state
-        return tuple(ys)
+    formulas, derivation = _identity_node("Y", "records dL/d(outputs) for the hooks")
 
     @staticmethod
     def backward(ctx, *grads):
@@ -735,32 +725,31 @@ def _call_full_hooks(st: _BackwardHookState, grads: tuple, create_graph: bool) -
     return tuple(_unwrap(g, create_graph) for g, need in zip(gin, st.in_mask) if need)
 
 
-def _wrap_inputs(args: tuple, state: _BackwardHookState) -> tuple:
-    mask = tuple(isinstance(a, Tensor) and a.requires_grad for a in args if isinstance(a, Tensor))
-    state.in_mask = mask
-    idx = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-    state.n_in = len(idx)
+def _through_node(node: type, state: _BackwardHookState, items: Any) -> list | None:
+    """``items`` as a list, its Tensors that require grad replaced by the outputs of the
+    identity node ``node`` applied to them; None when there are none."""
+    idx = [i for i, a in enumerate(items) if isinstance(a, Tensor) and a.requires_grad]
     if not idx:
-        return args
-    wrapped = _ModuleInputsHook.apply(state, *[args[i] for i in idx])
-    out = list(args)
-    for i, w in zip(idx, wrapped):
-        out[i] = w
-    return tuple(out)
+        return None
+    res = list(items)
+    for i, w in zip(idx, node.apply(state, *[items[i] for i in idx])):
+        res[i] = w
+    return res
+
+
+def _wrap_inputs(args: tuple, state: _BackwardHookState) -> tuple:
+    state.in_mask = tuple(a.requires_grad for a in args if isinstance(a, Tensor))
+    state.n_in = sum(state.in_mask)
+    wrapped = _through_node(_ModuleInputsHook, state, args)
+    return args if wrapped is None else tuple(wrapped)
 
 
 def _wrap_outputs(out: Any, state: _BackwardHookState) -> Any:
     if isinstance(out, Tensor):
-        if not out.requires_grad:
-            return out
-        return _ModuleOutputsHook.apply(state, out)[0]
+        return _ModuleOutputsHook.apply(state, out)[0] if out.requires_grad else out
     if isinstance(out, (tuple, list)):
-        idx = [i for i, o in enumerate(out) if isinstance(o, Tensor) and o.requires_grad]
-        if not idx:
+        res = _through_node(_ModuleOutputsHook, state, out)
+        if res is None:
             return out
-        wrapped = _ModuleOutputsHook.apply(state, *[out[i] for i in idx])
-        res = list(out)
-        for i, w in zip(idx, wrapped):
-            res[i] = w
         return type(out)(res) if not hasattr(out, "_fields") else type(out)(*res)
     return out

@@ -35,3 +35,17 @@ def test_padding_layers(cls, pad, shape, kw):
 def test_padding_module_repr_matches_torch(make):
     shape = {"ReplicationPad3d": (1, 2, 2, 3, 3), "CircularPad1d": (2, 3, 4)}
     check_module(make, shapes=[shape.get(type(make(torch.nn)).__name__, (1, 2, 3, 4))], same_repr=True)
+
+
+@pytest.mark.parametrize("name", ["ZeroPad2d", "ConstantPad1d", "ReflectionPad3d", "ReplicationPad1d",
+                                  "CircularPad2d"])
+def test_padding_classes_are_ordinary_named_classes(name):
+    import pickle
+
+    cls = getattr(nn, name)
+    assert cls.__module__ == "glassgrad.nn.modules.padding" and cls.__qualname__ == name
+    assert cls.__doc__.startswith("Pad the last ")
+    m = cls(1, 2.0) if name.startswith("Constant") else cls(1)
+    back = pickle.loads(pickle.dumps(m))
+    assert type(back) is cls and repr(back) == repr(m) == repr(getattr(torch.nn, name)(*(
+        (1, 2.0) if name.startswith("Constant") else (1,))))

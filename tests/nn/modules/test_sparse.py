@@ -40,3 +40,15 @@ def test_embedding_bag_module():
     assert not pre.weight.requires_grad and pre.mode == "max"
     with pytest.raises(NotImplementedError, match="sparse"):
         nn.EmbeddingBag(3, 2, sparse=True)
+
+
+@pytest.mark.parametrize("cls", ["Embedding", "EmbeddingBag"])
+def test_embedding_table_errors_and_negative_padding_idx(cls):
+    make = getattr(nn, cls)
+    assert make(5, 2, padding_idx=-1).padding_idx == 4
+    with pytest.raises(ValueError, match=f"{cls}: padding_idx must be within num_embeddings"):
+        make(5, 2, padding_idx=5)
+    with pytest.raises(ValueError, match=rf"{cls}: shape of _weight .* = \(5, 2\), got \(2, 2\)"):
+        make(5, 2, _weight=gg.zeros(2, 2))
+    w = make(5, 2, _weight=gg.ones(5, 2)).weight
+    assert w.requires_grad and w.tolist() == [[1.0, 1.0]] * 5

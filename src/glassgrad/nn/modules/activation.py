@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ... import dtypes as _dt
 from ...backend import np
@@ -12,6 +12,7 @@ from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
 from .attention import MultiheadAttention
+from .utils import _table_class
 
 __all__ = [
     "ReLU", "ReLU6", "PReLU", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
@@ -21,12 +22,94 @@ __all__ = [
 ]
 
 
-class ReLU(Module):
-    """``max(x, 0)``; backward ``δx = δy ⊙ [x > 0]``."""
+class _InplaceFlag(Module):
+    """Takes and stores PyTorch's ``inplace`` flag (glassgrad never writes into the input)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
+
+
+class _AlphaUnit(_InplaceFlag):
+    """The options of ``ELU`` and ``CELU``: the scale ``alpha`` of the negative part and
+    PyTorch's ``inplace`` flag."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.alpha = alpha
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class _DimModule(Module):
+    """The option of ``Softmax``, ``LogSoftmax``, ``Softmin`` and ``GLU``: the axis ``dim``."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state: Any) -> None:
+        super().__setstate__(state)
+        if "dim" not in self.__dict__:
+            self.dim = None
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class _Shrink(Module):
+    """The option of ``Softshrink`` and ``Hardshrink``: the half-width ``lambd`` of the
+    interval mapped to 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+def _calls(name: str, fn: Callable[..., Tensor], doc: str, base: type[Module] = Module,
+           option: str | None = None) -> type[Module]:
+    """The activation module class ``name`` (docstring ``doc``, constructor and options those
+    of ``base``) whose ``forward(input)`` is ``fn(input)``, or ``fn(input, self.<option>)``:
+    a row of the table below (see :func:`.utils._table_class`)."""
+    if option is None:
+        def forward(self: Module, input: Tensor) -> Tensor:
+            return fn(input)
+    else:
+        def forward(self: Module, input: Tensor) -> Tensor:
+            return fn(input, getattr(self, option))
+
+    forward.__qualname__ = f"{name}.forward"
+    return _table_class(name, base, doc, {"forward": forward}, depth=2)
+
+
+# The activations that only call a function (options: the base's), one row each:
+#   name = _calls(name, function, what it computes[, base, option passed to it])
+Sigmoid = _calls("Sigmoid", Tensor.sigmoid, "``σ(x) = 1/(1 + e^{−x})``; backward ``δx = δy ⊙ σ(1 − σ)``.")
+Tanh = _calls("Tanh", Tensor.tanh, "``tanh(x)``; backward ``δx = δy ⊙ (1 − tanh²x)``.")
+Softsign = _calls("Softsign", F.softsign, "``x / (1 + |x|)``.")
+LogSigmoid = _calls("LogSigmoid", F.logsigmoid, "``log σ(x)`` (stable).")
+Tanhshrink = _calls("Tanhshrink", F.tanhshrink, "``x − tanh(x)``.")
+SELU = _calls("SELU", F.selu, "``scale·elu(x, alpha)`` with the self-normalizing constants.", _InplaceFlag)
+SiLU = _calls("SiLU", F.silu, "``x·σ(x)``.", _InplaceFlag)
+Mish = _calls("Mish", F.mish, "``x·tanh(softplus(x))``.", _InplaceFlag)
+Hardsigmoid = _calls("Hardsigmoid", F.hardsigmoid, "``relu6(x + 3)/6``.", _InplaceFlag)
+Hardswish = _calls("Hardswish", F.hardswish, "``x·relu6(x + 3)/6``.", _InplaceFlag)
+ELU = _calls("ELU", Tensor.elu, "``x`` if ``x > 0`` else ``alpha·(eˣ − 1)``.", _AlphaUnit, "alpha")
+CELU = _calls("CELU", F.celu, "``max(0, x) + min(0, α(e^{x/α} − 1))``.", _AlphaUnit, "alpha")
+Softmax = _calls("Softmax", F.softmax, "``exp(x)/Σ exp(x)`` along ``dim`` (max-shifted, no overflow).",
+                 _DimModule, "dim")
+LogSoftmax = _calls("LogSoftmax", F.log_softmax, "``x − logsumexp(x)`` along ``dim``.", _DimModule, "dim")
+Softmin = _calls("Softmin", F.softmin, "``softmax(−x)`` along ``dim``.", _DimModule, "dim")
+Softshrink = _calls("Softshrink", F.softshrink, "``x ∓ λ`` outside ``[−λ, λ]``, 0 inside.", _Shrink, "lambd")
+Hardshrink = _calls("Hardshrink", F.hardshrink, "``x`` outside ``[−λ, λ]``, 0 inside.", _Shrink, "lambd")
+
+
+class ReLU(_InplaceFlag):
+    """``max(x, 0)``; backward ``δx = δy ⊙ [x > 0]``."""
 
     def forward(self, input: Tensor) -> Tensor:
         return input.relu()
@@ -75,32 +158,6 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
-class ELU(Module):
-    """``x`` if ``x > 0`` else ``alpha·(eˣ − 1)``."""
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return input.elu(self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
-
-class SELU(Module):
-    """``scale·elu(x, alpha)`` with the self-normalizing constants."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
-
-
 class GELU(Module):
     """``x·Φ(x)``; ``approximate='tanh'`` uses ``0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))``."""
 
@@ -115,42 +172,6 @@ class GELU(Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
-
-
-class SiLU(Module):
-    """``x·σ(x)``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
-
-
-class Mish(Module):
-    """``x·tanh(softplus(x))``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
-
-
-class Sigmoid(Module):
-    """``σ(x) = 1/(1 + e^{−x})``; backward ``δx = δy ⊙ σ(1 − σ)``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return input.sigmoid()
-
-
-class Tanh(Module):
-    """``tanh(x)``; backward ``δx = δy ⊙ (1 − tanh²x)``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return input.tanh()
 
 
 class Hardtanh(Module):
@@ -182,104 +203,14 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Softsign(Module):
-    """``x / (1 + |x|)``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softsign(input)
-
-
-class LogSigmoid(Module):
-    """``log σ(x)`` (stable)."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.logsigmoid(input)
-
-
-class _DimModule(Module):
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state: Any) -> None:
-        super().__setstate__(state)
-        if "dim" not in self.__dict__:
-            self.dim = None
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class Softmax(_DimModule):
-    """``exp(x)/Σ exp(x)`` along ``dim`` (max-shifted, no overflow)."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softmax(input, self.dim)
-
-
-class LogSoftmax(_DimModule):
-    """``x − logsumexp(x)`` along ``dim``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.log_softmax(input, self.dim)
-
-
-class Softmin(_DimModule):
-    """``softmax(−x)`` along ``dim``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softmin(input, self.dim)
-
-
-class Hardsigmoid(Module):
-    """``relu6(x + 3)/6``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
-
-
-class Hardswish(Module):
-    """``x·relu6(x + 3)/6``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
-
-
-class GLU(Module):
+class GLU(_DimModule):
     """``a ⊙ σ(b)`` for the two halves ``a, b`` of ``dim``."""
 
     def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
+        super().__init__(dim)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.glu(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class CELU(Module):
-    """``max(0, x) + min(0, α(e^{x/α} − 1))``."""
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
 
 
 class Threshold(Module):
@@ -294,41 +225,6 @@ class Threshold(Module):
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}"
-
-
-class Tanhshrink(Module):
-    """``x − tanh(x)``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.tanhshrink(input)
-
-
-class Softshrink(Module):
-    """``x ∓ λ`` outside ``[−λ, λ]``, 0 inside."""
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return str(self.lambd)
-
-
-class Hardshrink(Module):
-    """``x`` outside ``[−λ, λ]``, 0 inside."""
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return str(self.lambd)
 
 
 from .activation_extra import RReLU, Softmax2d  # noqa: E402 - importable here as in PyTorch

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import dtypes as _dt
-from ...backend import np
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ..parameter import Parameter
+from .sparse import _embedding_table
 
 __all__ = ["EmbeddingBag"]
 
@@ -47,20 +45,7 @@ class EmbeddingBag(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.mode, self.include_last_offset = mode, include_last_offset
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("EmbeddingBag: padding_idx must be within num_embeddings")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim),
-                                             dtype=_dt.to_dtype(dtype)))
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError("EmbeddingBag: shape of _weight does not match "
-                                 "(num_embeddings, embedding_dim)")
-            self.weight = Parameter(_weight.array if isinstance(_weight, Tensor) else _weight)
+        _embedding_table(self, "EmbeddingBag", padding_idx, _weight, dtype)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

@@ -17,6 +17,22 @@ __all__ = ["BatchNorm1d", "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d",
            "InstanceNorm3d"]
 
 
+def _affine_parameters(mod: Module, shape: Any, affine: bool, bias: bool, dtype: Any) -> Any:
+    """Register a normalization layer's ``weight`` (ones) and ``bias`` (zeros) of ``shape``,
+    or ``None`` for each: both without ``affine``, the bias without ``bias``. Returns the
+    resolved dtype (for the layer's buffers)."""
+    d = _dt.to_dtype(dtype)
+    if affine:
+        mod.weight = Parameter(np.ones(shape, dtype=d))
+    else:
+        mod.register_parameter("weight", None)
+    if affine and bias:
+        mod.bias = Parameter(np.zeros(shape, dtype=d))
+    else:
+        mod.register_parameter("bias", None)
+    return d
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: ``y = γ·(x − μ)/√(σ² + eps) + β`` per channel.
 
@@ -32,21 +48,12 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
                  dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
-        d = _dt.to_dtype(dtype)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        d = _affine_parameters(self, num_features, affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=d)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=d)))
@@ -116,16 +123,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in ns)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        d = _dt.to_dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
         if self.elementwise_affine:
@@ -153,16 +151,7 @@ class GroupNorm(Module):
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
                                                                      eps, affine)
-        d = _dt.to_dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, affine, bias, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
@@ -214,16 +203,8 @@ class _InstanceNorm(Module):
                                       "supported (each sample uses its own statistics)")
         self.num_features, self.eps, self.momentum, self.affine = (num_features, eps, momentum,
                                                                    affine)
-        d = _dt.to_dtype(dtype)
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=d))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(np.zeros(num_features, dtype=d))
-        else:
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         nd = self._spatial + 2
@@ -238,9 +219,7 @@ class _InstanceNorm(Module):
         y = F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
         return y if batched else y.squeeze(0)
 
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+    extra_repr = _BatchNorm.extra_repr  # the same options, shown alike (as PyTorch)
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -9,6 +9,7 @@ from typing import Any
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
+from .utils import _table_class
 
 __all__ = [
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
@@ -53,87 +54,33 @@ class _ConstantPad(_Pad):
         return f"padding={self.padding}, value={self.value}"
 
 
-class ZeroPad1d(_Pad):
-    """Pad the last dim with zeros."""
+_HOW = {"zero": "with zeros", "constant": "with ``value``",
+        "reflect": "by mirroring (the edge itself is not repeated)",
+        "replicate": "by repeating the edge", "circular": "by wrapping around"}
 
 
-class ZeroPad2d(_Pad):
-    """Pad the last 2 dims with zeros."""
-
-    _dims = 2
-
-
-class ZeroPad3d(_Pad):
-    """Pad the last 3 dims with zeros."""
-
-    _dims = 3
+def _padding(name: str, dims: int, mode: str) -> type[_Pad]:
+    """The layer ``name`` padding the last ``dims`` dims: ``mode`` is ``"zero"``,
+    ``"constant"`` (with ``value``, the constructor's second argument) or the ``F.pad``
+    mode; a row of the table below (see :func:`.utils._table_class`)."""
+    base = _ConstantPad if mode == "constant" else _Pad
+    doc = f"Pad the last {'dim' if dims == 1 else f'{dims} dims'} {_HOW[mode]}."
+    return _table_class(name, base, doc, {"_dims": dims, "_mode": "constant" if mode == "zero"
+                                          else mode}, depth=2)
 
 
-class ConstantPad1d(_ConstantPad):
-    """Pad the last dim with ``value``."""
-
-
-class ConstantPad2d(_ConstantPad):
-    """Pad the last 2 dims with ``value``."""
-
-    _dims = 2
-
-
-class ConstantPad3d(_ConstantPad):
-    """Pad the last 3 dims with ``value``."""
-
-    _dims = 3
-
-
-class ReflectionPad1d(_Pad):
-    """Pad the last dim by mirroring (the edge itself is not repeated)."""
-
-    _mode = "reflect"
-
-
-class ReflectionPad2d(_Pad):
-    """Pad the last 2 dims by mirroring."""
-
-    _dims, _mode = 2, "reflect"
-
-
-class ReflectionPad3d(_Pad):
-    """Pad the last 3 dims by mirroring."""
-
-    _dims, _mode = 3, "reflect"
-
-
-class ReplicationPad1d(_Pad):
-    """Pad the last dim by repeating the edge."""
-
-    _mode = "replicate"
-
-
-class ReplicationPad2d(_Pad):
-    """Pad the last 2 dims by repeating the edge."""
-
-    _dims, _mode = 2, "replicate"
-
-
-class ReplicationPad3d(_Pad):
-    """Pad the last 3 dims by repeating the edge."""
-
-    _dims, _mode = 3, "replicate"
-
-
-class CircularPad1d(_Pad):
-    """Pad the last dim by wrapping around."""
-
-    _mode = "circular"
-
-
-class CircularPad2d(_Pad):
-    """Pad the last 2 dims by wrapping around."""
-
-    _dims, _mode = 2, "circular"
-
-
-class CircularPad3d(_Pad):
-    """Pad the last 3 dims by wrapping around."""
-
-    _dims, _mode = 3, "circular"
+ZeroPad1d = _padding("ZeroPad1d", 1, "zero")
+ZeroPad2d = _padding("ZeroPad2d", 2, "zero")
+ZeroPad3d = _padding("ZeroPad3d", 3, "zero")
+ConstantPad1d = _padding("ConstantPad1d", 1, "constant")
+ConstantPad2d = _padding("ConstantPad2d", 2, "constant")
+ConstantPad3d = _padding("ConstantPad3d", 3, "constant")
+ReflectionPad1d = _padding("ReflectionPad1d", 1, "reflect")
+ReflectionPad2d = _padding("ReflectionPad2d", 2, "reflect")
+ReflectionPad3d = _padding("ReflectionPad3d", 3, "reflect")
+ReplicationPad1d = _padding("ReplicationPad1d", 1, "replicate")
+ReplicationPad2d = _padding("ReplicationPad2d", 2, "replicate")
+ReplicationPad3d = _padding("ReplicationPad3d", 3, "replicate")
+CircularPad1d = _padding("CircularPad1d", 1, "circular")
+CircularPad2d = _padding("CircularPad2d", 2, "circular")
+CircularPad3d = _padding("CircularPad3d", 3, "circular")

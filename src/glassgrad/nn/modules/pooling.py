@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from ...ops import pool as P
+from .._doc import fill_doc
 from ..module import Module
 
 __all__ = [
@@ -16,27 +18,48 @@ __all__ = [
 ]
 
 
-class _MaxPoolNd(Module):
-    _k = 2
+_window_doc = fill_doc({"window": "kernel_size : int or tuple\nstride : int or tuple, optional\n"
+                                  "    Default: ``kernel_size``."})
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+
+class _WindowPoolNd(Module):
+    """Shared by the max and average pooling layers: the window ``kernel_size``, its
+    ``stride`` (default: ``kernel_size``) and ``padding``, then the layer's own options,
+    stored as attributes in PyTorch's order. ``forward`` calls the pool op ``_op`` with
+    the window and the options that ``_op_options`` reads (an ``attrgetter`` of their
+    names, in the op's order)."""
+
+    _k = 2
+    _op: Any = None
+    _op_options: Any = None
+
+    def __init__(self, kernel_size: Any, stride: Any, padding: Any, **options: Any) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        for name, value in options.items():
+            setattr(self, name, value)
 
     def forward(self, input: Any) -> Any:
-        return P._max_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
-                              self.stride, self.padding, self.dilation, self.ceil_mode,
-                              self.return_indices)
+        return type(self)._op(type(self).__name__, self._k, input, self.kernel_size, self.stride,
+                              self.padding, *self._op_options(self))
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _MaxPoolNd(_WindowPoolNd):
+    _op = P._max_pool_nd
+    _op_options = attrgetter("dilation", "ceil_mode", "return_indices")
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, dilation=dilation,
+                         return_indices=return_indices, ceil_mode=ceil_mode)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -45,14 +68,15 @@ class MaxPool1d(_MaxPoolNd):
     _k = 1
 
 
+@_window_doc
 class MaxPool2d(_MaxPoolNd):
-    """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``.
+    """2-D max pooling over ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``. Output size per
+    pooled dim: ``⌊(H + 2·padding − dilation·(kernel_size − 1) − 1)/stride⌋ + 1`` (⌈⌉ with
+    ``ceil_mode``).
 
     Parameters
     ----------
-    kernel_size : int or tuple
-    stride : int or tuple, optional
-        Default: ``kernel_size``.
+    {window}
     padding : int or tuple
         ``-inf`` padding, at most half the kernel.
     dilation : int or tuple
@@ -70,27 +94,16 @@ class MaxPool3d(_MaxPoolNd):
     _k = 3
 
 
-class _AvgPoolNd(Module):
-    _k = 2
+class _AvgPoolNd(_WindowPoolNd):
+    _op = P._avg_pool_nd
+    _op_options = attrgetter("ceil_mode", "count_include_pad", "divisor_override")
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad, divisor_override=divisor_override)
 
-    def forward(self, input: Any) -> Any:
-        return P._avg_pool_nd(type(self).__name__, self._k, input, self.kernel_size,
-                              self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                              self.divisor_override)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool1d(_AvgPoolNd):
@@ -107,14 +120,14 @@ class AvgPool1d(_AvgPoolNd):
                                                        one(self.padding))
 
 
+@_window_doc
 class AvgPool2d(_AvgPoolNd):
-    """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``.
+    """2-D average pooling over ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``. Output size
+    per pooled dim: ``⌊(H + 2·padding − kernel_size)/stride⌋ + 1`` (⌈⌉ with ``ceil_mode``).
 
     Parameters
     ----------
-    kernel_size : int or tuple
-    stride : int or tuple, optional
-        Default: ``kernel_size``.
+    {window}
     padding : int or tuple
         Zero padding, at most half the kernel.
     ceil_mode : bool

@@ -10,6 +10,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
 from .pooling import _AdaptiveMaxPoolNd
+from .utils import _table_class
 
 __all__ = ["AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d", "MaxUnpool2d",
            "MaxUnpool3d"]
@@ -41,22 +42,11 @@ class _LPPoolNd(Module):
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
 
-class LPPool1d(_LPPoolNd):
-    """Power-average pooling ``(Σ_window xᵖ)^{1/p}`` over ``(N, C, L)``."""
-
-    _k = 1
-
-
-class LPPool2d(_LPPoolNd):
-    """Power-average pooling ``(Σ_window xᵖ)^{1/p}`` over ``(N, C, H, W)``."""
-
-    _k = 2
-
-
-class LPPool3d(_LPPoolNd):
-    """Power-average pooling ``(Σ_window xᵖ)^{1/p}`` over ``(N, C, D, H, W)``."""
-
-    _k = 3
+# the three differ in the number of pooled dims only (see .utils._table_class)
+_LP_DOC = "Power-average pooling ``(Σ_window xᵖ)^{{1/p}}`` over ``{}``."
+LPPool1d = _table_class("LPPool1d", _LPPoolNd, _LP_DOC.format("(N, C, L)"), {"_k": 1})
+LPPool2d = _table_class("LPPool2d", _LPPoolNd, _LP_DOC.format("(N, C, H, W)"), {"_k": 2})
+LPPool3d = _table_class("LPPool3d", _LPPoolNd, _LP_DOC.format("(N, C, D, H, W)"), {"_k": 3})
 
 
 class _MaxUnpoolNd(Module):

@@ -61,6 +61,15 @@ def _const(arr: Any) -> Tensor:
     return t
 
 
+def _store_sizes(mod: Module, name: str, **sizes: int) -> None:
+    """Check that each size is a positive int (a ValueError naming the layer ``name`` and
+    the argument otherwise) and store it as the attribute of that name."""
+    for arg, v in sizes.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+        setattr(mod, arg, v)
+
+
 class RNNBase(Module):
     """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (PyTorch's arguments).
 
@@ -92,10 +101,8 @@ class RNNBase(Module):
         name = type(self).__name__
         if mode not in _GATES:
             raise ValueError(f"{name}: unknown mode {mode!r}; expected one of {sorted(_GATES)}")
-        for arg, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                       ("num_layers", num_layers)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+        _store_sizes(self, name, input_size=input_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout should be a number in [0, 1] representing the "
                              f"probability of an element being zeroed, got {dropout!r}")
@@ -107,9 +114,6 @@ class RNNBase(Module):
             raise NotImplementedError(f"{name}: proj_size={proj_size} (LSTM with projections) is "
                                       "not implemented in glassgrad; use proj_size=0")
         self.mode = mode
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
         self.bias = bias
         self.batch_first = batch_first
         self.dropout = float(dropout)
@@ -431,11 +435,7 @@ class RNNCellBase(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        for arg, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        _store_sizes(self, name, input_size=input_size, hidden_size=hidden_size)
         self.bias = bias
         self.fused = True
         d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()

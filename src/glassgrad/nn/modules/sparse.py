@@ -15,6 +15,29 @@ from ..parameter import Parameter
 __all__ = ["Embedding"]
 
 
+def _embedding_table(mod: Module, name: str, padding_idx: int | None, _weight: Any, dtype: Any,
+                     requires_grad: bool = True) -> None:
+    """Shared by ``Embedding`` and ``EmbeddingBag`` (after ``num_embeddings`` and
+    ``embedding_dim`` are stored): check ``padding_idx`` and store it non-negative, then make
+    ``weight``, ``N(0, 1)`` with the padding row zeroed (``reset_parameters``) or
+    ``_weight`` when given (its shape checked)."""
+    n, d = mod.num_embeddings, mod.embedding_dim
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"{name}: padding_idx must be within num_embeddings")
+        padding_idx %= n
+    mod.padding_idx = padding_idx
+    if _weight is None:
+        mod.weight = Parameter(np.empty((n, d), dtype=_dt.to_dtype(dtype)), requires_grad)
+        mod.reset_parameters()
+    else:
+        if tuple(_weight.shape) != (n, d):
+            raise ValueError(f"{name}: shape of _weight does not match (num_embeddings, "
+                             f"embedding_dim) = {(n, d)}, got {tuple(_weight.shape)}")
+        mod.weight = Parameter(_weight.array if isinstance(_weight, Tensor) else _weight,
+                               requires_grad)
+
+
 class Embedding(Module):
     """``Embedding(num_embeddings, embedding_dim)(idx) = weight[idx]``.
 
@@ -39,21 +62,7 @@ class Embedding(Module):
                                       "not supported by glassgrad")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("Embedding: padding_idx must be within num_embeddings")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim),
-                                             dtype=_dt.to_dtype(dtype)), not _freeze)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError("Embedding: shape of _weight does not match num_embeddings, "
-                                 "embedding_dim")
-            self.weight = Parameter(_weight.array if isinstance(_weight, Tensor) else _weight,
-                                    not _freeze)
+        _embedding_table(self, "Embedding", padding_idx, _weight, dtype, not _freeze)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

@@ -52,10 +52,18 @@ class _TransformerLayer(Module):
     so that ``state_dict`` keys match), the self-attention block and the feed-forward
     block (whose output dropout is the layer's last one: ``dropout2`` / ``dropout3``)."""
 
-    def _build(self, cross: bool, d_model: int, nhead: int, dim_feedforward: int,
-               dropout: float, activation: Any, eps: float, batch_first: bool,
-               norm_first: bool, bias: bool, device: Any, dtype: Any) -> None:
+    _cross = False  # the decoder layer's cross-attention block (multihead_attn, norm3, dropout3)
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
         from .. import Dropout, LayerNorm, Linear
+        from .. import functional as F
+        from .activation import GELU, ReLU
+
+        cross = self._cross
 
         def attn() -> MultiheadAttention:
             return MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -70,12 +78,16 @@ class _TransformerLayer(Module):
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
         self.norm_first = norm_first
         for i in range(1, n + 1):
-            setattr(self, f"norm{i}", LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype))
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
         for i in range(1, n + 1):
             setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation)
         self.batch_first = batch_first
         self._ff_dropout = f"dropout{n}"
+        if not cross:  # PyTorch's flag for its fused inference path (kept for code that reads it)
+            act = self.activation
+            self.activation_relu_or_gelu = (1 if act is F.relu or isinstance(act, ReLU) else
+                                            2 if act is F.gelu or isinstance(act, GELU) else 0)
         if device is not None:
             self.to(device)
 
@@ -98,21 +110,6 @@ class TransformerEncoderLayer(_TransformerLayer):
         SA(x) = dropout1(self_attn(x, x, x))
         FF(x) = dropout2(linear2(dropout(activation(linear1(x)))))
     """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self._build(False, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                    batch_first, norm_first, bias, device, dtype)
-        from .. import functional as F
-        from .activation import GELU, ReLU
-
-        act = self.activation
-        # PyTorch's flag for its fused inference path (kept for code that reads it)
-        self.activation_relu_or_gelu = (1 if act is F.relu or isinstance(act, ReLU) else
-                                        2 if act is F.gelu or isinstance(act, GELU) else 0)
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -171,13 +168,7 @@ class TransformerDecoderLayer(_TransformerLayer):
     For a decoder-only (GPT-style) model use ``TransformerEncoderLayer`` with a causal mask.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: Any = "relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self._build(True, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                    batch_first, norm_first, bias, device, dtype)
+    _cross = True
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None,
                 memory_mask: Any = None, tgt_key_padding_mask: Any = None,
@@ -277,20 +268,18 @@ class Transformer(Module):
         super().__init__()
         from .normalization import LayerNorm
 
-        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                      batch_first, norm_first, bias, device, dtype)
-        if custom_encoder is not None:
-            self.encoder = custom_encoder
-        else:
-            self.encoder = TransformerEncoder(
-                TransformerEncoderLayer(*layer_args), num_encoder_layers,
-                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype))
-        if custom_decoder is not None:
-            self.decoder = custom_decoder
-        else:
-            self.decoder = TransformerDecoder(
-                TransformerDecoderLayer(*layer_args), num_decoder_layers,
-                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype))
+        def stack(custom: Module | None, stack_cls: type, layer_cls: type, num: int) -> Module:
+            if custom is not None:
+                return custom
+            layer = layer_cls(d_model, nhead, dim_feedforward, dropout, activation,
+                              layer_norm_eps, batch_first, norm_first, bias, device, dtype)
+            return stack_cls(layer, num, LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                   device=device, dtype=dtype))
+
+        self.encoder = stack(custom_encoder, TransformerEncoder, TransformerEncoderLayer,
+                             num_encoder_layers)
+        self.decoder = stack(custom_decoder, TransformerDecoder, TransformerDecoderLayer,
+                             num_decoder_layers)
         self._reset_parameters()
         self.d_model = d_model
         self.nhead = nhead

@@ -1,11 +1,13 @@
 """``torch.nn.modules.utils``'s helpers that model code imports: ``_single``, ``_pair``,
 ``_triple``, ``_quadruple`` (an int repeated to a tuple, an iterable kept as a tuple),
 ``_ntuple``, ``_reverse_repeat_tuple`` and ``consume_prefix_in_state_dict_if_present``
-(strips e.g. the ``module.`` prefix that ``DataParallel`` puts on ``state_dict`` keys)."""
+(strips e.g. the ``module.`` prefix that ``DataParallel`` puts on ``state_dict`` keys); and
+glassgrad's ``_table_class``, which makes a layer class from one row of a table."""
 
 from __future__ import annotations
 
 import collections.abc
+import sys
 from itertools import repeat
 from typing import Any, Callable
 
@@ -26,6 +28,19 @@ _single = _ntuple(1, "_single")
 _pair = _ntuple(2, "_pair")
 _triple = _ntuple(3, "_triple")
 _quadruple = _ntuple(4, "_quadruple")
+
+
+def _table_class(name: str, base: type, doc: str, attrs: dict[str, Any] | None = None,
+                 depth: int = 1) -> type:
+    """The class ``name`` derived from ``base``, with docstring ``doc`` and class attributes
+    ``attrs``, for a row ``Name = ...`` of a table of layers that differ only in those
+    (``depth``: how many calls up the row is). An ordinary class: its module, qualified
+    name and pickling are those of a class statement at the row (``__firstlineno__`` is the
+    row's line, as Python 3.13 sets for a class statement)."""
+    row = sys._getframe(depth)
+    ns = {"__doc__": doc, "__module__": row.f_globals["__name__"], "__qualname__": name,
+          "__firstlineno__": row.f_lineno, **(attrs or {})}
+    return type(name, (base,), ns)
 
 
 def _reverse_repeat_tuple(t: tuple, n: int) -> tuple:

@@ -18,8 +18,16 @@ from typing import Any, Iterable
 
 from ...backend import np, xp_of
 from ...tensor import Tensor
+from .._doc import fill_doc
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
+
+
+_shared_doc = fill_doc({
+    "parameters": "parameters : Tensor or iterable of Tensor\n"
+                  "    Tensors whose ``.grad`` is clipped (those without a gradient are skipped).",
+    "foreach": "foreach : bool, optional\n    Accepted for PyTorch compatibility; ignored.",
+})
 
 
 def _params(parameters: Tensor | Iterable[Tensor], fn: str) -> list[Tensor]:
@@ -115,6 +123,7 @@ def _total_norm(grads: list[Any], p: float, error_if_nonfinite: bool, fn: str) -
     return Tensor._make(xp_of(grads[0]).asarray(total, dtype=dtype), False)
 
 
+@_shared_doc
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                     norm_type: float | str = 2.0, error_if_nonfinite: bool = False,
                     foreach: bool | None = None) -> Tensor:
@@ -122,8 +131,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
 
     Parameters
     ----------
-    parameters : Tensor or iterable of Tensor
-        Tensors whose ``.grad`` is clipped (those without a gradient are skipped).
+    {parameters}
     max_norm : float
         Maximum allowed norm of all the gradients together.
     norm_type : float or 'inf'
@@ -131,8 +139,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     error_if_nonfinite : bool
         Raise a ``RuntimeError`` if the total norm is nan or inf (default: clip anyway, which
         fills the gradients with nan, as PyTorch does).
-    foreach : bool, optional
-        Accepted for PyTorch compatibility; ignored.
+    {foreach}
 
     Notes
     -----
@@ -167,6 +174,7 @@ def _scale(holders: list[Tensor], max_norm: float, total: Any) -> None:
                 t.grad = Tensor._make(g.array * coef, False)
 
 
+@_shared_doc
 def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                           total_norm: Tensor | float, foreach: bool | None = None) -> None:
     """Scale the gradients by ``max_norm / (total_norm + 1e-6)`` when that is below 1.
@@ -182,25 +190,23 @@ def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float
         Maximum allowed norm.
     total_norm : Tensor or float
         The norm of the gradients.
-    foreach : bool, optional
-        Accepted for PyTorch compatibility; ignored.
+    {foreach}
     """
     ps = _params(parameters, "clip_grads_with_norm_")
     _scale([t for t in ps if t.grad is not None], float(max_norm), total_norm)
 
 
+@_shared_doc
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
                      foreach: bool | None = None) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``, in place.
 
     Parameters
     ----------
-    parameters : Tensor or iterable of Tensor
-        Tensors whose ``.grad`` is clipped (those without a gradient are skipped).
+    {parameters}
     clip_value : float
         Bound on the absolute value of the gradient elements (>= 0).
-    foreach : bool, optional
-        Accepted for PyTorch compatibility; ignored.
+    {foreach}
     """
     ps = _params(parameters, "clip_grad_value_")
     c = float(clip_value)

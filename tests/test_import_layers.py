@@ -19,7 +19,7 @@ PKG = SRC / "glassgrad"
 LAYERS: dict[int, tuple[str, ...]] = {
     # 0 — arrays, dtypes, files, printing: no autograd, no Tensor
     0: ("backend", "backends", "dtypes", "random", "allocator", "_atomic", "_sizes", "_printopts",
-        "_checkpoint_io", "_compile", "_html"),
+        "_checkpoint_io", "_compile", "_html", "_docfill"),
     # 1 — the autograd core: Function (ctx), the backward engine, grad mode, the recording hook
     1: ("autograd",),
     # 2 — ops: Functions on arrays (forward + backward)

@@ -201,3 +201,12 @@ def test_gradgradcheck_pooling():
     x = gg.randn(1, 2, 5, 4, dtype=gg.float64, requires_grad=True)
     assert gg.gradgradcheck(lambda x: F.max_pool2d(x, 2, 1).tanh(), [x])
     assert gg.gradgradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True).tanh(), [x])
+
+
+def test_the_adaptive_pools_document_their_shared_parameters():
+    for fn in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
+        assert "{" not in fn.__doc__
+        assert ("    input : Tensor\n        ``(N, C, H, W)`` or ``(C, H, W)``.\n"
+                "    output_size : int or tuple\n        ``None`` in a tuple keeps that input size.\n"
+                in fn.__doc__)
+    assert "    return_indices : bool\n" in F.adaptive_max_pool2d.__doc__

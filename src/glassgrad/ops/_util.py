@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-import re
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..backend import np, xp_of
 
@@ -82,23 +81,6 @@ def broadcast_axes(in_shape: tuple, out_shape: tuple) -> tuple:
     return tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(in_shape) if s == 1 and out_shape[i + lead] != 1
     )
-
-
-def shared_doc(**entries: str) -> Callable:
-    """Decorator: replace each line ``{name}`` of the function's docstring by the text
-    ``entries[name]`` (numpydoc lines written once for several functions), indented as that
-    line."""
-
-    def entry(m: re.Match) -> str:
-        indent = m.group(1)
-        return "\n".join(indent + line if line else line for line in entries[m.group(2)].split("\n"))
-
-    def fill(fn: Callable) -> Callable:
-        if fn.__doc__:  # (None under python -OO)
-            fn.__doc__ = re.sub(r"^([ \t]*)\{(\w+)\}[ \t]*$", entry, fn.__doc__, flags=re.M)
-        return fn
-
-    return fill
 
 
 def op_error(op: str, msg: str, kind: type = ValueError) -> Exception:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._docfill import fill_doc
 from ..autograd import recording
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import kernels as K
-from ._util import op_error, shared_doc
+from ._util import op_error
 from .conv import _check_tensor, _crop, _is_tensor, _ntuple, _offset_slices, _pad, _shape
 
 __all__ = [
@@ -519,11 +520,11 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
     return _adaptive_avg_pool_nd("adaptive_avg_pool1d", 1, input, output_size)
 
 # the parameters the adaptive pools share (their docstrings' line ``{adaptive_params}``)
-_adaptive_doc = shared_doc(adaptive_params="""\
+_adaptive_doc = fill_doc({"adaptive_params": """\
 input : Tensor
     ``(N, C, H, W)`` or ``(C, H, W)``.
 output_size : int or tuple
-    ``None`` in a tuple keeps that input size.""")
+    ``None`` in a tuple keeps that input size."""})
 
 @_adaptive_doc
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:

@@ -17,9 +17,9 @@ the caller (:meth:`Optimizer._buffers`).
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any, Iterator, TypeVar
 
+from .._docfill import fill_doc
 from ..backend import np
 
 __all__ = ["scalar", "scalars", "zeros", "grad_with_decay", "decayed_grad", "update_moments",
@@ -163,11 +163,4 @@ def shared_doc(cls: _C) -> _C:
             text = text.replace("{default}", _format_default(signature[name].default))
         return text
 
-    def entries(m: re.Match) -> str:
-        text = "\n".join(entry(name.strip()) for name in m.group(2).split(","))
-        return "\n".join(m.group(1) + line if line else line for line in text.split("\n"))
-
-    if cls.__doc__:
-        cls.__doc__ = re.sub(r"^([ \t]*)\{(\w+(?:, *\w+)*)\}[ \t]*$", entries, cls.__doc__,
-                             flags=re.M)
-    return cls
+    return fill_doc(entry)(cls)

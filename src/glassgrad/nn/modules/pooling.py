@@ -7,8 +7,8 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any
 
+from ..._docfill import fill_doc
 from ...ops import pool as P
-from .._doc import fill_doc
 from ..module import Module
 
 __all__ = [

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from ..._docfill import fill_doc
 from ...backend import np, xp_of
 from ...tensor import Tensor
-from .._doc import fill_doc
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 

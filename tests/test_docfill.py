@@ -38,7 +38,7 @@ def test_a_list_of_names_and_a_callable_source():
             {a, b}
         """
 
-    assert inspect.cleandoc(C.__doc__) == "C.\n\n    a : float\n        The a.\n    b : float\n        The b."
+    assert inspect.cleandoc(C.__doc__) == "C.\n\na : float\n    The a.\nb : float\n    The b."
 
 
 def test_unknown_names_and_missing_docstrings():

@@ -430,28 +430,6 @@ class Tensor(ArithmeticMethods, PointwiseMethods, ReductionMethods, MovementMeth
         """A copy that stays in the graph (its gradient flows back to ``self``)."""
         return Clone.apply(self)
 
-    def contiguous(self, memory_format: Any = None) -> Tensor:
-        """``self`` when its elements are in row-major order, else a row-major copy in the
-        graph. ``memory_format`` is checked and accepted (see :class:`glassgrad.memory_format`):
-        the copy is row-major whatever the tag."""
-        _dt.check_memory_format("contiguous", memory_format)
-        if self.is_contiguous():
-            return self
-        return Clone.apply(self)
-
-    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
-        """False for a view (a transpose, an expand, a slice) whose elements are not in
-        row-major order, as in PyTorch; with ``memory_format=gg.channels_last`` (4-D) or
-        ``channels_last_3d`` (5-D), whether the elements are in (N, spatial…, C) order."""
-        _dt.check_memory_format("is_contiguous", memory_format)
-        if memory_format is _dt.channels_last or memory_format is _dt.channels_last_3d:
-            nd = 4 if memory_format is _dt.channels_last else 5
-            a = self.array
-            return a.ndim == nd and builtins.bool(
-                a.transpose(0, *range(2, nd), 1).flags["C_CONTIGUOUS"])
-        return not getattr(self, "_strided", False) or builtins.bool(
-            self.array.flags["C_CONTIGUOUS"])
-
     # ------------------------------------------------------------------ new_* (torch's forms)
     def _new(self, op: str, fill: Any, size: tuple, dtype: Any, device: Any,
              requires_grad: builtins.bool, size_kw: Any = None) -> Tensor:

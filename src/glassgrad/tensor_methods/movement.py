@@ -1,14 +1,16 @@
 """The shape and movement methods of :class:`~glassgrad.tensor.Tensor` (a mixin): ``flatten``,
 ``unflatten``, ``permute``/``transpose``/``t``, ``expand``, ``squeeze``/``unsqueeze``,
 ``repeat``/``tile``/``repeat_interleave``, ``flip``, ``roll``, ``split``/``chunk``/``unbind``,
-``pad_nd`` and ``unfold_windows``. The view ops mark their outputs ``_strided`` (see
-``Tensor.__slots__``); ``view``/``reshape`` themselves stay in ``tensor.py``."""
+``pad_nd``, ``unfold_windows`` and ``contiguous``/``is_contiguous``. The view ops mark their
+outputs ``_strided`` (see ``Tensor.__slots__``); ``view``/``reshape`` themselves stay in
+``tensor.py``."""
 
 from __future__ import annotations
 
 import builtins
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .. import dtypes as _dt
 from ..backend import np
 from ..ops import movement as M
 from ..ops._util import dim_int, norm_axis, norm_dim, op_error, pick, shape_tuple
@@ -29,6 +31,28 @@ class MovementMethods:
     """The movement methods of ``Tensor`` (a mixin; see the module docstring)."""
 
     __slots__ = ()
+
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """``self`` when its elements are in row-major order, else a row-major copy in the
+        graph. ``memory_format`` is checked and accepted (see :class:`glassgrad.memory_format`):
+        the copy is row-major whatever the tag."""
+        _dt.check_memory_format("contiguous", memory_format)
+        if self.is_contiguous():
+            return self
+        return M.Clone.apply(self)
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """False for a view (a transpose, an expand, a slice) whose elements are not in
+        row-major order, as in PyTorch; with ``memory_format=gg.channels_last`` (4-D) or
+        ``channels_last_3d`` (5-D), whether the elements are in (N, spatial…, C) order."""
+        _dt.check_memory_format("is_contiguous", memory_format)
+        if memory_format is _dt.channels_last or memory_format is _dt.channels_last_3d:
+            nd = 4 if memory_format is _dt.channels_last else 5
+            a = self.array
+            return a.ndim == nd and bool(
+                a.transpose(0, *range(2, nd), 1).flags["C_CONTIGUOUS"])
+        return not getattr(self, "_strided", False) or bool(
+            self.array.flags["C_CONTIGUOUS"])
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         s = norm_dim(start_dim, self.ndim, "flatten", "start_dim")

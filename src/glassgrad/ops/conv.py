@@ -43,6 +43,7 @@ Derivations: ``docs/derivations/conv.md``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, Sequence
 
@@ -65,6 +66,10 @@ def _is_tensor(x: Any) -> bool:
 
 def _ntuple(v: Any, k: int, name: str, op: str, minimum: int = 0) -> tuple:
     """``3 -> (3, 3)``; checks length and range, with an error naming the op."""
+    if type(v) is int and v >= minimum:   # the common forms first (called on every op call)
+        return (v,) * k
+    if type(v) is tuple and len(v) == k and all(type(a) is int and a >= minimum for a in v):
+        return v
     if isinstance(v, (list, tuple)):
         t = tuple(v)
         if len(t) == 1 and k > 1:
@@ -105,13 +110,14 @@ def _crop(xp_arr: Any, pads: Sequence[tuple], sp: Sequence[int]) -> Any:
     return xp_arr[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
 
 
-def _offset_slices(ks: tuple, stride: tuple, dilation: tuple, out_sp: tuple):
+@functools.lru_cache(maxsize=512)
+def _offset_slices(ks: tuple, stride: tuple, dilation: tuple, out_sp: tuple) -> tuple:
     """For every kernel offset ``(p, q, ...)``: the strided slice of the (padded) input
-    that the offset touches across all output positions."""
-    for offs in itertools.product(*[range(kk) for kk in ks]):
-        sl = tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
-                   for o, d, n, s in zip(offs, dilation, out_sp, stride))
-        yield offs, sl
+    that the offset touches across all output positions, as ``((offs, slices), ...)``
+    (cached: a network asks for the same few geometries on every call)."""
+    return tuple((offs, tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                              for o, d, n, s in zip(offs, dilation, out_sp, stride)))
+                 for offs in itertools.product(*[range(kk) for kk in ks]))
 
 
 def _conv_out(sp: tuple, ks: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
@@ -132,15 +138,27 @@ def _prod(t: Sequence[int]) -> int:
 def _batch_last(a: Any, groups: int) -> Any:
     """``(N, C, *sp) -> (G, C/G, L·N)``: channels first, batch last (one copy)."""
     xp = xp_of(a)
-    t = xp.moveaxis(a, 0, -1)
+    t = _first_to_last(a)
     return xp.ascontiguousarray(t).reshape(groups, a.shape[1] // groups, -1)
+
+
+def _first_to_last(a: Any) -> Any:
+    """The view with axis 0 moved last (``moveaxis(a, 0, -1)``, without its argument
+    normalisation: a few µs a call, which single images feel)."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
+def _last_to_first(a: Any) -> Any:
+    """The view with the last axis moved first (``moveaxis(a, -1, 0)``)."""
+    n = a.ndim
+    return a.transpose((n - 1,) + tuple(range(n - 1)))
 
 
 def _batch_first(a: Any, shape: tuple) -> Any:
     """``(C, *sp, N) -> (N, C, *sp)`` as a view: the memory stays batch-last. NumPy's
     element-wise ops keep the memory order of their input, so the next convolution
     usually finds its input already batch-last and skips a transposing copy."""
-    return xp_of(a).moveaxis(a.reshape(shape[1:] + shape[:1]), -1, 0)
+    return _last_to_first(a.reshape(shape[1:] + shape[:1]))
 
 
 def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int,
@@ -164,9 +182,9 @@ def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, grou
     if any(lo or hi for lo, hi in pads):
         xpd = xp.zeros(padded, dtype=x.dtype)
         inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))
-        xpd[(slice(None),) + inner] = xp.moveaxis(x, 0, -1)
+        xpd[(slice(None),) + inner] = _first_to_last(x)
     else:
-        xpd = xp.ascontiguousarray(xp.moveaxis(x, 0, -1))
+        xpd = xp.ascontiguousarray(_first_to_last(x))
     st = xpd.strides
     v = xp.lib.stride_tricks.as_strided(
         xpd, (C,) + tuple(ks) + tuple(out_sp) + (N,),
@@ -271,13 +289,13 @@ def _conv_igrad(gT: Any, w: Any, x_shape: tuple, stride: tuple, pads: tuple, dil
         dcols = dcols.reshape((C,) + ks + tuple(out_sp) + (N,))
         dx = K.col2im2d(dcols, x_shape, stride, pads, dilation)   # compiled, same sums
         if dx is not None:
-            return xp.moveaxis(dx, -1, 0)
+            return _last_to_first(dx)
         dxp = xp.zeros(padded, dtype=gT.dtype)
         for offs, sl in _offset_slices(ks, stride, dilation, out_sp):
             dxp[(slice(None),) + sl] += dcols[(slice(None),) + offs]
     if any(lo or hi for lo, hi in pads):
         dxp = dxp[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))]
-    return xp.moveaxis(dxp, -1, 0)
+    return _last_to_first(dxp)
 
 
 def _bias_view(b: Any, k: int) -> Any:

@@ -363,3 +363,31 @@ def test_vectorised_exponential():
     tiny = (x < -87.34) & ~np.isnan(x)
     assert ((got[tiny] >= 0) & (got[tiny] <= 1.2e-38)).all()
     assert np.isnan(got[np.isnan(x)]).all()
+
+
+def test_lstm_whole_loop_weight_copy_follows_in_place_changes():
+    """The one-call loop keeps W_hh's scaled transposed copy between calls; a weight
+    changed in place (a NumPy write, as an optimizer step does) is seen on the next call,
+    and a NaN weight (never equal to its snapshot) still gives the NumPy loop's output."""
+    from glassgrad.ops import rnn as R
+
+    rng = np.random.default_rng(5)
+    T, B, H = 4, 1, 8
+    x = rng.standard_normal((T, B, 4 * H)).astype(np.float32)
+    h0 = rng.standard_normal((B, H)).astype(np.float32)
+    c0 = rng.standard_normal((B, H)).astype(np.float32)
+    w = (rng.standard_normal((4 * H, H)) * 0.3).astype(np.float32)
+    wt = gg.from_numpy(w)
+
+    def run():
+        with gg.no_grad():
+            return R.LSTMLayer.apply(gg.tensor(x), gg.tensor(h0), gg.tensor(c0), wt)[0].numpy()
+
+    for change in (None, lambda: w.__setitem__((3, 2), 5.0), lambda: w.__imul__(0.5),
+                   lambda: w.__setitem__((0, 0), np.nan)):
+        if change is not None:
+            change()
+        ref, got = _both(run)
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=2e-6)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    assert len(R._WT_CACHE) <= R._WT_CACHE_MAX

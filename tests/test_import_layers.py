@@ -1,11 +1,11 @@
 """Imports only go down: every module of ``src/glassgrad`` imports (at the top or inside a
 function) only modules of its own layer or of a lower one. The layers are the table below
-(also in ``docs/architecture.md``); the test parses the sources with ``ast``, imports
-nothing."""
+(also in ``docs/architecture.md``); the test parses the sources with ``ast`` (the parser
+of ``tools/structure.py``) and imports nothing of glassgrad."""
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import pathlib
 
 import pytest
@@ -51,15 +51,13 @@ ALLOWED: set[tuple[str, str]] = set()
 TABLE = {f"glassgrad.{m}": layer for layer, mods in LAYERS.items() for m in mods}
 
 
-def _modules() -> dict[str, pathlib.Path]:
-    out = {}
-    for p in sorted(PKG.rglob("*.py")):
-        parts = list(p.relative_to(SRC).with_suffix("").parts)
-        out[".".join(parts)] = p  # packages keep their ".__init__"
-    return out
-
-
-MODULES = _modules()
+# the sources' imports, as tools/structure.py reads them (one parser for both)
+_spec = importlib.util.spec_from_file_location(
+    "glassgrad_structure", SRC.parent / "tools" / "structure.py")
+_structure = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_structure)
+MODULES: dict[str, pathlib.Path] = _structure.MODULES
+imports = _structure.module_imports
 
 
 def layer_of(name: str) -> tuple[int, str]:
@@ -71,40 +69,6 @@ def layer_of(name: str) -> tuple[int, str]:
             return TABLE[key], key
         parts.pop()
     raise KeyError(f"{name} is in no layer of the table")
-
-
-def _target(name: str) -> str:
-    """The module file an import of ``name`` executes last: the module, or a package's
-    ``__init__``."""
-    if name in MODULES:
-        return name
-    if name + ".__init__" in MODULES:
-        return name + ".__init__"
-    return name
-
-
-def imports(mod: str, path: pathlib.Path) -> list[tuple[int, str]]:
-    """``(line, imported module)`` for every glassgrad import in ``path``, anywhere."""
-    is_pkg = mod.endswith(".__init__")
-    pkg = mod[: -len(".__init__")] if is_pkg else mod.rsplit(".", 1)[0]
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, _target(a.name)) for a in node.names
-                    if a.name.split(".")[0] == "glassgrad"]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                frm = ".".join(base + ([node.module] if node.module else []))
-            else:
-                frm = node.module or ""
-            if frm.split(".")[0] != "glassgrad":
-                continue
-            for a in node.names:  # ``from pkg import sub`` imports the module ``pkg.sub``
-                sub = f"{frm}.{a.name}"
-                is_mod = sub in MODULES or sub + ".__init__" in MODULES
-                out.append((node.lineno, _target(sub if is_mod else frm)))
-    return out
 
 
 def test_every_module_has_a_layer():

@@ -48,40 +48,64 @@ def sizes() -> None:
 
 
 def _module_name(p: pathlib.Path) -> str:
+    """``glassgrad.ops.conv`` for ``src/glassgrad/ops/conv.py`` (packages keep ``.__init__``)."""
     return ".".join(p.relative_to(SRC).with_suffix("").parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+def _target(name: str) -> str:
+    """The module file an import of ``name`` executes last: the module, or a package's
+    ``__init__``."""
+    if name in MODULES:
+        return name
+    if name + ".__init__" in MODULES:
+        return name + ".__init__"
+    return name
+
+
+def module_imports(mod: str, path: pathlib.Path) -> list[tuple[int, str]]:
+    """``(line, imported module)`` for every glassgrad import in ``path``, at the top or
+    inside a function (``from pkg import sub`` imports the module ``pkg.sub``). Also used
+    by ``tests/test_import_layers.py``."""
+    is_pkg = mod.endswith(".__init__")
+    pkg = mod[: -len(".__init__")] if is_pkg else mod.rsplit(".", 1)[0]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, _target(a.name)) for a in node.names
+                    if a.name.split(".")[0] == "glassgrad"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                frm = ".".join(base + ([node.module] if node.module else []))
+            else:
+                frm = node.module or ""
+            if frm.split(".")[0] != "glassgrad":
+                continue
+            for a in node.names:
+                sub = f"{frm}.{a.name}"
+                is_mod = sub in MODULES or sub + ".__init__" in MODULES
+                out.append((node.lineno, _target(sub if is_mod else frm)))
+    return out
 
 
 def _node(mod: str) -> str:
     """A node of the import graph: the subpackage of a dotted module name, or the
     top-level module itself (``tensor``, ``backend``, ...); ``glassgrad`` for the package."""
-    parts = mod.split(".")
+    parts = mod.removesuffix(".__init__").split(".")
     return parts[1] if len(parts) > 1 else "glassgrad"
 
 
 def imports() -> None:
     graph: dict[str, set[str]] = defaultdict(set)
-    modules = {_module_name(p).removesuffix(".__init__") for p in PKG.rglob("*.py")}
-    for p in sorted(PKG.rglob("*.py")):
-        mod = _module_name(p)
-        pkg = mod.rsplit(".", 1)[0] if p.name != "__init__.py" else mod.rsplit(".", 1)[0]
-        here = _node(mod if p.name != "__init__.py" or mod.count(".") > 1 else "glassgrad")
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
-            targets = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names if a.name.startswith("glassgrad")]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
-                    frm = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    frm = node.module or ""
-                if frm.startswith("glassgrad"):  # ``from pkg import sub`` imports pkg.sub
-                    targets = [f"{frm}.{a.name}" if f"{frm}.{a.name}" in modules else frm
-                               for a in node.names]
-            for t in targets:
-                other = _node(t)
-                if other != here:
-                    graph[here].add(other)
+    for mod, p in MODULES.items():
+        here = _node(mod)
+        for _, t in module_imports(mod, p):
+            other = _node(t)
+            if other != here:
+                graph[here].add(other)
     width = max(map(len, graph)) if graph else 0
     for k in sorted(graph):
         print(f"{k:<{width}} -> {', '.join(sorted(graph[k]))}")

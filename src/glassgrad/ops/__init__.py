@@ -7,7 +7,8 @@ file (the row's line for those) and tests.
 
 ========================  =====================================================
 ``elementwise.py``        + − × ÷ ** neg, max/min, where, exp, log, sqrt, abs,
-                          sigmoid, relu, elu, gelu, softplus, log-sigmoid, clamp
+                          sigmoid, relu, elu, gelu, softplus, log-sigmoid, clamp,
+                          logaddexp
 ``trig.py``               sin, cos, tan, asin, acos, atan, atan2, hypot,
                           sinh, cosh, tanh
 ``rounding.py``           floor, ceil, trunc, round, sign (zero gradient)
@@ -39,5 +40,7 @@ file (the row's line for those) and tests.
 
 Helpers: ``_util.py`` (unbroadcast, argument checks), ``_dual.py`` (backward formulas
 that run on arrays or, under ``create_graph=True``, on Tensors), ``_unary.py`` (the op class
-of a table row: ``unary(name, f, vjp, formula, derivation)``).
+of a table row: ``unary(name, f, vjp, formula, derivation)``, ``binary(...)`` for two
+inputs), ``kernels.py`` (the optional compiled loops the ops call when Numba is installed;
+their code is ``_numba_kernels.py``, the NumPy loops in the ops stay the reference).
 """

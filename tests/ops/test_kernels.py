@@ -391,3 +391,27 @@ def test_lstm_whole_loop_weight_copy_follows_in_place_changes():
         np.testing.assert_allclose(got, ref, rtol=2e-5, atol=2e-6)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     assert len(R._WT_CACHE) <= R._WT_CACHE_MAX
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F", "mixed"])
+def test_sgd_step_bit_identical(dtype, layout):
+    """Plain SGD (``p -= lr·g``) on the one-pass kernel and on the NumPy pair: the same bits,
+    NaN and ±inf in the gradient included; a gradient laid out unlike its parameter takes the
+    NumPy lines."""
+
+    def run():
+        w0 = np.random.default_rng(7).standard_normal((130, 140)).astype(dtype)
+        g0 = _edge_values((130, 140), dtype, np.random.default_rng(8))
+        w = np.asfortranarray(w0) if layout == "F" else w0.copy()
+        p = gg.nn.Parameter(gg.from_numpy(w))
+        opt = gg.optim.SGD([p], lr=0.1)
+        for k in range(3):
+            g = g0 * (k + 1)
+            g = np.asfortranarray(g) if layout in ("F", "mixed") else np.ascontiguousarray(g)
+            p.grad = gg.from_numpy(g)
+            opt.step()
+        return p.detach().numpy().copy()
+
+    r0, r1 = _both(run)
+    _same(r0, r1)

@@ -218,6 +218,14 @@ def lstm_small_cell(a, c, one, c_new):  # pragma: no cover - compiled
             ab[j] = one / (one + ab[j])
     lstm_fwd_cell(a, c, one, c_new)
 
+@njit(**_JIT)
+def sgd_plain(x, g, lr):  # pragma: no cover - compiled
+    """``x ← x − lr·g`` in one pass: ``np.multiply(g, lr, out=t); x -= t`` of ``optim.SGD``
+    (``lr`` of ``x``'s dtype: the product rounded, then the difference, as there)."""
+    for i in range(x.shape[0]):
+        x[i] = x[i] - lr * g[i]
+
+
 # e^x in float32 as a polynomial LLVM can vectorise (libm's expf, which Numba calls for
 # math.exp, is one scalar call per element): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a
 # degree-7 polynomial (Cephes' expf coefficients), 2^k written as the float's exponent
@@ -322,4 +330,4 @@ def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
 
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",
-           "lstm_small_cell", "lstm_seq_small"]
+           "lstm_small_cell", "lstm_seq_small", "sgd_plain"]

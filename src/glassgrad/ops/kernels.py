@@ -163,6 +163,22 @@ def relu(x: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def sgd_step(x: np.ndarray, g: np.ndarray, lr: float) -> bool:
+    """``x -= lr·g`` in one pass instead of two (``optim.SGD`` without momentum, decay or
+    ``maximize``), bit-identical to the NumPy pair; False, doing nothing, where the kernels
+    do not apply (then the caller runs its NumPy lines)."""
+    if x.size < _MIN_SIZE or g.shape != x.shape or g.strides != x.strides:
+        return False
+    k = _ok(x, g)
+    if k is None:
+        return False
+    xf, gf = dense_flat(x), dense_flat(g)
+    if xf is None or gf is None:
+        return False
+    k.sgd_plain(xf, gf, x.dtype.type(lr))
+    return True
+
+
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
     if g.size < _MIN_SIZE or g.shape != z.shape or g.strides != z.strides:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import np
+from ..ops import kernels
 from ._common import grad_with_decay, scalars, shared_doc
 from .optimizer import Optimizer, ParamsT
 
@@ -88,7 +89,7 @@ class SGD(Optimizer):
                 # process; glassgrad.allocator prevents that too, where it applies)
                 if x.size < _SCRATCH_MIN:
                     x -= lr * g
-                else:
+                elif not kernels.sgd_step(x, g, lr):   # one compiled pass, when installed
                     (t,) = self._buffers(x, 1)
                     np.multiply(g, lr, out=t)
                     x -= t

@@ -1,12 +1,14 @@
-"""Compiled kernels for the hottest array loops of convolutional nets (optional, Numba).
+"""Compiled kernels for the hottest array loops of a training step (optional, Numba).
 
 NumPy runs every element-wise operation as its own pass over memory. A few loops of a
-CNN's training step take several passes where one would do: the im2col copy (a padded
-copy, then the window copy), the col2im sum (one strided addition per kernel offset),
-max pooling (a running maximum, then a comparison per offset to find the arg-max in the
-backward, then a masked product per offset) and ReLU (a comparison, a negation, a
-product). When `Numba <https://numba.pydata.org>`_ is installed (``pip install
-'glassgrad[fast]'``), the ops call the kernels below for those loops: one pass each.
+training step take several passes where one would do: the im2col copy (a padded copy,
+then the window copy), the col2im sum (one strided addition per kernel offset), max
+pooling (a running maximum, then a comparison per offset to find the arg-max in the
+backward, then a masked product per offset), ReLU (a comparison, a negation, a product),
+the recurrent steps (~20 calls on small slices) and the plain SGD update (a product, then
+a difference). When `Numba <https://numba.pydata.org>`_ is installed (``pip install
+'glassgrad[fast]'``), the ops and ``optim.SGD`` call the kernels below for those loops:
+one pass each.
 
 They run on the calling thread. Numba's parallel loops were measured and left out: on a
 2-core machine their OpenMP threads, spinning between kernels, took the cores OpenBLAS's

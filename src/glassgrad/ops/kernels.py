@@ -165,32 +165,39 @@ def relu(x: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def _twin_flat(a: np.ndarray, b: np.ndarray) -> tuple | None:
+    """``(kernels, a_flat, b_flat)`` for two arrays of the same shape and memory layout
+    (element i of one flat view is element i of the other), or None when the kernels do
+    not apply to them."""
+    if a.size < _MIN_SIZE or a.shape != b.shape or a.strides != b.strides:
+        return None
+    k = _ok(a, b)
+    if k is None:
+        return None
+    af, bf = dense_flat(a), dense_flat(b)
+    if af is None or bf is None:
+        return None
+    return k, af, bf
+
+
 def sgd_step(x: np.ndarray, g: np.ndarray, lr: float) -> bool:
     """``x -= lr·g`` in one pass instead of two (``optim.SGD`` without momentum, decay or
     ``maximize``), bit-identical to the NumPy pair; False, doing nothing, where the kernels
     do not apply (then the caller runs its NumPy lines)."""
-    if x.size < _MIN_SIZE or g.shape != x.shape or g.strides != x.strides:
+    twin = _twin_flat(x, g)
+    if twin is None:
         return False
-    k = _ok(x, g)
-    if k is None:
-        return False
-    xf, gf = dense_flat(x), dense_flat(g)
-    if xf is None or gf is None:
-        return False
+    k, xf, gf = twin
     k.sgd_plain(xf, gf, x.dtype.type(lr))
     return True
 
 
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
-    if g.size < _MIN_SIZE or g.shape != z.shape or g.strides != z.strides:
+    twin = _twin_flat(g, z)
+    if twin is None:
         return None
-    k = _ok(g, z)
-    if k is None:
-        return None
-    gf, zf = dense_flat(g), dense_flat(z)
-    if gf is None or zf is None:
-        return None
+    k, gf, zf = twin
     out = np.empty_like(g)
     k.relu_bwd(gf, zf, dense_flat(out))
     return out

@@ -61,24 +61,15 @@ def no_fallback(f, in_dims):
     return run
 
 
-def gg_loop(gm, x, y):
-    """Per-sample gradients as a loop of single-sample autograd.grad calls."""
-    names = [k for k, _ in gm.named_parameters()]
-    params = [p for _, p in gm.named_parameters()]
+def per_sample_loop(fw, m, x, y):
+    """Per-sample gradients as a loop of single-sample ``autograd.grad`` calls, with ``fw``
+    glassgrad or torch (the same names in both)."""
+    names = [k for k, _ in m.named_parameters()]
+    params = [p for _, p in m.named_parameters()]
     rows = []
     for i in range(x.shape[0]):
-        loss = gg.nn.functional.cross_entropy(gm(gg.tensor(x[i:i + 1])), gg.tensor(y[i:i + 1]))
-        rows.append([g.numpy() for g in gg.autograd.grad(loss, params)])
-    return {k: np.stack([r[j] for r in rows]) for j, k in enumerate(names)}
-
-
-def torch_loop(tm, x, y):
-    names = [k for k, _ in tm.named_parameters()]
-    params = [p for _, p in tm.named_parameters()]
-    rows = []
-    for i in range(x.shape[0]):
-        loss = torch.nn.functional.cross_entropy(tm(torch.tensor(x[i:i + 1])), torch.tensor(y[i:i + 1]))
-        rows.append([g.numpy() for g in torch.autograd.grad(loss, params)])
+        loss = fw.nn.functional.cross_entropy(m(fw.tensor(x[i:i + 1])), fw.tensor(y[i:i + 1]))
+        rows.append([g.numpy() for g in fw.autograd.grad(loss, params)])
     return {k: np.stack([r[j] for r in rows]) for j, k in enumerate(names)}
 
 
@@ -107,8 +98,8 @@ def test_per_sample_grads_of_rnn_classifier(case):
     params = {k: v.detach() for k, v in gm.named_parameters()}
     with kernels.using(backend):
         got = no_fallback(gf.grad(loss), (None, 0, 0))(params, gg.tensor(x), gg.tensor(y))
-        mine = gg_loop(gm, x, y)
-    want = torch_loop(tm, x, y)
+        mine = per_sample_loop(gg, gm, x, y)
+    want = per_sample_loop(torch, tm, x, y)
     assert set(got) == set(want) == set(mine)
     for k in want:
         assert got[k].shape == (N,) + tuple(params[k].shape)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import glassgrad as gg
+from glassgrad.ops import _parallel as P
+from glassgrad.ops import kernels as K
 from glassgrad.ops import rnn as R
 
 
@@ -36,7 +38,11 @@ def test_prescaled_forward_is_bit_identical(dtype, reverse, size):
     xproj = (rng.standard_normal((T, B, 4 * H)) * 4).astype(dtype)  # large |a|: exp overflows
     h0, c0 = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
     w_hh = (rng.standard_normal((4 * H, H)) / np.sqrt(H)).astype(dtype)
-    with gg.no_grad():
+    # the whole batch in one loop, as the reference; for large float32 inputs the compiled
+    # step has its own exponential (to float32 rounding: tests/ops/test_kernels.py), so the
+    # NumPy loop is the one held to the bit here
+    large_f32 = dtype == np.float32 and xproj.nbytes > (1 << 20)
+    with gg.no_grad(), P.max_blocks(1), K.using("numpy" if large_f32 else "auto"):
         got = R.LSTMLayer.apply(*(gg.tensor(v) for v in (xproj, h0, c0, w_hh)), reverse=reverse)
     for g, want in zip(got, _reference(xproj, h0, c0, w_hh, reverse)):
         assert g.dtype == dtype

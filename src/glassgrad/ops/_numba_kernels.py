@@ -328,6 +328,28 @@ def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
         tc[j] = two / (one + tb[j]) - one
         hn[j] = a[3 * H + j] * tc[j]
 
+@njit(**_JIT)
+def lstm_fwd_step(a, x, c, c_new, tc, h):  # pragma: no cover - compiled
+    """A float32 LSTM step of ``rnn._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
+    in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``), then
+    :func:`_lstm_cell_row` (σ, g = 2σ − 1, ``c' = f ⊙ c + i ⊙ g`` into ``c_new``,
+    ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``). One call instead of eight
+    NumPy and kernel calls a step matters most when blocks of rows run on several threads
+    (each call hands the GIL over); e^x is :func:`_exp_rows`' polynomial, so the step
+    agrees with the NumPy passes to float32 rounding (tests/ops/test_kernels.py)."""
+    B, G = a.shape
+    H = G // 4
+    bits = np.empty(G, np.int32)
+    tb = np.empty(H, np.float32)
+    for b in range(B):
+        ab, xb = a[b], x[b]
+        for j in range(G):
+            ab[j] = -(ab[j] + xb[j])
+        for j in range(2 * H, 3 * H):
+            ab[j] = ab[j] + ab[j]
+        _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
+
+
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",
-           "lstm_small_cell", "lstm_seq_small", "sgd_plain"]
+           "lstm_small_cell", "lstm_seq_small", "lstm_fwd_step", "sgd_plain"]

@@ -40,6 +40,12 @@ Both backward formulas are written with operators only, so under ``create_graph=
 (double backward) they run on Tensors and are differentiated again (the gate values
 are recomputed from the saved inputs with glassgrad ops in that mode).
 
+On a batch of 128 sequences or more (and NumPy's BLAS an OpenBLAS, with threadpoolctl
+installed), :class:`LSTMLayer` runs its forward and its BPTT loop as one loop per block
+of rows, one block per core (``ops/_parallel.py``): the rows are independent sequences,
+so the blocks meet only at the end of the layer, and the weight gradient is one GEMM over
+all rows afterwards.
+
 Derivations: ``docs/derivations/rnn.md``.
 """
 
@@ -52,6 +58,7 @@ from ..autograd.engine import run_backward
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import _dual as D
+from . import _parallel as P
 from . import kernels as K
 from ._util import op_error
 from .movement import Cat, Stack
@@ -248,25 +255,42 @@ class LSTMLayer(Function):
         T, B, _ = xproj.shape
         dt = xproj.dtype
         large = xproj.nbytes > (1 << 20)
-        if any(ctx.needs_input_grad) or not large:   # kept for the backward
+        keep = any(ctx.needs_input_grad) or not large
+        if keep:   # kept for the backward
             # (or small: then whole arrays cost less than the ring's Python indexing)
             acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
             cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
             tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
-        else:   # no gradient wanted (inference), large: one step's scratch, reused (T× less memory)
-            acts, cs, tcs = _Ring(xp, 1, (B, 4 * H), dt), _Ring(xp, 2, (B, H), dt), _Ring(xp, 1, (B, H), dt)
         out = xp.empty((T, B, H), dtype=dt)
-        cs[0] = c0
-        h = h0
         steps = range(T - 1, -1, -1) if reverse else range(T)
-        if large:
-            h = _lstm_large_forward(xproj, w_hh, h, cs, tcs, out, acts, steps,
-                                    K.rnn(xproj, h0, c0, w_hh))
+        if not large:
+            cs[0] = c0
+            _lstm_small_forward(xproj, w_hh, h0, cs, tcs, out, acts, steps)
+            c_last = cs[T].copy()
         else:
-            h = _lstm_small_forward(xproj, w_hh, h, cs, tcs, out, acts, steps)
+            kern = K.rnn(xproj, h0, c0, w_hh)
+            w_t = xp.ascontiguousarray(w_hh.T)
+
+            def rows(r: slice) -> Any:   # the loop over the sequences of rows r
+                if keep:
+                    a, c, tc = acts[:, r], cs[:, r], tcs[:, r]
+                else:   # inference: one step's scratch, reused (T× less memory)
+                    n = len(range(B)[r])
+                    a, c, tc = (_Ring(xp, k, (n, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
+                c[0] = c0[r]
+                _lstm_large_forward(xproj[:, r], w_t, h0[r], c, tc, out[:, r], a, steps, kern)
+                return c[T]
+
+            blocks = P.row_blocks(B) if type(xproj) is np.ndarray else None
+            if blocks is None:
+                c_last = rows(slice(None)).copy()
+            else:   # blocks of rows on several cores (ops/_parallel.py)
+                c_last = xp.concatenate(P.run_blocks(rows, blocks))
         ctx.save_for_backward(xproj, h0, c0, w_hh, out)
-        ctx.acts, ctx.cs, ctx.tcs, ctx.reverse = acts, cs, tcs, reverse
-        return out, h.copy(), cs[T].copy()
+        if keep:
+            ctx.acts, ctx.cs, ctx.tcs = acts, cs, tcs
+        ctx.reverse = reverse
+        return out, out[steps[-1]].copy(), c_last
 
     @staticmethod
     def backward(ctx, dout, dhT, dcT):
@@ -280,60 +304,82 @@ class LSTMLayer(Function):
         H = G // 4
         need = ctx.needs_input_grad
         da_all = xp.empty_like(acts)
-        dh, dc = dhT, dcT
         steps = range(T - 1, -1, -1) if reverse else range(T)
-        kern = K.rnn(acts, dout, dh, dc)
-        if kern is not None:   # the loop body below as one compiled pass per step
-            one = acts.dtype.type(1)
-            bufs = [xp.empty((B, H), dtype=acts.dtype) for _ in range(2)]
-            for k in range(T - 1, -1, -1):
-                t = steps[k]
-                da = da_all[t]
-                dc_next = bufs[k % 2]
-                kern.lstm_bwd_step(dout[t], dh, dc, acts[t], tcs[t], cs[k], one, da, dc_next)
-                dc = dc_next
-                if k or need[1]:
-                    dh = da @ w_hh
-        else:
-            # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads
-            # written with out= (same operations in the same order, so the same rounding),
-            # straight into the slices of da_all
-            dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
-            for k in range(T - 1, -1, -1):
-                t = steps[k]
-                a = acts[t]
-                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-                dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
-                da = da_all[t]
-                tc = tcs[t]
-                xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
-                xp.multiply(tc, tc, out=tmp)
-                xp.subtract(1, tmp, out=tmp)
-                dcs *= tmp
-                dcs += dc
-                for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
-                    d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
-                    gate = a[:, sl]
-                    xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
-                    tmp *= gate
-                    d *= tmp
-                d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
-                xp.multiply(g, g, out=tmp)
-                xp.subtract(1, tmp, out=tmp)
-                d *= tmp
-                d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
-                xp.subtract(1, o, out=tmp)
-                tmp *= o
-                d *= tmp
-                dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
-                if k or need[1]:
-                    dh = da @ w_hh                      # ∂L/∂h_{t−1}
+        kern = K.rnn(acts, dout, dhT, dcT)
+
+        def rows(r: slice) -> tuple:   # BPTT over the sequences of rows r
+            return _lstm_bptt(acts[:, r], tcs[:, r], cs[:, r], dout[:, r], dhT[r], dcT[r],
+                              da_all[:, r], w_hh, steps, need[1], kern)
+
+        blocks = P.row_blocks(B) if type(acts) is np.ndarray else None
+        if blocks is None:
+            dh, dc = rows(slice(None))
+        else:   # blocks of rows on several cores (ops/_parallel.py)
+            parts = P.run_blocks(rows, blocks)
+            dh, dc = (xp.concatenate([p[j] for p in parts]) for j in (0, 1))
         # h_{t−1} of every step, aligned with da_all: h_0 first in the order the steps ran
         h_prev = (xp.concatenate([out[1:], h0[None]]) if reverse
                   else xp.concatenate([h0[None], out[:-1]]))
         dw = da_all.reshape(T * B, G).T @ h_prev.reshape(T * B, H) if need[3] else None
         return (da_all if need[0] else None, dh if need[1] else None,
                 dc if need[2] else None, dw)
+
+
+def _lstm_bptt(acts: Any, tcs: Any, cs: Any, dout: Any, dh: Any, dc: Any, da_all: Any,
+               w_hh: Any, steps: range, need_dh0: bool, kern: Any) -> tuple:
+    """LSTMLayer's BPTT loop, newest step first, over the sequences these ``(T, B, ...)``
+    arrays hold (all of the batch, or a block of its rows): writes every step's
+    ``δa_t`` into ``da_all``; returns ``(∂L/∂h_0, ∂L/∂c_0)`` (``∂L/∂h_0`` is not computed,
+    and is the last ``δh``, unless ``need_dh0``)."""
+    xp = xp_of(acts)
+    T, B, G = acts.shape
+    H = G // 4
+    if kern is not None:   # the loop body below as one compiled pass per step
+        one = acts.dtype.type(1)
+        bufs = [xp.empty((B, H), dtype=acts.dtype) for _ in range(2)]
+        for k in range(T - 1, -1, -1):
+            t = steps[k]
+            da = da_all[t]
+            dc_next = bufs[k % 2]
+            kern.lstm_bwd_step(dout[t], dh, dc, acts[t], tcs[t], cs[k], one, da, dc_next)
+            dc = dc_next
+            if k or need_dh0:
+                dh = da @ w_hh
+    else:
+        # (B, H) scratch reused by every step: the pointwise math of _lstm_gate_grads
+        # written with out= (same operations in the same order, so the same rounding),
+        # straight into the slices of da_all
+        dcs, tmp, dh_sum = (xp.empty((B, H), dtype=acts.dtype) for _ in range(3))
+        for k in range(T - 1, -1, -1):
+            t = steps[k]
+            a = acts[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            dh = xp.add(dout[t], dh, out=dh_sum)    # from the output and from step t+1
+            da = da_all[t]
+            tc = tcs[t]
+            xp.multiply(dh, o, out=dcs)             # δc* = δc + δh ⊙ o ⊙ (1 − tanh²c')
+            xp.multiply(tc, tc, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            dcs *= tmp
+            dcs += dc
+            for sl, x2 in ((slice(0, H), g), (slice(H, 2 * H), cs[k])):
+                d = xp.multiply(dcs, x2, out=da[:, sl])   # δi = δc* ⊙ g, δf = δc* ⊙ c, ...
+                gate = a[:, sl]
+                xp.subtract(1, gate, out=tmp)             # ... through σ' = i(1−i), f(1−f)
+                tmp *= gate
+                d *= tmp
+            d = xp.multiply(dcs, i, out=da[:, 2 * H:3 * H])   # δg = δc* ⊙ i, through 1 − g²
+            xp.multiply(g, g, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            d *= tmp
+            d = xp.multiply(dh, tc, out=da[:, 3 * H:])        # δo = δh ⊙ tanh(c'), through σ'
+            xp.subtract(1, o, out=tmp)
+            tmp *= o
+            d *= tmp
+            dc = dcs * f                            # ∂L/∂c = δc* ⊙ f
+            if k or need_dh0:
+                dh = da @ w_hh                      # ∂L/∂h_{t−1}
+    return dh, dc
 
 
 def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
@@ -343,21 +389,26 @@ def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
     return run_backward(outs, seeds, True, True, capture=inputs, accumulate=False)
 
 
-def _lstm_large_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: Any, acts: Any,
+def _lstm_large_forward(xproj: Any, w_t: Any, h: Any, cs: Any, tcs: Any, out: Any, acts: Any,
                         steps: range, kern: Any) -> Any:
     """LSTMLayer's forward loop for large inputs: per step one GEMM ``h·W_hhᵀ`` and the gate
     arithmetic (:func:`_lstm_gates_`, or the same arithmetic with its products and sums
-    fused when ``kern``, the compiled kernels, is given). Returns the last h."""
+    fused when ``kern``, the compiled kernels, is given; for float32 all of it in one
+    kernel call, ``lstm_fwd_step``). ``w_t`` is ``W_hhᵀ`` copied into
+    C order (OpenBLAS runs the T small GEMMs about 15 % faster on a contiguous operand than
+    on the transposed view: 180 vs 213 µs for 128×128·128×512, 2 threads). Returns the
+    last h."""
     xp = xp_of(h)
-    H = w_hh.shape[1]
-    # W_hhᵀ copied once into C order: OpenBLAS runs the T small GEMMs h·W_hhᵀ about
-    # 15 % faster on a contiguous operand than on the transposed view (measured 180
-    # vs 213 µs for 128×128·128×512, 2 threads)
-    w_t = xp.ascontiguousarray(w_hh.T)
+    H = w_t.shape[0]
     one = h.dtype.type(1)
+    fused = kern is not None and h.dtype == np.float32
     for k, t in enumerate(steps):
         a = acts[t]
         xp.matmul(h, w_t, out=a)            # the only GEMM of the step
+        if fused:   # all of the step's gate arithmetic in one call (to float32 rounding)
+            h = out[t]
+            kern.lstm_fwd_step(a, xproj[t], cs[k], cs[k + 1], tcs[t], h)
+            continue
         if kern is None:
             a += xproj[t]
             h = _lstm_gates_(a, cs[k], H, cs[k + 1], tcs[t], out[t])[2]

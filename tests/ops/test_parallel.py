@@ -14,6 +14,7 @@ import pytest
 
 import glassgrad as gg
 from glassgrad.ops import _parallel as P
+from glassgrad.ops import kernels as K
 from glassgrad.ops import rnn as R
 
 
@@ -37,7 +38,9 @@ class _FakeBlas:
 def fake_blas(monkeypatch):
     def make(n: int = 2, cpus: int = 8) -> _FakeBlas:
         ctl = _FakeBlas(n)
+        sgemm = P.cblas_sgemm()   # (NumPy's real BLAS function, found before the stand-in)
         monkeypatch.setitem(P._STATE, "ctl", [(ctl, ctl.stop)])
+        monkeypatch.setitem(P._STATE, "sgemm", sgemm or False)
         monkeypatch.setitem(P._STATE, "cap", 0)
         monkeypatch.setattr(P.os, "cpu_count", lambda: cpus)
         return ctl
@@ -153,15 +156,18 @@ def _layer(dtype, B, reverse, grad=True, T=5, H=24, seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("grad", [True, False])
-def test_lstm_layer_split_matches_one_loop(fake_blas, dtype, reverse, grad):
-    # 3·MIN_ROWS + 11 rows in 3 blocks of unequal size; over 1 MiB of input projections
-    # with T = 30 (the large-input path that splits)
+@pytest.mark.parametrize("kernels", ["auto", "numpy"])
+def test_lstm_layer_split_matches_one_loop(fake_blas, dtype, reverse, grad, kernels):
+    # 3·MIN_ROWS_PY + 11 rows in 3 blocks of unequal size; over 1 MiB of input projections
+    # with T = 30 (the large-input path that splits); blocks as one compiled call each
+    # (float32 with Numba) or as Python loops (float64, or the NumPy path)
     fake_blas(3)
-    B = 3 * P.MIN_ROWS + 11
-    with P.max_blocks(1):
-        want = _layer(dtype, B, reverse, grad, T=30)
-    assert len(P.row_blocks(B)) == 3
-    got = _layer(dtype, B, reverse, grad, T=30)
+    B = 3 * P.MIN_ROWS_PY + 11
+    with K.using(kernels):
+        with P.max_blocks(1):
+            want = _layer(dtype, B, reverse, grad, T=30)
+        assert len(P.row_blocks(B, P.MIN_ROWS_PY)) == 3
+        got = _layer(dtype, B, reverse, grad, T=30)
     tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     for g, w in zip(got, want):
         assert g.dtype == dtype
@@ -187,6 +193,32 @@ def test_nn_lstm_split_matches_one_loop(fake_blas):
         want = run()
     for g, w in zip(run(), want):
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+
+
+def test_no_blas_function_means_python_loops(monkeypatch):
+    # without a BLAS the kernels can call (no threadpoolctl, another BLAS), the layer runs
+    # its Python loops: same results
+    want = _layer(np.float32, 100, False, T=30)   # over 1 MiB: the large-input path
+    monkeypatch.setitem(P._STATE, "ctl", [])
+    monkeypatch.setitem(P._STATE, "sgemm", None)
+    assert P.cblas_sgemm() is None
+    for g, w in zip(_layer(np.float32, 100, False, T=30), want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+
+
+def test_cblas_sgemm_on_row_views():
+    f = P.cblas_sgemm()
+    if f is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS that threadpoolctl can drive here")
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((30, 70)).astype(np.float32)
+    b = rng.standard_normal((40, 50)).astype(np.float32)
+    c = np.full((30, 90), 7.0, np.float32)
+    # rows 3:13 of a (row stride 70), columns 5:45 of it, times rows 0:40, columns 0:30 of b
+    av, bv, cv = a[3:13, 5:45], b[:, :30], c[:10, 20:50]
+    f(101, 111, 111, 10, 30, 40, 1.0, av.ctypes.data, 70, bv.ctypes.data, 50, 0.0, cv.ctypes.data, 90)
+    np.testing.assert_allclose(cv, av @ bv, rtol=1e-5, atol=1e-5)
+    assert (c[10:] == 7).all() and (c[:, :20] == 7).all() and (c[:, 50:] == 7).all()
 
 
 def test_real_blas_is_driven_and_restored():

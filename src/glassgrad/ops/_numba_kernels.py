@@ -132,7 +132,7 @@ def col2im2d(dcols, sh, sw, ph, pw, dh, dw, dx):  # pragma: no cover - compiled
 @njit(**_JIT)
 def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
     """LSTM step, before ``exp``: ``a ← −(a + x)``, the g block doubled (``tanh(v) =
-    2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``rnn._lstm_gates_``.
+    2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_lstm_loops._lstm_gates_``.
     (Loops over one row's 1-D views: LLVM vectorises those, not the 2-D indexing.)"""
     for b in range(a.shape[0]):
         ab, xb = a[b], x[b]
@@ -146,7 +146,7 @@ def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
 @njit(**_JIT)
 def lstm_fwd_cell(a, c, one, c_new):  # pragma: no cover - compiled
     """LSTM step, after ``a = σ(a)``: the g block as ``2σ − 1`` in place, and
-    ``c' = f ⊙ c + i ⊙ g`` — the rest of ``rnn._lstm_gates_`` before ``tanh(c')``. (The
+    ``c' = f ⊙ c + i ⊙ g`` — the rest of ``_lstm_loops._lstm_gates_`` before ``tanh(c')``. (The
     σ itself stays NumPy's: its vectorised division is ~3x faster than this loop's.)"""
     H = c.shape[1]
     for b in range(a.shape[0]):
@@ -159,11 +159,12 @@ def lstm_fwd_cell(a, c, one, c_new):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def lstm_bwd_step(dout_t, dh, dc, a, tc, c, one, da, dc_out):  # pragma: no cover - compiled
+def lstm_bwd_step(dout_t, dh, dc, a, tc, c, one, da, dc_out, b0, b1):  # pragma: no cover - compiled
     """One BPTT step of ``rnn.LSTMLayer.backward`` (its NumPy loop body, operation by
-    operation): ``δa = [δa_i, δa_f, δa_g, δa_o]`` into ``da`` and ``∂L/∂c`` into ``dc_out``."""
+    operation) on rows ``b0:b1``: ``δa = [δa_i, δa_f, δa_g, δa_o]`` into ``da`` and
+    ``∂L/∂c`` into ``dc_out``."""
     H = dh.shape[1]
-    for b in range(dh.shape[0]):
+    for b in range(b0, b1):
         do, dhb, dcb, tcb, cb, dcob = dout_t[b], dh[b], dc[b], tc[b], c[b], dc_out[b]
         ab, dab = a[b], da[b]
         ai, af, ag, ao = ab[:H], ab[H:2 * H], ab[2 * H:3 * H], ab[3 * H:]
@@ -209,7 +210,7 @@ def gru_bwd_step(dout_t, dh, h, gt, hp, one, dx, dhp, dh_direct):  # pragma: no 
 
 @njit(**_JIT)
 def lstm_small_cell(a, c, one, c_new):  # pragma: no cover - compiled
-    """The small-input LSTM step (``rnn._lstm_small_forward``) after ``a = e^a``: the gates
+    """The small-input LSTM step (``_lstm_loops._lstm_small_forward``) after ``a = e^a``: the gates
     ``σ = 1/(1 + e)`` in place, g as ``2σ − 1``, and ``c' = f ⊙ c + i ⊙ g`` — six NumPy
     calls, which for a few sequences cost more than their arithmetic, as one."""
     for b in range(a.shape[0]):
@@ -267,7 +268,7 @@ def _exp_rows(a, bits):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cover - compiled
-    """A whole float32 LSTM layer over a few sequences (``rnn._lstm_small_forward``'s loop
+    """A whole float32 LSTM layer over a few sequences (``_lstm_loops._lstm_small_forward``'s loop
     in one call): per step ``a = h·W_hhᵀ + x`` on the pre-scaled operands (−1 for i, f, o;
     −2 for g), ``σ = 1/(1 + e^a)``, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``,
     ``h' = o ⊙ tanh c'`` with ``tanh c' = 2/(1 + e^(−2c')) − 1``. Not bit-identical to
@@ -329,19 +330,20 @@ def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
         hn[j] = a[3 * H + j] * tc[j]
 
 @njit(**_JIT)
-def lstm_fwd_step(a, x, c, c_new, tc, h):  # pragma: no cover - compiled
-    """A float32 LSTM step of ``rnn._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
+def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
+    """A float32 LSTM step of ``_lstm_loops._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
     in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``), then
     :func:`_lstm_cell_row` (σ, g = 2σ − 1, ``c' = f ⊙ c + i ⊙ g`` into ``c_new``,
     ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``). One call instead of eight
     NumPy and kernel calls a step matters most when blocks of rows run on several threads
     (each call hands the GIL over); e^x is :func:`_exp_rows`' polynomial, so the step
-    agrees with the NumPy passes to float32 rounding (tests/ops/test_kernels.py)."""
-    B, G = a.shape
+    agrees with the NumPy passes to float32 rounding (tests/ops/test_kernels.py). Rows
+    ``b0:b1`` only (the arrays whole, so that their rows stay typed contiguous)."""
+    G = a.shape[1]
     H = G // 4
     bits = np.empty(G, np.int32)
     tb = np.empty(H, np.float32)
-    for b in range(B):
+    for b in range(b0, b1):
         ab, xb = a[b], x[b]
         for j in range(G):
             ab[j] = -(ab[j] + xb[j])
@@ -350,6 +352,57 @@ def lstm_fwd_step(a, x, c, c_new, tc, h):  # pragma: no cover - compiled
         _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
 
 
+@njit(**_JIT)
+def _gemm_rows(gemm, a, b, c):  # pragma: no cover - compiled
+    """``c = a·b`` in float32 through the BLAS function ``gemm`` (``cblas_sgemm`` of NumPy's
+    own BLAS, a first-class function argument: ``ops._parallel.cblas_sgemm``): row-major, no transposes, each
+    operand with unit stride along its rows and its own row stride (so views of rows of
+    larger arrays need no copy)."""
+    n, k = a.shape
+    m = b.shape[1]
+    s = a.itemsize
+    gemm(101, 111, 111, n, m, k, np.float32(1.0), a.ctypes.data, a.strides[0] // s,
+         b.ctypes.data, b.strides[0] // s, np.float32(0.0), c.ctypes.data, c.strides[0] // s)
+
+
+@njit(**_JIT)
+def lstm_fwd_rows(gemm, xproj, w_t, h0, cs, tcs, out, acts, reverse, b0, b1):  # pragma: no cover - compiled
+    """A float32 LSTM layer's forward over the sequences of rows ``b0:b1`` in one call (no
+    Python, and no GIL, between steps): per step ``a = h·W_hhᵀ`` through ``gemm``, then
+    :func:`lstm_fwd_step`. The arrays are the layer's whole ``(T, B, ·)`` arrays (blocks on
+    other threads write other rows); ``acts``, ``tcs`` (T or 1 entries) and ``cs`` (T + 1
+    or 2) are indexed modulo their length, so inference passes one step's scratch instead
+    of every step's. ``cs[0]`` holds c_0."""
+    T = xproj.shape[0]
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
+        a = acts[t % acts.shape[0]]
+        _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1])
+        lstm_fwd_step(a, xproj[t], cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
+                      tcs[t % tcs.shape[0]], out[t], b0, b1)
+
+
+@njit(**_JIT)
+def lstm_bwd_rows(gemm, dout, dh, dc, acts, tcs, cs, w_hh, da_all, reverse, need_dh0, one,
+                  dc_bufs, b0, b1):  # pragma: no cover - compiled
+    """``_lstm_loops._lstm_bptt`` over the sequences of rows ``b0:b1`` in one call: per step
+    (newest first) :func:`lstm_bwd_step`, then ``δh = δa·W_hh`` through ``gemm``, written
+    over ``dh`` (which holds δh_T on entry and ∂L/∂h_0 on return when ``need_dh0``).
+    ``dc`` holds δc_T; ∂L/∂c_0 ends in ``dc_bufs[0]``. Whole arrays, as in
+    :func:`lstm_fwd_rows`."""
+    T = acts.shape[0]
+    for k in range(T - 1, -1, -1):
+        t = T - 1 - k if reverse else k
+        da = da_all[t]
+        dc_next = dc_bufs[k % 2]
+        lstm_bwd_step(dout[t], dh, dc, acts[t], tcs[t], cs[k], one, da, dc_next, b0, b1)
+        dc = dc_next
+        if k or need_dh0:
+            _gemm_rows(gemm, da[b0:b1], w_hh, dh[b0:b1])
+
+
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",
-           "lstm_small_cell", "lstm_seq_small", "lstm_fwd_step", "sgd_plain"]
+           "lstm_small_cell", "lstm_seq_small", "lstm_fwd_step",
+           "lstm_fwd_rows", "lstm_bwd_rows", "sgd_plain"]

@@ -26,6 +26,7 @@ caps the number of blocks at ``n``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,16 +34,20 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["row_blocks", "run_blocks", "blas_controllers", "max_blocks"]
+__all__ = ["row_blocks", "run_blocks", "blas_controllers", "max_blocks", "cblas_sgemm"]
 
-# at least this many rows per block: below it a block's per-step Python calls and GIL
-# hand-overs (~8 calls a step in each thread) cost more than the split arithmetic saves.
-# LSTMLayer forward, T 28, H 128, 2 cores, split vs one loop, medians in one process:
-# batch 32 3.82 vs 2.72 ms, 64 4.20 vs 3.65, 128 5.91 vs 6.49 and 7.12 vs 9.66 (two
-# processes), 256 9.57 vs 11.90
-MIN_ROWS = 64
+# at least this many rows per block. LSTMLayer forward / backward, T 28, H 128, 2 cores,
+# split vs one loop, medians of 7 rounds in one process (ms):
+# - blocks running their whole loop in one compiled call (float32 with Numba): batch 32
+#   2.63 / 3.27 vs 2.88 / 3.72, 64 3.95 / 5.15 vs 4.85 / 5.96, 128 5.58 / 8.79 vs
+#   8.66 / 11.24 (batch 16, backward: 1.68 vs 2.27; left out, as too close to the noise)
+MIN_ROWS = 16
+# - blocks running a Python loop (~8 NumPy calls a step, each handing the GIL over):
+#   forward at batch 32 3.82 vs 2.72, 64 4.20 vs 3.65, 128 5.91 vs 6.49 and 7.12 vs 9.66
+#   (two processes), 256 9.57 vs 11.90
+MIN_ROWS_PY = 64
 
-_STATE: dict[str, Any] = {"ctl": None, "pool": None, "pid": None, "cap": None}
+_STATE: dict[str, Any] = {"ctl": None, "pool": None, "pid": None, "cap": None, "sgemm": None}
 _REGION = threading.Lock()
 
 
@@ -97,6 +102,44 @@ def blas_controllers() -> list:
                     ctl = [(c, stop)]
         _STATE["ctl"] = ctl
     return ctl
+
+
+_I64 = ctypes.c_int64
+# cblas_sgemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); the
+# sizes are passed as 64-bit integers, which an LP64 build (32-bit sizes) reads correctly
+# too on x86-64 and arm64 (arguments go in 64-bit registers and stack slots)
+_SGEMM = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, _I64, _I64, _I64,
+                          ctypes.c_float, ctypes.c_void_p, _I64, ctypes.c_void_p, _I64,
+                          ctypes.c_float, ctypes.c_void_p, _I64)
+
+
+def cblas_sgemm() -> Any:
+    """``cblas_sgemm`` of NumPy's BLAS as a ctypes function (which compiled kernels can call
+    without the GIL), or None where :func:`blas_controllers` finds no OpenBLAS to drive or
+    the function does not reproduce ``np.matmul`` on a test product (found once)."""
+    f = _STATE["sgemm"]
+    if f is None:
+        f = False
+        ctl = blas_controllers()
+        lib = getattr(ctl[0][0], "dynlib", None) if ctl else None
+        # NumPy's wheels name it with a prefix and a suffix (scipy_cblas_sgemm64_)
+        for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm", "cblas_sgemm"):
+            if lib is not None and hasattr(lib, name):
+                g = _SGEMM((name, lib))
+                if _gemm_works(g):
+                    f = g
+                break
+        _STATE["sgemm"] = f
+    return f or None
+
+
+def _gemm_works(g: Any) -> bool:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 9)).astype(np.float32)
+    b = rng.standard_normal((11, 5)).astype(np.float32)[2:, :]   # a view: row stride 5
+    c = np.zeros((7, 8), np.float32)[:, :5]                       # row stride 8
+    g(101, 111, 111, 7, 5, 9, 1.0, a.ctypes.data, 9, b.ctypes.data, 5, 0.0, c.ctypes.data, 8)
+    return bool(np.allclose(c, a @ b, rtol=1e-5, atol=1e-5))
 
 
 def row_blocks(rows: int, min_rows: int = MIN_ROWS) -> list[slice] | None:

@@ -52,3 +52,33 @@ def test_linear_errors():
         F.linear(gg.randn(5, 4, dtype=gg.float64), w)
     with pytest.raises(ValueError, match="bias"):
         F.linear(gg.randn(5, 4), w, gg.randn(4))
+
+
+@pytest.mark.parametrize("n, k, m", [(2048, 128, 128), (700, 28, 512), (9, 256, 30000),
+                                     (600, 300, 512)])   # (the last: too many inputs)
+@pytest.mark.parametrize("lead", [False, True])
+def test_large_outputs_same_bits_as_product_then_bias(n, k, m, lead):
+    """A large float32 output is computed as bias first, then the product added in by BLAS
+    (ops/_blas.py) where that is available: the same bits as ``x @ W.T`` then ``+= b``
+    (NaN and inf included), folded leading dimensions too, and the same gradients."""
+    from glassgrad.ops import _blas
+    from glassgrad.ops import linear as L
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((n, k)).astype(np.float32)
+    w = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    x[1, 2], b[3], w[5, 0] = np.nan, np.inf, -np.inf
+    used = L._bias_first(x, w, b) is not None
+    assert used == (k <= L._BIAS_FIRST_MAX_K and _blas.cblas_sgemm() is not None)
+    want = x @ w.T
+    want += b
+    xs = x.reshape(n // 3, 3, k) if lead and n % 3 == 0 else x
+    xt, wt, bt = (gg.tensor(a, requires_grad=True) for a in (xs, w, b))
+    y = F.linear(xt, wt, bt)
+    np.testing.assert_array_equal(y.detach().numpy().reshape(n, m), want)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(gg.tensor(g))
+    g2 = g.reshape(n, m)
+    np.testing.assert_array_equal(xt.grad.numpy().reshape(n, k), g2 @ w)
+    np.testing.assert_array_equal(wt.grad.numpy(), g2.T @ x)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import glassgrad as gg
+from glassgrad.ops import _blas
 from glassgrad.ops import _parallel as P
 from glassgrad.ops import kernels as K
 from glassgrad.ops import rnn as R
@@ -38,9 +39,9 @@ class _FakeBlas:
 def fake_blas(monkeypatch):
     def make(n: int = 2, cpus: int = 8) -> _FakeBlas:
         ctl = _FakeBlas(n)
-        sgemm = P.cblas_sgemm()   # (NumPy's real BLAS function, found before the stand-in)
-        monkeypatch.setitem(P._STATE, "ctl", [(ctl, ctl.stop)])
-        monkeypatch.setitem(P._STATE, "sgemm", sgemm or False)
+        sgemm = _blas.cblas_sgemm()   # (NumPy's real BLAS function, found before the stand-in)
+        monkeypatch.setitem(_blas._STATE, "ctl", [(ctl, ctl.stop)])
+        monkeypatch.setitem(_blas._STATE, "sgemm", sgemm or False)
         monkeypatch.setitem(P._STATE, "cap", 0)
         monkeypatch.setattr(P.os, "cpu_count", lambda: cpus)
         return ctl
@@ -68,7 +69,7 @@ def test_row_blocks_follow_blas_and_cores(fake_blas):
 
 
 def test_no_split_without_a_controllable_blas(monkeypatch):
-    monkeypatch.setitem(P._STATE, "ctl", [])
+    monkeypatch.setitem(_blas._STATE, "ctl", [])
     monkeypatch.setitem(P._STATE, "cap", 0)
     assert P.row_blocks(10_000) is None
 
@@ -199,30 +200,15 @@ def test_no_blas_function_means_python_loops(monkeypatch):
     # without a BLAS the kernels can call (no threadpoolctl, another BLAS), the layer runs
     # its Python loops: same results
     want = _layer(np.float32, 100, False, T=30)   # over 1 MiB: the large-input path
-    monkeypatch.setitem(P._STATE, "ctl", [])
-    monkeypatch.setitem(P._STATE, "sgemm", None)
-    assert P.cblas_sgemm() is None
+    monkeypatch.setitem(_blas._STATE, "ctl", [])
+    monkeypatch.setitem(_blas._STATE, "sgemm", None)
+    assert _blas.cblas_sgemm() is None
     for g, w in zip(_layer(np.float32, 100, False, T=30), want):
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
 
 
-def test_cblas_sgemm_on_row_views():
-    f = P.cblas_sgemm()
-    if f is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS that threadpoolctl can drive here")
-    rng = np.random.default_rng(2)
-    a = rng.standard_normal((30, 70)).astype(np.float32)
-    b = rng.standard_normal((40, 50)).astype(np.float32)
-    c = np.full((30, 90), 7.0, np.float32)
-    # rows 3:13 of a (row stride 70), columns 5:45 of it, times rows 0:40, columns 0:30 of b
-    av, bv, cv = a[3:13, 5:45], b[:, :30], c[:10, 20:50]
-    f(101, 111, 111, 10, 30, 40, 1.0, av.ctypes.data, 70, bv.ctypes.data, 50, 0.0, cv.ctypes.data, 90)
-    np.testing.assert_allclose(cv, av @ bv, rtol=1e-5, atol=1e-5)
-    assert (c[10:] == 7).all() and (c[:, :20] == 7).all() and (c[:, 50:] == 7).all()
-
-
 def test_real_blas_is_driven_and_restored():
-    ctl = P.blas_controllers()
+    ctl = _blas.blas_controllers()
     if not ctl:
         pytest.skip("NumPy's BLAS is not an OpenBLAS that threadpoolctl can drive here")
     c, _ = ctl[0]

@@ -21,6 +21,7 @@ import weakref
 from typing import Any
 
 from ..backend import np, xp_of
+from . import _blas
 from . import _parallel as P
 from . import kernels as K
 
@@ -96,7 +97,7 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
     w_t = xp.ascontiguousarray(w_hh.T)
     # float32 with the kernels: each block's whole loop in one compiled call, which
     # calls NumPy's BLAS itself (no Python and no GIL between steps)
-    sgemm = P.cblas_sgemm() if kern is not None and dt == np.float32 else None
+    sgemm = _blas.cblas_sgemm() if kern is not None and dt == np.float32 else None
     blocks = (P.row_blocks(B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY)
               if type(xproj) is np.ndarray else None)
     if sgemm is not None:
@@ -140,7 +141,7 @@ def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, d
     H = G // 4
     steps = range(T - 1, -1, -1) if reverse else range(T)
     kern = K.rnn(acts, dout, dhT, dcT)
-    sgemm = P.cblas_sgemm() if kern is not None and acts.dtype == np.float32 else None
+    sgemm = _blas.cblas_sgemm() if kern is not None and acts.dtype == np.float32 else None
     blocks = (P.row_blocks(B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY)
               if type(acts) is np.ndarray else None)
     if sgemm is not None:   # each block's whole loop in one compiled call (as in forward)

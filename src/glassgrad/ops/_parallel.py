@@ -26,15 +26,14 @@ caps the number of blocks at ``n``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
-import numpy as np
+from ._blas import blas_controllers
 
-__all__ = ["row_blocks", "run_blocks", "blas_controllers", "max_blocks", "cblas_sgemm"]
+__all__ = ["row_blocks", "run_blocks", "max_blocks"]
 
 # at least this many rows per block. LSTMLayer forward / backward, T 28, H 128, 2 cores,
 # split vs one loop, medians of 7 rounds in one process (ms):
@@ -47,7 +46,7 @@ MIN_ROWS = 16
 #   (two processes), 256 9.57 vs 11.90
 MIN_ROWS_PY = 64
 
-_STATE: dict[str, Any] = {"ctl": None, "pool": None, "pid": None, "cap": None, "sgemm": None}
+_STATE: dict[str, Any] = {"pool": None, "pid": None, "cap": None}
 _REGION = threading.Lock()
 
 
@@ -73,73 +72,6 @@ def max_blocks(n: int) -> Iterator[None]:
         yield
     finally:
         _STATE["cap"] = before
-
-
-def blas_controllers() -> list:
-    """``[(controller, shutdown)]`` for NumPy's BLAS: threadpoolctl's controller and
-    OpenBLAS's ``blas_thread_shutdown_`` (found once). Empty — no splitting — without
-    threadpoolctl, when NumPy's BLAS cannot be told apart from other BLAS libraries in the
-    process, or when it is not an OpenBLAS that can stop its threads (see
-    :func:`run_blocks` for why that is needed). Other BLAS libraries (SciPy's own OpenBLAS,
-    say) are left alone: their threads, restarted, would spin against NumPy's."""
-    ctl = _STATE["ctl"]
-    if ctl is None:
-        ctl = []
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            pass
-        else:
-            blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-            # a wheel's NumPy loads its OpenBLAS from numpy.libs/ (or numpy/.dylibs/)
-            home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
-            mine = [c for c in blas if os.path.realpath(c.filepath).startswith(home)]
-            if not mine and len(blas) == 1:   # a NumPy linked to a system BLAS
-                mine = blas
-            for c in mine[:1]:
-                stop = getattr(getattr(c, "dynlib", None), "blas_thread_shutdown_", None)
-                if c.internal_api == "openblas" and stop is not None:
-                    ctl = [(c, stop)]
-        _STATE["ctl"] = ctl
-    return ctl
-
-
-_I64 = ctypes.c_int64
-# cblas_sgemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); the
-# sizes are passed as 64-bit integers, which an LP64 build (32-bit sizes) reads correctly
-# too on x86-64 and arm64 (arguments go in 64-bit registers and stack slots)
-_SGEMM = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, _I64, _I64, _I64,
-                          ctypes.c_float, ctypes.c_void_p, _I64, ctypes.c_void_p, _I64,
-                          ctypes.c_float, ctypes.c_void_p, _I64)
-
-
-def cblas_sgemm() -> Any:
-    """``cblas_sgemm`` of NumPy's BLAS as a ctypes function (which compiled kernels can call
-    without the GIL), or None where :func:`blas_controllers` finds no OpenBLAS to drive or
-    the function does not reproduce ``np.matmul`` on a test product (found once)."""
-    f = _STATE["sgemm"]
-    if f is None:
-        f = False
-        ctl = blas_controllers()
-        lib = getattr(ctl[0][0], "dynlib", None) if ctl else None
-        # NumPy's wheels name it with a prefix and a suffix (scipy_cblas_sgemm64_)
-        for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm", "cblas_sgemm"):
-            if lib is not None and hasattr(lib, name):
-                g = _SGEMM((name, lib))
-                if _gemm_works(g):
-                    f = g
-                break
-        _STATE["sgemm"] = f
-    return f or None
-
-
-def _gemm_works(g: Any) -> bool:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((7, 9)).astype(np.float32)
-    b = rng.standard_normal((11, 5)).astype(np.float32)[2:, :]   # a view: row stride 5
-    c = np.zeros((7, 8), np.float32)[:, :5]                       # row stride 8
-    g(101, 111, 111, 7, 5, 9, 1.0, a.ctypes.data, 9, b.ctypes.data, 5, 0.0, c.ctypes.data, 8)
-    return bool(np.allclose(c, a @ b, rtol=1e-5, atol=1e-5))
 
 
 def row_blocks(rows: int, min_rows: int = MIN_ROWS) -> list[slice] | None:

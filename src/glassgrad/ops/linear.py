@@ -9,7 +9,11 @@ Derivations: ``docs/derivations/nn.md#linear`` and ``docs/derivations/fully_conn
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..autograd.function import Function
+from ..backend import np
+from . import _blas
 from ._util import op_error, sum_rows
 
 __all__ = [
@@ -26,11 +30,32 @@ def _lead(shape: tuple) -> int:
         n *= s
     return n
 
+# outputs of at least this many elements (1 MiB of float32), with at most this many inputs
+# per row, are computed as bias first, then the product added in by BLAS (_blas.linear_into):
+# large outputs are where the separate bias pass costs (memory traffic), and up to 256
+# inputs OpenBLAS sums each product in one block, so the result is the same sum as
+# ``x @ w.T`` then ``+= b`` (tests/ops/test_linear.py compares them bit for bit)
+_BIAS_FIRST_MIN = 1 << 18
+_BIAS_FIRST_MAX_K = 256
+
+
+def _bias_first(x2: Any, w: Any, b: Any) -> Any:
+    """``x2·wᵀ + b`` through :func:`._blas.linear_into` where that applies, else None."""
+    n, k = x2.shape
+    if (n * w.shape[0] < _BIAS_FIRST_MIN or k > _BIAS_FIRST_MAX_K or type(x2) is not np.ndarray
+            or x2.dtype != np.float32 or type(w) is not np.ndarray or type(b) is not np.ndarray
+            or not (x2.flags.c_contiguous and w.flags.c_contiguous and b.flags.c_contiguous)):
+        return None
+    return _blas.linear_into(x2, w, b)
+
+
 class Linear(Function):
     """``Z = X·Wᵀ + b`` with ``X: (..., in)``, ``W: (out, in)``, ``b: (out,)``, ``Z: (..., out)``.
 
     Leading dimensions of ``X`` are folded into the rows of one matrix ``X₂: (N, in)``
-    (a view, no copy), so the forward is a single GEMM plus an in-place bias add.
+    (a view, no copy), so the forward is a single GEMM plus an in-place bias add (for
+    large float32 outputs the other way round, the same sum: the bias written first and
+    the product added in by the GEMM, see :func:`_bias_first`).
     """
     formulas = {
         "inputs": "X, W, b",
@@ -59,13 +84,13 @@ class Linear(Function):
             raise op_error("linear", f"bias of shape {tuple(b.shape)} does not match weight "
                            f"{tuple(w.shape)}: expected ({w.shape[0]},)")
         ctx.save_for_backward(x, w)
-        if x.ndim == 2:
-            z = x @ w.T
-        else:
-            z = (x.reshape(_lead(x.shape), x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
-        if b is not None:
-            z += b
-        return z
+        x2 = x if x.ndim == 2 else x.reshape(_lead(x.shape), x.shape[-1])
+        z = _bias_first(x2, w, b) if b is not None else None
+        if z is None:
+            z = x2 @ w.T
+            if b is not None:
+                z += b
+        return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (w.shape[0],))
 
     @staticmethod
     def backward(ctx, g):

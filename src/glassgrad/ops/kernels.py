@@ -20,10 +20,14 @@ The NumPy code in the ops stays the reference: same results (the kernels do the 
 arithmetic in the same order — copies, comparisons, and sums in the same order, so the
 outputs are bit-identical; the tests compare both paths), and the path that runs when
 Numba is missing, when an array is not float32/float64 on the CPU, and for shapes the
-kernels do not cover. One kernel agrees to float32 rounding instead of bit for bit: the
-whole LSTM loop over one or two float32 sequences (``lstm_seq_small``, inference at batch
-1), which sums its small products in its own order and computes e^x with a polynomial
-LLVM vectorises (Numba's ``math.exp`` is a scalar libm call); the tests bound both.
+kernels do not cover. The float32 LSTM kernels agree to float32 rounding instead of bit
+for bit: the whole loop over one or two sequences (``lstm_seq_small``, inference at batch
+1), which sums its small products in its own order, and the large-batch forward step
+(``lstm_fwd_step``, also inside ``lstm_fwd_rows``) compute e^x with a polynomial LLVM
+vectorises (Numba's ``math.exp`` is a scalar libm call); the tests bound both.
+``lstm_fwd_rows`` / ``lstm_bwd_rows`` run a whole LSTM layer over a block of batch rows in
+one call, calling NumPy's own ``cblas_sgemm`` for the per-step product (``ops/_blas.py``),
+so that blocks on several threads never wait for the GIL (``ops/_parallel.py``).
 
 Choose the path with ``GLASSGRAD_KERNELS=numba|numpy|auto`` (``auto``, the default: Numba
 when importable) or :func:`set_backend` / :func:`using`; :func:`backend` says which runs.
@@ -293,8 +297,9 @@ def col2im2d(dcols: np.ndarray, x_shape: tuple, stride: tuple, pads: tuple,
 
 
 def rnn(*arrays: np.ndarray) -> Any:
-    """The recurrent step kernels (``lstm_fwd_pre``, ``lstm_fwd_cell``, ``lstm_bwd_step``,
-    ``gru_bwd_step``) when they apply to these arrays, else None: the exponentials and ``tanh`` stay NumPy's
-    (vectorised; Numba's are scalar calls here), the ~20 products and sums around them
-    become one pass per step."""
+    """The recurrent kernels when they apply to these arrays, else None: per-step passes
+    (``lstm_fwd_pre``, ``lstm_fwd_cell``, ``lstm_bwd_step``, ``gru_bwd_step``: the ~20
+    products and sums around NumPy's exponentials and ``tanh`` as one pass a step), and for
+    float32 the whole step (``lstm_fwd_step``), the whole loop over a block of rows
+    (``lstm_fwd_rows``, ``lstm_bwd_rows``) or over a few sequences (``lstm_seq_small``)."""
     return _ok(*arrays)

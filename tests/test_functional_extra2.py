@@ -98,22 +98,28 @@ def test_windows(name, n, periodic):
 
 
 def test_settings():
+    from glassgrad.ops import _blas
+
     n = gg.get_num_threads()
     assert isinstance(n, int) and n >= 1
     old = os.environ.get("OMP_NUM_THREADS")
     try:
-        gg.set_num_threads(2)
-        assert gg.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+        gg.set_num_threads(1)
+        assert gg.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+        for c, _ in _blas.blas_controllers():   # NumPy's BLAS itself, where reachable
+            assert c.num_threads == 1
     finally:
         from glassgrad import functional_extra2 as F
 
+        gg.set_num_threads(n)
         F._THREADS["intra"] = None
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.pop(k, None)
         if old is not None:
             os.environ["OMP_NUM_THREADS"] = old
-    with pytest.raises(ValueError, match="set_num_threads"):
-        gg.set_num_threads(0)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            gg.set_num_threads(bad)
     assert gg.get_num_interop_threads() >= 1
     gg.use_deterministic_algorithms(True)
     assert gg.are_deterministic_algorithms_enabled()

@@ -633,8 +633,14 @@ _SETTINGS = {"matmul_precision": "highest", "deterministic": False, "warn_only":
 
 
 def get_num_threads() -> int:
-    """The thread count NumPy's BLAS is expected to use: the value given to
-    :func:`set_num_threads`, else ``OMP_NUM_THREADS``, else the CPU count."""
+    """The number of threads NumPy's BLAS uses (what ``torch.get_num_threads`` reports):
+    read from the library when threadpoolctl can reach it (``glassgrad[fast]``), else the
+    value given to :func:`set_num_threads`, else ``OMP_NUM_THREADS``, else the CPU count."""
+    from .ops import _blas
+
+    ctl = _blas.blas_controllers()
+    if ctl:
+        return int(ctl[0][0].num_threads)
     if _THREADS["intra"] is not None:
         return _THREADS["intra"]
     env = os.environ.get("OMP_NUM_THREADS", "")
@@ -642,15 +648,21 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Record ``n`` as the thread count and export it as ``OMP_NUM_THREADS`` /
-    ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS``. BLAS reads these when it starts, so
-    this takes effect for processes started afterwards (data-loader workers, ``spawn``);
-    in an already running process it does not resize the BLAS pool."""
-    if not isinstance(n, int) or n < 1:
+    """Use ``n`` threads, as ``torch.set_num_threads``: NumPy's BLAS is resized now when
+    threadpoolctl can reach it (``glassgrad[fast]``; recurrent layers then split their
+    rows into at most ``n`` blocks too, ``ops/_parallel.py``), and ``OMP_NUM_THREADS`` /
+    ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` are exported for processes started
+    afterwards (data-loader workers, ``spawn``). Without threadpoolctl a running process's
+    BLAS keeps its pool (BLAS reads those variables when it starts)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    from .ops import _blas
+
     _THREADS["intra"] = n
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = str(n)
+    for c, _ in _blas.blas_controllers():
+        c.set_num_threads(n)
 
 
 def get_num_interop_threads() -> int:

@@ -44,6 +44,8 @@ def fake_blas(monkeypatch):
         monkeypatch.setitem(_blas._STATE, "sgemm", sgemm or False)
         monkeypatch.setitem(P._STATE, "cap", 0)
         monkeypatch.setattr(P.os, "cpu_count", lambda: cpus)
+        # (threads other tests left running must not turn the splitting off here)
+        monkeypatch.setattr(P, "_alone", lambda: True)
         return ctl
     return make
 
@@ -66,6 +68,22 @@ def test_row_blocks_follow_blas_and_cores(fake_blas):
     assert P.row_blocks(1000) is None
     fake_blas(8, cpus=2)             # never more blocks than cores
     assert len(P.row_blocks(1000)) == 2
+
+
+def test_no_split_while_other_threads_run():
+    # OpenBLAS's threads are stopped for a region: never while another Python thread could
+    # be inside a BLAS call (it would wait for them forever)
+    before = P._alone()
+    go = threading.Event()
+    other = threading.Thread(target=go.wait)
+    other.start()
+    try:
+        assert P._alone() is False
+        assert P.row_blocks(1000) is None
+    finally:
+        go.set()
+        other.join()
+    assert P._alone() is before
 
 
 def test_no_split_without_a_controllable_blas(monkeypatch):

@@ -10,12 +10,16 @@ once per layer instead of twice per step, and the gate arithmetic is spread too.
 
 The loops are Python threads. They run in parallel because everything heavy in them
 releases the GIL: NumPy's BLAS calls and ufuncs on arrays of more than a few hundred
-elements, and the compiled kernels (``nogil``). For the duration of such a region,
-NumPy's BLAS is set to one thread (through `threadpoolctl
-<https://github.com/joblib/threadpoolctl>`_, part of ``glassgrad[fast]``) and set back
-after. Without threadpoolctl, or where BLAS already runs on one thread (a user's limit,
-``OMP_NUM_THREADS=1``), or when another region is running (one region at a time: the
-BLAS thread count is process-wide), the layer runs as one loop as before. Each row's
+elements, and the compiled kernels (``nogil``; for float32 each block's whole loop is one
+compiled call that calls NumPy's ``cblas_sgemm`` itself, ``ops/_lstm_loops.py``). For the
+duration of such a region, NumPy's BLAS is set to one thread (through `threadpoolctl
+<https://github.com/joblib/threadpoolctl>`_, part of ``glassgrad[fast]``) and its idle
+threads are stopped (``ops/_blas.py``); the thread count is set back after, and the next
+multi-threaded BLAS call starts its threads again. Without threadpoolctl, or where BLAS
+already runs on one thread (a user's limit, ``OMP_NUM_THREADS=1``), or when another region
+is running (one region at a time: the BLAS thread count is process-wide), or while other
+Python threads of the program could be calling NumPy (:func:`_alone`), the layer runs as
+one loop as before. Each row's
 arithmetic is the same either way; only a GEMM's internal blocking may change with the
 number of rows, so results agree to float32 rounding (tests/ops/test_parallel.py).
 
@@ -85,10 +89,26 @@ def row_blocks(rows: int, min_rows: int = MIN_ROWS) -> list[slice] | None:
         return None
     n = min(c.num_threads for c, _ in ctl)
     n = min(n, rows // min_rows, cap or n, os.cpu_count() or 1)
-    if n < 2:
+    if n < 2 or not _alone():
         return None
     edges = [rows * k // n for k in range(n + 1)]
     return [slice(edges[k], edges[k + 1]) for k in range(n)]
+
+
+def _alone() -> bool:
+    """Whether this thread is the only Python thread that could be calling NumPy now (the
+    others being this module's idle workers, or tqdm's progress-bar monitor, which only
+    sleeps and prints). :func:`run_blocks` stops OpenBLAS's threads, which must not happen
+    while another thread is inside a multi-threaded BLAS call: OpenBLAS would then wait
+    forever for the stopped threads. A program running NumPy on other threads keeps the
+    one-loop path."""
+    pool = _STATE["pool"]
+    ours = set(getattr(pool, "_threads", ())) if pool is not None else set()
+    me = threading.current_thread()
+    for t in threading.enumerate():
+        if t is not me and t not in ours and type(t).__name__ != "TMonitor":
+            return False
+    return True
 
 
 def _pool(n: int) -> ThreadPoolExecutor:

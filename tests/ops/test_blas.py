@@ -43,3 +43,22 @@ def test_nothing_without_a_drivable_blas(monkeypatch):
     assert _blas.cblas_sgemm() is None
     x = np.ones((2, 3), np.float32)
     assert _blas.linear_into(x, x, np.ones(2, np.float32)) is None
+
+
+def test_integer_width_of_an_unsuffixed_openblas():
+    class Config:   # stands in for openblas_get_config of a library
+        restype = None
+
+        def __init__(self, text: bytes) -> None:
+            self.text = text
+
+        def __call__(self) -> bytes:
+            return self.text
+
+    class Lib:
+        def __init__(self, text: bytes) -> None:
+            self.openblas_get_config = Config(text)
+
+    assert _blas._ilp64(Lib(b"OpenBLAS 0.3.31 USE64BITINT DYNAMIC_ARCH NO_AFFINITY"))
+    assert not _blas._ilp64(Lib(b"OpenBLAS 0.3.31 DYNAMIC_ARCH NO_AFFINITY"))
+    assert not _blas._ilp64(object())

@@ -29,9 +29,10 @@ def blas_controllers() -> list:
     """``[(controller, shutdown)]`` for NumPy's BLAS: threadpoolctl's controller and
     OpenBLAS's ``blas_thread_shutdown_`` (found once). Empty — no splitting — without
     threadpoolctl, when NumPy's BLAS cannot be told apart from other BLAS libraries in the
-    process, or when it is not an OpenBLAS that can stop its threads (see
-    ``ops._parallel.run_blocks`` for why that is needed). Other BLAS libraries (SciPy's own OpenBLAS,
-    say) are left alone: their threads, restarted, would spin against NumPy's."""
+    process, or when it is not an OpenBLAS (on POSIX threads) that can stop its threads
+    (see ``ops._parallel.run_blocks`` for why that is needed). Other BLAS libraries
+    (SciPy's own OpenBLAS, say) are left alone: their threads, restarted, would spin
+    against NumPy's."""
     ctl = _STATE["ctl"]
     if ctl is None:
         ctl = []
@@ -48,19 +49,31 @@ def blas_controllers() -> list:
                 mine = blas
             for c in mine[:1]:
                 stop = getattr(getattr(c, "dynlib", None), "blas_thread_shutdown_", None)
-                if c.internal_api == "openblas" and stop is not None:
+                # (an OpenMP build's threads are OpenMP's, which this cannot stop)
+                if (c.internal_api == "openblas" and stop is not None
+                        and getattr(c, "threading_layer", None) == "pthreads"):
                     ctl = [(c, stop)]
         _STATE["ctl"] = ctl
     return ctl
 
 
-_I64 = ctypes.c_int64
-# cblas_sgemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); the
-# sizes are passed as 64-bit integers, which an LP64 build (32-bit sizes) reads correctly
-# too on x86-64 and arm64 (arguments go in 64-bit registers and stack slots)
-_SGEMM = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, _I64, _I64, _I64,
-                          ctypes.c_float, ctypes.c_void_p, _I64, ctypes.c_void_p, _I64,
-                          ctypes.c_float, ctypes.c_void_p, _I64)
+def _sgemm_type(int_t: Any) -> Any:
+    """The ctypes prototype of ``cblas_sgemm(order, transa, transb, M, N, K, alpha, A, lda,
+    B, ldb, beta, C, ldc)`` with sizes of type ``int_t``."""
+    return ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, int_t, int_t, int_t,
+                            ctypes.c_float, ctypes.c_void_p, int_t, ctypes.c_void_p, int_t,
+                            ctypes.c_float, ctypes.c_void_p, int_t)
+
+
+def _ilp64(lib: Any) -> bool:
+    """Whether an OpenBLAS without a symbol suffix was built with 64-bit integers (its
+    configuration string says ``USE64BITINT``)."""
+    for name in ("openblas_get_config64_", "openblas_get_config"):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_char_p
+            return b"USE64BITINT" in (f() or b"")
+    return False
 
 
 def cblas_sgemm() -> Any:
@@ -72,10 +85,12 @@ def cblas_sgemm() -> Any:
         f = False
         ctl = blas_controllers()
         lib = getattr(ctl[0][0], "dynlib", None) if ctl else None
-        # NumPy's wheels name it with a prefix and a suffix (scipy_cblas_sgemm64_)
+        # NumPy's wheels name it with a prefix and the 64-bit-integer suffix
+        # (scipy_cblas_sgemm64_); an unsuffixed name has the integers of the build
         for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm", "cblas_sgemm"):
             if lib is not None and hasattr(lib, name):
-                g = _SGEMM((name, lib))
+                wide = name.endswith("64_") or _ilp64(lib)
+                g = _sgemm_type(ctypes.c_int64 if wide else ctypes.c_int)((name, lib))
                 if _gemm_works(g):
                     f = g
                 break

@@ -236,3 +236,31 @@ def test_real_blas_is_driven_and_restored():
     assert inside == [1, 1] and c.num_threads == before
     a = np.random.default_rng(0).standard_normal((300, 300))
     np.testing.assert_allclose(a @ a, np.einsum("ij,jk->ik", a, a), rtol=1e-10, atol=1e-10)
+
+
+def _gru_layer(dtype, B, reverse, bias, T=30, H=24, seed=1):
+    rng = np.random.default_rng(seed)
+    vals = [rng.standard_normal((T, B, 3 * H)) * 2, rng.standard_normal((B, H)),
+            rng.standard_normal((3 * H, H)) / np.sqrt(H)] + ([rng.standard_normal(3 * H)] if bias else [])
+    ts = [gg.tensor(v.astype(dtype), requires_grad=True) for v in vals]
+    out, h = R.GRULayer.apply(*ts[:3], ts[3] if bias else None, reverse)
+    w = gg.tensor(rng.standard_normal(out.shape).astype(dtype))
+    ((out * w).sum() + (h * h).sum()).backward()
+    return [o.detach().numpy() for o in (out, h)] + [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("B", [1, 3 * P.MIN_ROWS + 5])
+def test_gru_layer_split_matches_one_loop(fake_blas, reverse, bias, B):
+    # float32 with the kernels: each block's loop one compiled call; against one loop and
+    # against the NumPy loop (to float32 rounding: the kernels' own exponential)
+    fake_blas(3)
+    with P.max_blocks(1):
+        want = _gru_layer(np.float32, B, reverse, bias)
+    got = _gru_layer(np.float32, B, reverse, bias)
+    with K.using("numpy"):
+        ref = _gru_layer(np.float32, B, reverse, bias)
+    for g, w, r in zip(got, want, ref):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5)

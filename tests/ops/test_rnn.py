@@ -130,7 +130,7 @@ def test_unbind_steps_one_node_and_gradient():
 def test_lstm_layer_without_grad_reuses_one_step_of_scratch_same_values(T, B, reverse):
     """Without a backward to feed, LSTMLayer keeps one step's gates and cell states instead
     of all T: the outputs are the same, bit for bit."""
-    from glassgrad.ops._lstm_loops import _Ring
+    from glassgrad.ops._rnn_loops import _Ring
     from glassgrad.ops.rnn import LSTMLayer
 
     rng = np.random.default_rng(12)

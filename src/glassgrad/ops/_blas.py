@@ -4,7 +4,7 @@
   <https://github.com/joblib/threadpoolctl>`_, part of ``glassgrad[fast]``) and OpenBLAS's
   call that stops its idle threads (``ops/_parallel.py`` uses both).
 * :func:`cblas_sgemm`: its ``cblas_sgemm`` as a ctypes function, which compiled kernels
-  call without the GIL (``ops/_lstm_loops.py``) and :func:`linear_into` calls to add a
+  call without the GIL (``ops/_rnn_loops.py``) and :func:`linear_into` calls to add a
   product into an array already holding the bias.
 
 Everything here is optional: where NumPy's BLAS is not an OpenBLAS that threadpoolctl can

@@ -132,7 +132,7 @@ def col2im2d(dcols, sh, sw, ph, pw, dh, dw, dx):  # pragma: no cover - compiled
 @njit(**_JIT)
 def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
     """LSTM step, before ``exp``: ``a ← −(a + x)``, the g block doubled (``tanh(v) =
-    2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_lstm_loops._lstm_gates_``.
+    2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_rnn_loops._lstm_gates_``.
     (Loops over one row's 1-D views: LLVM vectorises those, not the 2-D indexing.)"""
     for b in range(a.shape[0]):
         ab, xb = a[b], x[b]
@@ -146,7 +146,7 @@ def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
 @njit(**_JIT)
 def lstm_fwd_cell(a, c, one, c_new):  # pragma: no cover - compiled
     """LSTM step, after ``a = σ(a)``: the g block as ``2σ − 1`` in place, and
-    ``c' = f ⊙ c + i ⊙ g`` — the rest of ``_lstm_loops._lstm_gates_`` before ``tanh(c')``. (The
+    ``c' = f ⊙ c + i ⊙ g`` — the rest of ``_rnn_loops._lstm_gates_`` before ``tanh(c')``. (The
     σ itself stays NumPy's: its vectorised division is ~3x faster than this loop's.)"""
     H = c.shape[1]
     for b in range(a.shape[0]):
@@ -181,12 +181,12 @@ def lstm_bwd_step(dout_t, dh, dc, a, tc, c, one, da, dc_out, b0, b1):  # pragma:
 
 
 @njit(**_JIT)
-def gru_bwd_step(dout_t, dh, h, gt, hp, one, dx, dhp, dh_direct):  # pragma: no cover - compiled
+def gru_bwd_step(dout_t, dh, h, gt, hp, one, dx, dhp, dh_direct, b0, b1):  # pragma: no cover - compiled
     """One BPTT step of ``rnn.GRULayer.backward`` (``rnn._gru_grads`` and the copies around
-    it, operation by operation): ``dx = [δa_r, δa_z, δa_n]``, ``dhp = [δa_r, δa_z,
-    δa_n ⊙ r]`` and the direct part of ``∂L/∂h``, ``δh ⊙ z``."""
+    it, operation by operation) on rows ``b0:b1``: ``dx = [δa_r, δa_z, δa_n]``, ``dhp =
+    [δa_r, δa_z, δa_n ⊙ r]`` and the direct part of ``∂L/∂h``, ``δh ⊙ z``."""
     H = dh.shape[1]
-    for b in range(dh.shape[0]):
+    for b in range(b0, b1):
         do, dhb, hb, dd = dout_t[b], dh[b], h[b], dh_direct[b]
         gb, hn = gt[b], hp[b][2 * H:]
         xb, pb = dx[b], dhp[b]
@@ -210,7 +210,7 @@ def gru_bwd_step(dout_t, dh, h, gt, hp, one, dx, dhp, dh_direct):  # pragma: no 
 
 @njit(**_JIT)
 def lstm_small_cell(a, c, one, c_new):  # pragma: no cover - compiled
-    """The small-input LSTM step (``_lstm_loops._lstm_small_forward``) after ``a = e^a``: the gates
+    """The small-input LSTM step (``_rnn_loops._lstm_small_forward``) after ``a = e^a``: the gates
     ``σ = 1/(1 + e)`` in place, g as ``2σ − 1``, and ``c' = f ⊙ c + i ⊙ g`` — six NumPy
     calls, which for a few sequences cost more than their arithmetic, as one."""
     for b in range(a.shape[0]):
@@ -268,7 +268,7 @@ def _exp_rows(a, bits):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cover - compiled
-    """A whole float32 LSTM layer over a few sequences (``_lstm_loops._lstm_small_forward``'s loop
+    """A whole float32 LSTM layer over a few sequences (``_rnn_loops._lstm_small_forward``'s loop
     in one call): per step ``a = h·W_hhᵀ + x`` on the pre-scaled operands (−1 for i, f, o;
     −2 for g), ``σ = 1/(1 + e^a)``, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``,
     ``h' = o ⊙ tanh c'`` with ``tanh c' = 2/(1 + e^(−2c')) − 1``. Not bit-identical to
@@ -331,7 +331,7 @@ def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
-    """A float32 LSTM step of ``_lstm_loops._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
+    """A float32 LSTM step of ``_rnn_loops._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
     in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``), then
     :func:`_lstm_cell_row` (σ, g = 2σ − 1, ``c' = f ⊙ c + i ⊙ g`` into ``c_new``,
     ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``). One call instead of eight
@@ -386,7 +386,7 @@ def lstm_fwd_rows(gemm, xproj, w_t, h0, cs, tcs, out, acts, reverse, b0, b1):  #
 @njit(**_JIT)
 def lstm_bwd_rows(gemm, dout, dh, dc, acts, tcs, cs, w_hh, da_all, reverse, need_dh0, one,
                   dc_bufs, b0, b1):  # pragma: no cover - compiled
-    """``_lstm_loops._lstm_bptt`` over the sequences of rows ``b0:b1`` in one call: per step
+    """``_rnn_loops._lstm_bptt`` over the sequences of rows ``b0:b1`` in one call: per step
     (newest first) :func:`lstm_bwd_step`, then ``δh = δa·W_hh`` through ``gemm``, written
     over ``dh`` (which holds δh_T on entry and ∂L/∂h_0 on return when ``need_dh0``).
     ``dc`` holds δc_T; ∂L/∂c_0 ends in ``dc_bufs[0]``. Whole arrays, as in
@@ -402,7 +402,76 @@ def lstm_bwd_rows(gemm, dout, dh, dc, acts, tcs, cs, w_hh, da_all, reverse, need
             _gemm_rows(gemm, da[b0:b1], w_hh, dh[b0:b1])
 
 
+@njit(**_JIT)
+def _gemm_rows_add(gemm, a, b, c):  # pragma: no cover - compiled
+    """``c += a·b`` (float32) through ``gemm``, as :func:`_gemm_rows` with β = 1."""
+    n, k = a.shape
+    m = b.shape[1]
+    s = a.itemsize
+    gemm(101, 111, 111, n, m, k, np.float32(1.0), a.ctypes.data, a.strides[0] // s,
+         b.ctypes.data, b.strides[0] // s, np.float32(1.0), c.ctypes.data, c.strides[0] // s)
+
+
+@njit(**_JIT)
+def gru_fwd_rows(gemm, xproj, w_t, b_hh, h0, hps, gates, out, reverse, b0, b1):  # pragma: no cover - compiled
+    """A float32 GRU layer's forward over the sequences of rows ``b0:b1`` in one call, as
+    :func:`lstm_fwd_rows`: per step ``hp = h·W_hhᵀ + b_hh`` (``gemm``, then the bias; kept
+    in ``hps``), ``r, z = σ(xp + hp)``, ``n = tanh(xp_n + r ⊙ hp_n)`` (kept in ``gates``)
+    and ``h' = n + z ⊙ (h − n)``, with σ and tanh through :func:`_exp_rows`' polynomial
+    (``tanh v = 2σ(2v) − 1``): to float32 rounding the NumPy loop of ``rnn.GRULayer``."""
+    T = xproj.shape[0]
+    G = xproj.shape[2]
+    H = G // 3
+    one = numba.float32(1.0)
+    two = numba.float32(2.0)
+    bits = np.empty(G, np.int32)
+    e = np.empty(G, np.float32)
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
+        hp = hps[t]
+        _gemm_rows(gemm, h[b0:b1], w_t, hp[b0:b1])
+        gt, x, o = gates[t], xproj[t], out[t]
+        for b in range(b0, b1):
+            hb, pb, gb, xb, ob = h[b], hp[b], gt[b], x[b], o[b]
+            for j in range(G):
+                pb[j] = pb[j] + b_hh[j]
+            for j in range(2 * H):
+                e[j] = -(xb[j] + pb[j])
+            _exp_rows(e[:2 * H], bits[:2 * H])
+            for j in range(2 * H):
+                gb[j] = one / (one + e[j])          # r, z
+            for j in range(H):
+                e[j] = -two * (xb[2 * H + j] + gb[j] * pb[2 * H + j])
+            _exp_rows(e[:H], bits[:H])
+            for j in range(H):
+                n = two / (one + e[j]) - one        # n = tanh(xp_n + r ⊙ hp_n)
+                gb[2 * H + j] = n
+                ob[j] = n + gb[H + j] * (hb[j] - n)
+
+
+@njit(**_JIT)
+def gru_bwd_rows(gemm, dout, dh, h_prev, gates, hps, w_hh, dx_all, dhp_all, reverse, need_dh0,
+                 one, dh_direct, b0, b1):  # pragma: no cover - compiled
+    """``rnn.GRULayer``'s BPTT over the sequences of rows ``b0:b1`` in one call: per step
+    (newest first) :func:`gru_bwd_step`, then ``δh = δh_direct + δhp·W_hh`` written over
+    ``dh`` (the product added by ``gemm`` with β = 1). ``dh`` holds δh_T on entry and
+    ∂L/∂h_0 on return when ``need_dh0``. Whole arrays, as in :func:`lstm_fwd_rows`."""
+    T = gates.shape[0]
+    H = dh.shape[1]
+    for k in range(T - 1, -1, -1):
+        t = T - 1 - k if reverse else k
+        gru_bwd_step(dout[t], dh, h_prev[t], gates[t], hps[t], one, dx_all[t], dhp_all[t],
+                     dh_direct, b0, b1)
+        if k or need_dh0:
+            for b in range(b0, b1):
+                db, dd = dh[b], dh_direct[b]
+                for j in range(H):
+                    db[j] = dd[j]
+            _gemm_rows_add(gemm, dhp_all[t][b0:b1], w_hh, dh[b0:b1])
+
+
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",
            "lstm_fwd_pre", "lstm_fwd_cell", "lstm_bwd_step", "gru_bwd_step",
            "lstm_small_cell", "lstm_seq_small", "lstm_fwd_step",
-           "lstm_fwd_rows", "lstm_bwd_rows", "sgd_plain"]
+           "lstm_fwd_rows", "lstm_bwd_rows", "gru_fwd_rows", "gru_bwd_rows", "sgd_plain"]

@@ -11,7 +11,7 @@ once per layer instead of twice per step, and the gate arithmetic is spread too.
 The loops are Python threads. They run in parallel because everything heavy in them
 releases the GIL: NumPy's BLAS calls and ufuncs on arrays of more than a few hundred
 elements, and the compiled kernels (``nogil``; for float32 each block's whole loop is one
-compiled call that calls NumPy's ``cblas_sgemm`` itself, ``ops/_lstm_loops.py``). For the
+compiled call that calls NumPy's ``cblas_sgemm`` itself, ``ops/_rnn_loops.py``). For the
 duration of such a region, NumPy's BLAS is set to one thread (through `threadpoolctl
 <https://github.com/joblib/threadpoolctl>`_, part of ``glassgrad[fast]``) and its idle
 threads are stopped (``ops/_blas.py``); the thread count is set back after, and the next

@@ -40,7 +40,7 @@ Both backward formulas are written with operators only, so under ``create_graph=
 (double backward) they run on Tensors and are differentiated again (the gate values
 are recomputed from the saved inputs with glassgrad ops in that mode).
 
-The array loops of :class:`LSTMLayer` live in ``ops/_lstm_loops.py``: on large batches
+The array loops of :class:`LSTMLayer` live in ``ops/_rnn_loops.py``: on large batches
 they run one loop per block of rows, one block per core (the rows are independent
 sequences, so the blocks meet only at the end of the layer; the weight gradient is one
 GEMM over all rows afterwards).
@@ -56,9 +56,9 @@ from ..autograd.engine import run_backward
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import _dual as D
-from . import _lstm_loops as L
+from . import _rnn_loops as L
 from . import kernels as K
-from ._lstm_loops import _SEQ_KERNEL_MAX_B, _WT_CACHE, _WT_CACHE_MAX, _lstm_gates_, _sigmoid_  # noqa: F401
+from ._rnn_loops import _SEQ_KERNEL_MAX_B, _WT_CACHE, _WT_CACHE_MAX, _lstm_gates_, _sigmoid_  # noqa: F401
 from ._util import op_error
 from .movement import Cat, Stack
 
@@ -440,6 +440,11 @@ class GRULayer(Function):
         gates = xp.empty((T, B, 3 * H), dtype=dt)   # r, z, n of every step
         out = xp.empty((T, B, H), dtype=dt)
         w_t = xp.ascontiguousarray(w_hh.T)          # C order: faster small GEMMs (see LSTMLayer)
+        ctx.save_for_backward(xproj, h0, w_hh, b_hh, out)
+        ctx.hps, ctx.gates, ctx.reverse = hps, gates, reverse
+        if L.gru_forward_rows(xproj, h0, w_t, b_hh, hps, gates, out, reverse):
+            # (float32 with the kernels: blocks of rows, each loop one compiled call)
+            return out, out[T - 1 if not reverse else 0].copy()
         h = h0
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             hp, gt, x_t = hps[t], gates[t], xproj[t]
@@ -457,8 +462,6 @@ class GRULayer(Function):
             h_new *= gt[:, H:2 * H]
             h_new += n
             h = h_new
-        ctx.save_for_backward(xproj, h0, w_hh, b_hh, out)
-        ctx.hps, ctx.gates, ctx.reverse = hps, gates, reverse
         return out, h.copy()
 
     @staticmethod
@@ -481,13 +484,17 @@ class GRULayer(Function):
         dh = dhT
         steps = range(T - 1, -1, -1) if reverse else range(T)
         kern = K.rnn(hps, dout, dh)
-        if kern is not None:   # the loop body below as one compiled pass per step
+        done = L.gru_backward_rows(dout, dhT, h_prev, gates, hps, w_hh, dx_all, dhp_all, reverse,
+                                   need[1])
+        if done is not None:   # float32 with the kernels: blocks of rows, one call each
+            dh = done
+        elif kern is not None:   # the loop body below as one compiled pass per step
             one = hps.dtype.type(1)
             dh_direct = xp.empty((B, H), dtype=hps.dtype)
             for k in range(T - 1, -1, -1):
                 t = steps[k]
                 kern.gru_bwd_step(dout[t], dh, h_prev[t], gates[t], hps[t], one, dx_all[t],
-                                  dhp_all[t], dh_direct)
+                                  dhp_all[t], dh_direct, 0, B)
                 if k or need[1]:
                     dh = dh_direct + dhp_all[t] @ w_hh
         else:

@@ -1,5 +1,6 @@
-"""The array loops behind :class:`~glassgrad.ops.rnn.LSTMLayer`: its forward over all time
-steps and its backpropagation through time, on NumPy arrays (no Tensors, no graph).
+"""The array loops behind :class:`~glassgrad.ops.rnn.LSTMLayer` (and the compiled ones
+behind :class:`~glassgrad.ops.rnn.GRULayer`): forward over all time steps and
+backpropagation through time, on NumPy arrays (no Tensors, no graph).
 
 Three forms of the same per-step formulas (``docs/derivations/rnn.md``), chosen by size:
 
@@ -13,6 +14,9 @@ Three forms of the same per-step formulas (``docs/derivations/rnn.md``), chosen 
   :func:`_lstm_bptt`: the readable reference, and the path without Numba).
 
 :func:`_lstm_gates_` is the gate arithmetic of one step, shared with the cell op.
+:func:`gru_forward_rows` / :func:`gru_backward_rows` run a GRU layer the same way in
+blocks, when the compiled kernels apply (float32); otherwise ``GRULayer`` keeps its own
+NumPy loop.
 """
 
 from __future__ import annotations
@@ -171,6 +175,63 @@ def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, d
             parts = P.run_blocks(part, blocks)
             dh, dc = (xp.concatenate([p[j] for p in parts]) for j in (0, 1))
     return dh, dc
+
+
+def _blocks_run(rows: Any, B: int) -> None:
+    """``rows(slice)`` over all B rows: in blocks on several cores where that pays."""
+    blocks = P.row_blocks(B, P.MIN_ROWS)
+    if blocks is None:
+        rows(slice(0, B))
+    else:   # blocks of rows on several cores (ops/_parallel.py)
+        P.run_blocks(rows, blocks)
+
+
+def gru_forward_rows(xproj: Any, h0: Any, w_t: Any, b_hh: Any, hps: Any, gates: Any, out: Any,
+                     reverse: bool) -> bool:
+    """GRULayer's forward as one compiled call per block of rows (``gru_fwd_rows``), when
+    the arrays are float32 NumPy arrays and the kernels and NumPy's ``cblas_sgemm`` are at
+    hand: fills ``hps``, ``gates``, ``out`` and returns True; else False (the caller runs
+    its NumPy loop)."""
+    args = (xproj, h0, w_t) + ((b_hh,) if b_hh is not None else ())
+    kern = K.rnn(*args)
+    if kern is None or xproj.dtype != np.float32 or type(xproj) is not np.ndarray:
+        return False
+    sgemm = _blas.cblas_sgemm()
+    if sgemm is None:
+        return False
+    T, B, G = xproj.shape
+    xs, h0c = np.ascontiguousarray(xproj), np.ascontiguousarray(h0)
+    b = np.zeros(G, np.float32) if b_hh is None else np.ascontiguousarray(b_hh)
+
+    def rows(r: slice) -> None:
+        kern.gru_fwd_rows(sgemm, xs, w_t, b, h0c, hps, gates, out, reverse, *r.indices(B)[:2])
+
+    _blocks_run(rows, B)
+    return True
+
+
+def gru_backward_rows(dout: Any, dhT: Any, h_prev: Any, gates: Any, hps: Any, w_hh: Any,
+                      dx_all: Any, dhp_all: Any, reverse: bool, need_dh0: bool) -> Any:
+    """GRULayer's BPTT as one compiled call per block of rows (``gru_bwd_rows``) where
+    :func:`gru_forward_rows` applies: fills ``dx_all``, ``dhp_all`` and returns ∂L/∂h_0
+    (the last δh unless ``need_dh0``); else None."""
+    kern = K.rnn(hps, dout, dhT, h_prev)
+    if kern is None or hps.dtype != np.float32:
+        return None
+    sgemm = _blas.cblas_sgemm()
+    if sgemm is None:
+        return None
+    B, H = dhT.shape
+    dh = np.array(dhT, dtype=np.float32, order="C")   # written over, step by step
+    dh_direct = np.empty((B, H), np.float32)
+    dout_c, h_c, w_c = (np.ascontiguousarray(a) for a in (dout, h_prev, w_hh))
+
+    def rows(r: slice) -> None:
+        kern.gru_bwd_rows(sgemm, dout_c, dh, h_c, gates, hps, w_c, dx_all, dhp_all, reverse,
+                          need_dh0, np.float32(1), dh_direct, *r.indices(B)[:2])
+
+    _blocks_run(rows, B)
+    return dh
 
 
 def _lstm_bptt(acts: Any, tcs: Any, cs: Any, dout: Any, dh: Any, dc: Any, da_all: Any,

@@ -353,16 +353,16 @@ def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def _gemm_rows(gemm, a, b, c):  # pragma: no cover - compiled
-    """``c = a·b`` in float32 through the BLAS function ``gemm`` (``cblas_sgemm`` of NumPy's
-    own BLAS, a first-class function argument: ``ops._parallel.cblas_sgemm``): row-major, no transposes, each
-    operand with unit stride along its rows and its own row stride (so views of rows of
-    larger arrays need no copy)."""
+def _gemm_rows(gemm, a, b, c, beta):  # pragma: no cover - compiled
+    """``c = a·b + β·c`` in float32 through the BLAS function ``gemm`` (``cblas_sgemm`` of
+    NumPy's own BLAS, a first-class function argument: ``ops._blas.cblas_sgemm``):
+    row-major, no transposes, each operand with unit stride along its rows and its own row
+    stride (so views of rows of larger arrays need no copy). β is 0 or 1."""
     n, k = a.shape
     m = b.shape[1]
     s = a.itemsize
     gemm(101, 111, 111, n, m, k, np.float32(1.0), a.ctypes.data, a.strides[0] // s,
-         b.ctypes.data, b.strides[0] // s, np.float32(0.0), c.ctypes.data, c.strides[0] // s)
+         b.ctypes.data, b.strides[0] // s, np.float32(beta), c.ctypes.data, c.strides[0] // s)
 
 
 @njit(**_JIT)
@@ -378,7 +378,7 @@ def lstm_fwd_rows(gemm, xproj, w_t, h0, cs, tcs, out, acts, reverse, b0, b1):  #
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
         a = acts[t % acts.shape[0]]
-        _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1])
+        _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
         lstm_fwd_step(a, xproj[t], cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
                       tcs[t % tcs.shape[0]], out[t], b0, b1)
 
@@ -399,17 +399,7 @@ def lstm_bwd_rows(gemm, dout, dh, dc, acts, tcs, cs, w_hh, da_all, reverse, need
         lstm_bwd_step(dout[t], dh, dc, acts[t], tcs[t], cs[k], one, da, dc_next, b0, b1)
         dc = dc_next
         if k or need_dh0:
-            _gemm_rows(gemm, da[b0:b1], w_hh, dh[b0:b1])
-
-
-@njit(**_JIT)
-def _gemm_rows_add(gemm, a, b, c):  # pragma: no cover - compiled
-    """``c += a·b`` (float32) through ``gemm``, as :func:`_gemm_rows` with β = 1."""
-    n, k = a.shape
-    m = b.shape[1]
-    s = a.itemsize
-    gemm(101, 111, 111, n, m, k, np.float32(1.0), a.ctypes.data, a.strides[0] // s,
-         b.ctypes.data, b.strides[0] // s, np.float32(1.0), c.ctypes.data, c.strides[0] // s)
+            _gemm_rows(gemm, da[b0:b1], w_hh, dh[b0:b1], 0.0)
 
 
 @njit(**_JIT)
@@ -430,7 +420,7 @@ def gru_fwd_rows(gemm, xproj, w_t, b_hh, h0, hps, gates, out, reverse, b0, b1): 
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
         hp = hps[t]
-        _gemm_rows(gemm, h[b0:b1], w_t, hp[b0:b1])
+        _gemm_rows(gemm, h[b0:b1], w_t, hp[b0:b1], 0.0)
         gt, x, o = gates[t], xproj[t], out[t]
         for b in range(b0, b1):
             hb, pb, gb, xb, ob = h[b], hp[b], gt[b], x[b], o[b]
@@ -468,7 +458,7 @@ def gru_bwd_rows(gemm, dout, dh, h_prev, gates, hps, w_hh, dx_all, dhp_all, reve
                 db, dd = dh[b], dh_direct[b]
                 for j in range(H):
                     db[j] = dd[j]
-            _gemm_rows_add(gemm, dhp_all[t][b0:b1], w_hh, dh[b0:b1])
+            _gemm_rows(gemm, dhp_all[t][b0:b1], w_hh, dh[b0:b1], 1.0)
 
 
 __all__ = ["numba", "relu_fwd", "relu_bwd", "maxpool2d_fwd", "maxpool2d_bwd", "im2col2d", "col2im2d",

@@ -28,6 +28,7 @@ from ..backend import np, xp_of
 from . import _blas
 from . import _parallel as P
 from . import kernels as K
+from ._util import cached_constant
 
 
 def _sigmoid_(a: Any) -> Any:
@@ -363,6 +364,16 @@ def _scaled_wt(w_hh: np.ndarray, scale: np.ndarray) -> np.ndarray:
 _SEQ_KERNEL_MAX_B = 2
 
 
+_SCALES: dict = {}
+
+
+def _gate_scale(xp: Any, H: int, dtype: Any) -> Any:
+    """``[−1]·H, [−1]·H, [−2]·H, [−1]·H``: the factors of the pre-scaled gate operands."""
+    scale = xp.full(4 * H, -1, dtype=dtype)
+    scale[2 * H:3 * H] = -2
+    return scale
+
+
 def _lstm_small_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: Any, acts: Any,
                         steps: range) -> Any:
     """LSTMLayer's forward loop for small inputs (a few sequences, as in inference), where
@@ -375,8 +386,8 @@ def _lstm_small_forward(xproj: Any, w_hh: Any, h: Any, cs: Any, tcs: Any, out: A
     """
     xp = xp_of(xproj)
     H = w_hh.shape[1]
-    scale = xp.full(4 * H, -1, dtype=xproj.dtype)
-    scale[2 * H:3 * H] = -2
+    scale = (cached_constant(_SCALES, (H, xproj.dtype), _gate_scale, np, H, xproj.dtype)
+             if xp is np else _gate_scale(xp, H, xproj.dtype))
     xs = xproj * scale
     kern = K.rnn(xproj, h, w_hh)   # (any size: here the kernel saves calls, not passes)
     if kern is not None and xproj.dtype == np.float32 and xproj.shape[1] <= _SEQ_KERNEL_MAX_B:

@@ -249,3 +249,27 @@ def test_double_backward_through_fused_layers(kind):
     m = GG[kind](2, 3, dtype=np.float64)
     x = gg.tensor(np.random.default_rng(6).standard_normal((3, 2, 2)), requires_grad=True)
     gg.gradgradcheck(lambda x: m(x)[0], [x], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_final_state_changed_in_place_then_backward(cls):
+    # h_n of one layer may be a view of the layer's last state (no copy): changing it in
+    # place must not disturb the backward, as in PyTorch (where h_n is its own tensor)
+    gg.manual_seed(0)
+    m = getattr(nn, cls)(3, 4)
+    x = gg.randn(5, 2, 3, requires_grad=True)
+    out, h = m(x)
+    hn = h[0] if cls == "LSTM" else h
+    assert hn.shape == (1, 2, 4)
+    hn.mul_(2)
+    (out.sum() + hn.sum()).backward()
+    assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+    tm = getattr(torch.nn, cls)(3, 4)
+    for p, q in zip(m.parameters(), tm.parameters()):
+        q.data = torch.from_numpy(p.detach().numpy().copy())
+    tx = torch.from_numpy(x.detach().numpy()).requires_grad_()
+    tout, th = tm(tx)
+    thn = th[0] if cls == "LSTM" else th
+    thn.mul_(2)
+    (tout.sum() + thn.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -113,7 +113,7 @@ def _alone() -> bool:
 
 def _pool(n: int) -> ThreadPoolExecutor:
     pool = _STATE["pool"]
-    if pool is None or _STATE["pid"] != os.getpid() or pool._max_workers < n:
+    if pool is None or _STATE["pid"] != os.getpid() or getattr(pool, "_max_workers", 0) < n:
         # (a forked child inherits the executor object but not its threads: make a new one)
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="glassgrad-rows")
         _STATE["pool"], _STATE["pid"] = pool, os.getpid()

@@ -146,6 +146,20 @@ def test_pool_is_remade_after_fork(fake_blas, monkeypatch):
     assert P._STATE["pool"] is not pool
 
 
+def test_a_bigger_pool_replaces_the_old_one(fake_blas, monkeypatch):
+    # more blocks than the pool has workers: a new pool, and the old one's threads end
+    # (else _alone would count them as other threads and turn splitting off for good)
+    fake_blas(2)
+    P.run_blocks(lambda r: None, [slice(0, 1), slice(1, 2)])
+    old = P._STATE["pool"]
+    threads = set(old._threads)
+    P.run_blocks(lambda r: None, [slice(k, k + 1) for k in range(old._max_workers + 2)])
+    assert P._STATE["pool"] is not old
+    for t in threads:
+        t.join(timeout=5)
+        assert not t.is_alive()
+
+
 def test_bad_settings(monkeypatch):
     with pytest.raises(ValueError, match="max_blocks"):
         with P.max_blocks(-1):

@@ -114,6 +114,10 @@ def _alone() -> bool:
 def _pool(n: int) -> ThreadPoolExecutor:
     pool = _STATE["pool"]
     if pool is None or _STATE["pid"] != os.getpid() or getattr(pool, "_max_workers", 0) < n:
+        if pool is not None and _STATE["pid"] == os.getpid():
+            # a bigger pool replaces this one: let its idle threads end (left running, they
+            # would count as other threads in _alone and stop all splitting)
+            pool.shutdown(wait=False)
         # (a forked child inherits the executor object but not its threads: make a new one)
         pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="glassgrad-rows")
         _STATE["pool"], _STATE["pid"] = pool, os.getpid()

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 
 from ._blas import blas_controllers
 
-__all__ = ["row_blocks", "run_blocks", "max_blocks"]
+__all__ = ["row_blocks", "run_blocks", "run_rows", "max_blocks"]
 
 # at least this many rows per block. LSTMLayer forward / backward, T 28, H 128, 2 cores,
 # split vs one loop, medians of 7 rounds in one process (ms):
@@ -154,3 +154,11 @@ def run_blocks(fn: Callable[[slice], Any], blocks: list[slice]) -> list:
         for (c, _), n in zip(ctl, before):
             c.set_num_threads(n)
         _REGION.release()
+
+
+def run_rows(fn: Callable[[slice], Any], rows: int, min_rows: int = MIN_ROWS,
+             split: bool = True) -> list:
+    """``fn`` over all ``rows`` rows: ``[fn(slice(0, rows))]``, or, where :func:`row_blocks`
+    splits them (and ``split``), one result per block from :func:`run_blocks`, in order."""
+    blocks = row_blocks(rows, min_rows) if split else None
+    return [fn(slice(0, rows))] if blocks is None else run_blocks(fn, blocks)

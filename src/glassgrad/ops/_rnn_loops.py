@@ -82,6 +82,15 @@ class _Ring:
         self.bufs[k % len(self.bufs)][...] = value
 
 
+def _compiled(*arrays: Any) -> tuple:
+    """``(kernels, sgemm)`` for these arrays: the compiled kernels when they apply (else
+    None), and with them, for float32, NumPy's ``cblas_sgemm`` (else None): the pair that
+    runs a whole loop over a block of rows as one call."""
+    kern = K.rnn(*arrays)
+    sgemm = _blas.cblas_sgemm() if kern is not None and arrays[0].dtype == np.float32 else None
+    return kern, sgemm
+
+
 def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
                   reverse: bool) -> tuple:
     """LSTMLayer's forward for large inputs: fills ``out`` (T, B, H) and returns ``(acts,
@@ -98,43 +107,33 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
         acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
         cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
         tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
-    kern = K.rnn(xproj, h0, c0, w_hh)
-    w_t = xp.ascontiguousarray(w_hh.T)
     # float32 with the kernels: each block's whole loop in one compiled call, which
     # calls NumPy's BLAS itself (no Python and no GIL between steps)
-    sgemm = _blas.cblas_sgemm() if kern is not None and dt == np.float32 else None
-    blocks = (P.row_blocks(B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY)
-              if type(xproj) is np.ndarray else None)
+    kern, sgemm = _compiled(xproj, h0, c0, w_hh)
+    w_t = xp.ascontiguousarray(w_hh.T)
     if sgemm is not None:
         if not keep:   # inference: one step's scratch (T× less memory)
             acts, cs, tcs = (xp.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
         cs[0] = c0
         xs, h0c = xp.ascontiguousarray(xproj), xp.ascontiguousarray(h0)
 
-        def rows(r: slice) -> None:   # the sequences of rows r, all steps
+        def rows(r: slice) -> Any:   # the sequences of rows r, all steps
             kern.lstm_fwd_rows(sgemm, xs, w_t, h0c, cs, tcs, out, acts, reverse,
                                *r.indices(B)[:2])
+            return cs[T % cs.shape[0], r]
     else:
-        ring_c: list = []   # (rows, ring of c) of each block, in inference
-
-        def rows(r: slice) -> None:
+        def rows(r: slice) -> Any:
             if keep:
                 a, c, tc = acts[:, r], cs[:, r], tcs[:, r]
             else:   # inference: one step's scratch, reused (T× less memory)
                 n = len(range(B)[r])
                 a, c, tc = (_Ring(xp, k, (n, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
-                ring_c.append((r, c))
             c[0] = c0[r]
             _lstm_large_forward(xproj[:, r], w_t, h0[r], c, tc, out[:, r], a, steps, kern)
-    if blocks is None:
-        rows(slice(0, B))
-    else:   # blocks of rows on several cores (ops/_parallel.py)
-        P.run_blocks(rows, blocks)
-    if sgemm is None and not keep:   # the rings' last c, block by block
-        c_last = xp.concatenate([c[T] for _, c in sorted(ring_c, key=lambda e: e[0].start)])
-    else:
-        c_last = cs[T % cs.shape[0]].copy()
-    return acts, cs, tcs, c_last
+            return c[T]
+    # the last c of each block of rows (blocks on several cores: ops/_parallel.py), in order
+    c_ends = P.run_rows(rows, B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY, type(xproj) is np.ndarray)
+    return acts, cs, tcs, c_ends[0].copy() if len(c_ends) == 1 else xp.concatenate(c_ends)
 
 
 def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, da_all: Any,
@@ -145,10 +144,7 @@ def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, d
     T, B, G = acts.shape
     H = G // 4
     steps = range(T - 1, -1, -1) if reverse else range(T)
-    kern = K.rnn(acts, dout, dhT, dcT)
-    sgemm = _blas.cblas_sgemm() if kern is not None and acts.dtype == np.float32 else None
-    blocks = (P.row_blocks(B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY)
-              if type(acts) is np.ndarray else None)
+    kern, sgemm = _compiled(acts, dout, dhT, dcT)
     if sgemm is not None:   # each block's whole loop in one compiled call (as in forward)
         w_c = xp.ascontiguousarray(w_hh)
         dh = xp.array(dhT, dtype=acts.dtype, order="C")   # written over, step by step
@@ -160,31 +156,17 @@ def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, d
             kern.lstm_bwd_rows(sgemm, dout_c, dh, dc_in, acts, tcs, cs, w_c, da_all, reverse,
                                need_dh0, acts.dtype.type(1), dc_bufs, *r.indices(B)[:2])
 
-        if blocks is None:
-            rows(slice(0, B))
-        else:
-            P.run_blocks(rows, blocks)
-        dc = dc_bufs[0]
-    else:
-        def part(r: slice) -> tuple:   # BPTT over the sequences of rows r
-            return _lstm_bptt(acts[:, r], tcs[:, r], cs[:, r], dout[:, r], dhT[r], dcT[r],
-                              da_all[:, r], w_hh, steps, need_dh0, kern)
+        P.run_rows(rows, B, P.MIN_ROWS)
+        return dh, dc_bufs[0]
 
-        if blocks is None:
-            dh, dc = part(slice(0, B))
-        else:   # blocks of rows on several cores (ops/_parallel.py)
-            parts = P.run_blocks(part, blocks)
-            dh, dc = (xp.concatenate([p[j] for p in parts]) for j in (0, 1))
-    return dh, dc
+    def part(r: slice) -> tuple:   # BPTT over the sequences of rows r
+        return _lstm_bptt(acts[:, r], tcs[:, r], cs[:, r], dout[:, r], dhT[r], dcT[r],
+                          da_all[:, r], w_hh, steps, need_dh0, kern)
 
-
-def _blocks_run(rows: Any, B: int) -> None:
-    """``rows(slice)`` over all B rows: in blocks on several cores where that pays."""
-    blocks = P.row_blocks(B, P.MIN_ROWS)
-    if blocks is None:
-        rows(slice(0, B))
-    else:   # blocks of rows on several cores (ops/_parallel.py)
-        P.run_blocks(rows, blocks)
+    parts = P.run_rows(part, B, P.MIN_ROWS_PY, type(acts) is np.ndarray)
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(xp.concatenate([p[j] for p in parts]) for j in (0, 1))
 
 
 def gru_forward_rows(xproj: Any, h0: Any, w_t: Any, b_hh: Any, hps: Any, gates: Any, out: Any,
@@ -193,11 +175,7 @@ def gru_forward_rows(xproj: Any, h0: Any, w_t: Any, b_hh: Any, hps: Any, gates: 
     the arrays are float32 NumPy arrays and the kernels and NumPy's ``cblas_sgemm`` are at
     hand: fills ``hps``, ``gates``, ``out`` and returns True; else False (the caller runs
     its NumPy loop)."""
-    args = (xproj, h0, w_t) + ((b_hh,) if b_hh is not None else ())
-    kern = K.rnn(*args)
-    if kern is None or xproj.dtype != np.float32 or type(xproj) is not np.ndarray:
-        return False
-    sgemm = _blas.cblas_sgemm()
+    kern, sgemm = _compiled(xproj, h0, w_t, *((b_hh,) if b_hh is not None else ()))
     if sgemm is None:
         return False
     T, B, G = xproj.shape
@@ -207,7 +185,7 @@ def gru_forward_rows(xproj: Any, h0: Any, w_t: Any, b_hh: Any, hps: Any, gates: 
     def rows(r: slice) -> None:
         kern.gru_fwd_rows(sgemm, xs, w_t, b, h0c, hps, gates, out, reverse, *r.indices(B)[:2])
 
-    _blocks_run(rows, B)
+    P.run_rows(rows, B)
     return True
 
 
@@ -216,10 +194,7 @@ def gru_backward_rows(dout: Any, dhT: Any, h_prev: Any, gates: Any, hps: Any, w_
     """GRULayer's BPTT as one compiled call per block of rows (``gru_bwd_rows``) where
     :func:`gru_forward_rows` applies: fills ``dx_all``, ``dhp_all`` and returns ∂L/∂h_0
     (the last δh unless ``need_dh0``); else None."""
-    kern = K.rnn(hps, dout, dhT, h_prev)
-    if kern is None or hps.dtype != np.float32:
-        return None
-    sgemm = _blas.cblas_sgemm()
+    kern, sgemm = _compiled(hps, dout, dhT, h_prev)
     if sgemm is None:
         return None
     B, H = dhT.shape
@@ -231,7 +206,7 @@ def gru_backward_rows(dout: Any, dhT: Any, h_prev: Any, gates: Any, hps: Any, w_
         kern.gru_bwd_rows(sgemm, dout_c, dh, h_c, gates, hps, w_c, dx_all, dhp_all, reverse,
                           need_dh0, np.float32(1), dh_direct, *r.indices(B)[:2])
 
-    _blocks_run(rows, B)
+    P.run_rows(rows, B)
     return dh
 
 

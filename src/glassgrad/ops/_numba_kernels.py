@@ -135,12 +135,17 @@ def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
     2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_rnn_loops._lstm_gates_``.
     (Loops over one row's 1-D views: LLVM vectorises those, not the 2-D indexing.)"""
     for b in range(a.shape[0]):
-        ab, xb = a[b], x[b]
-        for j in range(ab.shape[0]):
-            ab[j] = -(ab[j] + xb[j])
-        g = ab[2 * H:3 * H]
-        for j in range(H):
-            g[j] = g[j] + g[j]
+        _lstm_pre_row(a[b], x[b], H)
+
+
+@njit(**_JIT)
+def _lstm_pre_row(ab, xb, H):  # pragma: no cover - compiled
+    """One row of :func:`lstm_fwd_pre`: ``ab ← −(ab + xb)``, the g block doubled."""
+    for j in range(ab.shape[0]):
+        ab[j] = -(ab[j] + xb[j])
+    g = ab[2 * H:3 * H]
+    for j in range(H):
+        g[j] = g[j] + g[j]
 
 
 @njit(**_JIT)
@@ -344,11 +349,8 @@ def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
     bits = np.empty(G, np.int32)
     tb = np.empty(H, np.float32)
     for b in range(b0, b1):
-        ab, xb = a[b], x[b]
-        for j in range(G):
-            ab[j] = -(ab[j] + xb[j])
-        for j in range(2 * H, 3 * H):
-            ab[j] = ab[j] + ab[j]
+        ab = a[b]
+        _lstm_pre_row(ab, x[b], H)
         _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
 
 

@@ -17,10 +17,11 @@ numba = pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _kernels_at_every_size(request, monkeypatch):
-    """The kernels run from 16,384 elements up; the small arrays of these tests take them too
+    """The kernels run from 16,384 elements up (ReLU from 4,096); the small arrays of these tests take them too
     (except where a test checks that threshold)."""
     if "small_arrays" not in request.node.name:
         monkeypatch.setattr(K, "_MIN_SIZE", 1)
+        monkeypatch.setattr(K, "_MIN_SIZE_RELU", 1)
 
 
 def _both(fn):
@@ -173,7 +174,7 @@ def test_conv2d_im2col_col2im_bit_identical(dtype, case, layout):
 
 
 def test_lenet_step_same_on_both_paths():
-    """A LeNet-5 training step (the network the kernels were written for): same loss,
+    """A LeNet-5 training step (the network the conv and pool kernels were written for): same loss,
     same gradients of every parameter, same weights after an Adam step."""
     rng = np.random.default_rng(9)
     X = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
@@ -187,7 +188,8 @@ def test_lenet_step_same_on_both_paths():
                             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                             nn.Linear(84, 10))
         opt = gg.optim.Adam(net.parameters(), 1e-3)
-        loss = F.cross_entropy(net(gg.tensor(X)), gg.tensor(y))
+        # log_softmax + nll: the cross-entropy kernel agrees to rounding only (tested below)
+        loss = F.nll_loss(F.log_softmax(net(gg.tensor(X)), 1), gg.tensor(y))
         loss.backward()
         grads = [p.grad.numpy().copy() for p in net.parameters()]
         opt.step()
@@ -217,7 +219,9 @@ def test_backend_switch_and_errors(monkeypatch):
 
 def test_unsupported_dtypes_and_small_arrays_take_the_numpy_path():
     assert K.relu(np.ones((4, 4), np.float32)) is None               # too small to pay
-    assert K.relu(np.ones((64, 128), np.float32)) is None
+    assert K.relu(np.ones((32, 64), np.float32)) is None
+    assert K.relu(np.ones((64, 64), np.float32)) is not None          # ReLU pays from 4,096
+    assert not K.sgd_step(np.ones((64, 128), np.float32), np.ones((64, 128), np.float32), 0.1)
     assert K.relu(np.ones((256, 128), np.int32)) is None              # not float
     assert K.relu(np.ones((256, 128), np.float16)) is None
     x = np.ones((256, 256), np.float32)[:, ::2]                       # not dense
@@ -434,3 +438,85 @@ def test_sgd_step_bit_identical(dtype, layout):
 
     r0, r1 = _both(run)
     _same(r0, r1)
+
+
+def _ce_both(x, y, **kw):
+    """Cross-entropy value and input gradient on the NumPy and the Numba path."""
+    def run():
+        xt = gg.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(xt, gg.from_numpy(y), **kw)
+        loss.backward()
+        return loss.detach().numpy(), xt.grad.numpy()
+    return _both(run)
+
+
+@pytest.mark.parametrize("shape", [(128, 10), (1, 1), (3, 2), (5, 300), (2, 5000)])
+def test_cross_entropy_kernel_agrees_to_float32_rounding(shape):
+    """The one-call softmax cross-entropy (``xent_fwd``: e^x by the polynomial, the row sums
+    in float64) against the NumPy passes: loss and gradient within float32 rounding, for
+    short and long rows (where NumPy's path is the general one)."""
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 6).astype(np.float32)
+    y = rng.integers(0, shape[1], shape[0])
+    (l0, g0), (l1, g1) = _ce_both(x, y)
+    assert l1.dtype == l0.dtype == np.float32 and g1.dtype == np.float32
+    np.testing.assert_allclose(l1, l0, rtol=2e-6)
+    np.testing.assert_allclose(g1, g0, rtol=2e-5, atol=2e-7 / shape[0])
+
+
+def test_cross_entropy_kernel_edge_values():
+    """−inf logits (masked classes: probability 0, as e^−inf), logits 93 below the row's
+    maximum (e^s below float32's normal range, redone in float64), NaN (NaN row), a target
+    at −inf (infinite loss), int32 targets and a non-contiguous input (NumPy's path)."""
+    x = np.float32([[0.0, -np.inf, 3.0, -90.0], [np.nan, 1.0, 2.0, 0.0],
+                    [1.0, 2.0, 3.0, 4.0], [5.0, -np.inf, 0.0, 1.0]])
+    for rows, y in (([0, 2], [0, 3]), ([1, 2], [1, 1]), ([3], [1])):
+        (l0, g0), (l1, g1) = _ce_both(x[rows], np.array(y, np.int32))
+        np.testing.assert_allclose(l1, l0, rtol=2e-6)
+        np.testing.assert_allclose(g1, g0, rtol=2e-5, atol=1e-30)
+        np.testing.assert_array_equal(np.isnan(g1), np.isnan(g0))
+    (_, g0), (_, g1) = _ce_both(x[[0, 2]], np.array([0, 3]))
+    assert g1[0, 1] == 0.0 and 0 < g1[0, 3] < 1e-38
+    (l0, g0), (l1, g1) = _ce_both(np.asfortranarray(x[[0, 2]]), np.array([2, 3]))
+    np.testing.assert_allclose(l1, l0, rtol=2e-6)
+
+
+def test_cross_entropy_kernel_leaves_other_targets_to_numpy():
+    """Ignored targets (−100) and out-of-range ones: the kernel declines and the NumPy path
+    answers (the loss over the other rows; an IndexError naming the op)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    (l0, g0), (l1, g1) = _ce_both(x, np.array([0, -100, 3, 2, -100, 1]))
+    _same(l1, l0)
+    _same(g1, g0)
+    with K.using("numba"), pytest.raises(IndexError, match="cross_entropy: target 4"):
+        F.cross_entropy(gg.tensor(x), gg.from_numpy(np.array([0, 1, 4, 2, 0, 1])))
+    assert K.softmax_xent(x, np.array([0, 1, 4, 2, 0, 1])) is None
+
+
+def test_cross_entropy_gradient_kernel_bit_identical():
+    """``xent_bwd`` = ``p − onehot(y)`` then ``· scale`` in float32, as the NumPy lines."""
+    rng = np.random.default_rng(4)
+    p = rng.random((33, 7)).astype(np.float32)
+    y = rng.integers(0, 7, 33)
+    s = np.float32(0.37)
+    want = p - np.eye(7, dtype=np.float32)[y]
+    want *= s
+    with K.using("numba"):
+        _same(K.softmax_xent_grad(p, y, s), want)
+
+
+def test_cross_entropy_kernel_double_backward():
+    """Under ``create_graph`` the gradient from the kernel's forward is differentiable again
+    and equals the NumPy path's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    y = np.array([0, 4, 2, 1])
+
+    def run():
+        xt = gg.tensor(x, requires_grad=True)
+        (g,) = gg.autograd.grad(F.cross_entropy(xt, gg.from_numpy(y)), [xt], create_graph=True)
+        (gg2,) = gg.autograd.grad((g * g).sum(), [xt])
+        return gg2.numpy()
+    ref, got = _both(run)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)

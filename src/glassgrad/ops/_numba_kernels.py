@@ -271,6 +271,69 @@ def _exp_rows(a, bits):  # pragma: no cover - compiled
         a[q] = a[q] * scale[q]
 
 
+_XENT_BLOCK = 4096  # elements of shifted logits exponentiated per _exp_rows call
+
+
+@njit(**_JIT)
+def xent_fwd(x, y, p, bits):  # pragma: no cover - compiled
+    """Softmax cross-entropy of float32 logits ``x: (N, C)`` (C-contiguous) with class
+    indices ``y: (N,)``, in one call: per row the shift ``m = max_c x`` (NaN if any is),
+    ``s = x − m``, ``p = e^s / Σ_c e^s`` into ``p`` and ``log Σ_c e^s − s_y`` (the sum over c in float64, rounded once). Returns
+    ``(Σ_i ℓ_i, −1)`` (the sum in float64), or ``(nan, i)`` at the first target outside
+    ``[0, C)`` (``p`` then partly written). ``_plain_forward`` in ``ops/loss.py`` is the
+    NumPy reference; e^s is :func:`_exp_rows`' polynomial (an ``s`` below its range, where
+    it stops at FLT_MIN, is redone in float64, so e^−inf is 0), so both agree to float32
+    rounding. ``bits``: int32 scratch for one block of rows (``_XENT_BLOCK // C`` rows, at
+    least one, at most N)."""
+    n, C = x.shape
+    pf = p.reshape(n * C)
+    rows = max(1, _XENT_BLOCK // C)
+    ms = np.empty(rows, np.float32)
+    tot = 0.0
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        for i in range(r0, r1):
+            yi = y[i]
+            if yi < 0 or yi >= C:
+                return np.nan, i
+            m = x[i, 0]
+            for c in range(1, C):
+                v = x[i, c]
+                if v > m or v != v:
+                    m = v
+                    if v != v:
+                        break
+            ms[i - r0] = m
+            for c in range(C):
+                p[i, c] = x[i, c] - m
+        _exp_rows(pf[r0 * C:r1 * C], bits[:(r1 - r0) * C])
+        for i in range(r0, r1):
+            m = ms[i - r0]
+            acc = 0.0  # float64: a long row summed one term after another stays exact
+            for c in range(C):
+                v = x[i, c] - m
+                if v < _EXP_LO:
+                    p[i, c] = numba.float32(np.exp(np.float64(v)))
+                acc += p[i, c]
+            se = numba.float32(acc)
+            for c in range(C):
+                p[i, c] = p[i, c] / se
+            tot += np.log(np.float64(se)) - np.float64(x[i, y[i]] - m)
+    return tot, -1
+
+
+@njit(**_JIT)
+def xent_bwd(p, y, scale, out):  # pragma: no cover - compiled
+    """``out = (p − onehot(y))·scale`` for ``p: (N, C)``: the difference, then the product,
+    in ``p``'s dtype, as ``_plain_backward``'s two NumPy lines (bit-identical)."""
+    n, C = p.shape
+    for i in range(n):
+        yi = y[i]
+        for c in range(C):
+            v = p[i, c]
+            out[i, c] = (v - numba.float32(1.0) if c == yi else v) * scale
+
+
 @njit(**_JIT)
 def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cover - compiled
     """A whole float32 LSTM layer over a few sequences (``_rnn_loops._lstm_small_forward``'s loop

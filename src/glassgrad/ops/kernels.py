@@ -5,8 +5,9 @@ training step take several passes where one would do: the im2col copy (a padded 
 then the window copy), the col2im sum (one strided addition per kernel offset), max
 pooling (a running maximum, then a comparison per offset to find the arg-max in the
 backward, then a masked product per offset), ReLU (a comparison, a negation, a product),
-the recurrent steps (~20 calls on small slices) and the plain SGD update (a product, then
-a difference). When `Numba <https://numba.pydata.org>`_ is installed (``pip install
+the recurrent steps (~20 calls on small slices), the softmax cross-entropy (ten calls on
+rows of a few classes, where NumPy's per-call cost is all there is) and the plain SGD
+update (a product, then a difference). When `Numba <https://numba.pydata.org>`_ is installed (``pip install
 'glassgrad[fast]'``), the ops and ``optim.SGD`` call the kernels below for those loops:
 one pass each.
 
@@ -25,7 +26,9 @@ for bit: the whole loop over one or two sequences (``lstm_seq_small``, inference
 1), which sums its small products in its own order, and the large-batch forward step
 (``lstm_fwd_step``, also inside ``lstm_fwd_rows``) compute e^x with a polynomial LLVM
 vectorises (Numba's ``math.exp`` is a scalar libm call); the tests bound both.
-``lstm_fwd_rows`` / ``lstm_bwd_rows`` run a whole LSTM layer over a block of batch rows in
+The cross-entropy forward (``xent_fwd``) agrees to float32 rounding too (the same
+polynomial; its row sums are float64, so long rows come out closer to the exact value than
+NumPy's). ``lstm_fwd_rows`` / ``lstm_bwd_rows`` run a whole LSTM layer over a block of batch rows in
 one call, calling NumPy's own ``cblas_sgemm`` for the per-step product (``ops/_blas.py``),
 so that blocks on several threads never wait for the GIL (``ops/_parallel.py``).
 
@@ -54,6 +57,9 @@ _STATE: dict[str, Any] = {"choice": None, "nb": None, "env": None}
 # below this many elements a kernel call (Numba's argument dispatch, a few µs) costs as
 # much as NumPy's passes: single images (LeNet at batch 1) stay on NumPy
 _MIN_SIZE = 16384
+# ReLU and its VJP (one pass against NumPy's one or three) pay from fewer: measured crossover
+# ~3,000 elements (float32, 2-core AMD EPYC); from 4,096 the kernel is ahead by 0.3 µs and more
+_MIN_SIZE_RELU = 4096
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -109,6 +115,9 @@ def preload() -> str:
         k.relu_bwd(f, f, f.copy())
         x4 = np.zeros((1, 2, 2, 1), np.float32)
         k.maxpool2d_fwd(x4, 2, 2, x4[:, :1, :1].copy(), np.zeros((1, 1, 1, 1), np.uint8))
+        k.xent_fwd(f.reshape(2, 4), np.zeros(2, np.int64), f.reshape(2, 4).copy(),
+                   np.empty(k._XENT_BLOCK, np.int32))
+        k.xent_bwd(f.reshape(2, 4), np.zeros(2, np.int64), np.float32(1), f.reshape(2, 4).copy())
         z = np.zeros((1, 1, 4), np.float32)
         k.lstm_seq_small(z, z[0], z[0, :, :1], np.zeros((2, 1, 1), np.float32), z[:, :, :1].copy(),
                          z[:, :, :1].copy(), z.copy(), False)
@@ -156,7 +165,7 @@ def dense_flat(a: np.ndarray) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- entry points
 def relu(x: np.ndarray) -> np.ndarray | None:
     """``np.maximum(x, 0)`` (NaN kept) in ``x``'s memory order."""
-    if x.size < _MIN_SIZE:
+    if x.size < _MIN_SIZE_RELU:
         return None
     k = _ok(x)
     if k is None:
@@ -169,11 +178,11 @@ def relu(x: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _twin_flat(a: np.ndarray, b: np.ndarray) -> tuple | None:
+def _twin_flat(a: np.ndarray, b: np.ndarray, min_size: int) -> tuple | None:
     """``(kernels, a_flat, b_flat)`` for two arrays of the same shape and memory layout
-    (element i of one flat view is element i of the other), or None when the kernels do
-    not apply to them."""
-    if a.size < _MIN_SIZE or a.shape != b.shape or a.strides != b.strides:
+    (element i of one flat view is element i of the other) of at least ``min_size``
+    elements, or None when the kernels do not apply to them."""
+    if a.size < min_size or a.shape != b.shape or a.strides != b.strides:
         return None
     k = _ok(a, b)
     if k is None:
@@ -188,7 +197,7 @@ def sgd_step(x: np.ndarray, g: np.ndarray, lr: float) -> bool:
     """``x -= lr·g`` in one pass instead of two (``optim.SGD`` without momentum, decay or
     ``maximize``), bit-identical to the NumPy pair; False, doing nothing, where the kernels
     do not apply (then the caller runs its NumPy lines)."""
-    twin = _twin_flat(x, g)
+    twin = _twin_flat(x, g, _MIN_SIZE)
     if twin is None:
         return False
     k, xf, gf = twin
@@ -198,12 +207,49 @@ def sgd_step(x: np.ndarray, g: np.ndarray, lr: float) -> bool:
 
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
-    twin = _twin_flat(g, z)
+    twin = _twin_flat(g, z, _MIN_SIZE_RELU)
     if twin is None:
         return None
     k, gf, zf = twin
     out = np.empty_like(g)
     k.relu_bwd(gf, zf, dense_flat(out))
+    return out
+
+
+_F32 = np.dtype(np.float32)
+
+
+def softmax_xent(x: np.ndarray, y: np.ndarray) -> tuple | None:
+    """Softmax cross-entropy of float32 logits ``x: (N, C)`` with class indices ``y:
+    (N,)`` in one call: ``(p, Σ_i ℓ_i)`` with ``p`` the softmax (kept for the backward)
+    and the sum of the per-row losses as a Python float. None where the kernel does not
+    apply (not float32 C-contiguous NumPy arrays, non-integer targets, Numba missing) or
+    when a target is outside ``[0, C)`` (the caller's NumPy path reports it, or ignores
+    it). Every size: NumPy's path is ~10 calls of a few µs on rows this short."""
+    if (type(x) is not np.ndarray or x.dtype != _F32 or x.ndim != 2 or not x.flags.c_contiguous
+            or type(y) is not np.ndarray or y.dtype.kind not in "iu" or y.ndim != 1
+            or y.shape[0] != x.shape[0] or not x.size):
+        return None
+    k = _kernels()
+    if k is None:
+        return None
+    n, c = x.shape
+    p = np.empty_like(x)
+    bits = np.empty(min(max(1, k._XENT_BLOCK // c), n) * c, np.int32)  # one block's scratch
+    tot, bad = k.xent_fwd(x, y, p, bits)
+    return None if bad >= 0 else (p, tot)
+
+
+def softmax_xent_grad(p: np.ndarray, y: np.ndarray, scale: Any) -> np.ndarray | None:
+    """``(p − onehot(y))·scale`` (the VJP of :func:`softmax_xent` for the mean), bit-identical
+    to the NumPy difference then product; None where the kernels do not apply."""
+    if type(p) is not np.ndarray or p.dtype != _F32 or p.ndim != 2 or not p.flags.c_contiguous:
+        return None
+    k = _kernels()
+    if k is None:
+        return None
+    out = np.empty_like(p)
+    k.xent_bwd(p, y, scale, out)
     return out
 
 

@@ -17,8 +17,8 @@ numba = pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _kernels_at_every_size(request, monkeypatch):
-    """The kernels run from 16,384 elements up (ReLU from 4,096); the small arrays of these tests take them too
-    (except where a test checks that threshold)."""
+    """The kernels run from 16,384 elements up (ReLU from 4,096); the small arrays of these
+    tests take them too (except where a test checks that threshold)."""
     if "small_arrays" not in request.node.name:
         monkeypatch.setattr(K, "_MIN_SIZE", 1)
         monkeypatch.setattr(K, "_MIN_SIZE_RELU", 1)

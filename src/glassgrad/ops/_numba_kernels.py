@@ -278,7 +278,8 @@ _XENT_BLOCK = 4096  # elements of shifted logits exponentiated per _exp_rows cal
 def xent_fwd(x, y, p, bits):  # pragma: no cover - compiled
     """Softmax cross-entropy of float32 logits ``x: (N, C)`` (C-contiguous) with class
     indices ``y: (N,)``, in one call: per row the shift ``m = max_c x`` (NaN if any is),
-    ``s = x − m``, ``p = e^s / Σ_c e^s`` into ``p`` and ``log Σ_c e^s − s_y`` (the sum over c in float64, rounded once). Returns
+    ``s = x − m``, ``p = e^s / Σ_c e^s`` into ``p`` (the sum over c in float64, rounded
+    once) and ``log Σ_c e^s − s_y``. Returns
     ``(Σ_i ℓ_i, −1)`` (the sum in float64), or ``(nan, i)`` at the first target outside
     ``[0, C)`` (``p`` then partly written). ``_plain_forward`` in ``ops/loss.py`` is the
     NumPy reference; e^s is :func:`_exp_rows`' polynomial (an ``s`` below its range, where

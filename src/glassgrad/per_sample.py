@@ -318,7 +318,13 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
         return out, hT, cT
 
     m.__dict__["_run_direction"] = run
-    return lambda: m.__dict__.pop("_run_direction", None)
+    # the parameters are frozen: keep the layer off its array path, which has no taps
+    m.__dict__["_untracked"] = lambda input, hx: False
+
+    def restore() -> None:
+        m.__dict__.pop("_run_direction", None)
+        m.__dict__.pop("_untracked", None)
+    return restore
 
 
 _RULES: dict = {}

@@ -262,6 +262,19 @@ class Function:
             results[0]._version = args[0]._version  # a view: in-place changes show in the base
         return tuple(results) if multi else results[0]
 
+    @classmethod
+    def forward_arrays(cls, *arrays: Any, **kwargs: Any) -> Any:
+        """``forward`` on arrays, recording nothing: the array (or tuple of arrays) that
+        :meth:`apply` wraps in untracked Tensors when no input requires grad. For code that
+        works on arrays throughout where no graph can be wanted (a layer's inference path
+        under ``no_grad``); the same checks and errors as :meth:`apply`."""
+        ctx = object.__new__(cls)
+        ctx._saved = None
+        ctx._freed = False
+        ctx.create_graph = False
+        ctx.needs_input_grad = _no_grad_flags(len(arrays))
+        return _run_forward(cls, ctx, arrays, arrays, kwargs)
+
 
 def _run_forward(cls: type, ctx: Any, args: tuple, arrays: list, kwargs: dict) -> Any:
     """``cls.forward`` on the arrays: an array, or a tuple of arrays (NumPy scalars made

@@ -273,3 +273,68 @@ def test_final_state_changed_in_place_then_backward(cls):
     thn.mul_(2)
     (tout.sum() + thn.sum()).backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _outputs(res):
+    out, st = res
+    return [out] + (list(st) if isinstance(st, tuple) else [st])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("layers,bidir,batch_first,bias,hx", GRID + [(1, False, False, True, "unbatched")])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_untracked_forward_equals_the_graph_path(monkeypatch, kind, layers, bidir, batch_first,
+                                                 bias, hx, dt):
+    """Without a graph (``no_grad``, or nothing requiring grad) the layer runs on arrays
+    (``RNNBase._forward_arrays``): the same ops, so the same values bit for bit as the
+    Tensor path, untracked outputs of the same shapes; the Tensor path still runs (and
+    records) as soon as anything requires grad."""
+    gg.manual_seed(1)
+    m = GG[kind](I, HID, num_layers=layers, bidirectional=bidir, batch_first=batch_first,
+                 bias=bias, dtype=dt).eval()
+    D = 2 if bidir else 1
+    rng = np.random.default_rng(2)
+    if hx == "unbatched":
+        x, shp = rng.standard_normal((T, I)).astype(dt), (layers * D, HID)
+    else:
+        x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dt)
+        shp = (layers * D, B, HID)
+    st = [gg.tensor(rng.standard_normal(shp).astype(dt)) for _ in range(2 if kind == "LSTM" else 1)]
+    arg = (tuple(st) if kind == "LSTM" else st[0]) if hx is True else None
+    calls = []
+    real = nn.RNNBase._forward_arrays
+    monkeypatch.setattr(nn.RNNBase, "_forward_arrays",
+                        lambda self, *a: calls.append(1) or real(self, *a))
+    ref = _outputs(m(gg.tensor(x, requires_grad=True), arg))
+    assert not calls and all(r.grad_fn is not None for r in ref)
+    with gg.no_grad():
+        got = _outputs(m(gg.tensor(x), arg))
+    assert len(calls) == 1
+    m.requires_grad_(False)                          # grad mode on, nothing requires grad
+    got2 = _outputs(m(gg.tensor(x), arg))
+    assert len(calls) == 2
+    for r, a, b in zip(ref, got, got2):
+        for o in (a, b):
+            assert o.grad_fn is None and not o.requires_grad and o.shape == r.shape
+            assert o.dtype == r.dtype
+            np.testing.assert_array_equal(o.numpy(), r.detach().numpy())
+
+
+def test_untracked_forward_leaves_errors_and_training_to_the_graph_path():
+    m = nn.LSTM(5, 4, num_layers=2, dropout=0.5)
+    with gg.no_grad():
+        with pytest.raises(ValueError, match="input.size\\(-1\\) must be equal to input_size"):
+            m(gg.zeros(6, 2, 3))
+        with pytest.raises(ValueError, match=r"expected h_0 of shape \(2, 2, 4\)"):
+            m(gg.zeros(6, 2, 5), (gg.zeros(1, 2, 4), gg.zeros(2, 2, 4)))
+        with pytest.raises(TypeError, match="input dtype float64 does not match"):
+            m(gg.zeros(6, 2, 5, dtype=gg.float64))
+        gg.manual_seed(0)
+        a = m(gg.ones(6, 2, 5))[0].numpy()      # training: dropout between the layers
+        gg.manual_seed(1)
+        b = m(gg.ones(6, 2, 5))[0].numpy()
+    assert not np.array_equal(a, b)
+    x = gg.randn(4, 1, 5)
+    with gg.no_grad():
+        y0 = m.eval()(x)[0].numpy()
+    assert np.array_equal(y0, m(x)[0].detach().numpy())

@@ -249,7 +249,7 @@ def test_lstm_layer_bit_identical(dtype, reverse, use_out):
 
     def run():
         x, h0, c0, w = (gg.Tensor._make(a.copy(), True) for a in (xa, h0a, c0a, wa))
-        out, hT, cT = LSTMLayer.apply(x, h0, c0, w, reverse)
+        out, hT, cT = LSTMLayer.apply(x, h0, c0, w, reverse=reverse)
         loss = (hT * 2).sum() + (cT ** 2).sum()
         if use_out:
             loss = loss + (out * gg.Tensor._make(ga, False)).sum()

@@ -138,9 +138,9 @@ def test_lstm_layer_without_grad_reuses_one_step_of_scratch_same_values(T, B, re
     xa = rng.standard_normal((T, B, 4 * H)).astype(np.float32)
     h0, c0 = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
     w = (rng.standard_normal((4 * H, H)) * 0.1).astype(np.float32)
-    with_grad = LSTMLayer.apply(*(gg.Tensor._make(a, True) for a in (xa, h0, c0, w)), reverse)
+    with_grad = LSTMLayer.apply(*(gg.Tensor._make(a, True) for a in (xa, h0, c0, w)), reverse=reverse)
     with gg.no_grad():
-        out = LSTMLayer.apply(*(gg.tensor(a) for a in (xa, h0, c0, w)), reverse)
+        out = LSTMLayer.apply(*(gg.tensor(a) for a in (xa, h0, c0, w)), reverse=reverse)
     for a, b in zip(with_grad, out):
         np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
     ring = _Ring(np, 2, (2, 3), np.float32)

@@ -95,3 +95,47 @@ def test_bad_shapes_name_the_op():
         R.LSTMLayer.apply(xproj, h, c[:, :2], w)
     with pytest.raises(ValueError, match="lstm: .*weight_hh"):
         R.LSTMLayer.apply(xproj, h, c, w[:, :2])
+
+
+def _run_with_bias(T, B, H, dtype, reverse, inside):
+    """Outputs and gradients of the layer with its bias given to the layer (``inside``) or
+    added to the projections beforehand (``xproj + b``: the same sums)."""
+    rng = np.random.default_rng(7)
+    arrs = [rng.standard_normal(s).astype(dtype) * 0.5
+            for s in ((T, B, 4 * H), (B, H), (B, H), (4 * H, H), (4 * H,))]
+    ins = [gg.tensor(a, requires_grad=True) for a in arrs]
+    x, h, c, w, b = ins
+    res = (R.LSTMLayer.apply(x, h, c, w, b, reverse=reverse) if inside
+           else R.LSTMLayer.apply(x + b, h, c, w, reverse=reverse))
+    ws = [gg.tensor(rng.standard_normal(t.shape).astype(dtype)) for t in res]
+    sum((t * v).sum() for t, v in zip(res, ws)).backward()
+    return [t.detach().numpy() for t in res] + [t.grad.numpy() for t in ins]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T,B,H", [(3, 2, 5), (28, 128, 32)])   # small; over 1 MiB (the row loop)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_bias_inside_equals_bias_in_the_projection(dtype, T, B, H, reverse):
+    """``LSTMLayer(xproj, h, c, W, b)`` (the bias added step by step, in the compiled row loop
+    for large float32 inputs) = ``LSTMLayer(xproj + b, h, c, W)``: the same values bit for
+    bit, the same gradients (``δb = Σ δxproj``, to rounding of that sum)."""
+    got = _run_with_bias(T, B, H, dtype, reverse, True)
+    want = _run_with_bias(T, B, H, dtype, reverse, False)
+    for a, b in zip(got[:3], want[:3]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got[3:], want[3:]):
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_bias_gradcheck_double_backward_and_errors():
+    ins = list(_inputs(T=3, B=2, H=2)) + [gg.tensor(np.linspace(-1, 1, 8), requires_grad=True)]
+
+    def f(*a):
+        out, h, c = R.LSTMLayer.apply(*a, reverse=True)
+        return gg.cat([out.reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    assert gg.autograd.gradcheck(f, ins)
+    assert gg.autograd.gradgradcheck(f, ins)
+    with pytest.raises(ValueError, match=r"lstm: bias \(7,\) float64 must have shape \(8,\)"):
+        R.LSTMLayer.apply(*ins[:4], gg.zeros(7, dtype=gg.float64))

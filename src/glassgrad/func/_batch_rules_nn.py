@@ -283,7 +283,8 @@ def _rnn(cls: type, args: tuple, kwargs: dict) -> Any:
     weights the recurrence is unrolled on the physical tensors (:func:`_rnn_unrolled`)."""
     b = _bind(cls, args, kwargs)
     A = b.arguments
-    names = [k for k in A if k not in ("ctx", "reverse")]
+    # (LSTMLayer's optional bias b is not given under vmap: nn.LSTM leaves it in the projection)
+    names = [k for k in A if k not in ("ctx", "reverse") and not (k == "b" and A[k] is None)]
     weights = [k for k in names if k in ("w_hh", "b_hh")]
     level, B = _level([_bt(A[k]) for k in names])
     if any(_is_b(_bt(A[k])) for k in weights):

@@ -75,7 +75,7 @@ class SharedWeightLSTMLayer(Function):
     def forward(ctx, xproj, h0, c0, w, reverse=False):
         need = ctx.needs_input_grad
         inner = _Inner((any(need), need[1], need[2], False))
-        out, hT, cT = RN.LSTMLayer.forward(inner, xproj, h0, c0, w[0], reverse)
+        out, hT, cT = RN.LSTMLayer.forward(inner, xproj, h0, c0, w[0], reverse=reverse)
         ctx.inner, ctx.reverse, ctx.out = inner, reverse, out
         ctx.save_for_backward(xproj, h0, c0, w)
         return out, hT, cT

@@ -149,6 +149,17 @@ def _lstm_pre_row(ab, xb, H):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
+def _lstm_pre_row_bias(ab, xb, bias, H):  # pragma: no cover - compiled
+    """:func:`_lstm_pre_row` with the projection's bias added to it first: ``ab ← −(ab + (xb
+    + bias))`` (the sum ``xproj + b`` of the NumPy paths, then the same steps)."""
+    for j in range(ab.shape[0]):
+        ab[j] = -(ab[j] + (xb[j] + bias[j]))
+    g = ab[2 * H:3 * H]
+    for j in range(H):
+        g[j] = g[j] + g[j]
+
+
+@njit(**_JIT)
 def lstm_fwd_cell(a, c, one, c_new):  # pragma: no cover - compiled
     """LSTM step, after ``a = σ(a)``: the g block as ``2σ − 1`` in place, and
     ``c' = f ⊙ c + i ⊙ g`` — the rest of ``_rnn_loops._lstm_gates_`` before ``tanh(c')``. (The
@@ -399,9 +410,10 @@ def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
         hn[j] = a[3 * H + j] * tc[j]
 
 @njit(**_JIT)
-def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
+def lstm_fwd_step(a, x, bias, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
     """A float32 LSTM step of ``_rnn_loops._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
-    in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``), then
+    in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``; ``a ←
+    −(a + (x + bias))`` when ``bias``, the projection's bias, is not empty), then
     :func:`_lstm_cell_row` (σ, g = 2σ − 1, ``c' = f ⊙ c + i ⊙ g`` into ``c_new``,
     ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``). One call instead of eight
     NumPy and kernel calls a step matters most when blocks of rows run on several threads
@@ -414,7 +426,10 @@ def lstm_fwd_step(a, x, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
     tb = np.empty(H, np.float32)
     for b in range(b0, b1):
         ab = a[b]
-        _lstm_pre_row(ab, x[b], H)
+        if bias.shape[0]:
+            _lstm_pre_row_bias(ab, x[b], bias, H)
+        else:
+            _lstm_pre_row(ab, x[b], H)
         _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
 
 
@@ -432,20 +447,22 @@ def _gemm_rows(gemm, a, b, c, beta):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def lstm_fwd_rows(gemm, xproj, w_t, h0, cs, tcs, out, acts, reverse, b0, b1):  # pragma: no cover - compiled
+def lstm_fwd_rows(gemm, xproj, bias, w_t, h0, cs, tcs, out, acts, reverse, b0,
+                  b1):  # pragma: no cover - compiled
     """A float32 LSTM layer's forward over the sequences of rows ``b0:b1`` in one call (no
     Python, and no GIL, between steps): per step ``a = h·W_hhᵀ`` through ``gemm``, then
     :func:`lstm_fwd_step`. The arrays are the layer's whole ``(T, B, ·)`` arrays (blocks on
     other threads write other rows); ``acts``, ``tcs`` (T or 1 entries) and ``cs`` (T + 1
     or 2) are indexed modulo their length, so inference passes one step's scratch instead
-    of every step's. ``cs[0]`` holds c_0."""
+    of every step's. ``cs[0]`` holds c_0. ``bias`` (empty, or the ``(4H,)`` bias of a
+    projection computed without it) is added to each step's projection in the step."""
     T = xproj.shape[0]
     for k in range(T):
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
         a = acts[t % acts.shape[0]]
         _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
-        lstm_fwd_step(a, xproj[t], cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
+        lstm_fwd_step(a, xproj[t], bias, cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
                       tcs[t % tcs.shape[0]], out[t], b0, b1)
 
 

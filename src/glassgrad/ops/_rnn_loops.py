@@ -91,12 +91,17 @@ def _compiled(*arrays: Any) -> tuple:
     return kern, sgemm
 
 
+_NO_BIAS = np.empty(0, np.float32)   # the compiled steps' "no bias" (a float32 array, typed once)
+
+
 def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
-                  reverse: bool) -> tuple:
+                  reverse: bool, bias: Any = None) -> tuple:
     """LSTMLayer's forward for large inputs: fills ``out`` (T, B, H) and returns ``(acts,
     cs, tcs, c_T)`` — the gate activations, the cell states (c_0 first) and ``tanh c'``
     of every step when ``keep`` (for the backward), else one step's scratch — running the
-    rows in blocks on several cores where that pays (module docstring)."""
+    rows in blocks on several cores where that pays (module docstring). ``bias`` (4H,), if
+    given, is added to the projections: inside the compiled loop step by step (no second
+    pass over the ``(T, B, 4H)`` projections), else as ``xproj + bias`` beforehand."""
     xp = xp_of(xproj)
     T, B, G = xproj.shape
     H = G // 4
@@ -110,15 +115,18 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
     # float32 with the kernels: each block's whole loop in one compiled call, which
     # calls NumPy's BLAS itself (no Python and no GIL between steps)
     kern, sgemm = _compiled(xproj, h0, c0, w_hh)
+    if bias is not None and (sgemm is None or bias.dtype != dt):
+        xproj, bias = xproj + bias, None
     w_t = xp.ascontiguousarray(w_hh.T)
     if sgemm is not None:
+        bias = _NO_BIAS if bias is None else xp.ascontiguousarray(bias)
         if not keep:   # inference: one step's scratch (T× less memory)
             acts, cs, tcs = (xp.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
         cs[0] = c0
         xs, h0c = xp.ascontiguousarray(xproj), xp.ascontiguousarray(h0)
 
         def rows(r: slice) -> Any:   # the sequences of rows r, all steps
-            kern.lstm_fwd_rows(sgemm, xs, w_t, h0c, cs, tcs, out, acts, reverse,
+            kern.lstm_fwd_rows(sgemm, xs, bias, w_t, h0c, cs, tcs, out, acts, reverse,
                                *r.indices(B)[:2])
             return cs[T % cs.shape[0], r]
     else:
@@ -285,7 +293,7 @@ def _lstm_large_forward(xproj: Any, w_t: Any, h: Any, cs: Any, tcs: Any, out: An
         xp.matmul(h, w_t, out=a)            # the only GEMM of the step
         if fused:   # all of the step's gate arithmetic in one call (to float32 rounding)
             h = out[t]
-            kern.lstm_fwd_step(a, xproj[t], cs[k], cs[k + 1], tcs[t], h, 0, h.shape[0])
+            kern.lstm_fwd_step(a, xproj[t], _NO_BIAS, cs[k], cs[k + 1], tcs[t], h, 0, h.shape[0])
             continue
         if kern is None:
             a += xproj[t]

@@ -59,7 +59,7 @@ from . import _dual as D
 from . import _rnn_loops as L
 from . import kernels as K
 from ._rnn_loops import _SEQ_KERNEL_MAX_B, _WT_CACHE, _WT_CACHE_MAX, _lstm_gates_, _sigmoid_  # noqa: F401
-from ._util import op_error
+from ._util import op_error, sum_rows
 from .movement import Cat, Stack
 
 __all__: list = []  # the modules in nn/modules/rnn.py are the public API
@@ -166,10 +166,13 @@ class LSTMCellFused(Function):
 
 class LSTMLayer(Function):
     """A whole LSTM layer (one direction) in one node: ``(out, h_T, c_T) = lstm(xproj, h_0,
-    c_0, W_hh)`` with ``xproj: (T, B, 4H)`` the input projections of every step (one GEMM
+    c_0, W_hh[, b])`` with ``xproj: (T, B, 4H)`` the input projections of every step (one GEMM
     beforehand), ``h_0, c_0: (B, H)``, ``W_hh: (4H, H)``; ``out: (T, B, H)`` holds every
     step's ``h``. ``reverse=True`` runs the steps t = T−1, …, 0 (the backward direction of
-    a bidirectional layer).
+    a bidirectional layer). ``b: (4H,)``, optional, is a bias of the projections
+    (``b_ih + b_hh``, the projection then computed without it): the layer adds it step by
+    step, which spares the large-batch forward a pass over the ``(T, B, 4H)`` projections
+    (the same sums: ``(x·W_ihᵀ + b) + h·W_hhᵀ``); ``δb = Σ_t Σ_rows δa_t``.
 
     The forward runs the step of :class:`LSTMCellFused` T times, writing the gate
     activations of all steps into one ``(T, B, 4H)`` array. The backward is BPTT in one
@@ -180,12 +183,13 @@ class LSTMLayer(Function):
     Shapes of the backward: ``dxproj (T, B, 4H)``, ``dh_0, dc_0 (B, H)``, ``dW_hh (4H, H)``.
     """
     formulas = {
-        "inputs": "Xproj, h_0, c_0, W_hh",
+        "inputs": "Xproj, h_0, c_0, W_hh, b",
         "grads": (
             "dXproj[t] = [δa_i, δa_f, δa_g, δa_o] at step t (BPTT, newest step first)",
             "dh_0 = δa_first @ W_hh",
             "dc_0 = δc*_first ⊙ f_first",
             "dW_hh = Σ_t δa_tᵀ @ h_t−1 (one GEMM over all steps)",
+            "db = Σ_t sum_rows(δa_t)",
         ),
         "output": "out, h_T, c_T",
     }
@@ -193,12 +197,15 @@ class LSTMLayer(Function):
     fresh_grads = True
 
     @staticmethod
-    def forward(ctx, xproj, h0, c0, w_hh, reverse=False):
+    def forward(ctx, xproj, h0, c0, w_hh, b=None, reverse=False):
         if xproj.ndim != 3 or xproj.shape[0] == 0:
             raise op_error("lstm", f"input projection must have shape (T, batch, 4·H) with T ≥ 1, "
                            f"got {tuple(xproj.shape)}")
         H = _check_cell("lstm", xproj[0], h0, w_hh, 4)
         _check_lstm_state("lstm", h0, c0)
+        if b is not None and (b.shape != (4 * H,) or b.dtype != xproj.dtype):
+            raise op_error("lstm", f"bias {tuple(b.shape)} {b.dtype} must have shape ({4 * H},) "
+                           f"and the projection's dtype {xproj.dtype}")
         xp = xp_of(xproj)
         T, B, _ = xproj.shape
         dt = xproj.dtype
@@ -207,15 +214,16 @@ class LSTMLayer(Function):
         keep = True   # the activations of every step, kept for the backward
         if xproj.nbytes > (1 << 20):   # (without a backward: one step's scratch)
             keep = any(ctx.needs_input_grad)
-            acts, cs, tcs, c_last = L.forward_large(xproj, h0, c0, w_hh, out, keep, reverse)
+            acts, cs, tcs, c_last = L.forward_large(xproj, h0, c0, w_hh, out, keep, reverse, b)
         else:   # small: whole arrays cost less than reusing one step's scratch
+            xb = xproj if b is None else xproj + b
             acts = xp.empty((T, B, 4 * H), dtype=dt)   # i, f, g, o of every step
             cs = xp.empty((T + 1, B, H), dtype=dt)      # cs[k]: c before the k-th step run
             tcs = xp.empty((T, B, H), dtype=dt)         # tanh(c') of every step
             cs[0] = c0
-            L._lstm_small_forward(xproj, w_hh, h0, cs, tcs, out, acts, steps)
+            L._lstm_small_forward(xb, w_hh, h0, cs, tcs, out, acts, steps)
             c_last = cs[T].copy()
-        ctx.save_for_backward(xproj, h0, c0, w_hh, out)
+        ctx.save_for_backward(xproj, h0, c0, w_hh, out, *((b,) if b is not None else ()))
         if keep:
             ctx.acts, ctx.cs, ctx.tcs = acts, cs, tcs
         ctx.reverse = reverse
@@ -224,9 +232,9 @@ class LSTMLayer(Function):
     @staticmethod
     def backward(ctx, dout, dhT, dcT):
         """VJP: BPTT over the saved gate activations (see the class docstring)."""
-        xproj, h0, c0, w_hh, out = ctx.saved_tensors
+        xproj, h0, c0, w_hh, out, *b = ctx.saved_tensors
         if ctx.create_graph:
-            return _lstm_layer_double(ctx, xproj, h0, c0, w_hh, dout, dhT, dcT)
+            return _lstm_layer_double(ctx, xproj, h0, c0, w_hh, b, dout, dhT, dcT)
         acts, cs, tcs, reverse = ctx.acts, ctx.cs, ctx.tcs, ctx.reverse
         xp = xp_of(acts)
         T, B, G = acts.shape
@@ -238,8 +246,11 @@ class LSTMLayer(Function):
         h_prev = (xp.concatenate([out[1:], h0[None]]) if reverse
                   else xp.concatenate([h0[None], out[:-1]]))
         dw = da_all.reshape(T * B, G).T @ h_prev.reshape(T * B, H) if need[3] else None
-        return (da_all if need[0] else None, dh if need[1] else None,
-                dc if need[2] else None, dw)
+        grads = (da_all if need[0] else None, dh if need[1] else None,
+                 dc if need[2] else None, dw)
+        if len(need) < 5:   # called without a bias
+            return grads
+        return grads + (sum_rows(da_all.reshape(T * B, G)) if need[4] else None,)
 
 
 def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
@@ -249,20 +260,21 @@ def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:
     return run_backward(outs, seeds, True, True, capture=inputs, accumulate=False)
 
 
-def _lstm_layer_double(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, dout: Any, dhT: Any,
-                       dcT: Any) -> tuple:
+def _lstm_layer_double(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, b: list, dout: Any,
+                       dhT: Any, dcT: Any) -> tuple:
     """Under ``create_graph``: rebuild the layer from differentiable cell ops on the saved
-    inputs and take the vector-Jacobian product with ``autograd.grad`` (so the result can
-    be differentiated again)."""
+    inputs (``b``: the bias, in a list of zero or one) and take the vector-Jacobian product
+    with ``autograd.grad`` (so the result can be differentiated again)."""
     T = xproj.shape[0]
     steps = range(T - 1, -1, -1) if ctx.reverse else range(T)
+    xb = xproj + b[0] if b else xproj
     h, c = h0, c0
     outs: list = [None] * T
     for t in steps:
-        h, c = lstm_cell(xproj[t], h, c, w_hh, fused=True)
+        h, c = lstm_cell(xb[t], h, c, w_hh, fused=True)
         outs[t] = h
     out = Stack.apply(0, *outs)
-    ins = [xproj, h0, c0, w_hh]
+    ins = [xproj, h0, c0, w_hh] + b
     want = [t for t, n in zip(ins, ctx.needs_input_grad) if n]
     gs = iter(_graph_vjp([out, h, c], want, [dout, dhT, dcT]))
     return tuple(next(gs) if n else None for n in ctx.needs_input_grad)

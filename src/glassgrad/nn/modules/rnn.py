@@ -373,12 +373,14 @@ class RNNBase(Module):
                                           for p in self._weights_of(layer, d))
                 b = b_ih if b_ih is None or not lstm else b_ih + b_hh
                 Tl, Bl, n_in = layer_in.shape
-                xp = _Linear.forward_arrays(layer_in.reshape(Tl * Bl, n_in), w_ih, b)
+                # (the LSTM's bias goes to the layer, as in _run_direction)
+                xp = _Linear.forward_arrays(layer_in.reshape(Tl * Bl, n_in), w_ih,
+                                            None if lstm else b)
                 xp = xp.reshape(Tl, Bl, xp.shape[-1])
                 h = init[0][k] if init else zeros
                 if lstm:
                     out, hT, cT = R.LSTMLayer.forward_arrays(xp, h, init[1][k] if init else zeros,
-                                                             w_hh, reverse=d == 1)
+                                                             w_hh, b, reverse=d == 1)
                     c_n.append(cT)
                 else:
                     out, hT = R.GRULayer.forward_arrays(xp, h, w_hh, b_hh, reverse=d == 1)
@@ -423,10 +425,15 @@ class RNNBase(Module):
             b = b_ih
         else:                       # both biases just add up
             b = b_ih + b_hh
-        xp = _Linear.apply(x.reshape(T * B, n_in), w_ih, b)
         if mode == "LSTM" and self.fused and masks is None and T > 0:
-            # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM) ----
-            return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh, reverse=d == 1)
+            # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM); the
+            # bias goes to the layer, which adds it step by step (no pass over the
+            # (T·B, 4H) projections; under vmap the projection keeps it) ----
+            lb = b if _GRAD_STATE.batching is None else None
+            xp = _Linear.apply(x.reshape(T * B, n_in), w_ih, None if lb is not None else b)
+            return R.LSTMLayer.apply(xp.reshape(T, B, w_ih.shape[0]), h, c, w_hh,
+                                     *(() if lb is None else (lb,)), reverse=d == 1)
+        xp = _Linear.apply(x.reshape(T * B, n_in), w_ih, b)
         if mode == "GRU" and self.fused and masks is None and T > 0 and kernels.backend() == "numba":
             # the whole layer in one node when its BPTT step is compiled (ops.kernels): then
             # faster than the chain of cells (18.2 vs 21.5 ms per step, bench/README.md); on

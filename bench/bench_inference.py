@@ -120,6 +120,7 @@ def time_pair(fns: dict[str, Callable[[], Any]], reps: int, turn: float) -> dict
     times: dict[str, list] = {k: [] for k in fns}
     for _ in range(reps):
         for k, f in fns.items():
+            _threads.settle()   # the other framework's threads idle first
             t0 = time.perf_counter()
             for _ in range(calls):
                 f()

@@ -53,6 +53,7 @@ if ARGS is not None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
 
+import _threads  # noqa: E402  (settle)
 import numpy as np  # noqa: E402  (after the thread settings)
 
 
@@ -216,6 +217,7 @@ def main(args: argparse.Namespace) -> None:
     times: dict = {r.name: [] for r in runners}
     for rep in range(args.reps):
         for r in runners:
+            _threads.settle()   # the other framework's threads idle first
             sec, loss = r.run(X, y, n_batches, bs, 1 + rep * n_batches)
             times[r.name].append(sec / n_batches)
             print(f"  rep {rep + 1} {r.name:9s}: {sec:8.2f} s  ({sec / n_batches * 1e3:7.2f} "

@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     last: dict[str, float] = {}
     for _ in range(a.reps):
         for n in names:
+            _threads.settle()   # the other framework's threads idle first
             t0, c0 = time.perf_counter(), time.process_time()
             last[n] = runs[n](X, y, order)
             times[n].append((time.perf_counter() - t0) * per_epoch)

@@ -46,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 sys.path.insert(0, HERE)
 
+import _threads  # noqa: E402
 from _memory import peak_above_base_mib  # noqa: E402
 
 
@@ -343,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="epochs per framework")
     ap.add_argument("--chunk", type=int, default=0,
                     help="batches per turn when alternating (default: about 1/20 epoch)")
-    ap.add_argument("--settle", type=float, default=0.2,
-                    help="seconds of (untimed) sleep before each turn, so that the BLAS and "
-                         "OpenMP worker threads of the previous turn stop spinning")
+    ap.add_argument("--settle", type=float, default=_threads.SETTLE,
+                    help="seconds of (untimed, busy) waiting before each turn, so that the BLAS "
+                         "and OpenMP worker threads of the previous turn stop spinning")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", default=None, help="e.g. 784-300-100-10 (overrides --hidden)")
     ap.add_argument("--batch-size", type=int, default=128)
@@ -398,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             for j in range(len(names)):
                 n = names[(j + k) % len(names)]
                 if a.settle:
-                    time.sleep(a.settle)  # let the previous turn's BLAS/OpenMP threads go idle
+                    _threads.settle(a.settle)  # the previous turn's BLAS/OpenMP threads idle first
                 t0 = pc()
                 trainers[n].run(X, y, ch, a.lr)
                 dt = pc() - t0

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {k: [] for k in steppers}
     for _ in range(a.reps):
         for name, fn in steppers.items():
+            _threads.settle()   # the other framework's threads idle first
             t0 = time.perf_counter()
             for i in range(n):
                 fn(xs[i], ys[i])

@@ -480,6 +480,24 @@ def test_lstm_cell_backward_equations():
     close(ts[3].grad.array, da.T @ h)
 
 
+def test_lstm_layer_bias_gradient_is_the_sum_of_every_step_delta():
+    """rnn.md: the bias inside the layer, ``∂L/∂b = Σ_t Σ_rows δa_t`` with ``δa_t`` the
+    layer's ``∂L/∂Xproj``; and ``a_t = (x_t W_ihᵀ + b) + h W_hhᵀ``, the outputs of the layer
+    given ``xproj + b``."""
+    from glassgrad.ops.rnn import LSTMLayer
+
+    T, B, H = 4, 3, 2
+    arrs = [rng.normal(size=s) for s in ((T, B, 4 * H), (B, H), (B, H), (4 * H, H), (4 * H,))]
+    ts = [gg.tensor(a, requires_grad=True) for a in arrs]
+    out, hT, cT = LSTMLayer.apply(*ts)
+    w = [rng.normal(size=t.shape) for t in (out, hT, cT)]
+    sum((t * gg.tensor(v)).sum() for t, v in zip((out, hT, cT), w)).backward()
+    close(ts[4].grad.array, ts[0].grad.array.sum((0, 1)))
+    ref = LSTMLayer.apply(*(gg.tensor(a) for a in [arrs[0] + arrs[4]] + arrs[1:4]))
+    for a, b in zip((out, hT, cT), ref):
+        close(a.array, b.array)
+
+
 def test_bptt_elman_rnn():
     T, B, I, H = 4, 2, 3, 5
     xs = rng.normal(size=(T, B, I))

@@ -220,6 +220,11 @@ def test_errors_are_clear():
         m(gg.zeros(6, 2, 5), gg.zeros(2, 2, 4))
     with pytest.raises(TypeError, match="input dtype float64 does not match"):
         m(gg.zeros(6, 2, 5, dtype=gg.float64))
+    with pytest.raises(ValueError, match=r"LSTM: expected a sequence length larger than 0, got "
+                       r"input of shape \(0, 2, 5\)"):
+        m(gg.zeros(0, 2, 5))
+    with gg.no_grad(), pytest.raises(ValueError, match="GRU: expected a sequence length larger"):
+        nn.GRU(5, 4, batch_first=True)(gg.zeros(2, 0, 5))
     with pytest.raises(ValueError, match="lengths .* exceed the sequence length 6"):
         m(gg.zeros(6, 2, 5), lengths=[7, 2])
     with pytest.raises(ValueError, match="got 3 lengths for a batch of 2"):

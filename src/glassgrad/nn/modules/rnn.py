@@ -195,6 +195,10 @@ class RNNBase(Module):
             raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
                              f"{self.input_size}, got {input.shape[-1]} (input shape "
                              f"{tuple(input.shape)})")
+        if input.shape[1 if input.ndim == 3 and self.batch_first else 0] == 0:
+            raise ValueError(f"{name}: expected a sequence length larger than 0, got input of "
+                             f"shape {tuple(input.shape)}"
+                             + (" (batch_first: (B, T, F))" if self.batch_first else ""))
         w = self._parameters[self._flat_weights_names[0]]
         if input.dtype != w.dtype:
             raise TypeError(f"{name}: input dtype {input.dtype} does not match the parameters' "

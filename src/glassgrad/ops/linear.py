@@ -30,19 +30,22 @@ def _lead(shape: tuple) -> int:
         n *= s
     return n
 
-# outputs of at least this many elements (1 MiB of float32), with at most this many inputs
-# per row, are computed as bias first, then the product added in by BLAS (_blas.linear_into):
-# large outputs are where the separate bias pass costs (memory traffic), and up to 256
-# inputs OpenBLAS sums each product in one block, so the result is the same sum as
-# ``x @ w.T`` then ``+= b`` (tests/ops/test_linear.py compares them bit for bit)
-_BIAS_FIRST_MIN = 1 << 18
-_BIAS_FIRST_MAX_K = 256
+# outputs of at least this many elements (128 KiB of float32) are computed as bias first,
+# then the product added in by BLAS (_blas.linear_into): it spares the separate bias pass
+# over the output and costs a ctypes call (~4 µs), so it pays from about this size (128×784
+# ·784×256 plus bias, 2 threads: 437 µs as product then bias, 425 this way, the product
+# alone 424; 3584×28·28×512: 1.59 against 1.45 ms). Up to _BIAS_FIRST_EXACT_K inputs per
+# row OpenBLAS sums each product in one block, so the result is the same sum as
+# ``x @ w.T`` then ``+= b`` bit for bit; longer rows it sums in blocks into the output,
+# which then holds the bias from the start: the same to float32 rounding (as PyTorch's
+# addmm, which also starts from the bias; tests/ops/test_linear.py bounds it)
+_BIAS_FIRST_MIN = 1 << 15
+_BIAS_FIRST_EXACT_K = 256
 
 
 def _bias_first(x2: Any, w: Any, b: Any) -> Any:
     """``x2·wᵀ + b`` through :func:`._blas.linear_into` where that applies, else None."""
-    n, k = x2.shape
-    if (n * w.shape[0] < _BIAS_FIRST_MIN or k > _BIAS_FIRST_MAX_K or type(x2) is not np.ndarray
+    if (x2.shape[0] * w.shape[0] < _BIAS_FIRST_MIN or type(x2) is not np.ndarray
             or x2.dtype != np.float32 or type(w) is not np.ndarray or type(b) is not np.ndarray
             or not (x2.flags.c_contiguous and w.flags.c_contiguous and b.flags.c_contiguous)):
         return None

@@ -243,6 +243,21 @@ def sgd_plain(x, g, lr):  # pragma: no cover - compiled
         x[i] = x[i] - lr * g[i]
 
 
+@njit(**_JIT)
+def adam_plain(x, g, m, v, c1, b2, c2, bc2, eps, neg_step, decay):  # pragma: no cover - compiled
+    """One Adam update in one pass over flat arrays, the arithmetic of ``optim.Adam``'s NumPy
+    lines in their order (the scalars already of the arrays' dtype, as NumPy casts Python
+    floats there; bit-identical): ``x ·= decay`` (AdamW; 1 for Adam), ``m += (g − m)·c1``,
+    ``v = v·b2 + (g·g)·c2``, ``x += m / (√v / bc2 + eps) · neg_step``."""
+    for i in range(x.shape[0]):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * c1
+        vi = v[i] * b2 + (gi * gi) * c2
+        m[i] = mi
+        v[i] = vi
+        x[i] = x[i] * decay + (mi / (np.sqrt(vi) / bc2 + eps)) * neg_step
+
+
 # e^x in float32 as a polynomial LLVM can vectorise (libm's expf, which Numba calls for
 # math.exp, is one scalar call per element): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a
 # degree-7 polynomial (Cephes' expf coefficients), 2^k written as the float's exponent

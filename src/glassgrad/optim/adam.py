@@ -22,7 +22,8 @@ import math
 from typing import Any
 
 from ..backend import np
-from ._common import adam_moments, scalars, shared_doc, zeros
+from ..ops import kernels
+from ._common import adam_moments, decayed_grad, scalars, shared_doc, update_moments, zeros
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam"]
@@ -58,25 +59,45 @@ class Adam(Optimizer):
         return zeros(x, "exp_avg", "exp_avg_sq")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr, eps = scalars(group, "lr", "eps")
+        lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
         b1, b2 = map(float, group["betas"])
         amsgrad = bool(group["amsgrad"])
+        decoupled = bool(group["decoupled_weight_decay"])
+        if not (amsgrad or group["maximize"] or (wd and not decoupled)):
+            # no AMSGrad, no L2 penalty: one compiled pass per parameter where the kernels
+            # apply (ops/kernels.py adam_step: the NumPy lines below, in their order, with
+            # AdamW's decay first; bit-identical), else those lines
+            for x, g, st in self._with_grads(group):
+                t = st["step"]
+                if kernels.adam_step(x, g, st["exp_avg"], st["exp_avg_sq"], b1, b2,
+                                     math.sqrt(1.0 - b2**t), eps, lr / (1.0 - b1**t),
+                                     1.0 - lr * wd if wd else 1.0):
+                    continue
+                a, b = self._buffers(x, 2)
+                g = decayed_grad(g, x, lr, wd, decoupled, False, a)
+                update_moments(g, st["exp_avg"], st["exp_avg_sq"], b1, b2, b)
+                _apply(x, st["exp_avg"], st["exp_avg_sq"], b, t, lr, eps, b1, b2)
+            return
         for x, _, st, _, b in adam_moments(self, group):  # decay, then m and v updated
-            t = st["step"]
-            m, v = st["exp_avg"], st["exp_avg_sq"]
+            v = st["exp_avg_sq"]
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq")
                 if vmax is None:  # amsgrad switched on mid-run
                     vmax = st["max_exp_avg_sq"] = np.zeros_like(x)
                 np.maximum(vmax, v, out=vmax)
                 v = vmax
-            # Python floats: keep float32 arithmetic in float32
-            step_size = lr / (1.0 - b1**t)
-            bc2_sqrt = math.sqrt(1.0 - b2**t)
-            # denom = sqrt(v) / sqrt(1 - beta2^t) + eps ; p <- p - step_size * m / denom
-            np.sqrt(v, out=b)
-            b /= bc2_sqrt
-            b += eps
-            np.divide(m, b, out=b)
-            b *= -step_size
-            x += b
+            _apply(x, st["exp_avg"], v, b, st["step"], lr, eps, b1, b2)
+
+
+def _apply(x: Any, m: Any, v: Any, b: Any, t: int, lr: float, eps: float, b1: float,
+           b2: float) -> None:
+    """The step from the moments: ``x -= lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps)``, with
+    ``b`` as scratch (Python-float scalars: the arithmetic stays in ``x``'s dtype)."""
+    step_size = lr / (1.0 - b1**t)
+    bc2_sqrt = math.sqrt(1.0 - b2**t)
+    np.sqrt(v, out=b)
+    b /= bc2_sqrt
+    b += eps
+    np.divide(m, b, out=b)
+    b *= -step_size
+    x += b

@@ -180,26 +180,27 @@ def relu(x: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _twin_flat(a: np.ndarray, b: np.ndarray, min_size: int) -> tuple | None:
-    """``(kernels, a_flat, b_flat)`` for two arrays of the same shape and memory layout
-    (element i of one flat view is element i of the other) of at least ``min_size``
-    elements, or None when the kernels do not apply to them."""
-    if a.size < min_size or a.shape != b.shape or a.strides != b.strides:
+def _twin_flat(min_size: int, *arrays: np.ndarray) -> tuple | None:
+    """``(kernels, flat_1, flat_2, ...)`` for arrays of one shape and memory layout (element
+    i of one flat view is element i of the others) of at least ``min_size`` elements, or
+    None when the kernels do not apply to them."""
+    a = arrays[0]
+    if a.size < min_size or any(b.shape != a.shape or b.strides != a.strides for b in arrays):
         return None
-    k = _ok(a, b)
+    k = _ok(*arrays)
     if k is None:
         return None
-    af, bf = dense_flat(a), dense_flat(b)
-    if af is None or bf is None:
+    flats = [dense_flat(b) for b in arrays]
+    if any(f is None for f in flats):
         return None
-    return k, af, bf
+    return (k, *flats)
 
 
 def sgd_step(x: np.ndarray, g: np.ndarray, lr: float) -> bool:
     """``x -= lr·g`` in one pass instead of two (``optim.SGD`` without momentum, decay or
     ``maximize``), bit-identical to the NumPy pair; False, doing nothing, where the kernels
     do not apply (then the caller runs its NumPy lines)."""
-    twin = _twin_flat(x, g, _MIN_SIZE)
+    twin = _twin_flat(_MIN_SIZE, x, g)
     if twin is None:
         return False
     k, xf, gf = twin
@@ -214,15 +215,10 @@ def adam_step(x: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: fl
     ``optim.Adam``'s NumPy lines; False, doing nothing, where the kernels do not apply (four
     arrays of one shape, layout and float dtype). Every size: the NumPy lines' per-call cost
     is what it saves."""
-    if not (x.shape == g.shape == m.shape == v.shape
-            and x.strides == g.strides == m.strides == v.strides):
+    twin = _twin_flat(0, x, g, m, v)
+    if twin is None:
         return False
-    k = _ok(x, g, m, v)
-    if k is None:
-        return False
-    f = [dense_flat(a) for a in (x, g, m, v)]
-    if any(a is None for a in f):
-        return False
+    k, *f = twin
     t = x.dtype.type
     k.adam_plain(*f, t(1.0 - b1), t(b2), t(1.0 - b2), t(bc2_sqrt), t(eps), t(-step_size),
                  t(decay))
@@ -231,7 +227,7 @@ def adam_step(x: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: fl
 
 def relu_grad(g: np.ndarray, z: np.ndarray) -> np.ndarray | None:
     """``g ⊙ [¬(z ≤ 0)]``: ReLU's VJP from its output ``z`` (``g`` passes where ``z`` is NaN)."""
-    twin = _twin_flat(g, z, _MIN_SIZE_RELU)
+    twin = _twin_flat(_MIN_SIZE_RELU, g, z)
     if twin is None:
         return None
     k, gf, zf = twin

@@ -17,7 +17,7 @@ the caller (:meth:`Optimizer._buffers`).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from .._docfill import fill_doc
 from ..backend import np
@@ -91,7 +91,8 @@ def update_moments(g: Any, m: Any, v: Any, b1: float, b2: float, scratch: Any) -
     v += scratch
 
 
-def adam_moments(opt: Any, group: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any], Any, Any]]:
+def adam_moments(opt: Any, group: dict[str, Any],
+                 fused: Callable | None = None) -> Iterator[tuple[Any, Any, dict[str, Any], Any, Any]]:
     """The first half of an Adam, RAdam or NAdam update, for each parameter of ``group`` (of
     optimizer ``opt``) that has a gradient: the weight decay (:func:`decayed_grad`, L2 or
     decoupled as the group says), then the running averages ``state["exp_avg"]`` and
@@ -99,12 +100,16 @@ def adam_moments(opt: Any, group: dict[str, Any]) -> Iterator[tuple[Any, Any, di
 
     Yields ``(x, g, state, a, b)``: the parameter's array, the gradient used (held in the
     scratch array ``a`` when it differs from ``.grad``), the parameter's state, and the two
-    scratch arrays; ``b`` is free for the rest of the update.
+    scratch arrays; ``b`` is free for the rest of the update. ``fused(x, g, state)``, if
+    given, is tried first: when it returns True it has done the parameter's whole update
+    (a compiled pass) and the parameter is not yielded.
     """
     lr, wd = scalars(group, "lr", "weight_decay")
     b1, b2 = map(float, group["betas"])
     decoupled, maximize = bool(group["decoupled_weight_decay"]), bool(group["maximize"])
     for x, g, st in opt._with_grads(group):
+        if fused is not None and fused(x, g, st):
+            continue
         a, b = opt._buffers(x, 2)
         g = decayed_grad(g, x, lr, wd, decoupled, maximize, a)
         update_moments(g, st["exp_avg"], st["exp_avg_sq"], b1, b2, b)

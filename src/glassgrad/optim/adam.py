@@ -23,7 +23,7 @@ from typing import Any
 
 from ..backend import np
 from ..ops import kernels
-from ._common import adam_moments, decayed_grad, scalars, shared_doc, update_moments, zeros
+from ._common import adam_moments, scalars, shared_doc, zeros
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam"]
@@ -62,23 +62,18 @@ class Adam(Optimizer):
         lr, eps, wd = scalars(group, "lr", "eps", "weight_decay")
         b1, b2 = map(float, group["betas"])
         amsgrad = bool(group["amsgrad"])
-        decoupled = bool(group["decoupled_weight_decay"])
-        if not (amsgrad or group["maximize"] or (wd and not decoupled)):
+        fused = None
+        if not (amsgrad or group["maximize"] or (wd and not group["decoupled_weight_decay"])):
             # no AMSGrad, no L2 penalty: one compiled pass per parameter where the kernels
-            # apply (ops/kernels.py adam_step: the NumPy lines below, in their order, with
-            # AdamW's decay first; bit-identical), else those lines
-            for x, g, st in self._with_grads(group):
+            # apply (ops/kernels.py adam_step: the NumPy lines of adam_moments and _apply,
+            # in their order, with AdamW's decay first; bit-identical), else those lines
+            decay = 1.0 - lr * wd if wd else 1.0
+
+            def fused(x: Any, g: Any, st: dict[str, Any]) -> bool:
                 t = st["step"]
-                if kernels.adam_step(x, g, st["exp_avg"], st["exp_avg_sq"], b1, b2,
-                                     math.sqrt(1.0 - b2**t), eps, lr / (1.0 - b1**t),
-                                     1.0 - lr * wd if wd else 1.0):
-                    continue
-                a, b = self._buffers(x, 2)
-                g = decayed_grad(g, x, lr, wd, decoupled, False, a)
-                update_moments(g, st["exp_avg"], st["exp_avg_sq"], b1, b2, b)
-                _apply(x, st["exp_avg"], st["exp_avg_sq"], b, t, lr, eps, b1, b2)
-            return
-        for x, _, st, _, b in adam_moments(self, group):  # decay, then m and v updated
+                return kernels.adam_step(x, g, st["exp_avg"], st["exp_avg_sq"], b1, b2,
+                                         math.sqrt(1.0 - b2**t), eps, lr / (1.0 - b1**t), decay)
+        for x, _, st, _, b in adam_moments(self, group, fused):  # decay, then m and v updated
             v = st["exp_avg_sq"]
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq")

@@ -293,7 +293,7 @@ def _patch_rnn(m: Any, rec_: _Recorder) -> Callable:
         T, B, n_in = x.shape
         mode = m.mode
         h0 = h.array
-        b = None if not m.bias else (b_ih if mode == "GRU" else b_ih + b_hh)
+        b = m._input_bias(b_ih, b_hh)
         xp = LinearFn.apply(x.reshape(T * B, n_in), w_ih, b).reshape(T, B, w_ih.shape[0])
         xp = _tap_leaf(xp)
         if masks is not None or T == 0:

@@ -375,7 +375,7 @@ class RNNBase(Module):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh = (None if p is None else p.array
                                           for p in self._weights_of(layer, d))
-                b = b_ih if b_ih is None or not lstm else b_ih + b_hh
+                b = self._input_bias(b_ih, b_hh)
                 Tl, Bl, n_in = layer_in.shape
                 # (the LSTM's bias goes to the layer, as in _run_direction)
                 xp = _Linear.forward_arrays(layer_in.reshape(Tl * Bl, n_in), w_ih,
@@ -415,6 +415,14 @@ class RNNBase(Module):
         b_hh = P["bias_hh" + sfx] if self.bias else None
         return P["weight_ih" + sfx], P["weight_hh" + sfx], b_ih, b_hh
 
+    def _input_bias(self, b_ih: Any, b_hh: Any) -> Any:
+        """The bias of the input projection (Tensors or arrays): None without ``bias``;
+        ``b_ih`` for the GRU, whose ``b_hn`` sits inside ``r ⊙ (W_hn h + b_hn)``; else both
+        biases, which just add up."""
+        if not self.bias:
+            return None
+        return b_ih if self.mode == "GRU" else b_ih + b_hh
+
     def _run_direction(self, x: Tensor, layer: int, d: int, h: Tensor, c: Any,
                        masks: Any) -> tuple:
         """One layer, one direction over the whole sequence ``x (T, B, in)``."""
@@ -423,12 +431,7 @@ class RNNBase(Module):
         mode = self.mode
         # ---- 1. the input projection of every step in one GEMM (a fused Linear node: the
         # bias is added in place into the (T·B, G·H) product, no second array that size) --
-        if not self.bias:
-            b = None
-        elif mode == "GRU":         # b_hn sits inside r ⊙ (W_hn h + b_hn): keep b_hh apart
-            b = b_ih
-        else:                       # both biases just add up
-            b = b_ih + b_hh
+        b = self._input_bias(b_ih, b_hh)
         if mode == "LSTM" and self.fused and masks is None and T > 0:
             # ---- 2. the whole recurrence in one node (BPTT inside, dW_hh in one GEMM); the
             # bias goes to the layer, which adds it step by step (no pass over the

@@ -57,8 +57,9 @@ class Linear(Function):
 
     Leading dimensions of ``X`` are folded into the rows of one matrix ``X₂: (N, in)``
     (a view, no copy), so the forward is a single GEMM plus an in-place bias add (for
-    large float32 outputs the other way round, the same sum: the bias written first and
-    the product added in by the GEMM, see :func:`_bias_first`).
+    large float32 outputs the other way round: the bias written first and the product
+    added in by the GEMM — the same sum up to 256 inputs, the same to float32 rounding
+    beyond; see :func:`_bias_first`).
     """
     formulas = {
         "inputs": "X, W, b",

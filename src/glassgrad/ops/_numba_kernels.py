@@ -134,26 +134,22 @@ def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
     """LSTM step, before ``exp``: ``a ← −(a + x)``, the g block doubled (``tanh(v) =
     2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_rnn_loops._lstm_gates_``.
     (Loops over one row's 1-D views: LLVM vectorises those, not the 2-D indexing.)"""
+    no_bias = np.empty(0, a.dtype)
     for b in range(a.shape[0]):
-        _lstm_pre_row(a[b], x[b], H)
+        _lstm_pre_row(a[b], x[b], no_bias, H)
 
 
 @njit(**_JIT)
-def _lstm_pre_row(ab, xb, H):  # pragma: no cover - compiled
-    """One row of :func:`lstm_fwd_pre`: ``ab ← −(ab + xb)``, the g block doubled."""
-    for j in range(ab.shape[0]):
-        ab[j] = -(ab[j] + xb[j])
-    g = ab[2 * H:3 * H]
-    for j in range(H):
-        g[j] = g[j] + g[j]
-
-
-@njit(**_JIT)
-def _lstm_pre_row_bias(ab, xb, bias, H):  # pragma: no cover - compiled
-    """:func:`_lstm_pre_row` with the projection's bias added to it first: ``ab ← −(ab + (xb
-    + bias))`` (the sum ``xproj + b`` of the NumPy paths, then the same steps)."""
-    for j in range(ab.shape[0]):
-        ab[j] = -(ab[j] + (xb[j] + bias[j]))
+def _lstm_pre_row(ab, xb, bias, H):  # pragma: no cover - compiled
+    """One row of :func:`lstm_fwd_pre`: ``ab ← −(ab + xb)``, the g block doubled; with a
+    non-empty ``bias`` (the projection's, added step by step) ``ab ← −(ab + (xb + bias))``,
+    the sum ``xproj + b`` of the NumPy paths, then the same steps."""
+    if bias.shape[0]:
+        for j in range(ab.shape[0]):
+            ab[j] = -(ab[j] + (xb[j] + bias[j]))
+    else:
+        for j in range(ab.shape[0]):
+            ab[j] = -(ab[j] + xb[j])
     g = ab[2 * H:3 * H]
     for j in range(H):
         g[j] = g[j] + g[j]
@@ -439,10 +435,7 @@ def lstm_fwd_step(a, x, bias, c, c_new, tc, h, b0, b1):  # pragma: no cover - co
     tb = np.empty(H, np.float32)
     for b in range(b0, b1):
         ab = a[b]
-        if bias.shape[0]:
-            _lstm_pre_row_bias(ab, x[b], bias, H)
-        else:
-            _lstm_pre_row(ab, x[b], H)
+        _lstm_pre_row(ab, x[b], bias, H)
         _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
 
 

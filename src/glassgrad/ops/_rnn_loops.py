@@ -115,7 +115,7 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
     # float32 with the kernels: each block's whole loop in one compiled call, which
     # calls NumPy's BLAS itself (no Python and no GIL between steps)
     kern, sgemm = _compiled(xproj, h0, c0, w_hh)
-    if bias is not None and (sgemm is None or bias.dtype != dt):
+    if bias is not None and sgemm is None:   # (LSTMLayer checked its dtype)
         xproj, bias = xproj + bias, None
     w_t = xp.ascontiguousarray(w_hh.T)
     if sgemm is not None:

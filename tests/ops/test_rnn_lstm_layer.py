@@ -1,11 +1,14 @@
 """The whole-layer LSTM node (ops.rnn.LSTMLayer): same values and gradients as the chain of
-fused cells it replaces, finite differences, double backward, and its error messages."""
+fused cells it replaces, finite differences, double backward, and its error messages; and
+its inference form on arrays (``lstm_layer_arrays``)."""
 
 import numpy as np
 import pytest
 
 import glassgrad as gg
 from glassgrad import nn
+from glassgrad.ops import _blas
+from glassgrad.ops import kernels as K
 from glassgrad.ops import rnn as R
 
 
@@ -139,3 +142,81 @@ def test_bias_gradcheck_double_backward_and_errors():
     assert gg.autograd.gradgradcheck(f, ins)
     with pytest.raises(ValueError, match=r"lstm: bias \(7,\) float64 must have shape \(8,\)"):
         R.LSTMLayer.apply(*ins[:4], gg.zeros(7, dtype=gg.float64))
+
+
+def _layer_arrays_inputs(T, B, F, H, dtype, state, view, bias, seed=0):
+    rng = np.random.default_rng(seed)
+    mk = lambda *s: (rng.standard_normal(s) * 0.3).astype(dtype)  # noqa: E731
+    x = mk(B, T, F).transpose(1, 0, 2) if view else mk(T, B, F)   # (a batch_first input's view)
+    h0, c0 = (mk(B, H), mk(B, H)) if state == "given" else (np.zeros((B, H), dtype),) * 2
+    return x, mk(4 * H, F), h0, c0, mk(4 * H, H), mk(4 * H) if bias else None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("state", ["zeros", "given"])
+@pytest.mark.parametrize("view", [False, True])
+def test_layer_arrays_equals_linear_then_layer(monkeypatch, dtype, reverse, bias, state, view):
+    """``lstm_layer_arrays`` (inference: for large float32 inputs the projections made step
+    by step inside the compiled loop, never as a (T, B, 4H) array) = ``Linear`` then
+    ``LSTMLayer``: the same values (to float32 rounding; bit for bit with OpenBLAS)."""
+    from glassgrad.ops import _rnn_loops as L
+
+    T, B, F, H = 28, 96, 20, 32          # projections of 1.4 MB: the layer's large path
+    x, w_ih, h0, c0, w_hh, b = _layer_arrays_inputs(T, B, F, H, dtype, state, view, bias)
+    calls = []
+    real = L.forward_projecting
+    monkeypatch.setattr(L, "forward_projecting", lambda *a: calls.append(real(*a)) or calls[-1])
+    got = R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b, reverse=reverse)
+    xproj = R.Linear.forward_arrays(x.reshape(T * B, F), w_ih, None).reshape(T, B, 4 * H)
+    want = R.LSTMLayer.forward_arrays(xproj, h0, c0, w_hh, b, reverse=reverse)
+    assert len(calls) == 1
+    compiled = calls[0] is not None
+    assert compiled == (dtype == np.float32 and K.rnn(x) is not None
+                        and _blas.cblas_sgemm() is not None)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == dtype
+        if compiled:
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+def test_layer_arrays_small_inputs_and_errors():
+    # below the large path: exactly Linear then LSTMLayer; malformed inputs: their errors
+    x, w_ih, h0, c0, w_hh, b = _layer_arrays_inputs(5, 3, 4, 6, np.float32, "given", True, True)
+    got = R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b)
+    xproj = R.Linear.forward_arrays(x.reshape(15, 4), w_ih, None).reshape(5, 3, 24)
+    for g, w in zip(got, R.LSTMLayer.forward_arrays(xproj, h0, c0, w_hh, b)):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match=r"lstm: input must have shape \(T, batch, features\)"):
+        R.lstm_layer_arrays(x[0], w_ih, h0, c0, w_hh, b)
+    with pytest.raises(ValueError, match="linear: input of shape"):
+        R.lstm_layer_arrays(x, w_ih[:, :3], h0, c0, w_hh, b)
+    with pytest.raises(ValueError, match=r"lstm: bias \(23,\)"):
+        R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b[:23])
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize("arrays", [False, True])
+def test_zero_initial_state_with_nonfinite_weight_gives_nans(bad, arrays):
+    """The compiled loop writes the first step's product ``h_0·W_hhᵀ`` as zeros when h_0 = 0
+    instead of computing it, but only for a finite W_hh: 0·inf and NaN still give NaN, as
+    the NumPy path does."""
+    T, B, F, H = 28, 96, 20, 32
+    x, w_ih, h0, c0, w_hh, b = _layer_arrays_inputs(T, B, F, H, np.float32, "zeros", False, True)
+    w_hh[5, 3] = bad
+
+    def run():
+        if arrays:
+            return R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b)
+        xproj = R.Linear.forward_arrays(x.reshape(T * B, F), w_ih, None).reshape(T, B, 4 * H)
+        return R.LSTMLayer.forward_arrays(xproj, h0, c0, w_hh, b)
+
+    got = run()
+    with K.using("numpy"):
+        want = run()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        assert np.isnan(g[0]).any() if g.ndim == 3 else np.isnan(g).any()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -256,8 +259,9 @@ def adam_plain(x, g, m, v, c1, b2, c2, bc2, eps, neg_step, decay):  # pragma: no
 
 # e^x in float32 as a polynomial LLVM can vectorise (libm's expf, which Numba calls for
 # math.exp, is one scalar call per element): x = k·ln2 + r with |r| ≤ ln2/2, e^r by a
-# degree-7 polynomial (Cephes' expf coefficients), 2^k written as the float's exponent
-# bits. Relative error ≤ 2 ulp against the float64 exponential (tests/ops/test_kernels.py).
+# degree-7 polynomial (Cephes' expf coefficients, Horner's rule in fused multiply-adds
+# where the processor has them), 2^k written as the float's exponent bits. Relative error
+# ≤ 2 ulp against the float64 exponential (tests/ops/test_kernels.py).
 _LOG2E = numba.float32(1.4426950408889634)
 _LN2_HI = numba.float32(0.693359375)
 _LN2_LO = numba.float32(-2.12194440e-4)
@@ -266,46 +270,56 @@ _EXP_HI = numba.float32(88.72283)       # above: e^x overflows float32 (inf, as 
 _EXP_LO = numba.float32(-87.33654)      # below: e^x underflows to (at most) FLT_MIN
 
 
+@intrinsic
+def _f32_from_bits(typingctx, k):
+    """The float32 whose bits are the int32 ``k`` (a bit cast, as C's ``memcpy``)."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@njit(fastmath={"contract"}, **_JIT)
+def _expf(x0):  # pragma: no cover - compiled
+    """e^x of one float32 (inlined into the loops that call it, which LLVM then vectorises;
+    ``contract``: the polynomial's products and sums may fuse, nothing else)."""
+    x = min(max(x0, _EXP_LO), _EXP_HI)         # (NaN: any value; restored below)
+    k = (x * _LOG2E + _ROUND) - _ROUND
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = numba.float32(1.9875691500e-4)
+    p = p * r + numba.float32(1.3981999507e-3)
+    p = p * r + numba.float32(8.3334519073e-3)
+    p = p * r + numba.float32(4.1665795894e-2)
+    p = p * r + numba.float32(1.6666665459e-1)
+    p = p * r + numba.float32(5.0000001201e-1)
+    p = (p * r) * r + r + numba.float32(1.0)
+    top = k > numba.float32(127.0)              # 2^128 has no exponent bits: 2·2^127
+    p = p + p if top else p
+    k = k - numba.float32(1.0) if top else k
+    scale = _f32_from_bits((numba.int32(k) + numba.int32(127)) << numba.int32(23))
+    return ((numba.float32(np.inf) if x0 > _EXP_HI else p) if x0 == x0 else x0) * scale
+
+
 @njit(**_JIT)
-def _exp_rows(a, bits):  # pragma: no cover - compiled
-    """``a ← e^a`` in place on a 1-D float32 array (``bits``: int32 scratch of its size, which
-    carries 2^k from integer to float; one loop: 21 % faster than a second pass for the
-    product, the same bits)."""
-    scale = bits.view(numba.float32)
+def _exp_rows(a):  # pragma: no cover - compiled
+    """``a ← e^a`` in place on a 1-D float32 array."""
     for q in range(a.shape[0]):
-        x0 = a[q]
-        x = min(max(x0, _EXP_LO), _EXP_HI)         # (NaN: any value; restored below)
-        k = (x * _LOG2E + _ROUND) - _ROUND
-        r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = numba.float32(1.9875691500e-4)
-        p = p * r + numba.float32(1.3981999507e-3)
-        p = p * r + numba.float32(8.3334519073e-3)
-        p = p * r + numba.float32(4.1665795894e-2)
-        p = p * r + numba.float32(1.6666665459e-1)
-        p = p * r + numba.float32(5.0000001201e-1)
-        p = (p * r) * r + r + numba.float32(1.0)
-        top = k > numba.float32(127.0)              # 2^128 has no exponent bits: 2·2^127
-        p = p + p if top else p
-        k = k - numba.float32(1.0) if top else k
-        bits[q] = (numba.int32(k) + numba.int32(127)) << numba.int32(23)
-        a[q] = ((numba.float32(np.inf) if x0 > _EXP_HI else p) if x0 == x0 else x0) * scale[q]
+        a[q] = _expf(a[q])
 
 
 _XENT_BLOCK = 4096  # elements of shifted logits exponentiated per _exp_rows call
 
 
 @njit(**_JIT)
-def xent_fwd(x, y, p, bits):  # pragma: no cover - compiled
+def xent_fwd(x, y, p):  # pragma: no cover - compiled
     """Softmax cross-entropy of float32 logits ``x: (N, C)`` (C-contiguous) with class
     indices ``y: (N,)``, in one call: per row the shift ``m = max_c x`` (NaN if any is),
     ``s = x − m``, ``p = e^s / Σ_c e^s`` into ``p`` (the sum over c in float64, rounded
     once) and ``log Σ_c e^s − s_y``. Returns
     ``(Σ_i ℓ_i, −1)`` (the sum in float64), or ``(nan, i)`` at the first target outside
     ``[0, C)`` (``p`` then partly written). ``_plain_forward`` in ``ops/loss.py`` is the
-    NumPy reference; e^s is :func:`_exp_rows`' polynomial (an ``s`` below its range, where
+    NumPy reference; e^s is :func:`_expf`'s polynomial (an ``s`` below its range, where
     it stops at FLT_MIN, is redone in float64, so e^−inf is 0), so both agree to float32
-    rounding. ``bits``: int32 scratch for one block of rows (``_XENT_BLOCK // C`` rows, at
-    least one, at most N)."""
+    rounding."""
     n, C = x.shape
     pf = p.reshape(n * C)
     rows = max(1, _XENT_BLOCK // C)
@@ -327,7 +341,7 @@ def xent_fwd(x, y, p, bits):  # pragma: no cover - compiled
             ms[i - r0] = m
             for c in range(C):
                 p[i, c] = x[i, c] - m
-        _exp_rows(pf[r0 * C:r1 * C], bits[:(r1 - r0) * C])
+        _exp_rows(pf[r0 * C:r1 * C])
         for i in range(r0, r1):
             m = ms[i - r0]
             acc = 0.0  # float64: a long row summed one term after another stays exact
@@ -362,11 +376,9 @@ def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cove
     −2 for g), ``σ = 1/(1 + e^a)``, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``,
     ``h' = o ⊙ tanh c'`` with ``tanh c' = 2/(1 + e^(−2c')) − 1``. Not bit-identical to
     the NumPy loop: the product sums over H four terms at a time (OpenBLAS blocks it otherwise) and e^x is
-    :func:`_exp_rows`' polynomial; both agree to float32 rounding (tests/ops/test_kernels.py)."""
+    :func:`_expf`'s polynomial; both agree to float32 rounding (tests/ops/test_kernels.py)."""
     T, B, G = xs.shape
     H = G // 4
-    bits = np.empty(G, np.int32)
-    tb = np.empty(H, np.float32)
     J = H - H % 4
     for k in range(T):
         t = T - 1 - k if reverse else k
@@ -393,50 +405,77 @@ def lstm_seq_small(xs, w_t, h0, cs, tcs, out, acts, reverse):  # pragma: no cove
             a, x = at[b], xs[t, b]
             for q in range(G):
                 a[q] += x[q]
-            _lstm_cell_row(a, cs[k, b], cs[k + 1, b], tcs[t, b], out[t, b], bits, tb)
+            _lstm_cell_row(a, cs[k, b], cs[k + 1, b], tcs[t, b], out[t, b])
 
 
 @njit(**_JIT)
-def _lstm_cell_row(a, c, cn, tc, hn, bits, tb):  # pragma: no cover - compiled
+def _lstm_cell_row(a, c, cn, tc, hn):  # pragma: no cover - compiled
     """One sequence's LSTM cell from its scaled pre-activations ``a`` (−1·a for i, f, o;
-    −2·a for g): ``σ = 1/(1 + e^a)`` in place, ``g = 2σ − 1``, ``c' = f ⊙ c + i ⊙ g``
-    into ``cn``, ``tanh c' = 2/(1 + e^(−2c')) − 1`` into ``tc``, ``h' = o ⊙ tanh c'`` into
-    ``hn`` (``bits``, ``tb``: int32 and float32 scratch of 4H and H)."""
+    −2·a for g): ``σ = 1/(1 + e^a)`` in place, then :func:`_lstm_cell_tail`."""
+    one = numba.float32(1.0)
+    for q in range(a.shape[0]):
+        a[q] = one / (one + _expf(a[q]))       # [i, f, σ(2·a_g), o]
+    _lstm_cell_tail(a, c, cn, tc, hn)
+
+
+@njit(**_JIT)
+def _lstm_cell_tail(a, c, cn, tc, hn):  # pragma: no cover - compiled
+    """The rest of a sequence's LSTM cell once ``a`` holds ``[i, f, σ(2·a_g), o]``:
+    ``g = 2σ − 1`` in place, ``c' = f ⊙ c + i ⊙ g`` into ``cn``, ``tanh c' = 2/(1 +
+    e^(−2c')) − 1`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``hn``, in one loop."""
     H = c.shape[0]
     one = numba.float32(1.0)
     two = numba.float32(2.0)
-    _exp_rows(a, bits)
-    for q in range(a.shape[0]):
-        a[q] = one / (one + a[q])               # [i, f, σ(2·a_g), o]
+    ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
     for j in range(H):
-        g = two * a[2 * H + j] - one
-        a[2 * H + j] = g
-        cn[j] = a[H + j] * c[j] + a[j] * g
-        tb[j] = -two * cn[j]
-    _exp_rows(tb, bits[:H])
-    for j in range(H):
-        tc[j] = two / (one + tb[j]) - one
-        hn[j] = a[3 * H + j] * tc[j]
+        g = two * ag[j] - one
+        ag[j] = g
+        cn[j] = af[j] * c[j] + ai[j] * g
+        tc[j] = two / (one + _expf(-two * cn[j])) - one
+        hn[j] = ao[j] * tc[j]
+
+
+@njit(**_JIT)
+def _lstm_gate_span(a, x, bias, double):  # pragma: no cover - compiled
+    """σ of one gate block of a step, in place, from ``a = h·W_hhᵀ`` and the projection
+    ``x`` (and ``bias``, when not empty): ``v = −(a + x)`` (``−(a + (x + bias))``, the sum
+    ``xproj + b`` of the NumPy paths), doubled for the g block (``double``: tanh(u) =
+    2σ(2u) − 1), then ``1/(1 + e^v)`` — :func:`_lstm_pre_row` and the σ of
+    :func:`_lstm_cell_row` in one loop, the same arithmetic."""
+    one = numba.float32(1.0)
+    if bias.shape[0]:
+        for q in range(a.shape[0]):
+            v = -(a[q] + (x[q] + bias[q]))
+            v = v + v if double else v
+            a[q] = one / (one + _expf(v))
+    else:
+        for q in range(a.shape[0]):
+            v = -(a[q] + x[q])
+            v = v + v if double else v
+            a[q] = one / (one + _expf(v))
+
 
 @njit(**_JIT)
 def lstm_fwd_step(a, x, bias, c, c_new, tc, h, b0, b1):  # pragma: no cover - compiled
     """A float32 LSTM step of ``_rnn_loops._lstm_large_forward`` after its GEMM ``a = h·W_hhᵀ``,
-    in one call: per row ``a ← −(a + x)`` with the g block doubled (``lstm_fwd_pre``; ``a ←
-    −(a + (x + bias))`` when ``bias``, the projection's bias, is not empty), then
-    :func:`_lstm_cell_row` (σ, g = 2σ − 1, ``c' = f ⊙ c + i ⊙ g`` into ``c_new``,
-    ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``). One call instead of eight
-    NumPy and kernel calls a step matters most when blocks of rows run on several threads
-    (each call hands the GIL over); e^x is :func:`_exp_rows`' polynomial, so the step
-    agrees with the NumPy passes to float32 rounding (tests/ops/test_kernels.py). Rows
-    ``b0:b1`` only (the arrays whole, so that their rows stay typed contiguous)."""
-    G = a.shape[1]
-    H = G // 4
-    bits = np.empty(G, np.int32)
-    tb = np.empty(H, np.float32)
+    in one call: per row the σ of each gate block from ``a + x`` (``a + (x + bias)`` when
+    ``bias``, the projection's bias, is not empty; the g block doubled) —
+    :func:`_lstm_gate_span` — then :func:`_lstm_cell_tail` (g = 2σ − 1, ``c' = f ⊙ c + i ⊙
+    g`` into ``c_new``, ``tanh c'`` into ``tc``, ``h' = o ⊙ tanh c'`` into ``h``): two loops
+    a row. One call instead of eight NumPy and kernel calls a step matters most when blocks
+    of rows run on several threads (each call hands the GIL over); e^x is :func:`_expf`'s
+    polynomial, so the step agrees with the NumPy passes to float32 rounding
+    (tests/ops/test_kernels.py). Rows ``b0:b1`` only (the arrays whole, so that their rows
+    stay typed contiguous)."""
+    H = a.shape[1] // 4
+    nb = bias.shape[0] > 0
     for b in range(b0, b1):
-        ab = a[b]
-        _lstm_pre_row(ab, x[b], bias, H)
-        _lstm_cell_row(ab, c[b], c_new[b], tc[b], h[b], bits, tb)
+        ab, xb = a[b], x[b]
+        _lstm_gate_span(ab[:2 * H], xb[:2 * H], bias[:2 * H] if nb else bias, False)
+        _lstm_gate_span(ab[2 * H:3 * H], xb[2 * H:3 * H], bias[2 * H:3 * H] if nb else bias,
+                        True)
+        _lstm_gate_span(ab[3 * H:], xb[3 * H:], bias[3 * H:] if nb else bias, False)
+        _lstm_cell_tail(ab, c[b], c_new[b], tc[b], h[b])
 
 
 @njit(**_JIT)
@@ -453,7 +492,23 @@ def _gemm_rows(gemm, a, b, c, beta):  # pragma: no cover - compiled
 
 
 @njit(**_JIT)
-def lstm_fwd_rows(gemm, xproj, bias, w_t, h0, cs, tcs, out, acts, reverse, b0,
+def _zero_product(h, w):  # pragma: no cover - compiled
+    """Whether ``h·w`` is +0 in every entry without computing it: ``h`` all zeros (±0) and
+    ``w`` all finite (a 0·inf or a NaN would make NaNs)."""
+    z = numba.float32(0.0)
+    for i in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            if h[i, j] != z:
+                return False
+    acc = z   # 0·v is ±0 for every finite v and NaN for inf and NaN
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            acc += w[i, j] * z
+    return acc == z
+
+
+@njit(**_JIT)
+def lstm_fwd_rows(gemm, xproj, x, wi_t, bias, w_t, h0, cs, tcs, out, acts, reverse, b0,
                   b1):  # pragma: no cover - compiled
     """A float32 LSTM layer's forward over the sequences of rows ``b0:b1`` in one call (no
     Python, and no GIL, between steps): per step ``a = h·W_hhᵀ`` through ``gemm``, then
@@ -461,14 +516,30 @@ def lstm_fwd_rows(gemm, xproj, bias, w_t, h0, cs, tcs, out, acts, reverse, b0,
     other threads write other rows); ``acts``, ``tcs`` (T or 1 entries) and ``cs`` (T + 1
     or 2) are indexed modulo their length, so inference passes one step's scratch instead
     of every step's. ``cs[0]`` holds c_0. ``bias`` (empty, or the ``(4H,)`` bias of a
-    projection computed without it) is added to each step's projection in the step."""
-    T = xproj.shape[0]
+    projection computed without it) is added to each step's projection in the step.
+    With a non-empty ``wi_t`` (``W_ihᵀ``, C order) the projections are made step by step
+    instead of read: ``xproj`` is then one step's ``(1, B, 4H)`` scratch and gets
+    ``x_t·W_ihᵀ`` (rows ``b0:b1``, ``x``: the layer's ``(T, B, F)`` input, unit stride along
+    F) before the step — the rows the whole-sequence projection GEMM would give, without its
+    ``(T, B, 4H)`` array in memory (inference: nothing keeps the projections).
+    From ``h_0 = 0`` (the default state) with a finite ``W_hh`` the first step's product is
+    +0 everywhere (the BLAS sums ±0 terms from +0), so it is written, not computed."""
+    T = out.shape[0]
+    zero0 = _zero_product(h0[b0:b1], w_t)
     for k in range(T):
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
         a = acts[t % acts.shape[0]]
-        _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
-        lstm_fwd_step(a, xproj[t], bias, cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
+        if wi_t.shape[0]:
+            xt = xproj[0]
+            _gemm_rows(gemm, x[t, b0:b1], wi_t, xt[b0:b1], 0.0)
+        else:
+            xt = xproj[t]
+        if k == 0 and zero0:
+            a[b0:b1] = 0.0
+        else:
+            _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
+        lstm_fwd_step(a, xt, bias, cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
                       tcs[t % tcs.shape[0]], out[t], b0, b1)
 
 
@@ -496,15 +567,13 @@ def gru_fwd_rows(gemm, xproj, w_t, b_hh, h0, hps, gates, out, reverse, b0, b1): 
     """A float32 GRU layer's forward over the sequences of rows ``b0:b1`` in one call, as
     :func:`lstm_fwd_rows`: per step ``hp = h·W_hhᵀ + b_hh`` (``gemm``, then the bias; kept
     in ``hps``), ``r, z = σ(xp + hp)``, ``n = tanh(xp_n + r ⊙ hp_n)`` (kept in ``gates``)
-    and ``h' = n + z ⊙ (h − n)``, with σ and tanh through :func:`_exp_rows`' polynomial
+    and ``h' = n + z ⊙ (h − n)``, with σ and tanh through :func:`_expf`'s polynomial
     (``tanh v = 2σ(2v) − 1``): to float32 rounding the NumPy loop of ``rnn.GRULayer``."""
     T = xproj.shape[0]
     G = xproj.shape[2]
     H = G // 3
     one = numba.float32(1.0)
     two = numba.float32(2.0)
-    bits = np.empty(G, np.int32)
-    e = np.empty(G, np.float32)
     for k in range(T):
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
@@ -516,16 +585,10 @@ def gru_fwd_rows(gemm, xproj, w_t, b_hh, h0, hps, gates, out, reverse, b0, b1): 
             for j in range(G):
                 pb[j] = pb[j] + b_hh[j]
             for j in range(2 * H):
-                e[j] = -(xb[j] + pb[j])
-            _exp_rows(e[:2 * H], bits[:2 * H])
-            for j in range(2 * H):
-                gb[j] = one / (one + e[j])          # r, z
+                gb[j] = one / (one + _expf(-(xb[j] + pb[j])))       # r, z
             for j in range(H):
-                e[j] = -two * (xb[2 * H + j] + gb[j] * pb[2 * H + j])
-            _exp_rows(e[:H], bits[:H])
-            for j in range(H):
-                n = two / (one + e[j]) - one        # n = tanh(xp_n + r ⊙ hp_n)
-                gb[2 * H + j] = n
+                n = two / (one + _expf(-two * (xb[2 * H + j] + gb[j] * pb[2 * H + j]))) - one
+                gb[2 * H + j] = n                   # n = tanh(xp_n + r ⊙ hp_n)
                 ob[j] = n + gb[H + j] * (hb[j] - n)
 
 

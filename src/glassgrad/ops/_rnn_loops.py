@@ -92,6 +92,8 @@ def _compiled(*arrays: Any) -> tuple:
 
 
 _NO_BIAS = np.empty(0, np.float32)   # the compiled steps' "no bias" (a float32 array, typed once)
+_NO_X = np.empty((0, 0, 0), np.float32)   # lstm_fwd_rows' "projections given": no input,
+_NO_W = np.empty((0, 0), np.float32)      # no W_ihᵀ
 
 
 def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
@@ -126,8 +128,8 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
         xs, h0c = xp.ascontiguousarray(xproj), xp.ascontiguousarray(h0)
 
         def rows(r: slice) -> Any:   # the sequences of rows r, all steps
-            kern.lstm_fwd_rows(sgemm, xs, bias, w_t, h0c, cs, tcs, out, acts, reverse,
-                               *r.indices(B)[:2])
+            kern.lstm_fwd_rows(sgemm, xs, _NO_X, _NO_W, bias, w_t, h0c, cs, tcs, out, acts,
+                               reverse, *r.indices(B)[:2])
             return cs[T % cs.shape[0], r]
     else:
         def rows(r: slice) -> Any:
@@ -142,6 +144,41 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
     # the last c of each block of rows (blocks on several cores: ops/_parallel.py), in order
     c_ends = P.run_rows(rows, B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY, type(xproj) is np.ndarray)
     return acts, cs, tcs, c_ends[0].copy() if len(c_ends) == 1 else xp.concatenate(c_ends)
+
+
+def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any,
+                       reverse: bool) -> tuple | None:
+    """An LSTM layer's forward without a backward (inference) from its input ``x (T, B, F)``
+    rather than its projections: ``(out, c_T)``, the values of ``Linear`` (without bias)
+    then :func:`forward_large` with ``bias``, or None where that path is not the compiled
+    one (not float32, no kernels or no ``cblas_sgemm``; the caller then runs those two).
+    Each block of rows makes its step's projections ``x_t·W_ihᵀ`` inside its loop, into one
+    step's scratch that stays in cache, instead of reading them from a ``(T, B, 4H)`` array
+    written beforehand: at T 28, batch 256, 4H 512 that array is 14.7 MB, written once and
+    read once, and the GEMM with 28 inputs that makes it is bound by that writing."""
+    arrays = (x, w_ih, h0, c0, w_hh) + (() if bias is None else (bias,))
+    kern, sgemm = _compiled(*arrays)
+    if sgemm is None:
+        return None
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    dt = x.dtype
+    if x.strides[2] != x.itemsize:
+        x = np.ascontiguousarray(x)
+    xs = np.empty((1, B, 4 * H), dt)   # one step's projections
+    acts, cs, tcs = (np.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
+    out = np.empty((T, B, H), dt)
+    cs[0] = c0
+    bias = _NO_BIAS if bias is None else np.ascontiguousarray(bias)
+    wi_t, w_t, h0c = (np.ascontiguousarray(a) for a in (w_ih.T, w_hh.T, h0))
+
+    def rows(r: slice) -> Any:
+        kern.lstm_fwd_rows(sgemm, xs, x, wi_t, bias, w_t, h0c, cs, tcs, out, acts, reverse,
+                           *r.indices(B)[:2])
+        return cs[T % 2, r]
+
+    c_ends = P.run_rows(rows, B, P.MIN_ROWS)
+    return out, c_ends[0].copy() if len(c_ends) == 1 else np.concatenate(c_ends)
 
 
 def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, da_all: Any,

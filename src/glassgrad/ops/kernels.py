@@ -26,12 +26,14 @@ kernels do not cover. The float32 LSTM kernels agree to float32 rounding instead
 for bit: the whole loop over one or two sequences (``lstm_seq_small``, inference at batch
 1), which sums its small products in its own order, and the large-batch forward step
 (``lstm_fwd_step``, also inside ``lstm_fwd_rows``) compute e^x with a polynomial LLVM
-vectorises (Numba's ``math.exp`` is a scalar libm call); the tests bound both.
+vectorises, inlined into the loops that need it (``_expf``; Numba's ``math.exp`` is a
+scalar libm call); the tests bound both.
 The cross-entropy forward (``xent_fwd``) agrees to float32 rounding too (the same
 polynomial; its row sums are float64, so long rows come out closer to the exact value than
 NumPy's). ``lstm_fwd_rows`` / ``lstm_bwd_rows`` run a whole LSTM layer over a block of batch rows in
 one call, calling NumPy's own ``cblas_sgemm`` for the per-step product (``ops/_blas.py``),
-so that blocks on several threads never wait for the GIL (``ops/_parallel.py``).
+so that blocks on several threads never wait for the GIL (``ops/_parallel.py``); for
+inference ``lstm_fwd_rows`` also makes each step's input projections itself.
 
 Choose the path with ``GLASSGRAD_KERNELS=numba|numpy|auto`` (``auto``, the default: Numba
 when importable) or :func:`set_backend` / :func:`using`; :func:`backend` says which runs.
@@ -117,8 +119,7 @@ def preload() -> str:
         k.adam_plain(f.copy(), f, f.copy(), f.copy(), *(np.float32(1),) * 7)
         x4 = np.zeros((1, 2, 2, 1), np.float32)
         k.maxpool2d_fwd(x4, 2, 2, x4[:, :1, :1].copy(), np.zeros((1, 1, 1, 1), np.uint8))
-        k.xent_fwd(f.reshape(2, 4), np.zeros(2, np.int64), f.reshape(2, 4).copy(),
-                   np.empty(k._XENT_BLOCK, np.int32))
+        k.xent_fwd(f.reshape(2, 4), np.zeros(2, np.int64), f.reshape(2, 4).copy())
         k.xent_bwd(f.reshape(2, 4), np.zeros(2, np.int64), np.float32(1), f.reshape(2, 4).copy())
         z = np.zeros((1, 1, 4), np.float32)
         k.lstm_seq_small(z, z[0], z[0, :, :1], np.zeros((2, 1, 1), np.float32), z[:, :, :1].copy(),
@@ -255,8 +256,7 @@ def softmax_xent(x: np.ndarray, y: np.ndarray) -> tuple | None:
         return None
     n, c = x.shape
     p = np.empty_like(x)
-    bits = np.empty(min(max(1, k._XENT_BLOCK // c), n) * c, np.int32)  # one block's scratch
-    tot, bad = k.xent_fwd(x, y, p, bits)
+    tot, bad = k.xent_fwd(x, y, p)
     return None if bad >= 0 else (p, tot)
 
 

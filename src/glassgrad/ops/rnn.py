@@ -60,6 +60,7 @@ from . import _rnn_loops as L
 from . import kernels as K
 from ._rnn_loops import _SEQ_KERNEL_MAX_B, _WT_CACHE, _WT_CACHE_MAX, _lstm_gates_, _sigmoid_  # noqa: F401
 from ._util import op_error, sum_rows
+from .linear import Linear
 from .movement import Cat, Stack
 
 __all__: list = []  # the modules in nn/modules/rnn.py are the public API
@@ -251,6 +252,33 @@ class LSTMLayer(Function):
         if len(need) < 5:   # called without a bias
             return grads
         return grads + (sum_rows(da_all.reshape(T * B, G)) if need[4] else None,)
+
+
+def lstm_layer_arrays(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, b: Any = None,
+                      reverse: bool = False) -> tuple:
+    """An LSTM layer on arrays with no graph (inference): ``(out, h_T, c_T)`` of
+    ``LSTMLayer(Linear(x, W_ih), h_0, c_0, W_hh, b)`` for ``x: (T, B, F)``, ``W_ih: (4H, F)``.
+
+    Where the layer runs its large float32 path with the compiled kernels, the projections
+    ``x_t·W_ihᵀ`` are made inside each block's loop, one step at a time
+    (:func:`._rnn_loops.forward_projecting`), instead of as one ``(T, B, 4H)`` array made
+    beforehand and read back: the same products on fewer rows at a time, so the same
+    values to float32 rounding (bit for bit where the BLAS sums each product in the same
+    order at both sizes, as OpenBLAS does). Elsewhere, and for anything malformed (whose
+    errors are then theirs), it is exactly ``Linear`` then ``LSTMLayer``."""
+    if x.ndim != 3:
+        raise op_error("lstm", f"input must have shape (T, batch, features), got {tuple(x.shape)}")
+    T, B, F = x.shape
+    H = w_hh.shape[-1]
+    if (T and w_hh.shape == (4 * H, H) and w_ih.shape == (4 * H, F) and h0.shape == (B, H)
+            and c0.shape == (B, H) and (b is None or b.shape == (4 * H,))
+            and T * B * 4 * H * x.itemsize > (1 << 20)):   # (LSTMLayer's large path)
+        res = L.forward_projecting(x, w_ih, h0, c0, w_hh, b, reverse)
+        if res is not None:
+            out, c_T = res
+            return out, out[0 if reverse else T - 1].copy(), c_T
+    xproj = Linear.forward_arrays(x.reshape(T * B, F), w_ih, None)
+    return LSTMLayer.forward_arrays(xproj.reshape(T, B, -1), h0, c0, w_hh, b, reverse=reverse)
 
 
 def _graph_vjp(outs: list, inputs: list, seeds: list) -> list:

@@ -325,6 +325,22 @@ def test_untracked_forward_equals_the_graph_path(monkeypatch, kind, layers, bidi
             np.testing.assert_array_equal(o.numpy(), r.detach().numpy())
 
 
+def test_untracked_forward_at_large_batch_matches_the_graph_path():
+    """At batches where the layers run their compiled row loops, the array path makes each
+    layer's input projections inside the loop (``ops.rnn.lstm_layer_arrays``): the graph
+    path's values, to float32 rounding, for stacked bidirectional batch-first layers."""
+    gg.manual_seed(0)
+    m = nn.LSTM(28, 64, num_layers=2, bidirectional=True, batch_first=True).eval()
+    x = gg.tensor(np.random.default_rng(0).standard_normal((160, 28, 28)).astype(np.float32))
+    ref = _outputs(m(x))
+    assert ref[0].grad_fn is not None
+    with gg.no_grad():
+        got = _outputs(m(x))
+    for r, g in zip(ref, got):
+        assert g.grad_fn is None and g.shape == r.shape and g.dtype == r.dtype
+        np.testing.assert_allclose(g.numpy(), r.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_untracked_forward_leaves_errors_and_training_to_the_graph_path():
     m = nn.LSTM(5, 4, num_layers=2, dropout=0.5)
     with gg.no_grad():

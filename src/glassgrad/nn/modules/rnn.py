@@ -376,17 +376,15 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = (None if p is None else p.array
                                           for p in self._weights_of(layer, d))
                 b = self._input_bias(b_ih, b_hh)
-                Tl, Bl, n_in = layer_in.shape
-                # (the LSTM's bias goes to the layer, as in _run_direction)
-                xp = _Linear.forward_arrays(layer_in.reshape(Tl * Bl, n_in), w_ih,
-                                            None if lstm else b)
-                xp = xp.reshape(Tl, Bl, xp.shape[-1])
                 h = init[0][k] if init else zeros
-                if lstm:
-                    out, hT, cT = R.LSTMLayer.forward_arrays(xp, h, init[1][k] if init else zeros,
-                                                             w_hh, b, reverse=d == 1)
+                if lstm:   # (the bias goes to the layer, as in _run_direction)
+                    out, hT, cT = R.lstm_layer_arrays(layer_in, w_ih, h, init[1][k] if init
+                                                      else zeros, w_hh, b, reverse=d == 1)
                     c_n.append(cT)
                 else:
+                    Tl, Bl, n_in = layer_in.shape
+                    xp = _Linear.forward_arrays(layer_in.reshape(Tl * Bl, n_in), w_ih, b)
+                    xp = xp.reshape(Tl, Bl, xp.shape[-1])
                     out, hT = R.GRULayer.forward_arrays(xp, h, w_hh, b_hh, reverse=d == 1)
                 outs.append(out)
                 h_n.append(hT)

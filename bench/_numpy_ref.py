@@ -145,10 +145,11 @@ class NumpyLeNet:
                 np.multiply(g, eq, out=d[:, p::2, q::2])
         return d
 
-    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+    def forward(self, xb: np.ndarray) -> tuple:
+        """``(logits (10, N), saved)``: the forward pass; ``saved`` is what :meth:`step`'s
+        backward reads."""
         w1, b1, w2, b2, f1, fb1, f2, fb2, f3, fb3 = self.params
         n = xb.shape[0]
-        # forward
         xp = np.zeros((1, 32, 32, n), f32)
         xp[0, 2:30, 2:30] = xb[:, 0].transpose(1, 2, 0)
         c1 = _windows(xp, 5, 28, 28)                       # (25, 784·N)
@@ -170,6 +171,16 @@ class NumpyLeNet:
         np.maximum(h2, 0, out=h2)
         logits = f3 @ h2
         logits += fb3
+        return logits, (c1, z1, a1, p1, c2, z2, a2, p2, h0, h1, h2)
+
+    def predict(self, xb: np.ndarray) -> np.ndarray:
+        """Logits ``(N, 10)`` (inference: the forward alone)."""
+        return self.forward(xb)[0].T
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        w1, b1, w2, b2, f1, fb1, f2, fb2, f3, fb3 = self.params
+        n = xb.shape[0]
+        logits, (c1, z1, a1, p1, c2, z2, a2, p2, h0, h1, h2) = self.forward(xb)
         loss, d = _softmax_ce_grad(logits.T, yb)
         d = d.T                                            # (10, N)
         # backward
@@ -214,7 +225,9 @@ class NumpyLSTM:
         self.params = [np.array(weights[k], f32) for k in names]
         self.opt = Adam(self.params, lr)
 
-    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+    def forward(self, xb: np.ndarray) -> tuple:
+        """``(logits (B, 10), saved)``: the forward pass; ``saved`` is what :meth:`step`'s
+        backward reads."""
         w_ih, w_hh, b_ih, b_hh, fw, fb = self.params
         B, T, D = xb.shape
         H = w_hh.shape[1]
@@ -238,6 +251,17 @@ class NumpyLSTM:
             np.multiply(a[:, 3 * H:], tcs[t], out=hs[t + 1])
         logits = hs[T] @ fw.T
         logits += fb
+        return logits, (xs, pre, hs, cs, tcs)
+
+    def predict(self, xb: np.ndarray) -> np.ndarray:
+        """Logits ``(B, 10)`` (inference: the forward alone)."""
+        return self.forward(xb)[0]
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        w_ih, w_hh, b_ih, b_hh, fw, fb = self.params
+        B, T, D = xb.shape
+        H = w_hh.shape[1]
+        logits, (xs, pre, hs, cs, tcs) = self.forward(xb)
         loss, d = _softmax_ce_grad(logits, yb)
         g_fw, g_fb = d.T @ hs[T], d.sum(0)
         dh = d @ fw

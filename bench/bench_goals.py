@@ -130,11 +130,15 @@ def transformer_rows(out: str) -> list[Row]:
 
 
 def inference_rows(out: str) -> list[Row]:
+    """Rows of ``bench_inference.py``'s table; the NumPy forward's time over PyTorch's
+    beside each median (above 1: PyTorch's kernels beat that NumPy formulation)."""
     rows = []
-    for name, bs, med, turns in re.findall(
-            r"^(\w+)\s+(\d+)\s+[\d.]+\s+[\d.]+\s+([\d.]+)x\s+([\d.]+)x", out, re.M):
-        rows.append(ratio_row(f"inference {name} b{bs}: glassgrad / PyTorch", float(turns),
-                              float(med), 1.0, turns=True))
+    for name, bs, t, med, turns, n in re.findall(
+            r"^(\w+)\s+(\d+)\s+[\d.]+\s+([\d.]+)\s+([\d.]+)x\s+([\d.]+)x\s+([\d.]+)",
+            out, re.M):
+        what, b, m, goal, ok = ratio_row(f"inference {name} b{bs}: glassgrad / PyTorch",
+                                         float(turns), float(med), 1.0, turns=True)
+        rows.append((what, b, f"{m} (NumPy {float(n) / float(t):.2f}x)", goal, ok))
     return rows
 
 

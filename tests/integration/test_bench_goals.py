@@ -50,9 +50,9 @@ torch      median    97.47 ms/step  (best 90.22)
 glassgrad / torch: 0.88 (best 0.86, median of per-turn ratios 0.86)
 """
 INFERENCE = """\
-model    batch  glassgrad µs   torch µs   ratio  per-turn
-mlp          1          37.1       38.2   0.97x     0.88x
-lstm       256      105781.3    74449.7   1.42x     1.44x
+model    batch  glassgrad µs   torch µs   ratio  per-turn   numpy µs  gg/numpy
+mlp          1          37.1       38.2   0.97x     0.88x       13.8     2.69x
+lstm       256      105781.3    74449.7   1.42x     1.44x   148899.4     0.71x
 """
 
 
@@ -69,7 +69,9 @@ def test_parsers_read_the_printed_figures():
     assert lstm[1][1:3] == ("39.2", "vs 140.7")
     assert G["transformer_rows"](TRANSFORMER)[0][1:] == ("0.86x", "0.88x", "≤ 1.2x", True)
     inf = G["inference_rows"](INFERENCE)
-    assert [r[1:3] for r in inf] == [("0.88x t", "0.97x"), ("1.44x t", "1.42x")]
+    assert [r[1:3] for r in inf] == [("0.88x t", f"0.97x (NumPy {13.8 / 38.2:.2f}x)"),
+                                     ("1.44x t", f"1.42x (NumPy {148899.4 / 74449.7:.2f}x)")]
+    assert [r[4] for r in inf] == [True, False]
     assert G["scaling_rows"](SCALING, False)[1][1:3] == ("57.0%", "(NumPy loop 54.2%)")
     assert G["transformer_rows"]("nothing here")[0][4] is None
 

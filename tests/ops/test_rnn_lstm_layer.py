@@ -160,7 +160,8 @@ def _layer_arrays_inputs(T, B, F, H, dtype, state, view, bias, seed=0):
 def test_layer_arrays_equals_linear_then_layer(monkeypatch, dtype, reverse, bias, state, view):
     """``lstm_layer_arrays`` (inference: for large float32 inputs the projections made step
     by step inside the compiled loop, never as a (T, B, 4H) array) = ``Linear`` then
-    ``LSTMLayer``: the same values (to float32 rounding; bit for bit with OpenBLAS)."""
+    ``LSTMLayer``: the same values (to float32 rounding: the bias is summed in another
+    order)."""
     from glassgrad.ops import _rnn_loops as L
 
     T, B, F, H = 28, 96, 20, 32          # projections of 1.4 MB: the layer's large path

@@ -466,11 +466,11 @@ def lstm_fwd_step(a, x, bias, c, c_new, tc, h, b0, b1):  # pragma: no cover - co
     of rows run on several threads (each call hands the GIL over); e^x is :func:`_expf`'s
     polynomial, so the step agrees with the NumPy passes to float32 rounding
     (tests/ops/test_kernels.py). Rows ``b0:b1`` only (the arrays whole, so that their rows
-    stay typed contiguous)."""
+    stay typed contiguous); an ``x`` of one row is added to every row."""
     H = a.shape[1] // 4
     nb = bias.shape[0] > 0
     for b in range(b0, b1):
-        ab, xb = a[b], x[b]
+        ab, xb = a[b], x[b if x.shape[0] > 1 else 0]
         _lstm_gate_span(ab[:2 * H], xb[:2 * H], bias[:2 * H] if nb else bias, False)
         _lstm_gate_span(ab[2 * H:3 * H], xb[2 * H:3 * H], bias[2 * H:3 * H] if nb else bias,
                         True)
@@ -518,27 +518,34 @@ def lstm_fwd_rows(gemm, xproj, x, wi_t, bias, w_t, h0, cs, tcs, out, acts, rever
     of every step's. ``cs[0]`` holds c_0. ``bias`` (empty, or the ``(4H,)`` bias of a
     projection computed without it) is added to each step's projection in the step.
     With a non-empty ``wi_t`` (``W_ihᵀ``, C order) the projections are made step by step
-    instead of read: ``xproj`` is then one step's ``(1, B, 4H)`` scratch and gets
-    ``x_t·W_ihᵀ`` (rows ``b0:b1``, ``x``: the layer's ``(T, B, F)`` input, unit stride along
-    F) before the step — the rows the whole-sequence projection GEMM would give, without its
-    ``(T, B, 4H)`` array in memory (inference: nothing keeps the projections).
+    instead of read (inference, where nothing keeps them): ``a = x_t·W_ihᵀ``, then ``+=
+    h·W_hhᵀ`` (β = 1), both through ``gemm`` (``x``: the layer's ``(T, B, F)`` input, unit
+    stride along F), and ``xproj`` is one ``(1, 1, 4H)`` row added to every row of every
+    step (the bias; zeros for none, which changes no result — see :func:`forward_projecting`
+    in ``_rnn_loops``). That sums ``(x·W_ihᵀ + h·W_hhᵀ) + b`` where the other paths sum
+    ``h·W_hhᵀ + (x·W_ihᵀ + b)``: the same to float32 rounding.
     From ``h_0 = 0`` (the default state) with a finite ``W_hh`` the first step's product is
-    +0 everywhere (the BLAS sums ±0 terms from +0), so it is written, not computed."""
+    +0 everywhere (the BLAS sums ±0 terms from +0, and ``v + 0`` is ``v`` but for the sign
+    of a zero, which σ ignores), so it is not computed."""
     T = out.shape[0]
     zero0 = _zero_product(h0[b0:b1], w_t)
+    project = wi_t.shape[0] > 0
     for k in range(T):
         t = T - 1 - k if reverse else k
         h = h0 if k == 0 else out[t + 1 if reverse else t - 1]
         a = acts[t % acts.shape[0]]
-        if wi_t.shape[0]:
+        skip = k == 0 and zero0
+        if project:
             xt = xproj[0]
-            _gemm_rows(gemm, x[t, b0:b1], wi_t, xt[b0:b1], 0.0)
+            _gemm_rows(gemm, x[t, b0:b1], wi_t, a[b0:b1], 0.0)
+            if not skip:
+                _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 1.0)
         else:
             xt = xproj[t]
-        if k == 0 and zero0:
-            a[b0:b1] = 0.0
-        else:
-            _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
+            if skip:
+                a[b0:b1] = 0.0
+            else:
+                _gemm_rows(gemm, h[b0:b1], w_t, a[b0:b1], 0.0)
         lstm_fwd_step(a, xt, bias, cs[k % cs.shape[0]], cs[(k + 1) % cs.shape[0]],
                       tcs[t % tcs.shape[0]], out[t], b0, b1)
 

@@ -150,12 +150,15 @@ def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any
                        reverse: bool) -> tuple | None:
     """An LSTM layer's forward without a backward (inference) from its input ``x (T, B, F)``
     rather than its projections: ``(out, c_T)``, the values of ``Linear`` (without bias)
-    then :func:`forward_large` with ``bias``, or None where that path is not the compiled
-    one (not float32, no kernels or no ``cblas_sgemm``; the caller then runs those two).
-    Each block of rows makes its step's projections ``x_t·W_ihᵀ`` inside its loop, into one
-    step's scratch that stays in cache, instead of reading them from a ``(T, B, 4H)`` array
-    written beforehand: at T 28, batch 256, 4H 512 that array is 14.7 MB, written once and
-    read once, and the GEMM with 28 inputs that makes it is bound by that writing."""
+    then :func:`forward_large` with ``bias`` to float32 rounding, or None where that path is
+    not the compiled one (not float32, no kernels or no ``cblas_sgemm``; the caller then
+    runs those two). Each block of rows makes its step's projections ``x_t·W_ihᵀ`` inside
+    its loop, into the step's pre-activations, to which the GEMM ``h·W_hhᵀ`` then adds
+    (``lstm_fwd_rows``), instead of reading them from a ``(T, B, 4H)`` array written
+    beforehand: at T 28, batch 256, 4H 512 that array is 14.7 MB, written once and read
+    once, and the GEMM with 28 inputs that makes it is bound by that writing. The bias is
+    added in the step; without one, zeros are (``v + 0`` is ``v`` but for the sign of a
+    zero, and ``e^(±0) = 1``: the same results)."""
     arrays = (x, w_ih, h0, c0, w_hh) + (() if bias is None else (bias,))
     kern, sgemm = _compiled(*arrays)
     if sgemm is None:
@@ -165,16 +168,16 @@ def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any
     dt = x.dtype
     if x.strides[2] != x.itemsize:
         x = np.ascontiguousarray(x)
-    xs = np.empty((1, B, 4 * H), dt)   # one step's projections
+    row = (np.zeros(4 * H, dt) if bias is None else bias).reshape(1, 1, 4 * H)
+    row = np.ascontiguousarray(row)
     acts, cs, tcs = (np.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
     out = np.empty((T, B, H), dt)
     cs[0] = c0
-    bias = _NO_BIAS if bias is None else np.ascontiguousarray(bias)
     wi_t, w_t, h0c = (np.ascontiguousarray(a) for a in (w_ih.T, w_hh.T, h0))
 
     def rows(r: slice) -> Any:
-        kern.lstm_fwd_rows(sgemm, xs, x, wi_t, bias, w_t, h0c, cs, tcs, out, acts, reverse,
-                           *r.indices(B)[:2])
+        kern.lstm_fwd_rows(sgemm, row, x, wi_t, _NO_BIAS, w_t, h0c, cs, tcs, out, acts,
+                           reverse, *r.indices(B)[:2])
         return cs[T % 2, r]
 
     c_ends = P.run_rows(rows, B, P.MIN_ROWS)

@@ -260,12 +260,12 @@ def lstm_layer_arrays(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, b: Any = N
     ``LSTMLayer(Linear(x, W_ih), h_0, c_0, W_hh, b)`` for ``x: (T, B, F)``, ``W_ih: (4H, F)``.
 
     Where the layer runs its large float32 path with the compiled kernels, the projections
-    ``x_t·W_ihᵀ`` are made inside each block's loop, one step at a time
-    (:func:`._rnn_loops.forward_projecting`), instead of as one ``(T, B, 4H)`` array made
-    beforehand and read back: the same products on fewer rows at a time, so the same
-    values to float32 rounding (bit for bit where the BLAS sums each product in the same
-    order at both sizes, as OpenBLAS does). Elsewhere, and for anything malformed (whose
-    errors are then theirs), it is exactly ``Linear`` then ``LSTMLayer``."""
+    ``x_t·W_ihᵀ`` are made inside each block's loop, one step at a time, into the step's
+    pre-activations (:func:`._rnn_loops.forward_projecting`), instead of as one
+    ``(T, B, 4H)`` array made beforehand and read back: the same products, summed with the
+    bias in another order, so the same values to float32 rounding. Elsewhere, and for
+    anything malformed (whose errors are then theirs), it is exactly ``Linear`` then
+    ``LSTMLayer``."""
     if x.ndim != 3:
         raise op_error("lstm", f"input must have shape (T, batch, features), got {tuple(x.shape)}")
     T, B, F = x.shape

@@ -107,6 +107,35 @@ def im2col2d(x, sh, sw, ph, pw, dh, dw, cols):  # pragma: no cover - compiled
                             cols[c, p, q, i, j, n] = x[c, hi, wj, n]
 
 
+@njit(fastmath={"contract"}, **_JIT)
+def conv2d_direct(xpad, w, sh, sw, dh, dw, y, i0, i1):  # pragma: no cover - compiled
+    """``y[o, i, j, n] = Σ_(c, p, q) w[o, c, p, q] · xpad[c, i·sh + p·dh, j·sw + q·dw, n]``
+    for the output rows ``i0:i1``: a convolution (groups 1) by direct loops over the
+    zero-padded, batch-last input ``xpad: (C, Hp, Wp, N)``, ``y: (O, OH, OW, N)``. The
+    sum runs over ``(c, p, q)`` in im2col's row order, one fused multiply-add per term
+    (``contract``; where the processor has them) — the order and the roundings of a BLAS
+    kernel summing the GEMM ``W @ cols`` from zero, so the results agree with that path to
+    float32 rounding (bit for bit with OpenBLAS, as measured; tests/ops/test_conv.py)."""
+    C = xpad.shape[0]
+    N = xpad.shape[3]
+    O, _, kh, kw = w.shape
+    OW = y.shape[2]
+    for o in range(O):
+        for i in range(i0, i1):
+            for j in range(OW):
+                acc = y[o, i, j]
+                for n in range(N):
+                    acc[n] = 0.0
+                for c in range(C):
+                    for p in range(kh):
+                        row = xpad[c, i * sh + p * dh]
+                        for q in range(kw):
+                            wv = w[o, c, p, q]
+                            src = row[j * sw + q * dw]
+                            for n in range(N):
+                                acc[n] += wv * src[n]
+
+
 @njit(**_JIT)
 def col2im2d(dcols, sh, sw, ph, pw, dh, dw, dx):  # pragma: no cover - compiled
     """``dx[c, h, w, n] = Σ_(p, q) dcols[c, p, q, i, j, n]`` over the column entries copied

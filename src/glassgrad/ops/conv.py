@@ -251,10 +251,16 @@ def _gemm_nt(d: Any, c: Any) -> Any:
 
 
 def _conv_fwd(x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int,
-              out_sp: tuple) -> tuple:
-    """``y = W @ cols`` -> ``(y: (N, O, *out_sp), cols)``."""
+              out_sp: tuple, need_cols: bool = True) -> tuple:
+    """``y = W @ cols`` -> ``(y: (N, O, *out_sp), cols)``; with ``need_cols`` False (no
+    weight gradient to come) possibly by direct loops instead (``kernels.conv2d_direct``:
+    large inputs to few output channels), and then ``cols`` is None."""
     N = x.shape[0]
     O = w.shape[0]
+    if not need_cols and groups == 1:
+        y = K.conv2d_direct(x, w, stride, pads, dilation, out_sp)
+        if y is not None:
+            return _batch_first(y, (N, O) + tuple(out_sp)), None
     cols = _im2col(x, w.shape[2:], stride, pads, dilation, groups, out_sp)
     y = _gemm_wide(w.reshape(groups, O // groups, -1), cols)  # (G, O/G, L·N)
     return _batch_first(y, (N, O) + tuple(out_sp)), cols
@@ -326,7 +332,8 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, out_sp):
-        y, cols = _conv_fwd(x, w, stride, pads, dilation, groups, out_sp)
+        y, cols = _conv_fwd(x, w, stride, pads, dilation, groups, out_sp,
+                            need_cols=ctx.needs_input_grad[1])
         if b is not None:
             y += _bias_view(b, len(out_sp))
         ctx.geom = (stride, pads, dilation, groups)

@@ -199,6 +199,25 @@ def test_layer_arrays_small_inputs_and_errors():
         R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b[:23])
 
 
+@pytest.mark.parametrize("layout", ["reversed", "broadcast", "every_other_feature"])
+def test_layer_arrays_any_input_strides(layout):
+    """Inputs the BLAS could not read as rows with a positive leading dimension (reversed
+    steps or batch, a batch broadcast from one sequence, a feature stride) are copied
+    first: the values of the contiguous input."""
+    T, B, F, H = 28, 96, 20, 32
+    x, w_ih, h0, c0, w_hh, b = _layer_arrays_inputs(T, B, F, H, np.float32, "given", False, True)
+    if layout == "reversed":
+        x = x[::-1, ::-1]
+    elif layout == "broadcast":
+        x = np.broadcast_to(x[:, :1], x.shape)
+    else:
+        x = np.repeat(x, 2, axis=2)[:, :, ::2]
+    got = R.lstm_layer_arrays(x, w_ih, h0, c0, w_hh, b)
+    want = R.lstm_layer_arrays(np.ascontiguousarray(x), w_ih, h0, c0, w_hh, b)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 @pytest.mark.parametrize("arrays", [False, True])
 def test_zero_initial_state_with_nonfinite_weight_gives_nans(bad, arrays):

@@ -2,7 +2,8 @@
 behind :class:`~glassgrad.ops.rnn.GRULayer`): forward over all time steps and
 backpropagation through time, on NumPy arrays (no Tensors, no graph).
 
-Three forms of the same per-step formulas (``docs/derivations/rnn.md``), chosen by size:
+The same per-step formulas (``docs/derivations/rnn.md``) in these forms, chosen by size
+and purpose:
 
 * few sequences (input projections up to 1 MiB): :func:`_lstm_small_forward`, a Python
   loop on pre-scaled operands, or for one or two float32 sequences one compiled call;
@@ -11,7 +12,10 @@ Three forms of the same per-step formulas (``docs/derivations/rnn.md``), chosen 
   core (``ops/_parallel.py``), each block either as one compiled call that calls NumPy's
   BLAS itself for the per-step GEMM (float32 with Numba: no Python and no GIL between
   steps) or as a Python loop of NumPy calls (:func:`_lstm_large_forward`,
-  :func:`_lstm_bptt`: the readable reference, and the path without Numba).
+  :func:`_lstm_bptt`: the readable reference, and the path without Numba);
+* inference from the layer's input rather than its projections
+  (:func:`forward_projecting`, float32 with Numba): the compiled row loop makes each
+  step's projections itself.
 
 :func:`_lstm_gates_` is the gate arithmetic of one step, shared with the cell op.
 :func:`gru_forward_rows` / :func:`gru_backward_rows` run a GRU layer the same way in
@@ -166,8 +170,9 @@ def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any
     T, B, _ = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
-    if x.strides[2] != x.itemsize:
-        x = np.ascontiguousarray(x)
+    F, it = x.shape[2], x.itemsize
+    if x.strides[2] != it or x.strides[1] < F * it or x.strides[0] < 0:   # (rows the BLAS
+        x = np.ascontiguousarray(x)               # reads with a positive leading dimension)
     row = (np.zeros(4 * H, dt) if bias is None else bias).reshape(1, 1, 4 * H)
     row = np.ascontiguousarray(row)
     acts, cs, tcs = (np.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))

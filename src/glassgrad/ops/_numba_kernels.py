@@ -166,25 +166,13 @@ def lstm_fwd_pre(a, x, H):  # pragma: no cover - compiled
     """LSTM step, before ``exp``: ``a ← −(a + x)``, the g block doubled (``tanh(v) =
     2σ(2v) − 1``) — ``a += x; a[:, 2H:3H] *= 2; negative(a)`` of ``_rnn_loops._lstm_gates_``.
     (Loops over one row's 1-D views: LLVM vectorises those, not the 2-D indexing.)"""
-    no_bias = np.empty(0, a.dtype)
     for b in range(a.shape[0]):
-        _lstm_pre_row(a[b], x[b], no_bias, H)
-
-
-@njit(**_JIT)
-def _lstm_pre_row(ab, xb, bias, H):  # pragma: no cover - compiled
-    """One row of :func:`lstm_fwd_pre`: ``ab ← −(ab + xb)``, the g block doubled; with a
-    non-empty ``bias`` (the projection's, added step by step) ``ab ← −(ab + (xb + bias))``,
-    the sum ``xproj + b`` of the NumPy paths, then the same steps."""
-    if bias.shape[0]:
-        for j in range(ab.shape[0]):
-            ab[j] = -(ab[j] + (xb[j] + bias[j]))
-    else:
+        ab, xb = a[b], x[b]
         for j in range(ab.shape[0]):
             ab[j] = -(ab[j] + xb[j])
-    g = ab[2 * H:3 * H]
-    for j in range(H):
-        g[j] = g[j] + g[j]
+        g = ab[2 * H:3 * H]
+        for j in range(H):
+            g[j] = g[j] + g[j]
 
 
 @njit(**_JIT)
@@ -469,7 +457,7 @@ def _lstm_gate_span(a, x, bias, double):  # pragma: no cover - compiled
     """σ of one gate block of a step, in place, from ``a = h·W_hhᵀ`` and the projection
     ``x`` (and ``bias``, when not empty): ``v = −(a + x)`` (``−(a + (x + bias))``, the sum
     ``xproj + b`` of the NumPy paths), doubled for the g block (``double``: tanh(u) =
-    2σ(2u) − 1), then ``1/(1 + e^v)`` — :func:`_lstm_pre_row` and the σ of
+    2σ(2u) − 1), then ``1/(1 + e^v)`` — :func:`lstm_fwd_pre` and the σ of
     :func:`_lstm_cell_row` in one loop, the same arithmetic."""
     one = numba.float32(1.0)
     if bias.shape[0]:

@@ -50,6 +50,21 @@ def sum_rows(g: Any) -> Any:
     return g.sum(axis=0)
 
 
+def batch_last_padded(x: Any, pads: Sequence[tuple]) -> Any:
+    """``x: (N, C, *sp)`` copied channels first and batch last with its zero padding
+    (``pads``: one ``(lo, hi)`` per spatial axis): ``(C, *padded sp, N)``, C-ordered — the
+    input layout of the convolutions' im2col and direct loops (``ops/conv.py``)."""
+    xp = xp_of(x)
+    t = x.transpose(tuple(range(1, x.ndim)) + (0,))
+    if not any(lo or hi for lo, hi in pads):
+        return xp.ascontiguousarray(t)
+    sp = x.shape[2:]
+    out = xp.zeros((x.shape[1],) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+                   + (x.shape[0],), dtype=x.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))] = t
+    return out
+
+
 def unbroadcast(g: Any, shape: tuple) -> Any:
     """Sum gradient ``g`` back to ``shape`` after NumPy broadcasting.
 

@@ -50,7 +50,7 @@ from typing import Any, Sequence
 from ..autograd.function import Function
 from ..backend import np, xp_of
 from . import kernels as K
-from ._util import op_error
+from ._util import batch_last_padded, op_error
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -177,14 +177,7 @@ def _im2col(x: Any, ks: tuple, stride: tuple, pads: tuple, dilation: tuple, grou
         return cols.reshape(groups, -1, cols.shape[-3] * cols.shape[-2] * cols.shape[-1])
     xp = xp_of(x)
     N, C = x.shape[:2]
-    sp = x.shape[2:]
-    padded = (C,) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)) + (N,)
-    if any(lo or hi for lo, hi in pads):
-        xpd = xp.zeros(padded, dtype=x.dtype)
-        inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sp, pads))
-        xpd[(slice(None),) + inner] = _first_to_last(x)
-    else:
-        xpd = xp.ascontiguousarray(_first_to_last(x))
+    xpd = batch_last_padded(x, pads)
     st = xpd.strides
     v = xp.lib.stride_tricks.as_strided(
         xpd, (C,) + tuple(ks) + tuple(out_sp) + (N,),

@@ -58,6 +58,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import _parallel as P
+from ._util import batch_last_padded
 
 __all__ = ["backend", "set_backend", "using", "preload"]
 
@@ -260,7 +261,6 @@ def softmax_xent(x: np.ndarray, y: np.ndarray) -> tuple | None:
     k = _kernels()
     if k is None:
         return None
-    n, c = x.shape
     p = np.empty_like(x)
     tot, bad = k.xent_fwd(x, y, p)
     return None if bad >= 0 else (p, tot)
@@ -382,10 +382,7 @@ def conv2d_direct(x: np.ndarray, w: np.ndarray, stride: tuple, pads: tuple, dil:
     k = _ok(x, w)
     if k is None:
         return None
-    (pt, pb), (pl, pr) = pads
-    H, W = x.shape[2:]
-    xpad = np.zeros((C, H + pt + pb, W + pl + pr, N), np.float32)
-    xpad[:, pt:pt + H, pl:pl + W] = x.transpose(1, 2, 3, 0)
+    xpad = batch_last_padded(x, pads)
     wc = np.ascontiguousarray(w)
     y = np.empty((O,) + tuple(out_sp) + (N,), np.float32)
     P.run_rows(lambda r: k.conv2d_direct(xpad, wc, stride[0], stride[1], dil[0], dil[1], y,

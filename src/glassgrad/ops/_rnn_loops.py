@@ -100,6 +100,18 @@ _NO_X = np.empty((0, 0, 0), np.float32)   # lstm_fwd_rows' "projections given": 
 _NO_W = np.empty((0, 0), np.float32)      # no W_ihᵀ
 
 
+def _one_step(make: Any, B: int, H: int) -> tuple:
+    """``(acts, cs, tcs)`` holding one step (two cell states) instead of every step, for a
+    forward without a backward: ``make(k, (rows, width))`` builds each (an array of k
+    steps, or a :class:`_Ring`)."""
+    return tuple(make(k, (B, m)) for k, m in ((1, 4 * H), (2, H), (1, H)))
+
+
+def _joined(xp: Any, parts: list) -> Any:
+    """The blocks' row results as one array (a copy, also of a single block's view)."""
+    return parts[0].copy() if len(parts) == 1 else xp.concatenate(parts)
+
+
 def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
                   reverse: bool, bias: Any = None) -> tuple:
     """LSTMLayer's forward for large inputs: fills ``out`` (T, B, H) and returns ``(acts,
@@ -127,7 +139,7 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
     if sgemm is not None:
         bias = _NO_BIAS if bias is None else xp.ascontiguousarray(bias)
         if not keep:   # inference: one step's scratch (T× less memory)
-            acts, cs, tcs = (xp.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
+            acts, cs, tcs = _one_step(lambda k, shape: xp.empty((k,) + shape, dt), B, H)
         cs[0] = c0
         xs, h0c = xp.ascontiguousarray(xproj), xp.ascontiguousarray(h0)
 
@@ -141,13 +153,13 @@ def forward_large(xproj: Any, h0: Any, c0: Any, w_hh: Any, out: Any, keep: bool,
                 a, c, tc = acts[:, r], cs[:, r], tcs[:, r]
             else:   # inference: one step's scratch, reused (T× less memory)
                 n = len(range(B)[r])
-                a, c, tc = (_Ring(xp, k, (n, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
+                a, c, tc = _one_step(lambda k, shape: _Ring(xp, k, shape, dt), n, H)
             c[0] = c0[r]
             _lstm_large_forward(xproj[:, r], w_t, h0[r], c, tc, out[:, r], a, steps, kern)
             return c[T]
     # the last c of each block of rows (blocks on several cores: ops/_parallel.py), in order
     c_ends = P.run_rows(rows, B, P.MIN_ROWS if sgemm else P.MIN_ROWS_PY, type(xproj) is np.ndarray)
-    return acts, cs, tcs, c_ends[0].copy() if len(c_ends) == 1 else xp.concatenate(c_ends)
+    return acts, cs, tcs, _joined(xp, c_ends)
 
 
 def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any,
@@ -175,7 +187,7 @@ def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any
         x = np.ascontiguousarray(x)               # reads with a positive leading dimension)
     row = (np.zeros(4 * H, dt) if bias is None else bias).reshape(1, 1, 4 * H)
     row = np.ascontiguousarray(row)
-    acts, cs, tcs = (np.empty((k, B, m), dt) for k, m in ((1, 4 * H), (2, H), (1, H)))
+    acts, cs, tcs = _one_step(lambda k, shape: np.empty((k,) + shape, dt), B, H)
     out = np.empty((T, B, H), dt)
     cs[0] = c0
     wi_t, w_t, h0c = (np.ascontiguousarray(a) for a in (w_ih.T, w_hh.T, h0))
@@ -186,7 +198,7 @@ def forward_projecting(x: Any, w_ih: Any, h0: Any, c0: Any, w_hh: Any, bias: Any
         return cs[T % 2, r]
 
     c_ends = P.run_rows(rows, B, P.MIN_ROWS)
-    return out, c_ends[0].copy() if len(c_ends) == 1 else np.concatenate(c_ends)
+    return out, _joined(np, c_ends)
 
 
 def backward_loop(acts: Any, tcs: Any, cs: Any, dout: Any, dhT: Any, dcT: Any, da_all: Any,
